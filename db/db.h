@@ -1,0 +1,56 @@
+/*
+ * db: the SQLite connection. Owns every SQL statement of grove (with
+ * db/queries.c and db/migrate.c); no other module prepares SQL.
+ *
+ * The connection runs in WAL mode with foreign keys on, synchronous=FULL (an
+ * acknowledged commit survives power loss), a busy timeout, and whole
+ * transactions retried with exponential backoff and jitter on SQLITE_BUSY /
+ * SQLITE_LOCKED, so many processes writing one file never see a lock error.
+ */
+#ifndef GROVE_DB_H
+#define GROVE_DB_H
+
+#include <sqlite3.h>
+
+#include "mcp/common.h"
+
+typedef struct grove_db grove_db;
+
+/*
+ * Opens (creating if needed) the database at `path`: the folder is created
+ * with mode 0700 and the file with 0600. Sets the pragmas. When `migrate` is
+ * non-zero, verifies applied migrations and applies pending ones (refusing a
+ * database newer than the binary or with an edited migration, GROVE_ESCHEMA,
+ * without touching it). `*out` belongs to the caller: db_close() it.
+ */
+int db_open(grove_db **out, const char *path, int migrate, grove_err *err);
+
+/* Finalizes cached statements and closes the connection. NULL is a no-op. */
+void db_close(grove_db *db);
+
+/* The raw handle, borrowed; valid until db_close(). */
+sqlite3 *db_sqlite(grove_db *db);
+
+/* The path the database was opened with, borrowed. */
+const char *db_path(const grove_db *db);
+
+/*
+ * Runs fn(db, arg, err) inside BEGIN IMMEDIATE ... COMMIT. If any step
+ * returns SQLITE_BUSY/SQLITE_LOCKED (fn reports that by returning
+ * DB_RETRY), rolls back, sleeps with exponential backoff plus jitter and
+ * runs fn again, for up to about 30 s in total. fn must therefore only touch
+ * the database (or be otherwise re-runnable). fn returns 0, -1 (err filled,
+ * rolled back) or DB_RETRY.
+ */
+#define DB_RETRY (-2)
+typedef int (*db_txn_fn)(grove_db *db, void *arg, grove_err *err);
+int db_txn(grove_db *db, db_txn_fn fn, void *arg, grove_err *err);
+
+/*
+ * Maps a failed sqlite3 result code to grove's convention: returns DB_RETRY
+ * for BUSY/LOCKED, otherwise fills err with GROVE_EDB and the SQLite message
+ * prefixed by `what`, and returns -1.
+ */
+int db_fail(grove_db *db, int rc, const char *what, grove_err *err);
+
+#endif

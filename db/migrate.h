@@ -1,0 +1,44 @@
+/*
+ * Schema migrations: db/migrations/NNNN_name.sql, embedded at build time.
+ * Each file holds an up part and a down part:
+ *
+ *   -- +up
+ *   CREATE TABLE ...;
+ *   -- +down
+ *   DROP TABLE ...;
+ *
+ * The checksum stored in grove_schema_migrations is the lowercase hex
+ * sha256 (libsodium) of the whole file. Each migration runs in its own
+ * BEGIN IMMEDIATE transaction.
+ */
+#ifndef GROVE_MIGRATE_H
+#define GROVE_MIGRATE_H
+
+#include <jansson.h>
+
+#include "db/db.h"
+
+/* Number of embedded migrations (the newest version this binary knows). */
+int migrate_latest(void);
+
+/*
+ * Verifies what is applied: every applied version is known to this binary
+ * and its checksum matches the embedded file. Otherwise GROVE_ESCHEMA with a
+ * message naming the version, and nothing is changed.
+ */
+int migrate_verify(grove_db *db, grove_err *err);
+
+/* Applies pending migrations up to `to` (<= 0: all). Verifies first. */
+int migrate_apply(grove_db *db, int to, grove_err *err);
+
+/* Rolls back applied migrations down to version `to` (>= 0; 0 = all). Verifies first. */
+int migrate_rollback(grove_db *db, int to, grove_err *err);
+
+/*
+ * Status as a new JSON array (caller owns): one object per known or applied
+ * version: {version, name, checksum, applied (bool), applied_at (or null),
+ * state: "applied" | "pending" | "edited" | "unknown"}.
+ */
+int migrate_status(grove_db *db, json_t **out, grove_err *err);
+
+#endif

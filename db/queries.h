@@ -1,0 +1,156 @@
+/*
+ * queries: every SQL statement the tools and the CLI run, with bound
+ * parameters only. Results come back as new jansson references in the
+ * shapes of ../shared/CONTRACT.md §3 (the caller owns and json_decref()s
+ * them); string arguments are borrowed.
+ *
+ * Writes run in db_txn() (BEGIN IMMEDIATE with retry), so they never fail
+ * with a lock error while another process writes.
+ */
+#ifndef GROVE_QUERIES_H
+#define GROVE_QUERIES_H
+
+#include <jansson.h>
+
+#include "db/db.h"
+
+/* ---- instances ---------------------------------------------------------- */
+
+/* A new instance row. All strings borrowed; NULL means SQL NULL. */
+typedef struct db_new_instance {
+    const char *id;             /* "work-123-a1" */
+    const char *type;           /* work | review | adhoc */
+    int agent_number;           /* n of the id */
+    long long issue_number;     /* GitHub issue, 0 = none */
+    const char *beads_id;       /* beads issue id or NULL */
+    const char *worktree_path;
+    const char *branch_name;
+    const char *base_branch;
+    const char *base_commit;
+    const char *prompt;
+    const char *tmux_session;
+    long long agent_pid;        /* 0 = NULL */
+    const char *metadata;       /* JSON object text; NULL = "{}" */
+    const char *parent_id;      /* with relationship_type: also inserts the relationship */
+    const char *relationship_type; /* spawned_review | created_fork | NULL */
+} db_new_instance;
+
+/*
+ * The next free agent number for the prefix (type, issue): 1 + the largest
+ * agent_number of any row (terminated included) with the same type and the
+ * same issue_number/beads_id (both NULL for untied instances).
+ */
+int db_instance_next_number(grove_db *db, const char *type, long long issue_number,
+                            const char *beads_id, int *out, grove_err *err);
+
+/*
+ * Inserts the instance (status running, created_at now) and, when
+ * in->parent_id and in->relationship_type are set, its relationship row, in
+ * one transaction. An existing id fails with GROVE_ECONFLICT.
+ */
+int db_instance_insert(grove_db *db, const db_new_instance *in, grove_err *err);
+
+/* Deletes an instance row (cascades). Missing id is not an error. */
+int db_instance_delete(grove_db *db, const char *id, grove_err *err);
+
+/*
+ * The contract's `instance` object: id, type, status, worktree_path,
+ * branch_name, base_branch, base_commit, issue (integer for GitHub, string
+ * for beads, or null), parent_id, session_name, pid, pr_number, pr_url,
+ * prompt, created_at, terminated_at. Missing id: GROVE_ENOTFOUND
+ * "instance 'x' not found".
+ */
+int db_instance_get(grove_db *db, const char *id, json_t **out, grove_err *err);
+
+typedef struct db_instance_filter {
+    const char *type;        /* NULL = any */
+    const char *status;      /* NULL = any */
+    const char *parent_id;   /* NULL = any */
+    long long issue_number;  /* 0 = any (unless beads_id) */
+    const char *beads_id;    /* NULL = any */
+    int limit;               /* 1..500 */
+    const char *cursor;      /* NULL = first page; else a next_cursor from before */
+} db_instance_filter;
+
+/*
+ * A page of instances, oldest first (created_at, then id). *out is a new
+ * array; *next_cursor a malloc'd opaque string, or NULL on the last page.
+ * A cursor this function did not make: GROVE_EINVAL "invalid cursor".
+ */
+int db_instance_list(grove_db *db, const db_instance_filter *f, json_t **out,
+                     char **next_cursor, grove_err *err);
+
+/*
+ * Relationships where `id` is parent or child, oldest first: array of
+ * {id, parent_instance, child_instance, relationship_type, created_at}.
+ */
+int db_relationships(grove_db *db, const char *id, json_t **out, grove_err *err);
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+typedef struct db_new_checkpoint {
+    const char *instance_id;
+    const char *phase;
+    const char *name;       /* NULL allowed */
+    const char *status;     /* in_progress | completed | failed; NULL = in_progress */
+    const json_t *data;     /* object or NULL */
+    const char *message;    /* NULL allowed */
+    const char *commit_sha; /* NULL allowed */
+} db_new_checkpoint;
+
+/*
+ * Appends a checkpoint; sequence = 1 + the instance's last sequence,
+ * assigned in the same transaction. Unknown instance: GROVE_ENOTFOUND.
+ * *out: the contract's `checkpoint` object {id, instance_id, phase, name,
+ * status, data, message, commit_sha, sequence, created_at}.
+ */
+int db_checkpoint_insert(grove_db *db, const db_new_checkpoint *in, json_t **out,
+                         grove_err *err);
+
+/*
+ * The latest checkpoint of the instance (of `phase` when not NULL), or
+ * json null when there is none. Unknown instance: GROVE_ENOTFOUND.
+ */
+int db_checkpoint_get(grove_db *db, const char *instance_id, const char *phase, json_t **out,
+                      grove_err *err);
+
+/* ---- events ------------------------------------------------------------- */
+
+typedef struct db_new_event {
+    const char *instance_id;  /* the caller, NULL when none */
+    const char *tool_name;
+    int success;
+    const char *error_message; /* NULL on success */
+    const json_t *metadata;    /* the arguments, secrets already removed; NULL = {} */
+    double duration_ms;
+} db_new_event;
+
+int db_event_insert(grove_db *db, const db_new_event *in, grove_err *err);
+
+typedef struct db_event_filter {
+    const char *instance_id; /* NULL = any */
+    const char *tool;        /* NULL = any */
+    int success;             /* -1 = any, 0, 1 */
+    const char *since;       /* ISO 8601 (any offset; normalised to UTC); NULL = any */
+    int limit;               /* 1..500 */
+} db_event_filter;
+
+/*
+ * Events newest first: array of {id, instance_id, tool_name, success (bool),
+ * error_message, metadata (JSON), duration_ms, timestamp}. A `since` that is
+ * not ISO 8601: GROVE_EINVAL.
+ */
+int db_event_list(grove_db *db, const db_event_filter *f, json_t **out, grove_err *err);
+
+/* ---- config ------------------------------------------------------------- */
+
+/* *value: malloc'd value or NULL when unset; *is_encrypted may be NULL. */
+int db_config_get(grove_db *db, const char *key, char **value, int *is_encrypted,
+                  grove_err *err);
+int db_config_set(grove_db *db, const char *key, const char *value, int is_encrypted,
+                  grove_err *err);
+int db_config_unset(grove_db *db, const char *key, grove_err *err);
+/* Array of {key, value, is_encrypted (bool), updated_at}; encrypted values as stored. */
+int db_config_list(grove_db *db, json_t **out, grove_err *err);
+
+#endif

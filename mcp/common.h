@@ -1,0 +1,75 @@
+/*
+ * Shared basics for every module: one error enum, an error value that carries
+ * a one-line message, stderr logging, and timestamps.
+ *
+ * Convention (as in libgit2): fallible functions return 0 on success and -1 on
+ * failure after filling the caller's `grove_err`. Messages are one line,
+ * lowercase, the subject in quotes, no trailing period.
+ */
+#ifndef GROVE_COMMON_H
+#define GROVE_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum grove_code {
+    GROVE_OK = 0,
+    GROVE_EINVAL,    /* a bad argument from the client or the command line */
+    GROVE_ENOTFOUND, /* an instance, branch, checkpoint ... that does not exist */
+    GROVE_ECONFLICT, /* exists already, dirty worktree, wrong state */
+    GROVE_EGIT,      /* libgit2 failed */
+    GROVE_EDB,       /* SQLite failed */
+    GROVE_EIO,       /* the OS failed (files, processes) */
+    GROVE_ENOMEM,
+    GROVE_ENOTIMPL,  /* a tool whose issue has not landed yet */
+    GROVE_ESCHEMA,   /* the database schema is newer or edited: refused */
+} grove_code;
+
+/* A failure: code plus one-line message. Lives on the caller's stack. */
+typedef struct grove_err {
+    grove_code code;
+    char msg[1024];
+} grove_err;
+
+#define GROVE_ERR_INIT {GROVE_OK, {0}}
+
+/* Fills `err` (if not NULL) and returns -1, so callers can `return grove_fail(...)`. */
+int grove_fail(grove_err *err, grove_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Stable name of a code ("invalid argument", ...). Static string. */
+const char *grove_code_str(grove_code code);
+
+/* stderr logging; level from GROVE_LOG (debug, info, warn, error; default warn). */
+typedef enum grove_log_level {
+    GROVE_LOG_DEBUG,
+    GROVE_LOG_INFO,
+    GROVE_LOG_WARN,
+    GROVE_LOG_ERROR,
+} grove_log_level;
+
+/* Reads GROVE_LOG once; call at program start. Returns -1 for an unknown level name. */
+int grove_log_init(void);
+void grove_log(grove_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_debug(...) grove_log(GROVE_LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)  grove_log(GROVE_LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  grove_log(GROVE_LOG_WARN, __VA_ARGS__)
+#define log_error(...) grove_log(GROVE_LOG_ERROR, __VA_ARGS__)
+
+/* Monotonic clock in milliseconds (for durations). */
+double grove_now_ms(void);
+
+/* Current UTC time as "2026-11-22T03:00:00.123Z" into buf (at least 25 bytes). */
+void grove_utc_now(char buf[32]);
+
+/* malloc'd printf. Returns NULL on allocation failure; the caller frees. */
+char *grove_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* strdup that accepts NULL (returns NULL). The caller frees. */
+char *grove_strdup(const char *s);
+
+/* Creates `path` and its missing parents with `mode`. 0 or -1 with err filled. */
+int grove_mkdirs(const char *path, unsigned mode, grove_err *err);
+
+#endif

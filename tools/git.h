@@ -1,0 +1,90 @@
+/*
+ * git: everything grove does with libgit2. Tools call these; nothing else
+ * includes git2.h. Read ../shared/LIBGIT2-NOTES.md before changing it.
+ *
+ * Steps that race with other processes on git's own lock files (worktree
+ * add/remove, branch creation and deletion, config writes) run under an
+ * advisory flock on <git common dir>/grove/git.lock and are retried when
+ * git reports a lock or one of libgit2 1.5.1's false "already checked
+ * out" failures.
+ */
+#ifndef GROVE_GIT_H
+#define GROVE_GIT_H
+
+#include <jansson.h>
+
+#include "mcp/common.h"
+
+typedef struct gitops_repo gitops_repo;
+
+/*
+ * Opens the repository at or above `path` (NULL: the working directory).
+ * When that is a linked worktree, opens its main repository instead. The
+ * repository must have a working directory. *out belongs to the caller:
+ * gitops_repo_free() it.
+ */
+int gitops_repo_open(gitops_repo **out, const char *path, grove_err *err);
+void gitops_repo_free(gitops_repo *r);
+
+/* Main worktree, absolute, no trailing slash. Borrowed. */
+const char *gitops_workdir(const gitops_repo *r);
+/* Git common dir (".git" of the main worktree), absolute, no trailing slash. Borrowed. */
+const char *gitops_common_dir(const gitops_repo *r);
+
+/* 1 when `name` is a valid full branch name ("grove/work-a1"), else 0. */
+int gitops_branch_name_valid(const char *name);
+
+/*
+ * The branch the main worktree's HEAD is on ("main"), malloc'd into *out.
+ * Detached HEAD: GROVE_ECONFLICT; unborn HEAD (no commit yet): GROVE_ENOTFOUND.
+ */
+int gitops_head_branch(gitops_repo *r, char **out, grove_err *err);
+
+/*
+ * Resolves a branch name to its commit: a local branch first, then a
+ * remote-tracking branch ("origin/main"). sha gets 40 hex digits + NUL.
+ * Unknown branch: GROVE_ENOTFOUND "base branch 'x' not found".
+ */
+int gitops_resolve_branch(gitops_repo *r, const char *branch, char sha[41], grove_err *err);
+
+/* Called between the steps of gitops_worktree_create ("branch created", "checked out"). */
+typedef void (*gitops_stage_fn)(void *arg, const char *stage);
+
+/*
+ * Creates branch `branch` at commit `sha` and a linked worktree named `name`
+ * at `path` (parent folders created; `path` must not exist) checked out on
+ * that branch, registered so that `git worktree list` shows it, and locked
+ * with reason "initializing" until gitops_worktree_unlock(). If the branch
+ * or path already exists: GROVE_ECONFLICT and nothing is changed. On any
+ * other failure everything made so far (folder, admin dir, branch) is
+ * removed again.
+ */
+int gitops_worktree_create(gitops_repo *r, const char *name, const char *path, const char *branch,
+                           const char *sha, gitops_stage_fn stage, void *stage_arg,
+                           grove_err *err);
+
+/* Removes the "initializing" lock of worktree `name`. */
+int gitops_worktree_unlock(gitops_repo *r, const char *name, grove_err *err);
+
+/*
+ * Removes worktree `name` (its folder and admin dir, even when locked) and,
+ * when `branch` is not NULL, deletes that branch. Does no dirty check: the
+ * caller decides whether removal loses work. A worktree or branch that is
+ * already gone is not an error.
+ */
+int gitops_worktree_remove(gitops_repo *r, const char *name, const char *branch, grove_err *err);
+
+/* HEAD commit of the worktree at `path` into sha (40 hex + NUL). */
+int gitops_worktree_head(const char *path, char sha[41], grove_err *err);
+
+/*
+ * Live state of the worktree at `path` as a new object {head, ahead,
+ * behind, dirty_files}: head = HEAD commit sha, ahead/behind = commits of
+ * HEAD not in base_commit and of base_commit not in HEAD, dirty_files =
+ * the paths `git status --porcelain` lists (modified, staged, untracked;
+ * untracked folders as "dir/"), sorted. A missing folder: GROVE_ENOTFOUND.
+ */
+int gitops_worktree_state(const char *path, const char *base_commit, json_t **out,
+                          grove_err *err);
+
+#endif

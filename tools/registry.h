@@ -1,0 +1,87 @@
+/*
+ * registry: the explicit list of grove's tools. Each tool is one module,
+ * tools/<name>.c with its handler and tools/<name>.json with its definition
+ * (name, title, description, annotations, inputSchema, outputSchema),
+ * embedded at build time.
+ *
+ * Ownership: a handler borrows `args` and, on success, returns a new
+ * reference in `*out` (the structured result object); on failure it fills
+ * `err` (the message the agent sees in an isError result) and leaves *out
+ * NULL.
+ */
+#ifndef GROVE_REGISTRY_H
+#define GROVE_REGISTRY_H
+
+#include <jansson.h>
+
+#include "mcp/common.h"
+
+struct grove_ctx;
+
+/* Progress reporting for long tools; the MCP layer turns it into notifications. */
+typedef struct tool_progress {
+    /* step counts from 1 and must grow; total may be 0 when unknown. */
+    void (*emit)(void *arg, double step, double total, const char *message);
+    void *arg;
+} tool_progress;
+
+/* Reports a step if `p` is not NULL (the request had no progressToken otherwise). */
+void tool_progress_step(const tool_progress *p, double step, double total, const char *message);
+
+typedef int (*tool_handler)(struct grove_ctx *ctx, const json_t *args, const tool_progress *p,
+                            json_t **out, grove_err *err);
+
+typedef struct tool_def {
+    const char *name;
+    tool_handler handler;
+} tool_def;
+
+/* Number of tools, in the order tools/list shows them. */
+size_t tools_count(void);
+
+/* Tool i's definition. */
+const tool_def *tools_get(size_t i);
+
+/* Tool i's embedded definition JSON text (static). */
+const char *tools_spec_text(size_t i);
+
+/* Index of the tool called `name`, or -1. */
+int tools_find(const char *name);
+
+/*
+ * Runs tool i's handler and records the call in grove_mcp_events (caller,
+ * success, error message, duration, arguments with secrets removed).
+ * Returns the handler's result.
+ */
+int tools_call(struct grove_ctx *ctx, size_t i, const json_t *args, const tool_progress *p,
+               json_t **out, grove_err *err);
+
+/* Records a call that never reached its handler (arguments failed validation). */
+void tools_record_rejected(struct grove_ctx *ctx, size_t i, const json_t *args,
+                           const char *message);
+
+/* The handlers, one per tools/<name>.c. */
+int tool_spawn_work_instance(struct grove_ctx *, const json_t *, const tool_progress *, json_t **,
+                             grove_err *);
+int tool_spawn_review_instance(struct grove_ctx *, const json_t *, const tool_progress *,
+                               json_t **, grove_err *);
+int tool_fork_instance(struct grove_ctx *, const json_t *, const tool_progress *, json_t **,
+                       grove_err *);
+int tool_create_pull_request(struct grove_ctx *, const json_t *, const tool_progress *, json_t **,
+                             grove_err *);
+int tool_send_feedback(struct grove_ctx *, const json_t *, const tool_progress *, json_t **,
+                       grove_err *);
+int tool_log_checkpoint(struct grove_ctx *, const json_t *, const tool_progress *, json_t **,
+                        grove_err *);
+int tool_get_checkpoint(struct grove_ctx *, const json_t *, const tool_progress *, json_t **,
+                        grove_err *);
+int tool_query_instances(struct grove_ctx *, const json_t *, const tool_progress *, json_t **,
+                         grove_err *);
+int tool_get_instance(struct grove_ctx *, const json_t *, const tool_progress *, json_t **,
+                      grove_err *);
+int tool_terminate_instance(struct grove_ctx *, const json_t *, const tool_progress *, json_t **,
+                            grove_err *);
+int tool_query_events(struct grove_ctx *, const json_t *, const tool_progress *, json_t **,
+                      grove_err *);
+
+#endif
