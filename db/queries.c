@@ -1,1 +1,1083 @@
-/* to be written */
+/*
+ * queries: the statements behind db/queries.h. Every statement is a static
+ * string (the statement cache's key) with bound parameters; writes run in
+ * db_txn(). Results are new jansson references owned by the caller.
+ */
+#include "db/queries.h"
+
+#include <math.h>
+#include <regex.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_internal.h"
+
+#define LIMIT_DEFAULT 50
+#define LIMIT_MAX     500
+#define CURSOR_MAX    1024 /* longest cursor text accepted */
+
+/* ---- SQL ---------------------------------------------------------------- */
+
+/* The earliest parent of instance i (grove_instance_relationships). */
+#define SQL_PARENT_OF_I                                                                  \
+    "(SELECT r.parent_instance FROM grove_instance_relationships r"                      \
+    " WHERE r.child_instance = i.id ORDER BY r.created_at, r.id LIMIT 1)"
+
+/* Columns read by instance_json(), in that order. */
+#define SQL_INSTANCE_SELECT                                                              \
+    "SELECT i.id, i.type, i.status, i.worktree_path, i.branch_name, i.base_branch,"      \
+    " i.base_commit, i.issue_number, i.beads_id, " SQL_PARENT_OF_I ", i.tmux_session,"   \
+    " i.agent_pid, i.pr_number, i.pr_url, i.prompt, i.created_at, i.terminated_at"       \
+    " FROM grove_instances i "
+
+static const char SQL_INSTANCE_GET[] = SQL_INSTANCE_SELECT "WHERE i.id = ?1";
+static const char SQL_INSTANCE_EXISTS[] = "SELECT 1 FROM grove_instances WHERE id = ?1";
+static const char SQL_INSTANCE_NEXT[] =
+    "SELECT COALESCE(MAX(agent_number), 0) + 1 FROM grove_instances"
+    " WHERE type = ?1 AND issue_number IS ?2 AND beads_id IS ?3";
+static const char SQL_INSTANCE_INSERT[] =
+    "INSERT INTO grove_instances (id, type, status, worktree_path, branch_name, base_branch,"
+    " base_commit, tmux_session, agent_pid, issue_number, beads_id, prompt, agent_number,"
+    " metadata) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+static const char SQL_RELATIONSHIP_INSERT[] =
+    "INSERT INTO grove_instance_relationships (parent_instance, child_instance,"
+    " relationship_type) VALUES (?1, ?2, ?3)";
+static const char SQL_INSTANCE_DELETE[] = "DELETE FROM grove_instances WHERE id = ?1";
+
+/*
+ * Instance pages: ?1 type, ?2 status, ?3 parent_id, ?4 issue_number,
+ * ?5 beads_id, ?6/?7 the cursor's (created_at, id), ?8 limit + 1. Four
+ * variants so that the (status, created_at, id) and (created_at, id)
+ * indexes serve both the filter and the keyset.
+ */
+#define SQL_LIST_FILTERS                                                                 \
+    " AND (?1 IS NULL OR i.type = ?1)"                                                   \
+    " AND (?3 IS NULL OR " SQL_PARENT_OF_I " = ?3)"                                      \
+    " AND (?4 IS NULL OR i.issue_number = ?4)"                                           \
+    " AND (?5 IS NULL OR i.beads_id = ?5)"
+#define SQL_LIST_AFTER " AND (i.created_at, i.id) > (?6, ?7)"
+#define SQL_LIST_ORDER " ORDER BY i.created_at, i.id LIMIT ?8"
+static const char SQL_LIST_FIRST[] =
+    SQL_INSTANCE_SELECT "WHERE (?2 IS NULL OR i.status = ?2)" SQL_LIST_FILTERS
+                        SQL_LIST_ORDER;
+static const char SQL_LIST_NEXT[] =
+    SQL_INSTANCE_SELECT "WHERE (?2 IS NULL OR i.status = ?2)" SQL_LIST_FILTERS SQL_LIST_AFTER
+        SQL_LIST_ORDER;
+static const char SQL_LIST_STATUS_FIRST[] =
+    SQL_INSTANCE_SELECT "WHERE i.status = ?2" SQL_LIST_FILTERS
+                        SQL_LIST_ORDER;
+static const char SQL_LIST_STATUS_NEXT[] =
+    SQL_INSTANCE_SELECT "WHERE i.status = ?2" SQL_LIST_FILTERS SQL_LIST_AFTER SQL_LIST_ORDER;
+
+static const char SQL_RELATIONSHIPS[] =
+    "SELECT id, parent_instance, child_instance, relationship_type, created_at"
+    " FROM grove_instance_relationships WHERE parent_instance = ?1 OR child_instance = ?1"
+    " ORDER BY created_at, id";
+
+#define SQL_CHECKPOINT_SELECT                                                            \
+    "SELECT id, instance_id, phase, name, status, data, message, commit_sha, sequence,"  \
+    " created_at FROM grove_checkpoints "
+static const char SQL_CHECKPOINT_INSERT[] =
+    "INSERT INTO grove_checkpoints (instance_id, phase, name, status, data, message,"
+    " commit_sha, sequence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+    " (SELECT COALESCE(MAX(sequence), 0) + 1 FROM grove_checkpoints WHERE instance_id = ?1))";
+static const char SQL_CHECKPOINT_BY_ID[] = SQL_CHECKPOINT_SELECT "WHERE id = ?1";
+static const char SQL_CHECKPOINT_LATEST[] =
+    SQL_CHECKPOINT_SELECT "WHERE instance_id = ?1 ORDER BY sequence DESC LIMIT 1";
+static const char SQL_CHECKPOINT_LATEST_PHASE[] =
+    SQL_CHECKPOINT_SELECT "WHERE instance_id = ?1 AND phase = ?2 ORDER BY sequence DESC LIMIT 1";
+
+static const char SQL_EVENT_INSERT[] =
+    "INSERT INTO grove_mcp_events (instance_id, tool_name, success, error_message, metadata,"
+    " duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char SQL_NORMALISE_TIME[] = "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', ?1)";
+
+/*
+ * Event pages: ?1 instance_id, ?2 tool, ?3 success, ?4 since (normalised),
+ * ?5 limit. Three variants so the (instance_id, id) and (tool_name, id)
+ * indexes serve the common filters.
+ */
+#define SQL_EVENT_SELECT                                                                 \
+    "SELECT id, instance_id, tool_name, success, error_message, metadata, duration_ms,"  \
+    " timestamp FROM grove_mcp_events "
+#define SQL_EVENT_FILTERS                                                                \
+    " AND (?2 IS NULL OR tool_name = ?2) AND (?3 IS NULL OR success = ?3)"               \
+    " AND (?4 IS NULL OR timestamp >= ?4) ORDER BY timestamp DESC, id DESC LIMIT ?5"
+static const char SQL_EVENTS_BY_INSTANCE[] =
+    SQL_EVENT_SELECT "WHERE instance_id = ?1" SQL_EVENT_FILTERS;
+static const char SQL_EVENTS_BY_TOOL[] =
+    SQL_EVENT_SELECT "WHERE ?1 IS NULL AND tool_name = ?2" SQL_EVENT_FILTERS;
+static const char SQL_EVENTS_ALL[] = SQL_EVENT_SELECT "WHERE ?1 IS NULL" SQL_EVENT_FILTERS;
+
+static const char SQL_CONFIG_GET[] =
+    "SELECT value, is_encrypted FROM grove_user_config WHERE key = ?1";
+static const char SQL_CONFIG_SET[] =
+    "INSERT INTO grove_user_config (key, value, is_encrypted, updated_at)"
+    " VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
+    " is_encrypted = excluded.is_encrypted, updated_at = excluded.updated_at";
+static const char SQL_CONFIG_UNSET[] = "DELETE FROM grove_user_config WHERE key = ?1";
+static const char SQL_CONFIG_LIST[] =
+    "SELECT key, value, is_encrypted, updated_at FROM grove_user_config ORDER BY key";
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int nomem(grove_err *err)
+{
+    return grove_fail(err, GROVE_ENOMEM, "out of memory");
+}
+
+/* A failed bind: only out of memory, too big, or a bug. */
+static int bind_fail(grove_db *db, grove_err *err)
+{
+    return grove_fail(err, GROVE_EDB, "cannot bind a parameter: %s",
+                      sqlite3_errmsg(db_sqlite(db)));
+}
+
+static int bind_int64_or_null(sqlite3_stmt *st, int idx, long long v, int is_null)
+{
+    return is_null ? sqlite3_bind_null(st, idx) : sqlite3_bind_int64(st, idx, v);
+}
+
+/* Column i as a new JSON string (invalid UTF-8 replaced by '?'), or null. */
+static json_t *col_text(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+    json_t *j;
+    char *copy;
+
+    if (!t)
+        return json_null();
+    j = json_stringn(t, n);
+    if (j)
+        return j;
+    copy = strndup(t, n); /* owned here */
+    if (!copy)
+        return NULL;
+    grove_utf8_sanitize(copy);
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
+/* Column i as a new JSON integer, or null. */
+static json_t *col_int(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return json_null();
+    return json_integer((json_int_t)sqlite3_column_int64(st, i));
+}
+
+/* Column i (JSON text) parsed; null when NULL or when it does not hold an object. */
+static json_t *col_json_object(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    json_t *j;
+
+    if (!t)
+        return json_null();
+    j = json_loadb(t, (size_t)sqlite3_column_bytes(st, i), JSON_DECODE_ANY, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return json_null();
+    }
+    return j;
+}
+
+/* Column i as a malloc'd string (NULL when SQL NULL); *oom set on failure. */
+static char *col_strdup(sqlite3_stmt *st, int i, int *oom)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    char *s;
+
+    if (!t)
+        return NULL;
+    s = strndup(t, (size_t)sqlite3_column_bytes(st, i));
+    if (!s)
+        *oom = 1;
+    return s;
+}
+
+static int one_of(const char *s, const char *const *set)
+{
+    for (; *set; set++)
+        if (strcmp(s, *set) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *const TYPES[] = {"work", "review", "adhoc", NULL};
+static const char *const STATUSES[] = {"running", "terminated", NULL};
+static const char *const RELATIONSHIPS[] = {"spawned_review", "created_fork", NULL};
+static const char *const CHECKPOINT_STATUSES[] = {"in_progress", "completed", "failed", NULL};
+
+static int clamp_limit(int limit)
+{
+    if (limit <= 0)
+        return LIMIT_DEFAULT;
+    return limit > LIMIT_MAX ? LIMIT_MAX : limit;
+}
+
+/* Whether instance `id` exists: 1, 0, or <0 (db_fail / err). */
+static int instance_exists(grove_db *db, const char *id, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret;
+
+    if ((ret = db_stmt(db, SQL_INSTANCE_EXISTS, &st, err)) != 0)
+        return ret;
+    if (db_bind_text(st, 1, id) != SQLITE_OK) {
+        ret = bind_fail(db, err);
+        goto done;
+    }
+    rc = db_step_first(db, st);
+    if (rc == SQLITE_ROW)
+        ret = 1;
+    else if (rc == SQLITE_DONE)
+        ret = 0;
+    else
+        ret = db_fail(db, rc, "cannot look up an instance", err);
+done:
+    db_stmt_release(db, st);
+    return ret;
+}
+
+/* Runs a write statement to completion: 0 or db_fail(). */
+static int step_done(grove_db *db, sqlite3_stmt *st, const char *what, grove_err *err)
+{
+    int rc = sqlite3_step(st);
+
+    return rc == SQLITE_DONE ? 0 : db_fail(db, rc, what, err);
+}
+
+/* ---- instances ---------------------------------------------------------- */
+
+/* The contract's `instance` object from a SQL_INSTANCE_SELECT row; NULL on OOM. */
+static json_t *instance_json(sqlite3_stmt *st)
+{
+    json_t *o = json_object(), *issue;
+    int bad = 0;
+
+    if (!o)
+        return NULL;
+    if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+        issue = col_int(st, 7);
+    else
+        issue = col_text(st, 8);
+    bad |= json_object_set_new(o, "id", col_text(st, 0));
+    bad |= json_object_set_new(o, "type", col_text(st, 1));
+    bad |= json_object_set_new(o, "status", col_text(st, 2));
+    bad |= json_object_set_new(o, "worktree_path", col_text(st, 3));
+    bad |= json_object_set_new(o, "branch_name", col_text(st, 4));
+    bad |= json_object_set_new(o, "base_branch", col_text(st, 5));
+    bad |= json_object_set_new(o, "base_commit", col_text(st, 6));
+    bad |= json_object_set_new(o, "issue", issue);
+    bad |= json_object_set_new(o, "parent_id", col_text(st, 9));
+    bad |= json_object_set_new(o, "session_name", col_text(st, 10));
+    bad |= json_object_set_new(o, "pid", col_int(st, 11));
+    bad |= json_object_set_new(o, "pr_number", col_int(st, 12));
+    bad |= json_object_set_new(o, "pr_url", col_text(st, 13));
+    bad |= json_object_set_new(o, "prompt", col_text(st, 14));
+    bad |= json_object_set_new(o, "created_at", col_text(st, 15));
+    bad |= json_object_set_new(o, "terminated_at", col_text(st, 16));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int db_instance_next_number(grove_db *db, const char *type, long long issue_number,
+                            const char *beads_id, int *out, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret;
+
+    *out = 0;
+    if (!type || !one_of(type, TYPES))
+        return grove_fail(err, GROVE_EINVAL, "invalid instance type '%s'", type ? type : "");
+    if ((ret = db_stmt(db, SQL_INSTANCE_NEXT, &st, err)) != 0)
+        return -1;
+    if (db_bind_text(st, 1, type) != SQLITE_OK ||
+        bind_int64_or_null(st, 2, issue_number, issue_number <= 0) != SQLITE_OK ||
+        db_bind_text(st, 3, beads_id) != SQLITE_OK) {
+        ret = bind_fail(db, err);
+        goto done;
+    }
+    rc = db_step_first(db, st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int(st, 0);
+    else
+        ret = db_fail(db, rc, "cannot count instances", err);
+done:
+    db_stmt_release(db, st);
+    return ret == 0 ? 0 : -1;
+}
+
+/* db_txn body of db_instance_insert(). */
+static int instance_insert_fn(grove_db *db, void *arg, grove_err *err)
+{
+    const db_new_instance *in = arg;
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = instance_exists(db, in->id, err)) != 0) {
+        if (ret > 0)
+            ret = grove_fail(err, GROVE_ECONFLICT, "instance '%s' already exists", in->id);
+        return ret;
+    }
+    if (in->parent_id && in->relationship_type &&
+        (ret = instance_exists(db, in->parent_id, err)) <= 0) {
+        if (ret == 0)
+            ret = grove_fail(err, GROVE_ENOTFOUND, "instance '%s' not found", in->parent_id);
+        return ret;
+    }
+    if ((ret = db_stmt(db, SQL_INSTANCE_INSERT, &st, err)) != 0)
+        return ret;
+    if (db_bind_text(st, 1, in->id) != SQLITE_OK || db_bind_text(st, 2, in->type) != SQLITE_OK ||
+        db_bind_text(st, 3, in->worktree_path) != SQLITE_OK ||
+        db_bind_text(st, 4, in->branch_name) != SQLITE_OK ||
+        db_bind_text(st, 5, in->base_branch) != SQLITE_OK ||
+        db_bind_text(st, 6, in->base_commit) != SQLITE_OK ||
+        db_bind_text(st, 7, in->tmux_session) != SQLITE_OK ||
+        bind_int64_or_null(st, 8, in->agent_pid, in->agent_pid == 0) != SQLITE_OK ||
+        bind_int64_or_null(st, 9, in->issue_number, in->issue_number <= 0) != SQLITE_OK ||
+        db_bind_text(st, 10, in->beads_id) != SQLITE_OK ||
+        db_bind_text(st, 11, in->prompt) != SQLITE_OK ||
+        sqlite3_bind_int(st, 12, in->agent_number) != SQLITE_OK ||
+        db_bind_text(st, 13, in->metadata ? in->metadata : "{}") != SQLITE_OK) {
+        ret = bind_fail(db, err);
+        goto done;
+    }
+    if ((ret = step_done(db, st, "cannot insert the instance", err)) != 0)
+        goto done;
+    db_stmt_release(db, st);
+    st = NULL;
+    if (!in->parent_id || !in->relationship_type)
+        goto done;
+    if ((ret = db_stmt(db, SQL_RELATIONSHIP_INSERT, &st, err)) != 0)
+        goto done;
+    if (db_bind_text(st, 1, in->parent_id) != SQLITE_OK ||
+        db_bind_text(st, 2, in->id) != SQLITE_OK ||
+        db_bind_text(st, 3, in->relationship_type) != SQLITE_OK) {
+        ret = bind_fail(db, err);
+        goto done;
+    }
+    ret = step_done(db, st, "cannot insert the relationship", err);
+done:
+    db_stmt_release(db, st);
+    return ret;
+}
+
+int db_instance_insert(grove_db *db, const db_new_instance *in, grove_err *err)
+{
+    if (!in->id || !*in->id)
+        return grove_fail(err, GROVE_EINVAL, "instance id is empty");
+    if (!in->type || !one_of(in->type, TYPES))
+        return grove_fail(err, GROVE_EINVAL, "invalid instance type '%s'",
+                          in->type ? in->type : "");
+    if (!in->worktree_path || !in->branch_name)
+        return grove_fail(err, GROVE_EINVAL, "instance '%s' needs a worktree path and a branch",
+                          in->id);
+    if (in->agent_number < 1)
+        return grove_fail(err, GROVE_EINVAL, "invalid agent number %d", in->agent_number);
+    if (in->relationship_type && !one_of(in->relationship_type, RELATIONSHIPS))
+        return grove_fail(err, GROVE_EINVAL, "invalid relationship type '%s'",
+                          in->relationship_type);
+    if (in->metadata) {
+        json_t *m = json_loads(in->metadata, 0, NULL);
+        int ok = json_is_object(m);
+
+        json_decref(m);
+        if (!ok)
+            return grove_fail(err, GROVE_EINVAL, "instance metadata must be a JSON object");
+    }
+    return db_txn(db, instance_insert_fn, (void *)in, err) == 0 ? 0 : -1;
+}
+
+/* db_txn body of db_instance_delete(). */
+static int instance_delete_fn(grove_db *db, void *arg, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = db_stmt(db, SQL_INSTANCE_DELETE, &st, err)) != 0)
+        return ret;
+    if (db_bind_text(st, 1, arg) != SQLITE_OK)
+        ret = bind_fail(db, err);
+    else
+        ret = step_done(db, st, "cannot delete the instance", err);
+    db_stmt_release(db, st);
+    return ret;
+}
+
+int db_instance_delete(grove_db *db, const char *id, grove_err *err)
+{
+    if (!id)
+        return grove_fail(err, GROVE_EINVAL, "instance id is empty");
+    return db_txn(db, instance_delete_fn, (void *)id, err) == 0 ? 0 : -1;
+}
+
+int db_instance_get(grove_db *db, const char *id, json_t **out, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret;
+
+    *out = NULL;
+    if (!id)
+        return grove_fail(err, GROVE_EINVAL, "instance id is empty");
+    if ((ret = db_stmt(db, SQL_INSTANCE_GET, &st, err)) != 0)
+        return -1;
+    if (db_bind_text(st, 1, id) != SQLITE_OK) {
+        ret = bind_fail(db, err);
+        goto done;
+    }
+    rc = db_step_first(db, st);
+    if (rc == SQLITE_ROW) {
+        if (!(*out = instance_json(st)))
+            ret = nomem(err);
+    } else if (rc == SQLITE_DONE) {
+        ret = grove_fail(err, GROVE_ENOTFOUND, "instance '%s' not found", id);
+    } else {
+        ret = db_fail(db, rc, "cannot read the instance", err);
+    }
+done:
+    db_stmt_release(db, st);
+    return ret == 0 ? 0 : -1;
+}
+
+/* Whether s is "YYYY-MM-DDTHH:MM:SS.sssZ", the shape of every stored timestamp. */
+static int is_stored_time(const char *s, size_t n)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+    size_t i;
+
+    if (n != sizeof(shape) - 1)
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * Decodes a cursor into "created_at\nid" (malloc'd into *text, split in
+ * place: *created and *id point into it). 0, or -1 for any other shape.
+ */
+static int cursor_decode(const char *cursor, char **text, const char **created, const char **id)
+{
+    size_t len = strlen(cursor), binlen = 0, i, nl = 0;
+    unsigned char *bin;
+
+    *text = NULL;
+    if (len == 0 || len > CURSOR_MAX)
+        return -1;
+    bin = malloc(len + 1); /* owned; handed to *text on success */
+    if (!bin)
+        return -1;
+    if (sodium_base642bin(bin, len, cursor, len, NULL, &binlen, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+        goto bad;
+    bin[binlen] = '\0';
+    for (i = 0; i < binlen; i++) {
+        if (bin[i] == '\n') {
+            if (nl)
+                goto bad;
+            nl = i;
+        } else if (bin[i] < 0x20 || bin[i] == 0x7f) {
+            goto bad;
+        }
+    }
+    if (!nl || nl + 1 >= binlen || !is_stored_time((const char *)bin, nl))
+        goto bad;
+    bin[nl] = '\0';
+    *text = (char *)bin;
+    *created = (const char *)bin;
+    *id = (const char *)bin + nl + 1;
+    return 0;
+bad:
+    free(bin);
+    return -1;
+}
+
+/* A new cursor for the row (created_at, id); NULL on OOM. The caller frees. */
+static char *cursor_encode(const char *created, const char *id)
+{
+    char *text = grove_asprintf("%s\n%s", created, id);
+    size_t n, cap;
+    char *out = NULL;
+
+    if (!text)
+        return NULL;
+    n = strlen(text);
+    cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    out = malloc(cap);
+    if (out)
+        sodium_bin2base64(out, cap, (const unsigned char *)text, n,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    free(text);
+    return out;
+}
+
+int db_instance_list(grove_db *db, const db_instance_filter *f, json_t **out,
+                     char **next_cursor, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *arr = NULL;
+    char *cursor_text = NULL, *last_created = NULL, *last_id = NULL;
+    const char *after_created = NULL, *after_id = NULL, *sql;
+    int limit = clamp_limit(f->limit), rows = 0, rc, ret = -1, oom = 0;
+
+    *out = NULL;
+    *next_cursor = NULL;
+    if (f->type && !one_of(f->type, TYPES))
+        return grove_fail(err, GROVE_EINVAL, "invalid instance type '%s'", f->type);
+    if (f->status && !one_of(f->status, STATUSES))
+        return grove_fail(err, GROVE_EINVAL, "invalid instance status '%s'", f->status);
+    if (f->cursor && cursor_decode(f->cursor, &cursor_text, &after_created, &after_id) != 0)
+        return grove_fail(err, GROVE_EINVAL, "invalid cursor");
+    if (f->status)
+        sql = f->cursor ? SQL_LIST_STATUS_NEXT : SQL_LIST_STATUS_FIRST;
+    else
+        sql = f->cursor ? SQL_LIST_NEXT : SQL_LIST_FIRST;
+    if (!(arr = json_array())) {
+        nomem(err);
+        goto done;
+    }
+    if (db_stmt(db, sql, &st, err) != 0)
+        goto done;
+    if (db_bind_text(st, 1, f->type) != SQLITE_OK || db_bind_text(st, 2, f->status) != SQLITE_OK ||
+        db_bind_text(st, 3, f->parent_id) != SQLITE_OK ||
+        bind_int64_or_null(st, 4, f->issue_number, f->beads_id || f->issue_number <= 0) !=
+            SQLITE_OK ||
+        db_bind_text(st, 5, f->beads_id) != SQLITE_OK ||
+        db_bind_text(st, 6, after_created) != SQLITE_OK ||
+        db_bind_text(st, 7, after_id) != SQLITE_OK ||
+        sqlite3_bind_int(st, 8, limit + 1) != SQLITE_OK) {
+        bind_fail(db, err);
+        goto done;
+    }
+    for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        json_t *inst;
+
+        if (++rows > limit)
+            break; /* one more than a page: there is a next page */
+        free(last_created);
+        free(last_id);
+        last_created = col_strdup(st, 15, &oom);
+        last_id = col_strdup(st, 0, &oom);
+        inst = instance_json(st);
+        if (oom) {
+            json_decref(inst);
+            nomem(err);
+            goto done;
+        }
+        if (json_array_append_new(arr, inst) != 0) {
+            nomem(err);
+            goto done;
+        }
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        db_fail(db, rc, "cannot list instances", err);
+        goto done;
+    }
+    if (rows > limit && last_created && last_id) {
+        if (!(*next_cursor = cursor_encode(last_created, last_id))) {
+            nomem(err);
+            goto done;
+        }
+    }
+    *out = arr;
+    arr = NULL;
+    ret = 0;
+done:
+    db_stmt_release(db, st);
+    json_decref(arr);
+    free(cursor_text);
+    free(last_created);
+    free(last_id);
+    return ret;
+}
+
+int db_relationships(grove_db *db, const char *id, json_t **out, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *arr = NULL;
+    int rc, ret = -1;
+
+    *out = NULL;
+    if (!id)
+        return grove_fail(err, GROVE_EINVAL, "instance id is empty");
+    if (!(arr = json_array()))
+        return nomem(err);
+    if (db_stmt(db, SQL_RELATIONSHIPS, &st, err) != 0)
+        goto done;
+    if (db_bind_text(st, 1, id) != SQLITE_OK) {
+        bind_fail(db, err);
+        goto done;
+    }
+    for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        json_t *o = json_object();
+        int bad = !o;
+
+        bad |= json_object_set_new(o, "id", col_int(st, 0));
+        bad |= json_object_set_new(o, "parent_instance", col_text(st, 1));
+        bad |= json_object_set_new(o, "child_instance", col_text(st, 2));
+        bad |= json_object_set_new(o, "relationship_type", col_text(st, 3));
+        bad |= json_object_set_new(o, "created_at", col_text(st, 4));
+        if (bad || json_array_append_new(arr, o) != 0) {
+            if (bad)
+                json_decref(o);
+            nomem(err);
+            goto done;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(db, rc, "cannot read relationships", err);
+        goto done;
+    }
+    *out = arr;
+    arr = NULL;
+    ret = 0;
+done:
+    db_stmt_release(db, st);
+    json_decref(arr);
+    return ret;
+}
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+/* The contract's `checkpoint` object from a SQL_CHECKPOINT_SELECT row; NULL on OOM. */
+static json_t *checkpoint_json(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    int bad = 0;
+
+    if (!o)
+        return NULL;
+    bad |= json_object_set_new(o, "id", col_int(st, 0));
+    bad |= json_object_set_new(o, "instance_id", col_text(st, 1));
+    bad |= json_object_set_new(o, "phase", col_text(st, 2));
+    bad |= json_object_set_new(o, "name", col_text(st, 3));
+    bad |= json_object_set_new(o, "status", col_text(st, 4));
+    bad |= json_object_set_new(o, "data", col_json_object(st, 5));
+    bad |= json_object_set_new(o, "message", col_text(st, 6));
+    bad |= json_object_set_new(o, "commit_sha", col_text(st, 7));
+    bad |= json_object_set_new(o, "sequence", col_int(st, 8));
+    bad |= json_object_set_new(o, "created_at", col_text(st, 9));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+typedef struct checkpoint_arg {
+    const db_new_checkpoint *in;
+    const char *data; /* compact JSON text or NULL; owned by the caller */
+    json_t *out;      /* the inserted row; set by the last (successful) attempt */
+} checkpoint_arg;
+
+/* db_txn body of db_checkpoint_insert(). */
+static int checkpoint_insert_fn(grove_db *db, void *arg, grove_err *err)
+{
+    checkpoint_arg *a = arg;
+    const db_new_checkpoint *in = a->in;
+    sqlite3_stmt *st = NULL;
+    int rc, ret;
+
+    json_decref(a->out); /* from an attempt that was rolled back */
+    a->out = NULL;
+    if ((ret = instance_exists(db, in->instance_id, err)) <= 0) {
+        if (ret == 0)
+            ret = grove_fail(err, GROVE_ENOTFOUND, "instance '%s' not found", in->instance_id);
+        return ret;
+    }
+    if ((ret = db_stmt(db, SQL_CHECKPOINT_INSERT, &st, err)) != 0)
+        return ret;
+    if (db_bind_text(st, 1, in->instance_id) != SQLITE_OK ||
+        db_bind_text(st, 2, in->phase) != SQLITE_OK || db_bind_text(st, 3, in->name) != SQLITE_OK ||
+        db_bind_text(st, 4, in->status ? in->status : "in_progress") != SQLITE_OK ||
+        db_bind_text(st, 5, a->data) != SQLITE_OK ||
+        db_bind_text(st, 6, in->message) != SQLITE_OK ||
+        db_bind_text(st, 7, in->commit_sha) != SQLITE_OK) {
+        ret = bind_fail(db, err);
+        goto done;
+    }
+    if ((ret = step_done(db, st, "cannot insert the checkpoint", err)) != 0)
+        goto done;
+    db_stmt_release(db, st);
+    st = NULL;
+    if ((ret = db_stmt(db, SQL_CHECKPOINT_BY_ID, &st, err)) != 0)
+        goto done;
+    sqlite3_bind_int64(st, 1, sqlite3_last_insert_rowid(db_sqlite(db)));
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        ret = rc == SQLITE_DONE ? grove_fail(err, GROVE_EDB, "the new checkpoint vanished")
+                                : db_fail(db, rc, "cannot read the checkpoint", err);
+        goto done;
+    }
+    if (!(a->out = checkpoint_json(st)))
+        ret = nomem(err);
+done:
+    db_stmt_release(db, st);
+    return ret;
+}
+
+int db_checkpoint_insert(grove_db *db, const db_new_checkpoint *in, json_t **out,
+                         grove_err *err)
+{
+    checkpoint_arg a;
+    char *data = NULL;
+    int ret;
+
+    *out = NULL;
+    if (!in->instance_id)
+        return grove_fail(err, GROVE_EINVAL, "instance id is empty");
+    if (!in->phase || !*in->phase)
+        return grove_fail(err, GROVE_EINVAL, "checkpoint phase is empty");
+    if (in->status && !one_of(in->status, CHECKPOINT_STATUSES))
+        return grove_fail(err, GROVE_EINVAL, "invalid checkpoint status '%s'", in->status);
+    if (in->data && !json_is_object(in->data))
+        return grove_fail(err, GROVE_EINVAL, "checkpoint data must be a JSON object");
+    if (in->data && !(data = json_dumps(in->data, JSON_COMPACT)))
+        return nomem(err);
+    a.in = in;
+    a.data = data;
+    a.out = NULL;
+    ret = db_txn(db, checkpoint_insert_fn, &a, err);
+    free(data);
+    if (ret != 0) {
+        json_decref(a.out);
+        return -1;
+    }
+    *out = a.out;
+    return 0;
+}
+
+int db_checkpoint_get(grove_db *db, const char *instance_id, const char *phase, json_t **out,
+                      grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret;
+
+    *out = NULL;
+    if (!instance_id)
+        return grove_fail(err, GROVE_EINVAL, "instance id is empty");
+    if ((ret = instance_exists(db, instance_id, err)) <= 0) {
+        if (ret == 0)
+            grove_fail(err, GROVE_ENOTFOUND, "instance '%s' not found", instance_id);
+        return -1;
+    }
+    ret = db_stmt(db, phase ? SQL_CHECKPOINT_LATEST_PHASE : SQL_CHECKPOINT_LATEST, &st, err);
+    if (ret != 0)
+        return -1;
+    if (db_bind_text(st, 1, instance_id) != SQLITE_OK ||
+        (phase && db_bind_text(st, 2, phase) != SQLITE_OK)) {
+        ret = bind_fail(db, err);
+        goto done;
+    }
+    rc = db_step_first(db, st);
+    if (rc == SQLITE_ROW)
+        *out = checkpoint_json(st);
+    else if (rc == SQLITE_DONE)
+        *out = json_null();
+    else
+        ret = db_fail(db, rc, "cannot read checkpoints", err);
+    if (ret == 0 && !*out)
+        ret = nomem(err);
+done:
+    db_stmt_release(db, st);
+    return ret == 0 ? 0 : -1;
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+typedef struct event_arg {
+    const db_new_event *in;
+    const char *metadata; /* compact JSON text; owned by the caller */
+    double duration_ms;
+} event_arg;
+
+/* db_txn body of db_event_insert(). */
+static int event_insert_fn(grove_db *db, void *arg, grove_err *err)
+{
+    const event_arg *a = arg;
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = db_stmt(db, SQL_EVENT_INSERT, &st, err)) != 0)
+        return ret;
+    if (db_bind_text(st, 1, a->in->instance_id) != SQLITE_OK ||
+        db_bind_text(st, 2, a->in->tool_name) != SQLITE_OK ||
+        sqlite3_bind_int(st, 3, a->in->success ? 1 : 0) != SQLITE_OK ||
+        db_bind_text(st, 4, a->in->error_message) != SQLITE_OK ||
+        db_bind_text(st, 5, a->metadata) != SQLITE_OK ||
+        sqlite3_bind_double(st, 6, a->duration_ms) != SQLITE_OK)
+        ret = bind_fail(db, err);
+    else
+        ret = step_done(db, st, "cannot record the event", err);
+    db_stmt_release(db, st);
+    return ret;
+}
+
+int db_event_insert(grove_db *db, const db_new_event *in, grove_err *err)
+{
+    event_arg a;
+    char *meta = NULL;
+    int ret;
+
+    if (!in->tool_name || !*in->tool_name)
+        return grove_fail(err, GROVE_EINVAL, "event tool name is empty");
+    if (in->metadata && !json_is_object(in->metadata))
+        return grove_fail(err, GROVE_EINVAL, "event metadata must be a JSON object");
+    if (in->metadata && !(meta = json_dumps(in->metadata, JSON_COMPACT)))
+        return nomem(err);
+    a.in = in;
+    a.metadata = meta ? meta : "{}";
+    /* The schema promises a non-negative number. */
+    a.duration_ms = (isfinite(in->duration_ms) && in->duration_ms > 0) ? in->duration_ms : 0;
+    ret = db_txn(db, event_insert_fn, &a, err);
+    free(meta);
+    return ret == 0 ? 0 : -1;
+}
+
+/*
+ * Normalises an ISO 8601 `since` to the stored form into *out (malloc'd).
+ * Checked with a regex first: SQLite's date functions also accept words
+ * such as 'now' and bare numbers (Julian days).
+ */
+static int normalise_since(grove_db *db, const char *since, char **out, grove_err *err)
+{
+    static const char pattern[] =
+        "^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+        "(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$";
+    sqlite3_stmt *st = NULL;
+    regex_t re;
+    int rc, ret = -1, valid, oom = 0;
+
+    *out = NULL;
+    if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+        return grove_fail(err, GROVE_EIO, "cannot compile the timestamp pattern");
+    valid = regexec(&re, since, 0, NULL, 0) == 0;
+    regfree(&re);
+    if (!valid)
+        goto done;
+    if (db_stmt(db, SQL_NORMALISE_TIME, &st, err) != 0)
+        return -1;
+    if (db_bind_text(st, 1, since) != SQLITE_OK) {
+        ret = bind_fail(db, err);
+        goto done;
+    }
+    rc = db_step_first(db, st);
+    if (rc != SQLITE_ROW) {
+        ret = db_fail(db, rc, "cannot read the time", err);
+        goto done;
+    }
+    /* NULL: SQLite could not read it either (a month 13, an hour 25 ...). */
+    valid = sqlite3_column_type(st, 0) != SQLITE_NULL;
+    if (valid) {
+        *out = col_strdup(st, 0, &oom);
+        ret = oom ? nomem(err) : 0;
+    }
+done:
+    db_stmt_release(db, st);
+    if (!valid)
+        return grove_fail(err, GROVE_EINVAL,
+                          "invalid since '%s': expected an ISO 8601 date or time such as "
+                          "'2026-11-22' or '2026-11-22T03:00:00Z'",
+                          since);
+    return ret == 0 ? 0 : -1;
+}
+
+int db_event_list(grove_db *db, const db_event_filter *f, json_t **out, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *arr = NULL;
+    char *since = NULL;
+    const char *sql;
+    int rc, ret = -1;
+
+    *out = NULL;
+    if (f->success < -1 || f->success > 1)
+        return grove_fail(err, GROVE_EINVAL, "invalid success filter %d", f->success);
+    if (f->since && normalise_since(db, f->since, &since, err) != 0)
+        return -1;
+    if (f->instance_id)
+        sql = SQL_EVENTS_BY_INSTANCE;
+    else
+        sql = f->tool ? SQL_EVENTS_BY_TOOL : SQL_EVENTS_ALL;
+    if (!(arr = json_array())) {
+        nomem(err);
+        goto done;
+    }
+    if (db_stmt(db, sql, &st, err) != 0)
+        goto done;
+    if (db_bind_text(st, 1, f->instance_id) != SQLITE_OK ||
+        db_bind_text(st, 2, f->tool) != SQLITE_OK ||
+        bind_int64_or_null(st, 3, f->success, f->success < 0) != SQLITE_OK ||
+        db_bind_text(st, 4, since) != SQLITE_OK ||
+        sqlite3_bind_int(st, 5, clamp_limit(f->limit)) != SQLITE_OK) {
+        bind_fail(db, err);
+        goto done;
+    }
+    for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        json_t *o = json_object();
+        int bad = !o;
+
+        bad |= json_object_set_new(o, "id", col_int(st, 0));
+        bad |= json_object_set_new(o, "instance_id", col_text(st, 1));
+        bad |= json_object_set_new(o, "tool_name", col_text(st, 2));
+        bad |= json_object_set_new(o, "success", json_boolean(sqlite3_column_int(st, 3) != 0));
+        bad |= json_object_set_new(o, "error_message", col_text(st, 4));
+        bad |= json_object_set_new(o, "metadata", col_json_object(st, 5));
+        bad |= json_object_set_new(o, "duration_ms", json_real(sqlite3_column_double(st, 6)));
+        bad |= json_object_set_new(o, "timestamp", col_text(st, 7));
+        if (bad || json_array_append_new(arr, o) != 0) {
+            if (bad)
+                json_decref(o);
+            nomem(err);
+            goto done;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(db, rc, "cannot list events", err);
+        goto done;
+    }
+    *out = arr;
+    arr = NULL;
+    ret = 0;
+done:
+    db_stmt_release(db, st);
+    json_decref(arr);
+    free(since);
+    return ret;
+}
+
+/* ---- config ------------------------------------------------------------- */
+
+int db_config_get(grove_db *db, const char *key, char **value, int *is_encrypted,
+                  grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret, oom = 0;
+
+    *value = NULL;
+    if (is_encrypted)
+        *is_encrypted = 0;
+    if (!key || !*key)
+        return grove_fail(err, GROVE_EINVAL, "config key is empty");
+    if ((ret = db_stmt(db, SQL_CONFIG_GET, &st, err)) != 0)
+        return -1;
+    if (db_bind_text(st, 1, key) != SQLITE_OK) {
+        ret = bind_fail(db, err);
+        goto done;
+    }
+    rc = db_step_first(db, st);
+    if (rc == SQLITE_ROW) {
+        *value = col_strdup(st, 0, &oom);
+        if (oom)
+            ret = nomem(err);
+        else if (is_encrypted)
+            *is_encrypted = sqlite3_column_int(st, 1) != 0;
+    } else if (rc != SQLITE_DONE) {
+        ret = db_fail(db, rc, "cannot read the setting", err);
+    }
+done:
+    db_stmt_release(db, st);
+    return ret == 0 ? 0 : -1;
+}
+
+typedef struct config_arg {
+    const char *key;
+    const char *value; /* NULL: unset */
+    int is_encrypted;
+} config_arg;
+
+/* db_txn body of db_config_set() and db_config_unset(). */
+static int config_write_fn(grove_db *db, void *arg, grove_err *err)
+{
+    const config_arg *a = arg;
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    if ((ret = db_stmt(db, a->value ? SQL_CONFIG_SET : SQL_CONFIG_UNSET, &st, err)) != 0)
+        return ret;
+    if (db_bind_text(st, 1, a->key) != SQLITE_OK ||
+        (a->value && (db_bind_text(st, 2, a->value) != SQLITE_OK ||
+                      sqlite3_bind_int(st, 3, a->is_encrypted ? 1 : 0) != SQLITE_OK)))
+        ret = bind_fail(db, err);
+    else
+        ret = step_done(db, st, "cannot write the setting", err);
+    db_stmt_release(db, st);
+    return ret;
+}
+
+int db_config_set(grove_db *db, const char *key, const char *value, int is_encrypted,
+                  grove_err *err)
+{
+    config_arg a;
+
+    if (!key || !*key)
+        return grove_fail(err, GROVE_EINVAL, "config key is empty");
+    if (!value)
+        return grove_fail(err, GROVE_EINVAL, "config '%s' needs a value", key);
+    a.key = key;
+    a.value = value;
+    a.is_encrypted = is_encrypted;
+    return db_txn(db, config_write_fn, &a, err) == 0 ? 0 : -1;
+}
+
+int db_config_unset(grove_db *db, const char *key, grove_err *err)
+{
+    config_arg a;
+
+    if (!key || !*key)
+        return grove_fail(err, GROVE_EINVAL, "config key is empty");
+    a.key = key;
+    a.value = NULL;
+    a.is_encrypted = 0;
+    return db_txn(db, config_write_fn, &a, err) == 0 ? 0 : -1;
+}
+
+int db_config_list(grove_db *db, json_t **out, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *arr = NULL;
+    int rc, ret = -1;
+
+    *out = NULL;
+    if (!(arr = json_array()))
+        return nomem(err);
+    if (db_stmt(db, SQL_CONFIG_LIST, &st, err) != 0)
+        goto done;
+    for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        json_t *o = json_object();
+        int bad = !o;
+
+        bad |= json_object_set_new(o, "key", col_text(st, 0));
+        bad |= json_object_set_new(o, "value", col_text(st, 1));
+        bad |= json_object_set_new(o, "is_encrypted", json_boolean(sqlite3_column_int(st, 2)));
+        bad |= json_object_set_new(o, "updated_at", col_text(st, 3));
+        if (bad || json_array_append_new(arr, o) != 0) {
+            if (bad)
+                json_decref(o);
+            nomem(err);
+            goto done;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(db, rc, "cannot list settings", err);
+        goto done;
+    }
+    *out = arr;
+    arr = NULL;
+    ret = 0;
+done:
+    db_stmt_release(db, st);
+    json_decref(arr);
+    return ret;
+}

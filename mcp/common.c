@@ -17,6 +17,7 @@ int grove_fail(grove_err *err, grove_code code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
+    grove_utf8_sanitize(err->msg);
     return -1;
 }
 
@@ -132,14 +133,14 @@ int grove_mkdirs(const char *path, unsigned mode, grove_err *err)
 
     if (!p)
         return grove_fail(err, GROVE_ENOMEM, "out of memory");
-    for (s = p + 1; ; s++) {
+    for (s = p + 1;; s++) {
         if (*s == '/' || *s == '\0') {
             char c = *s;
 
             *s = '\0';
             if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
-                rc = grove_fail(err, GROVE_EIO, "cannot create folder '%s': %s", p,
-                                strerror(errno));
+                rc =
+                    grove_fail(err, GROVE_EIO, "cannot create folder '%s': %s", p, strerror(errno));
                 break;
             }
             *s = c;
@@ -149,4 +150,44 @@ int grove_mkdirs(const char *path, unsigned mode, grove_err *err)
     }
     free(p);
     return rc;
+}
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629), or 0. */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    size_t n, i;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4;
+    else
+        return 0;
+    for (i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
+        (c == 0xF4 && s[1] > 0x8F))
+        return 0; /* overlong, surrogate, or beyond U+10FFFF */
+    return n;
+}
+
+void grove_utf8_sanitize(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+
+    while (*p) {
+        size_t n = utf8_seq(p);
+
+        if (n == 0) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
 }

@@ -22,8 +22,8 @@ typedef enum grove_code {
     GROVE_EDB,       /* SQLite failed */
     GROVE_EIO,       /* the OS failed (files, processes) */
     GROVE_ENOMEM,
-    GROVE_ENOTIMPL,  /* a tool whose issue has not landed yet */
-    GROVE_ESCHEMA,   /* the database schema is newer or edited: refused */
+    GROVE_ENOTIMPL, /* a tool whose issue has not landed yet */
+    GROVE_ESCHEMA,  /* the database schema is newer or edited: refused */
 } grove_code;
 
 /* A failure: code plus one-line message. Lives on the caller's stack. */
@@ -32,7 +32,13 @@ typedef struct grove_err {
     char msg[1024];
 } grove_err;
 
-#define GROVE_ERR_INIT {GROVE_OK, {0}}
+#define GROVE_ERR_INIT                                                                             \
+    {                                                                                              \
+        GROVE_OK,                                                                                  \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 /* Fills `err` (if not NULL) and returns -1, so callers can `return grove_fail(...)`. */
 int grove_fail(grove_err *err, grove_code code, const char *fmt, ...)
@@ -71,5 +77,13 @@ char *grove_strdup(const char *s);
 
 /* Creates `path` and its missing parents with `mode`. 0 or -1 with err filled. */
 int grove_mkdirs(const char *path, unsigned mode, grove_err *err);
+
+/*
+ * Replaces every byte of `s` that is not part of a well-formed UTF-8
+ * sequence with '?', in place, so the text can go into JSON (messages from
+ * libgit2 or the OS may carry raw file names; a message cut at a buffer's
+ * end may end mid-character).
+ */
+void grove_utf8_sanitize(char *s);
 
 #endif

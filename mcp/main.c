@@ -1,4 +1,141 @@
-int main(void)
+/*
+ * grove: the program's entry point. One static table maps command names to
+ * functions; `serve` is here, the others are in tools/cli.c.
+ */
+#include <git2.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mcp/args.h"
+#include "mcp/common.h"
+#include "mcp/server.h"
+#include "tools/cli.h"
+#include "tools/context.h"
+
+#ifndef GROVE_VERSION
+#define GROVE_VERSION "0.1.0"
+#endif
+
+static int cmd_serve(int argc, char **argv)
 {
-    return 0;
+    static const arg_flag flags[] = {{"repo", 1}, {"db", 1}, {NULL, 0}};
+    ctx_options o = {0};
+    grove_ctx *ctx = NULL;
+    mcp_server *s = NULL;
+    mcp_options mo = {0};
+    grove_err err = GROVE_ERR_INIT;
+    const char *page;
+    sigset_t set;
+    args a;
+    int rc;
+
+    if ((rc = args_parse(&a, "serve", flags, argc, argv)) != 0)
+        return rc;
+    if (a.help) {
+        printf("usage: grove serve [--repo DIR] [--db FILE]\n\n"
+               "Runs the MCP server on stdin/stdout (newline-delimited JSON-RPC 2.0).\n"
+               "Logs go to stderr (GROVE_LOG=debug|info|warn|error).\n");
+        return 0;
+    }
+    if (a.npos > 0) {
+        fprintf(stderr, "grove serve: unexpected argument '%s'\n", a.pos[0]);
+        return 2;
+    }
+    /* SIGTERM/SIGINT are read through a signalfd by the serve loop. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    o.repo = args_get(&a, flags, "repo");
+    o.db = args_get(&a, flags, "db");
+    o.migrate = 1;
+    if (ctx_open(&ctx, &o, &err) != 0) {
+        /* Keep serving: the client gets the reason with every tool call. */
+        log_error("%s", err.msg);
+        mo.unavailable = err.msg;
+    }
+    mo.out_fd = STDOUT_FILENO;
+    mo.ctx = ctx;
+    page = getenv("GROVE_TOOLS_PAGE_SIZE");
+    mo.tools_page_size = page ? (size_t)strtoul(page, NULL, 10) : 0;
+    if (mcp_server_new(&s, &mo, &err) != 0) {
+        log_error("%s", err.msg);
+        ctx_free(ctx);
+        return 1;
+    }
+    rc = mcp_serve(s, STDIN_FILENO);
+    mcp_server_free(s);
+    ctx_free(ctx);
+    return rc;
+}
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"serve", cmd_serve, "MCP server on stdin/stdout"},
+    {"demo", cmd_demo, "a self-contained tour through a temporary repository"},
+    {"init", cmd_init, "create the database; print repo, database and worktree paths"},
+    {"ls", cmd_ls, "list instances (running; --all for every one)"},
+    {"show", cmd_show, "one instance with relationships, checkpoint and events"},
+    {"migrate", cmd_migrate, "schema migrations: status, apply, rollback"},
+    {"export", cmd_export, "export every table (jsonl or csv)"},
+    {"import", cmd_import, "import a jsonl export into an empty database"},
+    {"stats", cmd_stats, "tool success rates, recent failures, stale checkpoints"},
+    {"gc", cmd_gc, "reconcile dead agents, orphan worktrees and rows"},
+    {"config", cmd_config, "get, set or list settings"},
+};
+
+static void usage(FILE *f)
+{
+    size_t i;
+
+    fprintf(f, "usage: grove COMMAND [OPTIONS]\n\n"
+               "grove: an MCP server that runs parallel coding agents in git worktrees.\n\n"
+               "commands:\n");
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-8s  %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'grove COMMAND --help' shows a command's options; 'grove --version' the "
+               "version.\n");
+}
+
+int main(int argc, char **argv)
+{
+    size_t i;
+    int rc;
+
+    if (grove_log_init() != 0)
+        fprintf(stderr, "grove: warning: GROVE_LOG must be debug, info, warn or error; using "
+                        "warn\n");
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("grove %s\n", GROVE_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            git_libgit2_init();
+            rc = commands[i].run(argc - 2, argv + 2);
+            git_libgit2_shutdown();
+            return rc;
+        }
+    }
+    fprintf(stderr, "grove: unknown command '%s' (see 'grove --help')\n", argv[1]);
+    return 2;
 }

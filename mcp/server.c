@@ -1,1 +1,597 @@
-/* to be written */
+#include "mcp/server.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "mcp/io.h"
+#include "mcp/jsonrpc.h"
+#include "mcp/schema.h"
+#include "tools/registry.h"
+
+#ifndef GROVE_VERSION
+#define GROVE_VERSION "0.1.0"
+#endif
+
+#define TOOLS_CURSOR_PREFIX "grove-tools-"
+
+static const char instructions[] =
+    "grove manages parallel coding-agent instances of this git repository, each in its own "
+    "worktree and branch (grove/<instance id>).\n"
+    "- spawn_work_instance starts work on an issue in a fresh worktree; fork_instance copies an "
+    "instance's branch; spawn_review_instance starts a reviewer of a work branch.\n"
+    "- log_checkpoint after each phase of your work and get_checkpoint when you resume: they "
+    "survive restarts.\n"
+    "- get_instance / query_instances / query_events show what every instance is doing.\n"
+    "- send_feedback reaches another instance's agent; create_pull_request pushes your branch "
+    "and opens a PR; terminate_instance ends an instance (and removes its worktree only when "
+    "that loses no work).";
+
+struct mcp_server {
+    int out_fd;
+    struct grove_ctx *ctx; /* borrowed */
+    char *unavailable;     /* owned; why ctx is NULL */
+    size_t page_size;
+    mcp_version version;
+    size_t ntools;
+    json_t **specs; /* owned: parsed definition of each tool, registry order */
+    int write_failed;
+};
+
+static const char *const version_names[] = {NULL, "2024-11-05", "2025-03-26", "2025-06-18",
+                                            "2025-11-25"};
+
+const char *mcp_version_str(mcp_version v)
+{
+    return version_names[v];
+}
+
+mcp_version mcp_negotiate(const char *requested)
+{
+    int v;
+
+    for (v = MCP_V_2024_11_05; v <= MCP_V_2025_11_25; v++)
+        if (requested && strcmp(requested, version_names[v]) == 0)
+            return (mcp_version)v;
+    return MCP_V_2025_11_25;
+}
+
+mcp_version mcp_server_version(const mcp_server *s)
+{
+    return s->version;
+}
+
+/* Checks one embedded tool definition; a failure is a defect in the build. */
+static int check_spec(const char *name, const json_t *spec, grove_err *err)
+{
+    static const char *const hints[] = {"readOnlyHint", "destructiveHint", "idempotentHint",
+                                        "openWorldHint"};
+    const json_t *in = json_object_get(spec, "inputSchema");
+    const json_t *out = json_object_get(spec, "outputSchema");
+    const json_t *ann = json_object_get(spec, "annotations");
+    char msg[512];
+    size_t i;
+
+    if (!json_is_string(json_object_get(spec, "name")) ||
+        strcmp(json_string_value(json_object_get(spec, "name")), name) != 0)
+        return grove_fail(err, GROVE_EINVAL, "tool '%s': definition names another tool", name);
+    if (!json_is_string(json_object_get(spec, "title")) ||
+        !json_is_string(json_object_get(spec, "description")))
+        return grove_fail(err, GROVE_EINVAL, "tool '%s': title and description are required", name);
+    if (!json_is_object(ann))
+        return grove_fail(err, GROVE_EINVAL, "tool '%s': annotations missing", name);
+    for (i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
+        if (!json_is_boolean(json_object_get(ann, hints[i])))
+            return grove_fail(err, GROVE_EINVAL, "tool '%s': annotation '%s' not set", name,
+                              hints[i]);
+    if (!json_is_object(in) || !json_is_string(json_object_get(in, "type")) ||
+        strcmp(json_string_value(json_object_get(in, "type")), "object") != 0 ||
+        json_object_get(in, "additionalProperties") != json_false() ||
+        json_object_get(in, "anyOf") || json_object_get(in, "oneOf"))
+        return grove_fail(err, GROVE_EINVAL,
+                          "tool '%s': inputSchema must be a plain object schema with "
+                          "additionalProperties false",
+                          name);
+    if (schema_check(in, msg, sizeof(msg)) != 0)
+        return grove_fail(err, GROVE_EINVAL, "tool '%s': inputSchema: %s", name, msg);
+    if (!json_is_object(out) || schema_check(out, msg, sizeof(msg)) != 0)
+        return grove_fail(err, GROVE_EINVAL, "tool '%s': outputSchema: %s", name,
+                          json_is_object(out) ? msg : "missing");
+    return 0;
+}
+
+int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
+{
+    mcp_server *s;
+    size_t i;
+
+    *out = NULL;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    s->out_fd = opts->out_fd;
+    s->ctx = opts->ctx;
+    s->unavailable = strdup(opts->unavailable ? opts->unavailable
+                                              : "grove has no repository open: start it inside a "
+                                                "git repository or pass --repo");
+    if (!s->unavailable) {
+        free(s);
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    }
+    s->ntools = tools_count();
+    s->page_size = opts->tools_page_size ? opts->tools_page_size : s->ntools;
+    s->specs = calloc(s->ntools ? s->ntools : 1, sizeof(*s->specs));
+    if (!s->specs) {
+        free(s->unavailable);
+        free(s);
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < s->ntools; i++) {
+        s->specs[i] = tools_spec(i, err);
+        if (!s->specs[i] || check_spec(tools_get(i)->name, s->specs[i], err) != 0) {
+            mcp_server_free(s);
+            return -1;
+        }
+    }
+    *out = s;
+    return 0;
+}
+
+void mcp_server_free(mcp_server *s)
+{
+    size_t i;
+
+    if (!s)
+        return;
+    for (i = 0; i < s->ntools; i++)
+        json_decref(s->specs[i]);
+    free(s->specs);
+    free(s->unavailable);
+    free(s);
+}
+
+/* Writes one message as a line. Steals msg. */
+static int send_msg(mcp_server *s, json_t *msg)
+{
+    char *text;
+    size_t len;
+    int rc = -1;
+
+    if (!msg) {
+        log_error("could not build a response (out of memory?)");
+        return 0;
+    }
+    text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    if (!text) {
+        log_error("could not serialise a response");
+        return 0;
+    }
+    len = strlen(text);
+    text[len] = '\n'; /* the NUL becomes the newline; write len + 1 bytes */
+    if (!s->write_failed) {
+        rc = io_write_all(s->out_fd, text, len + 1);
+        if (rc != 0) {
+            s->write_failed = 1;
+            log_warn("cannot write to the client: %s", strerror(errno));
+        }
+    }
+    free(text);
+    return s->write_failed ? -1 : 0;
+}
+
+/* An error response whose message may carry arbitrary text (made JSON-safe here). */
+static json_t *error_msg(json_t *id, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static json_t *error_msg(json_t *id, int code, const char *fmt, ...)
+{
+    char msg[1200];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    grove_utf8_sanitize(msg);
+    return rpc_error(id, code, msg, NULL);
+}
+
+/* ---- initialize --------------------------------------------------------- */
+
+static json_t *do_initialize(mcp_server *s, json_t *id, json_t *params)
+{
+    json_t *pv = json_object_get(params, "protocolVersion");
+    json_t *caps = json_object_get(params, "capabilities");
+    json_t *info = json_object_get(params, "clientInfo");
+    json_t *server_info, *result;
+    mcp_version v;
+
+    if (s->version != MCP_V_NONE)
+        return rpc_error(id, RPC_INVALID_REQUEST, "invalid request: already initialized", NULL);
+    if (!json_is_object(params) || !json_is_string(pv))
+        return rpc_error(id, RPC_INVALID_PARAMS,
+                         "invalid params: \"protocolVersion\" must be a string", NULL);
+    if ((caps && !json_is_object(caps)) || (info && !json_is_object(info)))
+        return rpc_error(id, RPC_INVALID_PARAMS,
+                         "invalid params: \"capabilities\" and \"clientInfo\" must be objects",
+                         NULL);
+    v = mcp_negotiate(json_string_value(pv));
+    server_info = json_pack("{s:s, s:s}", "name", "grove", "version", GROVE_VERSION);
+    if (server_info && v >= MCP_V_2025_06_18)
+        json_object_set_new(server_info, "title", json_string("grove"));
+    result = json_pack("{s:s, s:{s:{s:b}}, s:o, s:s}", "protocolVersion", mcp_version_str(v),
+                       "capabilities", "tools", "listChanged", 0, "serverInfo", server_info,
+                       "instructions", instructions);
+    if (!result)
+        return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
+    s->version = v;
+    return rpc_result(id, result);
+}
+
+/* ---- tools/list ----------------------------------------------------------- */
+
+/* The tool as this protocol version shows it. New reference. */
+static json_t *tool_view(const mcp_server *s, size_t i)
+{
+    json_t *t = json_deep_copy(s->specs[i]);
+
+    if (t && s->version < MCP_V_2025_06_18) {
+        json_object_del(t, "title");
+        json_object_del(t, "outputSchema");
+    }
+    return t;
+}
+
+static json_t *do_tools_list(mcp_server *s, json_t *id, json_t *params)
+{
+    json_t *cursor = json_object_get(params, "cursor");
+    json_t *tools, *result;
+    size_t start = 0, end, i;
+
+    if (cursor && !json_is_null(cursor)) {
+        const char *c = json_string_value(cursor);
+        char *endp = NULL;
+        unsigned long long off;
+
+        if (!c || strncmp(c, TOOLS_CURSOR_PREFIX, strlen(TOOLS_CURSOR_PREFIX)) != 0)
+            return rpc_error(id, RPC_INVALID_PARAMS, "invalid params: invalid cursor", NULL);
+        c += strlen(TOOLS_CURSOR_PREFIX);
+        errno = 0;
+        off = strtoull(c, &endp, 10);
+        if (!*c || *endp || errno || off == 0 || off >= s->ntools || c[0] < '0' || c[0] > '9')
+            return rpc_error(id, RPC_INVALID_PARAMS, "invalid params: invalid cursor", NULL);
+        start = (size_t)off;
+    }
+    end = start + s->page_size < s->ntools ? start + s->page_size : s->ntools;
+    tools = json_array();
+    for (i = start; i < end; i++)
+        json_array_append_new(tools, tool_view(s, i));
+    result = json_pack("{s:o}", "tools", tools);
+    if (result && end < s->ntools) {
+        char next[64];
+
+        snprintf(next, sizeof(next), TOOLS_CURSOR_PREFIX "%zu", end);
+        json_object_set_new(result, "nextCursor", json_string(next));
+    }
+    return rpc_result(id, result);
+}
+
+/* ---- tools/call ----------------------------------------------------------- */
+
+typedef struct progress_state {
+    mcp_server *s;
+    json_t *token; /* borrowed from the request */
+    double last;
+    int sent;
+} progress_state;
+
+static void emit_progress(void *arg, double step, double total, const char *message)
+{
+    progress_state *ps = arg;
+    json_t *params;
+
+    if (ps->sent && step <= ps->last)
+        return; /* progress must strictly increase */
+    ps->sent = 1;
+    ps->last = step;
+    params = json_pack("{s:O, s:f}", "progressToken", ps->token, "progress", step);
+    if (!params)
+        return;
+    if (total > 0)
+        json_object_set_new(params, "total", json_real(total));
+    if (message && ps->s->version >= MCP_V_2025_03_26)
+        json_object_set_new(params, "message", json_string(message));
+    send_msg(ps->s, rpc_notification("notifications/progress", params));
+}
+
+/* A tool result that is an error the model can read and act on. */
+static json_t *tool_error_result(const char *message)
+{
+    char buf[1200];
+
+    snprintf(buf, sizeof(buf), "%s", message);
+    grove_utf8_sanitize(buf);
+    return json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", buf, "isError", 1);
+}
+
+static json_t *tool_ok_result(const mcp_server *s, json_t *structured)
+{
+    char *text = json_dumps(structured, JSON_COMPACT);
+    json_t *r;
+
+    if (!text) {
+        json_decref(structured);
+        return NULL;
+    }
+    r = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text, "isError", 0);
+    free(text);
+    if (r && s->version >= MCP_V_2025_06_18)
+        json_object_set_new(r, "structuredContent", structured);
+    else
+        json_decref(structured);
+    return r;
+}
+
+static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params)
+{
+    json_t *name = json_object_get(params, "name");
+    json_t *args = json_object_get(params, "arguments");
+    json_t *meta = json_object_get(params, "_meta");
+    json_t *token = json_object_get(meta, "progressToken");
+    json_t *empty = NULL, *out = NULL, *result;
+    const json_t *spec;
+    progress_state ps;
+    tool_progress prog;
+    grove_err err = GROVE_ERR_INIT;
+    char msg[1024];
+    int idx, valid;
+
+    if (!json_is_object(params))
+        return rpc_error(id, RPC_INVALID_PARAMS, "invalid params: expected an object", NULL);
+    if (!json_is_string(name))
+        return rpc_error(id, RPC_INVALID_PARAMS, "invalid params: \"name\" must be a string", NULL);
+    idx = tools_find(json_string_value(name));
+    if (idx < 0)
+        return error_msg(id, RPC_INVALID_PARAMS, "unknown tool '%s'", json_string_value(name));
+    spec = s->specs[idx];
+    if (!args || json_is_null(args))
+        args = empty = json_object();
+    if (!json_is_object(args)) {
+        snprintf(msg, sizeof(msg), "(root): \"arguments\" must be an object");
+        valid = 0;
+    } else {
+        const json_t *in = json_object_get(spec, "inputSchema");
+
+        valid = schema_validate(in, in, args, msg, sizeof(msg));
+    }
+    if (valid != 1) {
+        json_t *r;
+
+        if (valid < 0)
+            log_error("tool '%s': inputSchema unusable: %s", tools_get((size_t)idx)->name, msg);
+        tools_record_rejected(s->ctx, (size_t)idx, json_is_object(args) ? args : NULL, msg);
+        if (s->version >= MCP_V_2025_11_25) {
+            char text[1200];
+
+            snprintf(text, sizeof(text), "invalid arguments for tool '%s': %s",
+                     tools_get((size_t)idx)->name, msg);
+            r = rpc_result(id, tool_error_result(text));
+        } else {
+            r = error_msg(id, RPC_INVALID_PARAMS, "invalid arguments for tool '%s': %s",
+                          tools_get((size_t)idx)->name, msg);
+        }
+        json_decref(empty);
+        return r;
+    }
+    memset(&ps, 0, sizeof(ps));
+    ps.s = s;
+    ps.token = token;
+    prog.emit = emit_progress;
+    prog.arg = &ps;
+    if (!s->ctx) {
+        result = tool_error_result(s->unavailable);
+    } else if (tools_call(s->ctx, (size_t)idx, args,
+                          (json_is_string(token) || json_is_number(token)) ? &prog : NULL, &out,
+                          &err) == 0 &&
+               out) {
+        result = tool_ok_result(s, out);
+    } else {
+        json_decref(out);
+        result = tool_error_result(err.msg[0] ? err.msg : "the tool failed without a message");
+    }
+    json_decref(empty);
+    if (!result)
+        return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
+    return rpc_result(id, result);
+}
+
+/* ---- dispatch --------------------------------------------------------------- */
+
+/* The response to one message (NULL when none is due). */
+static json_t *handle_message(mcp_server *s, json_t *msg, int in_batch)
+{
+    rpc_msg m;
+
+    rpc_classify(msg, &m);
+    switch (m.kind) {
+    case RPC_RESPONSE:
+        return NULL;
+    case RPC_INVALID:
+        return rpc_error(m.id, m.code, m.message, NULL);
+    case RPC_NOTIFICATION:
+        /* notifications/initialized, cancelled, ...: nothing to answer, ever. */
+        log_debug("notification '%s'", m.method);
+        return NULL;
+    case RPC_REQUEST:
+        break;
+    }
+    if (strcmp(m.method, "initialize") == 0) {
+        if (in_batch)
+            return rpc_error(m.id, RPC_INVALID_REQUEST,
+                             "invalid request: initialize must not be part of a batch", NULL);
+        return do_initialize(s, m.id, m.params);
+    }
+    if (strcmp(m.method, "ping") == 0)
+        return rpc_result(m.id, json_object());
+    if (strcmp(m.method, "server/discover") == 0)
+        return rpc_error(m.id, RPC_METHOD_NOT_FOUND,
+                         "method not found: server/discover is not supported; use initialize",
+                         NULL);
+    if (strcmp(m.method, "tools/list") != 0 && strcmp(m.method, "tools/call") != 0)
+        return error_msg(m.id, RPC_METHOD_NOT_FOUND, "method not found: '%s'", m.method);
+    if (s->version == MCP_V_NONE)
+        return rpc_error(m.id, RPC_INVALID_REQUEST,
+                         "invalid request: server not initialized; send initialize first", NULL);
+    if (m.params && !json_is_object(m.params))
+        return rpc_error(m.id, RPC_INVALID_PARAMS, "invalid params: expected an object", NULL);
+    if (strcmp(m.method, "tools/list") == 0)
+        return do_tools_list(s, m.id, m.params);
+    return do_tools_call(s, m.id, m.params);
+}
+
+static int handle_batch(mcp_server *s, json_t *batch)
+{
+    json_t *responses, *item;
+    size_t i;
+
+    if (s->version != MCP_V_2025_03_26) {
+        char msg[160];
+
+        snprintf(msg, sizeof(msg), "invalid request: batches are not supported %s%s",
+                 s->version ? "in protocol version " : "before initialize",
+                 s->version ? mcp_version_str(s->version) : "");
+        return send_msg(s, rpc_error(NULL, RPC_INVALID_REQUEST, msg, NULL));
+    }
+    if (json_array_size(batch) == 0)
+        return send_msg(s,
+                        rpc_error(NULL, RPC_INVALID_REQUEST, "invalid request: empty batch", NULL));
+    responses = json_array();
+    json_array_foreach(batch, i, item)
+    {
+        json_t *r = handle_message(s, item, 1);
+
+        if (r)
+            json_array_append_new(responses, r);
+    }
+    if (json_array_size(responses) == 0) {
+        json_decref(responses);
+        return s->write_failed ? -1 : 0;
+    }
+    return send_msg(s, responses);
+}
+
+int mcp_server_handle_line(mcp_server *s, const char *line, size_t len)
+{
+    char msg[256];
+    json_t *v;
+    size_t i;
+    int code, rc;
+
+    for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'); i++)
+        ;
+    if (i == len)
+        return 0; /* blank line: nothing to do */
+    v = rpc_parse(line, len, &code, msg, sizeof(msg));
+    if (!v) {
+        grove_utf8_sanitize(msg);
+        return send_msg(s, rpc_error(NULL, code, msg, NULL));
+    }
+    if (json_is_array(v)) {
+        rc = handle_batch(s, v);
+    } else {
+        json_t *resp = handle_message(s, v, 0);
+
+        rc = resp ? send_msg(s, resp) : 0;
+    }
+    json_decref(v);
+    return rc;
+}
+
+int mcp_server_handle_oversize(mcp_server *s)
+{
+    char msg[128];
+
+    snprintf(msg, sizeof(msg), "invalid request: message larger than %zu bytes",
+             (size_t)MCP_MAX_MESSAGE);
+    return send_msg(s, rpc_error(NULL, RPC_INVALID_REQUEST, msg, NULL));
+}
+
+/* ---- serve loop ------------------------------------------------------------ */
+
+/* 1 when SIGTERM or SIGINT is pending on the signalfd. */
+static int stop_requested(int sfd)
+{
+    struct signalfd_siginfo si;
+
+    return read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si);
+}
+
+int mcp_serve(mcp_server *s, int in_fd)
+{
+    line_reader *r = NULL;
+    sigset_t set;
+    int sfd, rc = 0;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sfd < 0) {
+        log_error("signalfd: %s", strerror(errno));
+        return 1;
+    }
+    if (line_reader_new(&r, in_fd, MCP_MAX_MESSAGE) != 0) {
+        close(sfd);
+        return 1;
+    }
+    for (;;) {
+        struct pollfd pfd[2];
+        const char *line;
+        size_t len;
+        line_status st;
+        ssize_t n;
+
+        while ((st = line_reader_next(r, &line, &len)) != LINE_NEED_MORE) {
+            if (st == LINE_EOF)
+                goto done;
+            if ((st == LINE_READY ? mcp_server_handle_line(s, line, len)
+                                  : mcp_server_handle_oversize(s)) != 0) {
+                rc = 1;
+                goto done;
+            }
+            if (stop_requested(sfd))
+                goto done;
+        }
+        pfd[0].fd = in_fd;
+        pfd[0].events = POLLIN;
+        pfd[1].fd = sfd;
+        pfd[1].events = POLLIN;
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            log_error("poll: %s", strerror(errno));
+            rc = 1;
+            goto done;
+        }
+        if (pfd[1].revents & POLLIN)
+            goto done;
+        if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        n = line_reader_fill(r);
+        if (n < 0 && errno != EINTR && errno != EAGAIN) {
+            log_error("reading stdin: %s", strerror(errno));
+            rc = 1;
+            goto done;
+        }
+    }
+done:
+    line_reader_free(r);
+    close(sfd);
+    return rc;
+}

@@ -1,1 +1,16 @@
-/* to be written */
+/* get_checkpoint: the latest checkpoint, optionally of one phase. Definition: get_checkpoint.json.
+ */
+#include "db/queries.h"
+#include "tools/instance.h"
+
+int tool_get_checkpoint(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
+                        grove_err *err)
+{
+    const char *id = instance_target(ctx, args, "instance_id", err);
+    json_t *cp = NULL;
+
+    if (!id || db_checkpoint_get(ctx->db, id, arg_str(args, "phase"), &cp, err) != 0)
+        return -1;
+    *out = json_pack("{s:o}", "checkpoint", cp);
+    return *out ? 0 : grove_fail(err, GROVE_ENOMEM, "out of memory");
+}

@@ -1,1 +1,1278 @@
-/* to be written */
+/*
+ * git: grove's only user of libgit2 (1.5.1 on Debian 12). See git.h for the
+ * contracts and ../shared/LIBGIT2-NOTES.md for the libgit2 behaviour the
+ * workarounds below are for.
+ *
+ * Errors: every failure fills the caller's grove_err with a one-line message;
+ * when libgit2 has a message for the failing call it is appended after ": ".
+ * git_error_clear() runs before each libgit2 call whose message we may
+ * report, so a stale message from an earlier call never leaks into ours.
+ */
+#include "tools/git.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <git2.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RETRIES     6  /* attempts at a step that races on git's lock files */
+#define RETRY_MS    40 /* first back-off; grows linearly */
+#define NAME_MAX_GR 128
+
+struct gitops_repo {
+    git_repository *repo; /* the main repository (never a linked worktree) */
+    char *workdir;        /* realpath, no trailing slash */
+    char *common_dir;     /* realpath, no trailing slash */
+};
+
+/* ---- errors ------------------------------------------------------------ */
+
+/*
+ * Like grove_fail(), then appends libgit2's last message (if any) made one
+ * line: control characters become spaces, a trailing period goes, and a
+ * capitalised first word ("Cannot ...") is lowercased.
+ */
+static int fail_git(grove_err *err, grove_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail_git(grove_err *err, grove_code code, const char *fmt, ...)
+{
+    const git_error *ge = git_error_last();
+    va_list ap;
+    size_t n;
+
+    if (!err)
+        return -1;
+    err->code = code;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    n = strlen(err->msg);
+    if (ge && ge->message && *ge->message && n + 3 < sizeof(err->msg)) {
+        char *m = err->msg + n + 2;
+        size_t len, i;
+
+        memcpy(err->msg + n, ": ", 2);
+        snprintf(m, sizeof(err->msg) - n - 2, "%s", ge->message);
+        len = strlen(m);
+        for (i = 0; i < len; i++)
+            if ((unsigned char)m[i] < 0x20 || m[i] == 0x7f)
+                m[i] = ' ';
+        while (len > 0 && (m[len - 1] == ' ' || m[len - 1] == '.'))
+            m[--len] = '\0';
+        if (isupper((unsigned char)m[0]) && islower((unsigned char)m[1]))
+            m[0] = (char)tolower((unsigned char)m[0]);
+    }
+    return -1;
+}
+
+static int last_message_has(const char *needle)
+{
+    const git_error *ge = git_error_last();
+
+    return ge && ge->message && strstr(ge->message, needle) != NULL;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* ---- small file helpers ------------------------------------------------ */
+
+static int path_exists(const char *path)
+{
+    struct stat st;
+
+    return lstat(path, &st) == 0;
+}
+
+/* realpath() without a trailing slash; NULL with errno set on failure. */
+static char *real_path(const char *path)
+{
+    char *p = realpath(path, NULL);
+    size_t n;
+
+    if (!p)
+        return NULL;
+    n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    return p;
+}
+
+static int rm_entry(const char *fpath, const struct stat *sb, int typeflag, struct FTW *ftwbuf)
+{
+    (void)sb;
+    (void)ftwbuf;
+    if (typeflag == FTW_DP || typeflag == FTW_D)
+        return rmdir(fpath) == 0 || errno == ENOENT ? 0 : -1;
+    return unlink(fpath) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/*
+ * rm -rf `path`: depth first, never following symbolic links (a link is
+ * removed, not what it points to) and never crossing into another mount.
+ * A missing path is success.
+ */
+static int remove_tree(const char *path)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path);
+    return nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* Reads at most `cap - 1` bytes of a regular file (no symlink) into buf. */
+static int read_small_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    size_t len = 0;
+
+    if (fd < 0)
+        return -1;
+    while (len + 1 < cap) {
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+        buf[--len] = '\0';
+    return 0;
+}
+
+/* 1 when `name` is one path component of [A-Za-z0-9._-], not starting with '.'. */
+static int name_valid(const char *name)
+{
+    size_t i, n;
+
+    if (!name || !*name || name[0] == '.')
+        return 0;
+    n = strlen(name);
+    if (n > NAME_MAX_GR)
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+
+        if (!isalnum(c) && c != '.' && c != '_' && c != '-')
+            return 0;
+    }
+    return 1;
+}
+
+/* 1 when `path` is absolute and has no "." or ".." component. */
+static int abs_path_valid(const char *path)
+{
+    const char *p;
+
+    if (!path || path[0] != '/' || strlen(path) >= PATH_MAX)
+        return 0;
+    for (p = path; *p;) {
+        size_t len;
+
+        while (*p == '/')
+            p++;
+        len = strcspn(p, "/");
+        if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+            return 0;
+        p += len;
+    }
+    return 1;
+}
+
+static char *admin_dir(const gitops_repo *r, const char *name)
+{
+    return grove_asprintf("%s/worktrees/%s", r->common_dir, name);
+}
+
+/*
+ * 1 when `dir` is a real folder (not a symlink) whose `.git` file says
+ * "gitdir: <this repository's common dir>/worktrees/<name>", else 0. Only
+ * such a folder is ever deleted by us: it is the worktree git registered.
+ */
+static int folder_is_ours(const gitops_repo *r, const char *dir, const char *name)
+{
+    char buf[PATH_MAX + 16];
+    char *gitfile = NULL, *target = NULL, *parent_real = NULL, *want_parent = NULL;
+    char *slash;
+    struct stat st;
+    int ours = 0;
+
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    gitfile = grove_asprintf("%s/.git", dir);
+    if (!gitfile || lstat(gitfile, &st) != 0 || !S_ISREG(st.st_mode))
+        goto done;
+    if (read_small_file(gitfile, buf, sizeof(buf)) != 0 || strncmp(buf, "gitdir:", 7) != 0)
+        goto done;
+    {
+        const char *t = buf + 7;
+        size_t len;
+
+        while (*t == ' ' || *t == '\t')
+            t++;
+        target = t[0] == '/' ? grove_strdup(t) : grove_asprintf("%s/%s", dir, t);
+        if (!target)
+            goto done;
+        len = strlen(target);
+        while (len > 1 && target[len - 1] == '/')
+            target[--len] = '\0';
+    }
+    /* Compare <realpath of its parent>/<its last component> with ours. */
+    slash = strrchr(target, '/');
+    if (!slash || strcmp(slash + 1, name) != 0)
+        goto done;
+    *slash = '\0';
+    parent_real = real_path(*target ? target : "/");
+    want_parent = grove_asprintf("%s/worktrees", r->common_dir);
+    if (!parent_real || !want_parent)
+        goto done;
+    ours = strcmp(parent_real, want_parent) == 0;
+done:
+    free(gitfile);
+    free(target);
+    free(parent_real);
+    free(want_parent);
+    return ours;
+}
+
+/* ---- the advisory lock ----------------------------------------------------- */
+
+/*
+ * Takes the exclusive flock on <common dir>/grove/git.lock (folder 0700, file
+ * 0600) and pre-creates <common dir>/worktrees. *fd_out is closed by
+ * repo_unlock(). flock() locks belong to the open file description, so two
+ * threads or processes each calling this exclude each other; do not call it
+ * twice in one call chain (it would wait for itself).
+ */
+static int repo_lock(const gitops_repo *r, int *fd_out, grove_err *err)
+{
+    char *dir = grove_asprintf("%s/grove", r->common_dir);
+    char *file = grove_asprintf("%s/grove/git.lock", r->common_dir);
+    char *wts = grove_asprintf("%s/worktrees", r->common_dir);
+    int fd = -1, rc = -1;
+
+    *fd_out = -1;
+    if (!dir || !file || !wts) {
+        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        rc = grove_fail(err, GROVE_EIO, "cannot create folder '%s': %s", dir, strerror(errno));
+        goto done;
+    }
+    fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        rc = grove_fail(err, GROVE_EIO, "cannot open lock file '%s': %s", file, strerror(errno));
+        goto done;
+    }
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            rc = grove_fail(err, GROVE_EIO, "cannot lock '%s': %s", file, strerror(errno));
+            close(fd);
+            fd = -1;
+            goto done;
+        }
+    }
+    /* libgit2 makes this folder with an exclusive mkdir on the first add. */
+    if (mkdir(wts, 0777) != 0 && errno != EEXIST) {
+        rc = grove_fail(err, GROVE_EIO, "cannot create folder '%s': %s", wts, strerror(errno));
+        close(fd);
+        fd = -1;
+        goto done;
+    }
+    *fd_out = fd;
+    rc = 0;
+done:
+    free(dir);
+    free(file);
+    free(wts);
+    return rc;
+}
+
+static void repo_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* releases the flock */
+}
+
+/* ---- repository -------------------------------------------------------- */
+
+int gitops_repo_open(gitops_repo **out, const char *path, grove_err *err)
+{
+    const char *where = path ? path : ".";
+    git_repository *repo = NULL, *main_repo = NULL;
+    gitops_repo *r = NULL;
+    int rc;
+
+    *out = NULL;
+    git_error_clear();
+    rc = git_repository_open_ext(&repo, where, 0, NULL);
+    if (rc == GIT_ENOTFOUND)
+        return grove_fail(err, GROVE_ENOTFOUND, "no git repository at or above '%s'", where);
+    if (rc < 0)
+        return fail_git(err, GROVE_EGIT, "cannot open repository '%s'", where);
+
+    if (git_repository_is_worktree(repo)) {
+        /* A linked worktree: open the main repository through its common dir. */
+        git_error_clear();
+        rc = git_repository_open(&main_repo, git_repository_commondir(repo));
+        if (rc < 0) {
+            fail_git(err, GROVE_EGIT, "cannot open the main repository of '%s'", where);
+            git_repository_free(repo);
+            return -1;
+        }
+        git_repository_free(repo);
+        repo = main_repo;
+    }
+    if (git_repository_is_bare(repo) || !git_repository_workdir(repo)) {
+        char *gd = path ? NULL : real_path(git_repository_path(repo));
+
+        grove_fail(err, GROVE_EINVAL, "repository '%s' has no working directory", gd ? gd : where);
+        free(gd);
+        git_repository_free(repo);
+        return -1;
+    }
+
+    r = calloc(1, sizeof(*r));
+    if (!r) {
+        git_repository_free(repo);
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    }
+    r->repo = repo;
+    r->workdir = real_path(git_repository_workdir(repo));
+    if (!r->workdir) {
+        grove_fail(err, GROVE_EIO, "cannot resolve '%s': %s", git_repository_workdir(repo),
+                   strerror(errno));
+        gitops_repo_free(r);
+        return -1;
+    }
+    r->common_dir = real_path(git_repository_commondir(repo));
+    if (!r->common_dir) {
+        grove_fail(err, GROVE_EIO, "cannot resolve '%s': %s", git_repository_commondir(repo),
+                   strerror(errno));
+        gitops_repo_free(r);
+        return -1;
+    }
+    *out = r;
+    return 0;
+}
+
+void gitops_repo_free(gitops_repo *r)
+{
+    if (!r)
+        return;
+    git_repository_free(r->repo);
+    free(r->workdir);
+    free(r->common_dir);
+    free(r);
+}
+
+const char *gitops_workdir(const gitops_repo *r)
+{
+    return r->workdir;
+}
+
+const char *gitops_common_dir(const gitops_repo *r)
+{
+    return r->common_dir;
+}
+
+int gitops_branch_name_valid(const char *name)
+{
+    int valid = 0;
+
+    if (!name || !*name)
+        return 0;
+    if (git_branch_name_is_valid(&valid, name) < 0)
+        return 0;
+    return valid ? 1 : 0;
+}
+
+int gitops_head_branch(gitops_repo *r, char **out, grove_err *err)
+{
+    git_reference *head = NULL;
+    const char *name = NULL;
+    int rc;
+
+    *out = NULL;
+    git_error_clear();
+    rc = git_repository_head_unborn(r->repo);
+    if (rc == 1)
+        return grove_fail(err, GROVE_ENOTFOUND, "HEAD of '%s' has no commit yet", r->workdir);
+    rc = git_repository_head_detached(r->repo);
+    if (rc == 1)
+        return grove_fail(err, GROVE_ECONFLICT, "HEAD of '%s' is detached: no branch", r->workdir);
+    git_error_clear();
+    if (rc < 0 || git_repository_head(&head, r->repo) < 0)
+        return fail_git(err, GROVE_EGIT, "cannot read HEAD of '%s'", r->workdir);
+    git_error_clear();
+    if (git_branch_name(&name, head) < 0) {
+        fail_git(err, GROVE_EGIT, "cannot read the branch of HEAD in '%s'", r->workdir);
+        git_reference_free(head);
+        return -1;
+    }
+    *out = grove_strdup(name);
+    git_reference_free(head);
+    if (!*out)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Commit a reference points to, as 40 hex digits. */
+static int ref_commit_sha(git_reference *ref, char sha[41], grove_err *err, const char *what)
+{
+    git_object *obj = NULL;
+
+    git_error_clear();
+    if (git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT) < 0)
+        return fail_git(err, GROVE_EGIT, "cannot resolve '%s' to a commit", what);
+    git_oid_tostr(sha, 41, git_object_id(obj));
+    git_object_free(obj);
+    return 0;
+}
+
+int gitops_resolve_branch(gitops_repo *r, const char *branch, char sha[41], grove_err *err)
+{
+    static const git_branch_t kinds[] = {GIT_BRANCH_LOCAL, GIT_BRANCH_REMOTE};
+    size_t i;
+
+    sha[0] = '\0';
+    if (!branch || !*branch)
+        return grove_fail(err, GROVE_EINVAL, "base branch is empty");
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        git_reference *ref = NULL;
+        int rc;
+
+        git_error_clear();
+        rc = git_branch_lookup(&ref, r->repo, branch, kinds[i]);
+        if (rc == 0) {
+            rc = ref_commit_sha(ref, sha, err, branch);
+            git_reference_free(ref);
+            return rc;
+        }
+        if (rc != GIT_ENOTFOUND && rc != GIT_EINVALIDSPEC)
+            return fail_git(err, GROVE_EGIT, "cannot look up branch '%s'", branch);
+    }
+    return grove_fail(err, GROVE_ENOTFOUND, "base branch '%s' not found", branch);
+}
+
+/* ---- branch deletion --------------------------------------------------- */
+
+/* 1 when the file holds "refs/heads/<branch>" (optionally after "ref: "). */
+static int file_names_branch(const char *file, const char *branch)
+{
+    char buf[PATH_MAX];
+    const char *v = buf;
+
+    if (read_small_file(file, buf, sizeof(buf)) != 0)
+        return 0;
+    if (strncmp(v, "ref:", 4) == 0) {
+        v += 4;
+        while (*v == ' ' || *v == '\t')
+            v++;
+    }
+    return strncmp(v, "refs/heads/", 11) == 0 && strcmp(v + 11, branch) == 0;
+}
+
+/* 1 when the git dir `gitdir` has `branch` checked out (HEAD, or a rebase in progress). */
+static int gitdir_on_branch(const char *gitdir, const char *branch)
+{
+    static const char *const files[] = {"HEAD", "rebase-merge/head-name", "rebase-apply/head-name"};
+    size_t i;
+
+    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char *f = grove_asprintf("%s/%s", gitdir, files[i]);
+        int on = f && file_names_branch(f, branch);
+
+        free(f);
+        if (on)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * Whether `branch` is checked out in the main worktree or a linked one, read
+ * from the HEAD files as the git CLI does; `where` gets that worktree's
+ * folder. (libgit2 1.5.1's own check, git_branch_is_checked_out, answers yes
+ * whenever <common>/worktrees holds a folder that is not a complete worktree
+ * entry: notes, bugs A and B.)
+ */
+static int branch_checked_out(const gitops_repo *r, const char *branch, char *where, size_t cap)
+{
+    char *wts;
+    DIR *d;
+    struct dirent *de;
+    int found = 0;
+
+    if (gitdir_on_branch(r->common_dir, branch)) {
+        snprintf(where, cap, "%s", r->workdir);
+        return 1;
+    }
+    wts = grove_asprintf("%s/worktrees", r->common_dir);
+    if (!wts || !(d = opendir(wts))) {
+        free(wts);
+        return 0;
+    }
+    while (!found && (de = readdir(d)) != NULL) {
+        char *gd, *gitdir_file;
+
+        if (de->d_name[0] == '.')
+            continue;
+        gd = grove_asprintf("%s/%s", wts, de->d_name);
+        found = gd && gitdir_on_branch(gd, branch);
+        gitdir_file = found ? grove_asprintf("%s/gitdir", gd) : NULL;
+        if (found) {
+            char buf[PATH_MAX];
+            size_t len;
+
+            if (gitdir_file && read_small_file(gitdir_file, buf, sizeof(buf)) == 0 &&
+                (len = strlen(buf)) > 5 && strcmp(buf + len - 5, "/.git") == 0)
+                buf[len - 5] = '\0';
+            else
+                snprintf(buf, sizeof(buf), "%s", gd);
+            snprintf(where, cap, "%s", buf);
+        }
+        free(gitdir_file);
+        free(gd);
+    }
+    closedir(d);
+    free(wts);
+    return found;
+}
+
+/*
+ * Drops the repository-local config section [branch "<branch>"], as
+ * git_branch_delete does. No regular expression matching that can fail: in
+ * libgit2 1.5.1 every failed match leaks its pcre2 match data (~20 KiB).
+ * -1 when a config write failed (a lock held by someone else).
+ */
+static int branch_config_remove(gitops_repo *r, const char *branch)
+{
+    git_config *cfg = NULL, *local = NULL;
+    git_config_iterator *it = NULL;
+    git_config_entry *e;
+    char *prefix = grove_asprintf("branch.%s.", branch);
+    char **names = NULL;
+    size_t n = 0, cap = 0, i, plen;
+    int rc = -1;
+
+    if (!prefix)
+        return -1;
+    plen = strlen(prefix);
+    git_error_clear();
+    if (git_repository_config(&cfg, r->repo) < 0 ||
+        git_config_open_level(&local, cfg, GIT_CONFIG_LEVEL_LOCAL) < 0 ||
+        git_config_iterator_new(&it, local) < 0)
+        goto done;
+    while (git_config_next(&e, it) == 0) {
+        if (strncmp(e->name, prefix, plen) != 0 || strchr(e->name + plen, '.'))
+            continue;
+        for (i = 0; i < n && strcmp(names[i], e->name) != 0; i++)
+            ;
+        if (i < n)
+            continue;
+        if (n == cap) {
+            char **grown = realloc(names, (cap ? cap * 2 : 8) * sizeof(*names));
+
+            if (!grown)
+                goto done;
+            names = grown;
+            cap = cap ? cap * 2 : 8;
+        }
+        if (!(names[n] = grove_strdup(e->name)))
+            goto done;
+        n++;
+    }
+    git_config_iterator_free(it);
+    it = NULL;
+    for (i = 0; i < n; i++) {
+        git_error_clear();
+        /* ".*" always matches, so no match data is leaked. */
+        if (git_config_delete_multivar(local, names[i], ".*") < 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    for (i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    git_config_iterator_free(it);
+    git_config_free(local);
+    git_config_free(cfg);
+    free(prefix);
+    return rc;
+}
+
+/*
+ * Deletes local branch `branch` and its config section; a missing branch is
+ * success, one checked out in any worktree is GROVE_ECONFLICT. This is what
+ * git_branch_delete does, done by hand because in libgit2 1.5.1 that
+ * function gives false "current HEAD of a linked repository" refusals (bug
+ * B in the notes) and leaks pcre2 match data for every config entry it
+ * scans. Retries on lock contention (refs or config.lock). The caller holds
+ * the repo lock.
+ */
+static int branch_delete(gitops_repo *r, const char *branch, grove_err *err)
+{
+    char where[PATH_MAX];
+    int attempt;
+
+    for (attempt = 1;; attempt++) {
+        git_reference *ref = NULL;
+        int rc;
+
+        git_error_clear();
+        rc = git_branch_lookup(&ref, r->repo, branch, GIT_BRANCH_LOCAL);
+        if (rc == GIT_ENOTFOUND)
+            break;
+        if (rc < 0)
+            return fail_git(err, GROVE_EGIT, "cannot look up branch '%s'", branch);
+        if (branch_checked_out(r, branch, where, sizeof(where))) {
+            git_reference_free(ref);
+            return grove_fail(err, GROVE_ECONFLICT, "branch '%s' is checked out at '%s'", branch,
+                              where);
+        }
+        git_error_clear();
+        rc = git_reference_delete(ref);
+        git_reference_free(ref);
+        if (rc == 0 || rc == GIT_ENOTFOUND)
+            break;
+        if ((rc == GIT_ELOCKED || last_message_has("lock")) && attempt < RETRIES) {
+            sleep_ms(RETRY_MS * attempt);
+            continue;
+        }
+        return fail_git(err, GROVE_EGIT, "cannot delete branch '%s'", branch);
+    }
+    for (attempt = 1;; attempt++) {
+        if (branch_config_remove(r, branch) == 0)
+            return 0;
+        if (attempt >= RETRIES) {
+            /* The branch is gone; only its settings stayed behind. */
+            const git_error *ge = git_error_last();
+
+            log_warn("cannot remove the config of deleted branch '%s': %s", branch,
+                     ge && ge->message ? ge->message : "unknown error");
+            return 0;
+        }
+        sleep_ms(RETRY_MS * attempt);
+    }
+}
+
+/* ---- worktree creation ------------------------------------------------- */
+
+/*
+ * Removes what a failed or abandoned add of worktree `name` at `path` left:
+ * the admin dir (which did not exist before: checked under the lock) and
+ * the folder when it is ours, or empty and made by libgit2 (`made_by_add`).
+ */
+static void create_debris_remove(gitops_repo *r, const char *name, const char *path,
+                                 int made_by_add)
+{
+    char *admin = admin_dir(r, name);
+
+    if (folder_is_ours(r, path, name)) {
+        if (remove_tree(path) != 0)
+            log_warn("cannot remove folder '%s': %s", path, strerror(errno));
+    } else if (made_by_add) {
+        (void)rmdir(path); /* only when empty */
+    }
+    if (admin && remove_tree(admin) != 0)
+        log_warn("cannot remove folder '%s': %s", admin, strerror(errno));
+    free(admin);
+}
+
+static int write_lock_reason(gitops_repo *r, const char *name, const char *reason, grove_err *err)
+{
+    char *file = grove_asprintf("%s/worktrees/%s/locked", r->common_dir, name);
+    size_t len = strlen(reason), off = 0;
+    int fd, rc = 0;
+
+    if (!file)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        rc = grove_fail(err, GROVE_EIO, "cannot write '%s': %s", file, strerror(errno));
+        free(file);
+        return rc;
+    }
+    while (off < len) {
+        ssize_t n = write(fd, reason + off, len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = grove_fail(err, GROVE_EIO, "cannot write '%s': %s", file, strerror(errno));
+            break;
+        }
+        off += (size_t)n;
+    }
+    if (close(fd) != 0 && rc == 0)
+        rc = grove_fail(err, GROVE_EIO, "cannot write '%s': %s", file, strerror(errno));
+    free(file);
+    return rc;
+}
+
+/*
+ * Creates the missing parents of `path` (absolute). *first_made gets the
+ * topmost folder this created (malloc'd), or NULL when all existed.
+ */
+static int make_parents(const char *path, char **first_made, grove_err *err)
+{
+    char *parent = grove_strdup(path);
+    char *slash, *top = NULL;
+    int rc = 0;
+
+    *first_made = NULL;
+    if (!parent)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    slash = strrchr(parent, '/');
+    if (!slash || slash == parent || (*slash = '\0', path_exists(parent))) {
+        free(parent);
+        return 0;
+    }
+    /* The topmost missing ancestor: walk up while the folder above is missing too. */
+    top = grove_strdup(parent);
+    while (top && (slash = strrchr(top, '/')) != NULL && slash != top) {
+        *slash = '\0';
+        if (path_exists(top)) {
+            *slash = '/';
+            break;
+        }
+    }
+    if (!top) {
+        free(parent);
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    }
+    rc = grove_mkdirs(parent, 0777, err);
+    if (rc == 0)
+        *first_made = top;
+    else
+        free(top);
+    free(parent);
+    return rc;
+}
+
+/* Removes the folders make_parents() made, from `path`'s parent up to `top`, while empty. */
+static void remove_parents(const char *path, const char *top)
+{
+    char *p = grove_strdup(path);
+    size_t top_len = top ? strlen(top) : 0;
+    char *slash;
+
+    if (!p || !top) {
+        free(p);
+        return;
+    }
+    while ((slash = strrchr(p, '/')) != NULL && slash != p) {
+        *slash = '\0';
+        if (strlen(p) < top_len || strncmp(p, top, top_len) != 0 || rmdir(p) != 0)
+            break;
+    }
+    free(p);
+}
+
+/*
+ * git_worktree_add, retried when it fails with libgit2 1.5.1's false
+ * "reference is already checked out" or on a lock (both happen before it
+ * writes anything, but whatever a failed attempt left is removed before the
+ * next). On failure *add_rc holds libgit2's code; the error is filled.
+ */
+static int worktree_add_retry(gitops_repo *r, const char *name, const char *path,
+                              git_reference *branch_ref, int *add_rc, grove_err *err)
+{
+    git_worktree_add_options opts;
+    int attempt;
+
+    *add_rc = 0;
+    git_error_clear();
+    if (git_worktree_add_options_init(&opts, GIT_WORKTREE_ADD_OPTIONS_VERSION) < 0)
+        return fail_git(err, GROVE_EGIT, "cannot set up options for worktree '%s'", name);
+    opts.lock = 1;
+    opts.ref = branch_ref;
+
+    for (attempt = 1;; attempt++) {
+        git_worktree *wt = NULL;
+        int rc, retryable;
+
+        git_error_clear();
+        rc = git_worktree_add(&wt, r->repo, name, path, &opts);
+        if (rc == 0) {
+            git_worktree_free(wt);
+            return 0;
+        }
+        *add_rc = rc;
+        retryable = rc == GIT_ELOCKED || last_message_has("already checked out") ||
+                    last_message_has("lock");
+        if (rc == GIT_EEXISTS) {
+            /* Only the folder can exist: the admin dir was checked under the lock. */
+            return fail_git(err, GROVE_ECONFLICT, "path '%s' already exists", path);
+        }
+        if (!retryable || attempt >= RETRIES) {
+            if (last_message_has("already checked out"))
+                return fail_git(err, GROVE_EGIT,
+                                "cannot add worktree '%s' (stray folders in '%s/worktrees' "
+                                "cause this in libgit2 1.5.1; 'git worktree prune' clears them)",
+                                name, r->common_dir);
+            return fail_git(err, GROVE_EGIT, "cannot add worktree '%s' at '%s'", name, path);
+        }
+        create_debris_remove(r, name, path, 1);
+        sleep_ms(RETRY_MS * attempt);
+    }
+}
+
+int gitops_worktree_create(gitops_repo *r, const char *name, const char *path, const char *branch,
+                           const char *sha, gitops_stage_fn stage, void *stage_arg, grove_err *err)
+{
+    git_oid oid;
+    git_commit *commit = NULL;
+    git_reference *branch_ref = NULL, *existing = NULL;
+    char *admin = NULL, *parents_made = NULL;
+    int lock_fd = -1, rc = -1, lrc, branch_made = 0, add_rc = 0;
+    grove_err cleanup_err = GROVE_ERR_INIT;
+
+    if (!name_valid(name))
+        return grove_fail(err, GROVE_EINVAL,
+                          "invalid worktree name '%s': use letters, digits, '.', '_' and '-', "
+                          "not starting with '.'",
+                          name ? name : "");
+    if (!abs_path_valid(path))
+        return grove_fail(err, GROVE_EINVAL,
+                          "worktree path '%s' must be absolute, without '.' or '..'",
+                          path ? path : "");
+    if (!gitops_branch_name_valid(branch))
+        return grove_fail(err, GROVE_EINVAL, "invalid branch name '%s'", branch ? branch : "");
+    if (!sha || strlen(sha) != GIT_OID_HEXSZ || git_oid_fromstr(&oid, sha) < 0)
+        return grove_fail(err, GROVE_EINVAL, "invalid commit '%s': expected 40 hex digits",
+                          sha ? sha : "");
+    git_error_clear();
+    lrc = git_commit_lookup(&commit, r->repo, &oid);
+    if (lrc == GIT_ENOTFOUND)
+        return grove_fail(err, GROVE_ENOTFOUND, "commit '%s' not found", sha);
+    if (lrc < 0)
+        return fail_git(err, GROVE_EINVAL, "'%s' is not a commit", sha);
+
+    admin = admin_dir(r, name);
+    if (!admin) {
+        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (repo_lock(r, &lock_fd, err) != 0)
+        goto done;
+
+    /* Conflicts: checked under the lock; nothing has been changed yet. */
+    if (path_exists(path)) {
+        rc = grove_fail(err, GROVE_ECONFLICT, "path '%s' already exists", path);
+        goto done;
+    }
+    if (errno != ENOENT) {
+        rc = grove_fail(err, GROVE_EIO, "cannot use path '%s': %s", path, strerror(errno));
+        goto done;
+    }
+    git_error_clear();
+    lrc = git_branch_lookup(&existing, r->repo, branch, GIT_BRANCH_LOCAL);
+    if (lrc == 0) {
+        rc = grove_fail(err, GROVE_ECONFLICT, "branch '%s' already exists", branch);
+        goto done;
+    }
+    if (lrc != GIT_ENOTFOUND) {
+        rc = fail_git(err, GROVE_EGIT, "cannot look up branch '%s'", branch);
+        goto done;
+    }
+    if (path_exists(admin)) {
+        rc = grove_fail(err, GROVE_ECONFLICT,
+                        "worktree '%s' already exists (admin folder '%s'; 'git worktree prune' "
+                        "removes a stale one)",
+                        name, admin);
+        goto done;
+    }
+    if (make_parents(path, &parents_made, err) != 0)
+        goto done;
+
+    git_error_clear();
+    lrc = git_branch_create(&branch_ref, r->repo, branch, commit, 0);
+    if (lrc == GIT_EEXISTS) {
+        rc = grove_fail(err, GROVE_ECONFLICT, "branch '%s' already exists", branch);
+        goto done;
+    }
+    if (lrc < 0) {
+        rc = fail_git(err, GROVE_EGIT, "cannot create branch '%s'", branch);
+        goto done;
+    }
+    branch_made = 1;
+    if (stage)
+        stage(stage_arg, "branch created");
+
+    if (worktree_add_retry(r, name, path, branch_ref, &add_rc, err) != 0)
+        goto done;
+    /* opts.lock made an empty "locked" file; give it git's own reason. */
+    if (write_lock_reason(r, name, "initializing", err) != 0)
+        goto done;
+    rc = 0;
+done:
+    if (rc != 0 && branch_made) {
+        /* The folder is ours to remove unless add failed because it already existed. */
+        create_debris_remove(r, name, path, add_rc != GIT_EEXISTS);
+        git_reference_free(branch_ref);
+        branch_ref = NULL;
+        if (branch_delete(r, branch, &cleanup_err) != 0)
+            log_warn("cannot remove branch '%s' after a failed create: %s", branch,
+                     cleanup_err.msg);
+    }
+    if (rc != 0)
+        remove_parents(path, parents_made);
+    repo_unlock(lock_fd);
+    if (rc == 0 && stage)
+        stage(stage_arg, "checked out");
+    git_reference_free(existing);
+    git_reference_free(branch_ref);
+    git_commit_free(commit);
+    free(parents_made);
+    free(admin);
+    return rc;
+}
+
+int gitops_worktree_unlock(gitops_repo *r, const char *name, grove_err *err)
+{
+    git_worktree *wt = NULL;
+    int lock_fd = -1, rc = -1;
+
+    if (!name_valid(name))
+        return grove_fail(err, GROVE_EINVAL, "invalid worktree name '%s'", name ? name : "");
+    if (repo_lock(r, &lock_fd, err) != 0)
+        return -1;
+    git_error_clear();
+    if (git_worktree_lookup(&wt, r->repo, name) < 0) {
+        rc = grove_fail(err, GROVE_ENOTFOUND, "worktree '%s' not found", name);
+        goto done;
+    }
+    git_error_clear();
+    if (git_worktree_unlock(wt) < 0) { /* 1: was not locked, fine */
+        rc = fail_git(err, GROVE_EGIT, "cannot unlock worktree '%s'", name);
+        goto done;
+    }
+    rc = 0;
+done:
+    repo_unlock(lock_fd);
+    git_worktree_free(wt);
+    return rc;
+}
+
+/* ---- worktree removal -------------------------------------------------- */
+
+/*
+ * The admin dir exists but libgit2 cannot read it (files missing): find the
+ * folder from its `gitdir` file, delete it when it points back to us, then
+ * delete the admin dir.
+ */
+static int remove_broken_admin(gitops_repo *r, const char *name, const char *admin, grove_err *err)
+{
+    char buf[PATH_MAX + 16];
+    char *gitdir_file = grove_asprintf("%s/gitdir", admin);
+    int rc = 0;
+
+    if (!gitdir_file)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    if (read_small_file(gitdir_file, buf, sizeof(buf)) == 0 && buf[0] == '/') {
+        char *slash = strrchr(buf, '/');
+
+        if (slash && strcmp(slash, "/.git") == 0) {
+            *slash = '\0';
+            if (folder_is_ours(r, buf, name)) {
+                if (remove_tree(buf) != 0)
+                    rc = grove_fail(err, GROVE_EIO, "cannot remove folder '%s': %s", buf,
+                                    strerror(errno));
+            } else if (path_exists(buf)) {
+                log_warn("left folder '%s': its .git does not point to worktree '%s'", buf, name);
+            }
+        }
+    }
+    if (rc == 0 && remove_tree(admin) != 0)
+        rc = grove_fail(err, GROVE_EIO, "cannot remove folder '%s': %s", admin, strerror(errno));
+    free(gitdir_file);
+    return rc;
+}
+
+int gitops_worktree_remove(gitops_repo *r, const char *name, const char *branch, grove_err *err)
+{
+    git_worktree *wt = NULL;
+    char *admin = NULL;
+    int lock_fd = -1, rc = -1;
+
+    if (!name_valid(name))
+        return grove_fail(err, GROVE_EINVAL, "invalid worktree name '%s'", name ? name : "");
+    if (branch && !gitops_branch_name_valid(branch))
+        return grove_fail(err, GROVE_EINVAL, "invalid branch name '%s'", branch);
+    admin = admin_dir(r, name);
+    if (!admin)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    if (repo_lock(r, &lock_fd, err) != 0)
+        goto done;
+
+    /* A missing name fails with no message of its own: do not report one. */
+    if (git_worktree_lookup(&wt, r->repo, name) < 0) {
+        if (path_exists(admin) && remove_broken_admin(r, name, admin, err) != 0)
+            goto done;
+    } else {
+        git_worktree_prune_options popts;
+        const char *folder = git_worktree_path(wt);
+        unsigned flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED;
+
+        if (folder && folder_is_ours(r, folder, name))
+            flags |= GIT_WORKTREE_PRUNE_WORKING_TREE;
+        else if (folder && path_exists(folder))
+            log_warn("left folder '%s': its .git does not point to worktree '%s'", folder, name);
+        git_error_clear();
+        if (git_worktree_prune_options_init(&popts, GIT_WORKTREE_PRUNE_OPTIONS_VERSION) < 0) {
+            rc = fail_git(err, GROVE_EGIT, "cannot set up options for worktree '%s'", name);
+            goto done;
+        }
+        popts.flags = flags;
+        git_error_clear();
+        if (git_worktree_prune(wt, &popts) < 0) {
+            rc = fail_git(err, GROVE_EGIT, "cannot remove worktree '%s'", name);
+            goto done;
+        }
+    }
+    if (branch && branch_delete(r, branch, err) != 0)
+        goto done;
+    rc = 0;
+done:
+    repo_unlock(lock_fd);
+    git_worktree_free(wt);
+    free(admin);
+    return rc;
+}
+
+/* ---- worktree state ---------------------------------------------------- */
+
+/* Opens the repository whose worktree is exactly `path` (no discovery upwards). */
+static int open_worktree_path(git_repository **out, const char *path, grove_err *err)
+{
+    struct stat st;
+    int rc;
+
+    *out = NULL;
+    if (!path || !*path)
+        return grove_fail(err, GROVE_EINVAL, "worktree path is empty");
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return grove_fail(err, GROVE_ENOTFOUND, "worktree '%s' not found", path);
+        return grove_fail(err, GROVE_EIO, "cannot use worktree '%s': %s", path, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode))
+        return grove_fail(err, GROVE_ENOTFOUND, "worktree '%s' is not a folder", path);
+    git_error_clear();
+    rc = git_repository_open_ext(out, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+    if (rc == GIT_ENOTFOUND)
+        return grove_fail(err, GROVE_ENOTFOUND, "'%s' is not a git worktree", path);
+    if (rc < 0)
+        return fail_git(err, GROVE_EGIT, "cannot open worktree '%s'", path);
+    return 0;
+}
+
+static int head_oid(git_repository *repo, const char *path, git_oid *oid, grove_err *err)
+{
+    int rc;
+
+    git_error_clear();
+    rc = git_reference_name_to_id(oid, repo, "HEAD");
+    if (rc == GIT_ENOTFOUND)
+        return grove_fail(err, GROVE_ENOTFOUND, "HEAD of '%s' has no commit yet", path);
+    if (rc < 0)
+        return fail_git(err, GROVE_EGIT, "cannot read HEAD of '%s'", path);
+    return 0;
+}
+
+int gitops_worktree_head(const char *path, char sha[41], grove_err *err)
+{
+    git_repository *repo = NULL;
+    git_oid oid;
+    int rc;
+
+    sha[0] = '\0';
+    if (open_worktree_path(&repo, path, err) != 0)
+        return -1;
+    rc = head_oid(repo, path, &oid, err);
+    if (rc == 0)
+        git_oid_tostr(sha, 41, &oid);
+    git_repository_free(repo);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Status paths as `git status --porcelain` lists them, sorted and unique, into arr. */
+static int dirty_files(git_repository *repo, const char *path, json_t *arr, grove_err *err)
+{
+    git_status_options opts;
+    git_status_list *list = NULL;
+    const char **paths = NULL;
+    size_t i, n, count = 0;
+    int rc = -1;
+
+    git_error_clear();
+    if (git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION) < 0)
+        return fail_git(err, GROVE_EGIT, "cannot set up status options");
+    opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+    /* Untracked folders stay one "dir/" entry, as in `git status --porcelain`. */
+    opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED;
+    git_error_clear();
+    if (git_status_list_new(&list, repo, &opts) < 0)
+        return fail_git(err, GROVE_EGIT, "cannot read the status of '%s'", path);
+    n = git_status_list_entrycount(list);
+    paths = calloc(n * 4 + 1, sizeof(*paths)); /* two deltas, two paths each */
+    if (!paths) {
+        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        const git_status_entry *e = git_status_byindex(list, i);
+        const git_diff_delta *ds[2];
+        size_t k;
+
+        if (!e || e->status == GIT_STATUS_CURRENT || (e->status & GIT_STATUS_IGNORED))
+            continue;
+        ds[0] = e->head_to_index;
+        ds[1] = e->index_to_workdir;
+        for (k = 0; k < 2; k++) {
+            const git_diff_delta *d = ds[k];
+
+            if (!d)
+                continue;
+            if (d->new_file.path)
+                paths[count++] = d->new_file.path;
+            if (d->old_file.path &&
+                (!d->new_file.path || strcmp(d->old_file.path, d->new_file.path) != 0))
+                paths[count++] = d->old_file.path;
+        }
+    }
+    if (count > 0)
+        qsort(paths, count, sizeof(*paths), cmp_str);
+    for (i = 0; i < count; i++) {
+        if (i > 0 && strcmp(paths[i], paths[i - 1]) == 0)
+            continue;
+        if (json_array_append_new(arr, json_string(paths[i])) != 0) {
+            rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(paths);
+    git_status_list_free(list);
+    return rc;
+}
+
+static int hex_valid(const char *s)
+{
+    size_t i, n = s ? strlen(s) : 0;
+
+    if (n < 4 || n > GIT_OID_HEXSZ)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+int gitops_worktree_state(const char *path, const char *base_commit, json_t **out, grove_err *err)
+{
+    git_repository *repo = NULL;
+    git_object *base = NULL;
+    git_oid head;
+    size_t ahead = 0, behind = 0;
+    char sha[41];
+    json_t *obj = NULL, *files = NULL;
+    int rc = -1;
+
+    *out = NULL;
+    if (open_worktree_path(&repo, path, err) != 0)
+        return -1;
+    if (head_oid(repo, path, &head, err) != 0)
+        goto done;
+    git_oid_tostr(sha, sizeof(sha), &head);
+
+    if (base_commit) {
+        int lrc;
+
+        if (!hex_valid(base_commit)) {
+            rc = grove_fail(err, GROVE_EINVAL, "invalid base commit '%s'", base_commit);
+            goto done;
+        }
+        git_error_clear();
+        lrc = git_revparse_single(&base, repo, base_commit);
+        if (lrc == 0) {
+            git_object *peeled = NULL;
+
+            lrc = git_object_peel(&peeled, base, GIT_OBJECT_COMMIT);
+            git_object_free(base);
+            base = peeled;
+        }
+        if (lrc == GIT_ENOTFOUND) {
+            rc = grove_fail(err, GROVE_ENOTFOUND, "base commit '%s' not found", base_commit);
+            goto done;
+        }
+        if (lrc < 0) {
+            rc = fail_git(err, GROVE_EGIT, "cannot resolve base commit '%s'", base_commit);
+            goto done;
+        }
+        git_error_clear();
+        if (git_graph_ahead_behind(&ahead, &behind, repo, &head, git_object_id(base)) < 0) {
+            rc = fail_git(err, GROVE_EGIT, "cannot compare '%s' with base commit '%s'", path,
+                          base_commit);
+            goto done;
+        }
+    }
+
+    files = json_array();
+    obj = json_object();
+    if (!files || !obj) {
+        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (dirty_files(repo, path, files, err) != 0)
+        goto done;
+    if (json_object_set_new(obj, "head", json_string(sha)) != 0 ||
+        json_object_set_new(obj, "ahead", json_integer((json_int_t)ahead)) != 0 ||
+        json_object_set_new(obj, "behind", json_integer((json_int_t)behind)) != 0 ||
+        json_object_set(obj, "dirty_files", files) != 0) {
+        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    *out = obj;
+    obj = NULL;
+    rc = 0;
+done:
+    json_decref(obj);
+    json_decref(files);
+    git_object_free(base);
+    git_repository_free(repo);
+    return rc;
+}

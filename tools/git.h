@@ -60,8 +60,7 @@ typedef void (*gitops_stage_fn)(void *arg, const char *stage);
  * removed again.
  */
 int gitops_worktree_create(gitops_repo *r, const char *name, const char *path, const char *branch,
-                           const char *sha, gitops_stage_fn stage, void *stage_arg,
-                           grove_err *err);
+                           const char *sha, gitops_stage_fn stage, void *stage_arg, grove_err *err);
 
 /* Removes the "initializing" lock of worktree `name`. */
 int gitops_worktree_unlock(gitops_repo *r, const char *name, grove_err *err);
@@ -84,7 +83,16 @@ int gitops_worktree_head(const char *path, char sha[41], grove_err *err);
  * the paths `git status --porcelain` lists (modified, staged, untracked;
  * untracked folders as "dir/"), sorted. A missing folder: GROVE_ENOTFOUND.
  */
-int gitops_worktree_state(const char *path, const char *base_commit, json_t **out,
-                          grove_err *err);
+int gitops_worktree_state(const char *path, const char *base_commit, json_t **out, grove_err *err);
+
+/*
+ * Makes a small sample project for `grove demo` in folder `dir`: a bare
+ * repository dir/origin.git and a repository dir/repo on branch main with
+ * one commit and `origin` pointing at the bare one (tools/git_sample.c).
+ */
+int gitops_make_sample(const char *dir, grove_err *err);
+
+/* Commits every change in the worktree at `path` with `message` (demo and tests). */
+int gitops_commit_all(const char *path, const char *message, grove_err *err);
 
 #endif

@@ -1,1 +1,20 @@
-/* to be written */
+/* query_events: the recorded tool calls, newest first. Definition: query_events.json. */
+#include "db/queries.h"
+#include "tools/instance.h"
+
+int tool_query_events(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
+                      grove_err *err)
+{
+    db_event_filter f = {0};
+    json_t *list = NULL;
+
+    f.instance_id = arg_str(args, "instance_id");
+    f.tool = arg_str(args, "tool");
+    f.success = arg_bool(args, "success", -1);
+    f.since = arg_str(args, "since");
+    f.limit = (int)arg_int(args, "limit", 50);
+    if (db_event_list(ctx->db, &f, &list, err) != 0)
+        return -1;
+    *out = json_pack("{s:o}", "events", list);
+    return *out ? 0 : grove_fail(err, GROVE_ENOMEM, "out of memory");
+}

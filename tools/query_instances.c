@@ -1,1 +1,31 @@
-/* to be written */
+/* query_instances: filtered, paginated list of instances. Definition: query_instances.json. */
+#include <stdlib.h>
+
+#include "db/queries.h"
+#include "tools/instance.h"
+
+int tool_query_instances(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
+                         grove_err *err)
+{
+    db_instance_filter f = {0};
+    issue_ref issue;
+    json_t *list = NULL;
+    char *next = NULL;
+
+    if (issue_parse(json_object_get(args, "issue"), &issue, err) != 0)
+        return -1;
+    f.type = arg_str(args, "type");
+    f.status = arg_str(args, "status");
+    f.parent_id = arg_str(args, "parent_id");
+    f.issue_number = issue.number;
+    f.beads_id = issue.beads[0] ? issue.beads : NULL;
+    f.limit = (int)arg_int(args, "limit", 50);
+    f.cursor = arg_str(args, "cursor");
+    if (db_instance_list(ctx->db, &f, &list, &next, err) != 0)
+        return -1;
+    *out = json_pack("{s:o}", "instances", list);
+    if (*out && next)
+        json_object_set_new(*out, "next_cursor", json_string(next));
+    free(next);
+    return *out ? 0 : grove_fail(err, GROVE_ENOMEM, "out of memory");
+}

@@ -42,8 +42,14 @@ size_t tools_count(void);
 /* Tool i's definition. */
 const tool_def *tools_get(size_t i);
 
-/* Tool i's embedded definition JSON text (static). */
-const char *tools_spec_text(size_t i);
+/*
+ * Tool i's definition as a new JSON object {name, title, description,
+ * annotations, inputSchema, outputSchema}: its embedded tools/<name>.json
+ * with the shared definitions of tools/_defs.json that its schemas
+ * reference ("$ref": "#/$defs/instance") copied into their "$defs".
+ * NULL with err filled when the embedded data is broken (a build defect).
+ */
+json_t *tools_spec(size_t i, grove_err *err);
 
 /* Index of the tool called `name`, or -1. */
 int tools_find(const char *name);
@@ -63,8 +69,8 @@ void tools_record_rejected(struct grove_ctx *ctx, size_t i, const json_t *args,
 /* The handlers, one per tools/<name>.c. */
 int tool_spawn_work_instance(struct grove_ctx *, const json_t *, const tool_progress *, json_t **,
                              grove_err *);
-int tool_spawn_review_instance(struct grove_ctx *, const json_t *, const tool_progress *,
-                               json_t **, grove_err *);
+int tool_spawn_review_instance(struct grove_ctx *, const json_t *, const tool_progress *, json_t **,
+                               grove_err *);
 int tool_fork_instance(struct grove_ctx *, const json_t *, const tool_progress *, json_t **,
                        grove_err *);
 int tool_create_pull_request(struct grove_ctx *, const json_t *, const tool_progress *, json_t **,

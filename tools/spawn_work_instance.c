@@ -1,1 +1,55 @@
-/* to be written */
+/* spawn_work_instance: a new work instance in its own worktree. Definition:
+ * spawn_work_instance.json. */
+#include <stdlib.h>
+
+#include "tools/instance.h"
+
+int tool_spawn_work_instance(grove_ctx *ctx, const json_t *args, const tool_progress *p,
+                             json_t **out, grove_err *err)
+{
+    const char *base = arg_str(args, "base_branch");
+    char *head_branch = NULL, *agent = NULL;
+    char sha[41];
+    instance_spec spec = {0};
+    json_t *inst = NULL;
+    int rc = -1;
+
+    if (issue_parse(json_object_get(args, "issue"), &spec.issue, err) != 0)
+        return -1;
+    agent = ctx_setting(ctx, "GROVE_AGENT_COMMAND", "agent.command");
+    if (arg_bool(args, "launch", agent != NULL)) {
+        if (!agent)
+            grove_fail(err, GROVE_EINVAL,
+                       "launch is true but no agent command is configured: set "
+                       "GROVE_AGENT_COMMAND or config agent.command, or pass launch: false");
+        else
+            grove_fail(err, GROVE_ENOTIMPL,
+                       "launching agents is not implemented yet in this grove build (issue #3); "
+                       "pass launch: false to make the worktree only");
+        goto done;
+    }
+    if (!base) {
+        if (gitops_head_branch(ctx->repo, &head_branch, err) != 0) {
+            if (err->code == GROVE_ECONFLICT)
+                grove_fail(err, GROVE_EINVAL,
+                           "the repository's HEAD is detached: pass base_branch");
+            goto done;
+        }
+        base = head_branch;
+    }
+    if (gitops_resolve_branch(ctx->repo, base, sha, err) != 0)
+        goto done;
+    spec.type = "work";
+    spec.base_branch = base;
+    spec.base_commit = sha;
+    spec.start_commit = sha;
+    spec.prompt = arg_str(args, "prompt");
+    if (instance_create(ctx, &spec, p, &inst, err) != 0)
+        goto done;
+    *out = json_pack("{s:o}", "instance", inst);
+    rc = *out ? 0 : grove_fail(err, GROVE_ENOMEM, "out of memory");
+done:
+    free(head_branch);
+    free(agent);
+    return rc;
+}

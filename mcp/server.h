@@ -1,0 +1,71 @@
+/*
+ * server: the MCP lifecycle over one stdio connection. Version
+ * negotiation, method dispatch, tools/list and tools/call (arguments
+ * validated against each tool's inputSchema before its handler runs),
+ * progress notifications, and the serve loop with clean shutdown.
+ *
+ * The server knows JSON-RPC and MCP, and reaches the tools only through
+ * tools/registry.h; it never touches git or SQL itself.
+ */
+#ifndef GROVE_SERVER_H
+#define GROVE_SERVER_H
+
+#include <stddef.h>
+
+#include "mcp/common.h"
+
+struct grove_ctx;
+
+typedef struct mcp_server mcp_server;
+
+/* Protocol versions, oldest first; 0 until initialize. */
+typedef enum mcp_version {
+    MCP_V_NONE = 0,
+    MCP_V_2024_11_05,
+    MCP_V_2025_03_26,
+    MCP_V_2025_06_18,
+    MCP_V_2025_11_25,
+} mcp_version;
+
+/* The version string ("2025-06-18") of v; NULL for MCP_V_NONE. Static. */
+const char *mcp_version_str(mcp_version v);
+
+/* The version a client's requested string negotiates to: itself when supported, else the latest. */
+mcp_version mcp_negotiate(const char *requested);
+
+typedef struct mcp_options {
+    int out_fd;              /* where responses and notifications go */
+    struct grove_ctx *ctx;   /* passed to tool handlers; borrowed */
+    size_t tools_page_size;  /* tools/list page size; 0 = all tools on one page */
+    const char *unavailable; /* when ctx is NULL: why (tool calls return it as their error) */
+} mcp_options;
+
+/*
+ * A server for one connection. Parses and checks every tool's embedded
+ * definition once (a broken one is a build defect: error). *out is the
+ * caller's: mcp_server_free() it.
+ */
+int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err);
+void mcp_server_free(mcp_server *s);
+
+/* The negotiated version (MCP_V_NONE before initialize). */
+mcp_version mcp_server_version(const mcp_server *s);
+
+/*
+ * Handles one received line (without its newline) and writes whatever it
+ * calls for. Returns 0, or -1 when writing to the client failed (the peer is
+ * gone: stop serving).
+ */
+int mcp_server_handle_line(mcp_server *s, const char *line, size_t len);
+
+/* Answers a line that was dropped for exceeding the size cap. Same return. */
+int mcp_server_handle_oversize(mcp_server *s);
+
+/*
+ * Serves `in_fd` until end of input, SIGTERM or SIGINT (blocked by the caller
+ * and read here through a signalfd), or a write failure. The call in progress
+ * is finished first. Returns 0 on a clean end, 1 on an I/O error.
+ */
+int mcp_serve(mcp_server *s, int in_fd);
+
+#endif

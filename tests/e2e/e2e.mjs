@@ -1,0 +1,148 @@
+// End-to-end: grove driven by the official MCP TypeScript SDK over stdio.
+// usage: node e2e.mjs /path/to/grove
+// The SDK validates every structuredContent against the tool's outputSchema
+// (with ajv) on its own; this test adds assertions on the behaviour.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+const grove = process.argv[2];
+assert.ok(grove && existsSync(grove), 'usage: node e2e.mjs /path/to/grove');
+
+function makeRepo() {
+  const tmp = realpathSync(mkdtempSync(join(tmpdir(), 'grove-e2e-')));
+  const repo = join(tmp, 'repo');
+  const env = { ...process.env, HOME: tmp, GIT_CONFIG_NOSYSTEM: '1' };
+  const git = (...args) => execFileSync('git', args, { cwd: repo, env, stdio: 'pipe' });
+  execFileSync('git', ['init', '-q', '-b', 'main', repo], { env });
+  git('config', 'user.name', 'E2E');
+  git('config', 'user.email', 'e2e@example.com');
+  execFileSync('bash', ['-c', 'echo hello > README.md && mkdir src && echo x > src/a.txt'], { cwd: repo });
+  git('add', '-A');
+  git('commit', '-qm', 'initial');
+  return { tmp, repo, git, env };
+}
+
+async function connect(repo, env = {}) {
+  const transport = new StdioClientTransport({
+    command: grove,
+    args: ['serve'],
+    cwd: repo,
+    env: { PATH: process.env.PATH, HOME: repo, GROVE_LOG: 'error', ...env },
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'grove-e2e', version: '1.0.0' });
+  await client.connect(transport);
+  return client;
+}
+
+test('the official SDK drives grove: list, spawn, checkpoint, read back', async () => {
+  const { tmp, repo, git } = makeRepo();
+  const client = await connect(repo);
+  try {
+    assert.equal(client.getServerVersion().name, 'grove');
+    assert.match(client.getInstructions(), /worktree/);
+
+    const { tools } = await client.listTools();
+    const names = tools.map((t) => t.name).sort();
+    assert.deepEqual(names, [
+      'create_pull_request', 'fork_instance', 'get_checkpoint', 'get_instance',
+      'log_checkpoint', 'query_events', 'query_instances', 'send_feedback',
+      'spawn_review_instance', 'spawn_work_instance', 'terminate_instance',
+    ]);
+    for (const t of tools) {
+      assert.equal(t.inputSchema.type, 'object');
+      assert.equal(t.inputSchema.additionalProperties, false);
+      assert.equal(typeof t.outputSchema, 'object');
+      assert.equal(typeof t.title, 'string');
+      for (const h of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'])
+        assert.equal(typeof t.annotations[h], 'boolean', `${t.name}.${h}`);
+    }
+
+    // spawn with progress notifications
+    const progress = [];
+    const spawned = await client.callTool(
+      { name: 'spawn_work_instance', arguments: { issue: 42, prompt: 'implement the feature' } },
+      undefined,
+      { onprogress: (p) => progress.push(p.progress) },
+    );
+    assert.equal(spawned.isError, false, JSON.stringify(spawned));
+    const inst = spawned.structuredContent.instance;
+    assert.equal(inst.id, 'work-42-a1');
+    assert.equal(inst.type, 'work');
+    assert.equal(inst.status, 'running');
+    assert.equal(inst.issue, 42);
+    assert.equal(inst.branch_name, 'grove/work-42-a1');
+    assert.equal(inst.base_branch, 'main');
+    assert.equal(inst.worktree_path, join(tmp, 'repo.worktrees', 'work-42-a1'));
+    assert.ok(existsSync(join(inst.worktree_path, 'src', 'a.txt')));
+    assert.deepEqual(JSON.parse(spawned.content[0].text), spawned.structuredContent);
+    assert.ok(progress.length >= 3, `progress: ${progress}`);
+    for (let i = 1; i < progress.length; i++) assert.ok(progress[i] > progress[i - 1]);
+    const listed = git('worktree', 'list', '--porcelain').toString();
+    assert.match(listed, new RegExp(`worktree ${inst.worktree_path}\n`));
+
+    // checkpoints
+    const cp1 = await client.callTool({ name: 'log_checkpoint', arguments: {
+      instance_id: inst.id, phase: 'plan', name: 'outline', status: 'completed',
+      data: { steps: ['a', 'b'] }, message: 'planned' } });
+    assert.equal(cp1.isError, false, JSON.stringify(cp1));
+    assert.equal(cp1.structuredContent.checkpoint.sequence, 1);
+    assert.equal(cp1.structuredContent.checkpoint.commit_sha, inst.base_commit);
+    const cp2 = await client.callTool({ name: 'log_checkpoint', arguments: {
+      instance_id: inst.id, phase: 'implement' } });
+    assert.equal(cp2.structuredContent.checkpoint.sequence, 2);
+    assert.equal(cp2.structuredContent.checkpoint.status, 'in_progress');
+
+    const latest = await client.callTool({ name: 'get_checkpoint', arguments: { instance_id: inst.id } });
+    assert.equal(latest.structuredContent.checkpoint.phase, 'implement');
+    const plan = await client.callTool({ name: 'get_checkpoint', arguments: { instance_id: inst.id, phase: 'plan' } });
+    assert.deepEqual(plan.structuredContent.checkpoint.data, { steps: ['a', 'b'] });
+    const none = await client.callTool({ name: 'get_checkpoint', arguments: { instance_id: inst.id, phase: 'ship' } });
+    assert.equal(none.structuredContent.checkpoint, null);
+
+    // queries
+    const q = await client.callTool({ name: 'query_instances', arguments: { issue: '42' } });
+    assert.deepEqual(q.structuredContent.instances.map((i) => i.id), ['work-42-a1']);
+    const g = await client.callTool({ name: 'get_instance', arguments: { instance_id: inst.id } });
+    assert.equal(g.structuredContent.last_checkpoint.sequence, 2);
+    assert.deepEqual(g.structuredContent.git, { head: inst.base_commit, ahead: 0, behind: 0, dirty_files: [] });
+    const ev = await client.callTool({ name: 'query_events', arguments: { tool: 'log_checkpoint' } });
+    assert.equal(ev.structuredContent.events.length, 2);
+    assert.equal(ev.structuredContent.events[0].metadata.phase, 'implement');
+
+    // failures are isError results the model can read
+    const bad = await client.callTool({ name: 'get_instance', arguments: { instance_id: 'work-a404' } });
+    assert.equal(bad.isError, true);
+    assert.match(bad.content[0].text, /work-a404/);
+    const invalid = await client.callTool({ name: 'query_instances', arguments: { limit: 1000 } });
+    assert.equal(invalid.isError, true);
+    assert.match(invalid.content[0].text, /limit/);
+  } finally {
+    await client.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a second client sees what the first recorded (one database per repository)', async () => {
+  const { tmp, repo } = makeRepo();
+  try {
+    const a = await connect(repo);
+    const s = await a.callTool({ name: 'spawn_work_instance', arguments: {} });
+    const id = s.structuredContent.instance.id;
+    await a.callTool({ name: 'log_checkpoint', arguments: { instance_id: id, phase: 'p1' } });
+    await a.close();
+    const b = await connect(repo, { GROVE_INSTANCE_ID: id });
+    const cp = await b.callTool({ name: 'get_checkpoint', arguments: {} });
+    assert.equal(cp.structuredContent.checkpoint.phase, 'p1');
+    assert.equal(cp.structuredContent.checkpoint.instance_id, id);
+    await b.close();
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,301 @@
+#!/usr/bin/python3
+"""Transcript runner: replays fixtures/transcripts/*.jsonl against `grove serve`.
+
+Each fixture line is one JSON object, one step:
+
+  {"comment": "..."}                    ignored
+  {"env": {"K": "V"}}                   environment for the server (before the first send)
+  {"sh": "commands"}                    bash in the test repository ($REPO, $WT, $TMP set)
+  {"send": MESSAGE}                     one JSON-RPC message, written as one line
+  {"send_raw": "TEXT"}                  raw text, written as is (add "\\n" yourself)
+  {"send_hex": "HEX"}                   raw bytes
+  {"send_repeat": [PREFIX, CHAR, N, SUFFIX]}  PREFIX + CHAR*N + SUFFIX (big messages)
+  {"cwd": "DIR"}                        working directory of the next server ($TMP expands)
+  {"expect": MESSAGE}                   the next line the server writes, after normalising
+  {"expect_exit": 0}                    close stdin; the server must exit with this code in 1 s
+  {"signal": "TERM", "expect_exit": 0}  send a signal instead of closing stdin
+
+Normalisation replaces, in every string of the actual message: the temporary
+folder by <TMP> (so the repo is <TMP>/repo and worktrees <TMP>/repo.worktrees),
+ISO timestamps by <TIME>, 40-hex commit ids by <SHA>; `duration_ms` values become
+"<MS>". In expected messages "<ANY>" matches any value. The string "$CURSOR" in a
+sent message is replaced by the last next_cursor a tool returned.
+
+Every tools/call result with structuredContent is validated against the tool's
+outputSchema (from tools/list) with python3-jsonschema, an implementation
+independent of grove's own validator.
+
+usage: runner.py GROVE FIXTURE [--record]
+  --record rewrites the fixture's expect steps with what the server printed.
+"""
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import jsonschema
+
+TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
+SHA_RE = re.compile(r"\b[0-9a-f]{40}\b")
+READ_TIMEOUT = 20.0
+
+
+def normalise(value, tmp):
+    if isinstance(value, dict):
+        return {k: ("<MS>" if k == "duration_ms" and isinstance(v, (int, float)) else normalise(v, tmp))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalise(v, tmp) for v in value]
+    if isinstance(value, str):
+        value = value.replace(tmp, "<TMP>")
+        value = TIME_RE.sub("<TIME>", value)
+        value = SHA_RE.sub("<SHA>", value)
+        # durations inside text blocks (JSON dumped as a string)
+        value = re.sub(r'"duration_ms":\s*[0-9.e+-]+', '"duration_ms":"<MS>"', value)
+        return value
+    return value
+
+
+def matches(expected, actual):
+    if expected == "<ANY>":
+        return True
+    if isinstance(expected, dict):
+        return (isinstance(actual, dict) and expected.keys() == actual.keys()
+                and all(matches(expected[k], actual[k]) for k in expected))
+    if isinstance(expected, list):
+        return (isinstance(actual, list) and len(expected) == len(actual)
+                and all(matches(e, a) for e, a in zip(expected, actual)))
+    # keep JSON types apart: 1 is not 1.0 is not true
+    return type(expected) is type(actual) and expected == actual
+
+
+def make_repo(tmp):
+    repo = os.path.join(tmp, "repo")
+    env = dict(os.environ, HOME=tmp, GIT_CONFIG_NOSYSTEM="1")
+    script = """
+set -e
+git init -q -b main "$1"
+cd "$1"
+git config user.name 'Test User'
+git config user.email test@example.com
+printf '# demo\\n' > README.md
+mkdir -p src && printf 'int main(void) { return 0; }\\n' > src/main.c
+git add -A && git commit -qm 'initial commit'
+git init -q --bare ../origin.git
+git remote add origin ../origin.git
+"""
+    subprocess.run(["bash", "-c", script, "make_repo", repo], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    return repo
+
+
+class Server:
+    def __init__(self, grove, repo, tmp, extra_env):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("GROVE_", "GITHUB_", "GH_", "GIT_"))}
+        env.update(HOME=tmp, GIT_CONFIG_NOSYSTEM="1", GROVE_LOG="error")
+        env.update(extra_env)
+        self.stderr = open(os.path.join(tmp, "stderr.log"), "wb")
+        self.proc = subprocess.Popen([grove, "serve"], cwd=repo, env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.stderr)
+        self.buf = b""
+
+    def send(self, data):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def read_line(self):
+        deadline = time.monotonic() + READ_TIMEOUT
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no response within %.0f s" % READ_TIMEOUT)
+            ready, _, _ = select.select([self.proc.stdout], [], [], left)
+            if ready:
+                chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
+                if not chunk:
+                    raise AssertionError("server closed stdout (exit %s)" % self.proc.poll())
+                self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line
+
+    def wait_exit(self, close_stdin=True, sig=None, within=1.0):
+        start = time.monotonic()
+        if sig:
+            self.proc.send_signal(sig)
+        elif close_stdin:
+            self.proc.stdin.close()
+        try:
+            code = self.proc.wait(timeout=within + 4)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError("server did not exit")
+        took = time.monotonic() - start
+        rest = self.proc.stdout.read()
+        if rest:
+            raise AssertionError("unexpected output at exit: %r" % rest[:200])
+        if took > within:
+            raise AssertionError("server took %.2f s to exit (limit %.1f s)" % (took, within))
+        return code
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.stderr.close()
+
+
+def output_schemas(grove, tmp):
+    """tools/list under the latest version: {name: outputSchema}."""
+    repo = os.path.join(tmp, "schemas")
+    os.makedirs(repo)
+    p = subprocess.run([grove, "serve"], cwd=repo, capture_output=True, timeout=20,
+                       input=b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":'
+                             b'{"protocolVersion":"2025-11-25","capabilities":{},'
+                             b'"clientInfo":{"name":"runner","version":"1"}}}\n'
+                             b'{"jsonrpc":"2.0","id":2,"method":"tools/list"}\n',
+                       env=dict(os.environ, GROVE_LOG="error"))
+    lines = p.stdout.decode().splitlines()
+    tools = json.loads(lines[1])["result"]["tools"]
+    return {t["name"]: t["outputSchema"] for t in tools}
+
+
+def run(grove, fixture, record):
+    steps = [json.loads(l) for l in open(fixture, encoding="utf-8") if l.strip()]
+    tmp = os.path.realpath(tempfile.mkdtemp(prefix="grove-transcript-"))
+    failures = []
+    validated = 0
+    pending = {}  # request id (as JSON text) -> tool name
+    try:
+        schemas = output_schemas(grove, tmp)
+        repo = make_repo(tmp)
+        env = {}
+        cwd = repo
+        cursor = None
+        server = None
+        out_steps = []
+        for n, step in enumerate(steps, 1):
+            out_steps.append(step)
+            if "env" in step:
+                env.update(step["env"])
+                continue
+            if "comment" in step:
+                continue
+            if "cwd" in step:
+                cwd = step["cwd"].replace("$TMP", tmp)
+                continue
+            if "sh" in step:
+                shenv = dict(os.environ, HOME=tmp, REPO=repo, WT=repo + ".worktrees", TMP=tmp,
+                             GIT_CONFIG_NOSYSTEM="1")
+                r = subprocess.run(["bash", "-ec", step["sh"]], cwd=repo, env=shenv,
+                                   capture_output=True)
+                if r.returncode != 0:
+                    failures.append("step %d: sh failed: %s" % (n, r.stderr.decode()[-500:]))
+                    break
+                continue
+            if server is None:
+                server = Server(grove, cwd, tmp,
+                                {k: v.replace("$TMP", tmp) for k, v in env.items()})
+            if "send" in step:
+                msg = json.loads(json.dumps(step["send"]).replace('"$CURSOR"',
+                                                                  json.dumps(cursor)))
+                if isinstance(msg, dict) and msg.get("method") == "tools/call":
+                    pending[json.dumps(msg.get("id"))] = msg.get("params", {}).get("name")
+                server.send(json.dumps(msg, separators=(",", ":")).encode() + b"\n")
+            elif "send_raw" in step:
+                server.send(step["send_raw"].encode("utf-8", "surrogatepass"))
+            elif "send_hex" in step:
+                server.send(bytes.fromhex(step["send_hex"]))
+            elif "send_repeat" in step:
+                prefix, char, count, suffix = step["send_repeat"]
+                server.send(prefix.encode() + char.encode() * count + suffix.encode())
+            elif "expect" in step:
+                try:
+                    raw = server.read_line()
+                except AssertionError as e:
+                    failures.append("step %d: %s" % (n, e))
+                    break
+                actual = json.loads(raw)
+                # validate structured results against the tool's output schema
+                for m in actual if isinstance(actual, list) else [actual]:
+                    res = m.get("result") if isinstance(m, dict) else None
+                    tool = pending.get(json.dumps(m.get("id"))) if isinstance(m, dict) else None
+                    if isinstance(res, dict) and "next_cursor" in res.get("structuredContent", {}):
+                        cursor = res["structuredContent"]["next_cursor"]
+                    if isinstance(res, dict) and "structuredContent" in res and tool:
+                        try:
+                            jsonschema.Draft202012Validator(schemas[tool]).validate(
+                                res["structuredContent"])
+                            validated += 1
+                            text = res["content"][0]["text"]
+                            if json.loads(text) != res["structuredContent"]:
+                                failures.append("step %d: text block differs from "
+                                                "structuredContent" % n)
+                        except jsonschema.ValidationError as e:
+                            failures.append("step %d: %s result violates its outputSchema: %s"
+                                            % (n, tool, e.message))
+                norm = normalise(actual, tmp)
+                if record:
+                    out_steps[-1] = {"expect": norm}
+                elif not matches(step["expect"], norm):
+                    failures.append("step %d: mismatch\n  expected: %s\n  actual:   %s" % (
+                        n, json.dumps(step["expect"], sort_keys=True),
+                        json.dumps(norm, sort_keys=True)))
+            elif "expect_exit" in step:
+                sig = getattr(signal, "SIG" + step["signal"]) if "signal" in step else None
+                try:
+                    code = server.wait_exit(sig=sig)
+                    if code != step["expect_exit"]:
+                        failures.append("step %d: exit code %s, expected %s" % (
+                            n, code, step["expect_exit"]))
+                except AssertionError as e:
+                    failures.append("step %d: %s" % (n, e))
+                server.close()
+                server = None
+            else:
+                failures.append("step %d: unknown step %s" % (n, list(step)))
+        if server is not None:
+            # Every transcript also ends cleanly: EOF -> exit 0 within a second.
+            try:
+                code = server.wait_exit()
+                if code != 0:
+                    failures.append("end: exit code %s" % code)
+            except AssertionError as e:
+                failures.append("end: %s" % e)
+            server.close()
+        if record:
+            with open(fixture, "w", encoding="utf-8") as f:
+                for s in out_steps:
+                    f.write(json.dumps(s, ensure_ascii=False) + "\n")
+        log = os.path.join(tmp, "stderr.log")
+        if failures and os.path.exists(log):
+            failures.append("server stderr:\n" + open(log, errors="replace").read()[-2000:])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return failures, validated
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    record = "--record" in sys.argv
+    if len(args) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    failures, validated = run(os.path.realpath(args[0]), args[1], record)
+    name = os.path.basename(args[1])
+    if failures:
+        print("FAIL %s\n%s" % (name, "\n".join(failures)))
+        return 1
+    print("ok %s (%d structured results validated against their outputSchema)" % (
+        name, validated))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

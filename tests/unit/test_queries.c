@@ -1,0 +1,924 @@
+/*
+ * Unit tests of db/queries.c against a real database file: instances,
+ * relationships, pagination, checkpoints, events, config, and many
+ * processes writing checkpoints to one file at once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "db/queries.h"
+
+/* ---- fixtures ----------------------------------------------------------- */
+
+typedef struct fixture {
+    char dir[64]; /* a fresh temporary folder, removed afterwards */
+    char path[128];
+    grove_db *db;
+} fixture;
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    grove_err err = GROVE_ERR_INIT;
+    fixture *f = calloc(1, sizeof(*f));
+
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/grove-test-queries-XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->path, sizeof(f->path), "%s/grove.db", f->dir);
+    if (db_open(&f->db, f->path, 1, &err) != 0) {
+        fprintf(stderr, "db_open: %s\n", err.msg);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    db_close(f->db);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static void sql(grove_db *db, const char *s)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(db_sqlite(db), s, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", s, msg);
+}
+
+static long long query_int(grove_db *db, const char *s)
+{
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+
+    if (sqlite3_prepare_v2(db_sqlite(db), s, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", s, sqlite3_errmsg(db_sqlite(db)));
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Inserts a bare instance; issue: >0 GitHub number, beads id, or neither. */
+static void add_instance(grove_db *db, const char *id, const char *type, long long issue,
+                         const char *beads, int n, const char *parent, const char *rel)
+{
+    grove_err err = GROVE_ERR_INIT;
+    db_new_instance in;
+    char path[160];
+
+    memset(&in, 0, sizeof(in));
+    snprintf(path, sizeof(path), "/wt/%s", id);
+    in.id = id;
+    in.type = type;
+    in.agent_number = n;
+    in.issue_number = issue;
+    in.beads_id = beads;
+    in.worktree_path = path;
+    in.branch_name = path + 4;
+    in.parent_id = parent;
+    in.relationship_type = rel;
+    if (db_instance_insert(db, &in, &err) != 0)
+        fail_msg("insert %s: %s", id, err.msg);
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static long long num(const json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+/* ---- instances ---------------------------------------------------------- */
+
+static void test_instance_insert_get(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    db_new_instance in;
+    json_t *o = NULL;
+    const char *ts;
+
+    memset(&in, 0, sizeof(in));
+    in.id = "work-123-a1";
+    in.type = "work";
+    in.agent_number = 1;
+    in.issue_number = 123;
+    in.worktree_path = "/wt/work-123-a1";
+    in.branch_name = "grove/work-123-a1";
+    in.base_branch = "main";
+    in.base_commit = "0123456789abcdef0123456789abcdef01234567";
+    in.prompt = "fix it";
+    in.tmux_session = "grove-work-123-a1";
+    in.agent_pid = 4242;
+    in.metadata = "{\"k\":1}";
+    assert_int_equal(db_instance_insert(f->db, &in, &err), 0);
+
+    assert_int_equal(db_instance_get(f->db, "work-123-a1", &o, &err), 0);
+    assert_string_equal(str(o, "id"), "work-123-a1");
+    assert_string_equal(str(o, "type"), "work");
+    assert_string_equal(str(o, "status"), "running");
+    assert_string_equal(str(o, "worktree_path"), "/wt/work-123-a1");
+    assert_string_equal(str(o, "branch_name"), "grove/work-123-a1");
+    assert_string_equal(str(o, "base_branch"), "main");
+    assert_string_equal(str(o, "base_commit"), in.base_commit);
+    assert_true(json_is_integer(json_object_get(o, "issue")));
+    assert_int_equal(num(o, "issue"), 123);
+    assert_true(json_is_null(json_object_get(o, "parent_id")));
+    assert_string_equal(str(o, "session_name"), "grove-work-123-a1");
+    assert_int_equal(num(o, "pid"), 4242);
+    assert_true(json_is_null(json_object_get(o, "pr_number")));
+    assert_true(json_is_null(json_object_get(o, "pr_url")));
+    assert_string_equal(str(o, "prompt"), "fix it");
+    assert_true(json_is_null(json_object_get(o, "terminated_at")));
+    ts = str(o, "created_at");
+    assert_non_null(ts);
+    assert_int_equal(strlen(ts), 24); /* 2026-11-22T03:00:00.123Z */
+    assert_int_equal(ts[10], 'T');
+    assert_int_equal(ts[19], '.');
+    assert_int_equal(ts[23], 'Z');
+    assert_int_equal(json_object_size(o), 16);
+    json_decref(o);
+
+    /* A beads issue comes back as a string, none as null; 0 pid is null. */
+    add_instance(f->db, "work-bd-a3f8-a1", "work", 0, "bd-a3f8", 1, NULL, NULL);
+    assert_int_equal(db_instance_get(f->db, "work-bd-a3f8-a1", &o, &err), 0);
+    assert_true(json_is_string(json_object_get(o, "issue")));
+    assert_string_equal(str(o, "issue"), "bd-a3f8");
+    assert_true(json_is_null(json_object_get(o, "pid")));
+    assert_true(json_is_null(json_object_get(o, "session_name")));
+    json_decref(o);
+    add_instance(f->db, "adhoc-a1", "adhoc", 0, NULL, 1, NULL, NULL);
+    assert_int_equal(db_instance_get(f->db, "adhoc-a1", &o, &err), 0);
+    assert_true(json_is_null(json_object_get(o, "issue")));
+    json_decref(o);
+
+    /* Unknown id. */
+    o = NULL;
+    assert_int_equal(db_instance_get(f->db, "nope", &o, &err), -1);
+    assert_null(o);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_string_equal(err.msg, "instance 'nope' not found");
+
+    /* Bad input never reaches the database. */
+    in.id = "bad";
+    in.type = "robot";
+    assert_int_equal(db_instance_insert(f->db, &in, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    in.type = "work";
+    in.metadata = "[1]";
+    assert_int_equal(db_instance_insert(f->db, &in, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_instances"), 3);
+    assert_int_equal(query_int(f->db, "SELECT metadata = '{\"k\":1}' FROM grove_instances WHERE "
+                                      "id = 'work-123-a1'"),
+                     1);
+}
+
+static void test_instance_duplicate_conflict(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    db_new_instance in;
+    json_t *o = NULL;
+
+    add_instance(f->db, "work-7-a1", "work", 7, NULL, 1, NULL, NULL);
+    memset(&in, 0, sizeof(in));
+    in.id = "work-7-a1";
+    in.type = "review";
+    in.agent_number = 9;
+    in.worktree_path = "/elsewhere";
+    in.branch_name = "other";
+    assert_int_equal(db_instance_insert(f->db, &in, &err), -1);
+    assert_int_equal(err.code, GROVE_ECONFLICT);
+    assert_non_null(strstr(err.msg, "'work-7-a1'"));
+    assert_int_equal(db_instance_get(f->db, "work-7-a1", &o, &err), 0);
+    assert_string_equal(str(o, "type"), "work");
+    assert_string_equal(str(o, "worktree_path"), "/wt/work-7-a1");
+    json_decref(o);
+}
+
+static int next(grove_db *db, const char *type, long long issue, const char *beads)
+{
+    grove_err err = GROVE_ERR_INIT;
+    int n = -1;
+
+    if (db_instance_next_number(db, type, issue, beads, &n, &err) != 0)
+        fail_msg("next number: %s", err.msg);
+    return n;
+}
+
+static void test_next_agent_number(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    int n;
+
+    assert_int_equal(next(f->db, "work", 123, NULL), 1);
+    add_instance(f->db, "work-123-a1", "work", 123, NULL, 1, NULL, NULL);
+    add_instance(f->db, "work-123-a2", "work", 123, NULL, 2, NULL, NULL);
+    sql(f->db, "UPDATE grove_instances SET status = 'terminated', terminated_at = "
+               "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = 'work-123-a2'");
+    assert_int_equal(next(f->db, "work", 123, NULL), 3); /* terminated rows count */
+    assert_int_equal(next(f->db, "review", 123, NULL), 1);
+    assert_int_equal(next(f->db, "work", 124, NULL), 1);
+    assert_int_equal(next(f->db, "work", 0, NULL), 1);
+    assert_int_equal(next(f->db, "work", 0, "bd-a3f8"), 1);
+    add_instance(f->db, "work-a1", "work", 0, NULL, 1, NULL, NULL);
+    add_instance(f->db, "work-bd-a3f8-a1", "work", 0, "bd-a3f8", 1, NULL, NULL);
+    assert_int_equal(next(f->db, "work", 0, NULL), 2);
+    assert_int_equal(next(f->db, "work", 0, "bd-a3f8"), 2);
+    assert_int_equal(next(f->db, "work", 0, "bd-other"), 1);
+    assert_int_equal(next(f->db, "adhoc", 0, NULL), 1);
+    assert_int_equal(db_instance_next_number(f->db, "robot", 0, NULL, &n, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+}
+
+static void test_relationships_and_parent(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    json_t *o = NULL, *rels = NULL, *r;
+    db_new_instance in;
+
+    add_instance(f->db, "work-5-a1", "work", 5, NULL, 1, NULL, NULL);
+    add_instance(f->db, "review-5-a1", "review", 5, NULL, 1, "work-5-a1", "spawned_review");
+    add_instance(f->db, "work-5-a2", "work", 5, NULL, 2, "work-5-a1", "created_fork");
+
+    assert_int_equal(db_instance_get(f->db, "review-5-a1", &o, &err), 0);
+    assert_string_equal(str(o, "parent_id"), "work-5-a1");
+    json_decref(o);
+
+    assert_int_equal(db_relationships(f->db, "work-5-a1", &rels, &err), 0);
+    assert_int_equal(json_array_size(rels), 2);
+    r = json_array_get(rels, 0);
+    assert_true(json_is_integer(json_object_get(r, "id")));
+    assert_string_equal(str(r, "parent_instance"), "work-5-a1");
+    assert_string_equal(str(r, "child_instance"), "review-5-a1");
+    assert_string_equal(str(r, "relationship_type"), "spawned_review");
+    assert_non_null(str(r, "created_at"));
+    assert_string_equal(str(json_array_get(rels, 1), "relationship_type"), "created_fork");
+    json_decref(rels);
+    assert_int_equal(db_relationships(f->db, "review-5-a1", &rels, &err), 0);
+    assert_int_equal(json_array_size(rels), 1);
+    json_decref(rels);
+    assert_int_equal(db_relationships(f->db, "nobody", &rels, &err), 0);
+    assert_int_equal(json_array_size(rels), 0);
+    json_decref(rels);
+
+    /* An unknown parent: nothing is inserted. */
+    memset(&in, 0, sizeof(in));
+    in.id = "review-6-a1";
+    in.type = "review";
+    in.agent_number = 1;
+    in.worktree_path = "/wt/x";
+    in.branch_name = "x";
+    in.parent_id = "ghost";
+    in.relationship_type = "spawned_review";
+    assert_int_equal(db_instance_insert(f->db, &in, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_int_equal(db_instance_get(f->db, "review-6-a1", &o, &err), -1);
+    in.parent_id = "work-5-a1";
+    in.relationship_type = "adopted";
+    assert_int_equal(db_instance_insert(f->db, &in, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+
+    /* Deleting the parent cascades its relationships. */
+    assert_int_equal(db_instance_delete(f->db, "work-5-a1", &err), 0);
+    assert_int_equal(db_instance_delete(f->db, "work-5-a1", &err), 0); /* missing: fine */
+    assert_int_equal(db_instance_get(f->db, "review-5-a1", &o, &err), 0);
+    assert_true(json_is_null(json_object_get(o, "parent_id")));
+    json_decref(o);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_instance_relationships"), 0);
+}
+
+/* Fetches a page; returns its array (new ref) and sets *cursor (malloc'd or NULL). */
+static json_t *page(grove_db *db, db_instance_filter *flt, char **cursor)
+{
+    grove_err err = GROVE_ERR_INIT;
+    json_t *arr = NULL;
+
+    if (db_instance_list(db, flt, &arr, cursor, &err) != 0)
+        fail_msg("list: %s", err.msg);
+    return arr;
+}
+
+static void test_list_pagination(void **state)
+{
+    static const char *const ids[] = {"work-1-a1", "work-2-a1", "work-3-a1", "review-1-a1",
+                                      "adhoc-a1",  "adhoc-a2",  "work-a1"};
+    fixture *f = *state;
+    db_instance_filter flt;
+    json_t *arr, *all = json_array();
+    char *cursor = NULL, *prev;
+    size_t i, j;
+    int pages = 0;
+
+    add_instance(f->db, "work-1-a1", "work", 1, NULL, 1, NULL, NULL);
+    add_instance(f->db, "work-2-a1", "work", 2, NULL, 1, NULL, NULL);
+    add_instance(f->db, "work-3-a1", "work", 3, NULL, 1, NULL, NULL);
+    add_instance(f->db, "review-1-a1", "review", 1, NULL, 1, "work-1-a1", "spawned_review");
+    add_instance(f->db, "adhoc-a1", "adhoc", 0, NULL, 1, NULL, NULL);
+    add_instance(f->db, "adhoc-a2", "adhoc", 0, NULL, 2, NULL, NULL);
+    add_instance(f->db, "work-a1", "work", 0, "bd-9", 1, NULL, NULL);
+    /* Known times, in the order of ids[]; two rows share one (ties go by id). */
+    sql(f->db, "UPDATE grove_instances SET created_at = CASE id"
+               " WHEN 'work-1-a1' THEN '2026-01-01T00:00:00.001Z'"
+               " WHEN 'work-2-a1' THEN '2026-01-01T00:00:00.002Z'"
+               " WHEN 'work-3-a1' THEN '2026-01-01T00:00:00.003Z'"
+               " WHEN 'review-1-a1' THEN '2026-01-01T00:00:00.004Z'"
+               " WHEN 'adhoc-a1' THEN '2026-01-01T00:00:00.005Z'"
+               " WHEN 'adhoc-a2' THEN '2026-01-01T00:00:00.005Z'"
+               " ELSE '2026-01-01T00:00:00.006Z' END");
+    sql(f->db, "UPDATE grove_instances SET status = 'terminated' WHERE id IN ('work-2-a1', "
+               "'adhoc-a2')");
+
+    /* Seven rows, three per page: 3 + 3 + 1, no duplicates, in order. */
+    memset(&flt, 0, sizeof(flt));
+    flt.limit = 3;
+    do {
+        prev = cursor;
+        flt.cursor = prev;
+        arr = page(f->db, &flt, &cursor);
+        free(prev);
+        pages++;
+        assert_int_equal(json_array_size(arr), pages < 3 ? 3 : 1);
+        if (pages < 3) {
+            assert_non_null(cursor);
+            for (i = 0; cursor[i]; i++) /* URL-safe */
+                assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                       "0123456789-_",
+                                       cursor[i]));
+        }
+        json_array_extend(all, arr);
+        json_decref(arr);
+    } while (cursor && pages < 10);
+    assert_int_equal(pages, 3);
+    assert_null(cursor);
+    assert_int_equal(json_array_size(all), 7);
+    for (i = 0; i < 7; i++) {
+        /* adhoc-a1 < adhoc-a2 by id at the shared time */
+        assert_string_equal(str(json_array_get(all, i), "id"), ids[i]);
+        for (j = 0; j < i; j++)
+            assert_string_not_equal(str(json_array_get(all, i), "id"),
+                                    str(json_array_get(all, j), "id"));
+    }
+    json_decref(all);
+
+    /* Exactly full pages: the last full page has no cursor. */
+    flt.cursor = NULL;
+    flt.limit = 7;
+    arr = page(f->db, &flt, &cursor);
+    assert_int_equal(json_array_size(arr), 7);
+    assert_null(cursor);
+    json_decref(arr);
+
+    /* Filters, alone and with paging. */
+    memset(&flt, 0, sizeof(flt));
+    flt.limit = 50;
+    flt.type = "work";
+    arr = page(f->db, &flt, &cursor);
+    assert_int_equal(json_array_size(arr), 4);
+    json_decref(arr);
+    flt.status = "running";
+    arr = page(f->db, &flt, &cursor);
+    assert_int_equal(json_array_size(arr), 3);
+    json_decref(arr);
+    flt.type = NULL;
+    flt.status = "terminated";
+    flt.limit = 1;
+    arr = page(f->db, &flt, &cursor);
+    assert_int_equal(json_array_size(arr), 1);
+    assert_string_equal(str(json_array_get(arr, 0), "id"), "work-2-a1");
+    assert_non_null(cursor);
+    json_decref(arr);
+    flt.cursor = cursor;
+    arr = page(f->db, &flt, &prev);
+    free(cursor);
+    assert_int_equal(json_array_size(arr), 1);
+    assert_string_equal(str(json_array_get(arr, 0), "id"), "adhoc-a2");
+    assert_null(prev);
+    json_decref(arr);
+
+    memset(&flt, 0, sizeof(flt));
+    flt.limit = 50;
+    flt.issue_number = 1;
+    arr = page(f->db, &flt, &cursor);
+    assert_int_equal(json_array_size(arr), 2); /* work-1-a1, review-1-a1 */
+    json_decref(arr);
+    flt.issue_number = 0;
+    flt.beads_id = "bd-9";
+    arr = page(f->db, &flt, &cursor);
+    assert_int_equal(json_array_size(arr), 1);
+    assert_string_equal(str(json_array_get(arr, 0), "issue"), "bd-9");
+    json_decref(arr);
+    flt.beads_id = NULL;
+    flt.parent_id = "work-1-a1";
+    arr = page(f->db, &flt, &cursor);
+    assert_int_equal(json_array_size(arr), 1);
+    assert_string_equal(str(json_array_get(arr, 0), "id"), "review-1-a1");
+    json_decref(arr);
+}
+
+static void test_list_invalid_cursor(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    db_instance_filter flt;
+    json_t *arr = NULL;
+    char *cursor = NULL, enc[256];
+    const char *bad[] = {"", "not a cursor", "!!!!", "bm90LWEtY3Vyc29y", NULL, NULL, NULL};
+    size_t i;
+
+    /* Valid base64 of the wrong shapes: no id, no time, two newlines. */
+    sodium_bin2base64(enc, 80, (const unsigned char *)"2026-01-01T00:00:00.000Z", 24,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    bad[4] = strdup(enc);
+    sodium_bin2base64(enc, 80, (const unsigned char *)"yesterday\nwork-1-a1", 19,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    bad[5] = strdup(enc);
+    sodium_bin2base64(enc, 120, (const unsigned char *)"2026-01-01T00:00:00.000Z\na\nb", 28,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    bad[6] = strdup(enc);
+    add_instance(f->db, "adhoc-a1", "adhoc", 0, NULL, 1, NULL, NULL);
+    memset(&flt, 0, sizeof(flt));
+    flt.limit = 10;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        flt.cursor = bad[i];
+        assert_int_equal(db_instance_list(f->db, &flt, &arr, &cursor, &err), -1);
+        assert_int_equal(err.code, GROVE_EINVAL);
+        assert_string_equal(err.msg, "invalid cursor");
+        assert_null(arr);
+        assert_null(cursor);
+    }
+    free((char *)bad[4]);
+    free((char *)bad[5]);
+    free((char *)bad[6]);
+
+    /* A well-formed cursor from before every row returns all of them. */
+    sodium_bin2base64(enc, 80, (const unsigned char *)"2000-01-01T00:00:00.000Z\na", 26,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    flt.cursor = enc;
+    assert_int_equal(db_instance_list(f->db, &flt, &arr, &cursor, &err), 0);
+    assert_int_equal(json_array_size(arr), 1);
+    json_decref(arr);
+}
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+static json_t *checkpoint(grove_db *db, const char *inst, const char *phase, const char *status,
+                          json_t *data)
+{
+    grove_err err = GROVE_ERR_INIT;
+    db_new_checkpoint c;
+    json_t *out = NULL;
+
+    memset(&c, 0, sizeof(c));
+    c.instance_id = inst;
+    c.phase = phase;
+    c.status = status;
+    c.data = data;
+    c.name = "step";
+    c.message = "msg";
+    c.commit_sha = "abc123";
+    if (db_checkpoint_insert(db, &c, &out, &err) != 0)
+        fail_msg("checkpoint: %s", err.msg);
+    json_decref(data);
+    return out;
+}
+
+static void test_checkpoints(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    db_new_checkpoint c;
+    json_t *cp, *out = NULL;
+
+    add_instance(f->db, "work-1-a1", "work", 1, NULL, 1, NULL, NULL);
+    add_instance(f->db, "work-2-a1", "work", 2, NULL, 1, NULL, NULL);
+
+    cp = checkpoint(f->db, "work-1-a1", "plan", NULL, json_pack("{s:i,s:[s]}", "n", 1, "f", "a"));
+    assert_int_equal(num(cp, "sequence"), 1);
+    assert_true(json_is_integer(json_object_get(cp, "id")));
+    assert_string_equal(str(cp, "instance_id"), "work-1-a1");
+    assert_string_equal(str(cp, "phase"), "plan");
+    assert_string_equal(str(cp, "name"), "step");
+    assert_string_equal(str(cp, "status"), "in_progress");
+    assert_string_equal(str(cp, "message"), "msg");
+    assert_string_equal(str(cp, "commit_sha"), "abc123");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(cp, "data"), "n")), 1);
+    assert_int_equal(strlen(str(cp, "created_at")), 24);
+    assert_int_equal(json_object_size(cp), 10);
+    json_decref(cp);
+    cp = checkpoint(f->db, "work-1-a1", "build", "completed", NULL);
+    assert_int_equal(num(cp, "sequence"), 2);
+    assert_true(json_is_null(json_object_get(cp, "data")));
+    json_decref(cp);
+    cp = checkpoint(f->db, "work-2-a1", "plan", "failed", NULL);
+    assert_int_equal(num(cp, "sequence"), 1); /* per instance */
+    json_decref(cp);
+    cp = checkpoint(f->db, "work-1-a1", "plan", "completed", json_object());
+    assert_int_equal(num(cp, "sequence"), 3);
+    json_decref(cp);
+    cp = checkpoint(f->db, "work-1-a1", "build", "failed", NULL);
+    assert_int_equal(num(cp, "sequence"), 4);
+    json_decref(cp);
+
+    /* Latest overall and latest of a phase. */
+    assert_int_equal(db_checkpoint_get(f->db, "work-1-a1", NULL, &out, &err), 0);
+    assert_int_equal(num(out, "sequence"), 4);
+    assert_string_equal(str(out, "phase"), "build");
+    json_decref(out);
+    assert_int_equal(db_checkpoint_get(f->db, "work-1-a1", "plan", &out, &err), 0);
+    assert_int_equal(num(out, "sequence"), 3);
+    assert_string_equal(str(out, "status"), "completed");
+    assert_true(json_is_object(json_object_get(out, "data")));
+    json_decref(out);
+    assert_int_equal(db_checkpoint_get(f->db, "work-1-a1", "deploy", &out, &err), 0);
+    assert_true(json_is_null(out));
+    json_decref(out);
+    add_instance(f->db, "adhoc-a1", "adhoc", 0, NULL, 1, NULL, NULL);
+    assert_int_equal(db_checkpoint_get(f->db, "adhoc-a1", NULL, &out, &err), 0);
+    assert_true(json_is_null(out));
+    json_decref(out);
+
+    /* Unknown instance, bad status, non-object data. */
+    out = NULL;
+    assert_int_equal(db_checkpoint_get(f->db, "ghost", NULL, &out, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_string_equal(err.msg, "instance 'ghost' not found");
+    memset(&c, 0, sizeof(c));
+    c.instance_id = "ghost";
+    c.phase = "plan";
+    assert_int_equal(db_checkpoint_insert(f->db, &c, &out, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_string_equal(err.msg, "instance 'ghost' not found");
+    assert_null(out);
+    c.instance_id = "work-1-a1";
+    c.status = "done";
+    assert_int_equal(db_checkpoint_insert(f->db, &c, &out, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    c.status = NULL;
+    c.data = json_array();
+    assert_int_equal(db_checkpoint_insert(f->db, &c, &out, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    json_decref((json_t *)c.data);
+    c.data = NULL;
+    c.phase = "";
+    assert_int_equal(db_checkpoint_insert(f->db, &c, &out, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_checkpoints"), 5);
+
+    /* Checkpoints go with their instance. */
+    assert_int_equal(db_instance_delete(f->db, "work-1-a1", &err), 0);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_checkpoints"), 1);
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static void event(grove_db *db, const char *inst, const char *tool, int ok, const char *ts)
+{
+    grove_err err = GROVE_ERR_INIT;
+    db_new_event e;
+    json_t *meta = json_pack("{s:s}", "tool", tool);
+    char q[256];
+
+    memset(&e, 0, sizeof(e));
+    e.instance_id = inst;
+    e.tool_name = tool;
+    e.success = ok;
+    e.error_message = ok ? NULL : "it broke";
+    e.metadata = meta;
+    e.duration_ms = 12.5;
+    if (db_event_insert(db, &e, &err) != 0)
+        fail_msg("event: %s", err.msg);
+    json_decref(meta);
+    snprintf(q, sizeof(q),
+             "UPDATE grove_mcp_events SET timestamp = '%s' WHERE id = last_insert_rowid()", ts);
+    sql(db, q);
+}
+
+static json_t *events(grove_db *db, const char *inst, const char *tool, int success,
+                      const char *since, int limit)
+{
+    grove_err err = GROVE_ERR_INIT;
+    db_event_filter flt;
+    json_t *arr = NULL;
+
+    flt.instance_id = inst;
+    flt.tool = tool;
+    flt.success = success;
+    flt.since = since;
+    flt.limit = limit;
+    if (db_event_list(db, &flt, &arr, &err) != 0)
+        fail_msg("events: %s", err.msg);
+    return arr;
+}
+
+static void test_events(void **state)
+{
+    static const char *const bad_since[] = {
+        "now", "yesterday", "2026-13-01", "2026-01-01 10:00", "12345", "2026-01-01T10",
+        "2026-01-01T10:00:00+0200", "2026-01-01T25:00:00Z", "",
+    };
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    db_event_filter flt;
+    db_new_event e;
+    json_t *arr = NULL, *ev;
+    size_t i;
+
+    event(f->db, "work-1-a1", "log_checkpoint", 1, "2026-01-01T08:00:00.000Z");
+    event(f->db, "work-1-a1", "spawn_review_instance", 0, "2026-01-01T09:00:00.000Z");
+    event(f->db, NULL, "spawn_work_instance", 1, "2026-01-01T10:00:00.000Z");
+    event(f->db, "work-2-a1", "log_checkpoint", 0, "2026-01-01T11:00:00.000Z");
+    event(f->db, "work-2-a1", "log_checkpoint", 1, "2026-01-02T00:00:00.000Z");
+
+    /* Newest first, all columns. */
+    arr = events(f->db, NULL, NULL, -1, NULL, 50);
+    assert_int_equal(json_array_size(arr), 5);
+    ev = json_array_get(arr, 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-01-02T00:00:00.000Z");
+    assert_string_equal(str(ev, "instance_id"), "work-2-a1");
+    assert_string_equal(str(ev, "tool_name"), "log_checkpoint");
+    assert_true(json_is_true(json_object_get(ev, "success")));
+    assert_true(json_is_null(json_object_get(ev, "error_message")));
+    assert_string_equal(str(json_object_get(ev, "metadata"), "tool"), "log_checkpoint");
+    assert_true(json_real_value(json_object_get(ev, "duration_ms")) == 12.5);
+    assert_true(json_is_integer(json_object_get(ev, "id")));
+    assert_int_equal(json_object_size(ev), 8);
+    ev = json_array_get(arr, 1);
+    assert_true(json_is_false(json_object_get(ev, "success")));
+    assert_string_equal(str(ev, "error_message"), "it broke");
+    assert_true(json_is_null(json_object_get(json_array_get(arr, 2), "instance_id")));
+    assert_string_equal(str(json_array_get(arr, 4), "timestamp"), "2026-01-01T08:00:00.000Z");
+    json_decref(arr);
+
+    /* Each filter. */
+    arr = events(f->db, "work-1-a1", NULL, -1, NULL, 50);
+    assert_int_equal(json_array_size(arr), 2);
+    assert_string_equal(str(json_array_get(arr, 0), "tool_name"), "spawn_review_instance");
+    json_decref(arr);
+    arr = events(f->db, NULL, "log_checkpoint", -1, NULL, 50);
+    assert_int_equal(json_array_size(arr), 3);
+    json_decref(arr);
+    arr = events(f->db, NULL, "log_checkpoint", 0, NULL, 50);
+    assert_int_equal(json_array_size(arr), 1);
+    json_decref(arr);
+    arr = events(f->db, NULL, NULL, 1, NULL, 50);
+    assert_int_equal(json_array_size(arr), 3);
+    json_decref(arr);
+    arr = events(f->db, "work-2-a1", "log_checkpoint", 1, NULL, 50);
+    assert_int_equal(json_array_size(arr), 1);
+    json_decref(arr);
+    arr = events(f->db, NULL, NULL, -1, NULL, 2);
+    assert_int_equal(json_array_size(arr), 2);
+    json_decref(arr);
+
+    /* since: a date, a UTC time, offsets (normalised to UTC), fractions. */
+    arr = events(f->db, NULL, NULL, -1, "2026-01-02", 50);
+    assert_int_equal(json_array_size(arr), 1);
+    json_decref(arr);
+    arr = events(f->db, NULL, NULL, -1, "2026-01-01T10:00:00Z", 50);
+    assert_int_equal(json_array_size(arr), 3);
+    json_decref(arr);
+    arr = events(f->db, NULL, NULL, -1, "2026-01-01T12:00:00+02:00", 50); /* 10:00Z */
+    assert_int_equal(json_array_size(arr), 3);
+    json_decref(arr);
+    arr = events(f->db, NULL, NULL, -1, "2026-01-01T05:30-04:00", 50); /* 09:30Z */
+    assert_int_equal(json_array_size(arr), 3);
+    json_decref(arr);
+    arr = events(f->db, NULL, NULL, -1, "2026-01-01T08:59:59.999999", 50);
+    assert_int_equal(json_array_size(arr), 4);
+    json_decref(arr);
+    arr = events(f->db, "work-1-a1", NULL, -1, "2026-01-01T08:00", 50);
+    assert_int_equal(json_array_size(arr), 2);
+    json_decref(arr);
+
+    for (i = 0; i < sizeof(bad_since) / sizeof(bad_since[0]); i++) {
+        flt.instance_id = NULL;
+        flt.tool = NULL;
+        flt.success = -1;
+        flt.since = bad_since[i];
+        flt.limit = 10;
+        arr = NULL;
+        if (db_event_list(f->db, &flt, &arr, &err) != -1)
+            fail_msg("since '%s' was accepted", bad_since[i]);
+        assert_int_equal(err.code, GROVE_EINVAL);
+        assert_non_null(strstr(err.msg, "since"));
+        assert_null(arr);
+    }
+
+    /* Metadata defaults to {}; bad durations become 0. */
+    memset(&e, 0, sizeof(e));
+    e.tool_name = "ping";
+    e.success = 1;
+    e.duration_ms = -3;
+    assert_int_equal(db_event_insert(f->db, &e, &err), 0);
+    arr = events(f->db, NULL, "ping", -1, NULL, 1);
+    ev = json_array_get(arr, 0);
+    assert_int_equal(json_object_size(json_object_get(ev, "metadata")), 0);
+    assert_true(json_is_object(json_object_get(ev, "metadata")));
+    assert_true(json_number_value(json_object_get(ev, "duration_ms")) == 0);
+    json_decref(arr);
+    e.tool_name = "";
+    assert_int_equal(db_event_insert(f->db, &e, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+}
+
+/* ---- config ------------------------------------------------------------- */
+
+static void test_config(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    json_t *arr = NULL, *o;
+    char *v = NULL;
+    int enc = -1;
+
+    assert_int_equal(db_config_get(f->db, "agent.command", &v, &enc, &err), 0);
+    assert_null(v);
+    assert_int_equal(enc, 0);
+    assert_int_equal(db_config_set(f->db, "agent.command", "[\"claude\"]", 0, &err), 0);
+    assert_int_equal(db_config_set(f->db, "github.token", "c2VjcmV0", 1, &err), 0);
+    assert_int_equal(db_config_get(f->db, "agent.command", &v, &enc, &err), 0);
+    assert_string_equal(v, "[\"claude\"]");
+    assert_int_equal(enc, 0);
+    free(v);
+    assert_int_equal(db_config_get(f->db, "github.token", &v, NULL, &err), 0);
+    assert_string_equal(v, "c2VjcmV0");
+    free(v);
+    assert_int_equal(db_config_get(f->db, "github.token", &v, &enc, &err), 0);
+    assert_int_equal(enc, 1);
+    free(v);
+
+    /* Overwrite. */
+    assert_int_equal(db_config_set(f->db, "github.token", "plain", 0, &err), 0);
+    assert_int_equal(db_config_get(f->db, "github.token", &v, &enc, &err), 0);
+    assert_string_equal(v, "plain");
+    assert_int_equal(enc, 0);
+    free(v);
+
+    assert_int_equal(db_config_list(f->db, &arr, &err), 0);
+    assert_int_equal(json_array_size(arr), 2);
+    o = json_array_get(arr, 0);
+    assert_string_equal(str(o, "key"), "agent.command");
+    assert_string_equal(str(o, "value"), "[\"claude\"]");
+    assert_true(json_is_false(json_object_get(o, "is_encrypted")));
+    assert_int_equal(strlen(str(o, "updated_at")), 24);
+    assert_string_equal(str(json_array_get(arr, 1), "key"), "github.token");
+    json_decref(arr);
+
+    assert_int_equal(db_config_unset(f->db, "github.token", &err), 0);
+    assert_int_equal(db_config_unset(f->db, "github.token", &err), 0);
+    assert_int_equal(db_config_get(f->db, "github.token", &v, &enc, &err), 0);
+    assert_null(v);
+    assert_int_equal(db_config_list(f->db, &arr, &err), 0);
+    assert_int_equal(json_array_size(arr), 1);
+    json_decref(arr);
+    assert_int_equal(db_config_set(f->db, "", "x", 0, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    assert_int_equal(db_config_set(f->db, "k", NULL, 0, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+}
+
+/* ---- concurrency -------------------------------------------------------- */
+
+static void test_concurrent_checkpoints(void **state)
+{
+    enum { CHILDREN = 4, EACH = 200 };
+    static const char *const inst[] = {"work-1-a1", "work-2-a1"};
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    pid_t pids[CHILDREN];
+    int gate[2], i, status;
+    char *check;
+    sqlite3_stmt *st = NULL;
+
+    add_instance(f->db, inst[0], "work", 1, NULL, 1, NULL, NULL);
+    add_instance(f->db, inst[1], "work", 2, NULL, 1, NULL, NULL);
+    db_close(f->db); /* children must not share this connection */
+    f->db = NULL;
+
+    assert_int_equal(pipe(gate), 0);
+    for (i = 0; i < CHILDREN; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            grove_db *db = NULL;
+            char c;
+            int k, failed = 0;
+
+            close(gate[1]);
+            if (read(gate[0], &c, 1) < 0) /* EOF: everyone starts together */
+                _exit(2);
+            if (db_open(&db, f->path, 1, &err) != 0) {
+                fprintf(stderr, "child %d: %s\n", i, err.msg);
+                _exit(1);
+            }
+            for (k = 0; k < EACH && !failed; k++) {
+                db_new_checkpoint c2;
+                json_t *out = NULL;
+
+                memset(&c2, 0, sizeof(c2));
+                c2.instance_id = inst[(k + i) % 2];
+                c2.phase = "load";
+                if (db_checkpoint_insert(db, &c2, &out, &err) != 0) {
+                    fprintf(stderr, "child %d: %s\n", i, err.msg);
+                    failed = 1;
+                }
+                json_decref(out);
+            }
+            db_close(db);
+            _exit(failed);
+        }
+    }
+    close(gate[0]);
+    close(gate[1]);
+    for (i = 0; i < CHILDREN; i++) {
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+
+    assert_int_equal(db_open(&f->db, f->path, 1, &err), 0);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_checkpoints"),
+                     CHILDREN * EACH);
+    /* Per instance: sequences are unique and exactly 1..n. */
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(sqlite3_prepare_v2(db_sqlite(f->db),
+                                            "SELECT count(*), count(DISTINCT sequence),"
+                                            " min(sequence), max(sequence) FROM"
+                                            " grove_checkpoints WHERE instance_id = ?1",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(st, 1, inst[i], -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), CHILDREN * EACH / 2);
+        assert_int_equal(sqlite3_column_int(st, 1), CHILDREN * EACH / 2);
+        assert_int_equal(sqlite3_column_int(st, 2), 1);
+        assert_int_equal(sqlite3_column_int(st, 3), CHILDREN * EACH / 2);
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    assert_int_equal(sqlite3_prepare_v2(db_sqlite(f->db), "PRAGMA integrity_check", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    check = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    assert_string_equal(check, "ok");
+    free(check);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_instance_insert_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_instance_duplicate_conflict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_next_agent_number, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relationships_and_parent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_pagination, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_invalid_cursor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_checkpoints, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,20 @@
+/*
+ * cli: grove's commands other than `serve` (which mcp/main.c runs). Each
+ * takes the arguments after its name and returns the process exit code:
+ * 0 success, 1 failure (message on stderr), 2 usage error.
+ */
+#ifndef GROVE_CLI_H
+#define GROVE_CLI_H
+
+int cmd_init(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif

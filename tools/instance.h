@@ -1,0 +1,75 @@
+/*
+ * instance: what the tool handlers share. Reading arguments (already
+ * validated against the tool's inputSchema), resolving which instance a
+ * call is about, parsing `issue`, allocating instance ids, and making a
+ * new instance (worktree + row) with full cleanup on failure.
+ */
+#ifndef GROVE_INSTANCE_H
+#define GROVE_INSTANCE_H
+
+#include <jansson.h>
+
+#include "tools/context.h"
+#include "tools/registry.h"
+
+/* An `issue` argument: a GitHub number (number > 0) or a beads id (beads[0] != 0), or neither. */
+typedef struct issue_ref {
+    long long number;
+    char beads[65];
+} issue_ref;
+
+/*
+ * Parses an `issue` value: a positive integer, a string of digits (GitHub),
+ * or a beads id ([A-Za-z0-9][A-Za-z0-9._-]{0,63}). NULL gives "no issue".
+ * "ready" is refused outside beads mode. GROVE_EINVAL with a clear message.
+ */
+int issue_parse(const json_t *v, issue_ref *out, grove_err *err);
+
+/* Writes "{type}-{issue}-a{n}" or "{type}-a{n}" into buf. 0, or -1 if it does not fit. */
+int instance_format_id(char *buf, size_t len, const char *type, const issue_ref *issue, int n);
+
+/* Borrowed string argument, or NULL when absent. */
+const char *arg_str(const json_t *args, const char *key);
+/* Boolean argument, or dflt when absent. */
+int arg_bool(const json_t *args, const char *key, int dflt);
+/* Integer argument (1.0 counts as 1), or dflt when absent. */
+long long arg_int(const json_t *args, const char *key, long long dflt);
+
+/*
+ * The instance a call acts on: args[key] when given, else the caller. With
+ * neither: GROVE_EINVAL "'key' is needed: ...". Borrowed.
+ */
+const char *instance_target(grove_ctx *ctx, const json_t *args, const char *key, grove_err *err);
+
+/* Loads instance `id` (contract shape, new reference) or fails with GROVE_ENOTFOUND. */
+int instance_load(grove_ctx *ctx, const char *id, json_t **out, grove_err *err);
+
+/* Borrowed string field of a JSON object, or NULL. */
+const char *jstr(const json_t *obj, const char *key);
+
+/* What a new instance is made from; strings borrowed. */
+typedef struct instance_spec {
+    const char *type; /* work | review | adhoc */
+    issue_ref issue;
+    const char *base_branch;  /* recorded as the instance's base */
+    const char *base_commit;  /* recorded base commit (what ahead/behind compare with) */
+    const char *start_commit; /* where the new branch starts */
+    const char *prompt;
+    const char *parent_id;    /* with relationship: recorded as parent → child */
+    const char *relationship; /* spawned_review | created_fork | NULL */
+} instance_spec;
+
+/*
+ * Makes a new instance: allocates the id, creates branch and worktree
+ * (locked "initializing" meanwhile), records the row (and relationship),
+ * unlocks. Reports progress steps 1..4 of 4 when p is set. On failure
+ * nothing is left: no worktree, no branch, no row. *out: the instance
+ * object (new reference).
+ */
+int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progress *p, json_t **out,
+                    grove_err *err);
+
+/* The isError text for a tool whose issue has not landed yet. Returns -1. */
+int tool_not_implemented(const char *tool, int issue, grove_err *err);
+
+#endif
