@@ -20,12 +20,12 @@
 #include "db/db_internal.h"
 #include "db/migrate.h"
 
-#define DB_BUSY_TIMEOUT_MS  2000     /* SQLite's own wait per lock attempt */
-#define DB_TXN_BUDGET_MS    30000.0  /* total time db_txn() keeps retrying */
-#define DB_BACKOFF_START_US 2000u    /* first backoff: 2 ms */
-#define DB_BACKOFF_CAP_US   250000u  /* backoff cap: 250 ms (plus jitter) */
-#define DB_READ_RETRIES     8        /* autocommit reads: bounded retries */
-#define DB_STMT_CACHE       64       /* cached statements per connection */
+#define DB_BUSY_TIMEOUT_MS  2000    /* SQLite's own wait per lock attempt */
+#define DB_TXN_BUDGET_MS    30000.0 /* total time db_txn() keeps retrying */
+#define DB_BACKOFF_START_US 2000u   /* first backoff: 2 ms */
+#define DB_BACKOFF_CAP_US   250000u /* backoff cap: 250 ms (plus jitter) */
+#define DB_READ_RETRIES     8       /* autocommit reads: bounded retries */
+#define DB_STMT_CACHE       64      /* cached statements per connection */
 
 /* One cached statement; `key` is the static SQL text it was prepared from. */
 typedef struct stmt_slot {
@@ -76,8 +76,7 @@ int db_bind_text(sqlite3_stmt *st, int idx, const char *s)
 {
     if (!s)
         return sqlite3_bind_null(st, idx);
-    return sqlite3_bind_text64(st, idx, s, (sqlite3_uint64)strlen(s), SQLITE_STATIC,
-                               SQLITE_UTF8);
+    return sqlite3_bind_text64(st, idx, s, (sqlite3_uint64)strlen(s), SQLITE_STATIC, SQLITE_UTF8);
 }
 
 int db_exec(grove_db *db, const char *sql, const char *what, grove_err *err)
@@ -190,8 +189,7 @@ static int prepare_file(const char *path, grove_err *err)
             if (errno == ENOENT)
                 rc = grove_mkdirs(dir, 0700, err);
             else
-                rc = grove_fail(err, GROVE_EIO, "cannot use folder '%s': %s", dir,
-                                strerror(errno));
+                rc = grove_fail(err, GROVE_EIO, "cannot use folder '%s': %s", dir, strerror(errno));
         } else if (!S_ISDIR(sb.st_mode)) {
             rc = grove_fail(err, GROVE_EIO, "cannot use folder '%s': not a folder", dir);
         }
@@ -209,8 +207,7 @@ static int prepare_file(const char *path, grove_err *err)
     /* SQLite gives the -wal and -shm files the mode of the database file. */
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
-        return grove_fail(err, GROVE_EIO, "cannot create database '%s': %s", path,
-                          strerror(errno));
+        return grove_fail(err, GROVE_EIO, "cannot create database '%s': %s", path, strerror(errno));
     close(fd);
     return 0;
 }
@@ -319,8 +316,7 @@ int db_open(grove_db **out, const char *path, int migrate, grove_err *err)
         if (run_pragma(db, "PRAGMA journal_mode = WAL", mode, sizeof(mode), err) != 0)
             goto fail;
         if (strcasecmp(mode, "wal") != 0)
-            log_warn("database '%s' stays in journal mode '%s': WAL is not available", path,
-                     mode);
+            log_warn("database '%s' stays in journal mode '%s': WAL is not available", path, mode);
     }
     if (run_pragma(db, "PRAGMA synchronous = FULL", NULL, 0, err) != 0)
         goto fail;
@@ -343,8 +339,7 @@ void db_close(grove_db *db)
     for (i = 0; i < db->nslots; i++)
         sqlite3_finalize(db->slots[i].st);
     if (db->sq && sqlite3_close_v2(db->sq) != SQLITE_OK)
-        log_warn("closing database '%s': %s", db->path ? db->path : "?",
-                 sqlite3_errmsg(db->sq));
+        log_warn("closing database '%s': %s", db->path ? db->path : "?", sqlite3_errmsg(db->sq));
     free(db->path);
     free(db);
 }

@@ -11,7 +11,7 @@
 #include "db/db.h"
 
 /* True for the result codes that mean "another connection holds a lock". */
-#define DB_IS_BUSY(rc) (((rc) & 0xff) == SQLITE_BUSY || ((rc) & 0xff) == SQLITE_LOCKED)
+#define DB_IS_BUSY(rc) (((rc)&0xff) == SQLITE_BUSY || ((rc)&0xff) == SQLITE_LOCKED)
 
 /*
  * A prepared statement for `sql`, from the connection's cache (prepared

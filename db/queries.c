@@ -20,15 +20,15 @@
 /* ---- SQL ---------------------------------------------------------------- */
 
 /* The earliest parent of instance i (grove_instance_relationships). */
-#define SQL_PARENT_OF_I                                                                  \
-    "(SELECT r.parent_instance FROM grove_instance_relationships r"                      \
+#define SQL_PARENT_OF_I                                                                            \
+    "(SELECT r.parent_instance FROM grove_instance_relationships r"                                \
     " WHERE r.child_instance = i.id ORDER BY r.created_at, r.id LIMIT 1)"
 
 /* Columns read by instance_json(), in that order. */
-#define SQL_INSTANCE_SELECT                                                              \
-    "SELECT i.id, i.type, i.status, i.worktree_path, i.branch_name, i.base_branch,"      \
-    " i.base_commit, i.issue_number, i.beads_id, " SQL_PARENT_OF_I ", i.tmux_session,"   \
-    " i.agent_pid, i.pr_number, i.pr_url, i.prompt, i.created_at, i.terminated_at"       \
+#define SQL_INSTANCE_SELECT                                                                        \
+    "SELECT i.id, i.type, i.status, i.worktree_path, i.branch_name, i.base_branch,"                \
+    " i.base_commit, i.issue_number, i.beads_id, " SQL_PARENT_OF_I ", i.tmux_session,"             \
+    " i.agent_pid, i.pr_number, i.pr_url, i.prompt, i.created_at, i.terminated_at"                 \
     " FROM grove_instances i "
 
 static const char SQL_INSTANCE_GET[] = SQL_INSTANCE_SELECT "WHERE i.id = ?1";
@@ -51,22 +51,19 @@ static const char SQL_INSTANCE_DELETE[] = "DELETE FROM grove_instances WHERE id 
  * variants so that the (status, created_at, id) and (created_at, id)
  * indexes serve both the filter and the keyset.
  */
-#define SQL_LIST_FILTERS                                                                 \
-    " AND (?1 IS NULL OR i.type = ?1)"                                                   \
-    " AND (?3 IS NULL OR " SQL_PARENT_OF_I " = ?3)"                                      \
-    " AND (?4 IS NULL OR i.issue_number = ?4)"                                           \
+#define SQL_LIST_FILTERS                                                                           \
+    " AND (?1 IS NULL OR i.type = ?1)"                                                             \
+    " AND (?3 IS NULL OR " SQL_PARENT_OF_I " = ?3)"                                                \
+    " AND (?4 IS NULL OR i.issue_number = ?4)"                                                     \
     " AND (?5 IS NULL OR i.beads_id = ?5)"
 #define SQL_LIST_AFTER " AND (i.created_at, i.id) > (?6, ?7)"
 #define SQL_LIST_ORDER " ORDER BY i.created_at, i.id LIMIT ?8"
 static const char SQL_LIST_FIRST[] =
-    SQL_INSTANCE_SELECT "WHERE (?2 IS NULL OR i.status = ?2)" SQL_LIST_FILTERS
-                        SQL_LIST_ORDER;
-static const char SQL_LIST_NEXT[] =
-    SQL_INSTANCE_SELECT "WHERE (?2 IS NULL OR i.status = ?2)" SQL_LIST_FILTERS SQL_LIST_AFTER
-        SQL_LIST_ORDER;
+    SQL_INSTANCE_SELECT "WHERE (?2 IS NULL OR i.status = ?2)" SQL_LIST_FILTERS SQL_LIST_ORDER;
+static const char SQL_LIST_NEXT[] = SQL_INSTANCE_SELECT
+    "WHERE (?2 IS NULL OR i.status = ?2)" SQL_LIST_FILTERS SQL_LIST_AFTER SQL_LIST_ORDER;
 static const char SQL_LIST_STATUS_FIRST[] =
-    SQL_INSTANCE_SELECT "WHERE i.status = ?2" SQL_LIST_FILTERS
-                        SQL_LIST_ORDER;
+    SQL_INSTANCE_SELECT "WHERE i.status = ?2" SQL_LIST_FILTERS SQL_LIST_ORDER;
 static const char SQL_LIST_STATUS_NEXT[] =
     SQL_INSTANCE_SELECT "WHERE i.status = ?2" SQL_LIST_FILTERS SQL_LIST_AFTER SQL_LIST_ORDER;
 
@@ -75,8 +72,8 @@ static const char SQL_RELATIONSHIPS[] =
     " FROM grove_instance_relationships WHERE parent_instance = ?1 OR child_instance = ?1"
     " ORDER BY created_at, id";
 
-#define SQL_CHECKPOINT_SELECT                                                            \
-    "SELECT id, instance_id, phase, name, status, data, message, commit_sha, sequence,"  \
+#define SQL_CHECKPOINT_SELECT                                                                      \
+    "SELECT id, instance_id, phase, name, status, data, message, commit_sha, sequence,"            \
     " created_at FROM grove_checkpoints "
 static const char SQL_CHECKPOINT_INSERT[] =
     "INSERT INTO grove_checkpoints (instance_id, phase, name, status, data, message,"
@@ -98,11 +95,11 @@ static const char SQL_NORMALISE_TIME[] = "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 
  * ?5 limit. Three variants so the (instance_id, id) and (tool_name, id)
  * indexes serve the common filters.
  */
-#define SQL_EVENT_SELECT                                                                 \
-    "SELECT id, instance_id, tool_name, success, error_message, metadata, duration_ms,"  \
+#define SQL_EVENT_SELECT                                                                           \
+    "SELECT id, instance_id, tool_name, success, error_message, metadata, duration_ms,"            \
     " timestamp FROM grove_mcp_events "
-#define SQL_EVENT_FILTERS                                                                \
-    " AND (?2 IS NULL OR tool_name = ?2) AND (?3 IS NULL OR success = ?3)"               \
+#define SQL_EVENT_FILTERS                                                                          \
+    " AND (?2 IS NULL OR tool_name = ?2) AND (?3 IS NULL OR success = ?3)"                         \
     " AND (?4 IS NULL OR timestamp >= ?4) ORDER BY timestamp DESC, id DESC LIMIT ?5"
 static const char SQL_EVENTS_BY_INSTANCE[] =
     SQL_EVENT_SELECT "WHERE instance_id = ?1" SQL_EVENT_FILTERS;
@@ -131,8 +128,7 @@ static int nomem(grove_err *err)
 /* A failed bind: only out of memory, too big, or a bug. */
 static int bind_fail(grove_db *db, grove_err *err)
 {
-    return grove_fail(err, GROVE_EDB, "cannot bind a parameter: %s",
-                      sqlite3_errmsg(db_sqlite(db)));
+    return grove_fail(err, GROVE_EDB, "cannot bind a parameter: %s", sqlite3_errmsg(db_sqlite(db)));
 }
 
 static int bind_int64_or_null(sqlite3_stmt *st, int idx, long long v, int is_null)
@@ -522,8 +518,8 @@ static char *cursor_encode(const char *created, const char *id)
     return out;
 }
 
-int db_instance_list(grove_db *db, const db_instance_filter *f, json_t **out,
-                     char **next_cursor, grove_err *err)
+int db_instance_list(grove_db *db, const db_instance_filter *f, json_t **out, char **next_cursor,
+                     grove_err *err)
 {
     sqlite3_stmt *st = NULL;
     json_t *arr = NULL;
@@ -727,8 +723,7 @@ done:
     return ret;
 }
 
-int db_checkpoint_insert(grove_db *db, const db_new_checkpoint *in, json_t **out,
-                         grove_err *err)
+int db_checkpoint_insert(grove_db *db, const db_new_checkpoint *in, json_t **out, grove_err *err)
 {
     checkpoint_arg a;
     char *data = NULL;
@@ -959,8 +954,7 @@ done:
 
 /* ---- config ------------------------------------------------------------- */
 
-int db_config_get(grove_db *db, const char *key, char **value, int *is_encrypted,
-                  grove_err *err)
+int db_config_get(grove_db *db, const char *key, char **value, int *is_encrypted, grove_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc, ret, oom = 0;

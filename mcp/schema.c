@@ -244,62 +244,58 @@ static void fmt_number(char *buf, size_t size, const json_t *n)
     }
 }
 
-/* Appends a short human rendering of a JSON value ('text', 12, true, an array ...). */
-static void fmt_value(char *buf, size_t size, const json_t *j)
+/*
+ * Appends `s` (slen bytes, may hold NULs) in single quotes to the string in
+ * buf: at most 40 characters, then "...", control bytes as '?'.
+ */
+static void fmt_quoted(char *buf, size_t size, const char *s, size_t slen)
 {
-    size_t len = strlen(buf), i, n, shown = 0;
-    const char *s;
-    size_t slen;
+    size_t len = strlen(buf), i, n = 1, shown = 0;
 
-    if (len + 1 >= size)
+    if (len + 8 > size)
         return;
     buf += len;
     size -= len;
-    switch (json_typeof(j)) {
-    case JSON_STRING:
-        s = json_string_value(j);
-        slen = json_string_length(j);
-        if (size < 8)
-            return;
-        *buf++ = '\'';
-        size--;
-        for (i = 0; i < slen && shown < 40; i += n, shown++) {
-            unsigned char c = (unsigned char)s[i];
+    *buf++ = '\'';
+    size--;
+    for (i = 0; i < slen && shown < 40; i += n, shown++) {
+        unsigned char c = (unsigned char)s[i];
 
-            n = utf8_seq_len(c);
-            if (n > slen - i)
-                n = slen - i;
-            if (n + 5 >= size)
-                break;
-            if (c < 0x20 || c == 0x7f)
-                *buf = '?';
-            else
-                memcpy(buf, s + i, n);
-            buf += n;
-            size -= n;
-        }
-        snprintf(buf, size, "%s'", i < slen ? "..." : "");
-        return;
-    case JSON_INTEGER:
-    case JSON_REAL:
-        fmt_number(buf, size, j);
-        return;
-    case JSON_OBJECT:
-        snprintf(buf, size, "an object");
-        return;
-    case JSON_ARRAY:
-        snprintf(buf, size, "an array");
-        return;
-    case JSON_TRUE:
-        snprintf(buf, size, "true");
-        return;
-    case JSON_FALSE:
-        snprintf(buf, size, "false");
-        return;
-    case JSON_NULL:
-        snprintf(buf, size, "null");
+        n = utf8_seq_len(c);
+        if (n > slen - i)
+            n = slen - i;
+        if (n + 5 > size)
+            break;
+        if (c < 0x20 || c == 0x7f)
+            *buf = '?';
+        else
+            memcpy(buf, s + i, n);
+        buf += n;
+        size -= n;
+    }
+    snprintf(buf, size, "%s'", i < slen ? "..." : "");
+}
+
+/* Appends a short rendering of a JSON value ('text', 12, true, an array ...). */
+static void fmt_value(char *buf, size_t size, const json_t *j)
+{
+    size_t len = strlen(buf);
+
+    if (json_is_string(j)) {
+        fmt_quoted(buf, size, json_string_value(j), json_string_length(j));
         return;
     }
+    if (len + 1 >= size)
+        return;
+    if (json_is_number(j))
+        fmt_number(buf + len, size - len, j);
+    else
+        snprintf(buf + len, size - len, "%s",
+                 json_is_object(j)  ? "an object"
+                 : json_is_array(j) ? "an array"
+                 : json_is_true(j)  ? "true"
+                 : json_is_false(j) ? "false"
+                                    : "null");
 }
 
 /* ---- numbers and equality ------------------------------------------------ */
@@ -825,9 +821,14 @@ static int check_required(check_ctx *c, const json_t *v)
 
         if (!json_is_string(s))
             return check_fail(c, "'required' must be an array of strings");
-        for (j = 0; j < i; j++)
-            if (values_equal(json_array_get(v, j), s, 0) == 1)
-                return check_fail(c, "'required' lists '%s' twice", json_string_value(s));
+        for (j = 0; j < i; j++) {
+            if (values_equal(json_array_get(v, j), s, 0) == 1) {
+                char shown[200] = "";
+
+                fmt_value(shown, sizeof(shown), s);
+                return check_fail(c, "'required' lists %s twice", shown);
+            }
+        }
     }
     return 0;
 }
@@ -969,12 +970,16 @@ static int check_node(check_ctx *c, const json_t *s)
         const struct keyword *kw = keyword_find(name, len);
 
         if (!kw) {
-            rc = check_fail(c, "unknown keyword '%s'", name);
+            char shown[200] = "";
+
+            fmt_quoted(shown, sizeof(shown), name, len);
+            rc = check_fail(c, "unknown keyword %s", shown);
             goto done;
         }
         /* Draft 7 ignores the siblings of $ref, 2020-12 applies them: refuse the ambiguity. */
         if (ref && kw->kind != KW_REF && !kind_is_inert(kw->kind)) {
-            rc = check_fail(c, "'%s' beside '$ref' is not supported (drafts disagree on it)", name);
+            rc = check_fail(c, "'%s' beside '$ref' is not supported (drafts disagree on it)",
+                            kw->name);
             goto done;
         }
         rc = check_keyword(c, s, kw, json_object_iter_value(it));
@@ -1110,8 +1115,12 @@ static int validate_object(val_ctx *v, const json_t *schema, const json_t *inst)
         const json_t *name = json_array_get(req, i);
 
         if (json_is_string(name) &&
-            !json_object_getn(inst, json_string_value(name), json_string_length(name)))
-            return val_fail(v, "missing required property '%s'", json_string_value(name));
+            !json_object_getn(inst, json_string_value(name), json_string_length(name))) {
+            char shown[200] = "";
+
+            fmt_value(shown, sizeof(shown), name);
+            return val_fail(v, "missing required property %s", shown);
+        }
     }
     for (it = json_object_iter((json_t *)inst); it;
          it = json_object_iter_next((json_t *)inst, it)) {

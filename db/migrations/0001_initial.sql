@@ -63,7 +63,7 @@ CREATE TABLE grove_mcp_events (
     tool_name     TEXT NOT NULL,
     success       INTEGER NOT NULL CHECK (success IN (0, 1)),
     error_message TEXT,
-    metadata      TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(metadata)),
+    metadata      TEXT DEFAULT '{}' CHECK (metadata IS NULL OR json_valid(metadata)),
     duration_ms   REAL NOT NULL DEFAULT 0,
     timestamp     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );

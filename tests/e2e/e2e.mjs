@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
-const grove = process.argv[2];
+const grove = process.argv[2] && resolve(process.argv[2]);
 assert.ok(grove && existsSync(grove), 'usage: node e2e.mjs /path/to/grove');
 
 function makeRepo() {

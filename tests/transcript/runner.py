@@ -18,7 +18,7 @@ Each fixture line is one JSON object, one step:
 Normalisation replaces, in every string of the actual message: the temporary
 folder by <TMP> (so the repo is <TMP>/repo and worktrees <TMP>/repo.worktrees),
 ISO timestamps by <TIME>, 40-hex commit ids by <SHA>; `duration_ms` values become
-"<MS>". In expected messages "<ANY>" matches any value. The string "$CURSOR" in a
+"<MS>" and `next_cursor` values "<CURSOR>" (they are opaque). In expected messages "<ANY>" matches any value. The string "$CURSOR" in a
 sent message is replaced by the last next_cursor a tool returned.
 
 Every tools/call result with structuredContent is validated against the tool's
@@ -48,7 +48,8 @@ READ_TIMEOUT = 20.0
 
 def normalise(value, tmp):
     if isinstance(value, dict):
-        return {k: ("<MS>" if k == "duration_ms" and isinstance(v, (int, float)) else normalise(v, tmp))
+        return {k: ("<MS>" if k == "duration_ms" and isinstance(v, (int, float)) else
+                    "<CURSOR>" if k == "next_cursor" and isinstance(v, str) else normalise(v, tmp))
                 for k, v in value.items()}
     if isinstance(value, list):
         return [normalise(v, tmp) for v in value]
@@ -58,6 +59,7 @@ def normalise(value, tmp):
         value = SHA_RE.sub("<SHA>", value)
         # durations inside text blocks (JSON dumped as a string)
         value = re.sub(r'"duration_ms":\s*[0-9.e+-]+', '"duration_ms":"<MS>"', value)
+        value = re.sub(r'"next_cursor":\s*"[^"]*"', '"next_cursor":"<CURSOR>"', value)
         return value
     return value
 

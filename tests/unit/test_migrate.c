@@ -162,11 +162,11 @@ static const table_spec TABLES[] = {
      {"id", "instance_id", "tool_name", "success", "error_message", "metadata", "duration_ms",
       "timestamp", NULL}},
     {"grove_checkpoints",
-     {"id", "instance_id", "phase", "name", "status", "data", "message", "commit_sha",
-      "sequence", "created_at", NULL}},
+     {"id", "instance_id", "phase", "name", "status", "data", "message", "commit_sha", "sequence",
+      "created_at", NULL}},
     {"grove_feedback",
-     {"id", "from_instance", "to_instance", "feedback_type", "priority", "feedback",
-      "delivered", "created_at", NULL}},
+     {"id", "from_instance", "to_instance", "feedback_type", "priority", "feedback", "delivered",
+      "created_at", NULL}},
     {"grove_github_issues",
      {"repo", "number", "title", "body", "state", "html_url", "labels", "fetched_at", NULL}},
     {"grove_user_config", {"key", "value", "is_encrypted", "updated_at", NULL}},
@@ -198,8 +198,7 @@ static int has_column(sqlite3 *sq, const char *table, const char *column)
     sqlite3_stmt *st = NULL;
     int found;
 
-    assert_int_equal(sqlite3_prepare_v2(sq,
-                                        "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
+    assert_int_equal(sqlite3_prepare_v2(sq, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
                                         -1, &st, NULL),
                      SQLITE_OK);
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
@@ -322,9 +321,9 @@ static void test_fresh_apply_creates_schema(void **state)
                                       "'b', 1)",
                                       NULL, NULL, NULL),
                          SQLITE_OK);
-    assert_int_not_equal(sqlite3_exec(sq, "UPDATE grove_instances SET metadata = 'not json'",
-                                      NULL, NULL, NULL),
-                         SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(sq, "UPDATE grove_instances SET metadata = 'not json'", NULL, NULL, NULL),
+        SQLITE_OK);
     /* Events are kept after their instance is deleted. */
     assert_int_equal(sqlite3_exec(sq,
                                   "INSERT INTO grove_mcp_events (instance_id, tool_name, "
@@ -563,9 +562,9 @@ static void test_concurrent_first_open(void **state)
 
 static int insert_config_fn(grove_db *db, void *arg, grove_err *err)
 {
-    int rc = sqlite3_exec(db_sqlite(db),
-                          "INSERT INTO grove_user_config (key, value) VALUES ('k', 'v')", NULL,
-                          NULL, NULL);
+    int rc =
+        sqlite3_exec(db_sqlite(db), "INSERT INTO grove_user_config (key, value) VALUES ('k', 'v')",
+                     NULL, NULL, NULL);
 
     (*(int *)arg)++;
     return rc == SQLITE_OK ? 0 : db_fail(db, rc, "insert", err);

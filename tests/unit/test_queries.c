@@ -652,8 +652,15 @@ static json_t *events(grove_db *db, const char *inst, const char *tool, int succ
 static void test_events(void **state)
 {
     static const char *const bad_since[] = {
-        "now", "yesterday", "2026-13-01", "2026-01-01 10:00", "12345", "2026-01-01T10",
-        "2026-01-01T10:00:00+0200", "2026-01-01T25:00:00Z", "",
+        "now",
+        "yesterday",
+        "2026-13-01",
+        "2026-01-01 10:00",
+        "12345",
+        "2026-01-01T10",
+        "2026-01-01T10:00:00+0200",
+        "2026-01-01T25:00:00Z",
+        "",
     };
     fixture *f = *state;
     grove_err err = GROVE_ERR_INIT;
@@ -876,8 +883,7 @@ static void test_concurrent_checkpoints(void **state)
     }
 
     assert_int_equal(db_open(&f->db, f->path, 1, &err), 0);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_checkpoints"),
-                     CHILDREN * EACH);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_checkpoints"), CHILDREN * EACH);
     /* Per instance: sequences are unique and exactly 1..n. */
     for (i = 0; i < 2; i++) {
         assert_int_equal(sqlite3_prepare_v2(db_sqlite(f->db),
@@ -895,8 +901,7 @@ static void test_concurrent_checkpoints(void **state)
         sqlite3_finalize(st);
         st = NULL;
     }
-    assert_int_equal(sqlite3_prepare_v2(db_sqlite(f->db), "PRAGMA integrity_check", -1, &st,
-                                        NULL),
+    assert_int_equal(sqlite3_prepare_v2(db_sqlite(f->db), "PRAGMA integrity_check", -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     check = strdup((const char *)sqlite3_column_text(st, 0));
