@@ -72,7 +72,7 @@ done:
 int gitops_make_sample(const char *dir, grove_err *err)
 {
     git_repository *bare = NULL, *repo = NULL;
-    git_remote *remote = NULL;
+    git_config *cfg = NULL;
     git_repository_init_options opts;
     char path[4096], src[4200];
     int rc = -1;
@@ -101,14 +101,21 @@ int gitops_make_sample(const char *dir, grove_err *err)
         goto done;
     if (gitops_commit_all(path, "initial commit", err) != 0)
         goto done;
+    /*
+     * The remote as two config entries: git_remote_create() in libgit2 1.5.1
+     * leaks pcre2 match data while it scans the configuration.
+     */
     snprintf(src, sizeof(src), "%s/origin.git", dir);
-    if (git_remote_create(&remote, repo, "origin", src) < 0) {
+    if (git_repository_config(&cfg, repo) < 0 ||
+        git_config_set_string(cfg, "remote.origin.url", src) < 0 ||
+        git_config_set_string(cfg, "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*") <
+            0) {
         git_fail(err, "cannot add remote 'origin'");
         goto done;
     }
     rc = 0;
 done:
-    git_remote_free(remote);
+    git_config_free(cfg);
     git_repository_free(repo);
     git_repository_free(bare);
     return rc;

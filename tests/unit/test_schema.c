@@ -481,7 +481,7 @@ static void test_deep_schemas_are_bounded(void **state)
 {
     json_t *ok = json_true();
     json_t *deep = json_true();
-    char msg[512];
+    char msg[1024];
     int i;
 
     (void)state;
