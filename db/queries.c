@@ -1075,3 +1075,239 @@ done:
     json_decref(arr);
     return ret;
 }
+
+/* ---- instance updates and feedback ---------------------------------------- */
+
+static const char SQL_SET_AGENT[] =
+    "UPDATE grove_instances SET tmux_session = ?2, agent_pid = ?3 WHERE id = ?1";
+static const char SQL_TERMINATE[] =
+    "UPDATE grove_instances SET status = 'terminated',"
+    " terminated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1 AND status = 'running'";
+static const char SQL_MERGE_METADATA[] =
+    "UPDATE grove_instances SET metadata = json_patch(COALESCE(metadata, '{}'), ?2) WHERE id = ?1";
+static const char SQL_METADATA[] = "SELECT metadata FROM grove_instances WHERE id = ?1";
+static const char SQL_PARENT[] =
+    "SELECT parent_instance FROM grove_instance_relationships WHERE child_instance = ?1"
+    " ORDER BY created_at, id LIMIT 1";
+static const char SQL_WITH_AGENTS[] =
+    "SELECT id, tmux_session, agent_pid FROM grove_instances WHERE status = 'running'"
+    " AND (tmux_session IS NOT NULL OR agent_pid IS NOT NULL) ORDER BY created_at, id";
+static const char SQL_FEEDBACK_INSERT[] =
+    "INSERT INTO grove_feedback (from_instance, to_instance, feedback_type, priority, feedback)"
+    " VALUES (?1, ?2, ?3, COALESCE(?4, 'medium'), ?5)";
+static const char SQL_FEEDBACK_DELIVERED[] =
+    "UPDATE grove_feedback SET delivered = ?2 WHERE id = ?1";
+
+/* One UPDATE/INSERT with up to four text-or-integer parameters, run in db_txn(). */
+typedef struct write_args {
+    const char *sql;
+    const char *what;
+    int n;
+    struct {
+        const char *s; /* text, or NULL with is_int = 0 for SQL NULL */
+        long long i;
+        int is_int;
+    } v[5];
+    int changes;            /* out: rows changed */
+    long long last_rowid;   /* out: rowid of an INSERT */
+    const char *must_exist; /* when set: this instance id must exist first */
+} write_args;
+
+static int write_fn(grove_db *db, void *arg, grove_err *err)
+{
+    write_args *a = arg;
+    sqlite3_stmt *st = NULL;
+    int ret, k;
+
+    if (a->must_exist) {
+        ret = instance_exists(db, a->must_exist, err);
+        if (ret < 0)
+            return ret;
+        if (ret == 0)
+            return grove_fail(err, GROVE_ENOTFOUND, "instance '%s' not found", a->must_exist);
+    }
+    if ((ret = db_stmt(db, a->sql, &st, err)) != 0)
+        return ret;
+    for (k = 0; k < a->n; k++) {
+        int rc = a->v[k].is_int ? sqlite3_bind_int64(st, k + 1, a->v[k].i)
+                                : db_bind_text(st, k + 1, a->v[k].s);
+
+        if (rc != SQLITE_OK) {
+            ret = bind_fail(db, err);
+            goto done;
+        }
+    }
+    ret = step_done(db, st, a->what, err);
+    if (ret == 0) {
+        a->changes = sqlite3_changes(db_sqlite(db));
+        a->last_rowid = sqlite3_last_insert_rowid(db_sqlite(db));
+    }
+done:
+    db_stmt_release(db, st);
+    return ret;
+}
+
+static int run_write(grove_db *db, write_args *a, grove_err *err)
+{
+    return db_txn(db, write_fn, a, err) == 0 ? 0 : -1;
+}
+
+int db_instance_set_agent(grove_db *db, const char *id, const char *session, long long pid,
+                          grove_err *err)
+{
+    write_args a = {SQL_SET_AGENT, "cannot record the agent", 3, {{0}}, 0, 0, id};
+
+    a.v[0].s = id;
+    a.v[1].s = session && *session ? session : NULL;
+    if (pid > 0) {
+        a.v[2].i = pid;
+        a.v[2].is_int = 1;
+    }
+    return run_write(db, &a, err);
+}
+
+int db_instance_terminate(grove_db *db, const char *id, int *changed, grove_err *err)
+{
+    write_args a = {SQL_TERMINATE, "cannot mark the instance terminated", 1, {{0}}, 0, 0, id};
+
+    a.v[0].s = id;
+    if (run_write(db, &a, err) != 0)
+        return -1;
+    if (changed)
+        *changed = a.changes > 0;
+    return 0;
+}
+
+int db_instance_merge_metadata(grove_db *db, const char *id, const json_t *patch, grove_err *err)
+{
+    write_args a = {SQL_MERGE_METADATA, "cannot update the metadata", 2, {{0}}, 0, 0, id};
+    char *text = json_dumps(patch, JSON_COMPACT);
+    int rc;
+
+    if (!json_is_object(patch)) {
+        free(text);
+        return grove_fail(err, GROVE_EINVAL, "metadata patch must be an object");
+    }
+    if (!text)
+        return nomem(err);
+    a.v[0].s = id;
+    a.v[1].s = text;
+    rc = run_write(db, &a, err);
+    free(text);
+    return rc;
+}
+
+/* Runs a one-column lookup by id; *out gets a malloc'd copy of the text, NULL when no row/NULL. */
+static int lookup_text(grove_db *db, const char *sql, const char *id, char **out, int *found,
+                       const char *what, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret = 0, oom = 0;
+
+    *out = NULL;
+    *found = 0;
+    if (db_stmt(db, sql, &st, err) != 0)
+        return -1;
+    if (db_bind_text(st, 1, id) != SQLITE_OK) {
+        ret = bind_fail(db, err);
+        goto done;
+    }
+    rc = db_step_first(db, st);
+    if (rc == SQLITE_ROW) {
+        *found = 1;
+        *out = col_strdup(st, 0, &oom);
+        if (oom)
+            ret = nomem(err);
+    } else if (rc != SQLITE_DONE) {
+        ret = db_fail(db, rc, what, err);
+    }
+done:
+    db_stmt_release(db, st);
+    return ret == 0 ? 0 : -1;
+}
+
+int db_instance_metadata(grove_db *db, const char *id, json_t **out, grove_err *err)
+{
+    char *text = NULL;
+    int found;
+
+    *out = NULL;
+    if (lookup_text(db, SQL_METADATA, id, &text, &found, "cannot read the metadata", err) != 0)
+        return -1;
+    if (!found)
+        return grove_fail(err, GROVE_ENOTFOUND, "instance '%s' not found", id);
+    *out = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        *out = json_object();
+    }
+    return *out ? 0 : nomem(err);
+}
+
+int db_instance_parent(grove_db *db, const char *id, char **out, grove_err *err)
+{
+    int found;
+
+    return lookup_text(db, SQL_PARENT, id, out, &found, "cannot read the parent", err);
+}
+
+int db_instances_with_agents(grove_db *db, json_t **out, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *list = json_array();
+    int rc, ret = 0;
+
+    *out = NULL;
+    if (!list)
+        return nomem(err);
+    if (db_stmt(db, SQL_WITH_AGENTS, &st, err) != 0) {
+        json_decref(list);
+        return -1;
+    }
+    for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        json_t *row = json_pack("{s:o, s:o, s:o}", "id", col_text(st, 0), "session",
+                                col_text(st, 1), "pid", col_int(st, 2));
+
+        if (!row || json_array_append_new(list, row) != 0) {
+            ret = nomem(err);
+            break;
+        }
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = db_fail(db, rc, "cannot list running agents", err);
+    db_stmt_release(db, st);
+    if (ret != 0) {
+        json_decref(list);
+        return -1;
+    }
+    *out = list;
+    return 0;
+}
+
+int db_feedback_insert(grove_db *db, const db_new_feedback *in, long long *id, grove_err *err)
+{
+    write_args a = {SQL_FEEDBACK_INSERT, "cannot store the feedback", 5, {{0}}, 0, 0,
+                    in->to_instance};
+
+    a.v[0].s = in->from_instance;
+    a.v[1].s = in->to_instance;
+    a.v[2].s = in->feedback_type;
+    a.v[3].s = in->priority;
+    a.v[4].s = in->feedback;
+    if (run_write(db, &a, err) != 0)
+        return -1;
+    *id = a.last_rowid;
+    return 0;
+}
+
+int db_feedback_set_delivered(grove_db *db, long long id, int delivered, grove_err *err)
+{
+    write_args a = {SQL_FEEDBACK_DELIVERED, "cannot update the feedback", 2, {{0}}, 0, 0, NULL};
+
+    a.v[0].i = id;
+    a.v[0].is_int = 1;
+    a.v[1].i = delivered ? 1 : 0;
+    a.v[1].is_int = 1;
+    return run_write(db, &a, err);
+}

@@ -18,20 +18,20 @@
 
 /* A new instance row. All strings borrowed; NULL means SQL NULL. */
 typedef struct db_new_instance {
-    const char *id;             /* "work-123-a1" */
-    const char *type;           /* work | review | adhoc */
-    int agent_number;           /* n of the id */
-    long long issue_number;     /* GitHub issue, 0 = none */
-    const char *beads_id;       /* beads issue id or NULL */
+    const char *id;         /* "work-123-a1" */
+    const char *type;       /* work | review | adhoc */
+    int agent_number;       /* n of the id */
+    long long issue_number; /* GitHub issue, 0 = none */
+    const char *beads_id;   /* beads issue id or NULL */
     const char *worktree_path;
     const char *branch_name;
     const char *base_branch;
     const char *base_commit;
     const char *prompt;
     const char *tmux_session;
-    long long agent_pid;        /* 0 = NULL */
-    const char *metadata;       /* JSON object text; NULL = "{}" */
-    const char *parent_id;      /* with relationship_type: also inserts the relationship */
+    long long agent_pid;           /* 0 = NULL */
+    const char *metadata;          /* JSON object text; NULL = "{}" */
+    const char *parent_id;         /* with relationship_type: also inserts the relationship */
     const char *relationship_type; /* spawned_review | created_fork | NULL */
 } db_new_instance;
 
@@ -63,13 +63,13 @@ int db_instance_delete(grove_db *db, const char *id, grove_err *err);
 int db_instance_get(grove_db *db, const char *id, json_t **out, grove_err *err);
 
 typedef struct db_instance_filter {
-    const char *type;        /* NULL = any */
-    const char *status;      /* NULL = any */
-    const char *parent_id;   /* NULL = any */
-    long long issue_number;  /* 0 = any (unless beads_id) */
-    const char *beads_id;    /* NULL = any */
-    int limit;               /* 1..500 */
-    const char *cursor;      /* NULL = first page; else a next_cursor from before */
+    const char *type;       /* NULL = any */
+    const char *status;     /* NULL = any */
+    const char *parent_id;  /* NULL = any */
+    long long issue_number; /* 0 = any (unless beads_id) */
+    const char *beads_id;   /* NULL = any */
+    int limit;              /* 1..500 */
+    const char *cursor;     /* NULL = first page; else a next_cursor from before */
 } db_instance_filter;
 
 /*
@@ -77,14 +77,56 @@ typedef struct db_instance_filter {
  * array; *next_cursor a malloc'd opaque string, or NULL on the last page.
  * A cursor this function did not make: GROVE_EINVAL "invalid cursor".
  */
-int db_instance_list(grove_db *db, const db_instance_filter *f, json_t **out,
-                     char **next_cursor, grove_err *err);
+int db_instance_list(grove_db *db, const db_instance_filter *f, json_t **out, char **next_cursor,
+                     grove_err *err);
 
 /*
  * Relationships where `id` is parent or child, oldest first: array of
  * {id, parent_instance, child_instance, relationship_type, created_at}.
  */
 int db_relationships(grove_db *db, const char *id, json_t **out, grove_err *err);
+
+/* Records the agent of an instance: tmux session (NULL = none) and pid (0 = none). */
+int db_instance_set_agent(grove_db *db, const char *id, const char *session, long long pid,
+                          grove_err *err);
+
+/*
+ * Marks a running instance terminated with terminated_at = now. *changed
+ * (may be NULL) is 1 when it was running, 0 when it was terminated already.
+ * Unknown id: GROVE_ENOTFOUND.
+ */
+int db_instance_terminate(grove_db *db, const char *id, int *changed, grove_err *err);
+
+/* Merges `patch` (an object; RFC 7396 merge patch) into the instance's metadata. */
+int db_instance_merge_metadata(grove_db *db, const char *id, const json_t *patch, grove_err *err);
+
+/* The instance's metadata object (new reference). Unknown id: GROVE_ENOTFOUND. */
+int db_instance_metadata(grove_db *db, const char *id, json_t **out, grove_err *err);
+
+/* The instance's parent (earliest relationship), malloc'd, or NULL when it has none. */
+int db_instance_parent(grove_db *db, const char *id, char **out, grove_err *err);
+
+/*
+ * Running instances that have an agent (a tmux session or a pid): a new
+ * array of {id, session (string or null), pid (integer or null)}.
+ */
+int db_instances_with_agents(grove_db *db, json_t **out, grove_err *err);
+
+/* ---- feedback ----------------------------------------------------------- */
+
+typedef struct db_new_feedback {
+    const char *from_instance; /* NULL when the caller is no instance */
+    const char *to_instance;
+    const char *feedback_type; /* needs_work | suggestions | clarification | approved */
+    const char *priority;      /* low | medium | high; NULL = medium */
+    const char *feedback;
+} db_new_feedback;
+
+/* Stores feedback (delivered = 0); *id gets its id. Unknown receiver: GROVE_ENOTFOUND. */
+int db_feedback_insert(grove_db *db, const db_new_feedback *in, long long *id, grove_err *err);
+
+/* Sets the delivered flag of feedback `id`. */
+int db_feedback_set_delivered(grove_db *db, long long id, int delivered, grove_err *err);
 
 /* ---- checkpoints -------------------------------------------------------- */
 
@@ -104,8 +146,7 @@ typedef struct db_new_checkpoint {
  * *out: the contract's `checkpoint` object {id, instance_id, phase, name,
  * status, data, message, commit_sha, sequence, created_at}.
  */
-int db_checkpoint_insert(grove_db *db, const db_new_checkpoint *in, json_t **out,
-                         grove_err *err);
+int db_checkpoint_insert(grove_db *db, const db_new_checkpoint *in, json_t **out, grove_err *err);
 
 /*
  * The latest checkpoint of the instance (of `phase` when not NULL), or
@@ -117,7 +158,7 @@ int db_checkpoint_get(grove_db *db, const char *instance_id, const char *phase, 
 /* ---- events ------------------------------------------------------------- */
 
 typedef struct db_new_event {
-    const char *instance_id;  /* the caller, NULL when none */
+    const char *instance_id; /* the caller, NULL when none */
     const char *tool_name;
     int success;
     const char *error_message; /* NULL on success */
@@ -145,8 +186,7 @@ int db_event_list(grove_db *db, const db_event_filter *f, json_t **out, grove_er
 /* ---- config ------------------------------------------------------------- */
 
 /* *value: malloc'd value or NULL when unset; *is_encrypted may be NULL. */
-int db_config_get(grove_db *db, const char *key, char **value, int *is_encrypted,
-                  grove_err *err);
+int db_config_get(grove_db *db, const char *key, char **value, int *is_encrypted, grove_err *err);
 int db_config_set(grove_db *db, const char *key, const char *value, int is_encrypted,
                   grove_err *err);
 int db_config_unset(grove_db *db, const char *key, grove_err *err);

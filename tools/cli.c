@@ -1,8 +1,10 @@
 #include "tools/cli.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "db/migrate.h"
 #include "db/queries.h"
@@ -134,6 +136,8 @@ int cmd_ls(int argc, char **argv)
     ctx = open_ctx("ls", &a, flags, 1);
     if (!ctx)
         return 1;
+    if (instances_reconcile(ctx, NULL, &err) != 0)
+        fprintf(stderr, "grove ls: warning: liveness not checked: %s\n", err.msg);
     if (all_instances(ctx, args_get(&a, flags, "all") ? NULL : "running", &list, &err) != 0) {
         fprintf(stderr, "grove ls: %s\n", err.msg);
         ctx_free(ctx);
@@ -144,16 +148,24 @@ int cmd_ls(int argc, char **argv)
     } else if (json_array_size(list) == 0) {
         printf("no instances\n");
     } else {
-        printf("%-24s %-7s %-10s %-10s %-24s %s\n", "ID", "TYPE", "STATUS", "ISSUE", "CREATED",
-               "WORKTREE");
+        printf("%-22s %-7s %-10s %-9s %-20s %-26s %-24s %s\n", "ID", "TYPE", "STATUS", "ISSUE",
+               "PARENT", "AGENT", "CREATED", "WORKTREE");
         json_array_foreach(list, i, inst)
         {
-            char issue[80];
+            char issue[80], agent[64];
+            json_int_t pid = json_integer_value(json_object_get(inst, "pid"));
 
             issue_text(inst, issue, sizeof(issue));
-            printf("%-24s %-7s %-10s %-10s %-24s %s\n", str_or(inst, "id", "?"),
+            if (jstr(inst, "session_name"))
+                snprintf(agent, sizeof(agent), "%s", jstr(inst, "session_name"));
+            else if (pid > 0)
+                snprintf(agent, sizeof(agent), "pid %lld", (long long)pid);
+            else
+                snprintf(agent, sizeof(agent), "-");
+            printf("%-22s %-7s %-10s %-9s %-20s %-26s %-24s %s\n", str_or(inst, "id", "?"),
                    str_or(inst, "type", "?"), str_or(inst, "status", "?"), issue,
-                   str_or(inst, "created_at", "?"), str_or(inst, "worktree_path", "?"));
+                   str_or(inst, "parent_id", "-"), agent, str_or(inst, "created_at", "?"),
+                   str_or(inst, "worktree_path", "?"));
         }
     }
     json_decref(list);
@@ -187,6 +199,8 @@ int cmd_show(int argc, char **argv)
     ctx = open_ctx("show", &a, flags, 1);
     if (!ctx)
         return 1;
+    if (instances_reconcile(ctx, NULL, &err) != 0)
+        fprintf(stderr, "grove show: warning: liveness not checked: %s\n", err.msg);
     f.instance_id = a.pos[0];
     f.success = -1;
     f.limit = 10;
@@ -221,6 +235,12 @@ int cmd_show(int argc, char **argv)
                str_or(inst, "created_at", "?"));
         if (jstr(inst, "terminated_at"))
             printf("  terminated:  %s\n", jstr(inst, "terminated_at"));
+        if (jstr(inst, "parent_id"))
+            printf("  parent:      %s\n", jstr(inst, "parent_id"));
+        if (jstr(inst, "session_name") || json_integer_value(json_object_get(inst, "pid")) > 0)
+            printf("  agent:       %s (pid %lld)%s\n", str_or(inst, "session_name", "no tmux"),
+                   (long long)json_integer_value(json_object_get(inst, "pid")),
+                   strcmp(str_or(inst, "status", ""), "running") == 0 ? "" : ", gone");
         if (json_is_object(git))
             printf("  git:         head %.12s, %lld ahead, %lld behind, %zu dirty files\n",
                    str_or(git, "head", "-"),
@@ -430,7 +450,175 @@ int cmd_stats(int argc, char **argv)
     return later("stats", 7, argc, argv);
 }
 
+/* One finding of gc: printed as a line, collected for --json. */
+static void gc_note(json_t *report, const char *kind, const char *subject, const char *action,
+                    const char *detail)
+{
+    json_array_append_new(report,
+                          json_pack("{s:s, s:s, s:s, s:s}", "kind", kind, "subject", subject,
+                                    "action", action, "detail", detail ? detail : ""));
+}
+
+/* 1 when some instance row has this worktree path. */
+static int row_has_path(const json_t *rows, const char *path)
+{
+    const json_t *v;
+    size_t i;
+
+    json_array_foreach(rows, i, v) if (jstr(v, "worktree_path") &&
+                                       strcmp(jstr(v, "worktree_path"), path) == 0) return 1;
+    return 0;
+}
+
 int cmd_gc(int argc, char **argv)
 {
-    return later("gc", 3, argc, argv);
+    static const arg_flag flags[] = {
+        {"repo", 1}, {"db", 1}, {"dry-run", 0}, {"json", 0}, {NULL, 0}};
+    grove_ctx *ctx;
+    grove_err err = GROVE_ERR_INIT;
+    gitops_worktree_info *wts = NULL;
+    json_t *rows = NULL, *report = json_array(), *v;
+    size_t nwts = 0, ended = 0, i;
+    int dry, rc = 1;
+    DIR *dir = NULL;
+    struct dirent *de;
+    args a;
+
+    if ((rc = args_parse(&a, "gc", flags, argc, argv)) != 0)
+        return rc;
+    rc = 1;
+    if (a.help) {
+        printf("usage: grove gc [--dry-run] [--json] [--repo DIR] [--db FILE]\n\n"
+               "Reconciles grove with what is really there:\n"
+               "- running instances whose agent is gone are marked terminated;\n"
+               "- git worktree entries whose folder is gone are pruned;\n"
+               "- folders under the worktrees base with no instance are removed when that\n"
+               "  loses no work (no uncommitted files, no commits that exist nowhere else),\n"
+               "  and reported otherwise;\n"
+               "- running instances whose worktree folder is gone are marked terminated.\n"
+               "--dry-run reports what it would do and changes nothing.\n");
+        return 0;
+    }
+    if (a.npos) {
+        fprintf(stderr, "grove gc: unexpected argument '%s'\n", a.pos[0]);
+        return 2;
+    }
+    dry = args_get(&a, flags, "dry-run") != NULL;
+    ctx = open_ctx("gc", &a, flags, 1);
+    if (!ctx)
+        return 1;
+
+    /* 1. liveness */
+    if (!dry && instances_reconcile(ctx, &ended, &err) != 0)
+        goto fail;
+    if (ended) {
+        char n[32];
+
+        snprintf(n, sizeof(n), "%zu", ended);
+        gc_note(report, "dead-agent", n, "terminated", "instances whose agent is gone");
+    }
+    if (all_instances(ctx, NULL, &rows, &err) != 0 ||
+        gitops_worktree_list(ctx->repo, &wts, &nwts, &err) != 0)
+        goto fail;
+
+    /* 2. git worktree entries whose folder is gone */
+    for (i = 0; i < nwts; i++) {
+        grove_err perr = GROVE_ERR_INIT;
+
+        if (wts[i].folder_exists)
+            continue;
+        if (dry)
+            gc_note(report, "stale-entry", wts[i].name, "would prune", wts[i].path);
+        else if (gitops_worktree_prune_stale(ctx->repo, wts[i].name, &perr) == 0)
+            gc_note(report, "stale-entry", wts[i].name, "pruned", wts[i].path);
+        else
+            gc_note(report, "stale-entry", wts[i].name, "kept", perr.msg);
+    }
+
+    /* 3. folders under the base with no row */
+    dir = opendir(ctx->worktrees_base);
+    while (dir && (de = readdir(dir)) != NULL) {
+        char *path;
+        gitops_worktree_info *wt = NULL;
+        gitops_loss loss = {0};
+        grove_err lerr = GROVE_ERR_INIT;
+        char detail[512];
+
+        if (de->d_name[0] == '.')
+            continue;
+        path = grove_asprintf("%s/%s", ctx->worktrees_base, de->d_name);
+        if (!path || row_has_path(rows, path)) {
+            free(path);
+            continue;
+        }
+        for (i = 0; i < nwts; i++)
+            if (wts[i].path && strcmp(wts[i].path, path) == 0)
+                wt = &wts[i];
+        if (!wt) {
+            gc_note(report, "orphan-folder", path, "kept",
+                    "not a worktree of this repository; remove it yourself if it is junk");
+        } else if (!wt->branch) {
+            gc_note(report, "orphan-worktree", path, "kept", "detached HEAD: no branch to check");
+        } else if (gitops_removal_loss(ctx->repo, path, wt->branch, NULL, &loss, &lerr) != 0) {
+            gc_note(report, "orphan-worktree", path, "kept", lerr.msg);
+        } else if (loss.dirty_files || loss.unique_commits) {
+            snprintf(detail, sizeof(detail),
+                     "branch '%s' has %zu uncommitted files and %zu commits that exist nowhere "
+                     "else",
+                     wt->branch, loss.dirty_files, loss.unique_commits);
+            gc_note(report, "orphan-worktree", path, "kept", detail);
+        } else if (dry) {
+            gc_note(report, "orphan-worktree", path, "would remove", wt->branch);
+        } else if (gitops_worktree_remove(ctx->repo, wt->name, wt->branch, &lerr) == 0) {
+            gc_note(report, "orphan-worktree", path, "removed", wt->branch);
+        } else {
+            gc_note(report, "orphan-worktree", path, "kept", lerr.msg);
+        }
+        free(path);
+    }
+
+    /* 4. running rows whose worktree is gone */
+    json_array_foreach(rows, i, v)
+    {
+        struct stat sb;
+        const char *path = jstr(v, "worktree_path");
+
+        if (strcmp(jstr(v, "status"), "running") != 0 || (path && stat(path, &sb) == 0))
+            continue;
+        if (dry) {
+            gc_note(report, "missing-worktree", jstr(v, "id"), "would terminate", path);
+        } else {
+            json_t *note = json_pack("{s:s}", "ended", "gc: its worktree folder is gone");
+            grove_err terr = GROVE_ERR_INIT;
+
+            if (db_instance_terminate(ctx->db, jstr(v, "id"), NULL, &terr) == 0 && note &&
+                db_instance_merge_metadata(ctx->db, jstr(v, "id"), note, &terr) == 0)
+                gc_note(report, "missing-worktree", jstr(v, "id"), "terminated", path);
+            else
+                gc_note(report, "missing-worktree", jstr(v, "id"), "kept", terr.msg);
+            json_decref(note);
+        }
+    }
+
+    if (args_get(&a, flags, "json")) {
+        print_json(report);
+    } else if (json_array_size(report) == 0) {
+        printf("nothing to do\n");
+    } else {
+        json_array_foreach(report, i, v)
+            printf("%-16s %-14s %s%s%s\n", jstr(v, "kind"), jstr(v, "action"), jstr(v, "subject"),
+                   *jstr(v, "detail") ? ": " : "", jstr(v, "detail"));
+    }
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "grove gc: %s\n", err.msg);
+done:
+    if (dir)
+        closedir(dir);
+    gitops_worktree_list_free(wts, nwts);
+    json_decref(rows);
+    json_decref(report);
+    ctx_free(ctx);
+    return rc;
 }

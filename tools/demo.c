@@ -45,6 +45,8 @@ static int client_start(client *c, const char *repo)
     size_t i, k = 0, count = 0;
     char *argv[5];
     static char log_level[] = "GROVE_LOG=warn", serve[] = "serve", repo_flag[] = "--repo";
+    /* The demo's "agent": whatever is typed into its session lands in .agent-input. */
+    static char agent_command[] = "GROVE_AGENT_COMMAND=[\"sh\",\"-c\",\"cat > .agent-input\"]";
     int rc;
 
     if (n <= 0)
@@ -59,13 +61,14 @@ static int client_start(client *c, const char *repo)
     }
     while (environ[count])
         count++;
-    env = calloc(count + 2, sizeof(*env));
+    env = calloc(count + 3, sizeof(*env));
     if (!env)
         return -1;
     for (i = 0; i < count; i++)
         if (strncmp(environ[i], "GROVE_", 6) != 0)
             env[k++] = environ[i];
     env[k++] = log_level;
+    env[k++] = agent_command;
     argv[0] = self;
     argv[1] = serve;
     argv[2] = repo_flag;
@@ -217,7 +220,7 @@ static int tour(const char *dir, const char *repo)
 {
     client c = {0};
     json_t *r, *inst;
-    char id[128] = "", wt[PATH_MAX] = "";
+    char id[128] = "", review[128] = "", wt[PATH_MAX] = "";
     grove_err err = GROVE_ERR_INIT;
     int status;
 
@@ -259,9 +262,9 @@ static int tour(const char *dir, const char *repo)
     printf("tools/list: %zu tools\n", json_array_size(json_object_get(r, "tools")));
     json_decref(r);
 
-    r = call_tool(&c, "spawn_work_instance",
-                  json_pack("{s:i, s:s, s:b}", "issue", 1, "prompt",
-                            "Make greet print the user's name.", "launch", 0));
+    r = call_tool(
+        &c, "spawn_work_instance",
+        json_pack("{s:i, s:s}", "issue", 1, "prompt", "Make greet print the user's name."));
     inst = json_object_get(r, "instance");
     if (!inst) {
         json_decref(r);
@@ -301,16 +304,47 @@ static int tour(const char *dir, const char *repo)
                                     "status", "completed")));
     json_decref(call_tool(&c, "get_checkpoint", json_pack("{s:s}", "instance_id", id)));
     json_decref(call_tool(&c, "get_instance", json_pack("{s:s}", "instance_id", id)));
-    json_decref(call_tool(&c, "spawn_review_instance",
-                          json_pack("{s:s, s:b}", "work_instance_id", id, "launch", 0)));
+    r = call_tool(&c, "spawn_review_instance", json_pack("{s:s}", "work_instance_id", id));
+    if (r)
+        snprintf(review, sizeof(review), "%s", jstr(json_object_get(r, "instance"), "id"));
+    json_decref(r);
     json_decref(call_tool(&c, "send_feedback",
-                          json_pack("{s:s, s:s, s:s}", "instance_id", id, "feedback_type",
-                                    "approved", "feedback", "Looks good.")));
+                          json_pack("{s:s, s:s, s:s, s:s}", "instance_id", id, "feedback_type",
+                                    "suggestions", "priority", "high", "feedback",
+                                    "Handle an empty $USER too; tests?")));
+    /* What the work instance's agent received in its session. */
+    {
+        char path[PATH_MAX + 32], buf[512];
+        size_t n = 0;
+        int tries;
+
+        snprintf(path, sizeof(path), "%s/.agent-input", wt);
+        for (tries = 0; tries < 100 && n == 0; tries++) {
+            FILE *f = fopen(path, "r");
+
+            if (f) {
+                n = fread(buf, 1, sizeof(buf) - 1, f);
+                fclose(f);
+            }
+            if (n == 0)
+                usleep(20000);
+        }
+        buf[n] = '\0';
+        if (n)
+            printf("\n(the work instance's agent received: %s)", buf);
+    }
+    json_decref(call_tool(&c, "get_instance", json_pack("{s:s}", "instance_id", review)));
     json_decref(call_tool(
         &c, "create_pull_request",
         json_pack("{s:s, s:s}", "instance_id", id, "title", "greet: say the user's name")));
     json_decref(call_tool(&c, "terminate_instance",
+                          json_pack("{s:s, s:b}", "instance_id", review, "remove_worktree", 1)));
+    printf("\n(removing the work instance's worktree would lose its unpushed commit:)");
+    json_decref(call_tool(&c, "terminate_instance",
                           json_pack("{s:s, s:b}", "instance_id", id, "remove_worktree", 1)));
+    json_decref(call_tool(
+        &c, "terminate_instance",
+        json_pack("{s:s, s:b, s:b}", "instance_id", id, "remove_worktree", 1, "force", 1)));
     json_decref(call_tool(&c, "query_instances", json_object()));
 
     status = client_stop(&c);

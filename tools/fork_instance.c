@@ -1,8 +1,41 @@
-/* fork_instance: lands with issue #3. Definition (final): fork_instance.json. */
+/* fork_instance: a new work instance starting at another instance's branch head. Definition:
+ * fork_instance.json. */
+#include <stdlib.h>
+
 #include "tools/instance.h"
 
 int tool_fork_instance(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
                        grove_err *err)
 {
-    return tool_not_implemented("fork_instance", 3, err);
+    const char *id = instance_target(ctx, args, "instance_id", err);
+    json_t *src = NULL;
+    char *agent = NULL;
+    char head[41];
+    instance_spec spec = {0};
+    int rc = -1;
+
+    if (!id || instance_load(ctx, id, &src, err) != 0)
+        return -1;
+    if (issue_parse(json_object_get(src, "issue"), &spec.issue, err) != 0 ||
+        instance_launch_choice(ctx, args, &agent, err) != 0)
+        goto done;
+    if (gitops_branch_head(ctx->repo, jstr(src, "branch_name"), head, err) != 0) {
+        grove_fail(err, GROVE_ENOTFOUND, "cannot fork '%s': its branch '%s' no longer exists", id,
+                   jstr(src, "branch_name"));
+        goto done;
+    }
+    /* The fork shares the source's base, so ahead/behind and pull requests compare alike. */
+    spec.type = "work";
+    spec.base_branch = jstr(src, "base_branch");
+    spec.base_commit = jstr(src, "base_commit") ? jstr(src, "base_commit") : head;
+    spec.start_commit = head;
+    spec.prompt = arg_str(args, "prompt");
+    spec.parent_id = id;
+    spec.relationship = "created_fork";
+    spec.agent_command = agent;
+    rc = instance_create(ctx, &spec, p, out, err);
+done:
+    free(agent);
+    json_decref(src);
+    return rc;
 }

@@ -10,7 +10,7 @@ int tool_get_instance(grove_ctx *ctx, const json_t *args, const tool_progress *p
     json_t *inst = NULL, *rels = NULL, *cp = NULL, *git = NULL;
     grove_err gerr = GROVE_ERR_INIT;
 
-    if (!id || instance_load(ctx, id, &inst, err) != 0)
+    if (!id || instances_reconcile(ctx, NULL, err) != 0 || instance_load(ctx, id, &inst, err) != 0)
         return -1;
     if (db_relationships(ctx->db, id, &rels, err) != 0 ||
         db_checkpoint_get(ctx->db, id, NULL, &cp, err) != 0)

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <ftw.h>
 #include <git2.h>
 #include <limits.h>
@@ -1274,5 +1275,1178 @@ done:
     json_decref(files);
     git_object_free(base);
     git_repository_free(repo);
+    return rc;
+}
+
+/* ---- commits, branches, diffs ------------------------------------------ */
+
+/* The commit of hex id `hex` (4 to 40 digits); `what` names it in messages ("commit"). */
+static int lookup_commit_hex(git_repository *repo, const char *hex, const char *what,
+                             git_commit **out, grove_err *err)
+{
+    git_oid oid;
+    int rc;
+
+    *out = NULL;
+    if (!hex_valid(hex))
+        return grove_fail(err, GROVE_EINVAL, "invalid %s '%s': expected 4 to 40 hex digits", what,
+                          hex ? hex : "");
+    git_error_clear();
+    if (git_oid_fromstrn(&oid, hex, strlen(hex)) < 0)
+        return fail_git(err, GROVE_EINVAL, "invalid %s '%s'", what, hex);
+    git_error_clear();
+    rc = git_commit_lookup_prefix(out, repo, &oid, strlen(hex));
+    if (rc == GIT_ENOTFOUND) /* also an object that is not a commit */
+        return grove_fail(err, GROVE_ENOTFOUND, "%s '%s' not found", what, hex);
+    if (rc == GIT_EAMBIGUOUS)
+        return grove_fail(err, GROVE_EINVAL, "%s '%s' is ambiguous: give more hex digits", what,
+                          hex);
+    if (rc < 0)
+        return fail_git(err, GROVE_EGIT, "cannot look up %s '%s'", what, hex);
+    return 0;
+}
+
+int gitops_diff_stat_between(gitops_repo *r, const char *from, const char *to,
+                             gitops_diff_stat *out, grove_err *err)
+{
+    git_commit *c_from = NULL, *c_to = NULL;
+    git_tree *t_from = NULL, *t_to = NULL;
+    git_diff *diff = NULL;
+    git_diff_stats *stats = NULL;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (lookup_commit_hex(r->repo, from, "commit", &c_from, err) != 0 ||
+        lookup_commit_hex(r->repo, to, "commit", &c_to, err) != 0)
+        goto done;
+    git_error_clear();
+    if (git_commit_tree(&t_from, c_from) < 0 || git_commit_tree(&t_to, c_to) < 0) {
+        rc = fail_git(err, GROVE_EGIT, "cannot read the trees of commits '%s' and '%s'", from, to);
+        goto done;
+    }
+    git_error_clear();
+    if (git_diff_tree_to_tree(&diff, r->repo, t_from, t_to, NULL) < 0 ||
+        git_diff_get_stats(&stats, diff) < 0) {
+        rc = fail_git(err, GROVE_EGIT, "cannot diff commits '%s' and '%s'", from, to);
+        goto done;
+    }
+    out->files_changed = (long long)git_diff_stats_files_changed(stats);
+    out->insertions = (long long)git_diff_stats_insertions(stats);
+    out->deletions = (long long)git_diff_stats_deletions(stats);
+    rc = 0;
+done:
+    git_diff_stats_free(stats);
+    git_diff_free(diff);
+    git_tree_free(t_from);
+    git_tree_free(t_to);
+    git_commit_free(c_from);
+    git_commit_free(c_to);
+    return rc;
+}
+
+/* The commit local branch `branch` (refs/heads/<branch>) points at. */
+static int branch_commit_oid(gitops_repo *r, const char *branch, git_oid *oid, grove_err *err)
+{
+    git_reference *ref = NULL;
+    git_object *obj = NULL;
+    int rc;
+
+    if (!branch || !*branch)
+        return grove_fail(err, GROVE_EINVAL, "branch name is empty");
+    git_error_clear();
+    rc = git_branch_lookup(&ref, r->repo, branch, GIT_BRANCH_LOCAL);
+    if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC)
+        return grove_fail(err, GROVE_ENOTFOUND, "branch '%s' not found", branch);
+    if (rc < 0)
+        return fail_git(err, GROVE_EGIT, "cannot look up branch '%s'", branch);
+    git_error_clear();
+    rc = git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT);
+    git_reference_free(ref);
+    if (rc < 0)
+        return fail_git(err, GROVE_EGIT, "cannot resolve branch '%s' to a commit", branch);
+    git_oid_cpy(oid, git_object_id(obj));
+    git_object_free(obj);
+    return 0;
+}
+
+int gitops_branch_head(gitops_repo *r, const char *branch, char sha[41], grove_err *err)
+{
+    git_oid oid;
+
+    sha[0] = '\0';
+    if (branch_commit_oid(r, branch, &oid, err) != 0)
+        return -1;
+    git_oid_tostr(sha, 41, &oid);
+    return 0;
+}
+
+/* ---- removal loss ------------------------------------------------------ */
+
+/* Number of paths `git status --porcelain` lists for the worktree at `path`; 0 when it is gone. */
+static int dirty_count(const char *path, size_t *count, grove_err *err)
+{
+    git_repository *repo = NULL;
+    json_t *files = NULL;
+    struct stat st;
+    int rc = -1;
+
+    *count = 0;
+    if (!path || (stat(path, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)))
+        return 0;
+    if (open_worktree_path(&repo, path, err) != 0)
+        return -1;
+    files = json_array();
+    if (!files) {
+        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (dirty_files(repo, path, files, err) != 0)
+        goto done;
+    *count = json_array_size(files);
+    rc = 0;
+done:
+    json_decref(files);
+    git_repository_free(repo);
+    return rc;
+}
+
+/*
+ * Hides from `walk` the commits of every reference matching `glob` except
+ * `keep` (a full reference name, may be NULL). References that do not lead
+ * to a commit (a dangling origin/HEAD, a tag of a tree) hide nothing.
+ */
+static int hide_refs(git_revwalk *walk, git_repository *repo, const char *glob, const char *keep,
+                     grove_err *err)
+{
+    git_reference_iterator *it = NULL;
+    git_reference *ref = NULL;
+    int rc = 0, nrc;
+
+    git_error_clear();
+    if (git_reference_iterator_glob_new(&it, repo, glob) < 0)
+        return fail_git(err, GROVE_EGIT, "cannot list references '%s'", glob);
+    while (rc == 0 && (nrc = git_reference_next(&ref, it)) == 0) {
+        git_object *obj = NULL;
+
+        if ((!keep || strcmp(git_reference_name(ref), keep) != 0) &&
+            git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT) == 0) {
+            git_error_clear();
+            if (git_revwalk_hide(walk, git_object_id(obj)) < 0)
+                rc = fail_git(err, GROVE_EGIT, "cannot walk history from '%s'",
+                              git_reference_name(ref));
+        }
+        git_object_free(obj);
+        git_reference_free(ref);
+        ref = NULL;
+    }
+    if (rc == 0 && nrc != GIT_ITEROVER)
+        rc = fail_git(err, GROVE_EGIT, "cannot list references '%s'", glob);
+    git_reference_iterator_free(it);
+    return rc;
+}
+
+int gitops_removal_loss(gitops_repo *r, const char *path, const char *branch,
+                        const char *base_commit, gitops_loss *out, grove_err *err)
+{
+    git_revwalk *walk = NULL;
+    git_commit *base = NULL;
+    git_oid tip, oid;
+    char *keep = NULL;
+    size_t unique = 0;
+    int rc = -1, nrc;
+
+    memset(out, 0, sizeof(*out));
+    if (branch_commit_oid(r, branch, &tip, err) != 0)
+        return -1;
+    if (base_commit && lookup_commit_hex(r->repo, base_commit, "base commit", &base, err) != 0)
+        return -1;
+    keep = grove_asprintf("refs/heads/%s", branch);
+    if (!keep) {
+        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    git_error_clear();
+    if (git_revwalk_new(&walk, r->repo) < 0 || git_revwalk_push(walk, &tip) < 0) {
+        rc = fail_git(err, GROVE_EGIT, "cannot walk the history of branch '%s'", branch);
+        goto done;
+    }
+    if (hide_refs(walk, r->repo, "refs/remotes/*", NULL, err) != 0 ||
+        hide_refs(walk, r->repo, "refs/heads/*", keep, err) != 0)
+        goto done;
+    git_error_clear();
+    if (base && git_revwalk_hide(walk, git_commit_id(base)) < 0) {
+        rc = fail_git(err, GROVE_EGIT, "cannot walk history from base commit '%s'", base_commit);
+        goto done;
+    }
+    git_error_clear();
+    while ((nrc = git_revwalk_next(&oid, walk)) == 0)
+        unique++;
+    if (nrc != GIT_ITEROVER) {
+        rc = fail_git(err, GROVE_EGIT, "cannot walk the history of branch '%s'", branch);
+        goto done;
+    }
+    if (dirty_count(path, &out->dirty_files, err) != 0)
+        goto done;
+    out->unique_commits = unique;
+    rc = 0;
+done:
+    if (rc != 0)
+        memset(out, 0, sizeof(*out));
+    git_revwalk_free(walk);
+    git_commit_free(base);
+    free(keep);
+    return rc;
+}
+
+/* ---- .worktreeinclude -------------------------------------------------- */
+
+#define INCLUDE_FILE     ".worktreeinclude"
+#define INCLUDE_FILE_MAX (256 * 1024) /* bytes */
+#define COPY_BUF         (128 * 1024)
+
+/* One line of .worktreeinclude. */
+typedef struct wti_pattern {
+    char *glob;    /* without the leading '!' or '/' and the trailing '/' */
+    int negate;    /* '!' */
+    int dir_only;  /* trailing '/' */
+    int from_root; /* leading '/' or a '/' inside: matched against the whole path */
+} wti_pattern;
+
+typedef struct wti_rules {
+    wti_pattern *p;
+    size_t n;
+} wti_rules;
+
+/* A top-level entry to copy, relative to the worktree root, no trailing '/'. */
+typedef struct wti_cand {
+    char *rel;
+} wti_cand;
+
+typedef struct wti_copy {
+    const gitops_repo *r;
+    const char *dest;
+    const wti_rules *rules;
+    git_index *index; /* of the main worktree: tracked paths are never copied */
+    char *buf;        /* COPY_BUF bytes */
+    char rel[PATH_MAX];
+} wti_copy;
+
+static void wti_rules_free(wti_rules *rules)
+{
+    size_t i;
+
+    for (i = 0; i < rules->n; i++)
+        free(rules->p[i].glob);
+    free(rules->p);
+    rules->p = NULL;
+    rules->n = 0;
+}
+
+/*
+ * 1 when `rel` is a relative path whose components are all non-empty and
+ * neither "." nor "..", and that does not start with ".git".
+ */
+static int rel_path_safe(const char *rel)
+{
+    const char *p = rel;
+
+    if (!rel || !*rel || rel[0] == '/' || strlen(rel) >= PATH_MAX)
+        return 0;
+    if (strncmp(rel, ".git", 4) == 0 && (rel[4] == '\0' || rel[4] == '/'))
+        return 0;
+    for (;;) {
+        size_t len = strcspn(p, "/");
+
+        if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+            return 0;
+        if (p[len] == '\0')
+            return 1;
+        p += len + 1;
+    }
+}
+
+/* Parses one line (NUL-terminated, no '\n') into rules; blank lines and comments add nothing. */
+static int wti_parse_line(wti_rules *rules, char *line, size_t lineno, grove_err *err)
+{
+    wti_pattern pat = {NULL, 0, 0, 0};
+    size_t len = strlen(line);
+    char *s = line;
+    wti_pattern *grown;
+
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+        s[--len] = '\0';
+    if (len == 0 || s[0] == '#')
+        return 0;
+    if (s[0] == '!') {
+        pat.negate = 1;
+        s++;
+    } else if (s[0] == '\\' && (s[1] == '#' || s[1] == '!')) {
+        s++; /* "\#x", "\!x": a literal first character */
+    }
+    if (s[0] == '/') {
+        pat.from_root = 1;
+        s++;
+    }
+    len = strlen(s);
+    if (len > 0 && s[len - 1] == '/') {
+        pat.dir_only = 1;
+        while (len > 0 && s[len - 1] == '/')
+            s[--len] = '\0';
+    }
+    if (len == 0)
+        return 0;
+    if (strchr(s, '/'))
+        pat.from_root = 1;
+    if (pat.from_root && !rel_path_safe(s)) {
+        log_warn("%s line %zu: pattern '%s' ignored: it leaves the worktree or names .git",
+                 INCLUDE_FILE, lineno, s);
+        return 0;
+    }
+    if (!(pat.glob = grove_strdup(s)))
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    grown = realloc(rules->p, (rules->n + 1) * sizeof(*rules->p));
+    if (!grown) {
+        free(pat.glob);
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    }
+    rules->p = grown;
+    rules->p[rules->n++] = pat;
+    return 0;
+}
+
+/*
+ * Reads <main worktree>/.worktreeinclude into rules. 1 when there is none,
+ * 0 when read (possibly without any pattern), -1 on error.
+ */
+static int wti_rules_read(const gitops_repo *r, wti_rules *rules, grove_err *err)
+{
+    char *file = grove_asprintf("%s/%s", r->workdir, INCLUDE_FILE);
+    char *text = NULL, *line, *next;
+    struct stat st;
+    size_t len = 0, lineno = 0;
+    int fd = -1, rc = -1;
+
+    rules->p = NULL;
+    rules->n = 0;
+    if (!file)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        rc = 1;
+        goto done;
+    }
+    if (fd < 0 && errno == ELOOP) {
+        rc = grove_fail(err, GROVE_EINVAL, "'%s' is a symbolic link: not read", file);
+        goto done;
+    }
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = grove_fail(err, GROVE_EIO, "cannot read '%s': %s", file, strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > INCLUDE_FILE_MAX) {
+        rc = grove_fail(err, GROVE_EINVAL, "'%s' is not a regular file of at most %d bytes", file,
+                        INCLUDE_FILE_MAX);
+        goto done;
+    }
+    text = malloc((size_t)st.st_size + 1);
+    if (!text) {
+        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    while (len < (size_t)st.st_size) {
+        ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = grove_fail(err, GROVE_EIO, "cannot read '%s': %s", file, strerror(errno));
+            goto done;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    text[len] = '\0';
+    for (line = text; line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (wti_parse_line(rules, line, ++lineno, err) != 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    if (rc < 0)
+        wti_rules_free(rules);
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    free(file);
+    return rc;
+}
+
+/* What the last pattern matching `rel` itself says: 1 include, 0 exclude, -1 none matches. */
+static int wti_decide_self(const wti_rules *rules, const char *rel, int is_dir)
+{
+    const char *slash = strrchr(rel, '/');
+    const char *base = slash ? slash + 1 : rel;
+    int decision = -1;
+    size_t i;
+
+    for (i = 0; i < rules->n; i++) {
+        const wti_pattern *p = &rules->p[i];
+        int miss;
+
+        if (p->dir_only && !is_dir)
+            continue;
+        miss = p->from_root ? fnmatch(p->glob, rel, FNM_PATHNAME) : fnmatch(p->glob, base, 0);
+        if (!miss)
+            decision = p->negate ? 0 : 1;
+    }
+    return decision;
+}
+
+/*
+ * 1 when `rel` is to be copied: the nearest of `rel` and its parent folders
+ * that some pattern matches decides, by its last matching pattern (so
+ * "secrets/" takes the folder with everything in it and a later
+ * "!secrets/ca.pem" leaves that one file out).
+ */
+static int wti_included(const wti_rules *rules, const char *rel, int is_dir)
+{
+    char path[PATH_MAX];
+    char *slash;
+
+    snprintf(path, sizeof(path), "%s", rel);
+    for (;;) {
+        int d = wti_decide_self(rules, path, is_dir);
+
+        if (d >= 0)
+            return d;
+        slash = strrchr(path, '/');
+        if (!slash)
+            return 0;
+        *slash = '\0';
+        is_dir = 1;
+    }
+}
+
+/* 1 when `rel` is in the main worktree's index (any stage): tracked, never copied. */
+static int wti_tracked(const wti_copy *c, const char *rel)
+{
+    size_t pos;
+
+    return git_index_find(&pos, c->index, rel) == 0;
+}
+
+static int wti_copy_node(wti_copy *c, int sfd, int dfd, const char *name, int top, grove_err *err);
+
+/* Copies regular file `name` (its mode and times too); 1 copied, 0 skipped, -1 error. */
+static int wti_copy_file(wti_copy *c, int sfd, int dfd, const char *name, const struct stat *st,
+                         grove_err *err)
+{
+    struct timespec times[2];
+    off_t total = 0;
+    int in = -1, out = -1, rc = -1, use_cfr = 1;
+
+    in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0) {
+        if (errno == ENOENT || errno == ELOOP)
+            return 0; /* vanished or replaced meanwhile */
+        return grove_fail(err, GROVE_EIO, "cannot read '%s/%s': %s", c->r->workdir, c->rel,
+                          strerror(errno));
+    }
+    out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (out < 0) {
+        int e = errno;
+
+        close(in);
+        if (e != EEXIST)
+            return grove_fail(err, GROVE_EIO, "cannot create '%s/%s': %s", c->dest, c->rel,
+                              strerror(e));
+        log_warn("not copying '%s': it already exists in '%s'", c->rel, c->dest);
+        return 0;
+    }
+    for (;;) {
+        ssize_t n;
+
+        if (use_cfr) {
+            n = copy_file_range(in, NULL, out, NULL, COPY_BUF, 0);
+            if (n < 0 && errno != EINTR) {
+                if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+                    goto io_error;
+                use_cfr = 0; /* not here: plain reads and writes from where it stopped */
+                continue;
+            }
+            if (n == 0 && total < st->st_size) {
+                use_cfr = 0; /* some file systems report 0 early (procfs, some FUSE) */
+                continue;
+            }
+        } else {
+            n = read(in, c->buf, COPY_BUF);
+            if (n > 0) {
+                ssize_t off = 0;
+
+                while (off < n) {
+                    ssize_t w = write(out, c->buf + off, (size_t)(n - off));
+
+                    if (w < 0 && errno == EINTR)
+                        continue;
+                    if (w < 0)
+                        goto io_error;
+                    off += w;
+                }
+            } else if (n < 0 && errno != EINTR) {
+                goto io_error;
+            }
+        }
+        if (n == 0)
+            break;
+        if (n > 0)
+            total += n;
+    }
+    times[0] = st->st_atim;
+    times[1] = st->st_mtim;
+    if (fchmod(out, st->st_mode & 0777) != 0 || futimens(out, times) != 0)
+        goto io_error;
+    if (close(out) != 0) {
+        out = -1;
+        goto io_error;
+    }
+    close(in);
+    return 1;
+io_error:
+    rc = grove_fail(err, GROVE_EIO, "cannot copy '%s' to '%s': %s", c->rel, c->dest,
+                    strerror(errno));
+    if (out >= 0)
+        close(out);
+    close(in);
+    (void)unlinkat(dfd, name, 0);
+    return rc;
+}
+
+static int wti_copy_symlink(wti_copy *c, int sfd, int dfd, const char *name, grove_err *err)
+{
+    char target[PATH_MAX];
+    ssize_t n = readlinkat(sfd, name, target, sizeof(target));
+
+    if (n < 0 && errno == ENOENT)
+        return 0;
+    if (n < 0)
+        return grove_fail(err, GROVE_EIO, "cannot read link '%s/%s': %s", c->r->workdir, c->rel,
+                          strerror(errno));
+    if ((size_t)n >= sizeof(target)) {
+        log_warn("not copying link '%s': its target is too long", c->rel);
+        return 0;
+    }
+    target[n] = '\0';
+    if (symlinkat(target, dfd, name) == 0)
+        return 1;
+    if (errno == EEXIST) {
+        log_warn("not copying '%s': it already exists in '%s'", c->rel, c->dest);
+        return 0;
+    }
+    return grove_fail(err, GROVE_EIO, "cannot create link '%s/%s': %s", c->dest, c->rel,
+                      strerror(errno));
+}
+
+/* Copies folder `name` and what it holds (an existing folder in dest is filled, not replaced). */
+static int wti_copy_dir(wti_copy *c, int sfd, int dfd, const char *name, const struct stat *st,
+                        grove_err *err)
+{
+    DIR *dir = NULL;
+    struct dirent *de;
+    size_t rel_len = strlen(c->rel);
+    int s2 = -1, d2 = -1, created, any = 0, rc = -1;
+
+    s2 = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (s2 < 0) {
+        if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR)
+            return 0;
+        return grove_fail(err, GROVE_EIO, "cannot read folder '%s/%s': %s", c->r->workdir, c->rel,
+                          strerror(errno));
+    }
+    created = mkdirat(dfd, name, 0700) == 0;
+    if (!created && errno != EEXIST) {
+        rc = grove_fail(err, GROVE_EIO, "cannot create folder '%s/%s': %s", c->dest, c->rel,
+                        strerror(errno));
+        goto done;
+    }
+    d2 = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (d2 < 0) {
+        if (errno == ELOOP || errno == ENOTDIR) {
+            log_warn("not copying '%s': it exists in '%s' and is not a folder", c->rel, c->dest);
+            rc = 0;
+        } else {
+            rc = grove_fail(err, GROVE_EIO, "cannot open folder '%s/%s': %s", c->dest, c->rel,
+                            strerror(errno));
+        }
+        goto done;
+    }
+    dir = fdopendir(s2);
+    if (!dir) {
+        rc = grove_fail(err, GROVE_EIO, "cannot read folder '%s/%s': %s", c->r->workdir, c->rel,
+                        strerror(errno));
+        goto done;
+    }
+    s2 = -1; /* owned by dir now */
+    for (;;) {
+        int crc;
+
+        errno = 0;
+        de = readdir(dir);
+        if (!de) {
+            if (errno != 0) {
+                rc = grove_fail(err, GROVE_EIO, "cannot read folder '%s/%s': %s", c->r->workdir,
+                                c->rel, strerror(errno));
+                goto done;
+            }
+            break;
+        }
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (rel_len + 1 + strlen(de->d_name) >= sizeof(c->rel)) {
+            log_warn("not copying '%s/%s': path too long", c->rel, de->d_name);
+            continue;
+        }
+        c->rel[rel_len] = '/';
+        strcpy(c->rel + rel_len + 1, de->d_name);
+        crc = wti_copy_node(c, dirfd(dir), d2, de->d_name, 0, err);
+        c->rel[rel_len] = '\0';
+        if (crc < 0)
+            goto done;
+        any |= crc;
+    }
+    if (created && fchmod(d2, st->st_mode & 0777) != 0) {
+        rc = grove_fail(err, GROVE_EIO, "cannot set the mode of '%s/%s': %s", c->dest, c->rel,
+                        strerror(errno));
+        goto done;
+    }
+    rc = created || any;
+done:
+    if (dir)
+        closedir(dir);
+    if (s2 >= 0)
+        close(s2);
+    if (d2 >= 0)
+        close(d2);
+    return rc;
+}
+
+/*
+ * Copies entry `name` of source folder `sfd` (c->rel is its path) into dest
+ * folder `dfd`. Below a top-level entry, the patterns decide again (a
+ * negation may leave something out) and tracked paths are skipped.
+ * 1 when something was copied, 0 when nothing was, -1 on error.
+ */
+static int wti_copy_node(wti_copy *c, int sfd, int dfd, const char *name, int top, grove_err *err)
+{
+    struct stat st;
+
+    if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        return grove_fail(err, GROVE_EIO, "cannot read '%s/%s': %s", c->r->workdir, c->rel,
+                          strerror(errno));
+    }
+    if (wti_tracked(c, c->rel))
+        return 0;
+    if (!top && !wti_included(c->rules, c->rel, S_ISDIR(st.st_mode)))
+        return 0;
+    if (S_ISREG(st.st_mode))
+        return wti_copy_file(c, sfd, dfd, name, &st, err);
+    if (S_ISLNK(st.st_mode))
+        return wti_copy_symlink(c, sfd, dfd, name, err);
+    if (S_ISDIR(st.st_mode))
+        return wti_copy_dir(c, sfd, dfd, name, &st, err);
+    log_warn("not copying '%s': not a file, folder or symbolic link", c->rel);
+    return 0;
+}
+
+/*
+ * Copies top-level candidate `rel`: opens its parent folders on both sides
+ * without following a symbolic link anywhere (creating missing ones in dest
+ * with the source's mode plus owner rwx), then copies the entry.
+ */
+static int wti_copy_top(wti_copy *c, int src_root, int dst_root, const char *rel, grove_err *err)
+{
+    char parts[PATH_MAX];
+    char *comp, *slash;
+    int sfd, dfd, rc = -1;
+
+    snprintf(parts, sizeof(parts), "%s", rel);
+    snprintf(c->rel, sizeof(c->rel), "%s", rel);
+    sfd = dup(src_root);
+    dfd = dup(dst_root);
+    if (sfd < 0 || dfd < 0) {
+        rc = grove_fail(err, GROVE_EIO, "cannot open folders: %s", strerror(errno));
+        goto done;
+    }
+    for (comp = parts; (slash = strchr(comp, '/')) != NULL; comp = slash + 1) {
+        struct stat st;
+        int ns, nd;
+
+        *slash = '\0';
+        ns = openat(sfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (ns < 0) {
+            int e = errno;
+
+            if (e == ELOOP || e == ENOTDIR) /* a link: never followed */
+                log_warn("not copying '%s': '%s' in '%s' is not a folder", rel, comp,
+                         c->r->workdir);
+            if (e == ENOENT || e == ELOOP || e == ENOTDIR) {
+                rc = 0;
+                goto done;
+            }
+            rc = grove_fail(err, GROVE_EIO, "cannot open folder of '%s/%s': %s", c->r->workdir, rel,
+                            strerror(e));
+            goto done;
+        }
+        close(sfd);
+        sfd = ns;
+        if (fstat(sfd, &st) != 0) {
+            rc = grove_fail(err, GROVE_EIO, "cannot read folder of '%s/%s': %s", c->r->workdir, rel,
+                            strerror(errno));
+            goto done;
+        }
+        if (mkdirat(dfd, comp, (st.st_mode & 0777) | S_IRWXU) != 0 && errno != EEXIST) {
+            rc = grove_fail(err, GROVE_EIO, "cannot create folder for '%s/%s': %s", c->dest, rel,
+                            strerror(errno));
+            goto done;
+        }
+        nd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (nd < 0) {
+            if (errno == ELOOP || errno == ENOTDIR) {
+                log_warn("not copying '%s': '%s' in '%s' is not a folder", rel, comp, c->dest);
+                rc = 0;
+                goto done;
+            }
+            rc = grove_fail(err, GROVE_EIO, "cannot open folder for '%s/%s': %s", c->dest, rel,
+                            strerror(errno));
+            goto done;
+        }
+        close(dfd);
+        dfd = nd;
+    }
+    rc = wti_copy_node(c, sfd, dfd, comp, 1, err);
+done:
+    if (sfd >= 0)
+        close(sfd);
+    if (dfd >= 0)
+        close(dfd);
+    return rc;
+}
+
+static int wti_cand_add(wti_cand **cands, size_t *n, const char *rel, grove_err *err)
+{
+    wti_cand *grown = realloc(*cands, (*n + 1) * sizeof(**cands));
+
+    if (!grown)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    *cands = grown;
+    if (!(grown[*n].rel = grove_strdup(rel)))
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    (*n)++;
+    return 0;
+}
+
+/* 1 when `a` is `b` or a folder above it. */
+static int path_covers(const char *a, const char *b)
+{
+    size_t n = strlen(a);
+
+    return strncmp(a, b, n) == 0 && (b[n] == '\0' || b[n] == '/');
+}
+
+/*
+ * Top-level candidates: the ignored entries of the main worktree that the
+ * rules include (ignored folders come whole, as "dir/", untracked folders
+ * are looked into), then the literal paths of patterns with a '/' that
+ * exist and are ignored (inside an ignored folder the status does not
+ * enter). A candidate inside another one is dropped.
+ */
+static int wti_candidates(wti_copy *c, wti_cand **cands, size_t *n, grove_err *err)
+{
+    git_status_options opts;
+    git_status_list *list = NULL;
+    size_t i, j, count;
+    int rc = -1;
+
+    *cands = NULL;
+    *n = 0;
+    git_error_clear();
+    if (git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION) < 0)
+        return fail_git(err, GROVE_EGIT, "cannot set up status options");
+    opts.show = GIT_STATUS_SHOW_WORKDIR_ONLY;
+    opts.flags = GIT_STATUS_OPT_INCLUDE_IGNORED | GIT_STATUS_OPT_INCLUDE_UNTRACKED |
+                 GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS | GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+    git_error_clear();
+    if (git_status_list_new(&list, c->r->repo, &opts) < 0)
+        return fail_git(err, GROVE_EGIT, "cannot read the status of '%s'", c->r->workdir);
+    count = git_status_list_entrycount(list);
+    for (i = 0; i < count; i++) {
+        const git_status_entry *e = git_status_byindex(list, i);
+        const git_diff_delta *d = e ? e->index_to_workdir : NULL;
+        const char *p = d ? (d->new_file.path ? d->new_file.path : d->old_file.path) : NULL;
+        char rel[PATH_MAX];
+        size_t len;
+        int is_dir = 0;
+
+        if (!p || !(e->status & GIT_STATUS_IGNORED))
+            continue;
+        snprintf(rel, sizeof(rel), "%s", p);
+        len = strlen(rel);
+        while (len > 0 && rel[len - 1] == '/') {
+            rel[--len] = '\0';
+            is_dir = 1;
+        }
+        if (rel_path_safe(rel) && wti_included(c->rules, rel, is_dir) == 1 &&
+            wti_cand_add(cands, n, rel, err) != 0)
+            goto done;
+    }
+    for (i = 0; i < c->rules->n; i++) {
+        const wti_pattern *pat = &c->rules->p[i];
+        char path[PATH_MAX * 2];
+        struct stat st;
+        int ignored = 0;
+
+        if (pat->negate || !pat->from_root || strpbrk(pat->glob, "*?[\\"))
+            continue;
+        for (j = 0; j < *n && !path_covers((*cands)[j].rel, pat->glob); j++)
+            ;
+        if (j < *n)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", c->r->workdir, pat->glob);
+        if (lstat(path, &st) != 0 || (pat->dir_only && !S_ISDIR(st.st_mode)))
+            continue;
+        git_error_clear();
+        if (git_ignore_path_is_ignored(&ignored, c->r->repo, pat->glob) < 0) {
+            rc = fail_git(err, GROVE_EGIT, "cannot check whether '%s' is ignored", pat->glob);
+            goto done;
+        }
+        if (ignored && wti_included(c->rules, pat->glob, S_ISDIR(st.st_mode)) == 1 &&
+            wti_cand_add(cands, n, pat->glob, err) != 0)
+            goto done;
+    }
+    /* Drop candidates inside (or equal to) an earlier or enclosing one. */
+    for (i = 0; i < *n; i++) {
+        for (j = 0; j < *n; j++) {
+            if (j == i || !(*cands)[j].rel)
+                continue;
+            if (path_covers((*cands)[j].rel, (*cands)[i].rel) &&
+                (strcmp((*cands)[j].rel, (*cands)[i].rel) != 0 || j < i)) {
+                free((*cands)[i].rel);
+                (*cands)[i].rel = NULL;
+                break;
+            }
+        }
+    }
+    rc = 0;
+done:
+    git_status_list_free(list);
+    return rc;
+}
+
+int gitops_copy_worktreeinclude(gitops_repo *r, const char *dest, size_t *copied, grove_err *err)
+{
+    wti_rules rules = {NULL, 0};
+    wti_copy c;
+    wti_cand *cands = NULL;
+    size_t n = 0, i, done_count = 0;
+    char *dest_real = NULL;
+    int src_root = -1, dst_root = -1, rc = -1, rrc;
+
+    if (copied)
+        *copied = 0;
+    memset(&c, 0, sizeof(c));
+    if (!abs_path_valid(dest))
+        return grove_fail(err, GROVE_EINVAL,
+                          "destination '%s' must be absolute, without '.' or '..'",
+                          dest ? dest : "");
+    rrc = wti_rules_read(r, &rules, err);
+    if (rrc != 0)
+        return rrc > 0 ? 0 : -1;
+    dst_root = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dst_root < 0) {
+        rc = grove_fail(err, errno == ENOENT ? GROVE_ENOTFOUND : GROVE_EIO,
+                        "cannot open destination '%s': %s", dest, strerror(errno));
+        goto done;
+    }
+    dest_real = real_path(dest);
+    if (dest_real && strcmp(dest_real, r->workdir) == 0) {
+        rc = grove_fail(err, GROVE_EINVAL, "destination '%s' is the main worktree itself", dest);
+        goto done;
+    }
+    src_root = open(r->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (src_root < 0) {
+        rc = grove_fail(err, GROVE_EIO, "cannot open '%s': %s", r->workdir, strerror(errno));
+        goto done;
+    }
+    c.r = r;
+    c.dest = dest;
+    c.rules = &rules;
+    c.buf = malloc(COPY_BUF);
+    if (!c.buf) {
+        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    git_error_clear();
+    if (git_repository_index(&c.index, r->repo) < 0 || git_index_read(c.index, 0) < 0) {
+        rc = fail_git(err, GROVE_EGIT, "cannot read the index of '%s'", r->workdir);
+        goto done;
+    }
+    if (rules.n > 0 && wti_candidates(&c, &cands, &n, err) != 0)
+        goto done;
+    for (i = 0; i < n; i++) {
+        int crc;
+
+        if (!cands[i].rel)
+            continue;
+        crc = wti_copy_top(&c, src_root, dst_root, cands[i].rel, err);
+        if (crc < 0)
+            goto done;
+        if (crc > 0) {
+            done_count++;
+            log_debug("copied '%s' into '%s' (%s)", cands[i].rel, dest, INCLUDE_FILE);
+        }
+    }
+    rc = 0;
+done:
+    if (copied)
+        *copied = done_count;
+    for (i = 0; i < n; i++)
+        free(cands[i].rel);
+    free(cands);
+    git_index_free(c.index);
+    free(c.buf);
+    free(dest_real);
+    if (src_root >= 0)
+        close(src_root);
+    if (dst_root >= 0)
+        close(dst_root);
+    wti_rules_free(&rules);
+    return rc;
+}
+
+/* ---- worktree list and prune ------------------------------------------- */
+
+/*
+ * The folder of the worktree whose admin dir is `admin`, from its `gitdir`
+ * file ("<folder>/.git"), malloc'd; NULL when unreadable or not absolute.
+ */
+static char *admin_worktree_folder(const char *admin)
+{
+    char buf[PATH_MAX + 16];
+    char *file = grove_asprintf("%s/gitdir", admin);
+    size_t len;
+    int rrc;
+
+    if (!file)
+        return NULL;
+    rrc = read_small_file(file, buf, sizeof(buf));
+    free(file);
+    if (rrc != 0 || buf[0] != '/')
+        return NULL;
+    len = strlen(buf);
+    if (len > 5 && strcmp(buf + len - 5, "/.git") == 0)
+        buf[len - 5] = '\0';
+    return grove_strdup(buf);
+}
+
+/* Fills `wi` for admin dir <common>/worktrees/<name>. -1 only when out of memory. */
+static int worktree_info_read(const gitops_repo *r, const char *name, gitops_worktree_info *wi)
+{
+    char buf[PATH_MAX + 16];
+    char *admin = admin_dir(r, name);
+    char *file = NULL;
+    struct stat st;
+    int rc = -1;
+
+    memset(wi, 0, sizeof(*wi));
+    if (!admin || !(wi->name = grove_strdup(name)))
+        goto done;
+    wi->path = admin_worktree_folder(admin);
+    wi->folder_exists = wi->path && stat(wi->path, &st) == 0 && S_ISDIR(st.st_mode);
+
+    if (!(file = grove_asprintf("%s/HEAD", admin)))
+        goto done;
+    if (read_small_file(file, buf, sizeof(buf)) == 0 && strncmp(buf, "ref:", 4) == 0) {
+        const char *v = buf + 4;
+
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (strncmp(v, "refs/heads/", 11) == 0 && v[11] && !(wi->branch = grove_strdup(v + 11)))
+            goto done;
+    }
+    free(file);
+
+    if (!(file = grove_asprintf("%s/locked", admin)))
+        goto done;
+    if (lstat(file, &st) == 0) {
+        if (read_small_file(file, buf, sizeof(buf)) != 0)
+            buf[0] = '\0';
+        if (!(wi->lock_reason = grove_strdup(buf)))
+            goto done;
+    }
+    rc = 0;
+done:
+    free(file);
+    free(admin);
+    return rc;
+}
+
+static int cmp_worktree_info(const void *a, const void *b)
+{
+    return strcmp(((const gitops_worktree_info *)a)->name, ((const gitops_worktree_info *)b)->name);
+}
+
+int gitops_worktree_list(gitops_repo *r, gitops_worktree_info **out, size_t *n, grove_err *err)
+{
+    char *wts = grove_asprintf("%s/worktrees", r->common_dir);
+    gitops_worktree_info *list = NULL;
+    size_t count = 0, cap = 0;
+    struct dirent *de;
+    DIR *d = NULL;
+    int rc = -1;
+
+    *out = NULL;
+    *n = 0;
+    if (!wts)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    d = opendir(wts);
+    if (!d) {
+        if (errno == ENOENT) {
+            free(wts);
+            return 0;
+        }
+        rc = grove_fail(err, GROVE_EIO, "cannot read folder '%s': %s", wts, strerror(errno));
+        goto done;
+    }
+    for (;;) {
+        struct stat st;
+        char *entry;
+        int is_dir;
+
+        errno = 0;
+        de = readdir(d);
+        if (!de) {
+            if (errno != 0) {
+                rc =
+                    grove_fail(err, GROVE_EIO, "cannot read folder '%s': %s", wts, strerror(errno));
+                goto done;
+            }
+            break;
+        }
+        if (de->d_name[0] == '.')
+            continue;
+        entry = grove_asprintf("%s/%s", wts, de->d_name);
+        if (!entry) {
+            rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+            goto done;
+        }
+        is_dir = lstat(entry, &st) == 0 && S_ISDIR(st.st_mode);
+        free(entry);
+        if (!is_dir)
+            continue;
+        if (count == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            gitops_worktree_info *grown = realloc(list, ncap * sizeof(*list));
+
+            if (!grown) {
+                rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+                goto done;
+            }
+            list = grown;
+            cap = ncap;
+        }
+        if (worktree_info_read(r, de->d_name, &list[count]) != 0) {
+            gitops_worktree_list_free(list, count + 1);
+            list = NULL;
+            count = 0;
+            rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+            goto done;
+        }
+        count++;
+    }
+    if (count > 1)
+        qsort(list, count, sizeof(*list), cmp_worktree_info);
+    *out = list;
+    *n = count;
+    list = NULL;
+    count = 0;
+    rc = 0;
+done:
+    gitops_worktree_list_free(list, count);
+    if (d)
+        closedir(d);
+    free(wts);
+    return rc;
+}
+
+void gitops_worktree_list_free(gitops_worktree_info *list, size_t n)
+{
+    size_t i;
+
+    if (!list)
+        return;
+    for (i = 0; i < n; i++) {
+        free(list[i].name);
+        free(list[i].path);
+        free(list[i].branch);
+        free(list[i].lock_reason);
+    }
+    free(list);
+}
+
+int gitops_worktree_prune_stale(gitops_repo *r, const char *name, grove_err *err)
+{
+    char *admin = NULL, *folder = NULL, *locked = NULL;
+    struct stat st;
+    int lock_fd = -1, rc = -1;
+
+    if (!name_valid(name))
+        return grove_fail(err, GROVE_EINVAL, "invalid worktree name '%s'", name ? name : "");
+    admin = admin_dir(r, name);
+    locked = admin ? grove_asprintf("%s/locked", admin) : NULL;
+    if (!admin || !locked) {
+        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (repo_lock(r, &lock_fd, err) != 0)
+        goto done;
+    if (lstat(admin, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        rc = grove_fail(err, GROVE_ENOTFOUND, "worktree '%s' not found", name);
+        goto done;
+    }
+    folder = admin_worktree_folder(admin);
+    if (folder && stat(folder, &st) == 0) {
+        rc = grove_fail(err, GROVE_ECONFLICT, "worktree '%s' still has its folder at '%s'", name,
+                        folder);
+        goto done;
+    }
+    if (folder && errno != ENOENT && errno != ENOTDIR) {
+        rc = grove_fail(err, GROVE_EIO, "cannot check folder '%s' of worktree '%s': %s", folder,
+                        name, strerror(errno));
+        goto done;
+    }
+    if (lstat(locked, &st) == 0) {
+        char reason[1024];
+
+        if (read_small_file(locked, reason, sizeof(reason)) != 0)
+            reason[0] = '\0';
+        rc = grove_fail(err, GROVE_ECONFLICT, "worktree '%s' is locked%s%s%s: not pruned", name,
+                        reason[0] ? " ('" : "", reason, reason[0] ? "')" : "");
+        goto done;
+    }
+    if (remove_tree(admin) != 0) {
+        rc = grove_fail(err, GROVE_EIO, "cannot remove folder '%s': %s", admin, strerror(errno));
+        goto done;
+    }
+    rc = 0;
+done:
+    repo_unlock(lock_fd);
+    free(folder);
+    free(locked);
+    free(admin);
     return rc;
 }

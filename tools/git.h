@@ -85,6 +85,66 @@ int gitops_worktree_head(const char *path, char sha[41], grove_err *err);
  */
 int gitops_worktree_state(const char *path, const char *base_commit, json_t **out, grove_err *err);
 
+/* Lines changed between two commits: `git diff --shortstat from to`. */
+typedef struct gitops_diff_stat {
+    long long files_changed;
+    long long insertions;
+    long long deletions;
+} gitops_diff_stat;
+
+/* Diff stat of the trees of commits `from` and `to` (hex ids), computed with libgit2. */
+int gitops_diff_stat_between(gitops_repo *r, const char *from, const char *to,
+                             gitops_diff_stat *out, grove_err *err);
+
+/* The commit branch `branch` points at (40 hex + NUL). Unknown branch: GROVE_ENOTFOUND. */
+int gitops_branch_head(gitops_repo *r, const char *branch, char sha[41], grove_err *err);
+
+/*
+ * What removing a worktree and its branch would lose. dirty_files: the
+ * worktree's uncommitted paths (as in gitops_worktree_state; 0 when the
+ * folder is gone). unique_commits: commits reachable from `branch` that no
+ * remote-tracking branch, no other local branch and not `base_commit`
+ * (may be NULL) reach — commits that exist nowhere else.
+ */
+typedef struct gitops_loss {
+    size_t dirty_files;
+    size_t unique_commits;
+} gitops_loss;
+
+int gitops_removal_loss(gitops_repo *r, const char *path, const char *branch,
+                        const char *base_commit, gitops_loss *out, grove_err *err);
+
+/*
+ * Copies into the new worktree at `dest` the gitignored files and folders of
+ * the main worktree that match the patterns of its `.worktreeinclude`
+ * (gitignore-like syntax: '#' comments, '!' negation, a pattern without '/'
+ * matches a name at any depth, one with '/' a path from the root, trailing
+ * '/' only folders). Tracked files are never copied; symlinks are copied as
+ * symlinks; modes are kept. No `.worktreeinclude`: nothing to do. *copied:
+ * number of top-level entries copied (may be NULL).
+ */
+int gitops_copy_worktreeinclude(gitops_repo *r, const char *dest, size_t *copied, grove_err *err);
+
+/* One linked worktree as git records it. */
+typedef struct gitops_worktree_info {
+    char *name;        /* admin folder name (<common>/worktrees/<name>) */
+    char *path;        /* its folder (from the gitdir file), NULL if unreadable */
+    char *branch;      /* branch it has checked out ("grove/x"), NULL if detached/unknown */
+    char *lock_reason; /* NULL when not locked; "" for a lock without reason */
+    int folder_exists;
+} gitops_worktree_info;
+
+/*
+ * All linked worktrees (reads <common>/worktrees/ itself: libgit2 1.5.1's
+ * git_worktree_list skips entries). *out: malloc'd array of *n; free with
+ * gitops_worktree_list_free().
+ */
+int gitops_worktree_list(gitops_repo *r, gitops_worktree_info **out, size_t *n, grove_err *err);
+void gitops_worktree_list_free(gitops_worktree_info *list, size_t n);
+
+/* Removes the admin entry of worktree `name` whose folder is gone (like `git worktree prune`). */
+int gitops_worktree_prune_stale(gitops_repo *r, const char *name, grove_err *err);
+
 /*
  * Makes a small sample project for `grove demo` in folder `dir`: a bare
  * repository dir/origin.git and a repository dir/repo on branch main with

@@ -93,7 +93,7 @@ int gitops_make_sample(const char *dir, grove_err *err)
     snprintf(src, sizeof(src), "%s/src", path);
     if (grove_mkdirs(src, 0755, err) != 0 ||
         write_file(path, "README.md", "# sample\n\nA project for the grove demo.\n", err) != 0 ||
-        write_file(path, ".gitignore", ".env\n", err) != 0 ||
+        write_file(path, ".gitignore", ".env\n.agent-input\n", err) != 0 ||
         write_file(src, "greet.c",
                    "#include <stdio.h>\n\nint main(void)\n{\n    puts(\"hello\");\n"
                    "    return 0;\n}\n",

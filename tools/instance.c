@@ -1,15 +1,19 @@
 #include "tools/instance.h"
 
 #include <errno.h>
-#include <regex.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db/queries.h"
+#include "tools/agent.h"
 
 /* Attempts at finding a free id when other processes take the same numbers. */
 #define MAX_ID_ATTEMPTS 64
+
+/* A setup command (npm ci, ...) that runs longer than this is killed. */
+#define SETUP_TIMEOUT_S 1800
 
 int issue_parse(const json_t *v, issue_ref *out, grove_err *err)
 {
@@ -142,11 +146,191 @@ typedef struct stage_state {
     double step;
 } stage_state;
 
+#define CREATE_STEPS 6
+
 static void on_stage(void *arg, const char *stage)
 {
     stage_state *st = arg;
 
-    tool_progress_step(st->p, ++st->step, 4, stage);
+    tool_progress_step(st->p, ++st->step, CREATE_STEPS, stage);
+}
+
+int instance_launch_choice(grove_ctx *ctx, const json_t *args, char **command, grove_err *err)
+{
+    char *agent = ctx_setting(ctx, "GROVE_AGENT_COMMAND", "agent.command");
+    char **argv = NULL;
+
+    *command = NULL;
+    if (!arg_bool(args, "launch", agent != NULL)) {
+        free(agent);
+        return 0;
+    }
+    if (!agent)
+        return grove_fail(err, GROVE_EINVAL,
+                          "launch is true but no agent command is configured: set "
+                          "GROVE_AGENT_COMMAND or config agent.command (a JSON array such as "
+                          "[\"claude\",\"{prompt}\"]), or pass launch: false");
+    if (agent_build_argv(agent, "", &argv, err) != 0) {
+        char msg[sizeof(err->msg)];
+
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        free(agent);
+        return grove_fail(err, GROVE_EINVAL, "the agent command is not usable: %s", msg);
+    }
+    if (!agent_find_program(argv[0])) {
+        grove_fail(err, GROVE_EINVAL,
+                   "the agent command's program '%s' is not an executable file (nor found on "
+                   "PATH); fix GROVE_AGENT_COMMAND or config agent.command, or pass launch: false",
+                   argv[0]);
+        agent_free_argv(argv);
+        free(agent);
+        return -1;
+    }
+    agent_free_argv(argv);
+    *command = agent;
+    return 0;
+}
+
+char *instance_log_path(grove_ctx *ctx, const char *id)
+{
+    const char *slash = strrchr(ctx->db_path, '/');
+    int dir = slash ? (int)(slash - ctx->db_path) : 1;
+
+    return grove_asprintf("%.*s/logs/%s.log", dir, slash ? ctx->db_path : ".", id);
+}
+
+int instance_path_removable(grove_ctx *ctx, const char *path)
+{
+    char real[PATH_MAX], base[PATH_MAX], main_wt[PATH_MAX];
+    size_t n;
+
+    if (!path || !realpath(path, real) || !realpath(ctx->worktrees_base, base))
+        return 0;
+    n = strlen(base);
+    if (strncmp(real, base, n) != 0 || real[n] != '/' || real[n + 1] == '\0')
+        return 0;
+    if (realpath(gitops_workdir(ctx->repo), main_wt) && strcmp(real, main_wt) == 0)
+        return 0;
+    return 1;
+}
+
+int instances_reconcile(grove_ctx *ctx, size_t *ended, grove_err *err)
+{
+    json_t *rows = NULL, *row;
+    char **sessions = NULL;
+    size_t nsessions = 0, i, count = 0;
+    int rc = -1;
+
+    if (ended)
+        *ended = 0;
+    if (db_instances_with_agents(ctx->db, &rows, err) != 0)
+        return -1;
+    if (json_array_size(rows) == 0) {
+        rc = 0;
+        goto done;
+    }
+    if (agent_list_sessions(&sessions, &nsessions, err) != 0)
+        goto done;
+    json_array_foreach(rows, i, row)
+    {
+        const char *session = jstr(row, "session");
+        long long pid = json_integer_value(json_object_get(row, "pid"));
+        int alive = 0, changed = 0;
+        size_t k;
+
+        for (k = 0; session && k < nsessions && !alive; k++)
+            alive = strcmp(sessions[k], session) == 0;
+        if (!alive && pid > 0)
+            alive = agent_pid_alive(pid);
+        if (alive)
+            continue;
+        if (db_instance_terminate(ctx->db, jstr(row, "id"), &changed, err) != 0)
+            goto done;
+        if (changed) {
+            json_t *note = json_pack("{s:s}", "ended", "the agent's session and process are gone");
+
+            count++;
+            log_info("instance '%s': agent gone, marked terminated", jstr(row, "id"));
+            if (note && db_instance_merge_metadata(ctx->db, jstr(row, "id"), note, err) != 0) {
+                json_decref(note);
+                goto done;
+            }
+            json_decref(note);
+        }
+    }
+    rc = 0;
+done:
+    if (ended)
+        *ended = count;
+    agent_free_list(sessions, nsessions);
+    json_decref(rows);
+    return rc;
+}
+
+/* Runs config worktrees.setup_command in the new worktree; *setup gets a report or stays NULL. */
+static int run_setup(grove_ctx *ctx, const char *id, const char *path, json_t **setup,
+                     grove_err *err)
+{
+    char *command = ctx_setting(ctx, NULL, "worktrees.setup_command");
+    char *log = NULL, **argv = NULL;
+    int status = 0, rc = -1;
+
+    *setup = NULL;
+    if (!command)
+        return 0;
+    log = instance_log_path(ctx, id);
+    if (!log) {
+        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (agent_build_argv(command, "", &argv, err) != 0) {
+        char msg[sizeof(err->msg) + 64];
+
+        snprintf(msg, sizeof(msg), "config worktrees.setup_command is not usable: %s", err->msg);
+        *setup = json_pack("{s:s, s:n, s:s, s:s}", "status", "failed", "exit_code", "log", log,
+                           "error", msg);
+        rc = 0;
+        goto done;
+    }
+    if (agent_run(argv, path, log, SETUP_TIMEOUT_S, &status, err) != 0)
+        *setup = json_pack("{s:s, s:n, s:s, s:s}", "status", "failed", "exit_code", "log", log,
+                           "error", err->msg);
+    else
+        *setup = json_pack("{s:s, s:i, s:s}", "status", status == 0 ? "ok" : "failed", "exit_code",
+                           status, "log", log);
+    rc = 0;
+done:
+    agent_free_argv(argv);
+    free(command);
+    free(log);
+    return rc;
+}
+
+/* Launches the agent of a recorded instance and records its session and pid. */
+static int launch_agent(grove_ctx *ctx, const instance_spec *spec, const char *id, const char *path,
+                        grove_err *err)
+{
+    char **argv = NULL, *log = instance_log_path(ctx, id);
+    agent_handle h;
+    int rc = -1;
+
+    if (!log)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    if (agent_build_argv(spec->agent_command, spec->prompt, &argv, err) != 0)
+        goto done;
+    if (agent_launch(id, path, argv, log, agent_have_tmux(), &h, err) != 0)
+        goto done;
+    if (db_instance_set_agent(ctx->db, id, h.session, h.pid, err) != 0) {
+        grove_err serr = GROVE_ERR_INIT;
+
+        agent_stop(h.session, h.pid, &serr);
+        goto done;
+    }
+    rc = 0;
+done:
+    agent_free_argv(argv);
+    free(log);
+    return rc;
 }
 
 int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progress *p, json_t **out,
@@ -155,10 +339,13 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progre
     char id[160], *branch = NULL, *path = NULL;
     stage_state st = {p, 1};
     db_new_instance row;
-    int n = 0, attempt, rc = -1, made = 0;
+    json_t *inst = NULL, *setup = NULL;
+    size_t copied = 0;
+    int n = 0, attempt, rc = -1, made = 0, recorded = 0;
+    grove_err werr = GROVE_ERR_INIT;
 
     *out = NULL;
-    tool_progress_step(p, 1, 4, "started");
+    tool_progress_step(p, 1, CREATE_STEPS, "started");
     for (attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
         int next;
         grove_err gerr = GROVE_ERR_INIT;
@@ -196,13 +383,23 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progre
             *err = gerr;
             goto done;
         }
-        /* Another process (or a leftover) holds this id's branch or folder: take the next n. */
-        log_info("instance id '%s' is taken (%s); trying the next", id, gerr.msg);
+        /*
+         * A branch or folder of that name exists (another process took the
+         * number, or a leftover of an earlier database): never reuse it,
+         * take the next number.
+         */
+        log_warn("instance id '%s' is taken (%s); using the next number", id, gerr.msg);
     }
     if (!made) {
         grove_fail(err, GROVE_ECONFLICT, "no free instance id after %d attempts", MAX_ID_ATTEMPTS);
         goto done;
     }
+
+    if (gitops_copy_worktreeinclude(ctx->repo, path, &copied, &werr) != 0)
+        log_warn("instance '%s': .worktreeinclude: %s", id, werr.msg);
+    if (run_setup(ctx, id, path, &setup, err) != 0)
+        goto undo;
+    tool_progress_step(p, 4, CREATE_STEPS, setup ? "setup command ran" : "worktree ready");
 
     memset(&row, 0, sizeof(row));
     row.id = id;
@@ -219,24 +416,49 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progre
     row.relationship_type = spec->relationship;
     if (db_instance_insert(ctx->db, &row, err) != 0)
         goto undo;
+    recorded = 1;
+    if (setup) {
+        json_t *meta = json_pack("{s:O}", "setup", setup);
+
+        if (!meta || db_instance_merge_metadata(ctx->db, id, meta, err) != 0) {
+            json_decref(meta);
+            goto undo;
+        }
+        json_decref(meta);
+    }
     {
         grove_err uerr = GROVE_ERR_INIT;
 
         if (gitops_worktree_unlock(ctx->repo, id, &uerr) != 0)
             log_warn("instance '%s': %s", id, uerr.msg);
     }
-    if (db_instance_get(ctx->db, id, out, err) != 0)
+    if (spec->agent_command) {
+        if (launch_agent(ctx, spec, id, path, err) != 0)
+            goto undo;
+        tool_progress_step(p, 5, CREATE_STEPS, "agent launched");
+    }
+    if (db_instance_get(ctx->db, id, &inst, err) != 0)
         goto done;
-    tool_progress_step(p, 4, 4, "done");
+    *out = json_pack("{s:o}", "instance", inst);
+    if (*out && setup)
+        json_object_set(*out, "setup", setup);
+    if (!*out) {
+        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    tool_progress_step(p, CREATE_STEPS, CREATE_STEPS, "done");
     rc = 0;
     goto done;
 undo : {
     grove_err rerr = GROVE_ERR_INIT;
 
+    if (recorded && db_instance_delete(ctx->db, id, &rerr) != 0)
+        log_error("could not delete the row of failed instance '%s': %s", id, rerr.msg);
     if (gitops_worktree_remove(ctx->repo, id, branch, &rerr) != 0)
         log_error("could not remove the worktree of failed instance '%s': %s", id, rerr.msg);
 }
 done:
+    json_decref(setup);
     free(branch);
     free(path);
     return rc;

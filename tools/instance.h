@@ -51,23 +51,51 @@ const char *jstr(const json_t *obj, const char *key);
 typedef struct instance_spec {
     const char *type; /* work | review | adhoc */
     issue_ref issue;
-    const char *base_branch;  /* recorded as the instance's base */
-    const char *base_commit;  /* recorded base commit (what ahead/behind compare with) */
-    const char *start_commit; /* where the new branch starts */
-    const char *prompt;
-    const char *parent_id;    /* with relationship: recorded as parent → child */
-    const char *relationship; /* spawned_review | created_fork | NULL */
+    const char *base_branch;   /* recorded as the instance's base */
+    const char *base_commit;   /* recorded base commit (what ahead/behind compare with) */
+    const char *start_commit;  /* where the new branch starts */
+    const char *prompt;        /* recorded prompt, and the agent's {prompt} */
+    const char *parent_id;     /* with relationship: recorded as parent -> child */
+    const char *relationship;  /* spawned_review | created_fork | NULL */
+    const char *agent_command; /* JSON argv to launch, or NULL for no agent */
 } instance_spec;
 
 /*
- * Makes a new instance: allocates the id, creates branch and worktree
- * (locked "initializing" meanwhile), records the row (and relationship),
- * unlocks. Reports progress steps 1..4 of 4 when p is set. On failure
- * nothing is left: no worktree, no branch, no row. *out: the instance
- * object (new reference).
+ * Whether a spawn/fork call launches an agent: the `launch` argument, by
+ * default true when an agent command is configured. *command gets the
+ * configured command (malloc'd, already checked to be a usable JSON argv)
+ * when launching, else NULL. launch: true without a command: GROVE_EINVAL.
+ */
+int instance_launch_choice(grove_ctx *ctx, const json_t *args, char **command, grove_err *err);
+
+/*
+ * Makes a new instance: allocates the id; creates branch and worktree
+ * (locked "initializing" meanwhile); copies the .worktreeinclude files;
+ * runs config worktrees.setup_command; records the row (and relationship);
+ * unlocks; launches the agent when spec->agent_command is set. Progress
+ * steps 1..6 of 6 when p is set. On failure nothing is left: no worktree,
+ * no branch, no row. A failing setup command does not fail the call: it is
+ * reported in the result's "setup" and the instance's metadata. *out: a new
+ * object {"instance": {...}[, "setup": {status, exit_code, log}]}.
  */
 int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progress *p, json_t **out,
                     grove_err *err);
+
+/* The log file of instance `id`: <database folder>/logs/<id>.log. Malloc'd. */
+char *instance_log_path(grove_ctx *ctx, const char *id);
+
+/*
+ * Liveness: every running instance with an agent whose tmux session and
+ * process are both gone is marked terminated. Runs before every read of
+ * instances. *ended (may be NULL) gets how many were marked.
+ */
+int instances_reconcile(grove_ctx *ctx, size_t *ended, grove_err *err);
+
+/*
+ * 1 when `path` is a folder grove may delete: strictly inside the worktrees
+ * base (after resolving symlinks) and not the main worktree; else 0.
+ */
+int instance_path_removable(grove_ctx *ctx, const char *path);
 
 /* The isError text for a tool whose issue has not landed yet. Returns -1. */
 int tool_not_implemented(const char *tool, int issue, grove_err *err);

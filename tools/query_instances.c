@@ -12,7 +12,8 @@ int tool_query_instances(grove_ctx *ctx, const json_t *args, const tool_progress
     json_t *list = NULL;
     char *next = NULL;
 
-    if (issue_parse(json_object_get(args, "issue"), &issue, err) != 0)
+    if (instances_reconcile(ctx, NULL, err) != 0 ||
+        issue_parse(json_object_get(args, "issue"), &issue, err) != 0)
         return -1;
     f.type = arg_str(args, "type");
     f.status = arg_str(args, "status");

@@ -1,8 +1,86 @@
-/* spawn_review_instance: lands with issue #3. Definition (final): spawn_review_instance.json. */
+/* spawn_review_instance: a reviewer of a work instance's branch. Definition:
+ * spawn_review_instance.json. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "tools/instance.h"
+
+/* The default brief the reviewer agent gets. Malloc'd. */
+static char *review_brief(const json_t *work, const char *head, const gitops_diff_stat *ds)
+{
+    return grove_asprintf(
+        "Review the work of instance %s: branch '%s' at commit %s, against its base '%s' "
+        "(%s); %lld files changed, %lld insertions, %lld deletions. Read the diff "
+        "(git diff %s..%s), run the tests, and send your verdict with send_feedback "
+        "(feedback_type approved, needs_work, suggestions or clarification).",
+        jstr(work, "id"), jstr(work, "branch_name"), head,
+        jstr(work, "base_branch") ? jstr(work, "base_branch") : "?",
+        jstr(work, "base_commit") ? jstr(work, "base_commit") : "?", ds->files_changed,
+        ds->insertions, ds->deletions, jstr(work, "base_commit") ? jstr(work, "base_commit") : "",
+        head);
+}
 
 int tool_spawn_review_instance(grove_ctx *ctx, const json_t *args, const tool_progress *p,
                                json_t **out, grove_err *err)
 {
-    return tool_not_implemented("spawn_review_instance", 3, err);
+    const char *id = instance_target(ctx, args, "work_instance_id", err);
+    json_t *work = NULL, *result = NULL;
+    char *agent = NULL, *brief = NULL;
+    char head[41];
+    gitops_diff_stat ds = {0};
+    instance_spec spec = {0};
+    int rc = -1;
+
+    if (!id || instance_load(ctx, id, &work, err) != 0)
+        return -1;
+    if (strcmp(jstr(work, "type"), "work") != 0) {
+        grove_fail(err, GROVE_EINVAL,
+                   strcmp(jstr(work, "type"), "review") == 0
+                       ? "instance '%s' is a review instance: a review instance may not spawn a "
+                         "review instance; pass the work instance as work_instance_id"
+                       : "instance '%s' is not a work instance: only work instances can be "
+                         "reviewed",
+                   id);
+        goto done;
+    }
+    if (issue_parse(json_object_get(work, "issue"), &spec.issue, err) != 0 ||
+        instance_launch_choice(ctx, args, &agent, err) != 0)
+        goto done;
+    if (gitops_branch_head(ctx->repo, jstr(work, "branch_name"), head, err) != 0) {
+        grove_fail(err, GROVE_ENOTFOUND, "cannot review '%s': its branch '%s' no longer exists", id,
+                   jstr(work, "branch_name"));
+        goto done;
+    }
+    if (gitops_diff_stat_between(ctx->repo,
+                                 jstr(work, "base_commit") ? jstr(work, "base_commit") : head, head,
+                                 &ds, err) != 0)
+        goto done;
+    if (!arg_str(args, "reviewer_prompt") && !(brief = review_brief(work, head, &ds))) {
+        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* The reviewer's base is the reviewed commit: its own ahead/behind show its changes. */
+    spec.type = "review";
+    spec.base_branch = jstr(work, "branch_name");
+    spec.base_commit = head;
+    spec.start_commit = head;
+    spec.prompt = brief ? brief : arg_str(args, "reviewer_prompt");
+    spec.parent_id = id;
+    spec.relationship = "spawned_review";
+    spec.agent_command = agent;
+    if (instance_create(ctx, &spec, p, &result, err) != 0)
+        goto done;
+    json_object_set_new(result, "reviewed_commit", json_string(head));
+    json_object_set_new(result, "diff_stat",
+                        json_pack("{s:I, s:I, s:I}", "files_changed", (json_int_t)ds.files_changed,
+                                  "insertions", (json_int_t)ds.insertions, "deletions",
+                                  (json_int_t)ds.deletions));
+    *out = result;
+    rc = 0;
+done:
+    free(agent);
+    free(brief);
+    json_decref(work);
+    return rc;
 }

@@ -11,23 +11,11 @@ int tool_spawn_work_instance(grove_ctx *ctx, const json_t *args, const tool_prog
     char *head_branch = NULL, *agent = NULL;
     char sha[41];
     instance_spec spec = {0};
-    json_t *inst = NULL;
     int rc = -1;
 
-    if (issue_parse(json_object_get(args, "issue"), &spec.issue, err) != 0)
+    if (issue_parse(json_object_get(args, "issue"), &spec.issue, err) != 0 ||
+        instance_launch_choice(ctx, args, &agent, err) != 0)
         return -1;
-    agent = ctx_setting(ctx, "GROVE_AGENT_COMMAND", "agent.command");
-    if (arg_bool(args, "launch", agent != NULL)) {
-        if (!agent)
-            grove_fail(err, GROVE_EINVAL,
-                       "launch is true but no agent command is configured: set "
-                       "GROVE_AGENT_COMMAND or config agent.command, or pass launch: false");
-        else
-            grove_fail(err, GROVE_ENOTIMPL,
-                       "launching agents is not implemented yet in this grove build (issue #3); "
-                       "pass launch: false to make the worktree only");
-        goto done;
-    }
     if (!base) {
         if (gitops_head_branch(ctx->repo, &head_branch, err) != 0) {
             if (err->code == GROVE_ECONFLICT)
@@ -44,10 +32,8 @@ int tool_spawn_work_instance(grove_ctx *ctx, const json_t *args, const tool_prog
     spec.base_commit = sha;
     spec.start_commit = sha;
     spec.prompt = arg_str(args, "prompt");
-    if (instance_create(ctx, &spec, p, &inst, err) != 0)
-        goto done;
-    *out = json_pack("{s:o}", "instance", inst);
-    rc = *out ? 0 : grove_fail(err, GROVE_ENOMEM, "out of memory");
+    spec.agent_command = agent;
+    rc = instance_create(ctx, &spec, p, out, err);
 done:
     free(head_branch);
     free(agent);

@@ -1,8 +1,97 @@
-/* terminate_instance: lands with issue #3. Definition (final): terminate_instance.json. */
+/* terminate_instance: stop the agent, mark terminated, optionally remove the worktree. Definition:
+ * terminate_instance.json. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "db/queries.h"
+#include "tools/agent.h"
 #include "tools/instance.h"
 
 int tool_terminate_instance(grove_ctx *ctx, const json_t *args, const tool_progress *p,
                             json_t **out, grove_err *err)
 {
-    return tool_not_implemented("terminate_instance", 3, err);
+    const char *id = instance_target(ctx, args, "instance_id", err);
+    int remove = arg_bool(args, "remove_worktree", 0), force = arg_bool(args, "force", 0);
+    json_t *inst = NULL;
+    const char *path, *branch;
+    struct stat sb;
+    int removed = 0, rc = -1;
+
+    if (!id || instance_load(ctx, id, &inst, err) != 0)
+        return -1;
+    path = jstr(inst, "worktree_path");
+    branch = jstr(inst, "branch_name");
+    tool_progress_step(p, 1, remove ? 4 : 2, "started");
+    if (remove) {
+        int exists = stat(path, &sb) == 0;
+
+        /* Never the main worktree, never anything outside the worktrees folder, even with force. */
+        if (exists && !instance_path_removable(ctx, path)) {
+            grove_fail(err, GROVE_EINVAL,
+                       "refusing to remove '%s': it is not inside the worktrees folder '%s'", path,
+                       ctx->worktrees_base);
+            goto done;
+        }
+        /* Check before anything changes, so a refusal leaves the instance as it was. */
+        if (!force) {
+            gitops_loss loss = {0};
+
+            if (gitops_removal_loss(ctx->repo, path, branch, jstr(inst, "base_commit"), &loss,
+                                    err) != 0 &&
+                err->code != GROVE_ENOTFOUND)
+                goto done;
+            if (loss.dirty_files || loss.unique_commits) {
+                char dirty[64] = "", unique[96] = "";
+
+                if (loss.dirty_files)
+                    snprintf(dirty, sizeof(dirty), "%zu uncommitted file%s", loss.dirty_files,
+                             loss.dirty_files == 1 ? "" : "s");
+                if (loss.unique_commits)
+                    snprintf(unique, sizeof(unique),
+                             "%zu commit%s that exist%s on no remote branch", loss.unique_commits,
+                             loss.unique_commits == 1 ? "" : "s",
+                             loss.unique_commits == 1 ? "s" : "");
+                grove_fail(err, GROVE_ECONFLICT,
+                           "refusing to remove the worktree of '%s': it has %s%s%s; commit and "
+                           "push your work (create_pull_request), or pass force: true to discard "
+                           "it",
+                           id, dirty, *dirty && *unique ? " and " : "", unique);
+                goto done;
+            }
+        }
+    }
+    if (strcmp(jstr(inst, "status"), "running") == 0) {
+        grove_err serr = GROVE_ERR_INIT;
+
+        if (agent_stop(jstr(inst, "session_name"), json_integer_value(json_object_get(inst, "pid")),
+                       &serr) != 0)
+            log_warn("instance '%s': %s", id, serr.msg);
+        if (db_instance_terminate(ctx->db, id, NULL, err) != 0)
+            goto done;
+    }
+    tool_progress_step(p, 2, remove ? 4 : 2, "agent stopped");
+    if (remove) {
+        const char *slash = strrchr(path, '/');
+
+        /* The worktree is registered under its folder's name, the instance id. */
+        if (gitops_worktree_remove(ctx->repo, slash ? slash + 1 : id, branch, err) != 0)
+            goto done;
+        removed = 1;
+        tool_progress_step(p, 3, 4, "worktree removed");
+    }
+    json_decref(inst);
+    inst = NULL;
+    if (instance_load(ctx, id, &inst, err) != 0)
+        goto done;
+    *out = json_pack("{s:O, s:b}", "instance", inst, "worktree_removed", removed);
+    if (!*out) {
+        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    tool_progress_step(p, remove ? 4 : 2, remove ? 4 : 2, "done");
+    rc = 0;
+done:
+    json_decref(inst);
+    return rc;
 }

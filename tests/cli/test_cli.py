@@ -205,11 +205,67 @@ class Cli(unittest.TestCase):
         self.assertEqual(p.returncode, 0)
         self.assertEqual(json.loads(p.stdout), {"jsonrpc": "2.0", "id": 1, "result": {}})
 
+    def test_gc(self):
+        a, b, c = self.spawn(), self.spawn(), self.spawn()
+        base = self.repo + ".worktrees"
+        db = os.path.join(self.repo, ".git", "grove", "grove.db")
+        con = sqlite3.connect(db)
+        con.execute("DELETE FROM grove_instances WHERE id IN ('work-a1', 'work-a2')")
+        con.commit()
+        con.close()
+        with open(os.path.join(b["worktree_path"], "wip.txt"), "w") as f:
+            f.write("unsaved work\n")
+        shutil.rmtree(c["worktree_path"])
+        os.makedirs(os.path.join(base, "junk"))
+
+        def worktrees():
+            out = subprocess.run(["git", "worktree", "list", "--porcelain"], cwd=self.repo,
+                                 capture_output=True, env=self.env, check=True).stdout.decode()
+            return sorted(l.split(" ", 1)[1] for l in out.splitlines() if l.startswith("worktree "))
+
+        before = worktrees()
+        p = self.grove("gc", "--dry-run", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        dry = {(r["kind"], r["action"]) for r in json.loads(p.stdout)}
+        self.assertIn(("orphan-worktree", "would remove"), dry)
+        self.assertIn(("orphan-worktree", "kept"), dry)
+        self.assertIn(("stale-entry", "would prune"), dry)
+        self.assertIn(("missing-worktree", "would terminate"), dry)
+        self.assertIn(("orphan-folder", "kept"), dry)
+        self.assertEqual(worktrees(), before)
+        self.assertTrue(os.path.isdir(a["worktree_path"]))
+
+        p = self.grove("gc", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        done = {(r["kind"], r["subject"], r["action"]) for r in json.loads(p.stdout)}
+        self.assertIn(("orphan-worktree", a["worktree_path"], "removed"), done)
+        self.assertIn(("orphan-worktree", b["worktree_path"], "kept"), done)
+        self.assertIn(("stale-entry", "work-a3", "pruned"), done)
+        self.assertIn(("missing-worktree", "work-a3", "terminated"), done)
+        self.assertIn(("orphan-folder", os.path.join(base, "junk"), "kept"), done)
+        self.assertFalse(os.path.exists(a["worktree_path"]))
+        self.assertTrue(os.path.isfile(os.path.join(b["worktree_path"], "wip.txt")))
+        self.assertTrue(os.path.isdir(os.path.join(base, "junk")))
+        self.assertEqual(worktrees(), sorted([self.repo, b["worktree_path"]]))
+        branches = subprocess.run(["git", "branch", "--list", "grove/*"], cwd=self.repo,
+                                  capture_output=True, env=self.env).stdout.decode()
+        self.assertNotIn("work-a1", branches)
+        self.assertIn("work-a2", branches)
+        listed = json.loads(self.grove("ls", "--all", "--json").stdout)
+        self.assertEqual([(i["id"], i["status"]) for i in listed], [("work-a3", "terminated")])
+        # nothing left to do but what is kept on purpose
+        again = {r["action"] for r in json.loads(self.grove("gc", "--json").stdout)}
+        self.assertEqual(again, {"kept"})
+
     def test_demo(self):
-        p = self.grove("demo", cwd=self.tmp)
+        env = dict(self.env, TMUX_TMPDIR=self.tmp)  # a private tmux server
+        p = self.grove("demo", cwd=self.tmp, env=env)
+        subprocess.run(["tmux", "kill-server"], env=env, capture_output=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         out = p.stdout.decode()
         for needle in ("spawn_work_instance", "work-1-a1", "log_checkpoint", "get_instance",
+                       "spawn_review_instance", "review-1-a1", "send_feedback",
+                       "terminate_instance", "relationship: work-1-a1 -> review-1-a1 (spawned_review)",
                        "'grove serve' exited with status 0", "events (newest first)"):
             self.assertIn(needle, out)
         # the temporary folder is cleaned up

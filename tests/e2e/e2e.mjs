@@ -146,3 +146,75 @@ test('a second client sees what the first recorded (one database per repository)
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('review, fork, feedback into a live tmux session, liveness and terminate through the SDK', async () => {
+  const { tmp, repo, git } = makeRepo();
+  const tmuxDir = join(tmp, 'tmux');
+  execFileSync('mkdir', ['-p', tmuxDir]);
+  execFileSync('bash', ['-c', 'printf ".agent-input\\n" >> .git/info/exclude'], { cwd: repo });
+  const agentEnv = {
+    GROVE_AGENT_COMMAND: JSON.stringify(['sh', '-c', 'cat > .agent-input']),
+    TMUX_TMPDIR: tmuxDir,
+  };
+  const tmux = (...args) => execFileSync('tmux', args, { env: { ...process.env, TMUX_TMPDIR: tmuxDir }, stdio: 'pipe' });
+  const client = await connect(repo, agentEnv);
+  try {
+    const work = (await client.callTool({ name: 'spawn_work_instance', arguments: { issue: 'bd-e2e', prompt: 'work' } })).structuredContent.instance;
+    assert.equal(work.id, 'work-bd-e2e-a1');
+    assert.equal(work.session_name, 'grove-work-bd-e2e-a1');
+    assert.ok(work.pid > 0);
+    tmux('has-session', '-t', '=grove-work-bd-e2e-a1');
+
+    execFileSync('bash', ['-c', 'echo change > f.txt && git add f.txt && git -c user.name=e -c user.email=e@e commit -qm f'], { cwd: work.worktree_path });
+    const rev = await client.callTool({ name: 'spawn_review_instance', arguments: { work_instance_id: work.id, launch: false } });
+    assert.equal(rev.isError, false, JSON.stringify(rev));
+    const review = rev.structuredContent.instance;
+    assert.equal(review.type, 'review');
+    assert.equal(review.parent_id, work.id);
+    assert.equal(review.session_name, null);
+    assert.deepEqual(rev.structuredContent.diff_stat, { files_changed: 1, insertions: 1, deletions: 0 });
+    assert.equal(rev.structuredContent.reviewed_commit, git('rev-parse', `grove/${work.id}`).toString().trim());
+
+    const again = await client.callTool({ name: 'spawn_review_instance', arguments: { work_instance_id: review.id } });
+    assert.equal(again.isError, true);
+    assert.match(again.content[0].text, /review instance may not spawn/);
+
+    const fork = (await client.callTool({ name: 'fork_instance', arguments: { instance_id: work.id, launch: false } })).structuredContent.instance;
+    assert.equal(fork.type, 'work');
+    assert.equal(fork.parent_id, work.id);
+
+    const fb = await client.callTool({ name: 'send_feedback', arguments: { instance_id: work.id, feedback: 'ship it "now" $(no)', feedback_type: 'approved' } });
+    assert.equal(fb.structuredContent.delivered, true, JSON.stringify(fb));
+    const inputPath = join(work.worktree_path, '.agent-input');
+    let typed = '';
+    for (let i = 0; i < 200 && !typed.includes('ship it'); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      try { typed = (await import('node:fs')).readFileSync(inputPath, 'utf8'); } catch { /* not yet */ }
+    }
+    assert.equal(typed, '[grove feedback from a user: approved, priority medium] ship it "now" $(no)\n');
+
+    const g = (await client.callTool({ name: 'get_instance', arguments: { instance_id: work.id } })).structuredContent;
+    assert.deepEqual(g.relationships.map((r) => r.relationship_type).sort(), ['created_fork', 'spawned_review']);
+    assert.equal(g.git.ahead, 1);
+
+    // liveness: the session dies, the next read says terminated
+    tmux('kill-session', '-t', '=grove-work-bd-e2e-a1');
+    const q = (await client.callTool({ name: 'query_instances', arguments: { status: 'terminated' } })).structuredContent;
+    assert.deepEqual(q.instances.map((i) => i.id), [work.id]);
+    assert.ok(q.instances[0].terminated_at);
+
+    // removal is refused while work would be lost (a commit only the fork has), then forced
+    execFileSync('bash', ['-c', 'echo fork > g.txt && git add g.txt && git -c user.name=e -c user.email=e@e commit -qm g'], { cwd: fork.worktree_path });
+    const refused = await client.callTool({ name: 'terminate_instance', arguments: { instance_id: fork.id, remove_worktree: true } });
+    assert.equal(refused.isError, true);
+    assert.match(refused.content[0].text, /1 commit/);
+    const forced = await client.callTool({ name: 'terminate_instance', arguments: { instance_id: fork.id, remove_worktree: true, force: true } });
+    assert.equal(forced.structuredContent.worktree_removed, true);
+    assert.equal(forced.structuredContent.instance.status, 'terminated');
+    assert.ok(!existsSync(fork.worktree_path));
+  } finally {
+    await client.close();
+    try { tmux('kill-server'); } catch { /* no server left */ }
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});

@@ -5,7 +5,8 @@ Each fixture line is one JSON object, one step:
 
   {"comment": "..."}                    ignored
   {"env": {"K": "V"}}                   environment for the server (before the first send)
-  {"sh": "commands"}                    bash in the test repository ($REPO, $WT, $TMP set)
+  {"sh": "commands"}                    bash in the test repository ($REPO, $WT, $TMP, $GROVE
+                                        and the "env" steps' variables set)
   {"send": MESSAGE}                     one JSON-RPC message, written as one line
   {"send_raw": "TEXT"}                  raw text, written as is (add "\\n" yourself)
   {"send_hex": "HEX"}                   raw bytes
@@ -18,7 +19,7 @@ Each fixture line is one JSON object, one step:
 Normalisation replaces, in every string of the actual message: the temporary
 folder by <TMP> (so the repo is <TMP>/repo and worktrees <TMP>/repo.worktrees),
 ISO timestamps by <TIME>, 40-hex commit ids by <SHA>; `duration_ms` values become
-"<MS>" and `next_cursor` values "<CURSOR>" (they are opaque). In expected messages "<ANY>" matches any value. The string "$CURSOR" in a
+"<MS>", `next_cursor` values "<CURSOR>" (they are opaque) and integer `pid`s "<PID>". In expected messages "<ANY>" matches any value. The string "$CURSOR" in a
 sent message is replaced by the last next_cursor a tool returned.
 
 Every tools/call result with structuredContent is validated against the tool's
@@ -49,7 +50,8 @@ READ_TIMEOUT = 20.0
 def normalise(value, tmp):
     if isinstance(value, dict):
         return {k: ("<MS>" if k == "duration_ms" and isinstance(v, (int, float)) else
-                    "<CURSOR>" if k == "next_cursor" and isinstance(v, str) else normalise(v, tmp))
+                    "<CURSOR>" if k == "next_cursor" and isinstance(v, str) else
+                    "<PID>" if k == "pid" and isinstance(v, int) else normalise(v, tmp))
                 for k, v in value.items()}
     if isinstance(value, list):
         return [normalise(v, tmp) for v in value]
@@ -60,6 +62,7 @@ def normalise(value, tmp):
         # durations inside text blocks (JSON dumped as a string)
         value = re.sub(r'"duration_ms":\s*[0-9.e+-]+', '"duration_ms":"<MS>"', value)
         value = re.sub(r'"next_cursor":\s*"[^"]*"', '"next_cursor":"<CURSOR>"', value)
+        value = re.sub(r'"pid":\s*[0-9]+', '"pid":"<PID>"', value)
         return value
     return value
 
@@ -174,10 +177,10 @@ def run(grove, fixture, record):
     failures = []
     validated = 0
     pending = {}  # request id (as JSON text) -> tool name
+    env = {}
     try:
         schemas = output_schemas(grove, tmp)
         repo = make_repo(tmp)
-        env = {}
         cwd = repo
         cursor = None
         server = None
@@ -194,7 +197,8 @@ def run(grove, fixture, record):
                 continue
             if "sh" in step:
                 shenv = dict(os.environ, HOME=tmp, REPO=repo, WT=repo + ".worktrees", TMP=tmp,
-                             GIT_CONFIG_NOSYSTEM="1")
+                             GIT_CONFIG_NOSYSTEM="1", GROVE=grove)
+                shenv.update({k: v.replace("$TMP", tmp) for k, v in env.items()})
                 r = subprocess.run(["bash", "-ec", step["sh"]], cwd=repo, env=shenv,
                                    capture_output=True)
                 if r.returncode != 0:
@@ -279,6 +283,10 @@ def run(grove, fixture, record):
         if failures and os.path.exists(log):
             failures.append("server stderr:\n" + open(log, errors="replace").read()[-2000:])
     finally:
+        if "TMUX_TMPDIR" in env:
+            # the tmux server of this transcript's agents
+            subprocess.run(["tmux", "kill-server"], capture_output=True,
+                           env=dict(os.environ, TMUX_TMPDIR=env["TMUX_TMPDIR"].replace("$TMP", tmp)))
         shutil.rmtree(tmp, ignore_errors=True)
     return failures, validated
 

@@ -832,6 +832,598 @@ static void test_state(void **state)
     assert_int_equal(err.code, GROVE_ENOTFOUND);
 }
 
+/* ---- diff stat, branch head ------------------------------------------------------ */
+
+/* What the CLI says: files, insertions, deletions of `git diff --no-renames a b`. */
+static void cli_diff_stat(const fixture *fx, const char *a, const char *b, gitops_diff_stat *want)
+{
+    char *s = sh_out("git -C '%s' diff --no-renames --numstat %s %s | "
+                     "awk '{f++; if ($1 != \"-\") {i += $1; d += $2}} END {print f+0, i+0, d+0}'",
+                     fx->repo, a, b);
+
+    assert_int_equal(
+        sscanf(s, "%lld %lld %lld", &want->files_changed, &want->insertions, &want->deletions), 3);
+    free(s);
+}
+
+static void expect_diff_stat(const fixture *fx, const char *a, const char *b)
+{
+    gitops_diff_stat got, want;
+    grove_err err = GROVE_ERR_INIT;
+
+    if (gitops_diff_stat_between(fx->r, a, b, &got, &err) != 0)
+        fail_msg("diff stat %s %s: %s", a, b, err.msg);
+    cli_diff_stat(fx, a, b, &want);
+    assert_int_equal(got.files_changed, want.files_changed);
+    assert_int_equal(got.insertions, want.insertions);
+    assert_int_equal(got.deletions, want.deletions);
+}
+
+static void test_diff_stat(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    gitops_diff_stat st;
+    char c3[41], blob[41], prefix[8];
+    char *s;
+
+    /* main~1 -> main: one line added to a.txt. */
+    assert_int_equal(gitops_diff_stat_between(fx->r, fx->c1, fx->c2, &st, &err), 0);
+    assert_int_equal(st.files_changed, 1);
+    assert_int_equal(st.insertions, 1);
+    assert_int_equal(st.deletions, 0);
+    /* Backwards: the line is deleted. */
+    assert_int_equal(gitops_diff_stat_between(fx->r, fx->c2, fx->c1, &st, &err), 0);
+    assert_int_equal(st.files_changed, 1);
+    assert_int_equal(st.insertions, 0);
+    assert_int_equal(st.deletions, 1);
+    /* Same commit: nothing. A 7-digit prefix works. */
+    memcpy(prefix, fx->c1, 7);
+    prefix[7] = '\0';
+    assert_int_equal(gitops_diff_stat_between(fx->r, prefix, fx->c1, &st, &err), 0);
+    assert_int_equal(st.files_changed + st.insertions + st.deletions, 0);
+
+    /* Edits, a deleted file, new files, a binary file and a mode change: as the CLI counts. */
+    assert_int_equal(sh("set -e; cd '%s'; git checkout -q -b big;"
+                        "printf 'uno\\ntwo\\nthree\\nfour\\n' > a.txt; git rm -q src/b.c;"
+                        "printf 'x\\ny\\nz\\n' > n1.txt; mkdir -p d/e; printf 'q\\n' > d/e/n2.txt;"
+                        "printf '\\000\\001\\002bin' > blob.bin; chmod +x .gitignore;"
+                        "git add -A; git commit -qm big; git checkout -q main",
+                        fx->repo),
+                     0);
+    rev_parse(fx, NULL, "big", c3);
+    expect_diff_stat(fx, fx->c2, c3);
+    expect_diff_stat(fx, c3, fx->c1);
+    expect_diff_stat(fx, fx->c1, c3);
+    assert_int_equal(gitops_diff_stat_between(fx->r, fx->c2, c3, &st, &err), 0);
+    assert_int_equal(st.files_changed, 6);      /* a.txt, src/b.c, n1, n2, blob.bin, .gitignore */
+    assert_int_equal(st.insertions, 3 + 3 + 1); /* uno, three, four; n1.txt; n2.txt */
+    assert_int_equal(st.deletions, 1 + 1);      /* one; src/b.c */
+
+    /* Unknown commit: not found, named; not a commit or not hex: refused. */
+    st.files_changed = 99;
+    assert_int_equal(gitops_diff_stat_between(
+                         fx->r, fx->c1, "0123456789abcdef0123456789abcdef01234567", &st, &err),
+                     -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_string_equal(err.msg, "commit '0123456789abcdef0123456789abcdef01234567' not found");
+    assert_int_equal(st.files_changed, 0);
+    assert_int_equal(gitops_diff_stat_between(fx->r, "deadbeef", fx->c1, &st, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "'deadbeef'"));
+    s = sh_out("git -C '%s' rev-parse main:a.txt", fx->repo);
+    snprintf(blob, sizeof(blob), "%s", s);
+    free(s);
+    assert_int_equal(gitops_diff_stat_between(fx->r, fx->c1, blob, &st, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_int_equal(gitops_diff_stat_between(fx->r, "main", fx->c1, &st, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    assert_int_equal(gitops_diff_stat_between(fx->r, fx->c1, NULL, &st, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+}
+
+static void test_branch_head(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    char sha[41];
+
+    assert_int_equal(gitops_branch_head(fx->r, "main", sha, &err), 0);
+    assert_string_equal(sha, fx->c2);
+    assert_int_equal(sh("git -C '%s' branch grove/x main~1", fx->repo), 0);
+    assert_int_equal(gitops_branch_head(fx->r, "grove/x", sha, &err), 0);
+    assert_string_equal(sha, fx->c1);
+    /* Follows the branch as it moves. */
+    assert_int_equal(sh("git -C '%s' branch -f grove/x main", fx->repo), 0);
+    assert_int_equal(gitops_branch_head(fx->r, "grove/x", sha, &err), 0);
+    assert_string_equal(sha, fx->c2);
+
+    /* Local branches only: a remote-tracking one or a tag is not a branch here. */
+    assert_int_equal(sh("git -C '%s' update-ref refs/remotes/origin/only %s && "
+                        "git -C '%s' tag v1 %s",
+                        fx->repo, fx->c1, fx->repo, fx->c1),
+                     0);
+    assert_int_equal(gitops_branch_head(fx->r, "origin/only", sha, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_string_equal(sha, "");
+    assert_int_equal(gitops_branch_head(fx->r, "v1", sha, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_int_equal(gitops_branch_head(fx->r, "nope", sha, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_string_equal(err.msg, "branch 'nope' not found");
+    assert_int_equal(gitops_branch_head(fx->r, "bad..name", sha, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_int_equal(gitops_branch_head(fx->r, "", sha, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+}
+
+/* ---- removal loss ------------------------------------------------------------------ */
+
+static void expect_loss(const fixture *fx, const char *path, const char *branch, const char *base,
+                        size_t dirty, size_t unique)
+{
+    grove_err err = GROVE_ERR_INIT;
+    gitops_loss loss = {99, 99};
+
+    if (gitops_removal_loss(fx->r, path, branch, base, &loss, &err) != 0)
+        fail_msg("removal loss of '%s': %s", branch, err.msg);
+    assert_int_equal(loss.dirty_files, dirty);
+    assert_int_equal(loss.unique_commits, unique);
+}
+
+static void test_removal_loss(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    gitops_loss loss;
+    char path[PATH_MAX], head[41];
+    char *s;
+
+    snprintf(path, sizeof(path), "%s/wts/loss", fx->root);
+    create_ok(fx, "loss", path, "grove/loss", fx->c1);
+    assert_int_equal(gitops_worktree_unlock(fx->r, "loss", &err), 0);
+
+    /* Fresh branch at its base: nothing to lose. */
+    expect_loss(fx, path, "grove/loss", fx->c1, 0, 0);
+    expect_loss(fx, path, "grove/loss", NULL, 0, 0);
+
+    /* Commits made in the worktree exist nowhere else. */
+    assert_int_equal(sh("cd '%s' && echo 1 > n1.txt && git add n1.txt && git commit -qm n1", path),
+                     0);
+    expect_loss(fx, path, "grove/loss", fx->c1, 0, 1);
+    expect_loss(fx, path, "grove/loss", NULL, 0, 1);
+    assert_int_equal(sh("cd '%s' && echo 2 > n2.txt && git add n2.txt && git commit -qm n2", path),
+                     0);
+    expect_loss(fx, path, "grove/loss", fx->c2, 0, 2);
+    /* base_commit hides what it reaches. */
+    rev_parse(fx, path, "HEAD~1", head);
+    expect_loss(fx, path, "grove/loss", head, 0, 1);
+
+    /*
+     * Pushed to a bare remote and fetched: refs/remotes/origin/grove/loss has them.
+     * A dangling origin/HEAD and a ref to a blob must not get in the way.
+     */
+    assert_int_equal(
+        sh("set -e; git init -q --bare '%s/origin.git';"
+           "git -C '%s' remote add origin '%s/origin.git';"
+           "git -C '%s' push -q origin grove/loss 2>/dev/null;"
+           "git -C '%s' fetch -q origin;"
+           "git -C '%s' rev-parse -q --verify refs/remotes/origin/grove/loss >/dev/null;"
+           "git -C '%s' symbolic-ref refs/remotes/origin/HEAD "
+           "refs/remotes/origin/gone;"
+           "git -C '%s' update-ref refs/remotes/origin/blob $(git -C '%s' rev-parse "
+           "main:a.txt)",
+           fx->root, fx->repo, fx->root, path, fx->repo, fx->repo, fx->repo, fx->repo, fx->repo),
+        0);
+    expect_loss(fx, path, "grove/loss", fx->c1, 0, 0);
+    expect_loss(fx, path, "grove/loss", NULL, 0, 0);
+
+    /* One more local commit: 1; another local branch holding it: 0 again. */
+    assert_int_equal(sh("cd '%s' && echo 3 > n3.txt && git add n3.txt && git commit -qm n3", path),
+                     0);
+    expect_loss(fx, path, "grove/loss", fx->c1, 0, 1);
+    assert_int_equal(sh("git -C '%s' branch keep grove/loss", fx->repo), 0);
+    expect_loss(fx, path, "grove/loss", fx->c1, 0, 0);
+    assert_int_equal(sh("git -C '%s' branch -q -D keep", fx->repo), 0);
+    expect_loss(fx, path, "grove/loss", fx->c1, 0, 1);
+
+    /* Uncommitted work: a modified and an untracked file; ignored ones do not count. */
+    assert_int_equal(sh("cd '%s' && echo more >> a.txt && echo u > u.txt && echo l > x.log", path),
+                     0);
+    expect_loss(fx, path, "grove/loss", fx->c1, 2, 1);
+    s = sh_out("git -C '%s' status --porcelain | wc -l", path);
+    assert_string_equal(s, "2");
+    free(s);
+
+    /* The folder is gone: no uncommitted work, the commits still count. */
+    rm_rf(path);
+    expect_loss(fx, path, "grove/loss", fx->c1, 0, 1);
+    expect_loss(fx, NULL, "grove/loss", fx->c1, 0, 1);
+
+    /* Errors. */
+    loss.dirty_files = loss.unique_commits = 7;
+    assert_int_equal(gitops_removal_loss(fx->r, path, "grove/nope", NULL, &loss, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_string_equal(err.msg, "branch 'grove/nope' not found");
+    assert_int_equal(loss.dirty_files + loss.unique_commits, 0);
+    assert_int_equal(gitops_removal_loss(fx->r, path, "grove/loss",
+                                         "0123456789abcdef0123456789abcdef01234567", &loss, &err),
+                     -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "0123456789abcdef0123456789abcdef01234567"));
+    assert_int_equal(gitops_removal_loss(fx->r, path, "grove/loss", "HEAD", &loss, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+}
+
+/* ---- .worktreeinclude ---------------------------------------------------------------- */
+
+static void write_text(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+/* dest/rel is a copy of src/rel: same type, content (or link target) and permission bits. */
+static void expect_same(const char *src, const char *dest, const char *rel)
+{
+    char a[PATH_MAX], b[PATH_MAX];
+    struct stat sa, sb;
+
+    snprintf(a, sizeof(a), "%s/%s", src, rel);
+    snprintf(b, sizeof(b), "%s/%s", dest, rel);
+    assert_int_equal(lstat(a, &sa), 0);
+    if (lstat(b, &sb) != 0)
+        fail_msg("'%s' was not copied", rel);
+    assert_int_equal(sa.st_mode & (S_IFMT | 0777), sb.st_mode & (S_IFMT | 0777));
+    if (S_ISREG(sa.st_mode)) {
+        char *ca = read_file(a), *cb = read_file(b);
+
+        assert_non_null(ca);
+        assert_non_null(cb);
+        assert_string_equal(ca, cb);
+        free(ca);
+        free(cb);
+        assert_int_equal(sa.st_mtim.tv_sec, sb.st_mtim.tv_sec);
+    } else if (S_ISLNK(sa.st_mode)) {
+        char ta[PATH_MAX] = {0}, tb[PATH_MAX] = {0};
+
+        assert_true(readlink(a, ta, sizeof(ta) - 1) > 0);
+        assert_true(readlink(b, tb, sizeof(tb) - 1) > 0);
+        assert_string_equal(ta, tb);
+    }
+}
+
+static void expect_content(const char *dir, const char *rel, const char *want)
+{
+    char path[PATH_MAX];
+    char *s;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    s = read_file(path);
+    if (!s)
+        fail_msg("'%s' missing", path);
+    assert_string_equal(s, want);
+    free(s);
+}
+
+/* Makes a worktree `name` at root/wts/<name> on the main worktree's current HEAD. */
+static void new_worktree(fixture *fx, const char *name, char *path, size_t cap)
+{
+    grove_err err = GROVE_ERR_INIT;
+    char head[41], branch[64];
+
+    rev_parse(fx, NULL, "HEAD", head);
+    snprintf(path, cap, "%s/wts/%s", fx->root, name);
+    snprintf(branch, sizeof(branch), "grove/%s", name);
+    create_ok(fx, name, path, branch, head);
+    assert_int_equal(gitops_worktree_unlock(fx->r, name, &err), 0);
+}
+
+static void test_copy_worktreeinclude(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    char path[PATH_MAX], file[PATH_MAX + 32];
+    size_t copied = 99;
+    char *s;
+
+    /* Tracked: .gitignore, sub/tracked.txt and (forced) .env.example. */
+    assert_int_equal(sh("set -e; cd '%s';"
+                        "printf '.env*\\nnode_modules/\\nbuild/\\nsecrets/\\n' > .gitignore;"
+                        "mkdir -p sub node_modules secrets build;"
+                        "echo tracked > sub/tracked.txt; echo committed > .env.example;"
+                        "git add .gitignore sub/tracked.txt; git add -f .env.example;"
+                        "git commit -qm ignores",
+                        fx->repo),
+                     0);
+    snprintf(file, sizeof(file), "%s/.env", fx->repo);
+    write_text(file, "TOKEN=1\n", 0600);
+    snprintf(file, sizeof(file), "%s/.env.local", fx->repo);
+    write_text(file, "LOCAL=1\n", 0644);
+    snprintf(file, sizeof(file), "%s/sub/.env", fx->repo);
+    write_text(file, "SUB=1\n", 0640);
+    snprintf(file, sizeof(file), "%s/node_modules/x.js", fx->repo);
+    write_text(file, "x\n", 0644);
+    snprintf(file, sizeof(file), "%s/build/out.o", fx->repo);
+    write_text(file, "o\n", 0755);
+    snprintf(file, sizeof(file), "%s/secrets/key.txt", fx->repo);
+    write_text(file, "KEY\n", 0400);
+    assert_int_equal(chmod(file, 0400), 0);
+    snprintf(file, sizeof(file), "%s/secrets", fx->repo);
+    assert_int_equal(chmod(file, 0750), 0);
+    snprintf(file, sizeof(file), "%s/.env.example", fx->repo);
+    write_text(file, "modified in main\n", 0644); /* tracked: must not be copied */
+    snprintf(file, sizeof(file), "%s/.worktreeinclude", fx->repo);
+    write_text(file, "# comment\n.env*\n!.env.local\nsecrets/\n", 0644);
+
+    new_worktree(fx, "inc", path, sizeof(path));
+    if (gitops_copy_worktreeinclude(fx->r, path, &copied, &err) != 0)
+        fail_msg("copy: %s", err.msg);
+    assert_int_equal(copied, 3); /* .env, sub/.env, secrets/ */
+    expect_same(fx->repo, path, ".env");
+    expect_same(fx->repo, path, "sub/.env");
+    expect_same(fx->repo, path, "secrets");
+    expect_same(fx->repo, path, "secrets/key.txt");
+    assert_false(exists("%s/.env.local", path));
+    assert_false(exists("%s/node_modules", path));
+    assert_false(exists("%s/build", path));
+    assert_false(exists("%s/.worktreeinclude", path));
+    expect_content(path, ".env.example", "committed\n");
+    expect_content(path, "sub/tracked.txt", "tracked\n");
+    /* Only ignored files came: git sees a clean worktree. */
+    s = sh_out("git -C '%s' status --porcelain", path);
+    assert_string_equal(s, "");
+    free(s);
+    s = sh_out("git -C '%s' status --porcelain --ignored | LC_ALL=C sort | tr '\\n' ' '", path);
+    assert_string_equal(s, "!! .env !! secrets/ !! sub/.env ");
+    free(s);
+
+    /* Again: what exists is not overwritten, nothing counts as copied. */
+    snprintf(file, sizeof(file), "%s/.env", fx->repo);
+    write_text(file, "TOKEN=2\n", 0600);
+    assert_int_equal(gitops_copy_worktreeinclude(fx->r, path, &copied, &err), 0);
+    assert_int_equal(copied, 0);
+    expect_content(path, ".env", "TOKEN=1\n");
+
+    /* No .worktreeinclude: nothing to do. */
+    snprintf(file, sizeof(file), "%s/.worktreeinclude", fx->repo);
+    assert_int_equal(unlink(file), 0);
+    new_worktree(fx, "noinc", path, sizeof(path));
+    copied = 99;
+    assert_int_equal(gitops_copy_worktreeinclude(fx->r, path, &copied, &err), 0);
+    assert_int_equal(copied, 0);
+    assert_false(exists("%s/.env", path));
+    assert_int_equal(gitops_copy_worktreeinclude(fx->r, path, NULL, &err), 0);
+
+    /* Only comments and blank lines: nothing either. */
+    write_text(file, "# nothing\n\n   \n", 0644);
+    assert_int_equal(gitops_copy_worktreeinclude(fx->r, path, &copied, &err), 0);
+    assert_int_equal(copied, 0);
+    assert_false(exists("%s/.env", path));
+
+    /* Bad destinations. */
+    assert_int_equal(gitops_copy_worktreeinclude(fx->r, "relative/x", &copied, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    assert_int_equal(gitops_copy_worktreeinclude(fx->r, fx->repo, &copied, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    snprintf(path, sizeof(path), "%s/wts/none", fx->root);
+    assert_int_equal(gitops_copy_worktreeinclude(fx->r, path, &copied, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+
+    snprintf(file, sizeof(file), "%s/secrets", fx->repo);
+    assert_int_equal(chmod(file, 0700), 0);
+}
+
+/*
+ * Symbolic links (copied as links, never followed out of either worktree), a
+ * literal path inside an ignored folder, a negation inside an included
+ * folder, untracked folders, modes, read-only folders, existing files.
+ */
+static void test_copy_worktreeinclude_edges(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    char path[PATH_MAX], file[PATH_MAX + 32], out1[PATH_MAX], out2[PATH_MAX];
+    size_t copied = 99;
+    struct stat st;
+    char *s;
+
+    snprintf(out1, sizeof(out1), "%s/outside1", fx->root);
+    snprintf(out2, sizeof(out2), "%s/outside2", fx->root);
+    assert_int_equal(sh("set -e; mkdir '%s' '%s'; echo outside > '%s/.env'", out1, out2, out1), 0);
+    assert_int_equal(
+        sh("set -e; cd '%s';"
+           "printf 'config/\\ncache/\\nlinks/\\n*.local\\n.env\\nro/\\n' > .gitignore;"
+           "git add .gitignore; git commit -qm ignores;"
+           "mkdir config cache links deep deep/er other ro;"
+           "echo app > config/app.json; echo secret > config/secret.json;"
+           "echo small > cache/small.txt; echo big > cache/big.bin;"
+           "ln -s ../a.txt links/in; ln -s /etc/passwd links/out; ln -s '%s' evil;"
+           "echo keep > keep.local; printf '#!/bin/sh\\n' > tool.local; chmod 755 tool.local;"
+           "echo notes > deep/notes.txt; echo deep > deep/er/.env; echo other > other/.env;"
+           "echo ro > ro/f; chmod 555 ro",
+           fx->repo, out1),
+        0);
+    snprintf(file, sizeof(file), "%s/.worktreeinclude", fx->repo);
+    write_text(file,
+               "config/secret.json\ncache/\n!cache/big.bin\n/links/\n*.local  \r\n"
+               "evil/.env\n.env\nro/\n../outside1/.env\n/.git/config\n",
+               0644);
+
+    new_worktree(fx, "edge", path, sizeof(path));
+    /* In the new worktree, "other" is a link to a folder outside, and keep.local exists. */
+    snprintf(file, sizeof(file), "%s/other", path);
+    assert_int_equal(symlink(out2, file), 0);
+    snprintf(file, sizeof(file), "%s/keep.local", path);
+    write_text(file, "mine\n", 0644);
+
+    if (gitops_copy_worktreeinclude(fx->r, path, &copied, &err) != 0)
+        fail_msg("copy: %s", err.msg);
+    /* config/secret.json, cache/, links/, tool.local, deep/er/.env, ro/ */
+    assert_int_equal(copied, 6);
+
+    /* A literal path inside an ignored folder, without the rest of it. */
+    expect_same(fx->repo, path, "config/secret.json");
+    assert_false(exists("%s/config/app.json", path));
+    /* A negation inside an included folder. */
+    expect_same(fx->repo, path, "cache/small.txt");
+    assert_false(exists("%s/cache/big.bin", path));
+    /* Links stay links, even one pointing out of the worktree. */
+    expect_same(fx->repo, path, "links/in");
+    expect_same(fx->repo, path, "links/out");
+    /* Modes; an existing file is kept. */
+    expect_same(fx->repo, path, "tool.local");
+    expect_content(path, "keep.local", "mine\n");
+    /* Ignored files in an untracked folder; its untracked files are not ignored: not copied. */
+    expect_same(fx->repo, path, "deep/er/.env");
+    assert_false(exists("%s/deep/notes.txt", path));
+    /* A read-only folder is filled, then gets its mode. */
+    expect_same(fx->repo, path, "ro");
+    expect_same(fx->repo, path, "ro/f");
+    /* Never through a link: not out of the main worktree, not out of the new one. */
+    assert_false(exists("%s/evil", path));
+    assert_false(exists("%s/.env", out2));
+    s = sh_out("ls -A '%s'", out2);
+    assert_string_equal(s, "");
+    free(s);
+    /* Nothing above the worktree, nothing from .git. */
+    assert_false(exists("%s/wts/outside1", fx->root));
+    assert_int_equal(lstat(path, &st), 0);
+    snprintf(file, sizeof(file), "%s/.git", path);
+    assert_int_equal(lstat(file, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+
+    snprintf(file, sizeof(file), "%s/ro", path);
+    assert_int_equal(chmod(file, 0755), 0);
+    snprintf(file, sizeof(file), "%s/ro", fx->repo);
+    assert_int_equal(chmod(file, 0755), 0);
+
+    /* A .worktreeinclude that is a link is not read. */
+    snprintf(file, sizeof(file), "%s/.worktreeinclude", fx->repo);
+    assert_int_equal(unlink(file), 0);
+    assert_int_equal(symlink("/etc/hostname", file), 0);
+    assert_int_equal(gitops_copy_worktreeinclude(fx->r, path, &copied, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    assert_int_equal(copied, 0);
+}
+
+/* ---- worktree list, prune ------------------------------------------------------------ */
+
+static void test_worktree_list_and_prune(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    gitops_worktree_info *list = NULL;
+    char pa[PATH_MAX], pb[PATH_MAX], pc[PATH_MAX], file[PATH_MAX + 32];
+    size_t n = 99;
+    char *block;
+
+    /* No worktrees folder yet: an empty list. */
+    assert_false(exists("%s/.git/worktrees", fx->repo));
+    assert_int_equal(gitops_worktree_list(fx->r, &list, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_null(list);
+    gitops_worktree_list_free(NULL, 0);
+
+    snprintf(pb, sizeof(pb), "%s/wts/b-wt", fx->root);
+    create_ok(fx, "b-wt", pb, "grove/b", fx->c1); /* stays locked "initializing" */
+    snprintf(pa, sizeof(pa), "%s/wts/a-wt", fx->root);
+    create_ok(fx, "a-wt", pa, "grove/a", fx->c2);
+    assert_int_equal(gitops_worktree_unlock(fx->r, "a-wt", &err), 0);
+    snprintf(pc, sizeof(pc), "%s/c-wt", fx->root);
+    assert_int_equal(sh("git -C '%s' worktree add -q --detach '%s' 2>/dev/null && "
+                        "git -C '%s' worktree lock c-wt",
+                        fx->repo, pc, fx->repo),
+                     0);
+    /* A stray folder and a stray file in .git/worktrees. */
+    assert_int_equal(
+        sh("mkdir '%s/.git/worktrees/stray' && touch '%s/.git/worktrees/file'", fx->repo, fx->repo),
+        0);
+
+    assert_int_equal(gitops_worktree_list(fx->r, &list, &n, &err), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(list[0].name, "a-wt");
+    assert_string_equal(list[0].path, pa);
+    assert_string_equal(list[0].branch, "grove/a");
+    assert_null(list[0].lock_reason);
+    assert_int_equal(list[0].folder_exists, 1);
+    assert_string_equal(list[1].name, "b-wt");
+    assert_string_equal(list[1].path, pb);
+    assert_string_equal(list[1].branch, "grove/b");
+    assert_string_equal(list[1].lock_reason, "initializing");
+    assert_int_equal(list[1].folder_exists, 1);
+    assert_string_equal(list[2].name, "c-wt");
+    assert_string_equal(list[2].path, pc);
+    assert_null(list[2].branch); /* detached */
+    assert_string_equal(list[2].lock_reason, "");
+    assert_int_equal(list[2].folder_exists, 1);
+    assert_string_equal(list[3].name, "stray");
+    assert_null(list[3].path);
+    assert_null(list[3].branch);
+    assert_null(list[3].lock_reason);
+    assert_int_equal(list[3].folder_exists, 0);
+    gitops_worktree_list_free(list, n);
+
+    /* A folder deleted by hand: listed with folder_exists 0, then pruned. */
+    rm_rf(pa);
+    assert_int_equal(gitops_worktree_list(fx->r, &list, &n, &err), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(list[0].name, "a-wt");
+    assert_string_equal(list[0].path, pa);
+    assert_int_equal(list[0].folder_exists, 0);
+    assert_int_equal(list[1].folder_exists, 1);
+    gitops_worktree_list_free(list, n);
+    block = worktree_block(fx, pa);
+    assert_non_null(strstr(block, "prunable"));
+    free(block);
+    if (gitops_worktree_prune_stale(fx->r, "a-wt", &err) != 0)
+        fail_msg("prune: %s", err.msg);
+    block = worktree_block(fx, pa);
+    assert_string_equal(block, "");
+    free(block);
+    assert_false(exists("%s/.git/worktrees/a-wt", fx->repo));
+    assert_true(branch_exists(fx, "grove/a")); /* only the entry goes */
+    assert_int_equal(gitops_worktree_prune_stale(fx->r, "a-wt", &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_string_equal(err.msg, "worktree 'a-wt' not found");
+
+    /* Its folder still exists: refused, nothing changed. */
+    assert_int_equal(gitops_worktree_prune_stale(fx->r, "c-wt", &err), -1);
+    assert_int_equal(err.code, GROVE_ECONFLICT);
+    snprintf(file, sizeof(file), "worktree 'c-wt' still has its folder at '%s'", pc);
+    assert_string_equal(err.msg, file);
+    assert_true(exists("%s/.git/worktrees/c-wt", fx->repo));
+
+    /* Gone but locked: refused until unlocked. */
+    rm_rf(pb);
+    assert_int_equal(gitops_worktree_prune_stale(fx->r, "b-wt", &err), -1);
+    assert_int_equal(err.code, GROVE_ECONFLICT);
+    assert_non_null(strstr(err.msg, "locked"));
+    assert_non_null(strstr(err.msg, "initializing"));
+    assert_true(exists("%s/.git/worktrees/b-wt", fx->repo));
+    assert_int_equal(gitops_worktree_unlock(fx->r, "b-wt", &err), 0);
+    assert_int_equal(gitops_worktree_prune_stale(fx->r, "b-wt", &err), 0);
+    assert_false(exists("%s/.git/worktrees/b-wt", fx->repo));
+
+    /* A stray folder without a gitdir file has no folder: pruned. */
+    assert_int_equal(gitops_worktree_prune_stale(fx->r, "stray", &err), 0);
+    assert_false(exists("%s/.git/worktrees/stray", fx->repo));
+    assert_int_equal(gitops_worktree_prune_stale(fx->r, "../x", &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    assert_int_equal(gitops_worktree_prune_stale(fx->r, "file", &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+
+    assert_int_equal(gitops_worktree_list(fx->r, &list, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].name, "c-wt");
+    gitops_worktree_list_free(list, n);
+    assert_int_equal(worktree_count(fx), 2); /* main and c-wt, for the CLI too */
+}
+
 /* ---- concurrency ----------------------------------------------------------------- */
 
 #define PROCS 4
@@ -938,6 +1530,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remove_foreign_and_broken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_diff_stat, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_branch_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removal_loss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copy_worktreeinclude, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copy_worktreeinclude_edges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worktree_list_and_prune, setup, teardown),
     };
     char home[] = "/tmp/grove-test-home-XXXXXX";
     int failed;
