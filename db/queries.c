@@ -1107,7 +1107,7 @@ typedef struct write_args {
         const char *s; /* text, or NULL with is_int = 0 for SQL NULL */
         long long i;
         int is_int;
-    } v[5];
+    } v[8];
     int changes;            /* out: rows changed */
     long long last_rowid;   /* out: rowid of an INSERT */
     const char *must_exist; /* when set: this instance id must exist first */
@@ -1310,4 +1310,67 @@ int db_feedback_set_delivered(grove_db *db, long long id, int delivered, grove_e
     a.v[1].i = delivered ? 1 : 0;
     a.v[1].is_int = 1;
     return run_write(db, &a, err);
+}
+
+static const char SQL_SET_PR[] =
+    "UPDATE grove_instances SET pr_number = ?2, pr_url = ?3 WHERE id = ?1";
+static const char SQL_ISSUE_UPSERT[] =
+    "INSERT INTO grove_github_issues (repo, number, title, body, state, html_url, labels)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    " ON CONFLICT (repo, number) DO UPDATE SET title = excluded.title, body = excluded.body,"
+    " state = excluded.state, html_url = excluded.html_url, labels = excluded.labels,"
+    " fetched_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+int db_instance_set_pr(grove_db *db, const char *id, long long number, const char *url,
+                       grove_err *err)
+{
+    write_args a = {SQL_SET_PR, "cannot record the pull request", 3, {{0}}, 0, 0, id};
+
+    a.v[0].s = id;
+    a.v[1].i = number;
+    a.v[1].is_int = 1;
+    a.v[2].s = url;
+    return run_write(db, &a, err);
+}
+
+int db_github_issue_upsert(grove_db *db, const char *repo, long long number, const json_t *issue,
+                           grove_err *err)
+{
+    write_args a = {SQL_ISSUE_UPSERT, "cannot cache the GitHub issue", 7, {{0}}, 0, 0, NULL};
+    json_t *names = json_array(), *label;
+    char *labels;
+    size_t i;
+    int rc;
+
+    if (!names)
+        return nomem(err);
+    json_array_foreach(json_object_get(issue, "labels"), i, label)
+    {
+        /* GitHub gives label objects (or, in old payloads, plain names). */
+        const char *name = json_is_string(label)
+                               ? json_string_value(label)
+                               : json_string_value(json_object_get(label, "name"));
+
+        if (name)
+            json_array_append_new(names, json_string(name));
+    }
+    labels = json_dumps(names, JSON_COMPACT);
+    json_decref(names);
+    if (!labels)
+        return nomem(err);
+    a.v[0].s = repo;
+    a.v[1].i = number;
+    a.v[1].is_int = 1;
+    a.v[2].s = json_string_value(json_object_get(issue, "title"));
+    if (!a.v[2].s)
+        a.v[2].s = "";
+    a.v[3].s = json_string_value(json_object_get(issue, "body"));
+    a.v[4].s = json_string_value(json_object_get(issue, "state"));
+    if (!a.v[4].s)
+        a.v[4].s = "unknown";
+    a.v[5].s = json_string_value(json_object_get(issue, "html_url"));
+    a.v[6].s = labels;
+    rc = run_write(db, &a, err);
+    free(labels);
+    return rc;
 }

@@ -112,6 +112,18 @@ int db_instance_parent(grove_db *db, const char *id, char **out, grove_err *err)
  */
 int db_instances_with_agents(grove_db *db, json_t **out, grove_err *err);
 
+/* Records the pull request of an instance. */
+int db_instance_set_pr(grove_db *db, const char *id, long long number, const char *url,
+                       grove_err *err);
+
+/*
+ * Stores (or refreshes) the cached GitHub issue `number` of `repo`
+ * ("owner/name") from GitHub's issue object: title, body, state, html_url,
+ * labels (their names).
+ */
+int db_github_issue_upsert(grove_db *db, const char *repo, long long number, const json_t *issue,
+                           grove_err *err);
+
 /* ---- feedback ----------------------------------------------------------- */
 
 typedef struct db_new_feedback {

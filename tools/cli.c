@@ -1,16 +1,20 @@
 #include "tools/cli.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "db/migrate.h"
 #include "db/queries.h"
 #include "mcp/args.h"
 #include "tools/context.h"
 #include "tools/instance.h"
+#include "tools/secret.h"
 
 /* Opens the context for a command; prints the error and returns NULL on failure. */
 static grove_ctx *open_ctx(const char *cmd, const args *a, const arg_flag *flags, int migrate)
@@ -342,47 +346,149 @@ int cmd_migrate(int argc, char **argv)
     return 0;
 }
 
+#define SECRET_MAX (64 * 1024) /* longest value `config set --secret` reads from stdin */
+
+/*
+ * Reads a secret value from stdin into *out (malloc'd; free with
+ * secret_free()): all of it up to SECRET_MAX bytes, one trailing "\n" or
+ * "\r\n" removed. From a terminal: one line, typed without echo.
+ */
+static int read_secret_stdin(const char *key, char **out, grove_err *err)
+{
+    char *buf = malloc(SECRET_MAX + 2);
+    size_t len = 0;
+    int tty = isatty(STDIN_FILENO), echo_off = 0, bad = 0;
+    struct termios saved, quiet;
+
+    *out = NULL;
+    if (!buf)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    if (tty) {
+        fprintf(stderr, "value for '%s' (not shown): ", key);
+        fflush(stderr);
+        if (tcgetattr(STDIN_FILENO, &saved) == 0) {
+            quiet = saved;
+            quiet.c_lflag &= ~(tcflag_t)ECHO;
+            echo_off = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+        }
+    }
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, buf + len, SECRET_MAX + 1 - len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            bad =
+                grove_fail(err, GROVE_EIO, "cannot read the value from stdin: %s", strerror(errno));
+            break;
+        }
+        len += (size_t)n;
+        if (n == 0 || len > SECRET_MAX || (tty && len > 0 && buf[len - 1] == '\n'))
+            break;
+    }
+    if (echo_off)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    if (tty)
+        fputc('\n', stderr);
+    buf[len] = '\0';
+    if (bad) {
+        /* the read failed: message set above */
+    } else if (len > SECRET_MAX) {
+        bad = grove_fail(err, GROVE_EINVAL, "the value on stdin is longer than %d KiB",
+                         SECRET_MAX / 1024);
+    } else if (memchr(buf, '\0', len)) {
+        bad = grove_fail(err, GROVE_EINVAL, "the value on stdin contains a NUL byte");
+    } else {
+        if (len > 0 && buf[len - 1] == '\n')
+            buf[--len] = '\0';
+        if (len > 0 && buf[len - 1] == '\r')
+            buf[--len] = '\0';
+        if (len == 0)
+            bad = grove_fail(err, GROVE_EINVAL,
+                             "no value for '%s' on stdin (pipe it in: "
+                             "printf %%s \"$TOKEN\" | grove config set %s --secret)",
+                             key, key);
+    }
+    if (bad) {
+        explicit_bzero(buf, SECRET_MAX + 2);
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    return 0;
+}
+
 int cmd_config(int argc, char **argv)
 {
     static const arg_flag flags[] = {{"repo", 1},   {"db", 1},   {"secret", 0},
                                      {"reveal", 0}, {"json", 0}, {NULL, 0}};
-    grove_ctx *ctx;
+    grove_ctx *ctx = NULL;
     grove_err err = GROVE_ERR_INIT;
     const char *verb;
+    char *secret = NULL;
+    int is_secret, reveal;
     args a;
     int rc;
 
     if ((rc = args_parse(&a, "config", flags, argc, argv)) != 0)
         return rc;
     if (a.help) {
-        printf("usage: grove config get KEY | set KEY VALUE | list [--json] "
-               "[--repo DIR] [--db FILE]\n\n"
-               "Settings stored in the database (worktrees.base_path, branch.prefix,\n"
-               "agent.command, worktrees.setup_command, git.remote, github.repo,\n"
-               "github.api_url). Environment variables override them.\n");
+        printf(
+            "usage: grove config get KEY [--reveal] | set KEY VALUE | set KEY --secret | "
+            "list [--json] [--repo DIR] [--db FILE]\n\n"
+            "Settings stored in the database (worktrees.base_path, branch.prefix,\n"
+            "agent.command, worktrees.setup_command, git.remote, github.repo,\n"
+            "github.api_url). Environment variables override them.\n\n"
+            "  set KEY --secret  reads the value from stdin (up to 64 KiB; one trailing\n"
+            "                    newline removed) and stores it encrypted with the key in\n"
+            "                    $XDG_CONFIG_HOME/grove/key (default ~/.config/grove/key,\n"
+            "                    made on first use, mode 0600), e.g. github.token:\n"
+            "                    printf %%s \"$TOKEN\" | grove config set github.token --secret\n"
+            "  get KEY --reveal  prints a secret's decrypted value (without --reveal, get\n"
+            "                    refuses to print a secret; list shows it as (secret))\n");
         return 0;
     }
     verb = a.npos ? a.pos[0] : "";
-    if (!((strcmp(verb, "get") == 0 && a.npos == 2) || (strcmp(verb, "set") == 0 && a.npos == 3) ||
-          (strcmp(verb, "list") == 0 && a.npos == 1))) {
-        fprintf(stderr, "grove config: expected 'get KEY', 'set KEY VALUE' or 'list' (see "
-                        "'grove config --help')\n");
+    is_secret = args_get(&a, flags, "secret") != NULL;
+    reveal = args_get(&a, flags, "reveal") != NULL;
+    if (strcmp(verb, "set") == 0 && is_secret && a.npos == 3) {
+        fprintf(stderr, "grove config: --secret reads the value from stdin; do not pass it as an "
+                        "argument (it would be in your shell history and the process list)\n");
         return 2;
     }
-    if (args_get(&a, flags, "secret") || args_get(&a, flags, "reveal")) {
-        fprintf(stderr, "grove config: secrets (--secret, --reveal) are not implemented yet in "
-                        "this grove build (issue #4)\n");
+    if (!((strcmp(verb, "get") == 0 && a.npos == 2) ||
+          (strcmp(verb, "set") == 0 && a.npos == (is_secret ? 2 : 3)) ||
+          (strcmp(verb, "list") == 0 && a.npos == 1))) {
+        fprintf(stderr, "grove config: expected 'get KEY', 'set KEY VALUE', 'set KEY --secret' or "
+                        "'list' (see 'grove config --help')\n");
+        return 2;
+    }
+    if ((is_secret && strcmp(verb, "set") != 0) || (reveal && strcmp(verb, "get") != 0)) {
+        fprintf(stderr, "grove config: --secret goes with 'set', --reveal with 'get'\n");
+        return 2;
+    }
+    if (is_secret && read_secret_stdin(a.pos[1], &secret, &err) != 0) {
+        fprintf(stderr, "grove config: %s\n", err.msg);
         return 1;
     }
     ctx = open_ctx("config", &a, flags, 1);
-    if (!ctx)
+    if (!ctx) {
+        secret_free(secret);
         return 1;
+    }
     rc = 0;
-    if (strcmp(verb, "set") == 0) {
+    if (strcmp(verb, "set") == 0 && is_secret) {
+        char *sealed = NULL;
+
+        if (secret_seal(secret, &sealed, &err) != 0 ||
+            db_config_set(ctx->db, a.pos[1], sealed, 1, &err) != 0)
+            rc = 1;
+        free(sealed);
+    } else if (strcmp(verb, "set") == 0) {
         if (db_config_set(ctx->db, a.pos[1], a.pos[2], 0, &err) != 0)
             rc = 1;
     } else if (strcmp(verb, "get") == 0) {
-        char *value = NULL;
+        char *value = NULL, *plain = NULL;
         int enc = 0;
 
         if (db_config_get(ctx->db, a.pos[1], &value, &enc, &err) != 0) {
@@ -390,9 +496,15 @@ int cmd_config(int argc, char **argv)
         } else if (!value) {
             grove_fail(&err, GROVE_ENOTFOUND, "'%s' is not set", a.pos[1]);
             rc = 1;
-        } else if (enc) {
-            grove_fail(&err, GROVE_EINVAL, "'%s' is a secret", a.pos[1]);
+        } else if (enc && !reveal) {
+            grove_fail(&err, GROVE_EINVAL, "'%s' is a secret; pass --reveal to print it", a.pos[1]);
             rc = 1;
+        } else if (enc) {
+            if (secret_open(value, &plain, &err) != 0)
+                rc = 1;
+            else
+                printf("%s\n", plain);
+            secret_free(plain);
         } else {
             printf("%s\n", value);
         }
@@ -416,6 +528,7 @@ int cmd_config(int argc, char **argv)
     }
     if (rc)
         fprintf(stderr, "grove config: %s\n", err.msg);
+    secret_free(secret);
     ctx_free(ctx);
     return rc;
 }

@@ -7,20 +7,68 @@
 #include <unistd.h>
 
 #include "db/queries.h"
+#include "tools/secret.h"
 
 char *ctx_setting(grove_ctx *ctx, const char *env, const char *key)
 {
     const char *v = env ? getenv(env) : NULL;
     char *value = NULL;
+    int encrypted = 0;
     grove_err err = GROVE_ERR_INIT;
 
     if (v && *v)
         return strdup(v);
-    if (key && ctx->db && db_config_get(ctx->db, key, &value, NULL, &err) != 0) {
+    if (key && ctx->db && db_config_get(ctx->db, key, &value, &encrypted, &err) != 0) {
         log_warn("cannot read config '%s': %s", key, err.msg);
         return NULL;
     }
+    if (value && encrypted) {
+        /* Secrets are read with secret_open() by the code that needs them, never as settings. */
+        log_warn("config '%s' is stored as a secret; ignoring it as a setting", key);
+        free(value);
+        return NULL;
+    }
     return value;
+}
+
+char *ctx_github_token(grove_ctx *ctx)
+{
+    static const char *const envs[] = {"GITHUB_TOKEN", "GH_TOKEN"};
+    char *stored = NULL, *plain = NULL;
+    grove_err err = GROVE_ERR_INIT;
+    int enc = 0;
+    size_t i;
+
+    for (i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
+        const char *v = getenv(envs[i]);
+
+        if (v && *v)
+            return grove_strdup(v);
+    }
+    if (!ctx || !ctx->db)
+        return NULL;
+    if (db_config_get(ctx->db, "github.token", &stored, &enc, &err) != 0) {
+        log_warn("cannot read config 'github.token': %s", err.msg);
+        return NULL;
+    }
+    if (!stored)
+        return NULL;
+    if (!enc) {
+        /* Stored in the clear (by hand, or `config set` without --secret): still a token. */
+        log_warn("config 'github.token' is not encrypted; store it with "
+                 "'grove config set github.token --secret'");
+        return stored;
+    }
+    if (secret_open(stored, &plain, &err) != 0) {
+        log_warn("cannot decrypt config 'github.token': %s", err.msg);
+        plain = NULL;
+    }
+    free(stored);
+    if (plain && !*plain) {
+        secret_free(plain);
+        plain = NULL;
+    }
+    return plain;
 }
 
 /* An absolute version of `path` (relative to the working directory), without trailing slashes. */

@@ -43,4 +43,10 @@ void ctx_free(grove_ctx *ctx);
  */
 char *ctx_setting(grove_ctx *ctx, const char *env, const char *key);
 
+/*
+ * The GitHub token: GITHUB_TOKEN, else GH_TOKEN (non-empty), else the secret
+ * config "github.token" decrypted. Malloc'd, NULL when none; free it with secret_free().
+ */
+char *ctx_github_token(grove_ctx *ctx);
+
 #endif

@@ -334,17 +334,23 @@ static int tour(const char *dir, const char *repo)
             printf("\n(the work instance's agent received: %s)", buf);
     }
     json_decref(call_tool(&c, "get_instance", json_pack("{s:s}", "instance_id", review)));
-    json_decref(call_tool(
-        &c, "create_pull_request",
-        json_pack("{s:s, s:s}", "instance_id", id, "title", "greet: say the user's name")));
     json_decref(call_tool(&c, "terminate_instance",
                           json_pack("{s:s, s:b}", "instance_id", review, "remove_worktree", 1)));
-    printf("\n(removing the work instance's worktree would lose its unpushed commit:)");
+    printf("\n(removing the work instance's worktree now would lose its unpushed commit:)");
     json_decref(call_tool(&c, "terminate_instance",
                           json_pack("{s:s, s:b}", "instance_id", id, "remove_worktree", 1)));
-    json_decref(call_tool(
-        &c, "terminate_instance",
-        json_pack("{s:s, s:b, s:b}", "instance_id", id, "remove_worktree", 1, "force", 1)));
+    printf("\n(so push it: the origin is a local bare repository, no forge, so no pull "
+           "request is opened)");
+    r = call_tool(&c, "create_pull_request",
+                  json_pack("{s:s, s:s, s:s}", "instance_id", id, "title",
+                            "greet: say the user's name", "description",
+                            "Prints $USER, or 'world' when it is unset."));
+    if (r)
+        printf("\n(pushed branch '%s' at %.12s to origin)\n", jstr(r, "branch_name"),
+               jstr(r, "head_commit"));
+    json_decref(r);
+    json_decref(call_tool(&c, "terminate_instance",
+                          json_pack("{s:s, s:b}", "instance_id", id, "remove_worktree", 1)));
     json_decref(call_tool(&c, "query_instances", json_object()));
 
     status = client_stop(&c);

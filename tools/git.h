@@ -145,6 +145,30 @@ void gitops_worktree_list_free(gitops_worktree_info *list, size_t n);
 /* Removes the admin entry of worktree `name` whose folder is gone (like `git worktree prune`). */
 int gitops_worktree_prune_stale(gitops_repo *r, const char *name, grove_err *err);
 
+/* The URL of remote `remote` (malloc'd). Unknown remote: GROVE_ENOTFOUND. */
+int gitops_remote_url(gitops_repo *r, const char *remote, char **out, grove_err *err);
+
+/* Transfer progress while pushing: objects sent so far of total, bytes sent. */
+typedef void (*gitops_push_progress_fn)(void *arg, unsigned current, unsigned total, size_t bytes);
+
+typedef struct gitops_push_opts {
+    const char *remote; /* remote name, e.g. "origin" */
+    const char *branch; /* local branch, pushed as refs/heads/<branch>:refs/heads/<branch> */
+    const char *token;  /* for https remotes: user "x-access-token", this password; may be NULL */
+    gitops_push_progress_fn progress; /* may be NULL */
+    void *progress_arg;
+} gitops_push_opts;
+
+/*
+ * Pushes the branch with libgit2 to a path, file://, ssh:// or scp-like
+ * (ssh-agent credentials) or https:// (token) remote. A rejection by the
+ * remote (non-fast-forward, hook, permissions) or an authentication failure
+ * returns -1 with the remote's own message (GROVE_ECONFLICT for rejections,
+ * GROVE_EINVAL for credentials, GROVE_EIO for transport). The token never
+ * appears in err.
+ */
+int gitops_push(gitops_repo *r, const gitops_push_opts *o, grove_err *err);
+
 /*
  * Makes a small sample project for `grove demo` in folder `dir`: a bare
  * repository dir/origin.git and a repository dir/repo on branch main with

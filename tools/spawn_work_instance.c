@@ -2,6 +2,7 @@
  * spawn_work_instance.json. */
 #include <stdlib.h>
 
+#include "tools/github.h"
 #include "tools/instance.h"
 
 int tool_spawn_work_instance(grove_ctx *ctx, const json_t *args, const tool_progress *p,
@@ -34,6 +35,8 @@ int tool_spawn_work_instance(grove_ctx *ctx, const json_t *args, const tool_prog
     spec.prompt = arg_str(args, "prompt");
     spec.agent_command = agent;
     rc = instance_create(ctx, &spec, p, out, err);
+    if (rc == 0 && spec.issue.number > 0)
+        github_cache_issue(ctx, spec.issue.number);
 done:
     free(head_branch);
     free(agent);

@@ -23,7 +23,8 @@ def read_bytes(path):
 
 def git_env(tmp):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GROVE_", "GIT_"))}
-    env.update(HOME=tmp, GIT_CONFIG_NOSYSTEM="1", GROVE_LOG="error")
+    env.update(HOME=tmp, XDG_CONFIG_HOME=os.path.join(tmp, "xdg"), GIT_CONFIG_NOSYSTEM="1",
+               GROVE_LOG="error")
     return env
 
 
@@ -198,6 +199,91 @@ class Cli(unittest.TestCase):
         self.assertEqual(inst["worktree_path"], os.path.join(base, "work-a2"))
         self.assertTrue(os.path.isfile(os.path.join(base, "work-a2", "README.md")))
 
+    def test_config_secret(self):
+        token = "ghp_CliSecretTokenValue0123456789XYZ"
+        tb = token.encode()
+        p = self.grove("config", "set", "github.token", "--secret", stdin=tb + b"\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn(tb, p.stdout + p.stderr)
+        # the database holds only sealed text: not in the file, its WAL or its shm
+        db = os.path.join(self.repo, ".git", "grove", "grove.db")
+        for f in (db, db + "-wal", db + "-shm"):
+            if os.path.exists(f):
+                self.assertNotIn(tb, read_bytes(f), f)
+        con = sqlite3.connect(db)
+        value, enc = con.execute("SELECT value, is_encrypted FROM grove_user_config "
+                                 "WHERE key = 'github.token'").fetchone()
+        con.close()
+        self.assertEqual(enc, 1)
+        self.assertTrue(value.startswith("sb1:"), value)
+        self.assertNotIn(token, value)
+        # the key: 32 bytes, 0600, in a 0700 folder under XDG_CONFIG_HOME
+        key = os.path.join(self.env["XDG_CONFIG_HOME"], "grove", "key")
+        self.assertEqual(stat.S_IMODE(os.stat(key).st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(key)).st_mode), 0o700)
+        self.assertEqual(os.path.getsize(key), 32)
+        # get refuses to print it; --reveal prints it
+        p = self.grove("config", "get", "github.token")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stdout, b"")
+        self.assertIn(b"'github.token' is a secret; pass --reveal to print it", p.stderr)
+        self.assertNotIn(tb, p.stderr)
+        p = self.grove("config", "get", "github.token", "--reveal")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, tb + b"\n")
+        # list shows (secret), never the value
+        self.assertEqual(self.grove("config", "set", "git.remote", "upstream").returncode, 0)
+        p = self.grove("config", "list")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn(tb, p.stdout)
+        self.assertIn(b"github.token=(secret)\n", p.stdout)
+        self.assertIn(b"git.remote=upstream\n", p.stdout)
+        p = self.grove("config", "list", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn(tb, p.stdout)
+        rows = {r["key"]: r for r in json.loads(p.stdout)}
+        self.assertEqual(rows["github.token"]["value"], "(secret)")
+        self.assertIs(rows["github.token"]["is_encrypted"], True)
+        self.assertEqual(rows["git.remote"]["value"], "upstream")
+        # replacing it; "\r\n" is stripped, inner newlines are kept
+        p = self.grove("config", "set", "github.token", "--secret", stdin=b"two\nlines\r\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.grove("config", "get", "github.token", "--reveal")
+        self.assertEqual(p.stdout, b"two\nlines\n")
+        # the value as an argument, or flags with the wrong verb: usage errors
+        for args in (["set", "github.token", token, "--secret"], ["get", "github.token", "--secret"],
+                     ["set", "k", "v", "--reveal"], ["list", "--reveal"]):
+            p = self.grove("config", *args)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertNotIn(tb, p.stdout + p.stderr)
+        # nothing on stdin, or too much
+        p = self.grove("config", "set", "github.token", "--secret", stdin=b"\n")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"no value", p.stderr)
+        p = self.grove("config", "set", "github.token", "--secret", stdin=b"x" * (64 * 1024 + 1))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"64 KiB", p.stderr)
+        p = self.grove("config", "set", "big", "--secret", stdin=b"y" * (64 * 1024))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.grove("config", "get", "big", "--reveal").stdout,
+                         b"y" * (64 * 1024) + b"\n")
+        # another key: the secret cannot be read, and the message does not leak it
+        self.assertEqual(self.grove("config", "set", "github.token", "--secret",
+                                    stdin=tb).returncode, 0)
+        os.chmod(key, 0o600)
+        with open(key, "wb") as f:
+            f.write(os.urandom(32))
+        p = self.grove("config", "get", "github.token", "--reveal")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stdout, b"")
+        self.assertIn(b"cannot decrypt", p.stderr)
+        self.assertNotIn(tb, p.stderr)
+        # a group-readable key is refused
+        os.chmod(key, 0o640)
+        p = self.grove("config", "set", "other", "--secret", stdin=b"v")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"must be mode 0600", p.stderr)
+
     def test_serve_outside_repository_still_speaks_mcp(self):
         env = dict(self.env)
         p = subprocess.run([GROVE, "serve"], cwd=self.tmp, capture_output=True, timeout=30, env=env,
@@ -266,9 +352,12 @@ class Cli(unittest.TestCase):
         for needle in ("spawn_work_instance", "work-1-a1", "log_checkpoint", "get_instance",
                        "spawn_review_instance", "review-1-a1", "send_feedback",
                        "terminate_instance", "relationship: work-1-a1 -> review-1-a1 (spawned_review)",
+                       "create_pull_request", "pushed branch 'grove/work-1-a1'",
                        "'grove serve' exited with status 0", "events (newest first)"):
             self.assertIn(needle, out)
         # the temporary folder is cleaned up
+        # the branch really is on the bare origin
+        self.assertNotIn("! tool", out)
         first = out.splitlines()[0]
         self.assertTrue(first.startswith("grove demo in "))
         self.assertFalse(os.path.exists(first[len("grove demo in "):]))

@@ -218,3 +218,97 @@ test('review, fork, feedback into a live tmux session, liveness and terminate th
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+// The test GitHub server (fake-github.mjs) checks every request against
+// GitHub's published REST description; grove talks to it through GITHUB_API_URL.
+async function startFakeGitHub(token) {
+  const { spawn } = await import('node:child_process');
+  const here = new URL('.', import.meta.url).pathname;
+  const child = spawn(process.execPath, [join(here, 'fake-github.mjs'), '--port', '0', '--token', token],
+    { stdio: ['pipe', 'pipe', 'pipe'] });
+  const port = await new Promise((resolvePort, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      const m = buf.match(/listening (\d+)/);
+      if (m) resolvePort(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`fake GitHub exited with ${code}`)));
+  });
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
+test('create_pull_request against the test GitHub server: twice without a duplicate, errors in full, no token anywhere', async () => {
+  const token = 'ghp_e2eSECRETtoken1234567890abcdefABCDEF';
+  const gh = await startFakeGitHub(token);
+  const { tmp, repo, git } = makeRepo();
+  execFileSync('git', ['init', '-q', '--bare', join(tmp, 'origin.git')]);
+  git('remote', 'add', 'origin', join(tmp, 'origin.git'));
+  const env = { GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: 'acme/widgets', GITHUB_TOKEN: token };
+  const stderrChunks = [];
+  const transport = new StdioClientTransport({
+    command: grove, args: ['serve'], cwd: repo, stderr: 'pipe',
+    env: { PATH: process.env.PATH, HOME: tmp, GROVE_LOG: 'debug', ...env },
+  });
+  transport.stderr.on('data', (d) => stderrChunks.push(d));
+  const client = new Client({ name: 'grove-e2e-pr', version: '1.0.0' });
+  await client.connect(transport);
+  const results = [];
+  const call = async (name, args) => {
+    const r = await client.callTool({ name, arguments: args });
+    results.push(JSON.stringify(r));
+    return r;
+  };
+  try {
+    const inst = (await call('spawn_work_instance', { issue: 42 })).structuredContent.instance;
+    execFileSync('bash', ['-c', 'echo feat > feat.txt && git add feat.txt && git -c user.name=e -c user.email=e@e commit -qm feat'], { cwd: inst.worktree_path });
+
+    const first = await call('create_pull_request', { instance_id: inst.id, title: 'Add feat', description: 'Body text', draft: true });
+    assert.equal(first.isError, false, JSON.stringify(first));
+    const pr = first.structuredContent;
+    assert.equal(pr.pushed, true);
+    assert.equal(pr.already_existed, false);
+    assert.ok(Number.isInteger(pr.pr_number) && pr.pr_number > 0);
+    assert.match(pr.pr_url, /^https?:\/\/.+\/pull\/\d+$/);
+    assert.equal(pr.branch_name, 'grove/work-42-a1');
+    assert.equal(pr.base_branch, 'main');
+    assert.equal(pr.head_commit, git('rev-parse', 'grove/work-42-a1').toString().trim());
+
+    const second = await call('create_pull_request', { instance_id: inst.id, title: 'Add feat' });
+    assert.equal(second.isError, false, JSON.stringify(second));
+    assert.equal(second.structuredContent.already_existed, true);
+    assert.equal(second.structuredContent.pr_number, pr.pr_number);
+
+    const got = (await call('get_instance', { instance_id: inst.id })).structuredContent.instance;
+    assert.equal(got.pr_number, pr.pr_number);
+    assert.equal(got.pr_url, pr.pr_url);
+
+    // what grove sent, as the test server recorded it
+    const sent = await (await fetch(`${gh.url}/_grove/requests`)).json();
+    const creates = sent.filter((r) => r.method === 'POST');
+    assert.equal(creates.length, 2);
+    assert.deepEqual(creates[0].body, { title: 'Add feat', head: 'grove/work-42-a1', base: 'main', body: 'Body text', draft: true });
+    assert.ok(sent.some((r) => r.method === 'GET' && /\/issues\/42$/.test(r.path)), 'the issue is fetched at spawn');
+
+    // GitHub's validation errors are passed on in full
+    const inst2 = (await call('spawn_work_instance', {})).structuredContent.instance;
+    execFileSync('bash', ['-c', 'echo x > x.txt && git add x.txt && git -c user.name=e -c user.email=e@e commit -qm x'], { cwd: inst2.worktree_path });
+    const bad = await call('create_pull_request', { instance_id: inst2.id, title: 'trigger-validation-error' });
+    assert.equal(bad.isError, true);
+    assert.match(bad.content[0].text, /Validation Failed/);
+    assert.match(bad.content[0].text, /title/);
+    assert.match(bad.content[0].text, /invalid/);
+  } finally {
+    await client.close();
+    gh.child.kill('SIGTERM');
+  }
+  // the token is nowhere: database, WAL, stderr, tool results
+  const { readFileSync, readdirSync } = await import('node:fs');
+  const dbDir = join(repo, '.git', 'grove');
+  for (const f of readdirSync(dbDir)) {
+    if (f.startsWith('grove.db')) assert.ok(!readFileSync(join(dbDir, f)).includes(token), `token in ${f}`);
+  }
+  assert.ok(!Buffer.concat(stderrChunks).includes(token), 'token in stderr');
+  for (const r of results) assert.ok(!r.includes(token), 'token in a tool result');
+  rmSync(tmp, { recursive: true, force: true });
+});

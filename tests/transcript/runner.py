@@ -13,6 +13,9 @@ Each fixture line is one JSON object, one step:
   {"send_repeat": [PREFIX, CHAR, N, SUFFIX]}  PREFIX + CHAR*N + SUFFIX (big messages)
   {"cwd": "DIR"}                        working directory of the next server ($TMP expands)
   {"expect": MESSAGE}                   the next line the server writes, after normalising
+  {"progress": [TOKEN, MIN]}            at least MIN notifications/progress for TOKEN (how many
+                                        varies, e.g. with push transfer progress), strictly
+                                        increasing, each with total; then the next step reads on
   {"expect_exit": 0}                    close stdin; the server must exit with this code in 1 s
   {"signal": "TERM", "expect_exit": 0}  send a signal instead of closing stdin
 
@@ -63,6 +66,7 @@ def normalise(value, tmp):
         value = re.sub(r'"duration_ms":\s*[0-9.e+-]+', '"duration_ms":"<MS>"', value)
         value = re.sub(r'"next_cursor":\s*"[^"]*"', '"next_cursor":"<CURSOR>"', value)
         value = re.sub(r'"pid":\s*[0-9]+', '"pid":"<PID>"', value)
+        value = re.sub(r"after [0-9]+ ms", "after <N> ms", value)  # curl's connect timings
         return value
     return value
 
@@ -93,7 +97,7 @@ printf '# demo\\n' > README.md
 mkdir -p src && printf 'int main(void) { return 0; }\\n' > src/main.c
 git add -A && git commit -qm 'initial commit'
 git init -q --bare ../origin.git
-git remote add origin ../origin.git
+git remote add origin "$(dirname "$PWD")/origin.git"
 """
     subprocess.run(["bash", "-c", script, "make_repo", repo], check=True, env=env,
                    stdout=subprocess.DEVNULL)
@@ -129,6 +133,9 @@ class Server:
                 self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
         return line
+
+    def unread(self, line):
+        self.buf = line + b"\n" + self.buf
 
     def wait_exit(self, close_stdin=True, sig=None, within=1.0):
         start = time.monotonic()
@@ -253,6 +260,27 @@ def run(grove, fixture, record):
                     failures.append("step %d: mismatch\n  expected: %s\n  actual:   %s" % (
                         n, json.dumps(step["expect"], sort_keys=True),
                         json.dumps(norm, sort_keys=True)))
+            elif "progress" in step:
+                token, minimum = step["progress"]
+                seen, last = 0, None
+                while True:
+                    raw = server.read_line()
+                    m = json.loads(raw)
+                    if not (isinstance(m, dict) and m.get("method") == "notifications/progress"):
+                        server.unread(raw)
+                        break
+                    p = m["params"]
+                    if p.get("progressToken") != token or type(p["progressToken"]) is not type(token):
+                        failures.append("step %d: progress for token %r" % (n, p.get("progressToken")))
+                    if last is not None and not p["progress"] > last:
+                        failures.append("step %d: progress %s after %s" % (n, p["progress"], last))
+                    if not isinstance(p.get("total"), (int, float)) or p["progress"] > p["total"]:
+                        failures.append("step %d: bad total in %s" % (n, p))
+                    last = p["progress"]
+                    seen += 1
+                if seen < minimum:
+                    failures.append("step %d: %d progress notifications, expected at least %d" % (
+                        n, seen, minimum))
             elif "expect_exit" in step:
                 sig = getattr(signal, "SIG" + step["signal"]) if "signal" in step else None
                 try:
@@ -275,7 +303,7 @@ def run(grove, fixture, record):
             except AssertionError as e:
                 failures.append("end: %s" % e)
             server.close()
-        if record:
+        if record and not failures:
             with open(fixture, "w", encoding="utf-8") as f:
                 for s in out_steps:
                     f.write(json.dumps(s, ensure_ascii=False) + "\n")

@@ -18,6 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1514,6 +1518,454 @@ static void test_concurrent(void **state)
     free(s);
 }
 
+/* ---- remotes and push -------------------------------------------------------------- */
+
+#define PUSH_TOKEN "ghp_GROVEtestTOKEN0123456789abcdef"
+
+typedef struct progress_seen {
+    unsigned calls;
+    unsigned max_total;
+    unsigned last_current;
+} progress_seen;
+
+static void on_progress(void *arg, unsigned current, unsigned total, size_t bytes)
+{
+    progress_seen *p = arg;
+
+    (void)bytes;
+    p->calls++;
+    if (total > p->max_total)
+        p->max_total = total;
+    p->last_current = current;
+}
+
+/* root/origin.git (bare) as remote origin; branch grove/push = main + 2 commits. */
+static void make_origin(const fixture *fx, char branch_sha[41])
+{
+    assert_int_equal(sh("set -e; git init -q --bare '%s/origin.git';"
+                        "git -C '%s' remote add origin '%s/origin.git';"
+                        "cd '%s'; git checkout -q -b grove/push;"
+                        "printf 'p1\\n' > p.txt; git add p.txt; git commit -qm p1;"
+                        "printf 'p2\\n' >> p.txt; git commit -qam p2; git checkout -q main",
+                        fx->root, fx->repo, fx->root, fx->repo),
+                     0);
+    rev_parse(fx, NULL, "refs/heads/grove/push", branch_sha);
+}
+
+static char *bare_ref(const fixture *fx, const char *bare, const char *ref)
+{
+    return sh_out("git --git-dir='%s/%s' rev-parse -q --verify '%s' 2>/dev/null", fx->root, bare,
+                  ref);
+}
+
+static void test_remote_url(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    char sha[41], want[PATH_MAX + 16];
+    char *url = (char *)"untouched";
+
+    make_origin(fx, sha);
+    assert_int_equal(gitops_remote_url(fx->r, "origin", &url, &err), 0);
+    snprintf(want, sizeof(want), "%s/origin.git", fx->root);
+    assert_string_equal(url, want);
+    free(url);
+
+    url = (char *)"untouched";
+    assert_int_equal(gitops_remote_url(fx->r, "nope", &url, &err), -1);
+    assert_null(url);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_string_equal(err.msg, "remote 'nope' not found");
+    assert_int_equal(gitops_remote_url(fx->r, "", &url, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    assert_int_equal(gitops_remote_url(fx->r, "bad name", &url, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+
+    /* url.<base>.insteadOf rewrites as in git: the longest matching prefix wins. */
+    assert_int_equal(sh("set -e; cd '%s'; git config url.'%s/'.insteadOf short:;"
+                        "git config url.'%s/deeper/'.insteadOf short:x/;"
+                        "git remote add ins short:origin.git; git remote add ins2 short:x/y.git",
+                        fx->repo, fx->root, fx->root),
+                     0);
+    assert_int_equal(gitops_remote_url(fx->r, "ins", &url, &err), 0);
+    assert_string_equal(url, want);
+    free(url);
+    assert_int_equal(gitops_remote_url(fx->r, "ins2", &url, &err), 0);
+    snprintf(want, sizeof(want), "%s/deeper/y.git", fx->root);
+    assert_string_equal(url, want);
+    free(url);
+}
+
+/* Where a push goes: pushurl, else url after pushInsteadOf, else url after insteadOf. */
+static void test_push_urls(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    gitops_push_opts o = {0};
+    char sha[41];
+    char *s;
+
+    make_origin(fx, sha);
+    assert_int_equal(sh("set -e; cd '%s'; for b in a b c; do git init -q --bare ../$b.git; done;"
+                        "git config url.'%s/'.insteadOf short:;"
+                        "git config url.'file://%s/b'.pushInsteadOf short:a;"
+                        "git remote add viainstead short:a.git;"
+                        "git remote add viapush short:a.git;"
+                        "git remote add withpushurl '%s/a.git';"
+                        "git config remote.withpushurl.pushurl short:c.git",
+                        fx->repo, fx->root, fx->root, fx->root),
+                     0);
+    o.branch = "grove/push";
+    /* viainstead and viapush are the same remote config: pushInsteadOf wins for pushes. */
+    o.remote = "viapush";
+    if (gitops_push(fx->r, &o, &err) != 0)
+        fail_msg("push: %s", err.msg);
+    s = bare_ref(fx, "b.git", "refs/heads/grove/push");
+    assert_string_equal(s, sha);
+    free(s);
+    s = bare_ref(fx, "a.git", "refs/heads/grove/push");
+    assert_string_equal(s, "");
+    free(s);
+    /* Its fetch URL is still the insteadOf one. */
+    assert_int_equal(gitops_remote_url(fx->r, "viainstead", &s, &err), 0);
+    {
+        char want[PATH_MAX + 16];
+
+        snprintf(want, sizeof(want), "%s/a.git", fx->root);
+        assert_string_equal(s, want);
+    }
+    free(s);
+    o.remote = "withpushurl";
+    if (gitops_push(fx->r, &o, &err) != 0)
+        fail_msg("push: %s", err.msg);
+    s = bare_ref(fx, "c.git", "refs/heads/grove/push");
+    assert_string_equal(s, sha);
+    free(s);
+    s = bare_ref(fx, "a.git", "refs/heads/grove/push");
+    assert_string_equal(s, "");
+    free(s);
+    s = sh_out("git -C '%s' rev-parse refs/remotes/withpushurl/grove/push", fx->repo);
+    assert_string_equal(s, sha);
+    free(s);
+}
+
+static void test_push(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    gitops_push_opts o = {0};
+    progress_seen seen = {0, 0, 0};
+    char sha[41], amended[41];
+    char *s;
+
+    make_origin(fx, sha);
+    o.remote = "origin";
+    o.branch = "grove/push";
+    o.progress = on_progress;
+    o.progress_arg = &seen;
+    if (gitops_push(fx->r, &o, &err) != 0)
+        fail_msg("push: %s", err.msg);
+    s = bare_ref(fx, "origin.git", "refs/heads/grove/push");
+    assert_string_equal(s, sha);
+    free(s);
+    /* The remote-tracking ref follows, as after `git push`. */
+    s = sh_out("git -C '%s' rev-parse refs/remotes/origin/grove/push", fx->repo);
+    assert_string_equal(s, sha);
+    free(s);
+    /* Objects were sent: every commit of the branch (4), with trees and blobs. */
+    assert_true(seen.calls > 0);
+    assert_true(seen.max_total > 0);
+    assert_int_equal(seen.last_current, seen.max_total);
+    s = sh_out("git --git-dir='%s/origin.git' rev-list --count refs/heads/grove/push", fx->root);
+    assert_string_equal(s, "4");
+    free(s);
+    /* The bare repository is intact for git itself. */
+    assert_int_equal(sh("git --git-dir='%s/origin.git' fsck --no-progress 2>/dev/null", fx->root),
+                     0);
+
+    /* Pushing again with nothing new is fine. */
+    if (gitops_push(fx->r, &o, &err) != 0)
+        fail_msg("push again: %s", err.msg);
+
+    /* New commit: a fast-forward. */
+    assert_int_equal(sh("set -e; cd '%s'; git checkout -q grove/push; printf 'p3\\n' >> p.txt;"
+                        "git commit -qam p3; git checkout -q main",
+                        fx->repo),
+                     0);
+    rev_parse(fx, NULL, "refs/heads/grove/push", sha);
+    o.progress = NULL;
+    if (gitops_push(fx->r, &o, &err) != 0)
+        fail_msg("fast-forward push: %s", err.msg);
+    s = bare_ref(fx, "origin.git", "refs/heads/grove/push");
+    assert_string_equal(s, sha);
+    free(s);
+
+    /* Amended: not a fast-forward, refused, and the remote keeps its commit. */
+    assert_int_equal(sh("set -e; cd '%s'; git checkout -q grove/push;"
+                        "git commit -q --amend -m p3-amended; git checkout -q main",
+                        fx->repo),
+                     0);
+    rev_parse(fx, NULL, "refs/heads/grove/push", amended);
+    assert_string_not_equal(amended, sha);
+    assert_int_equal(gitops_push(fx->r, &o, &err), -1);
+    assert_int_equal(err.code, GROVE_ECONFLICT);
+    assert_non_null(strstr(err.msg, "non-fast-forward"));
+    assert_non_null(strstr(err.msg, "refs/heads/grove/push"));
+    s = bare_ref(fx, "origin.git", "refs/heads/grove/push");
+    assert_string_equal(s, sha);
+    free(s);
+    s = sh_out("git -C '%s' rev-parse refs/remotes/origin/grove/push", fx->repo);
+    assert_string_equal(s, sha);
+    free(s);
+}
+
+/* Someone else pushed first: the remote has a commit this repository has never seen. */
+static void test_push_remote_moved(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    gitops_push_opts o = {0};
+    char sha[41];
+    char *theirs, *s;
+
+    make_origin(fx, sha);
+    o.remote = "origin";
+    o.branch = "grove/push";
+    if (gitops_push(fx->r, &o, &err) != 0)
+        fail_msg("push: %s", err.msg);
+    assert_int_equal(
+        sh("set -e; git clone -q '%s/origin.git' '%s/other' 2>/dev/null; cd '%s/other';"
+           "git config user.name O; git config user.email o@example.invalid;"
+           "git checkout -q grove/push; printf 'theirs\\n' > t.txt; git add t.txt;"
+           "git commit -qm theirs; git push -q origin grove/push 2>/dev/null",
+           fx->root, fx->root, fx->root),
+        0);
+    theirs = bare_ref(fx, "origin.git", "refs/heads/grove/push");
+    assert_string_not_equal(theirs, sha);
+    assert_int_equal(sh("set -e; cd '%s'; git checkout -q grove/push; printf 'mine\\n' > m.txt;"
+                        "git add m.txt; git commit -qm mine; git checkout -q main",
+                        fx->repo),
+                     0);
+    assert_int_equal(gitops_push(fx->r, &o, &err), -1);
+    assert_int_equal(err.code, GROVE_ECONFLICT);
+    assert_non_null(strstr(err.msg, "refs/heads/grove/push"));
+    s = bare_ref(fx, "origin.git", "refs/heads/grove/push");
+    assert_string_equal(s, theirs);
+    free(s);
+    free(theirs);
+}
+
+static void test_push_file_url_and_errors(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    gitops_push_opts o = {0};
+    char sha[41];
+    char *s;
+
+    make_origin(fx, sha);
+    /* A file:// URL, and a remote without a fetch refspec: the tracking ref is still set. */
+    assert_int_equal(sh("set -e; git init -q --bare '%s/up.git';"
+                        "git -C '%s' config remote.up.url 'file://%s/up.git'",
+                        fx->root, fx->repo, fx->root),
+                     0);
+    o.remote = "up";
+    o.branch = "main";
+    if (gitops_push(fx->r, &o, &err) != 0)
+        fail_msg("file:// push: %s", err.msg);
+    s = bare_ref(fx, "up.git", "refs/heads/main");
+    assert_string_equal(s, fx->c2);
+    free(s);
+    s = bare_ref(fx, "up.git", "refs/heads/grove/push");
+    assert_string_equal(s, ""); /* only the one branch */
+    free(s);
+    s = sh_out("git -C '%s' rev-parse refs/remotes/up/main", fx->repo);
+    assert_string_equal(s, fx->c2);
+    free(s);
+
+    /* Unknown branch, unknown remote, empty names. */
+    o.remote = "origin";
+    o.branch = "grove/none";
+    assert_int_equal(gitops_push(fx->r, &o, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_string_equal(err.msg, "branch 'grove/none' not found");
+    o.branch = "main";
+    o.remote = "nowhere";
+    assert_int_equal(gitops_push(fx->r, &o, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_string_equal(err.msg, "remote 'nowhere' not found");
+    o.remote = "";
+    assert_int_equal(gitops_push(fx->r, &o, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    /* Nothing reached origin. */
+    s = bare_ref(fx, "origin.git", "refs/heads/main");
+    assert_string_equal(s, "");
+    free(s);
+}
+
+/* A TCP port on 127.0.0.1 that nothing listens on (bound, then closed). */
+static int closed_port(void)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    assert_true(fd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static void test_push_transport_errors_hide_token(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    gitops_push_opts o = {0};
+    char sha[41];
+    int port = closed_port();
+
+    make_origin(fx, sha);
+    assert_int_equal(sh("set -e; cd '%s';"
+                        "git remote add web 'https://127.0.0.1:%d/o/r.git';"
+                        "git remote add userinfo 'https://x-access-token:%s@127.0.0.1:%d/o/r.git';"
+                        "git remote add gone '%s/gone/%s/r.git'",
+                        fx->repo, port, PUSH_TOKEN, port, fx->root, PUSH_TOKEN),
+                     0);
+    o.branch = "grove/push";
+    o.token = PUSH_TOKEN;
+
+    o.remote = "web";
+    assert_int_equal(gitops_push(fx->r, &o, &err), -1);
+    assert_int_equal(err.code, GROVE_EIO);
+    assert_non_null(strstr(err.msg, "cannot push 'grove/push' to 'web' at 'https://127.0.0.1:"));
+    assert_null(strstr(err.msg, PUSH_TOKEN));
+
+    /* libgit2 may echo a URL with its password: that part is scrubbed. */
+    o.remote = "userinfo";
+    assert_int_equal(gitops_push(fx->r, &o, &err), -1);
+    assert_int_equal(err.code, GROVE_EIO);
+    assert_null(strstr(err.msg, PUSH_TOKEN));
+    assert_null(strstr(err.msg, "ghp_GROVE"));
+    assert_non_null(strstr(err.msg, "'https://***@127.0.0.1:"));
+
+    /* A path that contains the token, which libgit2 does echo: scrubbed to "***". */
+    o.remote = "gone";
+    assert_int_equal(gitops_push(fx->r, &o, &err), -1);
+    assert_int_equal(err.code, GROVE_EIO);
+    assert_null(strstr(err.msg, PUSH_TOKEN));
+    assert_null(strstr(err.msg, "ghp_GROVE"));
+    assert_non_null(strstr(err.msg, "/gone/***/r.git' does not exist"));
+}
+
+/*
+ * An http server on `host` that answers every request with 401 and logs
+ * each Authorization header it receives to `log`; its port is written to
+ * `portfile`. Returns its pid.
+ */
+static pid_t start_401_server(const char *host, const char *portfile, const char *log)
+{
+    static const char script[] =
+        "import http.server, os, sys\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        with open(sys.argv[2], 'a') as f:\n"
+        "            f.write(str(self.headers.get('Authorization')) + '\\n')\n"
+        "        self.send_response(401)\n"
+        "        self.send_header('WWW-Authenticate', 'Basic realm=\"grove\"')\n"
+        "        self.send_header('Content-Length', '0')\n"
+        "        self.end_headers()\n"
+        "    do_POST = do_GET\n"
+        "    def log_message(self, *a):\n"
+        "        pass\n"
+        "s = http.server.HTTPServer((sys.argv[3], 0), H)\n"
+        "open(sys.argv[1] + '.tmp', 'w').write(str(s.server_address[1]))\n"
+        "os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n"
+        "s.serve_forever()\n";
+    pid_t pid = fork();
+    int i;
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execlp("python3", "python3", "-c", script, portfile, log, host, (char *)NULL);
+        _exit(127);
+    }
+    for (i = 0; i < 500 && !exists("%s", portfile); i++)
+        usleep(10000);
+    assert_true(exists("%s", portfile));
+    return pid;
+}
+
+static void test_push_credentials_refused(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    gitops_push_opts o = {0};
+    char sha[41], portfile[PATH_MAX], log[PATH_MAX];
+    char *port, *auth, *tries;
+    pid_t srv;
+    int st;
+
+    make_origin(fx, sha);
+    snprintf(portfile, sizeof(portfile), "%s/port", fx->root);
+    snprintf(log, sizeof(log), "%s/auth.log", fx->root);
+    srv = start_401_server("127.0.0.1", portfile, log);
+    port = read_file(portfile);
+    assert_non_null(port);
+    assert_int_equal(sh("git -C '%s' remote add web 'http://127.0.0.1:%s/o/r.git'", fx->repo, port),
+                     0);
+    o.remote = "web";
+    o.branch = "grove/push";
+    o.token = PUSH_TOKEN;
+    assert_int_equal(gitops_push(fx->r, &o, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    assert_non_null(strstr(err.msg, "the remote refused the credentials: "));
+    assert_null(strstr(err.msg, PUSH_TOKEN));
+    /* The token went as the password of user x-access-token; a bounded number of times. */
+    auth = sh_out("grep -c \"^Basic $(printf 'x-access-token:%s' | base64 -w0)$\" '%s'", PUSH_TOKEN,
+                  log);
+    assert_true(atoi(auth) >= 1 && atoi(auth) <= 3);
+    tries = sh_out("wc -l < '%s'", log);
+    assert_true(atoi(tries) <= 5);
+    free(auth);
+    free(tries);
+
+    /* Without a token: refused too, and the message says none was given. */
+    o.token = NULL;
+    assert_int_equal(gitops_push(fx->r, &o, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    assert_non_null(strstr(err.msg, "no token was given"));
+    kill(srv, SIGTERM);
+    assert_int_equal(waitpid(srv, &st, 0), srv);
+    free(port);
+
+    /* Plain http to another host: the token is not sent in clear text. */
+    assert_int_equal(unlink(portfile), 0);
+    assert_int_equal(unlink(log), 0);
+    srv = start_401_server("127.0.0.2", portfile, log);
+    port = read_file(portfile);
+    assert_non_null(port);
+    assert_int_equal(
+        sh("git -C '%s' remote add plain 'http://127.0.0.2:%s/o/r.git'", fx->repo, port), 0);
+    o.remote = "plain";
+    o.token = PUSH_TOKEN;
+    assert_int_equal(gitops_push(fx->r, &o, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    auth = sh_out("grep -vc '^None$' '%s'", log);
+    assert_string_equal(auth, "0");
+    free(auth);
+    auth = sh_out("grep -c '^None$' '%s'", log);
+    assert_true(atoi(auth) >= 1);
+    free(auth);
+    kill(srv, SIGTERM);
+    assert_int_equal(waitpid(srv, &st, 0), srv);
+    free(port);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1536,6 +1988,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_copy_worktreeinclude, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_worktreeinclude_edges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worktree_list_and_prune, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remote_url, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_urls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_remote_moved, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_file_url_and_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_transport_errors_hide_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_credentials_refused, setup, teardown),
     };
     char home[] = "/tmp/grove-test-home-XXXXXX";
     int failed;
