@@ -60,16 +60,68 @@ void db_backoff(unsigned *delay_us)
 
 int db_fail(grove_db *db, int rc, const char *what, grove_err *err)
 {
+    int os_errno = errno; /* of the failed call, before anything here changes it */
     const char *msg = (db && db->sq) ? sqlite3_errmsg(db->sq) : sqlite3_errstr(rc);
+    const char *path = db && db->path ? db->path : "?";
+    int prim = rc & 0xff;
+    int io = prim == SQLITE_IOERR || prim == SQLITE_FULL || prim == SQLITE_READONLY ||
+             prim == SQLITE_CANTOPEN;
+    /* SQLite keeps the VFS's errno only for some calls; errno right after the call is the rest. */
+    int sys = (io && db && db->sq) ? sqlite3_system_errno(db->sq) : 0;
+
+    if (io && !sys)
+        sys = os_errno;
 
     if (DB_IS_BUSY(rc)) {
         grove_fail(err, GROVE_EDB, "%s: %s", what, msg);
         return DB_RETRY;
     }
     if ((rc & 0xff) == SQLITE_NOTADB)
-        return grove_fail(err, GROVE_EDB, "%s: '%s' is not a SQLite database", what,
-                          db && db->path ? db->path : "?");
+        return grove_fail(err, GROVE_EDB, "%s: '%s' is not a SQLite database", what, path);
+    if (rc == SQLITE_READONLY_DBMOVED)
+        return grove_fail(err, GROVE_EDB,
+                          "%s: the database file '%s' was deleted or replaced while grove was "
+                          "running; nothing was written; restart grove",
+                          what, path);
+    /* Failures of the file system: say which file and what the OS said. */
+    if (prim == SQLITE_FULL || sys == ENOSPC || sys == EFBIG || sys == EDQUOT)
+        return grove_fail(err, GROVE_EDB,
+                          "%s: the disk is full (or a file size limit was reached) writing the "
+                          "database '%s'%s%s%s; nothing was written; free some space and try again",
+                          what, path, sys ? " (" : "", sys ? strerror(sys) : "", sys ? ")" : "");
+    if (prim == SQLITE_READONLY && db && db->sq && sqlite3_db_readonly(db->sq, "main") == 1)
+        return grove_fail(err, GROVE_EDB,
+                          "%s: the database '%s' (or its folder) was read-only when grove "
+                          "opened it; nothing was written; make it writable and restart grove",
+                          what, path);
+    if (prim == SQLITE_READONLY || sys == EROFS || sys == EPERM || sys == EACCES)
+        return grove_fail(err, GROVE_EDB,
+                          "%s: the database '%s' (or its folder) is read-only%s%s%s; nothing was "
+                          "written; make it writable again and retry",
+                          what, path, sys ? " (" : "", sys ? strerror(sys) : "", sys ? ")" : "");
+    if (io)
+        return grove_fail(err, GROVE_EDB, "%s: %s on the database '%s'%s%s%s", what, msg, path,
+                          sys ? " (" : "", sys ? strerror(sys) : "", sys ? ")" : "");
     return grove_fail(err, GROVE_EDB, "%s: %s", what, msg);
+}
+
+/*
+ * Fails when the database file was deleted, renamed or replaced since it was
+ * opened: SQLite would keep reading and writing the orphaned file, and every
+ * row "committed" there would be lost for everyone else.
+ */
+static int check_file(grove_db *db, grove_err *err)
+{
+    int moved = 0;
+
+    if (!db->sq || strcmp(db->path, ":memory:") == 0 ||
+        sqlite3_file_control(db->sq, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK || !moved)
+        return 0;
+    return grove_fail(err, GROVE_EDB,
+                      "the database file '%s' was deleted, moved or replaced while grove was "
+                      "running: nothing was read or written; restart grove to open the database "
+                      "at that path again",
+                      db->path);
 }
 
 int db_bind_text(sqlite3_stmt *st, int idx, const char *s)
@@ -110,6 +162,8 @@ int db_stmt(grove_db *db, const char *sql, sqlite3_stmt **out, grove_err *err)
     int nested = 0, rc;
 
     *out = NULL;
+    if (!db->in_txn && check_file(db, err) != 0) /* db_txn() checked before BEGIN */
+        return -1;
     for (i = 0; i < db->nslots; i++) {
         if (db->slots[i].key != sql)
             continue;
@@ -204,6 +258,25 @@ static int prepare_file(const char *path, grove_err *err)
     }
     if (errno != ENOENT)
         return grove_fail(err, GROVE_EIO, "cannot open database '%s': %s", path, strerror(errno));
+    {
+        /*
+         * A write-ahead log without its database (deleted while a grove was
+         * using it): SQLite would replay that log into the new, empty file
+         * and mix two databases. Refuse until it is dealt with.
+         */
+        char *wal = grove_asprintf("%s-wal", path);
+        int orphan = wal && stat(wal, &sb) == 0 && sb.st_size > 0;
+
+        free(wal);
+        if (orphan)
+            return grove_fail(err, GROVE_EIO,
+                              "database '%s' is missing but its write-ahead log '%s-wal' is "
+                              "still there (was the database deleted while grove was using "
+                              "it?); refusing to start a new database beside it: restore the "
+                              "database file, or move '%s-wal' and '%s-shm' away, and start "
+                              "again",
+                              path, path, path, path);
+    }
     /* SQLite gives the -wal and -shm files the mode of the database file. */
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -361,6 +434,8 @@ int db_txn(grove_db *db, db_txn_fn fn, void *arg, grove_err *err)
 
     if (db->in_txn) /* nested: part of the caller's transaction */
         return fn(db, arg, err);
+    if (check_file(db, err) != 0)
+        return -1;
     for (;;) {
         int rc;
 

@@ -52,7 +52,7 @@ static const char SQL_UNRECORD[] = "DELETE FROM grove_schema_migrations WHERE ve
 static const char SQL_BEADS_LINKS[] =
     "CREATE TABLE IF NOT EXISTS grove_issue_links (\n"
     "    instance_id TEXT NOT NULL REFERENCES grove_instances (id) ON DELETE CASCADE,\n"
-    "    issue_id    TEXT NOT NULL REFERENCES issues (id) ON DELETE CASCADE,\n"
+    "    issue_id    TEXT NOT NULL REFERENCES issues (id) ON DELETE CASCADE ON UPDATE CASCADE,\n"
     "    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),\n"
     "    PRIMARY KEY (instance_id, issue_id)\n"
     ");\n"

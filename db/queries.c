@@ -91,20 +91,24 @@ static const char SQL_EVENT_INSERT[] =
 static const char SQL_NORMALISE_TIME[] = "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', ?1)";
 
 /*
- * Event pages: ?1 instance_id, ?2 tool, ?3 success, ?4 since (normalised),
- * ?5 limit. Three variants so the (instance_id, id) and (tool_name, id)
- * indexes serve the common filters.
+ * Event pages: ?1 instance_id, ?2 tool, ?3 success, ?4 since (normalised;
+ * '' for none, which every stored time follows: a plain range the indexes
+ * can stop at), ?5 limit. Four variants so that the (instance_id,
+ * timestamp), (tool_name, timestamp), (success, timestamp) and (timestamp)
+ * indexes each give a filter's page in order, without a sort.
  */
 #define SQL_EVENT_SELECT                                                                           \
     "SELECT id, instance_id, tool_name, success, error_message, metadata, duration_ms,"            \
     " timestamp FROM grove_mcp_events "
 #define SQL_EVENT_FILTERS                                                                          \
     " AND (?2 IS NULL OR tool_name = ?2) AND (?3 IS NULL OR success = ?3)"                         \
-    " AND (?4 IS NULL OR timestamp >= ?4) ORDER BY timestamp DESC, id DESC LIMIT ?5"
+    " AND timestamp >= ?4 ORDER BY timestamp DESC, id DESC LIMIT ?5"
 static const char SQL_EVENTS_BY_INSTANCE[] =
     SQL_EVENT_SELECT "WHERE instance_id = ?1" SQL_EVENT_FILTERS;
 static const char SQL_EVENTS_BY_TOOL[] =
     SQL_EVENT_SELECT "WHERE ?1 IS NULL AND tool_name = ?2" SQL_EVENT_FILTERS;
+static const char SQL_EVENTS_BY_SUCCESS[] =
+    SQL_EVENT_SELECT "WHERE ?1 IS NULL AND ?2 IS NULL AND success = ?3" SQL_EVENT_FILTERS;
 static const char SQL_EVENTS_ALL[] = SQL_EVENT_SELECT "WHERE ?1 IS NULL" SQL_EVENT_FILTERS;
 
 static const char SQL_CONFIG_GET[] =
@@ -903,8 +907,10 @@ int db_event_list(grove_db *db, const db_event_filter *f, json_t **out, grove_er
         return -1;
     if (f->instance_id)
         sql = SQL_EVENTS_BY_INSTANCE;
+    else if (f->tool)
+        sql = SQL_EVENTS_BY_TOOL;
     else
-        sql = f->tool ? SQL_EVENTS_BY_TOOL : SQL_EVENTS_ALL;
+        sql = f->success >= 0 ? SQL_EVENTS_BY_SUCCESS : SQL_EVENTS_ALL;
     if (!(arr = json_array())) {
         nomem(err);
         goto done;
@@ -914,7 +920,7 @@ int db_event_list(grove_db *db, const db_event_filter *f, json_t **out, grove_er
     if (db_bind_text(st, 1, f->instance_id) != SQLITE_OK ||
         db_bind_text(st, 2, f->tool) != SQLITE_OK ||
         bind_int64_or_null(st, 3, f->success, f->success < 0) != SQLITE_OK ||
-        db_bind_text(st, 4, since) != SQLITE_OK ||
+        db_bind_text(st, 4, since ? since : "") != SQLITE_OK ||
         sqlite3_bind_int(st, 5, clamp_limit(f->limit)) != SQLITE_OK) {
         bind_fail(db, err);
         goto done;
@@ -1089,9 +1095,15 @@ static const char SQL_METADATA[] = "SELECT metadata FROM grove_instances WHERE i
 static const char SQL_PARENT[] =
     "SELECT parent_instance FROM grove_instance_relationships WHERE child_instance = ?1"
     " ORDER BY created_at, id LIMIT 1";
+/*
+ * Runs before every read of instances: the partial index of migration 0003
+ * holds just these rows (named: without ANALYZE statistics SQLite would
+ * rather walk every running instance through the status index).
+ */
 static const char SQL_WITH_AGENTS[] =
-    "SELECT id, tmux_session, agent_pid FROM grove_instances WHERE status = 'running'"
-    " AND (tmux_session IS NOT NULL OR agent_pid IS NOT NULL) ORDER BY created_at, id";
+    "SELECT id, tmux_session, agent_pid FROM grove_instances INDEXED BY grove_instances_agents"
+    " WHERE status = 'running' AND (tmux_session IS NOT NULL OR agent_pid IS NOT NULL)"
+    " ORDER BY created_at, id";
 static const char SQL_FEEDBACK_INSERT[] =
     "INSERT INTO grove_feedback (from_instance, to_instance, feedback_type, priority, feedback)"
     " VALUES (?1, ?2, ?3, COALESCE(?4, 'medium'), ?5)";

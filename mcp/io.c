@@ -107,7 +107,9 @@ line_status line_reader_next(line_reader *r, const char **line, size_t *len)
             if (!r->eof)
                 return LINE_NEED_MORE;
             if (r->discarding) {
+                /* The tail of the dropped line is dropped too, not handed out as a line. */
                 r->discarding = 0;
+                r->start = r->scan = r->end;
                 return LINE_TOOBIG;
             }
             if (r->end == r->start)

@@ -82,7 +82,8 @@ void rpc_classify(json_t *msg, rpc_msg *out)
     if (has_id && valid_id(id))
         out->id = id;
 
-    if (!json_is_string(jsonrpc) || strcmp(json_string_value(jsonrpc), "2.0") != 0) {
+    if (!json_is_string(jsonrpc) || json_string_length(jsonrpc) != 3 ||
+        strcmp(json_string_value(jsonrpc), "2.0") != 0) {
         out->message = "invalid request: \"jsonrpc\" must be \"2.0\"";
         return;
     }

@@ -19,11 +19,27 @@
 #define GROVE_VERSION "0.1.0"
 #endif
 
+/* What `grove serve` opens on its first tool call (mcp_options.open_ctx). */
+typedef struct serve_state {
+    ctx_options o;
+    grove_ctx *ctx; /* owned */
+    int git_init;   /* git_libgit2_init() was called */
+} serve_state;
+
+static struct grove_ctx *serve_open_ctx(void *arg, grove_err *err)
+{
+    serve_state *st = arg;
+
+    /* Most of a cold start (with mbedTLS it parses the CA bundle): not before it is needed. */
+    git_libgit2_init();
+    st->git_init = 1;
+    return ctx_open(&st->ctx, &st->o, err) == 0 ? st->ctx : NULL;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     static const arg_flag flags[] = {{"repo", 1}, {"db", 1}, {NULL, 0}};
-    ctx_options o = {0};
-    grove_ctx *ctx = NULL;
+    serve_state st;
     mcp_server *s = NULL;
     mcp_options mo = {0};
     grove_err err = GROVE_ERR_INIT;
@@ -50,27 +66,32 @@ static int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Past RLIMIT_FSIZE a write fails with EFBIG (reported like a full disk) instead of killing. */
+    signal(SIGXFSZ, SIG_IGN);
 
-    o.repo = args_get(&a, flags, "repo");
-    o.db = args_get(&a, flags, "db");
-    o.migrate = 1;
-    if (ctx_open(&ctx, &o, &err) != 0) {
-        /* Keep serving: the client gets the reason with every tool call. */
-        log_error("%s", err.msg);
-        mo.unavailable = err.msg;
-    }
+    memset(&st, 0, sizeof(st));
+    st.o.repo = args_get(&a, flags, "repo");
+    st.o.db = args_get(&a, flags, "db");
+    st.o.migrate = 1;
+    /*
+     * The repository and the database are opened on the first tool call, so
+     * that start and initialize stay cheap. If that fails the server keeps
+     * serving: the client gets the reason with every tool call.
+     */
+    mo.open_ctx = serve_open_ctx;
+    mo.open_arg = &st;
     mo.out_fd = STDOUT_FILENO;
-    mo.ctx = ctx;
     page = getenv("GROVE_TOOLS_PAGE_SIZE");
     mo.tools_page_size = page ? (size_t)strtoul(page, NULL, 10) : 0;
     if (mcp_server_new(&s, &mo, &err) != 0) {
         log_error("%s", err.msg);
-        ctx_free(ctx);
         return 1;
     }
     rc = mcp_serve(s, STDIN_FILENO);
     mcp_server_free(s);
-    ctx_free(ctx);
+    ctx_free(st.ctx);
+    if (st.git_init)
+        git_libgit2_shutdown();
     return rc;
 }
 
@@ -130,9 +151,13 @@ int main(int argc, char **argv)
     }
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
-            git_libgit2_init();
+            int lazy = commands[i].run == cmd_serve; /* serve initialises libgit2 when needed */
+
+            if (!lazy)
+                git_libgit2_init();
             rc = commands[i].run(argc - 2, argv + 2);
-            git_libgit2_shutdown();
+            if (!lazy)
+                git_libgit2_shutdown();
             return rc;
         }
     }

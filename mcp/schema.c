@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*
@@ -12,12 +13,20 @@
  * SCHEMA_MAX_DEPTH levels down (deeper is invalid: "nested deeper than ...");
  * one validation evaluates at most SCHEMA_MAX_CALLS nested subschemas at a
  * time, which stops $ref loops that never step into the instance. All
- * recursion is bounded by these, so the stack use is too.
+ * recursion is bounded by these, so the stack use is too. And one validation
+ * evaluates at most SCHEMA_STEP_FACTOR * (schema nodes + 1) * (instance nodes
+ * + 1) subschemas in all (never fewer than SCHEMA_MIN_STEPS): a sane schema
+ * looks at each instance node with each of its subschemas a few times, while
+ * combinators over the same $ref (anyOf: [{"$ref": "#/$defs/a"}, {"$ref":
+ * "#/$defs/a"}] with a nesting "a") double the work at every level.
  */
 #define SCHEMA_MAX_DEPTH 128
 #define SCHEMA_MAX_CALLS 1024
 #define PTR_MAX          512 /* bytes of a JSON pointer kept for messages */
 #define REF_MAX          512 /* bytes of a decoded $ref fragment */
+
+#define SCHEMA_STEP_FACTOR 16
+#define SCHEMA_MIN_STEPS   10000
 
 /* A JSON pointer built while walking a schema or an instance (for messages only). */
 typedef struct ptr_buf {
@@ -45,11 +54,25 @@ typedef struct val_ctx {
     const json_t *root; /* borrowed: where $ref resolves */
     char *msg;
     size_t msglen;
-    ptr_buf at; /* instance location */
-    int depth;  /* instance nesting */
-    int calls;  /* nested subschema evaluations */
-    int quiet;  /* > 0 inside anyOf, oneOf, not: failures there are expected */
+    ptr_buf at;          /* instance location */
+    int depth;           /* instance nesting */
+    int calls;           /* nested subschema evaluations */
+    size_t steps;        /* subschema evaluations so far */
+    size_t budget;       /* ... allowed (see SCHEMA_STEP_FACTOR) */
+    int quiet;           /* > 0 inside anyOf, oneOf, not: failures there are expected */
+    schema_cache *cache; /* compiled patterns to reuse; NULL: compile each time */
 } val_ctx;
+
+/* Compiled `pattern` regexes by text (a tool's schemas have a handful). */
+#define SCHEMA_CACHE_MAX 64
+
+struct schema_cache {
+    size_t n;
+    struct {
+        char *text; /* owned */
+        regex_t re;
+    } entry[SCHEMA_CACHE_MAX];
+};
 
 /* ---- messages ------------------------------------------------------------ */
 
@@ -1191,6 +1214,54 @@ static int validate_array(val_ctx *v, const json_t *schema, const json_t *inst)
     return 1;
 }
 
+schema_cache *schema_cache_new(void)
+{
+    return calloc(1, sizeof(schema_cache));
+}
+
+void schema_cache_free(schema_cache *c)
+{
+    size_t i;
+
+    if (!c)
+        return;
+    for (i = 0; i < c->n; i++) {
+        regfree(&c->entry[i].re);
+        free(c->entry[i].text);
+    }
+    free(c);
+}
+
+/*
+ * The compiled regex of `pattern` from the cache, compiled and added on
+ * first use; a full cache keeps its entries and lends one slot to the
+ * newcomer. NULL when the pattern does not compile (or out of memory).
+ */
+static const regex_t *cache_regex(schema_cache *c, const char *pattern)
+{
+    size_t i, slot;
+    char *text;
+
+    for (i = 0; i < c->n; i++)
+        if (strcmp(c->entry[i].text, pattern) == 0)
+            return &c->entry[i].re;
+    slot = c->n < SCHEMA_CACHE_MAX ? c->n : SCHEMA_CACHE_MAX - 1;
+    if (!(text = strdup(pattern)))
+        return NULL;
+    if (c->n == SCHEMA_CACHE_MAX) { /* full: replace the last entry */
+        regfree(&c->entry[slot].re);
+        free(c->entry[slot].text);
+        c->n--;
+    }
+    if (regcomp(&c->entry[slot].re, pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+        free(text);
+        return NULL;
+    }
+    c->entry[slot].text = text;
+    c->n++;
+    return &c->entry[slot].re;
+}
+
 static int validate_string(val_ctx *v, const json_t *schema, const json_t *inst)
 {
     const json_t *kw;
@@ -1210,11 +1281,19 @@ static int validate_string(val_ctx *v, const json_t *schema, const json_t *inst)
     kw = json_object_get(schema, "pattern");
     if (!json_is_string(kw))
         return 1;
-    rc = regcomp(&re, json_string_value(kw), REG_EXTENDED | REG_NOSUB);
-    if (rc != 0)
-        return val_error(v, "pattern '%s' does not compile", json_string_value(kw));
-    rc = pattern_search(&re, json_string_value(inst), json_string_length(inst));
-    regfree(&re);
+    if (v->cache) {
+        const regex_t *cached = cache_regex(v->cache, json_string_value(kw));
+
+        if (!cached)
+            return val_error(v, "pattern '%s' does not compile", json_string_value(kw));
+        rc = pattern_search(cached, json_string_value(inst), json_string_length(inst));
+    } else {
+        rc = regcomp(&re, json_string_value(kw), REG_EXTENDED | REG_NOSUB);
+        if (rc != 0)
+            return val_error(v, "pattern '%s' does not compile", json_string_value(kw));
+        rc = pattern_search(&re, json_string_value(inst), json_string_length(inst));
+        regfree(&re);
+    }
     if (!rc)
         return val_fail(v, "does not match pattern '%s'", json_string_value(kw));
     return 1;
@@ -1350,10 +1429,44 @@ static int validate_keywords(val_ctx *v, const json_t *schema, const json_t *ins
     return validate_combinators(v, schema, inst);
 }
 
+/* Arrays, objects and scalars in j, counted up to `limit`. */
+static size_t count_nodes(const json_t *j, size_t limit)
+{
+    size_t n = 1, i;
+    void *it;
+
+    if (json_is_array(j)) {
+        for (i = 0; i < json_array_size(j) && n < limit; i++)
+            n += count_nodes(json_array_get(j, i), limit - n);
+    } else if (json_is_object(j)) {
+        for (it = json_object_iter((json_t *)j); it && n < limit;
+             it = json_object_iter_next((json_t *)j, it))
+            n += count_nodes(json_object_iter_value(it), limit - n);
+    }
+    return n;
+}
+
+/* The step budget of validating `inst` against the document `root`. */
+static void budget_set(val_ctx *v, const json_t *root, const json_t *inst)
+{
+    const size_t cap = SIZE_MAX / 4;
+    size_t s = count_nodes(root, cap) + 1, i = count_nodes(inst, cap) + 1;
+
+    v->budget = s > cap / SCHEMA_STEP_FACTOR / i ? cap : SCHEMA_STEP_FACTOR * s * i;
+    if (v->budget < SCHEMA_MIN_STEPS)
+        v->budget = SCHEMA_MIN_STEPS;
+}
+
 static int validate(val_ctx *v, const json_t *schema, const json_t *inst)
 {
     int rc;
 
+    if (v->steps >= v->budget)
+        return val_error(v,
+                         "the schema takes more than %zu steps to apply (combinators that "
+                         "multiply the work, such as anyOf over the same $ref?)",
+                         v->budget);
+    v->steps++;
     if (json_is_true(schema))
         return 1;
     if (json_is_false(schema))
@@ -1397,5 +1510,26 @@ int schema_validate(const json_t *root, const json_t *schema, const json_t *inst
     v.root = root;
     v.msg = msg;
     v.msglen = msglen;
+    budget_set(&v, root, instance);
+    return validate(&v, schema, instance);
+}
+
+int schema_validate_checked(schema_cache *cache, const json_t *root, const json_t *schema,
+                            const json_t *instance, char *msg, size_t msglen)
+{
+    val_ctx v;
+
+    if (msg && msglen > 0)
+        msg[0] = '\0';
+    if (!schema || !instance) {
+        msg_plain(msg, msglen, schema ? "(root): no instance" : "(root): no schema");
+        return -1;
+    }
+    memset(&v, 0, sizeof(v));
+    v.root = root ? root : schema;
+    v.msg = msg;
+    v.msglen = msglen;
+    v.cache = cache;
+    budget_set(&v, v.root, instance);
     return validate(&v, schema, instance);
 }

@@ -41,7 +41,13 @@ struct mcp_server {
     size_t page_size;
     mcp_version version;
     size_t ntools;
-    json_t **specs; /* owned: parsed definition of each tool, registry order */
+    json_t **specs; /* owned: parsed definition of each tool, registry order; NULL until used */
+    json_t *shared_defs;      /* owned: tools/_defs.json, parsed with the first definition */
+    json_t *views[2];         /* owned: every tool as tools/list shows it, [0] before 2025-06-18 */
+    signed char *in_ok;       /* owned, per tool: inputSchema 0 not checked yet, 1 usable, -1 not */
+    schema_cache *patterns;   /* owned: the inputSchemas' compiled regexes (NULL: none kept) */
+    mcp_ctx_open_fn open_ctx; /* makes ctx on the first tools/call; NULL once called */
+    void *open_arg;
     int write_failed;
 };
 
@@ -68,49 +74,21 @@ mcp_version mcp_server_version(const mcp_server *s)
     return s->version;
 }
 
-/* Checks one embedded tool definition; a failure is a defect in the build. */
-static int check_spec(const char *name, const json_t *spec, grove_err *err)
+/*
+ * Tool i's definition, parsed on first use. The definitions are checked by
+ * tests/unit/test_registry.c, not at every start; NULL with err filled when
+ * the embedded data is broken (a build defect).
+ */
+static const json_t *spec_of(mcp_server *s, size_t i, grove_err *err)
 {
-    static const char *const hints[] = {"readOnlyHint", "destructiveHint", "idempotentHint",
-                                        "openWorldHint"};
-    const json_t *in = json_object_get(spec, "inputSchema");
-    const json_t *out = json_object_get(spec, "outputSchema");
-    const json_t *ann = json_object_get(spec, "annotations");
-    char msg[512];
-    size_t i;
-
-    if (!json_is_string(json_object_get(spec, "name")) ||
-        strcmp(json_string_value(json_object_get(spec, "name")), name) != 0)
-        return grove_fail(err, GROVE_EINVAL, "tool '%s': definition names another tool", name);
-    if (!json_is_string(json_object_get(spec, "title")) ||
-        !json_is_string(json_object_get(spec, "description")))
-        return grove_fail(err, GROVE_EINVAL, "tool '%s': title and description are required", name);
-    if (!json_is_object(ann))
-        return grove_fail(err, GROVE_EINVAL, "tool '%s': annotations missing", name);
-    for (i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
-        if (!json_is_boolean(json_object_get(ann, hints[i])))
-            return grove_fail(err, GROVE_EINVAL, "tool '%s': annotation '%s' not set", name,
-                              hints[i]);
-    if (!json_is_object(in) || !json_is_string(json_object_get(in, "type")) ||
-        strcmp(json_string_value(json_object_get(in, "type")), "object") != 0 ||
-        json_object_get(in, "additionalProperties") != json_false() ||
-        json_object_get(in, "anyOf") || json_object_get(in, "oneOf"))
-        return grove_fail(err, GROVE_EINVAL,
-                          "tool '%s': inputSchema must be a plain object schema with "
-                          "additionalProperties false",
-                          name);
-    if (schema_check(in, msg, sizeof(msg)) != 0)
-        return grove_fail(err, GROVE_EINVAL, "tool '%s': inputSchema: %s", name, msg);
-    if (!json_is_object(out) || schema_check(out, msg, sizeof(msg)) != 0)
-        return grove_fail(err, GROVE_EINVAL, "tool '%s': outputSchema: %s", name,
-                          json_is_object(out) ? msg : "missing");
-    return 0;
+    if (!s->specs[i])
+        s->specs[i] = tools_spec_cached(i, &s->shared_defs, err);
+    return s->specs[i];
 }
 
 int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
 {
     mcp_server *s;
-    size_t i;
 
     *out = NULL;
     s = calloc(1, sizeof(*s));
@@ -118,6 +96,8 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
         return grove_fail(err, GROVE_ENOMEM, "out of memory");
     s->out_fd = opts->out_fd;
     s->ctx = opts->ctx;
+    s->open_ctx = opts->ctx ? NULL : opts->open_ctx;
+    s->open_arg = opts->open_arg;
     s->unavailable = strdup(opts->unavailable ? opts->unavailable
                                               : "grove has no repository open: start it inside a "
                                                 "git repository or pass --repo");
@@ -128,17 +108,11 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
     s->ntools = tools_count();
     s->page_size = opts->tools_page_size ? opts->tools_page_size : s->ntools;
     s->specs = calloc(s->ntools ? s->ntools : 1, sizeof(*s->specs));
-    if (!s->specs) {
-        free(s->unavailable);
-        free(s);
+    s->in_ok = calloc(s->ntools ? s->ntools : 1, sizeof(*s->in_ok));
+    s->patterns = schema_cache_new();
+    if (!s->specs || !s->in_ok) {
+        mcp_server_free(s);
         return grove_fail(err, GROVE_ENOMEM, "out of memory");
-    }
-    for (i = 0; i < s->ntools; i++) {
-        s->specs[i] = tools_spec(i, err);
-        if (!s->specs[i] || check_spec(tools_get(i)->name, s->specs[i], err) != 0) {
-            mcp_server_free(s);
-            return -1;
-        }
     }
     *out = s;
     return 0;
@@ -150,11 +124,26 @@ void mcp_server_free(mcp_server *s)
 
     if (!s)
         return;
-    for (i = 0; i < s->ntools; i++)
+    for (i = 0; s->specs && i < s->ntools; i++)
         json_decref(s->specs[i]);
+    json_decref(s->shared_defs);
+    json_decref(s->views[0]);
+    json_decref(s->views[1]);
     free(s->specs);
+    free(s->in_ok);
+    schema_cache_free(s->patterns);
     free(s->unavailable);
     free(s);
+}
+
+/* Writes `len` bytes (one message and its newline); -1 once writing to the client failed. */
+static int write_line(mcp_server *s, const char *line, size_t len)
+{
+    if (!s->write_failed && io_write_all(s->out_fd, line, len) != 0) {
+        s->write_failed = 1;
+        log_warn("cannot write to the client: %s", strerror(errno));
+    }
+    return s->write_failed ? -1 : 0;
 }
 
 /* Writes one message as a line. Steals msg. */
@@ -162,7 +151,7 @@ static int send_msg(mcp_server *s, json_t *msg)
 {
     char *text;
     size_t len;
-    int rc = -1;
+    int rc;
 
     if (!msg) {
         log_error("could not build a response (out of memory?)");
@@ -176,15 +165,9 @@ static int send_msg(mcp_server *s, json_t *msg)
     }
     len = strlen(text);
     text[len] = '\n'; /* the NUL becomes the newline; write len + 1 bytes */
-    if (!s->write_failed) {
-        rc = io_write_all(s->out_fd, text, len + 1);
-        if (rc != 0) {
-            s->write_failed = 1;
-            log_warn("cannot write to the client: %s", strerror(errno));
-        }
-    }
+    rc = write_line(s, text, len + 1);
     free(text);
-    return s->write_failed ? -1 : 0;
+    return rc;
 }
 
 /* An error response whose message may carry arbitrary text (made JSON-safe here). */
@@ -221,7 +204,9 @@ static json_t *do_initialize(mcp_server *s, json_t *id, json_t *params)
         return rpc_error(id, RPC_INVALID_PARAMS,
                          "invalid params: \"capabilities\" and \"clientInfo\" must be objects",
                          NULL);
-    v = mcp_negotiate(json_string_value(pv));
+    /* A version with a NUL in it is none of ours (strcmp would stop at the NUL). */
+    v = mcp_negotiate(
+        strlen(json_string_value(pv)) == json_string_length(pv) ? json_string_value(pv) : NULL);
     server_info = json_pack("{s:s, s:s}", "name", "grove", "version", GROVE_VERSION);
     if (server_info && v >= MCP_V_2025_06_18)
         json_object_set_new(server_info, "title", json_string("grove"));
@@ -236,22 +221,46 @@ static json_t *do_initialize(mcp_server *s, json_t *id, json_t *params)
 
 /* ---- tools/list ----------------------------------------------------------- */
 
-/* The tool as this protocol version shows it. New reference. */
-static json_t *tool_view(const mcp_server *s, size_t i)
+/*
+ * Every tool as this protocol version shows it (borrowed), made on first
+ * use; NULL with err filled when a definition is broken or out of memory.
+ */
+static json_t *tool_views(mcp_server *s, grove_err *err)
 {
-    json_t *t = json_deep_copy(s->specs[i]);
+    int modern = s->version >= MCP_V_2025_06_18;
+    json_t *views;
+    size_t i;
 
-    if (t && s->version < MCP_V_2025_06_18) {
-        json_object_del(t, "title");
-        json_object_del(t, "outputSchema");
+    if (s->views[modern])
+        return s->views[modern];
+    if (!(views = json_array())) {
+        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return NULL;
     }
-    return t;
+    for (i = 0; i < s->ntools; i++) {
+        const json_t *spec = spec_of(s, i, err);
+        json_t *t = spec ? json_copy((json_t *)spec) : NULL; /* shallow: shares the schemas */
+
+        if (t && !modern) {
+            json_object_del(t, "title");
+            json_object_del(t, "outputSchema");
+        }
+        if (!t || json_array_append_new(views, t) != 0) {
+            if (spec)
+                grove_fail(err, GROVE_ENOMEM, "out of memory");
+            json_decref(views);
+            return NULL;
+        }
+    }
+    s->views[modern] = views;
+    return views;
 }
 
 static json_t *do_tools_list(mcp_server *s, json_t *id, json_t *params)
 {
     json_t *cursor = json_object_get(params, "cursor");
-    json_t *tools, *result;
+    json_t *tools, *result, *views;
+    grove_err err = GROVE_ERR_INIT;
     size_t start = 0, end, i;
 
     if (cursor && !json_is_null(cursor)) {
@@ -259,7 +268,8 @@ static json_t *do_tools_list(mcp_server *s, json_t *id, json_t *params)
         char *endp = NULL;
         unsigned long long off;
 
-        if (!c || strncmp(c, TOOLS_CURSOR_PREFIX, strlen(TOOLS_CURSOR_PREFIX)) != 0)
+        if (!c || strlen(c) != json_string_length(cursor) ||
+            strncmp(c, TOOLS_CURSOR_PREFIX, strlen(TOOLS_CURSOR_PREFIX)) != 0)
             return rpc_error(id, RPC_INVALID_PARAMS, "invalid params: invalid cursor", NULL);
         c += strlen(TOOLS_CURSOR_PREFIX);
         errno = 0;
@@ -269,9 +279,13 @@ static json_t *do_tools_list(mcp_server *s, json_t *id, json_t *params)
         start = (size_t)off;
     }
     end = start + s->page_size < s->ntools ? start + s->page_size : s->ntools;
+    if (!(views = tool_views(s, &err))) {
+        log_error("tools/list: %s", err.msg);
+        return error_msg(id, RPC_INTERNAL_ERROR, "internal error: %s", err.msg);
+    }
     tools = json_array();
     for (i = start; i < end; i++)
-        json_array_append_new(tools, tool_view(s, i));
+        json_array_append(tools, json_array_get(views, i));
     result = json_pack("{s:o}", "tools", tools);
     if (result && end < s->ntools) {
         char next[64];
@@ -338,7 +352,195 @@ static json_t *tool_ok_result(const mcp_server *s, json_t *structured)
     return r;
 }
 
-static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params)
+/*
+ * Whether a string anywhere in `v` (tool arguments) holds a NUL character. Handlers take C
+ * strings, which would silently end at it ("main\u0000x" read as "main"). When found, `at`
+ * (size bytes) holds its JSON pointer, cut short if need be; `len` is how much of `at` is the
+ * pointer to `v`. Nesting is bounded by RPC_MAX_DEPTH.
+ */
+static int find_nul(const json_t *v, char *at, size_t size, size_t len)
+{
+    const char *key, *k;
+    json_t *child;
+    size_t i, n;
+
+    at[len] = '\0';
+    if (json_is_string(v))
+        return strlen(json_string_value(v)) != json_string_length(v);
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, child)
+        {
+            snprintf(at + len, size - len, "/%zu", i);
+            if (find_nul(child, at, size, strlen(at)))
+                return 1;
+        }
+    } else if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, key, child)
+        {
+            /* RFC 6901: '~' as "~0", '/' as "~1"; keys never hold a NUL (jansson refuses). */
+            n = len;
+            if (n + 1 < size)
+                at[n++] = '/';
+            for (k = key; *k && n + 3 < size; k++) {
+                if (*k == '~' || *k == '/') {
+                    at[n++] = '~';
+                    at[n++] = *k == '~' ? '0' : '1';
+                } else {
+                    at[n++] = *k;
+                }
+            }
+            if (*k) { /* cut short: not inside a UTF-8 sequence */
+                while (n > len && ((unsigned char)at[n - 1] & 0xC0) == 0x80)
+                    n--;
+                if (n > len && (unsigned char)at[n - 1] >= 0xC0)
+                    n--;
+            }
+            at[n] = '\0';
+            if (find_nul(child, at, size, n))
+                return 1;
+        }
+    }
+    at[len] = '\0';
+    return 0;
+}
+
+/*
+ * schema_validate() of tool i's arguments. The schema is checked once, on
+ * the tool's first call; after that only the arguments are validated, with
+ * the pattern regexes compiled once.
+ */
+static int validate_args(mcp_server *s, size_t i, const json_t *in, const json_t *args, char *msg,
+                         size_t msglen)
+{
+    if (s->in_ok[i] == 0)
+        s->in_ok[i] = schema_check(in, msg, msglen) == 0 ? 1 : -1;
+    if (s->in_ok[i] < 0) /* unusable: schema_validate() says why, every time */
+        return schema_validate(in, in, args, msg, msglen);
+    return schema_validate_checked(s->patterns, in, in, args, msg, msglen);
+}
+
+/* Makes the context on the first tools/call (one attempt; its failure is every call's answer). */
+static void open_context(mcp_server *s)
+{
+    mcp_ctx_open_fn open = s->open_ctx;
+    grove_err err = GROVE_ERR_INIT;
+    char *why;
+
+    if (!open)
+        return;
+    s->open_ctx = NULL;
+    s->ctx = open(s->open_arg, &err);
+    if (s->ctx)
+        return;
+    log_error("%s", err.msg);
+    why = strdup(err.msg[0] ? err.msg : "grove could not open its repository and database");
+    if (why) {
+        free(s->unavailable);
+        s->unavailable = why;
+    }
+}
+
+/* Bytes that quote_into() writes for byte c: what json_dumps() writes for it in a string. */
+static inline size_t quoted_len(unsigned char c)
+{
+    if (c >= 0x20 && c != '"' && c != '\\')
+        return 1;
+    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+        return 2;
+    return 6;
+}
+
+/*
+ * Writes s (n bytes of valid UTF-8) as a JSON string, escaped exactly as
+ * jansson's json_dumps() does it (control characters as \b \f \n \r \t
+ * or \u00XX; everything else, DEL and non-ASCII included, as it is).
+ * Returns the end.
+ */
+static char *quote_into(char *p, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i;
+
+    *p++ = '"';
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *p++ = (char)c;
+            continue;
+        }
+        switch (quoted_len(c)) {
+        case 2:
+            *p++ = '\\';
+            *p++ = c == '\b'   ? 'b'
+                   : c == '\f' ? 'f'
+                   : c == '\n' ? 'n'
+                   : c == '\r' ? 'r'
+                   : c == '\t' ? 't'
+                               : (char)c;
+            break;
+        default:
+            p = mempcpy(p, "\\u00", 4);
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+        }
+    }
+    *p++ = '"';
+    return p;
+}
+
+/*
+ * Sends the response of a successful call from 2025-06-18 on: the bytes
+ * json_dumps() makes of rpc_result(id, tool_ok_result(s, structured)), with
+ * `structured` serialised once instead of twice (for the text block and as
+ * structuredContent). Steals structured; 0, or -1 when writing failed.
+ */
+static int send_tool_ok(mcp_server *s, json_t *id, json_t *structured)
+{
+    static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+    static const char mid1[] = ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":";
+    static const char mid2[] = "}],\"isError\":false,\"structuredContent\":";
+    char *text = json_dumps(structured, JSON_COMPACT);
+    char *idtext = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *line = NULL, *p;
+    size_t ntext, nid, nquoted = 2, len, i;
+    int rc;
+
+    json_decref(structured);
+    if (text && idtext) {
+        ntext = strlen(text);
+        nid = strlen(idtext);
+        for (i = 0; i < ntext; i++)
+            nquoted += quoted_len((unsigned char)text[i]);
+        len = sizeof(head) - 1 + nid + sizeof(mid1) - 1 + nquoted + sizeof(mid2) - 1 + ntext + 3;
+        line = malloc(len);
+    }
+    if (!line) {
+        free(text);
+        free(idtext);
+        return send_msg(s,
+                        rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL));
+    }
+    p = mempcpy(line, head, sizeof(head) - 1);
+    p = mempcpy(p, idtext, nid);
+    p = mempcpy(p, mid1, sizeof(mid1) - 1);
+    p = quote_into(p, text, ntext);
+    p = mempcpy(p, mid2, sizeof(mid2) - 1);
+    p = mempcpy(p, text, ntext);
+    memcpy(p, "}}\n", 3);
+    free(text);
+    free(idtext);
+    rc = write_line(s, line, len);
+    free(line);
+    return rc;
+}
+
+/*
+ * The response to a tools/call. With `direct` (a request on its own, not in
+ * a batch) a successful result from 2025-06-18 on is sent right here
+ * (send_tool_ok) and NULL returned.
+ */
+static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params, int direct)
 {
     json_t *name = json_object_get(params, "name");
     json_t *args = json_object_get(params, "arguments");
@@ -356,19 +558,31 @@ static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params)
         return rpc_error(id, RPC_INVALID_PARAMS, "invalid params: expected an object", NULL);
     if (!json_is_string(name))
         return rpc_error(id, RPC_INVALID_PARAMS, "invalid params: \"name\" must be a string", NULL);
-    idx = tools_find(json_string_value(name));
+    /* A name with a NUL in it names no tool (tools_find() would stop at the NUL). */
+    idx = strlen(json_string_value(name)) == json_string_length(name)
+              ? tools_find(json_string_value(name))
+              : -1;
     if (idx < 0)
         return error_msg(id, RPC_INVALID_PARAMS, "unknown tool '%s'", json_string_value(name));
-    spec = s->specs[idx];
+    if (!(spec = spec_of(s, (size_t)idx, &err))) {
+        log_error("tools/call: %s", err.msg);
+        return error_msg(id, RPC_INTERNAL_ERROR, "internal error: %s", err.msg);
+    }
+    open_context(s);
     if (!args || json_is_null(args))
         args = empty = json_object();
     if (!json_is_object(args)) {
         snprintf(msg, sizeof(msg), "(root): \"arguments\" must be an object");
         valid = 0;
-    } else {
-        const json_t *in = json_object_get(spec, "inputSchema");
+    } else if (find_nul(args, msg, sizeof(msg) - 80, 0)) {
+        size_t len = strlen(msg);
 
-        valid = schema_validate(in, in, args, msg, sizeof(msg));
+        snprintf(msg + len, sizeof(msg) - len,
+                 ": contains a NUL character (\\u0000), which grove's tools cannot take");
+        valid = 0;
+    } else {
+        valid = validate_args(s, (size_t)idx, json_object_get(spec, "inputSchema"), args, msg,
+                              sizeof(msg));
     }
     if (valid != 1) {
         json_t *r;
@@ -400,6 +614,11 @@ static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params)
                           (json_is_string(token) || json_is_number(token)) ? &prog : NULL, &out,
                           &err) == 0 &&
                out) {
+        if (direct && s->version >= MCP_V_2025_06_18) {
+            json_decref(empty);
+            send_tool_ok(s, id, out);
+            return NULL;
+        }
         result = tool_ok_result(s, out);
     } else {
         json_decref(out);
@@ -452,7 +671,7 @@ static json_t *handle_message(mcp_server *s, json_t *msg, int in_batch)
         return rpc_error(m.id, RPC_INVALID_PARAMS, "invalid params: expected an object", NULL);
     if (strcmp(m.method, "tools/list") == 0)
         return do_tools_list(s, m.id, m.params);
-    return do_tools_call(s, m.id, m.params);
+    return do_tools_call(s, m.id, m.params, !in_batch);
 }
 
 static int handle_batch(mcp_server *s, json_t *batch)
@@ -507,7 +726,7 @@ int mcp_server_handle_line(mcp_server *s, const char *line, size_t len)
     } else {
         json_t *resp = handle_message(s, v, 0);
 
-        rc = resp ? send_msg(s, resp) : 0;
+        rc = resp ? send_msg(s, resp) : (s->write_failed ? -1 : 0);
     }
     json_decref(v);
     return rc;

@@ -33,17 +33,29 @@ const char *mcp_version_str(mcp_version v);
 /* The version a client's requested string negotiates to: itself when supported, else the latest. */
 mcp_version mcp_negotiate(const char *requested);
 
+/*
+ * Makes the context on first use: returns it (borrowed: the opener keeps and
+ * frees it) or NULL with err filled, the reason every tool call then gets.
+ */
+typedef struct grove_ctx *(*mcp_ctx_open_fn)(void *arg, grove_err *err);
+
 typedef struct mcp_options {
     int out_fd;              /* where responses and notifications go */
     struct grove_ctx *ctx;   /* passed to tool handlers; borrowed */
     size_t tools_page_size;  /* tools/list page size; 0 = all tools on one page */
     const char *unavailable; /* when ctx is NULL: why (tool calls return it as their error) */
+    /*
+     * When ctx is NULL: called once, on the first tools/call, to make it, so
+     * that starting and initialize open no repository or database.
+     */
+    mcp_ctx_open_fn open_ctx;
+    void *open_arg;
 } mcp_options;
 
 /*
- * A server for one connection. Parses and checks every tool's embedded
- * definition once (a broken one is a build defect: error). *out is the
- * caller's: mcp_server_free() it.
+ * A server for one connection. Tool definitions are parsed on first use
+ * (tools/list, or a call of that tool); tests/unit/test_registry.c checks
+ * them all. *out is the caller's: mcp_server_free() it.
  */
 int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err);
 void mcp_server_free(mcp_server *s);

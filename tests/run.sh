@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite: a strict build (-Werror) and an AddressSanitizer +
 # UndefinedBehaviorSanitizer build, each running every test (unit, transcript,
-# end-to-end through the official TypeScript SDK). Ends with "N passed, N failed".
+# end-to-end through the official TypeScript SDK, adversarial corpus), then the
+# fuzz targets under libFuzzer (clang). Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -48,8 +49,67 @@ PY
     failed=$((failed + ${counts#* }))
 }
 
+# The fuzz targets (tests/fuzz), built with clang and libFuzzer, each run for GROVE_FUZZ_SECONDS
+# (default 60) from seed corpora made from the fixtures plus the inputs that once broke them
+# (fixtures/fuzz/<target>/). Each run counts as one test: a crash, a leak, a sanitizer report, a
+# broken promise or a timeout fails it; its input is kept in build-fuzz/artifacts/.
+run_fuzz() {
+    secs=${GROVE_FUZZ_SECONDS:-60}
+    if ! command -v clang >/dev/null 2>&1; then
+        echo "fuzz: clang not found: cannot build the fuzz targets (install clang and libclang-rt-dev)"
+        failed=$((failed + 1))
+        return
+    fi
+    if [ ! -f build-fuzz/build.ninja ]; then
+        CC=clang meson setup build-fuzz -Dwerror=true -Dfuzz=true -Db_sanitize=address,undefined \
+            -Db_lundef=false >"$top/build-fuzz.setup.log" 2>&1 || {
+            cat "$top/build-fuzz.setup.log"
+            failed=$((failed + 1))
+            return
+        }
+    fi
+    if ! ninja -C build-fuzz; then
+        echo "build failed in build-fuzz"
+        failed=$((failed + 1))
+        return
+    fi
+    work=$(mktemp -d "${TMPDIR:-/tmp}/grove-fuzz.XXXXXX")
+    /usr/bin/python3 tests/fuzz/seeds.py "$top" "$work/corpus"
+    mkdir -p "$work/tmp" build-fuzz/artifacts
+    # fuzz_dispatch's scratch repositories, worktrees and database: on a tmpfs when there is one
+    scratch=$work/tmp
+    if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+        scratch=$(mktemp -d /dev/shm/grove-fuzz.XXXXXX) || scratch=$work/tmp
+    fi
+    for t in fuzz_framing fuzz_schema fuzz_dispatch; do
+        log=$work/$t.log
+        fixtures=
+        [ -d "fixtures/fuzz/$t" ] && fixtures=fixtures/fuzz/$t
+        dict=tests/fuzz/jsonrpc.dict
+        [ "$t" = fuzz_schema ] && dict=tests/fuzz/fuzz_schema.dict
+        TMPDIR=$scratch "build-fuzz/tests/fuzz/$t" -max_total_time="$secs" -max_len=65536 \
+            -rss_limit_mb=2048 -timeout=120 -print_final_stats=1 -dict="$dict" \
+            -artifact_prefix="$top/build-fuzz/artifacts/$t-" \
+            "$work/corpus/$t" ${fixtures:+"$fixtures"} >"$log" 2>&1
+        rc=$?
+        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+        rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+        if [ "$rc" -eq 0 ] && ! grep -qE "ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|broken promise" "$log"; then
+            echo "fuzz: $t: ${runs:-?} executions in $secs s (${rate:-?}/s), no failure"
+            passed=$((passed + 1))
+        else
+            tail -n 80 "$log"
+            echo "fuzz: $t FAILED (exit $rc) after ${runs:-?} executions; the input is in" \
+                "build-fuzz/artifacts/ (keep it as fixtures/fuzz/$t/<name> once fixed)"
+            failed=$((failed + 1))
+        fi
+    done
+    rm -rf "$work" "$scratch"
+}
+
 run_build build-test
 run_build build-asan -Db_sanitize=address,undefined
+run_fuzz
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

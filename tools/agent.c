@@ -114,6 +114,7 @@ static int spawn_prog(pid_t *pid, const char *file, char *const argv[], char *co
     sigemptyset(&none);
     sigemptyset(&defaults);
     sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGXFSZ);
     sigaddset(&defaults, SIGTERM);
     sigaddset(&defaults, SIGINT);
     sigaddset(&defaults, SIGCHLD);

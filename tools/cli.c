@@ -14,6 +14,7 @@
 #include "mcp/args.h"
 #include "tools/context.h"
 #include "tools/instance.h"
+#include "tools/report.h"
 #include "tools/secret.h"
 
 /* Opens the context for a command; prints the error and returns NULL on failure. */
@@ -513,16 +514,21 @@ int cmd_config(int argc, char **argv)
         json_t *list = NULL, *v;
         size_t i;
 
-        if (db_config_list(ctx->db, &list, &err) != 0) {
+        /* Every setting with its source; secrets masked (tools/report.c). */
+        if (config_sources(ctx, &list, &err) != 0) {
             rc = 1;
+        } else if (args_get(&a, flags, "json")) {
+            print_json(list);
         } else {
-            json_array_foreach(list, i, v) if (json_is_true(json_object_get(v, "is_encrypted")))
-                json_object_set_new(v, "value", json_string("(secret)"));
-            if (args_get(&a, flags, "json"))
-                print_json(list);
-            else
-                json_array_foreach(list, i, v)
-                    printf("%s=%s\n", str_or(v, "key", "?"), str_or(v, "value", ""));
+            json_array_foreach(list, i, v)
+            {
+                printf("%s=%s%s%s%s  [%s%s%s%s]\n", str_or(v, "key", "?"),
+                       jstr(v, "value") ? jstr(v, "value") : "(not set",
+                       jstr(v, "note") ? ": " : "", str_or(v, "note", ""),
+                       jstr(v, "value") ? "" : ")", str_or(v, "source", "?"),
+                       jstr(v, "env") ? " " : "", str_or(v, "env", ""),
+                       jstr(v, "overrides") ? "; overrides the database" : "");
+            }
         }
         json_decref(list);
     }
@@ -531,36 +537,6 @@ int cmd_config(int argc, char **argv)
     secret_free(secret);
     ctx_free(ctx);
     return rc;
-}
-
-/* Commands whose issues have not landed: a clear message, exit 1. */
-static int later(const char *cmd, int issue, int argc, char **argv)
-{
-    int i;
-
-    for (i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: see 'grove --help'. 'grove %s' lands with issue #%d.\n", cmd, issue);
-            return 0;
-        }
-    }
-    fprintf(stderr, "grove %s: not implemented yet in this grove build (issue #%d)\n", cmd, issue);
-    return 1;
-}
-
-int cmd_export(int argc, char **argv)
-{
-    return later("export", 7, argc, argv);
-}
-
-int cmd_import(int argc, char **argv)
-{
-    return later("import", 7, argc, argv);
-}
-
-int cmd_stats(int argc, char **argv)
-{
-    return later("stats", 7, argc, argv);
 }
 
 /* One finding of gc: printed as a line, collected for --json. */
@@ -580,6 +556,155 @@ static int row_has_path(const json_t *rows, const char *path)
 
     json_array_foreach(rows, i, v) if (jstr(v, "worktree_path") &&
                                        strcmp(jstr(v, "worktree_path"), path) == 0) return 1;
+    return 0;
+}
+
+/* One interrupted creation: completed, undone or kept (see gc_interrupted). */
+static int gc_interrupted_create(grove_ctx *ctx, int dry, const gitops_interrupted *c,
+                                 json_t *report, grove_err *err)
+{
+    const char *subject = c->path ? c->path : c->name;
+    grove_err lerr = GROVE_ERR_INIT;
+    gitops_loss loss = {0};
+    json_t *row = NULL;
+    char detail[512];
+
+    if (c->alive) {
+        gc_note(report, "interrupted-create", subject, "kept",
+                "being created by a running grove process");
+        return 0;
+    }
+    if (db_instance_get(ctx->db, c->name, &row, &lerr) == 0) {
+        json_decref(row);
+        snprintf(detail, sizeof(detail), "instance '%s' is recorded: its worktree is unlocked",
+                 c->name);
+        if (dry)
+            gc_note(report, "interrupted-create", subject, "would complete", detail);
+        else if (gitops_interrupted_complete(ctx->repo, c->name, &lerr) == 0)
+            gc_note(report, "interrupted-create", subject, "completed", detail);
+        else if (lerr.code != GROVE_ENOTFOUND)
+            gc_note(report, "interrupted-create", subject, "kept", lerr.msg);
+        return 0;
+    }
+    if (lerr.code != GROVE_ENOTFOUND) {
+        *err = lerr;
+        return -1;
+    }
+    /* Never recorded, so no agent ran in it: a half-made checkout is no loss, commits are. */
+    if (c->branch && gitops_removal_loss(ctx->repo, NULL, c->branch, NULL, &loss, &lerr) != 0 &&
+        lerr.code != GROVE_ENOTFOUND) {
+        gc_note(report, "interrupted-create", subject, "kept", lerr.msg);
+        return 0;
+    }
+    if (loss.unique_commits)
+        snprintf(detail, sizeof(detail),
+                 "the half-made worktree; branch '%s' stays: it has %zu commits that exist "
+                 "nowhere else",
+                 c->branch, loss.unique_commits);
+    else
+        snprintf(detail, sizeof(detail), "%s", c->branch ? c->branch : "");
+    if (dry)
+        gc_note(report, "interrupted-create", subject, "would remove", detail);
+    else if (gitops_interrupted_undo(ctx->repo, c->name, loss.unique_commits > 0, &lerr) == 0)
+        gc_note(report, "interrupted-create", subject, "removed", detail);
+    else if (lerr.code != GROVE_ENOTFOUND)
+        gc_note(report, "interrupted-create", subject, "kept", lerr.msg);
+    return 0;
+}
+
+/*
+ * Worktree creations and removals that a killed grove process left
+ * half-way. An interrupted removal was already decided (checked for loss,
+ * or forced): it is finished. A creation whose instance was recorded is
+ * completed (its "initializing" lock goes); one whose instance never was is
+ * undone: no agent ever ran in it, so a half-made checkout is no loss, but
+ * a branch with commits that exist nowhere else stays.
+ */
+static int gc_interrupted(grove_ctx *ctx, int dry, json_t *report, grove_err *err)
+{
+    gitops_interrupted *list = NULL;
+    size_t n = 0, i;
+    int rc = -1, pass;
+
+    if (gitops_interrupted_list(ctx->repo, &list, &n, err) != 0)
+        return -1;
+    /* Removals first: finishing one also ends the creation journal it may have left. */
+    for (pass = 1; pass >= 0; pass--) {
+        for (i = 0; i < n; i++) {
+            const gitops_interrupted *c = &list[i];
+            grove_err lerr = GROVE_ERR_INIT;
+            const char *subject = c->path ? c->path : c->name;
+
+            if (c->removal != pass)
+                continue;
+            if (!c->removal) {
+                if (gc_interrupted_create(ctx, dry, c, report, err) != 0)
+                    goto done;
+            } else if (dry) {
+                gc_note(report, "interrupted-removal", subject, "would remove", c->branch);
+            } else if (gitops_removal_finish(ctx->repo, c->name, &lerr) == 0) {
+                gc_note(report, "interrupted-removal", subject, "removed", c->branch);
+            } else if (lerr.code != GROVE_ENOTFOUND) {
+                gc_note(report, "interrupted-removal", subject, "kept", lerr.msg);
+            }
+        }
+    }
+    if (!dry && gitops_journals_tidy(ctx->repo, err) != 0)
+        goto done;
+    rc = 0;
+done:
+    gitops_interrupted_list_free(list, n);
+    return rc;
+}
+
+/*
+ * Branches named with grove's prefix that no instance row names and no
+ * worktree has checked out (a spawn killed between making its branch and
+ * its worktree, an older grove's leftovers): deleted when they hold no
+ * commit that exists nowhere else, reported otherwise.
+ */
+static int gc_branches(grove_ctx *ctx, int dry, const json_t *rows, const gitops_worktree_info *wts,
+                       size_t nwts, json_t *report, grove_err *err)
+{
+    char **names = NULL;
+    size_t n = 0, i, k;
+
+    if (!ctx->branch_prefix || !*ctx->branch_prefix)
+        return 0; /* without a prefix of its own grove cannot tell its branches */
+    if (gitops_branch_list(ctx->repo, ctx->branch_prefix, &names, &n, err) != 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        grove_err lerr = GROVE_ERR_INIT;
+        gitops_loss loss = {0};
+        const json_t *v;
+        char detail[512];
+        int used = 0;
+
+        json_array_foreach(rows, k, v)
+        {
+            if (jstr(v, "branch_name") && strcmp(jstr(v, "branch_name"), names[i]) == 0)
+                used = 1;
+        }
+        for (k = 0; k < nwts && !used; k++)
+            used = wts[k].branch && strcmp(wts[k].branch, names[i]) == 0;
+        if (used)
+            continue;
+        if (gitops_removal_loss(ctx->repo, NULL, names[i], NULL, &loss, &lerr) != 0) {
+            if (lerr.code != GROVE_ENOTFOUND)
+                gc_note(report, "orphan-branch", names[i], "kept", lerr.msg);
+        } else if (loss.unique_commits) {
+            snprintf(detail, sizeof(detail), "%zu commits that exist nowhere else",
+                     loss.unique_commits);
+            gc_note(report, "orphan-branch", names[i], "kept", detail);
+        } else if (dry) {
+            gc_note(report, "orphan-branch", names[i], "would delete", "no instance, no worktree");
+        } else if (gitops_branch_delete_unused(ctx->repo, names[i], &lerr) == 0) {
+            gc_note(report, "orphan-branch", names[i], "deleted", "no instance, no worktree");
+        } else {
+            gc_note(report, "orphan-branch", names[i], "kept", lerr.msg);
+        }
+    }
+    gitops_branch_list_free(names, n);
     return 0;
 }
 
@@ -605,9 +730,12 @@ int cmd_gc(int argc, char **argv)
                "Reconciles grove with what is really there:\n"
                "- running instances whose agent is gone are marked terminated;\n"
                "- git worktree entries whose folder is gone are pruned;\n"
+               "- worktree creations and removals that a killed grove left half-way are\n"
+               "  completed or undone;\n"
                "- folders under the worktrees base with no instance are removed when that\n"
                "  loses no work (no uncommitted files, no commits that exist nowhere else),\n"
-               "  and reported otherwise;\n"
+               "  and reported otherwise; so are branches with grove's prefix that have\n"
+               "  neither an instance nor a worktree;\n"
                "- running instances whose worktree folder is gone are marked terminated.\n"
                "--dry-run reports what it would do and changes nothing.\n");
         return 0;
@@ -630,8 +758,16 @@ int cmd_gc(int argc, char **argv)
         snprintf(n, sizeof(n), "%zu", ended);
         gc_note(report, "dead-agent", n, "terminated", "instances whose agent is gone");
     }
-    if (all_instances(ctx, NULL, &rows, &err) != 0 ||
-        gitops_worktree_list(ctx->repo, &wts, &nwts, &err) != 0)
+    /* creations and removals a killed grove process left half-way */
+    if (gc_interrupted(ctx, dry, report, &err) != 0)
+        goto fail;
+    /*
+     * Worktrees before rows: a creation unlocks its worktree only after
+     * recording its row, so an unlocked worktree listed here has its row
+     * in what is read next.
+     */
+    if (gitops_worktree_list(ctx->repo, &wts, &nwts, &err) != 0 ||
+        all_instances(ctx, NULL, &rows, &err) != 0)
         goto fail;
 
     /* 2. git worktree entries whose folder is gone */
@@ -656,6 +792,7 @@ int cmd_gc(int argc, char **argv)
         gitops_loss loss = {0};
         grove_err lerr = GROVE_ERR_INIT;
         char detail[512];
+        struct stat lsb;
 
         if (de->d_name[0] == '.')
             continue;
@@ -667,9 +804,21 @@ int cmd_gc(int argc, char **argv)
         for (i = 0; i < nwts; i++)
             if (wts[i].path && strcmp(wts[i].path, path) == 0)
                 wt = &wts[i];
-        if (!wt) {
+        if (lstat(path, &lsb) == 0 && S_ISLNK(lsb.st_mode)) {
+            /* Never follow a link out of the folder, nor touch its branch: report it. */
+            gc_note(report, "orphan-folder", path, "kept",
+                    "a symbolic link, not a worktree folder: grove never follows or removes "
+                    "links; remove it yourself if it is junk");
+        } else if (!wt) {
             gc_note(report, "orphan-folder", path, "kept",
                     "not a worktree of this repository; remove it yourself if it is junk");
+        } else if (wt->lock_reason && strcmp(wt->lock_reason, "initializing") == 0) {
+            /* being created (reported above): its row is not written yet */
+        } else if (wt->lock_reason) {
+            snprintf(detail, sizeof(detail),
+                     "locked%s%s%s: 'git worktree unlock' it to let gc remove it",
+                     *wt->lock_reason ? " ('" : "", wt->lock_reason, *wt->lock_reason ? "')" : "");
+            gc_note(report, "orphan-worktree", path, "kept", detail);
         } else if (!wt->branch) {
             gc_note(report, "orphan-worktree", path, "kept", "detached HEAD: no branch to check");
         } else if (gitops_removal_loss(ctx->repo, path, wt->branch, NULL, &loss, &lerr) != 0) {
@@ -689,6 +838,10 @@ int cmd_gc(int argc, char **argv)
         }
         free(path);
     }
+
+    /* branches of grove's with no row and no worktree */
+    if (gc_branches(ctx, dry, rows, wts, nwts, report, &err) != 0)
+        goto fail;
 
     /* 4. running rows whose worktree is gone */
     json_array_foreach(rows, i, v)

@@ -4,9 +4,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "db/queries.h"
+#include "tools/beads.h"
 #include "tools/secret.h"
 
 char *ctx_setting(grove_ctx *ctx, const char *env, const char *key)
@@ -69,6 +71,31 @@ char *ctx_github_token(grove_ctx *ctx)
         plain = NULL;
     }
     return plain;
+}
+
+int ctx_check_repo(grove_ctx *ctx, grove_err *err)
+{
+    const char *dirs[2];
+    struct stat sb;
+    size_t i;
+
+    if (!ctx || !ctx->repo)
+        return 0;
+    dirs[0] = gitops_workdir(ctx->repo);
+    dirs[1] = gitops_common_dir(ctx->repo);
+    for (i = 0; i < 2; i++) {
+        errno = 0;
+        if (stat(dirs[i], &sb) == 0 && S_ISDIR(sb.st_mode))
+            continue;
+        return grove_fail(err, GROVE_ENOTFOUND,
+                          "the repository is gone: '%s'%s%s%s %s (moved or deleted while grove "
+                          "was running); nothing was done; restart grove in the repository's new "
+                          "location (or pass --repo)",
+                          dirs[0], i ? " (its git folder '" : "", i ? dirs[i] : "", i ? "')" : "",
+                          errno == ENOENT || errno == ENOTDIR || !errno ? "no longer exists"
+                                                                        : strerror(errno));
+    }
+    return 0;
 }
 
 /* An absolute version of `path` (relative to the working directory), without trailing slashes. */
@@ -145,6 +172,8 @@ int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err)
     }
     if (db_open(&ctx->db, ctx->db_path, opts->migrate, err) != 0)
         goto fail;
+    if (opts->migrate)
+        beads_attach(ctx); /* beads extension mode: TEMP views, orphaned links */
 
     base = ctx_setting(ctx, "GROVE_WORKTREES", "worktrees.base_path");
     if (base) {

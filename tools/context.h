@@ -17,6 +17,8 @@ typedef struct grove_ctx {
     char *worktrees_base; /* owned, absolute, no trailing slash */
     char *branch_prefix;  /* owned, "grove/" unless config branch.prefix */
     char *caller_id;      /* owned; NULL when this process speaks for no instance */
+    /* The tool call in progress (tools/registry.c), NULL between calls. */
+    struct tool_call *call;
 } grove_ctx;
 
 /* How to open: each NULL means "use the environment, then the default" (§1 of the contract). */
@@ -36,6 +38,13 @@ typedef struct ctx_options {
  */
 int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err);
 void ctx_free(grove_ctx *ctx);
+
+/*
+ * Whether the repository is still where ctx_open() found it: its main
+ * worktree and git common dir are folders. Else GROVE_ENOTFOUND naming the
+ * missing path (the repository was moved or deleted while grove ran).
+ */
+int ctx_check_repo(grove_ctx *ctx, grove_err *err);
 
 /*
  * A setting: the environment variable `env` (may be NULL) if set and

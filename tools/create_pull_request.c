@@ -20,15 +20,21 @@ typedef struct push_state {
     const tool_progress *p;
 } push_state;
 
-/* Transfer progress maps onto the steps between 2 (pushing) and 3 (pushed). */
+/*
+ * Transfer progress maps onto the steps between 2 (pushing) and 3 (pushed).
+ * `bytes` is not shown: for local remotes libgit2 1.5.1 passes the
+ * received_bytes of an indexer progress struct it never initialised
+ * (git_packbuilder_write), so the number would be stack garbage.
+ */
 static void on_push(void *arg, unsigned current, unsigned total, size_t bytes)
 {
     push_state *ps = arg;
     char msg[96];
 
+    (void)bytes;
     if (total == 0)
         return;
-    snprintf(msg, sizeof(msg), "pushing: %u/%u objects, %zu bytes", current, total, bytes);
+    snprintf(msg, sizeof(msg), "pushing: %u/%u objects", current, total);
     tool_progress_step(ps->p, 2.0 + 0.9 * (double)current / (double)total, PR_STEPS, msg);
 }
 
@@ -82,6 +88,14 @@ int tool_create_pull_request(grove_ctx *ctx, const json_t *args, const tool_prog
         grove_fail(err, GROVE_ENOTFOUND,
                    "the worktree of '%s' is gone ('%s'): there is nothing to push from", id,
                    path ? path : "?");
+        goto done;
+    }
+    if (gitops_branch_head(ctx->repo, branch, head, err) != 0) {
+        if (err->code == GROVE_ENOTFOUND)
+            grove_fail(err, GROVE_ENOTFOUND,
+                       "cannot open a pull request for '%s': its branch '%s' no longer exists "
+                       "(deleted outside grove); nothing was pushed",
+                       id, branch ? branch : "?");
         goto done;
     }
     tool_progress_step(p, 1, PR_STEPS, "started");

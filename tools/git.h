@@ -77,6 +77,13 @@ int gitops_worktree_remove(gitops_repo *r, const char *name, const char *branch,
 int gitops_worktree_head(const char *path, char sha[41], grove_err *err);
 
 /*
+ * gitops_worktree_head() that keeps the last worktree's repository open in
+ * `r` (reopened when the path or its .git file changes), for a server that
+ * reads the same worktree's HEAD call after call. Same results.
+ */
+int gitops_worktree_head_cached(gitops_repo *r, const char *path, char sha[41], grove_err *err);
+
+/*
  * Live state of the worktree at `path` as a new object {head, ahead,
  * behind, dirty_files}: head = HEAD commit sha, ahead/behind = commits of
  * HEAD not in base_commit and of base_commit not in HEAD, dirty_files =
@@ -144,6 +151,62 @@ void gitops_worktree_list_free(gitops_worktree_info *list, size_t n);
 
 /* Removes the admin entry of worktree `name` whose folder is gone (like `git worktree prune`). */
 int gitops_worktree_prune_stale(gitops_repo *r, const char *name, grove_err *err);
+
+/*
+ * Crash recovery (`grove gc`).
+ *
+ * gitops_worktree_create() keeps a creation journal, flock'ed by the
+ * creating process, from before the branch is made until
+ * gitops_worktree_unlock() (the caller has recorded the instance) or the
+ * worktree's removal. gitops_worktree_remove() writes a removal journal,
+ * moves the admin dir out of <common>/worktrees, then deletes the folder
+ * (its .git file last), the branch and the rest. A creation journal whose
+ * creator is gone, a worktree locked "initializing" with no journal, and
+ * any removal journal (removals run under the repo lock to the end) are
+ * what a killed process left half-way. The list is taken under the repo
+ * lock; `alive`: a creation whose process still runs (leave it alone).
+ */
+typedef struct gitops_interrupted {
+    char *name;   /* worktree name (the instance id) */
+    char *branch; /* its branch, NULL when unknown */
+    char *path;   /* its folder, NULL when unknown */
+    int alive;
+    int removal; /* 1: an interrupted removal (gitops_removal_finish), 0: a creation */
+} gitops_interrupted;
+
+int gitops_interrupted_list(gitops_repo *r, gitops_interrupted **out, size_t *n, grove_err *err);
+void gitops_interrupted_list_free(gitops_interrupted *list, size_t n);
+
+/* Deletes the half-written journal files (".tmp") a killed grove process left. */
+int gitops_journals_tidy(gitops_repo *r, grove_err *err);
+
+/*
+ * Completes the interrupted removal of worktree `name` (folder, the branch
+ * its journal names, admin dir). GROVE_ENOTFOUND when there is none.
+ */
+int gitops_removal_finish(gitops_repo *r, const char *name, grove_err *err);
+
+/* The instance was recorded: drops the "initializing" lock and the journal. */
+int gitops_interrupted_complete(gitops_repo *r, const char *name, grove_err *err);
+
+/*
+ * The instance was never recorded: removes what the creation made (folder,
+ * admin dir, journal, a stale lock file of the branch, and the branch unless
+ * `keep_branch`). Does no loss check: the caller does (gitops_removal_loss).
+ * A running creation: GROVE_ECONFLICT.
+ */
+int gitops_interrupted_undo(gitops_repo *r, const char *name, int keep_branch, grove_err *err);
+
+/* Local branches whose names start with `prefix` ("grove/"), malloc'd. */
+int gitops_branch_list(gitops_repo *r, const char *prefix, char ***out, size_t *n, grove_err *err);
+void gitops_branch_list_free(char **names, size_t n);
+
+/*
+ * Deletes local branch `branch` unless it is checked out in a worktree or a
+ * worktree creation uses it (GROVE_ECONFLICT); checked under the repo lock.
+ * Does no loss check: the caller does.
+ */
+int gitops_branch_delete_unused(gitops_repo *r, const char *branch, grove_err *err);
 
 /* The URL of remote `remote` (malloc'd). Unknown remote: GROVE_ENOTFOUND. */
 int gitops_remote_url(gitops_repo *r, const char *remote, char **out, grove_err *err);

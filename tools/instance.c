@@ -62,8 +62,9 @@ int issue_parse(const json_t *v, issue_ref *out, grove_err *err)
     }
     if (strcmp(s, "ready") == 0)
         return grove_fail(err, GROVE_EINVAL,
-                          "issue 'ready' means the next ready beads issue, which needs grove's "
-                          "database to live beside a beads database; pass an issue number or id");
+                          "issue 'ready' means the next ready beads issue: spawn_work_instance "
+                          "takes it when grove's database lives beside beads' tables (--db or "
+                          "GROVE_DB pointing at the beads database); pass an issue number or id");
     memcpy(out->beads, s, n + 1);
     return 0;
 bad:
@@ -376,7 +377,27 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progre
         }
         if (gitops_worktree_create(ctx->repo, id, path, branch, spec->start_commit, on_stage, &st,
                                    &gerr) == 0) {
+            json_t *taken = NULL;
+
+            /*
+             * The number was read before the worktree was made. Meanwhile
+             * another process may have recorded this id and removed its
+             * worktree and branch again (terminate with removal); its row
+             * was written before they went, so it is visible now.
+             */
+            if (db_instance_get(ctx->db, id, &taken, &gerr) == 0) {
+                json_decref(taken);
+                log_warn("instance id '%s' is taken (a terminated instance); using the next number",
+                         id);
+                if (gitops_worktree_remove(ctx->repo, id, branch, err) != 0)
+                    goto done;
+                continue;
+            }
             made = 1;
+            if (gerr.code != GROVE_ENOTFOUND) {
+                *err = gerr;
+                goto undo;
+            }
             break;
         }
         if (gerr.code != GROVE_ECONFLICT) {

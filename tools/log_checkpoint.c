@@ -2,12 +2,28 @@
 #include "db/queries.h"
 #include "tools/instance.h"
 
+typedef struct insert_arg {
+    const db_new_checkpoint *in;
+    json_t *cp; /* the inserted row; from the last (committed) attempt */
+} insert_arg;
+
+/* The database part, in one transaction with the call's event (tools_txn: may run again). */
+static int insert_fn(grove_db *db, void *arg, grove_err *err)
+{
+    insert_arg *a = arg;
+
+    json_decref(a->cp); /* from an attempt that was rolled back */
+    a->cp = NULL;
+    return db_checkpoint_insert(db, a->in, &a->cp, err) == 0 ? 0 : -1;
+}
+
 int tool_log_checkpoint(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
                         grove_err *err)
 {
     const char *id = instance_target(ctx, args, "instance_id", err);
-    json_t *inst = NULL, *cp = NULL;
+    json_t *inst = NULL;
     db_new_checkpoint in = {0};
+    insert_arg a = {&in, NULL};
     char sha[41];
     grove_err gerr = GROVE_ERR_INIT;
     int rc = -1;
@@ -20,12 +36,14 @@ int tool_log_checkpoint(grove_ctx *ctx, const json_t *args, const tool_progress 
     in.status = arg_str(args, "status");
     in.data = json_object_get(args, "data");
     in.message = arg_str(args, "message");
-    /* The worktree's current commit, when the worktree is still there. */
-    if (gitops_worktree_head(jstr(inst, "worktree_path"), sha, &gerr) == 0)
+    /* The worktree's current commit, when the worktree is still there (read before the write). */
+    if (gitops_worktree_head_cached(ctx->repo, jstr(inst, "worktree_path"), sha, &gerr) == 0)
         in.commit_sha = sha;
-    if (db_checkpoint_insert(ctx->db, &in, &cp, err) != 0)
+    if (tools_txn(ctx, insert_fn, &a, err) != 0) {
+        json_decref(a.cp);
         goto done;
-    *out = json_pack("{s:o}", "checkpoint", cp);
+    }
+    *out = json_pack("{s:o}", "checkpoint", a.cp);
     rc = *out ? 0 : grove_fail(err, GROVE_ENOMEM, "out of memory");
 done:
     json_decref(inst);

@@ -120,10 +120,10 @@ oom:
     return grove_fail(err, GROVE_ENOMEM, "out of memory");
 }
 
-json_t *tools_spec(size_t i, grove_err *err)
+json_t *tools_spec_cached(size_t i, json_t **shared, grove_err *err)
 {
-    const embedded_file *file, *shared_file = find_embedded("_defs.json");
-    json_t *spec = NULL, *shared = NULL;
+    const embedded_file *file;
+    json_t *spec = NULL, *defs;
     json_error_t jerr;
     char fname[128];
 
@@ -133,28 +133,44 @@ json_t *tools_spec(size_t i, grove_err *err)
     }
     snprintf(fname, sizeof(fname), "%s.json", registry[i].name);
     file = find_embedded(fname);
-    if (!file || !shared_file) {
+    if (!*shared) {
+        const embedded_file *shared_file = find_embedded("_defs.json");
+
+        if (shared_file)
+            *shared = json_loadb(shared_file->data, shared_file->len, 0, &jerr);
+        else
+            snprintf(jerr.text, sizeof(jerr.text), "_defs.json not embedded");
+        if (!*shared) {
+            grove_fail(err, GROVE_EINVAL, "tool '%s': shared definitions: %s", registry[i].name,
+                       jerr.text);
+            return NULL;
+        }
+    }
+    if (!file) {
         grove_fail(err, GROVE_EINVAL, "tool '%s': definition not embedded", registry[i].name);
         return NULL;
     }
     spec = json_loadb(file->data, file->len, 0, &jerr);
-    shared = json_loadb(shared_file->data, shared_file->len, 0, &jerr);
-    if (!spec || !shared) {
+    if (!spec) {
         grove_fail(err, GROVE_EINVAL, "tool '%s': definition is not JSON: %s", registry[i].name,
                    jerr.text);
-        goto fail;
+        return NULL;
     }
-    if (inject_defs(json_object_get(spec, "inputSchema"), json_object_get(shared, "$defs"), err) !=
-            0 ||
-        inject_defs(json_object_get(spec, "outputSchema"), json_object_get(shared, "$defs"), err) !=
-            0)
-        goto fail;
+    defs = json_object_get(*shared, "$defs");
+    if (inject_defs(json_object_get(spec, "inputSchema"), defs, err) != 0 ||
+        inject_defs(json_object_get(spec, "outputSchema"), defs, err) != 0) {
+        json_decref(spec);
+        return NULL;
+    }
+    return spec;
+}
+
+json_t *tools_spec(size_t i, grove_err *err)
+{
+    json_t *shared = NULL, *spec = tools_spec_cached(i, &shared, err);
+
     json_decref(shared);
     return spec;
-fail:
-    json_decref(spec);
-    json_decref(shared);
-    return NULL;
 }
 
 /* 1 when an argument name suggests a credential. */
@@ -213,42 +229,107 @@ static void redact(json_t *v)
     }
 }
 
+/* The call in progress (grove_ctx.call), for tools_txn(). */
+struct tool_call {
+    size_t tool;
+    const json_t *args;
+    double t0;    /* grove_now_ms() when it started */
+    int recorded; /* its event was committed by tools_txn() */
+};
+
+/* The event row of a call; *meta (the arguments without credentials) is the caller's. */
+static void event_init(grove_ctx *ctx, size_t i, const json_t *args, int success,
+                       const char *message, double ms, db_new_event *ev, json_t **meta)
+{
+    *meta = args ? json_deep_copy(args) : json_object();
+    redact(*meta);
+    memset(ev, 0, sizeof(*ev));
+    ev->instance_id = ctx->caller_id;
+    ev->tool_name = registry[i].name;
+    ev->success = success;
+    ev->error_message = success ? NULL : message;
+    ev->metadata = *meta;
+    ev->duration_ms = ms;
+}
+
 static void record(grove_ctx *ctx, size_t i, const json_t *args, int success, const char *message,
                    double ms)
 {
-    json_t *meta = args ? json_deep_copy(args) : json_object();
+    json_t *meta = NULL;
     db_new_event ev;
     grove_err err = GROVE_ERR_INIT;
 
     if (!ctx || !ctx->db)
-        goto done;
-    redact(meta);
-    memset(&ev, 0, sizeof(ev));
-    ev.instance_id = ctx->caller_id;
-    ev.tool_name = registry[i].name;
-    ev.success = success;
-    ev.error_message = success ? NULL : message;
-    ev.metadata = meta;
-    ev.duration_ms = ms;
+        return;
+    event_init(ctx, i, args, success, message, ms, &ev, &meta);
     if (db_event_insert(ctx->db, &ev, &err) != 0)
         log_warn("could not record the call of '%s': %s", registry[i].name, err.msg);
-done:
     json_decref(meta);
+}
+
+typedef struct txn_state {
+    grove_ctx *ctx;
+    db_txn_fn fn;
+    void *arg;
+    db_new_event ev; /* the call's event (success), when a call is in progress */
+} txn_state;
+
+/* db_txn body of tools_txn(): the tool's writes, then its event. */
+static int txn_body(grove_db *db, void *arg, grove_err *err)
+{
+    txn_state *t = arg;
+    int rc = t->fn(db, t->arg, err);
+
+    if (rc != 0 || !t->ctx->call)
+        return rc;
+    t->ev.duration_ms = grove_now_ms() - t->ctx->call->t0;
+    return db_event_insert(db, &t->ev, err) == 0 ? 0 : -1;
+}
+
+int tools_txn(grove_ctx *ctx, db_txn_fn fn, void *arg, grove_err *err)
+{
+    txn_state t;
+    json_t *meta = NULL;
+    int rc;
+
+    memset(&t, 0, sizeof(t));
+    t.ctx = ctx;
+    t.fn = fn;
+    t.arg = arg;
+    if (ctx->call)
+        event_init(ctx, ctx->call->tool, ctx->call->args, 1, NULL, 0, &t.ev, &meta);
+    rc = db_txn(ctx->db, txn_body, &t, err);
+    if (rc == 0 && ctx->call)
+        ctx->call->recorded = 1;
+    json_decref(meta);
+    return rc;
 }
 
 int tools_call(grove_ctx *ctx, size_t i, const json_t *args, const tool_progress *p, json_t **out,
                grove_err *err)
 {
-    double t0 = grove_now_ms();
+    struct tool_call call;
     int rc;
 
     *out = NULL;
-    rc = registry[i].handler(ctx, args, p, out, err);
+    call.tool = i;
+    call.args = args;
+    call.t0 = grove_now_ms();
+    call.recorded = 0;
+    /* A repository moved away while serving: say so, rather than some git or SQLite error. */
+    rc = ctx_check_repo(ctx, err);
+    if (rc == 0) {
+        ctx->call = &call;
+        rc = registry[i].handler(ctx, args, p, out, err);
+        ctx->call = NULL;
+    }
     if (rc == 0 && !*out)
         rc = grove_fail(err, GROVE_EINVAL, "tool '%s' returned no result", registry[i].name);
     if (rc != 0 && !err->msg[0])
         grove_fail(err, GROVE_EINVAL, "tool '%s' failed", registry[i].name);
-    record(ctx, i, args, rc == 0, err->msg, grove_now_ms() - t0);
+    /* Recorded with the tool's own writes (tools_txn), unless it failed after them. */
+    if (!call.recorded || rc != 0)
+        record(ctx, i, args, rc == 0, err->msg, grove_now_ms() - call.t0);
     return rc;
 }
 

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "db/db.h"
 #include "mcp/common.h"
 
 struct grove_ctx;
@@ -51,6 +52,12 @@ const tool_def *tools_get(size_t i);
  */
 json_t *tools_spec(size_t i, grove_err *err);
 
+/*
+ * tools_spec() that keeps the parsed tools/_defs.json in *shared (NULL at
+ * first; the caller json_decref()s it at the end) for the next calls.
+ */
+json_t *tools_spec_cached(size_t i, json_t **shared, grove_err *err);
+
 /* Index of the tool called `name`, or -1. */
 int tools_find(const char *name);
 
@@ -61,6 +68,17 @@ int tools_find(const char *name);
  */
 int tools_call(struct grove_ctx *ctx, size_t i, const json_t *args, const tool_progress *p,
                json_t **out, grove_err *err);
+
+/*
+ * For handlers whose writes touch nothing but the database: runs fn (see
+ * db_txn(): it may run again on SQLITE_BUSY, so it must only touch the
+ * database) and records the call's event (success) in the same
+ * transaction: one commit, one fsync for the whole call (the event's
+ * duration then ends where it is written, before the commit). Do anything
+ * else (git, the file system) before. Call it as the handler's last step
+ * that can fail: a failure after it records a second event, for the failure.
+ */
+int tools_txn(struct grove_ctx *ctx, db_txn_fn fn, void *arg, grove_err *err);
 
 /* Records a call that never reached its handler (arguments failed validation). */
 void tools_record_rejected(struct grove_ctx *ctx, size_t i, const json_t *args,

@@ -2,6 +2,7 @@
  * spawn_work_instance.json. */
 #include <stdlib.h>
 
+#include "tools/beads.h"
 #include "tools/github.h"
 #include "tools/instance.h"
 
@@ -12,9 +13,9 @@ int tool_spawn_work_instance(grove_ctx *ctx, const json_t *args, const tool_prog
     char *head_branch = NULL, *agent = NULL;
     char sha[41];
     instance_spec spec = {0};
-    int rc = -1;
+    int rc = -1, ready = beads_ready_requested(ctx, json_object_get(args, "issue"));
 
-    if (issue_parse(json_object_get(args, "issue"), &spec.issue, err) != 0 ||
+    if ((!ready && issue_parse(json_object_get(args, "issue"), &spec.issue, err) != 0) ||
         instance_launch_choice(ctx, args, &agent, err) != 0)
         return -1;
     if (!base) {
@@ -34,7 +35,10 @@ int tool_spawn_work_instance(grove_ctx *ctx, const json_t *args, const tool_prog
     spec.start_commit = sha;
     spec.prompt = arg_str(args, "prompt");
     spec.agent_command = agent;
-    rc = instance_create(ctx, &spec, p, out, err);
+    if (ready)
+        rc = beads_spawn_ready(ctx, &spec, p, out, err);
+    else
+        rc = instance_create(ctx, &spec, p, out, err);
     if (rc == 0 && spec.issue.number > 0)
         github_cache_issue(ctx, spec.issue.number);
 done:

@@ -34,6 +34,21 @@ int tool_terminate_instance(grove_ctx *ctx, const json_t *args, const tool_progr
             goto done;
         }
         /* Check before anything changes, so a refusal leaves the instance as it was. */
+        if (!force && exists) {
+            char sha[41];
+            grove_err berr = GROVE_ERR_INIT;
+
+            /* Without its branch grove cannot tell what the worktree holds: HEAD is unborn. */
+            if (gitops_branch_head(ctx->repo, branch, sha, &berr) != 0 &&
+                berr.code == GROVE_ENOTFOUND) {
+                grove_fail(err, GROVE_ECONFLICT,
+                           "refusing to remove the worktree of '%s': its branch '%s' no longer "
+                           "exists (deleted outside grove), so grove cannot tell what removing "
+                           "'%s' would lose; pass force: true to remove it anyway",
+                           id, branch ? branch : "?", path);
+                goto done;
+            }
+        }
         if (!force) {
             gitops_loss loss = {0};
 

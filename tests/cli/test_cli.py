@@ -236,8 +236,8 @@ class Cli(unittest.TestCase):
         p = self.grove("config", "list")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn(tb, p.stdout)
-        self.assertIn(b"github.token=(secret)\n", p.stdout)
-        self.assertIn(b"git.remote=upstream\n", p.stdout)
+        self.assertIn(b"github.token=(secret)  [database]\n", p.stdout)
+        self.assertIn(b"git.remote=upstream  [database]\n", p.stdout)
         p = self.grove("config", "list", "--json")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn(tb, p.stdout)
@@ -343,6 +343,179 @@ class Cli(unittest.TestCase):
         again = {r["action"] for r in json.loads(self.grove("gc", "--json").stdout)}
         self.assertEqual(again, {"kept"})
 
+    # ---- gc after crashes (tests/stress/kill9.py makes these for real) ----
+
+    def git(self, *args, cwd=None):
+        return subprocess.run(["git", *args], cwd=cwd or self.repo, capture_output=True,
+                              env=self.env, check=True).stdout.decode()
+
+    def worktree_list(self):
+        """git worktree list --porcelain: {path: locked reason or None} (main excluded)."""
+        out, cur, res = self.git("worktree", "list", "--porcelain"), None, {}
+        for line in out.splitlines():
+            if line.startswith("worktree "):
+                cur = line[9:]
+                res[cur] = None
+            elif line.startswith("locked") and cur:
+                res[cur] = line[7:]
+        res.pop(self.repo, None)
+        return res
+
+    def grove_branches(self):
+        return set(self.git("for-each-ref", "--format=%(refname:short)", "refs/heads/grove/").split())
+
+    def gc_json(self, *extra):
+        p = self.grove("gc", "--json", *extra)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)
+
+    def half_made(self, name, journal=True, worktree=True, lock="initializing", checkout=True):
+        """What a spawn killed after making branch `grove/<name>` leaves (no row)."""
+        base = self.repo + ".worktrees"
+        path = os.path.join(base, name)
+        os.makedirs(base, exist_ok=True)
+        self.git("branch", "grove/" + name, "main")
+        if worktree:
+            self.git("worktree", "add", "-q", *([] if checkout else ["--no-checkout"]), path,
+                     "grove/" + name)
+            if lock is not None:
+                self.git("worktree", "lock", "--reason", lock, path)
+        if journal:
+            d = os.path.join(self.repo, ".git", "grove", "creating")
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, name), "w") as f:
+                f.write("grove/%s\n%s\n" % (name, path))
+        return path
+
+    def test_gc_undoes_interrupted_creations(self):
+        self.assertEqual(self.grove("init").returncode, 0)
+        journals = os.path.join(self.repo, ".git", "grove", "creating")
+        a = self.half_made("work-a1")                                    # checked out, locked
+        b = self.half_made("work-a2", checkout=False)                    # killed in checkout
+        self.half_made("work-a3", worktree=False)                        # only the branch
+        d = self.half_made("work-a4", journal=False)                     # an older grove's
+        e = self.half_made("work-a5", lock=None, journal=False)          # not grove's: an orphan
+        with open(os.path.join(b, "half.txt"), "w") as f:
+            f.write("half a checkout\n")                                # no loss: never recorded
+        removing = os.path.join(self.repo, ".git", "grove", "removing")
+        os.makedirs(removing)
+        for half_written in (os.path.join(journals, ".work-a9.tmp"),  # killed while writing
+                             os.path.join(removing, "work-a9.tmp")):
+            with open(half_written, "w") as f:
+                f.write("grove/wo")
+        dry = self.gc_json("--dry-run")
+        self.assertIn({"kind": "interrupted-create", "subject": a, "action": "would remove",
+                       "detail": "grove/work-a1"}, dry)
+        self.assertEqual(len(self.worktree_list()), 4)
+        done = {(n["kind"], n["subject"], n["action"]) for n in self.gc_json()}
+        for path in (a, b, os.path.join(self.repo + ".worktrees", "work-a3"), d):
+            self.assertIn(("interrupted-create", path, "removed"), done)
+            self.assertFalse(os.path.exists(path), path)
+        self.assertIn(("orphan-worktree", e, "removed"), done)
+        self.assertEqual(self.worktree_list(), {})
+        self.assertEqual(self.grove_branches(), set())
+        self.assertEqual(os.listdir(journals), [])
+        self.assertEqual(os.listdir(removing), [])
+        self.assertEqual(os.listdir(os.path.join(self.repo, ".git", "worktrees")), [])
+        self.assertEqual(self.gc_json(), [])
+        # the numbers are free again
+        self.assertEqual(self.spawn()["id"], "work-a1")
+
+    def test_gc_completes_recorded_creation_and_spares_running_one(self):
+        import fcntl
+        inst = self.spawn()
+        path = inst["worktree_path"]
+        # killed after recording the row, before unlocking: lock and journal are left
+        self.git("worktree", "lock", "--reason", "initializing", path)
+        journals = os.path.join(self.repo, ".git", "grove", "creating")
+        os.makedirs(journals, exist_ok=True)
+        with open(os.path.join(journals, inst["id"]), "w") as f:
+            f.write("%s\n%s\n" % (inst["branch_name"], path))
+        # a creation in progress: its process holds the journal's lock
+        live = self.half_made("work-a7")
+        fd = os.open(os.path.join(journals, "work-a7"), os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            notes = self.gc_json()
+            self.assertIn({"kind": "interrupted-create", "subject": path, "action": "completed",
+                           "detail": "instance '%s' is recorded: its worktree is unlocked"
+                           % inst["id"]}, notes)
+            self.assertIn({"kind": "interrupted-create", "subject": live, "action": "kept",
+                           "detail": "being created by a running grove process"}, notes)
+            self.assertEqual([n for n in notes if n["subject"] in (live, "grove/work-a7")
+                              and n["action"] != "kept"], [])
+            self.assertEqual(self.worktree_list(), {path: None, live: "initializing"})
+            self.assertTrue(os.path.isdir(live))
+            self.assertIn("grove/work-a7", self.grove_branches())
+        finally:
+            os.close(fd)  # the creator dies
+        notes = self.gc_json()
+        self.assertIn({"kind": "interrupted-create", "subject": live, "action": "removed",
+                       "detail": "grove/work-a7"}, notes)
+        self.assertEqual(self.worktree_list(), {path: None})
+        self.assertEqual(os.listdir(journals), [])
+        listed = json.loads(self.grove("ls", "--json").stdout)
+        self.assertEqual([(i["id"], i["status"]) for i in listed], [(inst["id"], "running")])
+        self.assertEqual(self.gc_json(), [])
+
+    def test_gc_finishes_interrupted_removal(self):
+        a, b = self.spawn(), self.spawn()
+        self.git("commit", "-q", "--allow-empty", "-m", "unpushed", cwd=b["worktree_path"])
+        db = os.path.join(self.repo, ".git", "grove", "grove.db")
+        con = sqlite3.connect(db)
+        con.execute("UPDATE grove_instances SET status = 'terminated'")
+        con.commit()
+        con.close()
+        # terminates with removal killed half-way: the removal journal names branch and folder
+        journals = os.path.join(self.repo, ".git", "grove", "removing")
+        os.makedirs(journals)
+        for inst in (a, b):
+            with open(os.path.join(journals, inst["id"]), "w") as f:
+                f.write("%s\n%s\n" % (inst["branch_name"], inst["worktree_path"]))
+        # a: killed right after writing it; b (forced: its commit goes too): after moving its
+        # admin folder aside and deleting part of its folder
+        os.rename(os.path.join(self.repo, ".git", "worktrees", b["id"]),
+                  os.path.join(journals, b["id"] + ".admin"))
+        os.remove(os.path.join(b["worktree_path"], "README.md"))
+        self.assertEqual(set(self.worktree_list()), {a["worktree_path"]})
+        dry = self.gc_json("--dry-run")
+        self.assertIn({"kind": "interrupted-removal", "subject": a["worktree_path"],
+                       "action": "would remove", "detail": a["branch_name"]}, dry)
+        self.assertTrue(os.path.isdir(b["worktree_path"]))
+        notes = {(n["kind"], n["subject"], n["action"]) for n in self.gc_json()}
+        self.assertIn(("interrupted-removal", a["worktree_path"], "removed"), notes)
+        self.assertIn(("interrupted-removal", b["worktree_path"], "removed"), notes)
+        self.assertEqual(self.worktree_list(), {})
+        self.assertEqual(self.grove_branches(), set())
+        for inst in (a, b):
+            self.assertFalse(os.path.exists(inst["worktree_path"]))
+        self.assertEqual(os.listdir(journals), [])
+        listed = json.loads(self.grove("ls", "--all", "--json").stdout)
+        self.assertEqual(sorted(i["status"] for i in listed), ["terminated", "terminated"])
+        self.assertEqual(self.gc_json(), [])
+
+    def test_gc_deletes_orphan_branches_without_work(self):
+        inst = self.spawn()
+        self.git("branch", "grove/work-a8", "main")           # a spawn killed after its branch
+        self.git("branch", "grove/work-a9", "main")
+        wt = os.path.join(self.tmp, "elsewhere")
+        self.git("worktree", "add", "-q", wt, "grove/work-a9")
+        self.git("commit", "-q", "--allow-empty", "-m", "mine", cwd=wt)
+        self.git("worktree", "remove", wt)                      # work-a9 holds a unique commit
+        self.git("branch", "other/keep", "main")                # not grove's prefix
+        dry = self.gc_json("--dry-run")
+        self.assertIn({"kind": "orphan-branch", "subject": "grove/work-a8",
+                       "action": "would delete", "detail": "no instance, no worktree"}, dry)
+        self.assertIn("grove/work-a8", self.grove_branches())
+        notes = self.gc_json()
+        self.assertIn({"kind": "orphan-branch", "subject": "grove/work-a8", "action": "deleted",
+                       "detail": "no instance, no worktree"}, notes)
+        self.assertIn({"kind": "orphan-branch", "subject": "grove/work-a9", "action": "kept",
+                       "detail": "1 commits that exist nowhere else"}, notes)
+        self.assertEqual(self.grove_branches(), {inst["branch_name"], "grove/work-a9"})
+        self.assertIn("other/keep", self.git("branch", "--list", "other/keep"))
+        self.assertEqual({n["action"] for n in self.gc_json()}, {"kept"})
+
     def test_demo(self):
         env = dict(self.env, TMUX_TMPDIR=self.tmp)  # a private tmux server
         p = self.grove("demo", cwd=self.tmp, env=env)
@@ -361,6 +534,574 @@ class Cli(unittest.TestCase):
         first = out.splitlines()[0]
         self.assertTrue(first.startswith("grove demo in "))
         self.assertFalse(os.path.exists(first[len("grove demo in "):]))
+
+    # ---- issue #7: stats, export/import, config sources, query plans ----
+
+    def db(self):
+        return os.path.join(self.repo, ".git", "grove", "grove.db")
+
+    def calls(self, *calls, env=None):
+        """tools/call each (name, arguments) through one `grove serve`; the results."""
+        init = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                           "clientInfo": {"name": "cli-test", "version": "1"}}}
+        msgs = [init] + [{"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+                          "params": {"name": n, "arguments": a}}
+                         for i, (n, a) in enumerate(calls)]
+        return [m["result"] for m in self.serve(*msgs, env=env)[1:]]
+
+    def test_new_commands_help_and_usage(self):
+        for cmd in ("stats", "export", "import"):
+            p = self.grove(cmd, "--help")
+            self.assertEqual(p.returncode, 0, cmd)
+            self.assertIn(("usage: grove " + cmd).encode(), p.stdout)
+            self.assertEqual(p.stderr, b"")
+        for args in (["export", "--format", "xml"], ["stats", "--since", "yesterday"],
+                     ["stats", "--since", "5x"], ["export", "--since", "2026-13-45"],
+                     ["import"], ["import", "a", "b"], ["stats", "extra"], ["stats", "--limit", "0"]):
+            p = self.grove(*args)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertEqual(p.stdout, b"", args)
+            self.assertNotEqual(p.stderr, b"", args)
+
+    def test_stats_text_and_json(self):
+        res = self.calls(("spawn_work_instance", {"issue": 5, "prompt": "do it"}),
+                         ("log_checkpoint", {"instance_id": "work-5-a1", "phase": "plan",
+                                             "status": "completed"}),
+                         ("log_checkpoint", {"instance_id": "work-5-a1", "phase": "build"}),
+                         ("get_instance", {"instance_id": "work-404-a1"}),
+                         ("spawn_review_instance", {"work_instance_id": "work-5-a1"}),
+                         ("spawn_work_instance", {"issue": "bd-7"}))
+        self.assertTrue(res[3]["isError"])
+        con = sqlite3.connect(self.db())
+        # known durations for median/p95: 1..100 ms -> median 50.5, p95 (nearest rank) 95
+        con.executemany("INSERT INTO grove_mcp_events (tool_name, success, duration_ms) "
+                        "VALUES ('probe', ?, ?)", [(int(i % 10 != 0), float(i)) for i in range(1, 101)])
+        # an old failure: outside the 24 h window and outside --since 1h
+        con.execute("INSERT INTO grove_mcp_events (tool_name, success, error_message, timestamp) "
+                    "VALUES ('probe_old', 0, 'long ago', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-3 days'))")
+        # work-bd-7-a1 was created 30 h ago and never logged a checkpoint: stale
+        con.execute("UPDATE grove_instances SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', "
+                    "'-30 hours') WHERE id = 'work-bd-7-a1'")
+        con.execute("UPDATE grove_instances SET pr_number = 57, pr_url = 'https://example.com/pr/57' "
+                    "WHERE id = 'work-5-a1'")
+        con.commit()
+        con.close()
+
+        p = self.grove("stats", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        st = json.loads(p.stdout)
+        self.assertIsNone(st["since"])
+        self.assertEqual(st["database"], self.db())
+        self.assertEqual(st["instances"]["total"], 3)
+        self.assertEqual(st["instances"]["running"], 3)
+        self.assertEqual({r["type"]: r["total"] for r in st["instances"]["by_type"]},
+                         {"work": 2, "review": 1})
+        tools = {t["tool_name"]: t for t in st["tools"]}
+        self.assertEqual(tools["spawn_work_instance"]["calls"], 2)
+        self.assertEqual(tools["spawn_work_instance"]["success_rate"], 1.0)
+        self.assertEqual(tools["get_instance"]["failures"], 1)
+        self.assertEqual(tools["get_instance"]["success_rate"], 0.0)
+        probe = tools["probe"]
+        self.assertEqual((probe["calls"], probe["failures"]), (100, 10))
+        self.assertAlmostEqual(probe["success_rate"], 0.9)
+        self.assertAlmostEqual(probe["median_duration_ms"], 50.5)
+        self.assertAlmostEqual(probe["p95_duration_ms"], 95.0)
+        self.assertAlmostEqual(probe["avg_duration_ms"], 50.5)
+        for t in st["tools"]:
+            self.assertIsInstance(t["median_duration_ms"], float, t)
+            self.assertIsInstance(t["p95_duration_ms"], float, t)
+        fails = st["recent_failures"]
+        self.assertEqual(fails["window"], "last 24 hours")
+        self.assertEqual(fails["total"], 11)  # get_instance + 10 probes; not the one 3 days ago
+        self.assertIn("instance 'work-404-a1' not found",
+                      [r["error_message"] for r in fails["rows"]])
+        stale = st["stale_checkpoints"]
+        self.assertEqual(stale["threshold_hours"], 24)
+        self.assertEqual([(r["instance_id"], r["beads_id"], r["phase"]) for r in stale["rows"]],
+                         [("work-bd-7-a1", "bd-7", None)])
+        self.assertGreaterEqual(stale["rows"][0]["age_minutes"], 1799)
+        self.assertEqual(st["reviews"]["work_instances"], 2)
+        self.assertEqual(st["reviews"]["reviews"], 1)
+        self.assertEqual(st["reviews"]["max"], 1)
+        self.assertEqual(st["reviews"]["distribution"],
+                         [{"reviews": 0, "work_instances": 1}, {"reviews": 1, "work_instances": 1}])
+        self.assertEqual(st["pull_requests"]["opened"], 1)
+        self.assertEqual(st["pull_requests"]["rows"],
+                         [{"id": "work-5-a1", "pr_number": 57, "pr_url": "https://example.com/pr/57"}])
+        funnel = {r["phase"]: (r["instances"], r["completed"]) for r in st["phase_funnel"]}
+        self.assertEqual(funnel, {"plan": (1, 1), "build": (1, 0)})
+        self.assertEqual([r["phase"] for r in st["phase_funnel"]], ["plan", "build"])
+        self.assertNotIn("beads", st)
+
+        # a lower threshold for stale instances, from config
+        self.assertEqual(self.grove("config", "set", "stats.stale_after_hours", "0.5").returncode, 0)
+        st2 = json.loads(self.grove("stats", "--json").stdout)
+        self.assertEqual(st2["stale_checkpoints"]["threshold_hours"], 0.5)
+        self.assertEqual(len(st2["stale_checkpoints"]["rows"]), 1)
+        con = sqlite3.connect(self.db())
+        con.execute("UPDATE grove_instances SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', "
+                    "'-1 hour') WHERE id != 'work-bd-7-a1'")
+        con.execute("UPDATE grove_checkpoints SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', "
+                    "'-40 minutes')")
+        con.commit()
+        con.close()
+        st2 = json.loads(self.grove("stats", "--json").stdout)
+        self.assertEqual(sorted((r["instance_id"], r["phase"]) for r in st2["stale_checkpoints"]["rows"]),
+                         [("review-5-a1", None), ("work-5-a1", "build"), ("work-bd-7-a1", None)])
+        self.assertEqual(self.grove("config", "set", "stats.stale_after_hours", "24").returncode, 0)
+
+        # the text report shows the same
+        p = self.grove("stats")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = p.stdout.decode()
+        for needle in ("instances: 3 (3 running, 0 terminated)", "spawn_work_instance",
+                       "probe", "50.5", "95.0", "failures (last 24 hours): 11",
+                       "instance 'work-404-a1' not found", "work-bd-7-a1",
+                       "reviews: 1 for 2 work instances", "pull requests opened: 1",
+                       "#57 https://example.com/pr/57", "phase funnel", "plan", "build"):
+            self.assertIn(needle, out)
+
+        # --since: only what happened since then (the 3-day-old failure is back with --since 4d)
+        st = json.loads(self.grove("stats", "--json", "--since", "4d").stdout)
+        self.assertTrue(st["since"].endswith("Z"))
+        self.assertEqual(st["recent_failures"]["total"], 12)
+        self.assertIn("probe_old", {t["tool_name"] for t in st["tools"]})
+        st = json.loads(self.grove("stats", "--json", "--since", "2h").stdout)
+        self.assertEqual(st["recent_failures"]["total"], 11)
+        self.assertNotIn("probe_old", {t["tool_name"] for t in st["tools"]})
+        self.assertAlmostEqual({t["tool_name"]: t for t in st["tools"]}["probe"]["median_duration_ms"], 50.5)
+        self.assertEqual(st["instances"]["total"], 2)  # work-bd-7-a1 is 30 h old
+        st = json.loads(self.grove("stats", "--json", "--since", "2099-01-01").stdout)
+        self.assertEqual((st["instances"]["total"], st["tools"], st["phase_funnel"]), (0, [], []))
+        st = json.loads(self.grove("stats", "--json", "--limit", "2").stdout)
+        self.assertEqual(len(st["recent_failures"]["rows"]), 2)
+        self.assertEqual(st["recent_failures"]["total"], 11)
+
+    def test_stats_on_an_empty_database(self):
+        p = self.grove("stats")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"instances: 0", p.stdout)
+        self.assertIn(b"tool calls: none", p.stdout)
+        st = json.loads(self.grove("stats", "--json").stdout)
+        self.assertEqual(st["tools"], [])
+        self.assertEqual(st["reviews"]["average"], 0)
+
+    def export(self, out, *args, env=None):
+        p = self.grove("export", "--out", out, *args, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p
+
+    TABLE_FILES = ("grove-instances", "grove-instance-relationships", "grove-mcp-events",
+                   "grove-checkpoints", "grove-feedback", "grove-github-issues")
+
+    def test_export_jsonl_and_csv(self):
+        import csv
+        prompt = 'fix "parse", then\nrun tests,\r\nand report \u00e9\u2713 "done"'
+        res = self.calls(("spawn_work_instance", {"issue": 3, "prompt": prompt}),
+                         ("log_checkpoint", {"instance_id": "work-3-a1", "phase": "plan",
+                                             "data": {"files": ["a,b.c"], "n": 2, "nested": {"q": "\"x\""}},
+                                             "message": ""}),
+                         ("send_feedback", {"instance_id": "work-3-a1", "feedback": "line1\nline2, \"q\"",
+                                            "feedback_type": "suggestions"}))
+        self.assertFalse(any(r.get("isError") for r in res), res)
+        out = os.path.join(self.tmp, "out")
+        p = self.export(out)
+        for name in self.TABLE_FILES:
+            self.assertIn((name + ".jsonl").encode(), p.stdout)
+        self.assertEqual(sorted(os.listdir(out)), sorted(n + ".jsonl" for n in self.TABLE_FILES))
+        for name in self.TABLE_FILES:
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.join(out, name + ".jsonl")).st_mode), 0o600)
+
+        def jsonl(name):
+            with open(os.path.join(out, name + ".jsonl"), encoding="utf-8") as f:
+                return [json.loads(l) for l in f]
+
+        inst = jsonl("grove-instances")
+        self.assertEqual(len(inst), 1)
+        self.assertEqual(list(inst[0]), ["id", "type", "status", "worktree_path", "branch_name",
+                                         "base_branch", "base_commit", "tmux_session", "agent_pid",
+                                         "issue_number", "beads_id", "pr_number", "pr_url", "prompt",
+                                         "agent_number", "created_at", "terminated_at", "metadata"])
+        self.assertEqual(inst[0]["prompt"], prompt)
+        self.assertEqual(inst[0]["issue_number"], 3)
+        self.assertEqual(inst[0]["metadata"], {})  # JSON columns stay JSON
+        cps = jsonl("grove-checkpoints")
+        self.assertEqual(cps[0]["data"], {"files": ["a,b.c"], "n": 2, "nested": {"q": "\"x\""}})
+        self.assertEqual(cps[0]["message"], "")
+        events = jsonl("grove-mcp-events")
+        self.assertEqual([e["tool_name"] for e in events],
+                         ["spawn_work_instance", "log_checkpoint", "send_feedback"])
+        self.assertEqual(events[0]["metadata"]["prompt"], prompt)
+        self.assertEqual(events[0]["success"], 1)
+        self.assertIsInstance(events[0]["duration_ms"], float)
+        self.assertEqual(jsonl("grove-feedback")[0]["feedback"], "line1\nline2, \"q\"")
+        self.assertEqual(jsonl("grove-github-issues"), [])
+
+        csvdir = os.path.join(self.tmp, "csv")
+        self.export(csvdir, "--format", "csv")
+        self.assertEqual(sorted(os.listdir(csvdir)), sorted(n + ".csv" for n in self.TABLE_FILES))
+        raw = read_bytes(os.path.join(csvdir, "grove-instances.csv"))
+        self.assertTrue(raw.startswith(b"id,type,status,worktree_path,"), raw[:80])
+        self.assertIn(b"\r\n", raw)
+        # the prompt is one quoted field with doubled quotes and its line breaks inside
+        self.assertIn(b'"fix ""parse"", then\nrun tests,\r\nand report', raw)
+        with open(os.path.join(csvdir, "grove-instances.csv"), newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        self.assertEqual(rows[0], list(inst[0]))
+        self.assertEqual(len(rows), 2)
+        row = dict(zip(rows[0], rows[1]))
+        self.assertEqual(row["prompt"], prompt)
+        self.assertEqual(row["issue_number"], "3")
+        self.assertEqual(row["tmux_session"], "")  # NULL: an empty field
+        self.assertEqual(json.loads(row["metadata"]), {})
+        with open(os.path.join(csvdir, "grove-checkpoints.csv"), newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        row = dict(zip(rows[0], rows[1]))
+        self.assertEqual(json.loads(row["data"]), cps[0]["data"])
+        self.assertEqual(row["name"], "")
+        # NULL is an empty field, the empty string a quoted one
+        line = read_bytes(os.path.join(csvdir, "grove-checkpoints.csv")).split(b"\r\n")[1]
+        self.assertIn(b',"",', line)  # message ''
+        with open(os.path.join(csvdir, "grove-mcp-events.csv"), newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(json.loads(rows[0]["metadata"])["prompt"], prompt)
+        with open(os.path.join(csvdir, "grove-feedback.csv"), newline="", encoding="utf-8") as f:
+            self.assertEqual(list(csv.DictReader(f))[0]["feedback"], "line1\nline2, \"q\"")
+        self.assertEqual(read_bytes(os.path.join(csvdir, "grove-github-issues.csv")),
+                         b"repo,number,title,body,state,html_url,labels,fetched_at\r\n")
+
+        # --since: an old event stays out, the instances it needs stay in
+        con = sqlite3.connect(self.db())
+        con.execute("UPDATE grove_mcp_events SET timestamp = '2020-01-01T00:00:00.000Z' WHERE id = 1")
+        con.execute("UPDATE grove_instances SET status = 'terminated', "
+                    "terminated_at = '2020-01-02T00:00:00.000Z', created_at = '2020-01-01T00:00:00.000Z'")
+        con.commit()
+        con.close()
+        since = os.path.join(self.tmp, "since")
+        self.export(since, "--since", "2021-01-01")
+        with open(os.path.join(since, "grove-mcp-events.jsonl")) as f:
+            self.assertEqual([json.loads(l)["id"] for l in f], [2, 3])
+        with open(os.path.join(since, "grove-instances.jsonl")) as f:
+            self.assertEqual([json.loads(l)["id"] for l in f], ["work-3-a1"])  # its checkpoint is newer
+        self.export(since, "--since", "1h")  # replaces the files
+        with open(os.path.join(since, "grove-mcp-events.jsonl")) as f:
+            self.assertEqual(len(f.readlines()), 2)
+
+    def test_export_never_contains_secrets(self):
+        token = "ghp_" + "Tk" * 18
+        other = "hunter2-very-secret"
+        self.assertEqual(self.grove("config", "set", "github.token", "--secret",
+                                    stdin=token.encode()).returncode, 0)
+        self.assertEqual(self.grove("config", "set", "deploy.password", "--secret",
+                                    stdin=other.encode()).returncode, 0)
+        self.assertEqual(self.grove("config", "set", "branch.prefix", "grove/").returncode, 0)
+        env_token = "github_pat_" + "E" * 30
+        res = self.calls(("spawn_work_instance",
+                          {"issue": 1, "prompt": "push with %s or %s, then %s" % (token, env_token, other)}),
+                         ("log_checkpoint", {"instance_id": "work-1-a1", "phase": "p",
+                                             "data": {"token": token, "note": "uses " + other},
+                                             "message": "token " + token}))
+        self.assertFalse(any(r.get("isError") for r in res), res)
+        for fmt in ("jsonl", "csv"):
+            out = os.path.join(self.tmp, fmt)
+            self.export(out, "--format", fmt, env=dict(self.env, GH_TOKEN=env_token))
+            self.assertEqual(len(os.listdir(out)), 6)  # no settings file
+            everything = b"".join(read_bytes(os.path.join(out, f)) for f in os.listdir(out))
+            for secret in (token, other, env_token, "sb1:"):
+                self.assertNotIn(secret.encode(), everything, (fmt, secret))
+            self.assertIn(b"[redacted]", everything)
+            self.assertNotIn(b"deploy.password", everything)
+            self.assertNotIn(b"grove/\"", everything)  # settings are not exported at all
+        prompt = json.loads(read_bytes(os.path.join(self.tmp, "jsonl", "grove-instances.jsonl")))["prompt"]
+        self.assertEqual(prompt, "push with [redacted] or [redacted], then [redacted]")
+
+    def test_export_is_atomic(self):
+        import resource
+        self.calls(("spawn_work_instance", {"issue": 1, "prompt": "x"}))
+        out = os.path.join(self.tmp, "out")
+        self.export(out)
+        before = {f: read_bytes(os.path.join(out, f)) for f in os.listdir(out)}
+        con = sqlite3.connect(self.db())
+        con.executemany("INSERT INTO grove_mcp_events (tool_name, success, error_message) VALUES (?, 0, ?)",
+                        [("t%d" % i, "e" * 300) for i in range(3000)])
+        con.commit()
+        con.close()
+
+        def small_files():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
+
+        for target in (out, os.path.join(self.tmp, "fresh")):
+            p = subprocess.run([GROVE, "export", "--out", target], cwd=self.repo, env=self.env,
+                               capture_output=True, timeout=60, preexec_fn=small_files)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn(b"nothing was written", p.stderr)
+            self.assertIn(b"grove-mcp-events.jsonl", p.stderr)
+        # the earlier export is untouched, no temporary file is left, the new folder holds nothing
+        self.assertEqual({f: read_bytes(os.path.join(out, f)) for f in os.listdir(out)}, before)
+        self.assertEqual(os.listdir(os.path.join(self.tmp, "fresh")), [])
+        # without the limit it goes through and replaces every file
+        self.export(out)
+        self.assertEqual(sorted(os.listdir(out)), sorted(before))
+        with open(os.path.join(out, "grove-mcp-events.jsonl")) as f:
+            self.assertEqual(len(f.readlines()), 3001)
+        # an --out that is a file: refused, nothing written
+        junk = os.path.join(self.tmp, "junk")
+        open(junk, "w").close()
+        p = self.grove("export", "--out", junk)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"is not a folder", p.stderr)
+
+    def test_import_into_empty_database_only(self):
+        self.calls(("spawn_work_instance", {"issue": 2, "prompt": "p"}),
+                   ("log_checkpoint", {"instance_id": "work-2-a1", "phase": "plan"}),
+                   ("spawn_review_instance", {"work_instance_id": "work-2-a1"}))
+        out = os.path.join(self.tmp, "out")
+        self.export(out)
+        new = os.path.join(self.tmp, "new.db")
+        p = self.grove("import", out, "--db", new)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"imported", p.stdout)
+        con = sqlite3.connect(new)
+        self.assertEqual(con.execute("SELECT count(*) FROM grove_instances").fetchone()[0], 2)
+        self.assertEqual(con.execute("SELECT count(*) FROM grove_instance_relationships").fetchone()[0], 1)
+        self.assertEqual(con.execute("SELECT count(*) FROM grove_checkpoints").fetchone()[0], 1)
+        self.assertEqual(con.execute("SELECT count(*) FROM grove_mcp_events").fetchone()[0], 3)
+        con.close()
+        # the imported database serves: ls shows the instances
+        listed = json.loads(self.grove("ls", "--json", "--db", new).stdout)
+        self.assertEqual(sorted(i["id"] for i in listed), ["review-2-a1", "work-2-a1"])
+
+        # not empty: refused, untouched
+        for db in (new, self.db()):
+            con = sqlite3.connect(db)
+            before = con.execute("SELECT count(*) FROM grove_mcp_events").fetchone()[0]
+            con.close()
+            p = self.grove("import", out, "--db", db)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"is not empty", p.stderr)
+            con = sqlite3.connect(db)
+            self.assertEqual(con.execute("SELECT count(*) FROM grove_mcp_events").fetchone()[0], before)
+            con.close()
+
+        # a bad line fails the whole import, naming file and line; nothing is imported
+        with open(os.path.join(out, "grove-checkpoints.jsonl"), "a") as f:
+            f.write('{"id": 9, "bogus": 1}\n')
+        other = os.path.join(self.tmp, "other.db")
+        p = self.grove("import", out, "--db", other)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"grove-checkpoints.jsonl line 2", p.stderr)
+        self.assertIn(b"bogus", p.stderr)
+        con = sqlite3.connect(other)
+        self.assertEqual(con.execute("SELECT count(*) FROM grove_instances").fetchone()[0], 0)
+        con.close()
+        with open(os.path.join(out, "grove-checkpoints.jsonl"), "w") as f:
+            f.write("[1, 2]\n")
+        p = self.grove("import", out, "--db", other)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"grove-checkpoints.jsonl line 1: not a JSON object", p.stderr)
+        # a missing file: not a complete export
+        os.unlink(os.path.join(out, "grove-feedback.jsonl"))
+        p = self.grove("import", out, "--db", other)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"grove-feedback.jsonl' is missing", p.stderr)
+
+    def test_round_trip_10000_events_is_identical(self):
+        import random
+        self.assertEqual(self.grove("init").returncode, 0)
+        rnd = random.Random(7)
+        con = sqlite3.connect(self.db())
+        con.execute("PRAGMA foreign_keys = ON")
+        insts = []
+        for i in range(60):
+            kind = ("work", "review", "adhoc")[i % 3]
+            issue = (i + 1, None) if i % 2 else (None, "bd-%x.%d" % (i * 977, i % 4))
+            insts.append(("%s-%d-a%d" % (kind, i, i + 1), kind, "running" if i % 4 else "terminated",
+                          "/w/%d" % i, "grove/b%d" % i, "main", "%040x" % i, None if i % 5 else "grove-s",
+                          None if i % 7 else 4242 + i, issue[0], issue[1], 7 if i == 3 else None,
+                          "https://x/pr/7" if i == 3 else None,
+                          "prompt %d: \"quotes\", commas,\nnewlines\r\n\ttabs \u00e9\u6f22 \U0001F600" % i if i % 3 else None,
+                          i + 1, "2026-01-01T00:%02d:%02d.%03dZ" % (i // 60, i % 60, i),
+                          None if i % 4 else "2026-02-01T00:00:00.000Z",
+                          json.dumps({"setup": {"status": "ok", "exit_code": 0}, "n": i, "f": i / 7})))
+        con.executemany("INSERT INTO grove_instances (id, type, status, worktree_path, branch_name, "
+                        "base_branch, base_commit, tmux_session, agent_pid, issue_number, beads_id, "
+                        "pr_number, pr_url, prompt, agent_number, created_at, terminated_at, metadata) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", insts)
+        ids = [r[0] for r in insts]
+        con.executemany("INSERT INTO grove_instance_relationships (parent_instance, child_instance, "
+                        "relationship_type, created_at) VALUES (?, ?, ?, ?)",
+                        [(ids[i], ids[i + 1], ("spawned_review", "created_fork")[i % 2],
+                          "2026-01-02T00:00:%02d.000Z" % i) for i in range(0, 40, 2)])
+        con.executemany("INSERT INTO grove_checkpoints (instance_id, phase, name, status, data, message, "
+                        "commit_sha, sequence, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                        [(ids[i % 60], ("plan", "build", "review")[i % 3], None if i % 2 else "n,%d" % i,
+                          ("in_progress", "completed", "failed")[i % 3],
+                          None if i % 5 == 0 else json.dumps({"i": i, "big": 12345678901234567890,
+                                                              "s": "a\"b\\c\n", "l": [1.5, None, True]}),
+                          "" if i % 4 == 0 else "msg %d" % i, "%040x" % (i + 99), i // 60 + 1,
+                          "2026-01-03T00:00:%02d.%03dZ" % (i % 60, i)) for i in range(300)])
+        con.executemany("INSERT INTO grove_feedback (from_instance, to_instance, feedback_type, priority, "
+                        "feedback, delivered, created_at) VALUES (?,?,?,?,?,?,?)",
+                        [(None if i % 3 == 0 else ids[i], ids[i + 1], "needs_work", "high",
+                          "feedback, \"%d\"\nmore" % i, i % 2, "2026-01-04T00:00:00.000Z") for i in range(30)])
+        con.executemany("INSERT INTO grove_github_issues (repo, number, title, body, state, html_url, labels, "
+                        "fetched_at) VALUES (?,?,?,?,?,?,?,?)",
+                        [("o/r", n, "title %d, \"x\"" % n, None if n % 2 else "body\n%d" % n, "open",
+                          "https://github.com/o/r/issues/%d" % n, json.dumps(["bug", "p%d" % n]),
+                          "2026-01-05T00:00:00.000Z") for n in range(1, 21)])
+        tools = ["spawn_work_instance", "log_checkpoint", "get_instance", "query_events", "send_feedback"]
+        con.executemany("INSERT INTO grove_mcp_events (instance_id, tool_name, success, error_message, "
+                        "metadata, duration_ms, timestamp) VALUES (?,?,?,?,?,?,?)",
+                        [(None if i % 11 == 0 else rnd.choice(ids), rnd.choice(tools), int(i % 9 != 0),
+                          None if i % 9 else "boom, \"%d\"\nline two \u00fc" % i,
+                          None if i % 97 == 0 else json.dumps({"i": i, "prompt": "x" * (i % 50), "deep": {"a": [i, {"b": None}]},
+                                                               "u": "\u2713\U0001F600", "r": rnd.random()}),
+                          rnd.random() * 1000 if i % 13 else float(i),
+                          "2026-01-06T%02d:%02d:%02d.%03dZ" % (i // 3600 % 24, i // 60 % 60, i % 60, i % 1000))
+                         for i in range(10000)])
+        con.commit()
+        con.close()
+
+        first = os.path.join(self.tmp, "first")
+        self.export(first)
+        with open(os.path.join(first, "grove-mcp-events.jsonl")) as f:
+            self.assertEqual(sum(1 for _ in f), 10000)
+        new = os.path.join(self.tmp, "moved", "grove.db")
+        p = self.grove("import", first, "--db", new)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        second = os.path.join(self.tmp, "second")
+        self.export(second, "--db", new)
+        for name in self.TABLE_FILES:
+            a = read_bytes(os.path.join(first, name + ".jsonl"))
+            b = read_bytes(os.path.join(second, name + ".jsonl"))
+            self.assertEqual(a, b, name)
+        # the rows themselves are equal too, column by column, with their SQL types
+        def dump(db):
+            # JSON columns compared as minified JSON (import stores them minified)
+            c = sqlite3.connect(db)
+            rows = {t: c.execute("SELECT *, %s FROM %s ORDER BY 1, 2" % (j, t)).fetchall()
+                    for t, j in (("grove_instances", "json(metadata)"),
+                                 ("grove_instance_relationships", "1"),
+                                 ("grove_mcp_events", "json(metadata), typeof(duration_ms)"),
+                                 ("grove_checkpoints", "json(data)"), ("grove_feedback", "1"),
+                                 ("grove_github_issues", "json(labels)"))}
+            c.close()
+            for t, j in (("grove_instances", 17), ("grove_mcp_events", 5), ("grove_checkpoints", 5),
+                         ("grove_github_issues", 6)):
+                rows[t] = [r[:j] + r[j + 1:] for r in rows[t]]
+            return rows
+        self.assertEqual(dump(self.db()), dump(new))
+        # and CSV exports of both databases are identical as well
+        c1, c2 = os.path.join(self.tmp, "c1"), os.path.join(self.tmp, "c2")
+        self.export(c1, "--format", "csv")
+        self.export(c2, "--format", "csv", "--db", new)
+        for name in self.TABLE_FILES:
+            self.assertEqual(read_bytes(os.path.join(c1, name + ".csv")),
+                             read_bytes(os.path.join(c2, name + ".csv")), name)
+
+    def test_config_list_sources(self):
+        self.assertEqual(self.grove("config", "set", "git.remote", "upstream").returncode, 0)
+        self.assertEqual(self.grove("config", "set", "agent.command", '["stored"]').returncode, 0)
+        self.assertEqual(self.grove("config", "set", "my.own.key", "v").returncode, 0)
+        self.assertEqual(self.grove("config", "set", "github.token", "--secret",
+                                    stdin=b"ghp_stored_secret_value_123456789").returncode, 0)
+        env = dict(self.env, GROVE_AGENT_COMMAND='["from-env"]', GH_TOKEN="ghp_env_token_value_0987654321")
+        p = self.grove("config", "list", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = p.stdout.decode()
+        self.assertNotIn("ghp_", out)
+        lines = out.splitlines()
+        self.assertEqual(lines, sorted(lines))
+        for line in ("git.remote=upstream  [database]",
+                     "branch.prefix=grove/  [default]",
+                     "github.api_url=https://api.github.com  [default]",
+                     'agent.command=["from-env"]  [environment GROVE_AGENT_COMMAND; overrides the database]',
+                     "github.token=(secret)  [environment GH_TOKEN; overrides the database]",
+                     "my.own.key=v  [database]",
+                     "stats.stale_after_hours=24  [default]",
+                     "worktrees.base_path=%s.worktrees  [default]" % self.repo,
+                     "worktrees.setup_command=(not set: no setup command)  [default]",
+                     "github.repo=(not set: parsed from the remote's URL)  [default]"):
+            self.assertIn(line, lines)
+        rows = {r["key"]: r for r in json.loads(self.grove("config", "list", "--json", env=env).stdout)}
+        self.assertEqual(rows["agent.command"]["source"], "environment")
+        self.assertEqual(rows["agent.command"]["env"], "GROVE_AGENT_COMMAND")
+        self.assertEqual(rows["agent.command"]["overrides"], "database")
+        self.assertEqual(rows["git.remote"]["source"], "database")
+        self.assertIsInstance(rows["git.remote"]["updated_at"], str)
+        self.assertEqual(rows["worktrees.setup_command"]["value"], None)
+        self.assertEqual(rows["github.token"]["value"], "(secret)")
+        # without the environment: the stored secret, masked
+        rows = {r["key"]: r for r in json.loads(self.grove("config", "list", "--json").stdout)}
+        self.assertEqual((rows["github.token"]["source"], rows["github.token"]["value"],
+                          rows["github.token"]["is_encrypted"]), ("database", "(secret)", True))
+        self.assertEqual((rows["agent.command"]["source"], rows["agent.command"]["value"]),
+                         ("database", '["stored"]'))
+        base = os.path.join(self.tmp, "wt")
+        rows = {r["key"]: r for r in json.loads(self.grove("config", "list", "--json",
+                                                           env=dict(self.env, GROVE_WORKTREES=base)).stdout)}
+        self.assertEqual((rows["worktrees.base_path"]["value"], rows["worktrees.base_path"]["source"]),
+                         (base, "environment"))
+
+    def test_view_query_plans_use_indexes(self):
+        """EXPLAIN QUERY PLAN of each view's range queries at 100,000 events: no full scan."""
+        import random
+        import re
+        self.assertEqual(self.grove("init").returncode, 0)
+        rnd = random.Random(1)
+        con = sqlite3.connect(self.db())
+        con.executemany("INSERT INTO grove_instances (id, type, worktree_path, branch_name, agent_number, "
+                        "created_at) VALUES (?, 'work', '/w', 'b', ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?))",
+                        [("w%d" % i, i + 1, "-%d hours" % (i * 3)) for i in range(50)])
+        con.executemany("INSERT INTO grove_checkpoints (instance_id, phase, sequence, created_at) "
+                        "VALUES (?, 'p', ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?))",
+                        [("w%d" % (i % 50), i // 50 + 1, "-%d minutes" % (i * 7)) for i in range(1000)])
+        tools = ["t%d" % i for i in range(12)]
+        con.executemany("INSERT INTO grove_mcp_events (instance_id, tool_name, success, error_message, "
+                        "duration_ms, timestamp) VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?))",
+                        [("w%d" % rnd.randrange(60), rnd.choice(tools), int(rnd.random() < 0.9), None,
+                          rnd.random() * 500, "-%d seconds" % rnd.randrange(30 * 86400)) for _ in range(100000)])
+        con.commit()
+        queries = [
+            "SELECT * FROM grove_running_instances",
+            "SELECT * FROM grove_recent_failures",
+            "SELECT * FROM grove_recent_failures WHERE tool_name = 't3'",
+            "SELECT * FROM grove_recent_failures WHERE instance_id = 'w7'",
+            "SELECT * FROM grove_recent_failures WHERE timestamp >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour')",
+            "SELECT count(*) FROM grove_recent_failures",
+            "SELECT * FROM grove_stale_checkpoints",
+            "SELECT * FROM grove_stale_checkpoints WHERE instance_id = 'w40'",
+            "SELECT * FROM grove_tool_success_rate WHERE tool_name = 't3'",
+            "SELECT * FROM grove_tool_success_rate WHERE tool_name IN ('t1', 't2')",
+            "SELECT median_duration_ms, p95_duration_ms FROM grove_tool_success_rate WHERE tool_name = 't5'",
+        ]
+        full_scan = re.compile(r"^SCAN (grove_mcp_events|grove_checkpoints|grove_instances|e|c|c2|i)\b")
+        plans = {}
+        for q in queries:
+            plan = [r[3] for r in con.execute("EXPLAIN QUERY PLAN " + q)]
+            plans[q] = plan
+            for line in plan:
+                self.assertIsNone(full_scan.match(line), "%s\n  %s" % (q, "\n  ".join(plan)))
+            if "grove_tool_success_rate" in q or "grove_recent_failures" in q:
+                self.assertTrue(any(l.startswith("SEARCH") and "grove_events_" in l for l in plan),
+                                "%s\n  %s" % (q, "\n  ".join(plan)))
+        if os.environ.get("GROVE_SHOW_PLANS"):
+            for q, plan in plans.items():
+                print("\n" + q + "\n  " + "\n  ".join(plan))
+        # the view's median and p95 agree with Python's
+        for tool in ("t3", "t5"):
+            d = sorted(r[0] for r in con.execute("SELECT duration_ms FROM grove_mcp_events WHERE tool_name = ?",
+                                                 (tool,)))
+            n = len(d)
+            median = (d[(n - 1) // 2] + d[n // 2]) / 2
+            p95 = d[-(-95 * n // 100) - 1]
+            got = con.execute("SELECT calls, median_duration_ms, p95_duration_ms FROM grove_tool_success_rate "
+                              "WHERE tool_name = ?", (tool,)).fetchone()
+            self.assertEqual(got[0], n)
+            self.assertAlmostEqual(got[1], median)
+            self.assertAlmostEqual(got[2], p95)
+        con.close()
 
 
 if __name__ == "__main__":

@@ -199,7 +199,13 @@ test('review, fork, feedback into a live tmux session, liveness and terminate th
 
     // liveness: the session dies, the next read says terminated
     tmux('kill-session', '-t', '=grove-work-bd-e2e-a1');
-    const q = (await client.callTool({ name: 'query_instances', arguments: { status: 'terminated' } })).structuredContent;
+    // the agent process gets SIGHUP with its session and exits a moment later
+    let q;
+    for (let i = 0; i < 100; i++) {
+      q = (await client.callTool({ name: 'query_instances', arguments: { status: 'terminated' } })).structuredContent;
+      if (q.instances.length) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     assert.deepEqual(q.instances.map((i) => i.id), [work.id]);
     assert.ok(q.instances[0].terminated_at);
 

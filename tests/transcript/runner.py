@@ -29,6 +29,11 @@ Every tools/call result with structuredContent is validated against the tool's
 outputSchema (from tools/list) with python3-jsonschema, an implementation
 independent of grove's own validator.
 
+GROVE_WRAPPER (environment) runs every `grove serve` under a wrapper command,
+e.g. "valgrind --error-exitcode=99 --leak-check=full -q": the wrapper's exit
+code is the server's (so a valgrind error fails the transcript), and the
+per-step read timeout and the 1-second exit limit are relaxed (x10 and 60 s).
+
 usage: runner.py GROVE FIXTURE [--record]
   --record rewrites the fixture's expect steps with what the server printed.
 """
@@ -36,6 +41,7 @@ import json
 import os
 import re
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -47,7 +53,11 @@ import jsonschema
 
 TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
 SHA_RE = re.compile(r"\b[0-9a-f]{40}\b")
-READ_TIMEOUT = 20.0
+# A wrapper such as valgrind makes grove many times slower: relax the time limits.
+WRAPPER = shlex.split(os.environ.get("GROVE_WRAPPER", ""))
+READ_TIMEOUT = 200.0 if WRAPPER else 20.0
+EXIT_WITHIN = 60.0 if WRAPPER else 1.0
+STDERR_TAIL = 30000 if WRAPPER else 2000  # valgrind's reports are long
 
 
 def normalise(value, tmp):
@@ -111,8 +121,9 @@ class Server:
         env.update(HOME=tmp, GIT_CONFIG_NOSYSTEM="1", GROVE_LOG="error")
         env.update(extra_env)
         self.stderr = open(os.path.join(tmp, "stderr.log"), "wb")
-        self.proc = subprocess.Popen([grove, "serve"], cwd=repo, env=env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.stderr)
+        self.proc = subprocess.Popen(WRAPPER + [grove, "serve"], cwd=repo, env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.stderr)
         self.buf = b""
 
     def send(self, data):
@@ -137,7 +148,7 @@ class Server:
     def unread(self, line):
         self.buf = line + b"\n" + self.buf
 
-    def wait_exit(self, close_stdin=True, sig=None, within=1.0):
+    def wait_exit(self, close_stdin=True, sig=None, within=EXIT_WITHIN):
         start = time.monotonic()
         if sig:
             self.proc.send_signal(sig)
@@ -163,16 +174,28 @@ class Server:
         self.stderr.close()
 
 
+def wrapper_hint():
+    """Why an exit code may be the wrapper's rather than grove's."""
+    if not WRAPPER:
+        return ""
+    return " (under GROVE_WRAPPER '%s': a non-zero exit may be the wrapper reporting errors)" % (
+        " ".join(WRAPPER))
+
+
 def output_schemas(grove, tmp):
     """tools/list under the latest version: {name: outputSchema}."""
     repo = os.path.join(tmp, "schemas")
     os.makedirs(repo)
-    p = subprocess.run([grove, "serve"], cwd=repo, capture_output=True, timeout=20,
+    p = subprocess.run(WRAPPER + [grove, "serve"], cwd=repo, capture_output=True,
+                       timeout=READ_TIMEOUT,
                        input=b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":'
                              b'{"protocolVersion":"2025-11-25","capabilities":{},'
                              b'"clientInfo":{"name":"runner","version":"1"}}}\n'
                              b'{"jsonrpc":"2.0","id":2,"method":"tools/list"}\n',
                        env=dict(os.environ, GROVE_LOG="error"))
+    if p.returncode != 0:
+        raise AssertionError("the tools/list server exited with %d%s:\n%s" % (
+            p.returncode, wrapper_hint(), p.stderr.decode(errors="replace")[-STDERR_TAIL:]))
     lines = p.stdout.decode().splitlines()
     tools = json.loads(lines[1])["result"]["tools"]
     return {t["name"]: t["outputSchema"] for t in tools}
@@ -186,7 +209,10 @@ def run(grove, fixture, record):
     pending = {}  # request id (as JSON text) -> tool name
     env = {}
     try:
-        schemas = output_schemas(grove, tmp)
+        try:
+            schemas = output_schemas(grove, tmp)
+        except (AssertionError, subprocess.TimeoutExpired) as e:
+            return ["tools/list: %s" % e], 0
         repo = make_repo(tmp)
         cwd = repo
         cursor = None
@@ -286,8 +312,8 @@ def run(grove, fixture, record):
                 try:
                     code = server.wait_exit(sig=sig)
                     if code != step["expect_exit"]:
-                        failures.append("step %d: exit code %s, expected %s" % (
-                            n, code, step["expect_exit"]))
+                        failures.append("step %d: exit code %s, expected %s%s" % (
+                            n, code, step["expect_exit"], wrapper_hint()))
                 except AssertionError as e:
                     failures.append("step %d: %s" % (n, e))
                 server.close()
@@ -299,7 +325,7 @@ def run(grove, fixture, record):
             try:
                 code = server.wait_exit()
                 if code != 0:
-                    failures.append("end: exit code %s" % code)
+                    failures.append("end: exit code %s%s" % (code, wrapper_hint()))
             except AssertionError as e:
                 failures.append("end: %s" % e)
             server.close()
@@ -309,7 +335,7 @@ def run(grove, fixture, record):
                     f.write(json.dumps(s, ensure_ascii=False) + "\n")
         log = os.path.join(tmp, "stderr.log")
         if failures and os.path.exists(log):
-            failures.append("server stderr:\n" + open(log, errors="replace").read()[-2000:])
+            failures.append("server stderr:\n" + open(log, errors="replace").read()[-STDERR_TAIL:])
     finally:
         if "TMUX_TMPDIR" in env:
             # the tmux server of this transcript's agents

@@ -733,6 +733,44 @@ static void test_remove_foreign_and_broken(void **state)
 
 /* ---- state ---------------------------------------------------------------------- */
 
+/* gitops_worktree_head_cached() answers as gitops_worktree_head() does while worktrees change. */
+static void test_head_cached(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    char path[PATH_MAX], other[PATH_MAX], sha[41], want[41];
+
+    snprintf(path, sizeof(path), "%s/wts/hc", fx->root);
+    snprintf(other, sizeof(other), "%s/wts/hc2", fx->root);
+    create_ok(fx, "hc", path, "grove/hc", fx->c1);
+    create_ok(fx, "hc2", other, "grove/hc2", fx->c2);
+    assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
+    assert_string_equal(sha, fx->c1);
+    /* A commit in the worktree: the kept handle reads the new HEAD. */
+    assert_int_equal(sh("cd '%s' && echo x > hc.txt && git add hc.txt && git commit -qm hc", path),
+                     0);
+    assert_int_equal(gitops_worktree_head(path, want, &err), 0);
+    assert_string_not_equal(want, fx->c1);
+    assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
+    assert_string_equal(sha, want);
+    /* Another worktree, and back. */
+    assert_int_equal(gitops_worktree_head_cached(fx->r, other, sha, &err), 0);
+    assert_string_equal(sha, fx->c2);
+    assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
+    assert_string_equal(sha, want);
+    /* The folder replaced by another worktree (the old admin folder still there): its HEAD. */
+    assert_int_equal(sh("rm -rf '%s'", path), 0);
+    create_ok(fx, "hc3", path, "grove/hc3", fx->c2);
+    assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
+    assert_string_equal(sha, fx->c2);
+    /* Gone: the error of the uncached call. */
+    assert_int_equal(sh("rm -rf '%s'", path), 0);
+    assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_int_equal(gitops_worktree_head_cached(fx->r, "/nonexistent/grove/wt", sha, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+}
+
 static void test_state(void **state)
 {
     fixture *fx = *state;
@@ -1981,6 +2019,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_foreign_and_broken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_diff_stat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_branch_head, setup, teardown),

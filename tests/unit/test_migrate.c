@@ -248,9 +248,12 @@ static void assert_schema(sqlite3 *sq)
     assert_true(has_index(sq, "grove_instances", "type,issue_number,beads_id,agent_number"));
     assert_true(has_index(sq, "grove_instance_relationships", "child_instance"));
     assert_true(has_index(sq, "grove_instance_relationships", "parent_instance"));
-    assert_true(has_index(sq, "grove_mcp_events", "instance_id,id"));
-    assert_true(has_index(sq, "grove_mcp_events", "tool_name,id"));
+    assert_true(has_index(sq, "grove_mcp_events", "instance_id,timestamp"));
+    assert_true(has_index(sq, "grove_mcp_events", "tool_name,timestamp"));
+    assert_true(has_object(sq, "index", "grove_instances_agents")); /* partial: agents only */
     assert_true(has_index(sq, "grove_mcp_events", "timestamp"));
+    assert_true(has_index(sq, "grove_mcp_events", "tool_name,duration_ms,success"));
+    assert_true(has_index(sq, "grove_checkpoints", "created_at"));
     assert_true(has_index(sq, "grove_mcp_events", "success,timestamp"));
     assert_true(has_index(sq, "grove_checkpoints", "instance_id,sequence"));
     assert_true(has_index(sq, "grove_checkpoints", "instance_id,phase,sequence"));
@@ -343,9 +346,9 @@ static void test_status_and_rollback(void **state)
     const char *sum;
     size_t i;
 
-    assert_int_equal(migrate_latest(), 1);
+    assert_int_equal(migrate_latest(), 3);
     assert_int_equal(migrate_status(db, &st, &err), 0);
-    assert_int_equal(json_array_size(st), 1);
+    assert_int_equal(json_array_size(st), 3);
     row = json_array_get(st, 0);
     assert_int_equal(json_integer_value(json_object_get(row, "version")), 1);
     assert_string_equal(json_string_value(json_object_get(row, "name")), "initial");
@@ -361,7 +364,7 @@ static void test_status_and_rollback(void **state)
 
     /* Applying again is a no-op; the row is there once. */
     assert_int_equal(migrate_apply(db, 0, &err), 0);
-    assert_int_equal(query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"), 1);
+    assert_int_equal(query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"), 3);
     assert_int_equal(migrate_apply(db, 7, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);
 
@@ -369,7 +372,7 @@ static void test_status_and_rollback(void **state)
     assert_int_equal(migrate_rollback(db, 0, &err), 0);
     assert_int_equal(grove_object_count(db_sqlite(db)), 0);
     assert_int_equal(migrate_status(db, &st, &err), 0);
-    assert_int_equal(json_array_size(st), 1);
+    assert_int_equal(json_array_size(st), 3);
     row = json_array_get(st, 0);
     assert_string_equal(json_string_value(json_object_get(row, "state")), "pending");
     assert_true(json_is_false(json_object_get(row, "applied")));
@@ -385,7 +388,7 @@ static void test_status_and_rollback(void **state)
 
     /* A plain reopen verifies and changes nothing. */
     db = open_ok(f->path, 1);
-    assert_int_equal(query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"), 1);
+    assert_int_equal(query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"), 3);
     db_close(db);
 }
 
@@ -409,7 +412,7 @@ static void test_newer_database_refused_untouched(void **state)
     assert_null(db);
     assert_int_equal(err.code, GROVE_ESCHEMA);
     assert_string_equal(err.msg, "database schema version 99 is newer than this grove (knows "
-                                 "up to 1); upgrade grove");
+                                 "up to 3); upgrade grove");
     after = slurp(f->path, &na);
     assert_int_equal(na, nb);
     assert_memory_equal(before, after, nb);
@@ -478,7 +481,7 @@ static void test_unknown_gap_version_refused(void **state)
     assert_non_null(strstr(err.msg, "migration 0 'odd'"));
     db = open_ok(f->path, 0);
     assert_int_equal(migrate_status(db, &st, &err), 0);
-    assert_int_equal(json_array_size(st), 2);
+    assert_int_equal(json_array_size(st), 4);
     assert_string_equal(json_string_value(json_object_get(json_array_get(st, 0), "state")),
                         "unknown");
     assert_string_equal(json_string_value(json_object_get(json_array_get(st, 1), "state")),
@@ -554,7 +557,7 @@ static void test_concurrent_first_open(void **state)
         assert_int_equal(WEXITSTATUS(status), 0);
     }
     db = open_ok(f->path, 1);
-    assert_int_equal(query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"), 1);
+    assert_int_equal(query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"), 3);
     assert_schema(db_sqlite(db));
     assert_int_equal(file_mode(f->path), 0600);
     db_close(db);
@@ -637,10 +640,10 @@ static void test_views(void **state)
                      "'b', 2), ('c', 'work', '/c', 'c', 3);"
                      "UPDATE grove_instances SET status = 'terminated' WHERE id = 'c';"
                      "INSERT INTO grove_checkpoints (instance_id, phase, sequence, created_at) "
-                     "VALUES ('a', 'old', 1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 hours')),"
-                     " ('b', 'old', 1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 hours')),"
+                     "VALUES ('a', 'old', 1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-25 hours')),"
+                     " ('b', 'old', 1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-25 hours')),"
                      " ('b', 'new', 2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),"
-                     " ('c', 'old', 1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 hours'));"
+                     " ('c', 'old', 1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-25 hours'));"
                      "INSERT INTO grove_mcp_events (tool_name, success, error_message, "
                      "duration_ms, timestamp) VALUES ('t', 1, NULL, 10, "
                      "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ('t', 0, 'boom', 20, "
@@ -651,8 +654,20 @@ static void test_views(void **state)
         SQLITE_OK);
     assert_int_equal(query_int(sq, "SELECT count(*) FROM grove_running_instances"), 2);
     s = query_text(sq, "SELECT group_concat(instance_id || ':' || phase || ':' || "
-                       "(age_minutes BETWEEN 119 AND 121)) FROM grove_stale_checkpoints");
+                       "(age_minutes BETWEEN 1499 AND 1501)) FROM grove_stale_checkpoints");
     assert_string_equal(s, "a:old:1");
+    free(s);
+    /* A running instance with no checkpoint at all is stale after 24 h too. */
+    assert_int_equal(sqlite3_exec(sq,
+                                  "UPDATE grove_instances SET created_at = strftime("
+                                  "'%Y-%m-%dT%H:%M:%fZ', 'now', '-30 hours') WHERE id = 'c';"
+                                  "DELETE FROM grove_checkpoints WHERE instance_id = 'c';"
+                                  "UPDATE grove_instances SET status = 'running' WHERE id = 'c'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    s = query_text(sq, "SELECT group_concat(instance_id || ':' || COALESCE(phase, '-') || ':' || "
+                       "(age_minutes BETWEEN 1499 AND 1801)) FROM grove_stale_checkpoints");
+    assert_string_equal(s, "c:-:1,a:old:1");
     free(s);
     s = query_text(sq, "SELECT group_concat(tool_name || ':' || error_message) FROM "
                        "grove_recent_failures");
@@ -662,6 +677,10 @@ static void test_views(void **state)
                        "printf('%.3f', success_rate) || '/' || avg_duration_ms FROM "
                        "grove_tool_success_rate WHERE tool_name = 't'");
     assert_string_equal(s, "3/1/2/0.333/20.0");
+    free(s);
+    s = query_text(sq, "SELECT median_duration_ms || '/' || p95_duration_ms FROM "
+                       "grove_tool_success_rate WHERE tool_name = 't'");
+    assert_string_equal(s, "20.0/30.0");
     free(s);
     db_close(db);
 }

@@ -1,0 +1,262 @@
+/*
+ * beads: the statements behind db/beads.h. The objects that read beads'
+ * tables are TEMP (sqlite_temp_master of grove's connection): beads never
+ * sees them, so its own migrations, which rebuild `issues`, cannot break
+ * on a dependent grove view or trigger.
+ */
+#include "db/beads.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_internal.h"
+#include "db/report.h"
+
+static const char SQL_MODE[] =
+    "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name IN ('issues',"
+    " 'dependencies', 'labels', 'grove_issue_links', 'grove_instances')";
+static const char SQL_ATTACHED[] = "SELECT count(*) FROM sqlite_temp_master WHERE type = 'trigger'"
+                                   " AND name = 'grove_ready_claim_check'";
+
+/* Links every new instance with a beads id to its issue: needs only issues.id. */
+static const char SQL_ATTACH_LINK[] =
+    "CREATE TEMP TRIGGER IF NOT EXISTS grove_issue_link\n"
+    "  AFTER INSERT ON main.grove_instances\n"
+    "  WHEN NEW.beads_id IS NOT NULL\n"
+    "BEGIN\n"
+    "  INSERT OR IGNORE INTO grove_issue_links (instance_id, issue_id)\n"
+    "    SELECT NEW.id, b.id FROM main.issues b WHERE b.id = NEW.beads_id;\n"
+    "END;\n";
+/* The ready-work rule, the claim check and the issue-joined reports (db/beads.h). */
+static const char SQL_ATTACH[] =
+    "CREATE TEMP TABLE IF NOT EXISTS grove_ready_claim (issue_id TEXT PRIMARY KEY);\n"
+    "CREATE TEMP VIEW IF NOT EXISTS grove_ready_issues AS\n"
+    "  WITH RECURSIVE\n"
+    "    blocked_directly (issue_id) AS (\n"
+    "      SELECT d.issue_id FROM main.dependencies d\n"
+    "        JOIN main.issues b ON b.id = d.depends_on_id\n"
+    "       WHERE d.type = 'blocks' AND d.issue_id IS NOT NULL\n"
+    "         AND b.status IN ('open', 'in_progress', 'blocked')),\n"
+    "    blocked (issue_id, depth) AS (\n"
+    "      SELECT issue_id, 0 FROM blocked_directly\n"
+    "      UNION\n"
+    "      SELECT d.issue_id, blocked.depth + 1 FROM blocked\n"
+    "        JOIN main.dependencies d ON d.depends_on_id = blocked.issue_id\n"
+    "       WHERE d.type = 'parent-child' AND d.issue_id IS NOT NULL AND blocked.depth < 50)\n"
+    "  SELECT i.id AS id, i.title AS title, i.priority AS priority,\n"
+    "         i.issue_type AS issue_type, i.created_at AS created_at\n"
+    "    FROM main.issues i\n"
+    "   WHERE i.status = 'open'\n"
+    "     AND COALESCE(i.assignee, '') = ''\n"
+    "     AND i.id NOT IN (SELECT issue_id FROM blocked)\n"
+    "     AND NOT EXISTS (SELECT 1 FROM main.grove_issue_links l\n"
+    "                       JOIN main.grove_instances g ON g.id = l.instance_id\n"
+    "                      WHERE l.issue_id = i.id AND g.status = 'running')\n"
+    "     AND NOT EXISTS (SELECT 1 FROM main.grove_instances g\n"
+    "                      WHERE g.beads_id = i.id AND g.status = 'running')\n"
+    "   ORDER BY i.priority, i.created_at, i.id;\n"
+    "CREATE TEMP VIEW IF NOT EXISTS grove_instance_issues AS\n"
+    "  SELECT g.id AS instance_id, g.type AS instance_type, g.status AS instance_status,\n"
+    "         b.id AS issue_id, b.title AS title, b.status AS issue_status,\n"
+    "         b.priority AS priority, b.issue_type AS issue_type\n"
+    "    FROM main.grove_instances g JOIN main.issues b ON b.id = g.beads_id\n"
+    "  UNION\n"
+    "  SELECT g.id, g.type, g.status, b.id, b.title, b.status, b.priority, b.issue_type\n"
+    "    FROM main.grove_issue_links l\n"
+    "    JOIN main.grove_instances g ON g.id = l.instance_id\n"
+    "    JOIN main.issues b ON b.id = l.issue_id;\n"
+    "CREATE TEMP VIEW IF NOT EXISTS grove_issue_type_success_rate AS\n"
+    "  SELECT x.issue_type AS issue_type, COUNT(*) AS calls, SUM(e.success) AS successes,\n"
+    "         COUNT(*) - SUM(e.success) AS failures,\n"
+    "         CAST(SUM(e.success) AS REAL) / COUNT(*) AS success_rate\n"
+    "    FROM main.grove_mcp_events e\n"
+    "    JOIN (SELECT DISTINCT instance_id, issue_type FROM temp.grove_instance_issues) x\n"
+    "      ON x.instance_id = e.instance_id\n"
+    "   GROUP BY x.issue_type ORDER BY x.issue_type;\n"
+    "CREATE TEMP TRIGGER IF NOT EXISTS grove_ready_claim_check\n"
+    "  BEFORE INSERT ON main.grove_instances\n"
+    "  WHEN NEW.beads_id IS NOT NULL\n"
+    "   AND NEW.beads_id IN (SELECT issue_id FROM temp.grove_ready_claim)\n"
+    "BEGIN\n"
+    "  SELECT RAISE(ABORT, 'the beads issue is no longer ready: another instance claimed it')\n"
+    "   WHERE NOT EXISTS (SELECT 1 FROM temp.grove_ready_issues WHERE id = NEW.beads_id);\n"
+    "END;\n";
+static const char SQL_DETACH[] = "DROP TRIGGER IF EXISTS temp.grove_ready_claim_check;\n"
+                                 "DROP VIEW IF EXISTS temp.grove_issue_type_success_rate;\n"
+                                 "DROP VIEW IF EXISTS temp.grove_instance_issues;\n"
+                                 "DROP VIEW IF EXISTS temp.grove_ready_issues;\n"
+                                 "DROP TABLE IF EXISTS temp.grove_ready_claim;\n";
+/* Resolves every column the TEMP objects use (a view is only checked when read). */
+static const char SQL_PROBE[] =
+    "SELECT (SELECT count(*) FROM (SELECT * FROM temp.grove_ready_issues LIMIT 0)),"
+    " (SELECT count(*) FROM (SELECT * FROM temp.grove_issue_type_success_rate LIMIT 0))";
+
+static const char SQL_ORPHANS[] =
+    "SELECT l.instance_id AS instance_id, l.issue_id AS issue_id, f.parent AS missing"
+    " FROM pragma_foreign_key_check('grove_issue_links') f"
+    " JOIN main.grove_issue_links l ON l.rowid = f.rowid ORDER BY l.instance_id, l.issue_id";
+static const char SQL_NEXT_READY[] = "SELECT id FROM temp.grove_ready_issues LIMIT 1";
+static const char SQL_IS_READY[] = "SELECT count(*) FROM temp.grove_ready_issues WHERE id = ?1";
+static const char SQL_CLAIM_CLEAR[] = "DELETE FROM temp.grove_ready_claim";
+static const char SQL_CLAIM_SET[] = "INSERT INTO temp.grove_ready_claim (issue_id) VALUES (?1)";
+
+static const char SQL_ST_READY_COUNT[] = "SELECT count(*) FROM temp.grove_ready_issues";
+static const char SQL_ST_READY[] =
+    "SELECT id, title, priority, issue_type FROM temp.grove_ready_issues LIMIT 5";
+static const char SQL_ST_LINKED[] = "SELECT count(*) FROM main.grove_issue_links";
+static const char SQL_ST_BY_TYPE[] = "SELECT * FROM temp.grove_issue_type_success_rate";
+
+static int nomem(grove_err *err)
+{
+    return grove_fail(err, GROVE_ENOMEM, "out of memory");
+}
+
+/* The first column of a one-row statement as an integer; ?1 = param (may be NULL). */
+static int count_of(grove_db *db, const char *sql, const char *param, long long *out,
+                    grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret = 0;
+
+    *out = 0;
+    if (db_stmt(db, sql, &st, err) != 0)
+        return -1;
+    if (param)
+        db_bind_text(st, 1, param);
+    rc = db_step_first(db, st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else if (rc != SQLITE_DONE)
+        ret = db_fail(db, rc, "cannot read beads' tables", err);
+    db_stmt_release(db, st);
+    return ret == 0 ? 0 : -1;
+}
+
+int db_beads_mode(grove_db *db, grove_err *err)
+{
+    long long n;
+
+    if (count_of(db, SQL_MODE, NULL, &n, err) != 0)
+        return -1;
+    return n == 5;
+}
+
+int db_beads_attached(grove_db *db)
+{
+    grove_err ignored = GROVE_ERR_INIT;
+    long long n = 0;
+
+    return count_of(db, SQL_ATTACHED, NULL, &n, &ignored) == 0 && n > 0;
+}
+
+int db_beads_attach(grove_db *db, grove_err *err)
+{
+    grove_err ignored = GROVE_ERR_INIT;
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (db_exec(db, SQL_ATTACH_LINK, "cannot create the beads link trigger", err) != 0)
+        return -1;
+    if (db_exec(db, SQL_ATTACH, "cannot create the beads views", err) != 0)
+        goto fail;
+    /* Prepared privately: a failing probe must not stay in the statement cache. */
+    rc = sqlite3_prepare_v2(db_sqlite(db), SQL_PROBE, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        rc = rc == SQLITE_ROW ? SQLITE_OK : rc;
+    }
+    if (rc != SQLITE_OK) {
+        grove_fail(err, GROVE_ESCHEMA,
+                   "beads' tables do not have the columns grove reads (issues: id, title, status, "
+                   "priority, issue_type, assignee, created_at; dependencies: issue_id, "
+                   "depends_on_id, type): %s",
+                   sqlite3_errmsg(db_sqlite(db)));
+        sqlite3_finalize(st);
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    return 0;
+fail:
+    db_exec(db, SQL_DETACH, "cannot drop the beads views", &ignored);
+    return -1;
+}
+
+int db_beads_orphans(grove_db *db, json_t **out, grove_err *err)
+{
+    return db_report_rows(db, SQL_ORPHANS, NULL, 0, out, err);
+}
+
+int db_beads_next_ready(grove_db *db, char **out, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret = 0;
+
+    *out = NULL;
+    if (db_stmt(db, SQL_NEXT_READY, &st, err) != 0)
+        return -1;
+    rc = db_step_first(db, st);
+    if (rc == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+
+        if (t && !(*out = strdup(t)))
+            ret = nomem(err);
+    } else if (rc != SQLITE_DONE) {
+        ret = db_fail(db, rc, "cannot read the ready beads issues", err);
+    }
+    db_stmt_release(db, st);
+    return ret == 0 ? 0 : -1;
+}
+
+int db_beads_is_ready(grove_db *db, const char *id, grove_err *err)
+{
+    long long n;
+
+    if (count_of(db, SQL_IS_READY, id, &n, err) != 0)
+        return -1;
+    return n > 0;
+}
+
+int db_beads_claim(grove_db *db, const char *id, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret = 0;
+
+    if (db_stmt(db, SQL_CLAIM_CLEAR, &st, err) != 0)
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        ret = db_fail(db, rc, "cannot clear the claim", err);
+    db_stmt_release(db, st);
+    if (ret != 0 || !id)
+        return ret == 0 ? 0 : -1;
+    if (db_stmt(db, SQL_CLAIM_SET, &st, err) != 0)
+        return -1;
+    db_bind_text(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        ret = db_fail(db, rc, "cannot record the claim", err);
+    db_stmt_release(db, st);
+    return ret == 0 ? 0 : -1;
+}
+
+int db_beads_stats(grove_db *db, json_t **out, grove_err *err)
+{
+    json_t *next = NULL, *orphans = NULL, *by_type = NULL;
+    long long ready = 0, linked = 0;
+
+    *out = NULL;
+    if (count_of(db, SQL_ST_READY_COUNT, NULL, &ready, err) != 0 ||
+        count_of(db, SQL_ST_LINKED, NULL, &linked, err) != 0 ||
+        db_report_rows(db, SQL_ST_READY, NULL, 0, &next, err) != 0 ||
+        db_beads_orphans(db, &orphans, err) != 0 ||
+        db_report_rows(db, SQL_ST_BY_TYPE, NULL, 0, &by_type, err) != 0) {
+        json_decref(next);
+        json_decref(orphans);
+        json_decref(by_type);
+        return -1;
+    }
+    *out = json_pack("{s:I, s:o, s:I, s:o, s:o}", "ready", (json_int_t)ready, "next_ready", next,
+                     "linked_instances", (json_int_t)linked, "orphaned_links", orphans,
+                     "success_by_issue_type", by_type);
+    return *out ? 0 : nomem(err);
+}

@@ -1,0 +1,914 @@
+#!/usr/bin/env python3
+"""grove's benchmark suite (see README.md, "Performance").
+
+Measures grove side by side with what a user would otherwise run, in one run
+on one machine, and prints a markdown table; writes every figure as JSON.
+Each figure is the median of repeated runs with its spread (min-max); each
+comparison is a ratio computed per run from measurements taken in that same
+run, then summarised the same way. Nothing here asserts a timing: goals are
+reported as met or not.
+
+Usually started by tests/bench/run.sh, which builds first:
+
+    tests/bench/run.sh [--quick] [--json FILE]
+
+or directly with the built programs:
+
+    python3 tests/bench/bench.py --grove build/grove --client build/tests/bench/bench-client \
+        --floor build/tests/bench/bench-floor --explain build/tests/bench/bench-explain \
+        [--quick] [--json FILE] [--only cold_start,calls,...]
+"""
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+SECTIONS = ["cold_start", "calls", "queries", "worktree", "agents", "memory"]
+
+SIZES = {
+    "full": dict(
+        start_runs=7, start_grove=20, start_sdk=5,
+        calls_runs=5, lat_calls=2000, pipe_calls=5000, floor_calls=5000,
+        q_instances=10000, q_events=1000000, q_runs=5, q_calls=400,
+        wt_files=4000, wt_runs=5, wt_workers=[1, 2, 4],
+        agents=8, agent_runs=3, agent_calls=500,
+        mem_runs=3, mem_points=[10000, 100000],
+    ),
+    "quick": dict(
+        start_runs=2, start_grove=3, start_sdk=1,
+        calls_runs=2, lat_calls=20, pipe_calls=50, floor_calls=50,
+        q_instances=200, q_events=2000, q_runs=2, q_calls=10,
+        wt_files=40, wt_runs=2, wt_workers=[1, 2],
+        agents=8, agent_runs=2, agent_calls=5,
+        mem_runs=2, mem_points=[100, 400],
+    ),
+}
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+# ---- statistics ---------------------------------------------------------------
+
+
+def percentile(values, p):
+    """Linear interpolation between closest ranks (numpy's default)."""
+    v = sorted(values)
+    if not v:
+        return float("nan")
+    k = (len(v) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def figure(runs, unit):
+    """Median and spread (min, max) of one measurement repeated over runs."""
+    runs = [float(x) for x in runs]
+    return {
+        "median": percentile(runs, 50),
+        "min": min(runs),
+        "max": max(runs),
+        "runs": [round(x, 6) for x in runs],
+        "unit": unit,
+    }
+
+
+def fmt(fig, digits=None):
+    """'1.23 ms (1.20–1.30)' for the table."""
+    if fig is None:
+        return "n/a"
+    unit = fig["unit"]
+
+    def n(x):
+        if digits is not None:
+            return f"{x:.{digits}f}"
+        if abs(x) >= 1000:
+            return f"{x:,.0f}"
+        if abs(x) >= 100:
+            return f"{x:.0f}"
+        if abs(x) >= 10:
+            return f"{x:.1f}"
+        return f"{x:.2f}"
+
+    sep = " " if unit not in ("×", "%") else ""
+    return f"{n(fig['median'])}{sep}{unit} ({n(fig['min'])}–{n(fig['max'])})"
+
+
+# ---- processes ----------------------------------------------------------------
+
+
+class Env:
+    def __init__(self, args, work):
+        self.args = args
+        self.work = work
+        home = os.path.join(work, "home")
+        os.makedirs(home, exist_ok=True)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("GROVE_") and not k.startswith("GIT_")
+               and k not in ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_API_URL", "GITHUB_REPOSITORY")}
+        env.update(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
+                   GIT_CONFIG_NOSYSTEM="1", GROVE_LOG="error", LC_ALL="C")
+        self.env = env
+        self.settle_budget = float(args.settle)
+        self.busy = []  # CPU + I/O-wait share used by others when each run began
+        try:
+            self.load_at_start = open("/proc/loadavg").read().split()[:3]
+        except OSError:
+            self.load_at_start = None
+
+    def run(self, argv, cwd=None, check=True, env=None, **kw):
+        r = subprocess.run(argv, cwd=cwd, env=env or self.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, **kw)
+        if check and r.returncode != 0:
+            raise RuntimeError("%s failed (%d): %s" % (" ".join(map(str, argv)), r.returncode,
+                                                       r.stderr.decode(errors="replace")[-2000:]))
+        return r
+
+    def git(self, repo, *args, **kw):
+        return self.run(["git", "-C", repo] + list(args), **kw)
+
+    def client(self, argv, cwd, env=None):
+        """Runs bench-client; returns its JSON."""
+        r = self.run([self.args.client] + argv, cwd=cwd, env=env)
+        return json.loads(r.stdout)
+
+    def grove_session(self, repo, calls):
+        """Runs `grove serve` for a few setup calls; returns the tool results in order."""
+        lines = [json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "bench-setup", "version": "1"}}}),
+            json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})]
+        for i, (tool, args) in enumerate(calls):
+            lines.append(json.dumps({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+                                     "params": {"name": tool, "arguments": args}}))
+        r = self.run([self.args.grove, "serve"], cwd=repo, input=("\n".join(lines) + "\n").encode())
+        byid = {}
+        for line in r.stdout.decode().splitlines():
+            msg = json.loads(line)
+            if "id" in msg:
+                byid[msg["id"]] = msg
+        out = []
+        for i in range(len(calls)):
+            res = byid.get(i + 1, {}).get("result")
+            if not res or res.get("isError"):
+                raise RuntimeError("setup call %s failed: %s" % (calls[i][0], byid.get(i + 1)))
+            out.append(res["structuredContent"])
+        return out
+
+    def errfile(self, name):
+        return os.path.join(self.work, name + ".stderr")
+
+    def settle(self):
+        """Before each measured run: waits (up to --settle seconds in all) until the other
+        processes on the machine leave the CPUs and the disk nearly idle, so that their work
+        does not end up in our figures. Records how busy the machine was when the run began."""
+        t0 = time.monotonic()
+        while True:
+            busy = cpu_busy(0.3)
+            if busy < 0.10 or time.monotonic() - t0 >= self.settle_budget:
+                break
+            time.sleep(0.5)
+        self.settle_budget = max(0.0, self.settle_budget - (time.monotonic() - t0))
+        self.busy.append(100.0 * busy)
+
+
+def cpu_busy(seconds):
+    """Share of CPU time (iowait included: the disk is shared too) not idle over `seconds`."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3]  # iowait (v[4]) counts as busy
+        return idle, sum(v[:8])
+    try:
+        i0, t0 = sample()
+        time.sleep(seconds)
+        i1, t1 = sample()
+        return 1.0 - (i1 - i0) / max(1, t1 - t0)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def write_requests(path, requests):
+    with open(path, "w") as f:
+        for method, params in requests:
+            f.write(json.dumps({"method": method, "params": params}, separators=(",", ":")) + "\n")
+
+
+def tool_req(tool, args):
+    return ("tools/call", {"name": tool, "arguments": args})
+
+
+# ---- repositories ----------------------------------------------------------------
+
+WORDS = ("static int const char return if else for while struct size_t json_t err buf len "
+         "void unsigned goto done fail out in ptr next prev node list count index value key "
+         "data name path file line text state ctx repo db st rc ret malloc free memcpy "
+         "strlen snprintf NULL 0 1 2 16 256 4096 = == != < > <= >= + - * / & | ! ; , ( ) { } "
+         "[ ] -> . # include define ifdef endif typedef enum case break default switch").split()
+
+
+def make_repo(env, path, nfiles, seed=20260501):
+    """A reproducible repository: `nfiles` files of log-normal sizes (median ~3.5 KB, like
+    a C/JS source tree), in nested folders of ~15 files, one commit made with
+    git fast-import (fixed author and dates, so the commit id is the same every time)."""
+    rng = random.Random(seed)
+    corpus_lines = []
+    size = 0
+    while size < 6 << 20:  # 6 MiB of code-like text to cut files from
+        indent = "    " * rng.choice((0, 1, 1, 2, 2, 3))
+        line = indent + " ".join(rng.choices(WORDS, k=rng.randint(2, 12))) + "\n"
+        corpus_lines.append(line)
+        size += len(line)
+    corpus = "".join(corpus_lines).encode()
+    exts = [".c", ".h", ".js", ".py", ".md", ".json", ".txt", ".sh"]
+    dirs = [""]
+    files = []
+    total = 0
+    for i in range(nfiles):
+        if i % 15 == 0:
+            parent = rng.choice(dirs)
+            depth = parent.count("/")
+            d = (parent + "/" if parent and depth < 4 else "") + "d%03d" % (len(dirs))
+            dirs.append(d)
+        d = dirs[-1] if rng.random() < 0.8 else rng.choice(dirs[1:] or [""])
+        name = "f%05d%s" % (i, rng.choice(exts))
+        fsize = int(min(max(rng.lognormvariate(8.15, 1.1), 40), 400_000))
+        off = rng.randrange(0, len(corpus) - fsize - 1)
+        header = ("/* %s/%s */\n" % (d, name)).encode()
+        content = header + corpus[off:off + fsize]
+        mode = "100755" if name.endswith(".sh") else "100644"
+        files.append(((d + "/" if d else "") + name, mode, content))
+        total += len(content)
+    os.makedirs(path)
+    env.run(["git", "init", "-q", "-b", "main", path])
+    env.git(path, "config", "user.name", "Bench")
+    env.git(path, "config", "user.email", "bench@example.com")
+    stream = [b"commit refs/heads/main\n",
+              b"author Bench <bench@example.com> 1767225600 +0000\n",
+              b"committer Bench <bench@example.com> 1767225600 +0000\n",
+              b"data 19\nsynthetic benchmark\n"]
+    for fpath, mode, content in files:
+        stream.append(b"M %s inline %s\ndata %d\n" % (mode.encode(), fpath.encode(), len(content)))
+        stream.append(content)
+        stream.append(b"\n")
+    stream.append(b"\n")
+    env.run(["git", "-C", path, "fast-import", "--quiet"], input=b"".join(stream))
+    env.git(path, "reset", "-q", "--hard", "main")
+    return {"files": nfiles, "bytes": total,
+            "commit": env.git(path, "rev-parse", "HEAD").stdout.decode().strip()}
+
+
+def small_repo(env, name):
+    path = os.path.join(env.work, name)
+    make_repo(env, path, 20, seed=7)
+    env.run([env.args.grove, "init"], cwd=path)
+    return path
+
+
+def db_path(repo):
+    return os.path.join(repo, ".git", "grove", "grove.db")
+
+
+# ---- 1. cold start -------------------------------------------------------------
+
+
+def bench_cold_start(env, S):
+    repo = small_repo(env, "start")
+    grove_cmd = [env.args.grove, "serve"]
+    sdk_cmd = None
+    if env.args.node and env.args.node_modules:
+        sdk_cmd = [env.args.node, os.path.join(HERE, "sdk-server.mjs")]
+        env.env["GROVE_BENCH_NODE_MODULES"] = env.args.node_modules
+    else:
+        log("cold start: node or the SDK (tests/e2e: npm ci) is missing; SDK comparison skipped")
+    # warm-up: page cache, dynamic loader
+    env.client(["start", "2", "--"] + grove_cmd, cwd=repo)
+    if sdk_cmd:
+        env.client(["start", "1", "--"] + sdk_cmd, cwd=repo)
+    first = os.path.join(env.work, "first-call.jsonl")
+    write_requests(first, [tool_req("query_instances", {"limit": 1})])
+    g, gl, gc, s, ratio = [], [], [], [], []
+    errors = 0
+    for r in range(S["start_runs"]):
+        env.settle()
+        a = env.client(["start", "-e", env.errfile("start-grove"), str(S["start_grove"]), "--"]
+                       + grove_cmd, cwd=repo)
+        errors += a["errors"]
+        g.append(percentile(a["ms"], 50))
+        # the same, on to tools/list and a first tool call (which opens repository and database)
+        b = env.client(["start", "-e", env.errfile("start-grove"), "--list", "--call", first,
+                        str(max(1, S["start_grove"] // 4)), "--"] + grove_cmd, cwd=repo)
+        errors += b["errors"]
+        gl.append(percentile(b["list_ms"], 50))
+        gc.append(percentile(b["call_ms"], 50))
+        if sdk_cmd:
+            b = env.client(["start", "-e", env.errfile("start-sdk"), str(S["start_sdk"]), "--"]
+                           + sdk_cmd, cwd=repo)
+            errors += b["errors"]
+            s.append(percentile(b["ms"], 50))
+            ratio.append(s[-1] / g[-1])
+    out = {
+        "grove_initialize_ms": figure(g, "ms"),
+        "grove_initialize_tools_list_ms": figure(gl, "ms"),
+        "grove_first_tool_call_ms": figure(gc, "ms"),
+        "sdk_initialize_ms": figure(s, "ms") if s else None,
+        "sdk_over_grove": figure(ratio, "×") if ratio else None,
+        "errors": errors,
+        "spawns_per_run": {"grove": S["start_grove"], "sdk": S["start_sdk"]},
+    }
+    return out
+
+
+# ---- 2. call latency and throughput ------------------------------------------------
+
+
+def checkpoint_args(instance_id):
+    return {"instance_id": instance_id, "phase": "implement", "name": "step",
+            "status": "in_progress", "data": {"files": ["src/parse.c"], "step": 1},
+            "message": "parser fixed, tests next"}
+
+
+def bench_calls(env, S):
+    repo = small_repo(env, "calls")
+    inst = env.grove_session(repo, [("spawn_work_instance", {"launch": False, "prompt": "bench"})])
+    iid = inst[0]["instance"]["id"]
+    reqs = os.path.join(env.work, "calls.jsonl")
+    write_requests(reqs, [tool_req("log_checkpoint", checkpoint_args(iid))])
+    cmd = ["--", env.args.grove, "serve"]
+    err = env.errfile("calls")
+    p50, p99, seq_rate, pipe_rate, floor_rate, ratio, errors = [], [], [], [], [], [], 0
+    # warm-up
+    env.client(["calls", "-e", err, reqs, "20"] + cmd, cwd=repo)
+    for r in range(S["calls_runs"]):
+        env.settle()
+        f = json.loads(env.run([env.args.floor, db_path(repo), iid, str(S["floor_calls"])]).stdout)
+        floor_rate.append(f["calls_per_s"])
+        a = env.client(["calls", "-e", err, reqs, str(S["lat_calls"])] + cmd, cwd=repo)
+        p50.append(percentile(a["lat_ms"], 50))
+        p99.append(percentile(a["lat_ms"], 99))
+        seq_rate.append(a["calls_per_s"])
+        b = env.client(["calls", "-e", err, "--pipeline", reqs, str(S["pipe_calls"])] + cmd,
+                       cwd=repo)
+        pipe_rate.append(b["calls_per_s"])
+        ratio.append(b["calls_per_s"] / f["calls_per_s"])
+        errors += a["errors"] + b["errors"] + (a["exit"] != 0) + (b["exit"] != 0)
+        if a["errors"] or b["errors"]:
+            log("calls: errors, first: " + (a["first_error"] or b["first_error"]))
+    return {
+        "log_checkpoint_p50_ms": figure(p50, "ms"),
+        "log_checkpoint_p99_ms": figure(p99, "ms"),
+        "log_checkpoint_sequential_per_s": figure(seq_rate, "/s"),
+        "log_checkpoint_pipelined_per_s": figure(pipe_rate, "/s"),
+        "floor_insert_txn_per_s": figure(floor_rate, "/s"),
+        "pipelined_over_floor": figure(ratio, "×"),
+        "errors": errors,
+        "calls_per_run": {"sequential": S["lat_calls"], "pipelined": S["pipe_calls"],
+                          "floor": S["floor_calls"]},
+    }
+
+
+# ---- 3. queries at scale ---------------------------------------------------------
+
+TOOLS = ["spawn_work_instance", "spawn_review_instance", "fork_instance", "create_pull_request",
+         "send_feedback", "log_checkpoint", "get_checkpoint", "query_instances", "get_instance",
+         "terminate_instance", "query_events"]
+
+
+def seed(db, ninst, nevents):
+    """ninst instances (10% running), reviews with relationships, 5 checkpoints each, and
+    nevents events spread over the last days: generated by SQL in one transaction."""
+    base = int(time.time()) - 2 * nevents - 3600
+    tool_case = "CASE x % 11 " + " ".join(
+        "WHEN %d THEN '%s'" % (i, t) for i, t in enumerate(TOOLS)) + " END"
+    c = sqlite3.connect(db, isolation_level=None)
+    c.execute("PRAGMA foreign_keys = ON")
+    c.execute("BEGIN IMMEDIATE")
+    c.execute("""
+        WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?1)
+        INSERT INTO grove_instances (id, type, status, worktree_path, branch_name, base_branch,
+            base_commit, issue_number, prompt, agent_number, created_at, terminated_at)
+        SELECT 'seed-' || x, CASE WHEN x % 5 = 0 THEN 'review' ELSE 'work' END,
+            CASE WHEN x % 10 = 1 THEN 'running' ELSE 'terminated' END,
+            '/nonexistent/seed-' || x, 'grove/seed-' || x, 'main',
+            '0123456789abcdef0123456789abcdef01234567', x % 500 + 1, 'seeded instance ' || x, x,
+            strftime('%Y-%m-%dT%H:%M:%fZ', ?2 + x * 60, 'unixepoch'),
+            CASE WHEN x % 10 = 1 THEN NULL
+                 ELSE strftime('%Y-%m-%dT%H:%M:%fZ', ?2 + x * 60 + 3600, 'unixepoch') END
+        FROM n""", (ninst, base - 60 * ninst))
+    c.execute("""
+        INSERT INTO grove_instance_relationships (parent_instance, child_instance,
+            relationship_type, created_at)
+        SELECT 'seed-' || (CAST(substr(id, 6) AS INTEGER) - 1), id, 'spawned_review', created_at
+        FROM grove_instances WHERE type = 'review' AND id LIKE 'seed-%'""")
+    c.execute("""
+        WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5)
+        INSERT INTO grove_checkpoints (instance_id, phase, status, data, message, sequence,
+            created_at)
+        SELECT i.id, CASE n.x WHEN 1 THEN 'plan' WHEN 5 THEN 'test' ELSE 'implement' END,
+            'completed', '{"step":' || n.x || '}', 'seeded', n.x, i.created_at
+        FROM grove_instances i, n WHERE i.id LIKE 'seed-%'""")
+    c.execute("""
+        WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?1)
+        INSERT INTO grove_mcp_events (instance_id, tool_name, success, error_message, metadata,
+            duration_ms, timestamp)
+        SELECT CASE WHEN x % 10 = 0 THEN NULL ELSE 'seed-' || (x % ?2 + 1) END, """ + tool_case + """,
+            CASE WHEN x % 20 = 7 THEN 0 ELSE 1 END,
+            CASE WHEN x % 20 = 7 THEN 'seeded failure' END,
+            '{"phase":"implement","n":' || x || '}', (x % 997) / 10.0,
+            strftime('%Y-%m-%dT%H:%M:%fZ', ?3 + x * 2, 'unixepoch')
+        FROM n""", (nevents, ninst, base))
+    c.execute("COMMIT")
+    counts = {t: c.execute("SELECT count(*) FROM " + t).fetchone()[0]
+              for t in ("grove_instances", "grove_mcp_events", "grove_checkpoints",
+                        "grove_instance_relationships")}
+    c.close()
+    return counts
+
+
+def bench_queries(env, S):
+    repo = small_repo(env, "queries")
+    inst = env.grove_session(repo, [("spawn_work_instance", {"launch": False, "prompt": "bench"})])
+    iid = inst[0]["instance"]["id"]
+    t0 = time.perf_counter()
+    counts = seed(db_path(repo), S["q_instances"], S["q_events"])
+    seed_s = time.perf_counter() - t0
+    log("queries: seeded %s in %.1f s" % (counts, seed_s))
+    mid = "seed-%d" % (S["q_instances"] // 2 + 1)
+    since = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 3 * 86400))
+    kinds = [
+        ("query_instances", "{status: running}", {"status": "running"}),
+        ("query_instances", "{} (first page, 50)", {}),
+        ("get_instance", "(with a live worktree)", {"instance_id": iid}),
+        ("query_events", "{} (newest 50)", {}),
+        ("query_events", "{instance_id}", {"instance_id": mid}),
+        ("query_events", "{tool}", {"tool": "log_checkpoint"}),
+        ("query_events", "{success: false, since}", {"success": False, "since": since}),
+    ]
+    cmd = ["--", env.args.grove, "serve"]
+    err = env.errfile("queries")
+    results = []
+    errors = 0
+    for tool, label, args in kinds:
+        reqs = os.path.join(env.work, "q.jsonl")
+        write_requests(reqs, [tool_req(tool, args)])
+        env.client(["calls", "-e", err, reqs, "5"] + cmd, cwd=repo)  # warm-up
+        p50, p99 = [], []
+        for r in range(S["q_runs"]):
+            env.settle()
+            a = env.client(["calls", "-e", err, reqs, str(S["q_calls"])] + cmd, cwd=repo)
+            errors += a["errors"] + (a["exit"] != 0)
+            if a["errors"]:
+                log("queries: %s %s: %s" % (tool, label, a["first_error"]))
+            # the first call of a fresh server opens the repository and the database
+            lat = a["lat_ms"][1:] if len(a["lat_ms"]) > 1 else a["lat_ms"]
+            p50.append(percentile(lat, 50))
+            p99.append(percentile(lat, 99))
+        results.append({"tool": tool, "args": label, "p50_ms": figure(p50, "ms"),
+                        "p99_ms": figure(p99, "ms")})
+    plans = json.loads(env.run([env.args.explain, db_path(repo), iid]).stdout)
+    return {"rows": counts, "seed_seconds": round(seed_s, 2), "queries": results,
+            "calls_per_run": S["q_calls"], "errors": errors, "query_plans": plans}
+
+
+# ---- 4. worktree creation ------------------------------------------------------------
+
+
+def drop_worktree(env, repo, path, branch):
+    env.git(repo, "worktree", "remove", "--force", path, check=False)
+    if os.path.exists(path):
+        shutil.rmtree(path)
+    env.git(repo, "worktree", "prune", check=False)
+    env.git(repo, "branch", "-D", branch, check=False)
+
+
+def timed(env, argv, cwd=None, shell=False):
+    subprocess.run(["sync"])
+    t0 = time.perf_counter()
+    r = subprocess.run(argv, cwd=cwd, env=env.env, shell=shell, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+    ms = (time.perf_counter() - t0) * 1000
+    if r.returncode != 0:
+        raise RuntimeError("%s: %s" % (argv, r.stderr.decode(errors="replace")))
+    return ms
+
+
+def bench_worktree(env, S):
+    repo = os.path.join(env.work, "wt-repo")
+    t0 = time.perf_counter()
+    info = make_repo(env, repo, S["wt_files"])
+    log("worktree: repository of %d files, %.1f MB in %.1f s" % (
+        info["files"], info["bytes"] / 1e6, time.perf_counter() - t0))
+    env.run([env.args.grove, "init"], cwd=repo)
+    wts = os.path.join(env.work, "wt-out")
+    os.makedirs(wts)
+    grove_env = dict(env.env, GROVE_WORKTREES=os.path.join(wts, "grove"))
+    reqs = os.path.join(env.work, "wt.jsonl")
+    # call 1 warms the server up (opens repository and database); call 2 is timed
+    write_requests(reqs, [tool_req("query_instances", {"limit": 1}),
+                          tool_req("spawn_work_instance", {"launch": False, "prompt": "bench"})])
+    workers = S["wt_workers"]
+    names = ["grove"] + ["git_w%d" % w for w in workers] + ["archive"]
+    times = {n: [] for n in names}
+    seq = [0]
+
+    def run_one(name):
+        seq[0] += 1
+        if name == "grove":
+            subprocess.run(["sync"])
+            a = env.client(["calls", "-e", env.errfile("wt"), reqs, "2", "--", env.args.grove,
+                            "serve"], cwd=repo, env=grove_env)
+            if a["errors"]:
+                raise RuntimeError("spawn_work_instance failed: " + a["first_error"])
+            ms = a["lat_ms"][1]
+            # the instance is work-aN; remove it the same way as git's
+            n = seq[0]
+            for d in os.listdir(os.path.join(wts, "grove")):
+                drop_worktree(env, repo, os.path.join(wts, "grove", d), "grove/" + d)
+            del n
+            return ms
+        path = os.path.join(wts, "%s-%d" % (name, seq[0]))
+        branch = "bench/%s-%d" % (name, seq[0])
+        if name == "archive":
+            os.makedirs(path)
+            ms = timed(env, "git archive main | tar -x -C '%s'" % path, cwd=repo, shell=True)
+            shutil.rmtree(path)
+            return ms
+        w = int(name.split("_w")[1])
+        ms = timed(env, ["git", "-c", "checkout.workers=%d" % w, "worktree", "add", "-q", "-b",
+                         branch, path, "main"], cwd=repo)
+        drop_worktree(env, repo, path, branch)
+        return ms
+
+    for name in names:  # warm-up: object database in the page cache
+        run_one(name)
+    for r in range(S["wt_runs"]):
+        env.settle()
+        order = names[r % len(names):] + names[:r % len(names)]
+        per = {}
+        for name in order:
+            per[name] = run_one(name)
+        for name in names:
+            times[name].append(per[name])
+    best = min(("git_w%d" % w for w in workers),
+               key=lambda n: percentile(times[n], 50))
+    out = {"repository": info, "workers_tried": workers, "best_git": best,
+           "ms": {n: figure(times[n], "ms") for n in names}}
+    out["grove_over_best_git"] = figure(
+        [g / b for g, b in zip(times["grove"], times[best])], "×")
+    out["grove_over_git_w1"] = figure(
+        [g / b for g, b in zip(times["grove"], times["git_w1"])], "×")
+    out["grove_over_archive"] = figure(
+        [g / b for g, b in zip(times["grove"], times["archive"])], "×")
+    return out
+
+
+# ---- 5. many agents ------------------------------------------------------------------
+
+
+def bench_agents(env, S):
+    repo = small_repo(env, "agents")
+    n = S["agents"]
+    insts = env.grove_session(repo, [("spawn_work_instance", {"launch": False, "prompt": "a%d" % i})
+                                     for i in range(n)])
+    ids = [x["instance"]["id"] for x in insts]
+    reqfiles = []
+    for i, iid in enumerate(ids):
+        p = os.path.join(env.work, "agent%d.jsonl" % i)
+        write_requests(p, [tool_req("log_checkpoint", checkpoint_args(iid))])
+        reqfiles.append(p)
+    rates, p99s, p50s, errs = [], [], [], 0
+    for r in range(S["agent_runs"]):
+        env.settle()
+        procs = []
+        for i in range(n):
+            procs.append(subprocess.Popen(
+                [env.args.client, "calls", "-e", env.errfile("agents"), "--barrier", reqfiles[i],
+                 str(S["agent_calls"]), "--", env.args.grove, "serve"],
+                cwd=repo, env=env.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE))
+        for p in procs:
+            if p.stdout.readline().strip() != b"ready":
+                raise RuntimeError("an agent did not start")
+        for p in procs:
+            p.stdin.write(b"go\n")
+            p.stdin.flush()
+        res = []
+        for p in procs:
+            out, _ = p.communicate()
+            if p.returncode != 0:
+                raise RuntimeError("bench-client failed")
+            res.append(json.loads(out))
+        total = sum(x["n"] for x in res)
+        wall = max(x["t_end_ms"] for x in res) - min(x["t_start_ms"] for x in res)
+        lat = [v for x in res for v in x["lat_ms"]]
+        rates.append(total * 1000.0 / wall)
+        p99s.append(percentile(lat, 99))
+        p50s.append(percentile(lat, 50))
+        e = sum(x["errors"] + (x["exit"] != 0) for x in res)
+        errs += e
+        if e:
+            log("agents: errors: " + next(x["first_error"] for x in res if x["errors"]))
+    return {"agents": n, "calls_per_agent": S["agent_calls"],
+            "total_per_s": figure(rates, "/s"), "p50_ms": figure(p50s, "ms"),
+            "p99_ms": figure(p99s, "ms"), "errors": errs}
+
+
+# ---- 6. memory ---------------------------------------------------------------------------
+
+
+def bench_memory(env, S):
+    repo = small_repo(env, "memory")
+    inst = env.grove_session(repo, [("spawn_work_instance", {"launch": False, "prompt": "m"})])
+    iid = inst[0]["instance"]["id"]
+    reqs = os.path.join(env.work, "mem.jsonl")
+    write_requests(reqs, [
+        tool_req("log_checkpoint", checkpoint_args(iid)),
+        tool_req("get_checkpoint", {"instance_id": iid}),
+        tool_req("query_events", {"limit": 5}),
+        tool_req("query_instances", {"limit": 5}),
+        tool_req("get_instance", {"instance_id": iid}),
+    ])
+    lo, hi = S["mem_points"]
+    at_lo, at_hi, growth, anon, filed, errs = [], [], [], [], [], 0
+    for r in range(S["mem_runs"]):
+        env.settle()
+        a = env.client(["calls", "-e", env.errfile("memory"), "--pipeline", "--rss", str(lo),
+                        "--rss", str(hi), reqs, str(hi), "--", env.args.grove, "serve"], cwd=repo)
+        errs += a["errors"] + (a["exit"] != 0)
+        if a["errors"]:
+            log("memory: errors: " + a["first_error"])
+        hwm = {p["calls"]: p["hwm_kb"] for p in a["rss"]}
+        at_lo.append(hwm[lo] / 1024.0)
+        at_hi.append(hwm[hi] / 1024.0)
+        growth.append((hwm[hi] - hwm[lo]) / 1024.0)
+        end = [p for p in a["rss"] if p["calls"] == hi][-1]
+        anon.append(end["anon_kb"] / 1024.0)
+        filed.append(end["file_kb"] / 1024.0)
+    return {"calls": [lo, hi],
+            "mix": "log_checkpoint, get_checkpoint, query_events, query_instances, get_instance",
+            "peak_rss_mb_at_%d" % lo: figure(at_lo, "MB"),
+            "peak_rss_mb_at_%d" % hi: figure(at_hi, "MB"),
+            "growth_mb": figure(growth, "MB"),
+            # what the peak is made of, at the end: private memory and pages of mapped files
+            # (shared libraries; the page cache holds them once for every process)
+            "private_anon_mb_at_end": figure(anon, "MB"),
+            "file_backed_mb_at_end": figure(filed, "MB"), "errors": errs}
+
+
+# ---- machine, goals, table ---------------------------------------------------------------
+
+
+def machine(env):
+    def first(path, key):
+        try:
+            for line in open(path):
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+        return None
+
+    def version(argv):
+        try:
+            return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  env=env.env).stdout.decode().strip().splitlines()[0]
+        except (OSError, IndexError):
+            return None
+
+    mem = first("/proc/meminfo", "MemTotal")
+    try:
+        load = open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        load = None
+    fs = subprocess.run(["df", "-T", env.work], stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL).stdout.decode().splitlines()
+    return {
+        "cpu": first("/proc/cpuinfo", "model name"),
+        "cores": os.cpu_count(),
+        "memory_gib": round(int(mem.split()[0]) / 1048576, 1) if mem else None,
+        "kernel": platform.release(),
+        "filesystem": fs[1].split()[1] if len(fs) > 1 else None,
+        "git": version(["git", "--version"]),
+        "node": version([env.args.node, "--version"]) if env.args.node else None,
+        "grove": version([env.args.grove, "--version"]),
+        "loadavg_at_start": env.load_at_start,
+        "loadavg_at_end": load,
+    }
+
+
+def goals(res):
+    g = []
+
+    def add(name, target, value, met):
+        g.append({"goal": name, "target": target, "value": value, "met": bool(met)})
+
+    cs = res.get("cold_start")
+    if cs:
+        m = cs["grove_initialize_ms"]["median"]
+        add("cold start", "median < 5 ms", "%.2f ms" % m, m < 5)
+        if cs["sdk_over_grove"]:
+            r = cs["sdk_over_grove"]["median"]
+            add("cold start vs SDK", "≥ 20× faster", "%.1f×" % r, r >= 20)
+    c = res.get("calls")
+    if c:
+        r = c["pipelined_over_floor"]["median"]
+        add("pipelined log_checkpoint", "≥ 0.5× the floor", "%.2f×" % r, r >= 0.5)
+    q = res.get("queries")
+    if q:
+        worst = max(q["queries"], key=lambda x: x["p99_ms"]["median"])
+        v = worst["p99_ms"]["median"]
+        add("queries at scale", "p99 < 2 ms each",
+            "worst %.2f ms (%s %s)" % (v, worst["tool"], worst["args"]), v < 2)
+    w = res.get("worktree")
+    if w:
+        r = w["grove_over_best_git"]["median"]
+        add("worktree creation", "≤ 1.0× git's best (%s)" % w["best_git"], "%.2f×" % r, r <= 1.0)
+    a = res.get("agents")
+    if a:
+        add("8 agents", "zero errors", "%d errors, %.0f calls/s" % (
+            a["errors"], a["total_per_s"]["median"]), a["errors"] == 0)
+    m = res.get("memory")
+    if m:
+        lo, hi = m["calls"]
+        peak = m["peak_rss_mb_at_%d" % hi]["median"]
+        growth = m["growth_mb"]["median"]
+        add("memory", "peak RSS < 10 MB after %d calls, flat from %d" % (hi, lo),
+            "%.1f MB, +%.2f MB" % (peak, growth), peak < 10 and growth <= 0.25)
+    return g
+
+
+def table(res, g):
+    rows = ["| benchmark | grove | comparison | ratio |", "|---|---|---|---|"]
+    cs = res.get("cold_start")
+    if cs:
+        rows.append("| cold start: process start → `initialize` response | %s | SDK server: %s | "
+                    "%s faster |" % (fmt(cs["grove_initialize_ms"]), fmt(cs["sdk_initialize_ms"]),
+                                     fmt(cs["sdk_over_grove"])))
+        rows.append("| cold start → `tools/list` response / → first tool result (`query_instances`)"
+                    " | %s / %s | | |" % (fmt(cs["grove_initialize_tools_list_ms"]),
+                                          fmt(cs["grove_first_tool_call_ms"])))
+    c = res.get("calls")
+    if c:
+        rows.append("| `log_checkpoint` one at a time: p50 / p99 | %s / %s | | |" % (
+            fmt(c["log_checkpoint_p50_ms"]), fmt(c["log_checkpoint_p99_ms"])))
+        rows.append("| `log_checkpoint` pipelined | %s | floor (INSERT + COMMIT loop in C): %s | "
+                    "%s of floor |" % (fmt(c["log_checkpoint_pipelined_per_s"]),
+                                       fmt(c["floor_insert_txn_per_s"]),
+                                       fmt(c["pipelined_over_floor"])))
+    q = res.get("queries")
+    if q:
+        for x in q["queries"]:
+            rows.append("| `%s` %s, p50 / p99 | %s / %s | | |" % (
+                x["tool"], x["args"], fmt(x["p50_ms"]), fmt(x["p99_ms"])))
+    w = res.get("worktree")
+    if w:
+        ms = w["ms"]
+        git = ", ".join("%d worker%s %s" % (int(n.split("_w")[1]),
+                                              "" if n.endswith("_w1") else "s", fmt(ms[n]))
+                        for n in ms if n.startswith("git_w"))
+        rows.append("| worktree of %d files (%.0f MB): `spawn_work_instance` | %s | "
+                    "`git worktree add -b`: %s | %s of best git (%s) |" % (
+                        w["repository"]["files"], w["repository"]["bytes"] / 1e6,
+                        fmt(ms["grove"]), git, fmt(w["grove_over_best_git"]),
+                        w["best_git"].replace("git_w", "") + " w."))
+        rows.append("| worktree: vs 1 worker / vs `git archive \\| tar -x` | | archive: %s | "
+                    "%s / %s |" % (fmt(ms["archive"]), fmt(w["grove_over_git_w1"]),
+                                   fmt(w["grove_over_archive"])))
+    a = res.get("agents")
+    if a:
+        rows.append("| %d agents logging checkpoints at once: total, p99 | %s, p99 %s, "
+                    "%d errors | | |" % (a["agents"], fmt(a["total_per_s"]), fmt(a["p99_ms"]),
+                                         a["errors"]))
+    m = res.get("memory")
+    if m:
+        lo, hi = m["calls"]
+        rows.append("| peak RSS of `grove serve` after %s / %s calls | %s / %s | of which private "
+                    "%s, shared-library pages %s | growth %s |" % (
+                        f"{lo:,}", f"{hi:,}", fmt(m["peak_rss_mb_at_%d" % lo]),
+                        fmt(m["peak_rss_mb_at_%d" % hi]), fmt(m["private_anon_mb_at_end"]),
+                        fmt(m["file_backed_mb_at_end"]), fmt(m["growth_mb"])))
+    text = "\n".join(rows) + "\n\n| goal | target | measured | status |\n|---|---|---|---|\n"
+    text += "\n".join("| %s | %s | %s | %s |" % (x["goal"], x["target"], x["value"],
+                                                  "met" if x["met"] else "**not met**") for x in g)
+    return text + "\n"
+
+
+def validate(path):
+    """The JSON is well formed: every section present has its figures with numbers."""
+    with open(path) as f:
+        doc = json.load(f)
+    assert doc["suite"] == "grove-bench" and doc["mode"] in SIZES, "header"
+    assert isinstance(doc["machine"], dict) and isinstance(doc["goals"], list)
+    assert isinstance(doc["table"], str) and doc["table"].startswith("| benchmark")
+    nfig = 0
+
+    def walk(v, where):
+        nonlocal nfig
+        if isinstance(v, dict):
+            if "median" in v and "unit" in v:
+                for k in ("median", "min", "max"):
+                    assert isinstance(v[k], (int, float)), "%s.%s" % (where, k)
+                assert v["min"] <= v["median"] <= v["max"], where
+                assert v["runs"], where
+                nfig += 1
+            for k, x in v.items():
+                walk(x, where + "." + k)
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                walk(x, "%s[%d]" % (where, i))
+
+    for s in doc["sections_run"]:
+        assert s in doc["results"], "missing section " + s
+    walk(doc["results"], "results")
+    assert nfig > 0, "no figures"
+    return nfig
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--grove", required=True)
+    ap.add_argument("--client", required=True)
+    ap.add_argument("--floor", required=True)
+    ap.add_argument("--explain", required=True)
+    ap.add_argument("--node", default=shutil.which("node"))
+    ap.add_argument("--node-modules", default=os.path.join(HERE, "..", "e2e", "node_modules"))
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (CI: checks the suite runs)")
+    ap.add_argument("--json", help="where to write the results (default: bench.json here)")
+    ap.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS))
+    ap.add_argument("--workdir", help="scratch folder (default: a new one in $TMPDIR)")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument("--settle", type=float, default=None,
+                    help="seconds in all to wait for an idle machine before runs "
+                         "(default: 900, or 0 with --quick)")
+    args = ap.parse_args()
+    for k in ("grove", "client", "floor", "explain"):
+        setattr(args, k, os.path.abspath(getattr(args, k)))
+    args.node_modules = os.path.abspath(args.node_modules)
+    if not os.path.isdir(os.path.join(args.node_modules, "@modelcontextprotocol", "sdk")):
+        args.node_modules = ""
+    mode = "quick" if args.quick else "full"
+    if args.settle is None:
+        args.settle = 0 if args.quick else 900
+    S = SIZES[mode]
+    sections = args.only.split(",") if args.only else SECTIONS
+    for s in sections:
+        if s not in SECTIONS:
+            ap.error("unknown section " + s)
+    work = args.workdir or tempfile.mkdtemp(prefix="grove-bench-")
+    os.makedirs(work, exist_ok=True)
+    work = os.path.realpath(work)
+    env = Env(args, work)
+    out_path = os.path.abspath(args.json or "bench.json")
+    started = time.time()
+    results = {}
+    try:
+        for s in sections:
+            log("%s (%s)..." % (s, mode))
+            t0 = time.perf_counter()
+            results[s] = globals()["bench_" + s](env, S)
+            log("%s done in %.1f s" % (s, time.perf_counter() - t0))
+        g = goals(results)
+        doc = {
+            "suite": "grove-bench", "version": 1, "mode": mode,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "duration_s": round(time.time() - started, 1),
+            "machine": machine(env), "sections_run": sections, "sizes": S,
+            "others_busy_at_run_start_pct": figure(env.busy or [0.0], "%"),
+            "settle_wait_s": round(float(args.settle) - env.settle_budget, 1),
+            "results": results, "goals": g, "table": table(results, g),
+        }
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    with open(out_path, "w") as f:
+        json.dump(doc, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    nfig = validate(out_path)
+    m = doc["machine"]
+    busy = doc["others_busy_at_run_start_pct"]
+    print("Machine: %s, %s cores, %s GiB RAM, Linux %s, %s; %s; node %s. Load average %s at "
+          "start, %s at end; other processes' CPU + I/O wait when runs began: median %.0f%%, "
+          "max %.0f%% (waited %.0f s for quiet).\n" % (
+              m["cpu"], m["cores"], m["memory_gib"], m["kernel"], m["filesystem"], m["git"],
+              m["node"], " ".join(m["loadavg_at_start"] or []),
+              " ".join(m["loadavg_at_end"] or []), busy["median"], busy["max"],
+              doc["settle_wait_s"]))
+    print(doc["table"])
+    log("%d figures written to %s (%.0f s)" % (nfig, out_path, time.time() - started))
+    errors = sum(r.get("errors", 0) for r in results.values() if isinstance(r, dict))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
