@@ -850,7 +850,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
     ap.add_argument("--settle", type=float, default=None,
                     help="seconds in all to wait for an idle machine before runs "
-                         "(default: 900, or 0 with --quick)")
+                         "(default: 120, or 0 with --quick)")
     args = ap.parse_args()
     for k in ("grove", "client", "floor", "explain"):
         setattr(args, k, os.path.abspath(getattr(args, k)))
@@ -859,7 +859,7 @@ def main():
         args.node_modules = ""
     mode = "quick" if args.quick else "full"
     if args.settle is None:
-        args.settle = 0 if args.quick else 900
+        args.settle = 0 if args.quick else 120
     S = SIZES[mode]
     sections = args.only.split(",") if args.only else SECTIONS
     for s in sections:
