@@ -18,7 +18,7 @@
 #include "tools/secret.h"
 
 /* Opens the context for a command; prints the error and returns NULL on failure. */
-static grove_ctx *open_ctx(const char *cmd, const args *a, const arg_flag *flags, int migrate)
+grove_ctx *cli_open_ctx(const char *cmd, const args *a, const arg_flag *flags, int migrate)
 {
     ctx_options o = {0};
     grove_ctx *ctx = NULL;
@@ -34,7 +34,7 @@ static grove_ctx *open_ctx(const char *cmd, const args *a, const arg_flag *flags
     return ctx;
 }
 
-static void print_json(const json_t *v)
+void cli_print_json(const json_t *v)
 {
     char *s = json_dumps(v, JSON_INDENT(2));
 
@@ -43,7 +43,7 @@ static void print_json(const json_t *v)
     free(s);
 }
 
-static const char *str_or(const json_t *obj, const char *key, const char *dflt)
+const char *cli_str_or(const json_t *obj, const char *key, const char *dflt)
 {
     const char *s = jstr(obj, key);
 
@@ -68,7 +68,7 @@ int cmd_init(int argc, char **argv)
         fprintf(stderr, "grove init: unexpected argument '%s'\n", a.pos[0]);
         return 2;
     }
-    ctx = open_ctx("init", &a, flags, 1);
+    ctx = cli_open_ctx("init", &a, flags, 1);
     if (!ctx)
         return 1;
     printf("repo:      %s\ndatabase:  %s\nworktrees: %s\nschema:    version %d\n",
@@ -138,7 +138,7 @@ int cmd_ls(int argc, char **argv)
         fprintf(stderr, "grove ls: unexpected argument '%s'\n", a.pos[0]);
         return 2;
     }
-    ctx = open_ctx("ls", &a, flags, 1);
+    ctx = cli_open_ctx("ls", &a, flags, 1);
     if (!ctx)
         return 1;
     if (instances_reconcile(ctx, NULL, &err) != 0)
@@ -149,7 +149,7 @@ int cmd_ls(int argc, char **argv)
         return 1;
     }
     if (args_get(&a, flags, "json")) {
-        print_json(list);
+        cli_print_json(list);
     } else if (json_array_size(list) == 0) {
         printf("no instances\n");
     } else {
@@ -167,10 +167,10 @@ int cmd_ls(int argc, char **argv)
                 snprintf(agent, sizeof(agent), "pid %lld", (long long)pid);
             else
                 snprintf(agent, sizeof(agent), "-");
-            printf("%-22s %-7s %-10s %-9s %-20s %-26s %-24s %s\n", str_or(inst, "id", "?"),
-                   str_or(inst, "type", "?"), str_or(inst, "status", "?"), issue,
-                   str_or(inst, "parent_id", "-"), agent, str_or(inst, "created_at", "?"),
-                   str_or(inst, "worktree_path", "?"));
+            printf("%-22s %-7s %-10s %-9s %-20s %-26s %-24s %s\n", cli_str_or(inst, "id", "?"),
+                   cli_str_or(inst, "type", "?"), cli_str_or(inst, "status", "?"), issue,
+                   cli_str_or(inst, "parent_id", "-"), agent, cli_str_or(inst, "created_at", "?"),
+                   cli_str_or(inst, "worktree_path", "?"));
         }
     }
     json_decref(list);
@@ -201,7 +201,7 @@ int cmd_show(int argc, char **argv)
         fprintf(stderr, "grove show: expected one instance id (see 'grove show --help')\n");
         return 2;
     }
-    ctx = open_ctx("show", &a, flags, 1);
+    ctx = cli_open_ctx("show", &a, flags, 1);
     if (!ctx)
         return 1;
     if (instances_reconcile(ctx, NULL, &err) != 0)
@@ -226,45 +226,46 @@ int cmd_show(int argc, char **argv)
     all = json_pack("{s:o, s:o, s:o, s:o, s:o}", "instance", inst, "relationships", rels,
                     "last_checkpoint", cp, "git", git, "recent_events", events);
     if (args_get(&a, flags, "json")) {
-        print_json(all);
+        cli_print_json(all);
     } else {
         char issue[80];
 
         issue_text(inst, issue, sizeof(issue));
-        printf("%s  (%s, %s)\n", str_or(inst, "id", "?"), str_or(inst, "type", "?"),
-               str_or(inst, "status", "?"));
+        printf("%s  (%s, %s)\n", cli_str_or(inst, "id", "?"), cli_str_or(inst, "type", "?"),
+               cli_str_or(inst, "status", "?"));
         printf("  issue:       %s\n  branch:      %s (from %s at %.12s)\n  worktree:    %s\n"
                "  created:     %s\n",
-               issue, str_or(inst, "branch_name", "?"), str_or(inst, "base_branch", "-"),
-               str_or(inst, "base_commit", "-"), str_or(inst, "worktree_path", "?"),
-               str_or(inst, "created_at", "?"));
+               issue, cli_str_or(inst, "branch_name", "?"), cli_str_or(inst, "base_branch", "-"),
+               cli_str_or(inst, "base_commit", "-"), cli_str_or(inst, "worktree_path", "?"),
+               cli_str_or(inst, "created_at", "?"));
         if (jstr(inst, "terminated_at"))
             printf("  terminated:  %s\n", jstr(inst, "terminated_at"));
         if (jstr(inst, "parent_id"))
             printf("  parent:      %s\n", jstr(inst, "parent_id"));
         if (jstr(inst, "session_name") || json_integer_value(json_object_get(inst, "pid")) > 0)
-            printf("  agent:       %s (pid %lld)%s\n", str_or(inst, "session_name", "no tmux"),
+            printf("  agent:       %s (pid %lld)%s\n", cli_str_or(inst, "session_name", "no tmux"),
                    (long long)json_integer_value(json_object_get(inst, "pid")),
-                   strcmp(str_or(inst, "status", ""), "running") == 0 ? "" : ", gone");
+                   strcmp(cli_str_or(inst, "status", ""), "running") == 0 ? "" : ", gone");
         if (json_is_object(git))
             printf("  git:         head %.12s, %lld ahead, %lld behind, %zu dirty files\n",
-                   str_or(git, "head", "-"),
+                   cli_str_or(git, "head", "-"),
                    (long long)json_integer_value(json_object_get(git, "ahead")),
                    (long long)json_integer_value(json_object_get(git, "behind")),
                    json_array_size(json_object_get(git, "dirty_files")));
         json_array_foreach(rels, i, v)
-            printf("  relation:    %s -> %s (%s)\n", str_or(v, "parent_instance", "?"),
-                   str_or(v, "child_instance", "?"), str_or(v, "relationship_type", "?"));
+            printf("  relation:    %s -> %s (%s)\n", cli_str_or(v, "parent_instance", "?"),
+                   cli_str_or(v, "child_instance", "?"), cli_str_or(v, "relationship_type", "?"));
         if (json_is_object(cp))
             printf("  checkpoint:  #%lld %s%s%s [%s] %s\n",
                    (long long)json_integer_value(json_object_get(cp, "sequence")),
-                   str_or(cp, "phase", "?"), jstr(cp, "name") ? "/" : "", str_or(cp, "name", ""),
-                   str_or(cp, "status", "?"), str_or(cp, "created_at", ""));
+                   cli_str_or(cp, "phase", "?"), jstr(cp, "name") ? "/" : "",
+                   cli_str_or(cp, "name", ""), cli_str_or(cp, "status", "?"),
+                   cli_str_or(cp, "created_at", ""));
         json_array_foreach(events, i, v)
-            printf("  event:       %s %s %s%s%s\n", str_or(v, "timestamp", "?"),
-                   str_or(v, "tool_name", "?"),
+            printf("  event:       %s %s %s%s%s\n", cli_str_or(v, "timestamp", "?"),
+                   cli_str_or(v, "tool_name", "?"),
                    json_is_true(json_object_get(v, "success")) ? "ok" : "failed",
-                   jstr(v, "error_message") ? ": " : "", str_or(v, "error_message", ""));
+                   jstr(v, "error_message") ? ": " : "", cli_str_or(v, "error_message", ""));
     }
     json_decref(all);
     ctx_free(ctx);
@@ -308,7 +309,7 @@ int cmd_migrate(int argc, char **argv)
             return 2;
         }
     }
-    ctx = open_ctx("migrate", &a, flags, 0);
+    ctx = cli_open_ctx("migrate", &a, flags, 0);
     if (!ctx)
         return 1;
     rc = 0;
@@ -336,11 +337,12 @@ int cmd_migrate(int argc, char **argv)
         return 1;
     }
     if (args_get(&a, flags, "json")) {
-        print_json(status);
+        cli_print_json(status);
     } else {
         json_array_foreach(status, i, v) printf(
             "%04lld  %-24s %-8s %s\n", (long long)json_integer_value(json_object_get(v, "version")),
-            str_or(v, "name", "?"), str_or(v, "state", "?"), str_or(v, "applied_at", ""));
+            cli_str_or(v, "name", "?"), cli_str_or(v, "state", "?"),
+            cli_str_or(v, "applied_at", ""));
     }
     json_decref(status);
     ctx_free(ctx);
@@ -472,7 +474,7 @@ int cmd_config(int argc, char **argv)
         fprintf(stderr, "grove config: %s\n", err.msg);
         return 1;
     }
-    ctx = open_ctx("config", &a, flags, 1);
+    ctx = cli_open_ctx("config", &a, flags, 1);
     if (!ctx) {
         secret_free(secret);
         return 1;
@@ -518,15 +520,15 @@ int cmd_config(int argc, char **argv)
         if (config_sources(ctx, &list, &err) != 0) {
             rc = 1;
         } else if (args_get(&a, flags, "json")) {
-            print_json(list);
+            cli_print_json(list);
         } else {
             json_array_foreach(list, i, v)
             {
-                printf("%s=%s%s%s%s  [%s%s%s%s]\n", str_or(v, "key", "?"),
+                printf("%s=%s%s%s%s  [%s%s%s%s]\n", cli_str_or(v, "key", "?"),
                        jstr(v, "value") ? jstr(v, "value") : "(not set",
-                       jstr(v, "note") ? ": " : "", str_or(v, "note", ""),
-                       jstr(v, "value") ? "" : ")", str_or(v, "source", "?"),
-                       jstr(v, "env") ? " " : "", str_or(v, "env", ""),
+                       jstr(v, "note") ? ": " : "", cli_str_or(v, "note", ""),
+                       jstr(v, "value") ? "" : ")", cli_str_or(v, "source", "?"),
+                       jstr(v, "env") ? " " : "", cli_str_or(v, "env", ""),
                        jstr(v, "overrides") ? "; overrides the database" : "");
             }
         }
@@ -745,7 +747,7 @@ int cmd_gc(int argc, char **argv)
         return 2;
     }
     dry = args_get(&a, flags, "dry-run") != NULL;
-    ctx = open_ctx("gc", &a, flags, 1);
+    ctx = cli_open_ctx("gc", &a, flags, 1);
     if (!ctx)
         return 1;
 
@@ -867,7 +869,7 @@ int cmd_gc(int argc, char **argv)
     }
 
     if (args_get(&a, flags, "json")) {
-        print_json(report);
+        cli_print_json(report);
     } else if (json_array_size(report) == 0) {
         printf("nothing to do\n");
     } else {

@@ -34,38 +34,6 @@
 #define MAX_SECRETS    32
 
 /* Opens the context for a command; prints the error and returns NULL on failure. */
-static grove_ctx *open_ctx(const char *cmd, const args *a, const arg_flag *flags)
-{
-    ctx_options o = {0};
-    grove_ctx *ctx = NULL;
-    grove_err err = GROVE_ERR_INIT;
-
-    o.repo = args_get(a, flags, "repo");
-    o.db = args_get(a, flags, "db");
-    o.migrate = 1;
-    if (ctx_open(&ctx, &o, &err) != 0) {
-        fprintf(stderr, "grove %s: %s\n", cmd, err.msg);
-        return NULL;
-    }
-    return ctx;
-}
-
-static void print_json(const json_t *v)
-{
-    char *s = json_dumps(v, JSON_INDENT(2));
-
-    if (s)
-        puts(s);
-    free(s);
-}
-
-static const char *str_or(const json_t *obj, const char *key, const char *dflt)
-{
-    const char *s = jstr(obj, key);
-
-    return s ? s : dflt;
-}
-
 static json_int_t int_of(const json_t *obj, const char *key)
 {
     return json_integer_value(json_object_get(obj, key));
@@ -117,13 +85,13 @@ static void print_stats(const json_t *st)
     char issue[96], a[32], b[32], line[160];
     size_t i;
 
-    printf("grove stats: %s (%s%s)\n\n", str_or(st, "database", "?"), since ? "since " : "all time",
-           since ? since : "");
+    printf("grove stats: %s (%s%s)\n\n", cli_str_or(st, "database", "?"),
+           since ? "since " : "all time", since ? since : "");
 
     printf("instances: %lld (%lld running, %lld terminated)\n", (long long)int_of(inst, "total"),
            (long long)int_of(inst, "running"), (long long)int_of(inst, "terminated"));
     json_array_foreach(json_object_get(inst, "by_type"), i, v)
-        printf("  %-8s %5lld running %5lld terminated\n", str_or(v, "type", "?"),
+        printf("  %-8s %5lld running %5lld terminated\n", cli_str_or(v, "type", "?"),
                (long long)int_of(v, "running"), (long long)int_of(v, "terminated"));
 
     printf("\ntool calls:");
@@ -136,19 +104,20 @@ static void print_stats(const json_t *st)
     {
         ms_text(json_object_get(v, "median_duration_ms"), a, sizeof(a));
         ms_text(json_object_get(v, "p95_duration_ms"), b, sizeof(b));
-        printf("  %-24s %7lld %7lld %7.1f%% %10s %10s\n", str_or(v, "tool_name", "?"),
+        printf("  %-24s %7lld %7lld %7.1f%% %10s %10s\n", cli_str_or(v, "tool_name", "?"),
                (long long)int_of(v, "calls"), (long long)int_of(v, "failures"),
                100.0 * num_of(v, "success_rate"), a, b);
     }
 
     sec = json_object_get(st, "recent_failures");
-    printf("\nfailures (%s): %lld\n", str_or(sec, "window", "?"), (long long)int_of(sec, "total"));
+    printf("\nfailures (%s): %lld\n", cli_str_or(sec, "window", "?"),
+           (long long)int_of(sec, "total"));
     json_array_foreach(json_object_get(sec, "rows"), i, v)
     {
         issue_label(v, issue, sizeof(issue));
         one_line(jstr(v, "error_message"), line, sizeof(line), 100);
-        printf("  %s  %-20s %-22s %-10s %s\n", str_or(v, "timestamp", "?"),
-               str_or(v, "tool_name", "?"), str_or(v, "instance_id", "-"), issue, line);
+        printf("  %s  %-20s %-22s %-10s %s\n", cli_str_or(v, "timestamp", "?"),
+               cli_str_or(v, "tool_name", "?"), cli_str_or(v, "instance_id", "-"), issue, line);
     }
     if ((size_t)int_of(sec, "total") > json_array_size(json_object_get(sec, "rows")))
         printf("  ... (grove stats --json, or the view grove_recent_failures, has them all)\n");
@@ -161,11 +130,11 @@ static void print_stats(const json_t *st)
         issue_label(v, issue, sizeof(issue));
         if (jstr(v, "phase"))
             printf("  %-22s %-10s last checkpoint '%s' [%s] %lld min ago\n",
-                   str_or(v, "instance_id", "?"), issue, str_or(v, "phase", "?"),
-                   str_or(v, "status", "?"), (long long)int_of(v, "age_minutes"));
+                   cli_str_or(v, "instance_id", "?"), issue, cli_str_or(v, "phase", "?"),
+                   cli_str_or(v, "status", "?"), (long long)int_of(v, "age_minutes"));
         else
             printf("  %-22s %-10s no checkpoint since it was created %lld min ago\n",
-                   str_or(v, "instance_id", "?"), issue, (long long)int_of(v, "age_minutes"));
+                   cli_str_or(v, "instance_id", "?"), issue, (long long)int_of(v, "age_minutes"));
     }
 
     sec = json_object_get(st, "reviews");
@@ -180,8 +149,8 @@ static void print_stats(const json_t *st)
     sec = json_object_get(st, "pull_requests");
     printf("\npull requests opened: %lld\n", (long long)int_of(sec, "opened"));
     json_array_foreach(json_object_get(sec, "rows"), i, v)
-        printf("  %-22s #%lld %s\n", str_or(v, "id", "?"), (long long)int_of(v, "pr_number"),
-               str_or(v, "pr_url", ""));
+        printf("  %-22s #%lld %s\n", cli_str_or(v, "id", "?"), (long long)int_of(v, "pr_number"),
+               cli_str_or(v, "pr_url", ""));
 
     printf("\nphase funnel (instances that reached each phase):");
     if (json_array_size(json_object_get(st, "phase_funnel")) == 0)
@@ -189,8 +158,8 @@ static void print_stats(const json_t *st)
     else
         printf("\n  %-24s %9s %9s\n", "PHASE", "REACHED", "COMPLETED");
     json_array_foreach(json_object_get(st, "phase_funnel"), i, v)
-        printf("  %-24s %9lld %9lld\n", str_or(v, "phase", "?"), (long long)int_of(v, "instances"),
-               (long long)int_of(v, "completed"));
+        printf("  %-24s %9lld %9lld\n", cli_str_or(v, "phase", "?"),
+               (long long)int_of(v, "instances"), (long long)int_of(v, "completed"));
 
     sec = json_object_get(st, "beads");
     if (!json_is_object(sec))
@@ -202,14 +171,15 @@ static void print_stats(const json_t *st)
     json_array_foreach(json_object_get(sec, "next_ready"), i, v)
     {
         one_line(jstr(v, "title"), line, sizeof(line), 60);
-        printf("  ready: %-16s P%lld %-8s %s\n", str_or(v, "id", "?"),
-               (long long)int_of(v, "priority"), str_or(v, "issue_type", "-"), line);
+        printf("  ready: %-16s P%lld %-8s %s\n", cli_str_or(v, "id", "?"),
+               (long long)int_of(v, "priority"), cli_str_or(v, "issue_type", "-"), line);
     }
-    json_array_foreach(json_object_get(sec, "orphaned_links"), i, v) printf(
-        "  orphaned link: %s -> %s\n", str_or(v, "instance_id", "?"), str_or(v, "issue_id", "?"));
+    json_array_foreach(json_object_get(sec, "orphaned_links"), i, v)
+        printf("  orphaned link: %s -> %s\n", cli_str_or(v, "instance_id", "?"),
+               cli_str_or(v, "issue_id", "?"));
     json_array_foreach(json_object_get(sec, "success_by_issue_type"), i, v)
         printf("  issue type %-10s %6lld calls %6lld failed %6.1f%% success\n",
-               str_or(v, "issue_type", "-"), (long long)int_of(v, "calls"),
+               cli_str_or(v, "issue_type", "-"), (long long)int_of(v, "calls"),
                (long long)int_of(v, "failures"), 100.0 * num_of(v, "success_rate"));
 }
 
@@ -257,7 +227,7 @@ int cmd_stats(int argc, char **argv)
             return 2;
         }
     }
-    ctx = open_ctx("stats", &a, flags);
+    ctx = cli_open_ctx("stats", &a, flags, 1);
     if (!ctx)
         return 1;
     rc = 1;
@@ -278,7 +248,7 @@ int cmd_stats(int argc, char **argv)
         json_object_set_new(st, "beads", beads);
     }
     if (args_get(&a, flags, "json"))
-        print_json(st);
+        cli_print_json(st);
     else
         print_stats(st);
     rc = 0;
@@ -648,7 +618,7 @@ int cmd_export(int argc, char **argv)
         dir = ".";
     memset(&x, 0, sizeof(x));
     x.csv = format && strcmp(format, "csv") == 0;
-    ctx = open_ctx("export", &a, flags);
+    ctx = cli_open_ctx("export", &a, flags, 1);
     if (!ctx)
         return 1;
     if (args_get(&a, flags, "since") &&
@@ -800,7 +770,7 @@ int cmd_import(int argc, char **argv)
             goto done;
         }
     }
-    ctx = open_ctx("import", &a, flags);
+    ctx = cli_open_ctx("import", &a, flags, 1);
     if (!ctx) {
         rc = 1;
         goto quiet;
@@ -918,7 +888,7 @@ int config_sources(grove_ctx *ctx, json_t **out, grove_err *err)
     for (i = 0; i < sizeof(SETTINGS) / sizeof(SETTINGS[0]); i++) {
         const json_t *row = NULL;
 
-        json_array_foreach(stored, k, v) if (strcmp(str_or(v, "key", ""), SETTINGS[i].key) == 0)
+        json_array_foreach(stored, k, v) if (strcmp(cli_str_or(v, "key", ""), SETTINGS[i].key) == 0)
             row = v;
         if (json_array_append_new(list, source_row(ctx, &SETTINGS[i], SETTINGS[i].key, row)) != 0)
             goto oom;
@@ -928,7 +898,7 @@ int config_sources(grove_ctx *ctx, json_t **out, grove_err *err)
         int known = 0;
 
         for (i = 0; i < sizeof(SETTINGS) / sizeof(SETTINGS[0]) && !known; i++)
-            known = strcmp(str_or(v, "key", ""), SETTINGS[i].key) == 0;
+            known = strcmp(cli_str_or(v, "key", ""), SETTINGS[i].key) == 0;
         if (!known && json_array_append_new(list, source_row(ctx, NULL, jstr(v, "key"), v)) != 0)
             goto oom;
     }
