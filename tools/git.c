@@ -1153,6 +1153,12 @@ static int worktree_add_retry(gitops_repo *r, const char *name, const char *path
         return fail_git(err, GROVE_EGIT, "cannot set up options for worktree '%s'", name);
     opts.lock = 1;
     opts.ref = branch_ref;
+    /*
+     * Only the admin dir, .git file and HEAD: gitops_checkout_new() writes
+     * the files from several threads. Without an index on disk its libgit2
+     * fallback is a first checkout, like the one git_worktree_add makes.
+     */
+    opts.checkout_options.checkout_strategy = GIT_CHECKOUT_NONE | GIT_CHECKOUT_DONT_WRITE_INDEX;
 
     for (attempt = 1;; attempt++) {
         git_worktree *wt = NULL;
@@ -1287,6 +1293,8 @@ int gitops_worktree_create(gitops_repo *r, const char *name, const char *path, c
         stage(stage_arg, "branch created");
 
     if (worktree_add_retry(r, name, path, branch_ref, &add_rc, err) != 0)
+        goto done;
+    if (gitops_checkout_new(path, sha, NULL, err) != 0)
         goto done;
     /* opts.lock made an empty "locked" file; give it git's own reason. */
     if (write_lock_reason(r, name, "initializing", err) != 0)

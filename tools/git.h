@@ -62,6 +62,19 @@ typedef void (*gitops_stage_fn)(void *arg, const char *stage);
 int gitops_worktree_create(gitops_repo *r, const char *name, const char *path, const char *branch,
                            const char *sha, gitops_stage_fn stage, void *stage_arg, grove_err *err);
 
+/*
+ * Writes the files of commit `sha` (40 hex digits) into the new worktree at
+ * `root`, which holds only its .git file and has no index yet, then its
+ * index. Files are written by up to `checkout.workers` threads (git's
+ * setting; unset or < 1: one per core, at most 8), one thread below
+ * `checkout.thresholdForParallelism` files (default 100). A tree with a
+ * name that is not plainly harmless (".git" in any spelling, "git~1", ':' or
+ * '\') is checked out by libgit2 instead, with its own rules. On failure
+ * the folder holds what was written so far: the caller removes it.
+ * *workers_used (may be NULL) gets the number of threads, 0 for libgit2.
+ */
+int gitops_checkout_new(const char *root, const char *sha, unsigned *workers_used, grove_err *err);
+
 /* Removes the "initializing" lock of worktree `name`. */
 int gitops_worktree_unlock(gitops_repo *r, const char *name, grove_err *err);
 

@@ -2004,6 +2004,219 @@ static void test_push_credentials_refused(void **state)
     free(port);
 }
 
+/* ---- parallel checkout (tools/checkout.c) ---------------------------------- */
+
+/*
+ * A commit that exercises every kind of entry and filter: eol attributes at
+ * two levels, ident, binary, text forced on binary content, exec bits,
+ * relative and absolute symlinks, a submodule, empty and large files, odd
+ * but valid names, and enough files (300) to use several threads.
+ */
+static void rich_commit(fixture *fx, char sha[41])
+{
+    assert_int_equal(
+        sh("set -e; cd '%s';"
+           "printf '*.crlf text eol=crlf\\n*.id ident\\n*.bin binary\\nforced.dat text eol=crlf\\n'"
+           " > .gitattributes;"
+           "mkdir -p sub/deep many; printf '*.txt text eol=crlf\\n' > sub/.gitattributes;"
+           "printf 'a\\nb\\n' > x.crlf; printf 'line\\n$Id$\\n' > f.id;"
+           "printf 'z\\n\\000\\n\\r\\n' > data.bin; printf 'p\\000q\\nr\\n' > forced.dat;"
+           "printf 'l1\\nl2\\n' > sub/deep/t.txt; printf 'top\\n' > top.txt;"
+           "printf '#!/bin/sh\\necho hi\\n' > run.sh; chmod 755 run.sh;"
+           "ln -s a.txt rel-link; ln -s /nonexistent/abs abs-link; ln -s ../top.txt sub/up;"
+           ": > empty; printf 'x' > 'name with spaces.txt'; printf 'u' > \"$(printf "
+           "'f\\303\\274r')\";"
+           "head -c 1048576 /dev/urandom > big.raw;"
+           "for i in $(seq 1 300); do printf 'file %%s\\n' $i > many/f$i.txt; done;"
+           "git config core.safecrlf false; git add -A;"
+           "git update-index --add --cacheinfo 160000,%s,mod;"
+           "git commit -qm rich",
+           fx->repo, fx->c1),
+        0);
+    rev_parse(fx, NULL, "HEAD", sha);
+}
+
+/* Same files, modes and link targets in both folders (.git aside); the index matches HEAD. */
+static void expect_same_tree(const char *got, const char *want)
+{
+    char *a, *b, *s;
+
+    assert_int_equal(sh("diff -r --no-dereference -x .git '%s' '%s'", got, want), 0);
+    a = sh_out("cd '%s' && find . -path ./.git -prune -o -printf '%%y %%m %%s %%p %%l\\n' | sort",
+               got);
+    b = sh_out("cd '%s' && find . -path ./.git -prune -o -printf '%%y %%m %%s %%p %%l\\n' | sort",
+               want);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    s = sh_out("git -C '%s' status --porcelain --ignore-submodules=none 2>&1", got);
+    assert_string_equal(s, "");
+    free(s);
+    assert_int_equal(sh("git -C '%s' diff-index --cached --quiet HEAD", got), 0);
+    /* Every entry's stat data is recorded: nothing needs refreshing. */
+    s = sh_out("git -C '%s' update-index --refresh 2>&1; echo rc=$?", got);
+    assert_string_equal(s, "rc=0");
+    free(s);
+}
+
+/* The stat data of `path` in the index of worktree `root` is that of the file itself. */
+static void expect_index_stat(const char *root, const char *path)
+{
+    git_repository *repo = NULL;
+    git_index *idx = NULL;
+    const git_index_entry *e;
+    char full[PATH_MAX];
+    struct stat st;
+
+    assert_int_equal(git_repository_open(&repo, root), 0);
+    assert_int_equal(git_repository_index(&idx, repo), 0);
+    e = git_index_get_bypath(idx, path, 0);
+    assert_non_null(e);
+    snprintf(full, sizeof(full), "%s/%s", root, path);
+    assert_int_equal(lstat(full, &st), 0);
+    assert_int_equal(e->ino, (uint32_t)st.st_ino);
+    assert_int_equal(e->file_size, (uint32_t)st.st_size);
+    assert_int_equal(e->mtime.seconds, (int32_t)st.st_mtim.tv_sec);
+    assert_int_equal(e->mtime.nanoseconds, (uint32_t)st.st_mtim.tv_nsec);
+    git_index_free(idx);
+    git_repository_free(repo);
+}
+
+static void test_checkout_matches_git(void **state)
+{
+    fixture *fx = *state;
+    char sha[41], path[PATH_MAX], ref[PATH_MAX], *s;
+
+    rich_commit(fx, sha);
+    snprintf(path, sizeof(path), "%s/wts/g", fx->root);
+    snprintf(ref, sizeof(ref), "%s/wts/ref", fx->root);
+    create_ok(fx, "g", path, "grove/g", sha);
+    assert_int_equal(sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha), 0);
+    expect_same_tree(path, ref);
+    /* The filters ran: CRLF where asked (both levels, forced on binary), ident expanded. */
+    s = sh_out("od -An -c '%s/sub/deep/t.txt' | tr -d ' '", path);
+    assert_string_equal(s, "l1\\r\\nl2\\r\\n");
+    free(s);
+    s = sh_out("od -An -c '%s/forced.dat' | tr -d ' '", path);
+    assert_string_equal(s, "p\\0q\\r\\nr\\r\\n");
+    free(s);
+    s = sh_out("grep -c '^[$]Id: [0-9a-f]\\{40\\} [$]$' '%s/f.id'", path);
+    assert_string_equal(s, "1");
+    free(s);
+    s = sh_out("readlink '%s/abs-link'", path);
+    assert_string_equal(s, "/nonexistent/abs");
+    free(s);
+    expect_index_stat(path, "sub/deep/t.txt");
+    expect_index_stat(path, "rel-link");
+    expect_index_stat(path, "many/f300.txt");
+}
+
+/* A worktree that git made without a checkout, filled by gitops_checkout_new(). */
+static void checkout_into(fixture *fx, const char *name, const char *sha, unsigned *workers,
+                          grove_err *err, int *rc, char path[PATH_MAX])
+{
+    snprintf(path, PATH_MAX, "%s/wts/%s", fx->root, name);
+    assert_int_equal(
+        sh("git -C '%s' worktree add -q --no-checkout --detach '%s' %s", fx->repo, path, sha), 0);
+    assert_false(exists("%s/.git/worktrees/%s/index", fx->repo, name));
+    *rc = gitops_checkout_new(path, sha, workers, err);
+}
+
+static void test_checkout_workers(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    char sha[41], path[PATH_MAX], ref[PATH_MAX];
+    unsigned workers = 0;
+    int rc;
+
+    rich_commit(fx, sha);
+    snprintf(ref, sizeof(ref), "%s/wts/ref", fx->root);
+    assert_int_equal(sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha), 0);
+
+    /* git's settings are honoured: 3 workers; then one below the threshold. */
+    assert_int_equal(sh("git -C '%s' config checkout.workers 3", fx->repo), 0);
+    checkout_into(fx, "w3", sha, &workers, &err, &rc, path);
+    if (rc != 0)
+        fail_msg("checkout: %s", err.msg);
+    assert_int_equal(workers, 3);
+    expect_same_tree(path, ref);
+
+    assert_int_equal(sh("git -C '%s' config checkout.thresholdForParallelism 1000", fx->repo), 0);
+    checkout_into(fx, "w1", sha, &workers, &err, &rc, path);
+    assert_int_equal(rc, 0);
+    assert_int_equal(workers, 1);
+    expect_same_tree(path, ref);
+
+    /* core.symlinks=false: links become files holding the target, like git makes them. */
+    assert_int_equal(sh("git -C '%s' config core.symlinks false", fx->repo), 0);
+    checkout_into(fx, "nolinks", sha, &workers, &err, &rc, path);
+    assert_int_equal(rc, 0);
+    assert_int_equal(sh("test -f '%s/rel-link' && ! test -L '%s/rel-link' && "
+                        "test \"$(cat '%s/rel-link')\" = a.txt",
+                        path, path, path),
+                     0);
+}
+
+static void test_checkout_unusual_names(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    char sha[41], path[PATH_MAX], ref[PATH_MAX], *s;
+    unsigned workers = 9;
+    int rc;
+
+    /* A valid name with ':' is left to libgit2, which checks it out the same way. */
+    assert_int_equal(sh("set -e; cd '%s'; printf 'c' > 'a:b'; mkdir d; printf 'd' > 'd/x:y';"
+                        "git add -A; git commit -qm colon",
+                        fx->repo),
+                     0);
+    rev_parse(fx, NULL, "HEAD", sha);
+    snprintf(ref, sizeof(ref), "%s/wts/ref", fx->root);
+    assert_int_equal(sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha), 0);
+    checkout_into(fx, "colon", sha, &workers, &err, &rc, path);
+    if (rc != 0)
+        fail_msg("checkout: %s", err.msg);
+    assert_int_equal(workers, 0);
+    expect_same_tree(path, ref);
+
+    /* A commit with a ".GIT" folder (made with plumbing: git add refuses it) is refused. */
+    s = sh_out(
+        "set -e; cd '%s'; b=$(printf 'evil\\n' | git hash-object -w --stdin);"
+        "t1=$(printf '100644 blob %%s\\tconfig\\n' $b | git mktree);"
+        "t2=$(printf '040000 tree %%s\\t.GIT\\n100644 blob %%s\\tok.txt\\n' $t1 $b | git mktree);"
+        "git commit-tree -m evil $t2",
+        fx->repo);
+    assert_int_equal(strlen(s), 40);
+    snprintf(path, sizeof(path), "%s/wts/evil", fx->root);
+    assert_int_equal(gitops_worktree_create(fx->r, "evil", path, "grove/evil", s, NULL, NULL, &err),
+                     -1);
+    assert_true(err.msg[0] != '\0');
+    assert_false(exists("%s", path));
+    assert_false(branch_exists(fx, "grove/evil"));
+    assert_false(exists("%s/.git/worktrees/evil", fx->repo));
+    free(s);
+}
+
+/* A failure while writing (a folder where a file goes) is reported and the caller cleans up. */
+static void test_checkout_write_failure(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    char sha[41], path[PATH_MAX];
+
+    rich_commit(fx, sha);
+    snprintf(path, sizeof(path), "%s/wts/full", fx->root);
+    assert_int_equal(
+        sh("git -C '%s' worktree add -q --no-checkout --detach '%s' %s", fx->repo, path, sha), 0);
+    assert_int_equal(sh("mkdir '%s/top.txt'", path), 0);
+    assert_int_equal(gitops_checkout_new(path, sha, NULL, &err), -1);
+    assert_int_equal(err.code, GROVE_EIO);
+    assert_non_null(strstr(err.msg, "'top.txt'"));
+    assert_non_null(strstr(err.msg, "File exists"));
+    assert_false(exists("%s/.git/worktrees/full/index", fx->repo));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2014,6 +2227,10 @@ int main(void)
         cmocka_unit_test(test_branch_name_valid),
         cmocka_unit_test_setup_teardown(test_create_and_unlock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkout_matches_git, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkout_workers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkout_unusual_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkout_write_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_race_on_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stray_admin_folders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
