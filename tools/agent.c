@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <dirent.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -783,6 +784,111 @@ int agent_pid_alive(long long pid)
     return !proc_is_zombie((pid_t)pid);
 }
 
+/*
+ * Reads /proc/<pid>/stat: the state letter, the process group and the start
+ * time (clock ticks after boot). -1 when the process is gone or unreadable.
+ */
+static int proc_stat_read(pid_t pid, char *state, long long *pgrp, unsigned long long *start)
+{
+    char path[64], buf[1024];
+    const char *p;
+    ssize_t r;
+    int fd, field;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    r = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (r <= 0)
+        return -1;
+    buf[r] = '\0';
+    p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || !p[2])
+        return -1;
+    *state = p[2];
+    /* Fields after the comm: 3 state, 4 ppid, 5 pgrp, ..., 22 starttime. */
+    for (p += 2, field = 3; *p && field < 22; p++)
+        if (*p == ' ') {
+            field++;
+            if (field == 5)
+                *pgrp = strtoll(p + 1, NULL, 10);
+        }
+    if (field != 22)
+        return -1;
+    *start = strtoull(p, NULL, 10);
+    return 0;
+}
+
+unsigned long long agent_process_start(long long pid)
+{
+    unsigned long long start = 0;
+    long long pgrp = 0;
+    char state = 0;
+
+    if (pid <= 0 || pid > INT_MAX || proc_stat_read((pid_t)pid, &state, &pgrp, &start) != 0)
+        return 0;
+    return start;
+}
+
+/* How many live (not zombie) processes are in process group `pgid`, from /proc. */
+static size_t group_members(long long pgid)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    size_t n = 0;
+
+    while (d && (de = readdir(d)) != NULL) {
+        unsigned long long start;
+        long long pgrp = 0;
+        char state = 0, *end;
+        long pid = strtol(de->d_name, &end, 10);
+
+        if (pid <= 0 || *end || proc_stat_read((pid_t)pid, &state, &pgrp, &start) != 0)
+            continue;
+        if (pgrp == pgid && state != 'Z' && state != 'X')
+            n++;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+int agent_group_kill(long long pgid, unsigned long long start, size_t *killed, grove_err *err)
+{
+    unsigned long long now_start;
+    double deadline;
+    size_t n;
+
+    if (killed)
+        *killed = 0;
+    if (pgid <= 1 || pgid > INT_MAX || (pid_t)pgid == getpgrp())
+        return grove_fail(err, GROVE_EINVAL, "refusing to signal process group %lld", pgid);
+    /*
+     * While a group has members its id is not given to a new process, so
+     * a group whose leader is gone is still the one recorded. A live leader
+     * that started at another time is a new process with a reused pid: its
+     * group is not ours.
+     */
+    now_start = agent_process_start(pgid);
+    if (now_start && start && now_start != start)
+        return 0;
+    n = group_members(pgid);
+    if (n == 0)
+        return 0;
+    if (killed)
+        *killed = n;
+    kill(-(pid_t)pgid, SIGKILL);
+    deadline = grove_now_ms() + STOP_GRACE_MS;
+    while ((n = group_members(pgid)) > 0 && grove_now_ms() < deadline)
+        sleep_ms(20);
+    if (n > 0)
+        return grove_fail(err, GROVE_EIO, "cannot stop process group %lld: %zu process%s left",
+                          pgid, n, n == 1 ? "" : "es");
+    return 0;
+}
+
 int agent_alive(const char *session, long long pid)
 {
     if (session && *session && session_exists(session))
@@ -1002,6 +1108,12 @@ done:
 int agent_run(char *const argv[], const char *cwd, const char *log_path, int timeout_s,
               int *exit_status, grove_err *err)
 {
+    return agent_run_watched(argv, cwd, log_path, timeout_s, NULL, NULL, exit_status, err);
+}
+
+int agent_run_watched(char *const argv[], const char *cwd, const char *log_path, int timeout_s,
+                      agent_started_fn started, void *arg, int *exit_status, grove_err *err)
+{
     int logfd = -1, nullfd = -1, prc, st = 0, rc = -1;
     long nap = 10;
     double deadline;
@@ -1022,6 +1134,8 @@ int agent_run(char *const argv[], const char *cwd, const char *log_path, int tim
         spawn_fail(err, argv[0], prc);
         goto done;
     }
+    if (started)
+        started(arg, (long long)pid);
     deadline = timeout_s > 0 ? grove_now_ms() + timeout_s * 1000.0 : 0;
     for (;;) {
         pid_t w = waitpid(pid, &st, WNOHANG);

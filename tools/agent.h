@@ -88,4 +88,29 @@ int agent_send_keys(const char *session, const char *text, grove_err *err);
 int agent_run(char *const argv[], const char *cwd, const char *log_path, int timeout_s,
               int *exit_status, grove_err *err);
 
+/* Called by agent_run_watched() right after the start, with the child's pid (= its group). */
+typedef void (*agent_started_fn)(void *arg, long long pgid);
+
+/*
+ * agent_run() that tells `started` (may be NULL) the process group it
+ * started: the program leads a group of its own, which everything it
+ * starts joins, so that the whole of it can be stopped after grove is
+ * gone (agent_group_kill()).
+ */
+int agent_run_watched(char *const argv[], const char *cwd, const char *log_path, int timeout_s,
+                      agent_started_fn started, void *arg, int *exit_status, grove_err *err);
+
+/* The start time of process `pid` (clock ticks after boot, from /proc), 0 when unknown. */
+unsigned long long agent_process_start(long long pid);
+
+/*
+ * Kills (SIGKILL) every process of process group `pgid` that an earlier
+ * grove started (agent_run_watched()), and waits up to 2 s until none is
+ * left. `start` is the start time of its leader as recorded then (0:
+ * unknown): a live leader that started at another time is an unrelated
+ * process that got the same pid, and is left alone. *killed (may be NULL)
+ * gets how many processes there were. Nothing left to kill is not an error.
+ */
+int agent_group_kill(long long pgid, unsigned long long start, size_t *killed, grove_err *err);
+
 #endif

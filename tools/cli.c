@@ -12,6 +12,7 @@
 #include "db/migrate.h"
 #include "db/queries.h"
 #include "mcp/args.h"
+#include "tools/agent.h"
 #include "tools/context.h"
 #include "tools/instance.h"
 #include "tools/report.h"
@@ -591,6 +592,26 @@ static int gc_interrupted_create(grove_ctx *ctx, int dry, const gitops_interrupt
     if (lerr.code != GROVE_ENOTFOUND) {
         *err = lerr;
         return -1;
+    }
+    /*
+     * Killed while its setup command ran: that command (its whole process
+     * group) may still run in the folder. It goes first. (A recorded
+     * instance's setup had finished; what it left running is left alone.)
+     */
+    if (c->setup_pgid) {
+        size_t killed = 0;
+
+        if (dry) {
+            snprintf(detail, sizeof(detail), "process group %lld, if it still runs", c->setup_pgid);
+            gc_note(report, "setup-command", subject, "would stop", detail);
+        } else if (agent_group_kill(c->setup_pgid, c->setup_start, &killed, &lerr) != 0) {
+            gc_note(report, "interrupted-create", subject, "kept", lerr.msg);
+            return 0;
+        } else if (killed) {
+            snprintf(detail, sizeof(detail), "process group %lld: %zu process%s", c->setup_pgid,
+                     killed, killed == 1 ? "" : "es");
+            gc_note(report, "setup-command", subject, "stopped", detail);
+        }
     }
     /* Never recorded, so no agent ran in it: a half-made checkout is no loss, commits are. */
     if (c->branch && gitops_removal_loss(ctx->repo, NULL, c->branch, NULL, &loss, &lerr) != 0 &&

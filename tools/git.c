@@ -349,6 +349,27 @@ static int folder_is_stub(const gitops_repo *r, const char *dir, const char *nam
 /* ---- the advisory lock ----------------------------------------------------- */
 
 /*
+ * Makes both journal folders, <common>/grove/creating and grove/removing,
+ * at once, the first time grove takes the repo lock: a removal must never
+ * find its folder missing after <common>/grove became read-only (a removal
+ * without its journal cannot be finished after a crash). Failures are left
+ * to journal_begin() and remove_locked(), which report or work around them.
+ */
+static void journal_dirs_make(const gitops_repo *r)
+{
+    static const char *const subs[] = {"creating", "removing"};
+    size_t i;
+
+    for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        char *d = grove_asprintf("%s/grove/%s", r->common_dir, subs[i]);
+
+        if (d && mkdir(d, 0700) != 0 && errno != EEXIST)
+            log_warn("cannot create folder '%s': %s", d, strerror(errno));
+        free(d);
+    }
+}
+
+/*
  * Takes the exclusive flock on <common dir>/grove/git.lock (folder 0700, file
  * 0600) and pre-creates <common dir>/worktrees. *fd_out is closed by
  * repo_unlock(). flock() locks belong to the open file description, so two
@@ -371,6 +392,7 @@ static int repo_lock(const gitops_repo *r, int *fd_out, grove_err *err)
         rc = grove_fail(err, GROVE_EIO, "cannot create folder '%s': %s", dir, strerror(errno));
         goto done;
     }
+    journal_dirs_make(r);
     fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         rc = grove_fail(err, GROVE_EIO, "cannot open lock file '%s': %s", file, strerror(errno));
@@ -430,7 +452,6 @@ static char *journal_path(const gitops_repo *r, const char *name)
 static int journal_begin(gitops_repo *r, const char *name, const char *branch, const char *path,
                          grove_err *err)
 {
-    char *dir = grove_asprintf("%s/grove/creating", r->common_dir);
     char *file = journal_path(r, name);
     char *tmp = grove_asprintf("%s/grove/creating/.%s.tmp", r->common_dir, name);
     char *text = grove_asprintf("%s\n%s\n", branch, path);
@@ -438,7 +459,7 @@ static int journal_begin(gitops_repo *r, const char *name, const char *branch, c
     size_t len, off = 0;
     int fd = -1, rc = -1;
 
-    if (!dir || !file || !tmp || !text) {
+    if (!file || !tmp || !text) {
         rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
         goto done;
     }
@@ -449,10 +470,7 @@ static int journal_begin(gitops_repo *r, const char *name, const char *branch, c
                         name);
         goto done;
     }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        rc = grove_fail(err, GROVE_EIO, "cannot create folder '%s': %s", dir, strerror(errno));
-        goto done;
-    }
+    /* The folder was made with the repo lock (journal_dirs_make). */
     fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         rc = grove_fail(err, GROVE_EIO, "cannot create '%s': %s", tmp, strerror(errno));
@@ -497,7 +515,6 @@ fail:
     unlink(tmp);
     close(fd);
 done:
-    free(dir);
     free(file);
     free(tmp);
     free(text);
@@ -536,6 +553,36 @@ static void journal_end(gitops_repo *r, const char *name)
     free(file);
 }
 
+int gitops_creation_note_setup(gitops_repo *r, const char *name, long long pgid,
+                               unsigned long long start, grove_err *err)
+{
+    char line[96];
+    size_t i, len, off = 0;
+    int n;
+
+    for (i = 0; i < r->njournals && strcmp(r->journals[i].name, name) != 0; i++)
+        ;
+    if (i == r->njournals)
+        return grove_fail(err, GROVE_ENOTFOUND, "worktree '%s' is not being created here", name);
+    n = snprintf(line, sizeof(line), "setup %lld %llu\n", pgid, start);
+    len = n > 0 ? (size_t)n : 0;
+    /* One short append to the file this process holds: readers see it whole or not at all. */
+    if (lseek(r->journals[i].fd, 0, SEEK_END) < 0)
+        return grove_fail(err, GROVE_EIO, "cannot write the journal of '%s': %s", name,
+                          strerror(errno));
+    while (off < len) {
+        ssize_t w = write(r->journals[i].fd, line + off, len - off);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return grove_fail(err, GROVE_EIO, "cannot write the journal of '%s': %s", name,
+                              strerror(errno));
+        off += (size_t)w;
+    }
+    return 0;
+}
+
 /* Reads a two-line journal; *one and *two get its lines (malloc'd; NULL when empty). */
 static int read_two_lines(const char *path, char **one, char **two)
 {
@@ -550,9 +597,34 @@ static int read_two_lines(const char *path, char **one, char **two)
         *nl = '\0';
     if (buf[0])
         *one = grove_strdup(buf);
-    if (nl && nl[1])
+    if (nl && nl[1]) {
+        char *nl2 = strchr(nl + 1, '\n');
+
+        if (nl2)
+            *nl2 = '\0';
         *two = grove_strdup(nl + 1);
+    }
     return 0;
+}
+
+/*
+ * The process group of the setup command a creation ran, from the third
+ * line of its journal ("setup <pgid> <start time>", see
+ * gitops_creation_note_setup()). 0 when there is none.
+ */
+static long long journal_setup_read(const char *file, unsigned long long *start)
+{
+    char buf[2 * PATH_MAX + 128];
+    const char *line;
+    long long pgid = 0;
+
+    *start = 0;
+    if (read_small_file(file, buf, sizeof(buf)) != 0)
+        return 0;
+    line = strstr(buf, "\nsetup ");
+    if (line && sscanf(line + 7, "%lld %llu", &pgid, start) < 1)
+        pgid = 0;
+    return pgid > 1 ? pgid : 0;
 }
 
 /*
@@ -1429,14 +1501,14 @@ done:
 static int remove_locked(gitops_repo *r, const char *name, const char *folder_hint,
                          const char *branch, grove_err *err)
 {
-    char *admin = admin_dir(r, name), *dir = grove_asprintf("%s/grove/removing", r->common_dir);
+    char *admin = admin_dir(r, name);
     char *journal = removal_path(r, name, ""), *moved = removal_path(r, name, ".admin");
     char *folder = NULL;
     grove_err jerr = GROVE_ERR_INIT;
     struct stat st;
     int rc = -1, have_admin, journaled = 1;
 
-    if (!admin || !dir || !journal || !moved) {
+    if (!admin || !journal || !moved) {
         rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
         goto done;
     }
@@ -1446,8 +1518,8 @@ static int remove_locked(gitops_repo *r, const char *name, const char *folder_hi
         rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
         goto done;
     }
-    if ((mkdir(dir, 0700) != 0 && errno != EEXIST) ||
-        write_two_lines(journal, branch ? branch : "", folder ? folder : "", &jerr) != 0) {
+    /* Its folder was made with the repo lock (journal_dirs_make). */
+    if (write_two_lines(journal, branch ? branch : "", folder ? folder : "", &jerr) != 0) {
         /* No room for the journal (a full disk, a read-only folder): remove all the same. */
         log_warn("removing worktree '%s' without a journal (%s): a crash now may leave debris",
                  name, jerr.msg[0] ? jerr.msg : strerror(errno));
@@ -1486,7 +1558,6 @@ done:
     free(folder);
     free(moved);
     free(journal);
-    free(dir);
     free(admin);
     return rc;
 }
@@ -1572,6 +1643,8 @@ static int interrupted_add(gitops_interrupted **list, size_t *n, const char *nam
     grown[*n].path = path;
     grown[*n].alive = alive;
     grown[*n].removal = removal;
+    grown[*n].setup_pgid = 0;
+    grown[*n].setup_start = 0;
     if (!grown[*n].name) {
         free(branch);
         free(path);
@@ -1617,6 +1690,13 @@ int gitops_interrupted_list(gitops_repo *r, gitops_interrupted **out, size_t *n,
         if (interrupted_add(&list, &count, de->d_name, branch, path, state, 0) != 0) {
             rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
             goto done;
+        }
+        {
+            char *file = journal_path(r, de->d_name);
+
+            if (file)
+                list[count - 1].setup_pgid = journal_setup_read(file, &list[count - 1].setup_start);
+            free(file);
         }
     }
     /* Worktrees locked "initializing" with no journal: an older grove's, or a lost unlock. */
@@ -3781,6 +3861,26 @@ static int push_auth_failed(int grc, const push_state *ps)
            last_message_has("authenticate");
 }
 
+/*
+ * The lock file a remote's status names ("failed to lock file '<path>.lock'
+ * for writing", libgit2 writing a local remote): 1 and its path in `out`,
+ * else 0.
+ */
+static int lock_file_named(const char *status, char *out, size_t cap)
+{
+    const char *open = status ? strchr(status, '\'') : NULL, *close;
+    size_t n;
+
+    if (!open || !(close = strchr(open + 1, '\'')))
+        return 0;
+    n = (size_t)(close - open - 1);
+    if (n <= 5 || n >= cap || strncmp(close - 5, ".lock", 5) != 0)
+        return 0;
+    memcpy(out, open + 1, n);
+    out[n] = '\0';
+    return 1;
+}
+
 int gitops_push(gitops_repo *r, const gitops_push_opts *o, grove_err *err)
 {
     git_remote *remote = NULL;
@@ -3886,13 +3986,23 @@ int gitops_push(gitops_repo *r, const gitops_push_opts *o, grove_err *err)
         goto done;
     }
     if (ps->rejected_ref) {
-        grove_fail(err, GROVE_ECONFLICT, "the remote rejected '%s': %s%s", ps->rejected_ref,
-                   ps->rejected_status,
-                   strstr(ps->rejected_status, "lock")
-                       ? " (the remote's ref stayed locked: another push of the branch is under "
-                         "way, or an interrupted one left its lock file there; when no push is "
-                         "running, delete that file on the remote and try again)"
-                       : "");
+        char lock[PATH_MAX];
+
+        if (lock_file_named(ps->rejected_status, lock, sizeof(lock)))
+            grove_fail(err, GROVE_ECONFLICT,
+                       "the remote rejected '%s': its ref is locked by '%s' (another push of "
+                       "the branch is under way there, or an interrupted one, such as a killed "
+                       "grove, left that lock file behind; when no push is running, remove it "
+                       "on the remote: rm '%s', and try again)",
+                       ps->rejected_ref, lock, lock);
+        else
+            grove_fail(err, GROVE_ECONFLICT, "the remote rejected '%s': %s%s", ps->rejected_ref,
+                       ps->rejected_status,
+                       strstr(ps->rejected_status, "lock")
+                           ? " (the remote's ref stayed locked: another push of the branch is "
+                             "under way, or an interrupted one left its lock file there; when "
+                             "no push is running, remove that file on the remote and try again)"
+                           : "");
         append_remote_text(err, ps);
         goto done;
     }

@@ -75,6 +75,17 @@ int gitops_worktree_create(gitops_repo *r, const char *name, const char *path, c
  */
 int gitops_checkout_new(const char *root, const char *sha, unsigned *workers_used, grove_err *err);
 
+/*
+ * Records in the creation journal of `name` (which this process holds:
+ * between gitops_worktree_create() and gitops_worktree_unlock()) the process
+ * group of the setup command it runs there, and its leader's start time, so
+ * that `grove gc` can stop that command when grove is killed meanwhile
+ * (gitops_interrupted.setup_pgid). GROVE_ENOTFOUND when this process holds
+ * no such journal.
+ */
+int gitops_creation_note_setup(gitops_repo *r, const char *name, long long pgid,
+                               unsigned long long start, grove_err *err);
+
 /* Removes the "initializing" lock of worktree `name`. */
 int gitops_worktree_unlock(gitops_repo *r, const char *name, grove_err *err);
 
@@ -185,6 +196,9 @@ typedef struct gitops_interrupted {
     char *path;   /* its folder, NULL when unknown */
     int alive;
     int removal; /* 1: an interrupted removal (gitops_removal_finish), 0: a creation */
+    /* A creation's setup command, as gitops_creation_note_setup() recorded it; 0: none. */
+    long long setup_pgid;
+    unsigned long long setup_start;
 } gitops_interrupted;
 
 int gitops_interrupted_list(gitops_repo *r, gitops_interrupted **out, size_t *n, grove_err *err);

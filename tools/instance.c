@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,16 @@ const char *instance_target(grove_ctx *ctx, const json_t *args, const char *key,
 int instance_load(grove_ctx *ctx, const char *id, json_t **out, grove_err *err)
 {
     return db_instance_get(ctx->db, id, out, err);
+}
+
+void instance_kill_point(const char *name)
+{
+    const char *at = getenv("GROVE_TEST_KILL_AT");
+
+    if (at && strcmp(at, name) == 0) {
+        log_warn("GROVE_TEST_KILL_AT: killed at '%s'", name);
+        raise(SIGKILL);
+    }
 }
 
 int tool_not_implemented(const char *tool, int issue, grove_err *err)
@@ -268,12 +279,35 @@ done:
     return rc;
 }
 
+/* Which creation a setup command runs for (setup_started()). */
+typedef struct setup_watch {
+    grove_ctx *ctx;
+    const char *id;
+} setup_watch;
+
+/*
+ * The setup command started: its process group goes into the creation
+ * journal, so that after a kill -9 of grove `grove gc` stops it before it
+ * rolls the creation back (see gc_interrupted_create in cli.c).
+ */
+static void setup_started(void *arg, long long pgid)
+{
+    setup_watch *w = arg;
+    grove_err err = GROVE_ERR_INIT;
+
+    if (gitops_creation_note_setup(w->ctx->repo, w->id, pgid, agent_process_start(pgid), &err) != 0)
+        log_warn("instance '%s': setup command (process %lld) not journalled: %s", w->id, pgid,
+                 err.msg);
+    instance_kill_point("instance_create:setup-started");
+}
+
 /* Runs config worktrees.setup_command in the new worktree; *setup gets a report or stays NULL. */
 static int run_setup(grove_ctx *ctx, const char *id, const char *path, json_t **setup,
                      grove_err *err)
 {
     char *command = ctx_setting(ctx, NULL, "worktrees.setup_command");
     char *log = NULL, **argv = NULL;
+    setup_watch watch = {ctx, id};
     int status = 0, rc = -1;
 
     *setup = NULL;
@@ -293,7 +327,8 @@ static int run_setup(grove_ctx *ctx, const char *id, const char *path, json_t **
         rc = 0;
         goto done;
     }
-    if (agent_run(argv, path, log, SETUP_TIMEOUT_S, &status, err) != 0)
+    if (agent_run_watched(argv, path, log, SETUP_TIMEOUT_S, setup_started, &watch, &status, err) !=
+        0)
         *setup = json_pack("{s:s, s:n, s:s, s:s}", "status", "failed", "exit_code", "log", log,
                            "error", err->msg);
     else
@@ -447,12 +482,14 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progre
         }
         json_decref(meta);
     }
+    instance_kill_point("instance_create:recorded");
     {
         grove_err uerr = GROVE_ERR_INIT;
 
         if (gitops_worktree_unlock(ctx->repo, id, &uerr) != 0)
             log_warn("instance '%s': %s", id, uerr.msg);
     }
+    instance_kill_point("instance_create:unlocked");
     if (spec->agent_command) {
         if (launch_agent(ctx, spec, id, path, err) != 0)
             goto undo;

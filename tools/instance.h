@@ -97,6 +97,15 @@ int instances_reconcile(grove_ctx *ctx, size_t *ended, grove_err *err);
  */
 int instance_path_removable(grove_ctx *ctx, const char *path);
 
+/*
+ * A named moment in a multi-step change (a crash window). When the
+ * environment variable GROVE_TEST_KILL_AT equals `name`, the process kills
+ * itself there with SIGKILL, as `kill -9` at that moment would: the crash
+ * tests (tests/stress/crash_windows.py) use it to reach each window
+ * deterministically. Otherwise it does nothing.
+ */
+void instance_kill_point(const char *name);
+
 /* The isError text for a tool whose issue has not landed yet. Returns -1. */
 int tool_not_implemented(const char *tool, int issue, grove_err *err);
 

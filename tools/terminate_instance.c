@@ -16,7 +16,8 @@ int tool_terminate_instance(grove_ctx *ctx, const json_t *args, const tool_progr
     json_t *inst = NULL;
     const char *path, *branch;
     struct stat sb;
-    int removed = 0, rc = -1;
+    grove_err rerr = GROVE_ERR_INIT;
+    int removed = 0, running, rm_rc = 0, rc = -1;
 
     if (!id || instance_load(ctx, id, &inst, err) != 0)
         return -1;
@@ -76,24 +77,55 @@ int tool_terminate_instance(grove_ctx *ctx, const json_t *args, const tool_progr
             }
         }
     }
-    if (strcmp(jstr(inst, "status"), "running") == 0) {
+    /*
+     * Stop, remove, then mark: wherever a kill -9 stops this, `grove gc`
+     * finishes it. Killed before the removal: the row is still running (its
+     * agent gone, so reads mark it terminated), the worktree stays, as if
+     * the call had not been made. Killed during it: the removal journal lets
+     * gc finish it. Killed after it: a running row without a worktree, which
+     * gc marks terminated. Marking first would leave a terminated row whose
+     * worktree nothing removes any more.
+     */
+    running = strcmp(jstr(inst, "status"), "running") == 0;
+    if (running) {
         grove_err serr = GROVE_ERR_INIT;
 
         if (agent_stop(jstr(inst, "session_name"), json_integer_value(json_object_get(inst, "pid")),
                        &serr) != 0)
             log_warn("instance '%s': %s", id, serr.msg);
-        if (db_instance_terminate(ctx->db, id, NULL, err) != 0)
-            goto done;
     }
     tool_progress_step(p, 2, remove ? 4 : 2, "agent stopped");
+    instance_kill_point("terminate_instance:agent-stopped");
     if (remove) {
         const char *slash = strrchr(path, '/');
 
         /* The worktree is registered under its folder's name, the instance id. */
-        if (gitops_worktree_remove(ctx->repo, slash ? slash + 1 : id, branch, err) != 0)
+        rm_rc = gitops_worktree_remove(ctx->repo, slash ? slash + 1 : id, branch, &rerr);
+        if (rm_rc == 0) {
+            removed = 1;
+            tool_progress_step(p, 3, 4, "worktree removed");
+            instance_kill_point("terminate_instance:removed");
+        }
+    }
+    /* A failed removal still ends the instance: its agent is stopped. */
+    if (running) {
+        if (db_instance_terminate(ctx->db, id, NULL, err) != 0) {
+            if (removed) {
+                char msg[sizeof(err->msg)];
+
+                snprintf(msg, sizeof(msg), "%s", err->msg);
+                grove_fail(err, err->code,
+                           "the worktree of '%s' was removed, but the instance could not be "
+                           "marked terminated ('grove gc' does it later): %s",
+                           id, msg);
+            }
             goto done;
-        removed = 1;
-        tool_progress_step(p, 3, 4, "worktree removed");
+        }
+        instance_kill_point("terminate_instance:marked");
+    }
+    if (rm_rc != 0) {
+        *err = rerr;
+        goto done;
     }
     json_decref(inst);
     inst = NULL;

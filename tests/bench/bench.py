@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 
-SECTIONS = ["cold_start", "calls", "queries", "worktree", "agents", "memory"]
+SECTIONS = ["cold_start", "calls", "queries", "worktree", "agents", "memory", "reconcile"]
 
 SIZES = {
     "full": dict(
@@ -40,6 +40,7 @@ SIZES = {
         wt_files=4000, wt_runs=5, wt_workers=[1, 2, 4],
         agents=8, agent_runs=3, agent_calls=500,
         mem_runs=3, mem_points=[10000, 100000],
+        rec_instances=10000, rec_running=400, rec_runs=5, rec_starts=10,
     ),
     "quick": dict(
         start_runs=2, start_grove=3, start_sdk=1,
@@ -48,6 +49,7 @@ SIZES = {
         wt_files=40, wt_runs=2, wt_workers=[1, 2],
         agents=8, agent_runs=2, agent_calls=5,
         mem_runs=2, mem_points=[100, 400],
+        rec_instances=200, rec_running=20, rec_starts=2, rec_runs=2,
     ),
 }
 
@@ -665,6 +667,121 @@ def bench_memory(env, S):
             "file_backed_mb_at_end": figure(filed, "MB"), "errors": errs}
 
 
+# ---- 7. startup reconciliation --------------------------------------------------------------
+
+
+def seed_reconcile(db, ninst, nrunning, existing):
+    """ninst instances, nrunning of them 'running' (the rest terminated). Of the running
+    ones, every other has a worktree path that exists (`existing`, a list of folders) and
+    the others a path that does not; a quarter have a recorded agent (a tmux session name
+    and a pid) that is gone, as after a reboot or a crash, which the liveness
+    reconciliation of the first read marks terminated."""
+    c = sqlite3.connect(db, isolation_level=None)
+    c.execute("BEGIN IMMEDIATE")
+    c.execute("""
+        WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?1)
+        INSERT INTO grove_instances (id, type, status, worktree_path, branch_name, base_branch,
+            base_commit, issue_number, prompt, agent_number, tmux_session, agent_pid,
+            created_at, terminated_at)
+        SELECT 'rec-' || x, 'work', CASE WHEN x <= ?2 THEN 'running' ELSE 'terminated' END,
+            CASE WHEN x <= ?2 AND x % 2 = 0 THEN ?3 || '/rec-' || x
+                 ELSE '/nonexistent/rec-' || x END,
+            'grove/rec-' || x, 'main', '0123456789abcdef0123456789abcdef01234567',
+            x % 500 + 1, 'seeded instance ' || x, x,
+            CASE WHEN x <= ?2 AND x % 4 = 1 THEN 'grove-rec-' || x END,
+            CASE WHEN x <= ?2 AND x % 4 = 1 THEN 4194000 + x % 300 END,
+            strftime('%Y-%m-%dT%H:%M:%fZ', 1767225600 + x * 60, 'unixepoch'),
+            CASE WHEN x <= ?2 THEN NULL
+                 ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 1767225600 + x * 60 + 3600, 'unixepoch')
+            END
+        FROM n""", (ninst, nrunning, existing))
+    c.execute("COMMIT")
+    counts = dict(c.execute("SELECT status, count(*) FROM grove_instances GROUP BY status"))
+    counts["running_with_agent"] = c.execute(
+        "SELECT count(*) FROM grove_instances WHERE status = 'running' AND "
+        "agent_pid IS NOT NULL").fetchone()[0]
+    c.close()
+    for x in range(2, nrunning + 1, 2):
+        os.makedirs(os.path.join(existing, "rec-%d" % x), exist_ok=True)
+    return counts
+
+
+def bench_reconcile(env, S):
+    """Startup on a database with many instances vs an empty one: process start to the
+    `initialize` response, and to the first tool result (`query_instances` {limit: 1},
+    whose liveness reconciliation reads the running instances that have an agent). The
+    big database is restored before every start, so that each first call finds the dead
+    agents still to be marked (the work a server does after a crash or a reboot); "settled"
+    is the same database once reconciled."""
+    empty = small_repo(env, "reconcile-empty")
+    big = small_repo(env, "reconcile-big")
+    folders = os.path.join(env.work, "reconcile-big.worktrees")
+    os.makedirs(folders, exist_ok=True)
+    counts = seed_reconcile(db_path(big), S["rec_instances"], S["rec_running"], folders)
+    log("reconcile: seeded %s" % counts)
+    pristine = db_path(big) + ".pristine"
+    shutil.copyfile(db_path(big), pristine)
+    first = os.path.join(env.work, "reconcile-call.jsonl")
+    write_requests(first, [tool_req("query_instances", {"limit": 1})])
+    cmd = ["--", env.args.grove, "serve"]
+    err = env.errfile("reconcile")
+
+    def restore():
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(db_path(big) + suffix):
+                os.unlink(db_path(big) + suffix)
+        shutil.copyfile(pristine, db_path(big))
+
+    def start(repo, fresh):
+        """One start: (initialize ms, first call ms, errors)."""
+        if fresh:
+            restore()
+        a = env.client(["start", "-e", err, "--call", first, "1"] + cmd, cwd=repo)
+        return a["ms"][0], a["call_ms"][0], a["errors"]
+
+    env.client(["start", "2"] + cmd, cwd=empty)  # warm-up: page cache, dynamic loader
+    init_e, init_b, call_e, call_b, call_s, r_init, r_call, errors = [], [], [], [], [], [], [], 0
+    marked = None
+    for r in range(S["rec_runs"]):
+        env.settle()
+        ie, ib, ce, cb, cs = [], [], [], [], []
+        for k in range(S["rec_starts"]):
+            i, c, e = start(empty, False)
+            ie.append(i)
+            ce.append(c)
+            errors += e
+            i, c, e = start(big, True)
+            ib.append(i)
+            cb.append(c)
+            errors += e
+            if marked is None:
+                marked = sqlite3.connect(db_path(big)).execute(
+                    "SELECT count(*) FROM grove_instances WHERE status = 'running'").fetchone()[0]
+            i, c, e = start(big, False)  # reconciled by the start before
+            cs.append(c)
+            errors += e
+        init_e.append(percentile(ie, 50))
+        init_b.append(percentile(ib, 50))
+        call_e.append(percentile(ce, 50))
+        call_b.append(percentile(cb, 50))
+        call_s.append(percentile(cs, 50))
+        r_init.append(init_b[-1] / init_e[-1])
+        r_call.append(call_b[-1] / call_e[-1])
+    return {
+        "rows": counts,
+        "running_after_first_read": marked,
+        "empty_initialize_ms": figure(init_e, "ms"),
+        "big_initialize_ms": figure(init_b, "ms"),
+        "big_over_empty_initialize": figure(r_init, "×"),
+        "empty_first_call_ms": figure(call_e, "ms"),
+        "big_first_call_ms": figure(call_b, "ms"),
+        "big_settled_first_call_ms": figure(call_s, "ms"),
+        "big_over_empty_first_call": figure(r_call, "×"),
+        "starts_per_run": S["rec_starts"],
+        "errors": errors,
+    }
+
+
 # ---- machine, goals, table ---------------------------------------------------------------
 
 
@@ -744,6 +861,12 @@ def goals(res):
         growth = m["growth_mb"]["median"]
         add("memory", "peak RSS < 10 MB after %d calls, flat from %d" % (hi, lo),
             "%.1f MB, +%.2f MB" % (peak, growth), peak < 10 and growth <= 0.25)
+    rc = res.get("reconcile")
+    if rc:
+        r = rc["big_over_empty_initialize"]["median"]
+        add("startup reconciliation", "`initialize` with %s instances ≤ 1.1× an empty database"
+            % f"{rc['rows'].get('running', 0) + rc['rows'].get('terminated', 0):,}",
+            "%.2f×" % r, r <= 1.1)
     return g
 
 
@@ -797,6 +920,18 @@ def table(res, g):
                         f"{lo:,}", f"{hi:,}", fmt(m["peak_rss_mb_at_%d" % lo]),
                         fmt(m["peak_rss_mb_at_%d" % hi]), fmt(m["private_anon_mb_at_end"]),
                         fmt(m["file_backed_mb_at_end"]), fmt(m["growth_mb"])))
+    rc = res.get("reconcile")
+    if rc:
+        n = rc["rows"].get("running", 0) + rc["rows"].get("terminated", 0)
+        rows.append("| start → `initialize` with %s instances (%d running, %d with a dead agent) "
+                    "| %s | empty database: %s | %s |" % (
+                        f"{n:,}", rc["rows"].get("running", 0), rc["rows"]["running_with_agent"],
+                        fmt(rc["big_initialize_ms"]), fmt(rc["empty_initialize_ms"]),
+                        fmt(rc["big_over_empty_initialize"])))
+        rows.append("| start → first `query_instances` (reconciles the dead agents) / once "
+                    "settled | %s / %s | empty database: %s | %s |" % (
+                        fmt(rc["big_first_call_ms"]), fmt(rc["big_settled_first_call_ms"]),
+                        fmt(rc["empty_first_call_ms"]), fmt(rc["big_over_empty_first_call"])))
     text = "\n".join(rows) + "\n\n| goal | target | measured | status |\n|---|---|---|---|\n"
     text += "\n".join("| %s | %s | %s | %s |" % (x["goal"], x["target"], x["value"],
                                                   "met" if x["met"] else "**not met**") for x in g)

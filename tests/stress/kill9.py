@@ -39,7 +39,8 @@ EXPECTED_REFUSALS = [
     r"has uncommitted changes",                              # create_pull_request on dirty
     # A push killed while it wrote into the (local, bare) origin leaves the origin's ref
     # locked: libgit2 writes a local remote in-process. grove says so; the test counts it.
-    r"the remote rejected '[^']+': failed to lock file '[^']*/origin\.git/refs/heads/[^']+\.lock'",
+    r"the remote rejected '[^']+': its ref is locked by '[^']*/origin\.git/refs/heads/[^']+\.lock'"
+    r" .* rm '[^']+\.lock'",
 ]
 
 
@@ -152,7 +153,7 @@ def run(repo, rng):
             text = " ".join(c.get("text", "") for c in res["content"])
             S.check(refusal_ok(text), "iteration %d: %s %s failed: %s", it, tool, args, text)
             stats["%s refused" % tool] += 1
-            if "failed to lock file" in text:
+            if "its ref is locked by" in text:
                 stats["%s refused: origin ref left locked by a killed push" % tool] += 1
             continue
         stats["%s answered" % tool] += 1
@@ -255,6 +256,11 @@ def run(repo, rng):
 
     rows = repo.check_consistent(allow_kept=kept, allow_branches=kept_branches)
     by_id = {r["id"]: r for r in rows}
+    # Every terminate here asks for removal: a terminated row whose worktree stays would be
+    # a removal that nothing finishes any more (terminate_instance removes before it marks).
+    for r in rows:
+        S.check(r["status"] != "terminated" or not os.path.exists(r["worktree_path"]),
+                "%s is terminated but its worktree %s stays", r["id"], r["worktree_path"])
     for i, status in expect_rows.items():
         S.check(i in by_id, "acknowledged instance %s lost its row", i)
         if status == "terminated":
