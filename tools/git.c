@@ -553,6 +553,21 @@ static void journal_end(gitops_repo *r, const char *name)
     free(file);
 }
 
+/* Lets go of the journal of `name` that this process holds, leaving it for gc to undo. */
+static void journal_release(gitops_repo *r, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < r->njournals; i++) {
+        if (strcmp(r->journals[i].name, name) != 0)
+            continue;
+        close(r->journals[i].fd);
+        free(r->journals[i].name);
+        r->journals[i] = r->journals[--r->njournals];
+        return;
+    }
+}
+
 int gitops_creation_note_setup(gitops_repo *r, const char *name, long long pgid,
                                unsigned long long start, grove_err *err)
 {
@@ -1366,11 +1381,27 @@ int gitops_worktree_create(gitops_repo *r, const char *name, const char *path, c
 
     if (worktree_add_retry(r, name, path, branch_ref, &add_rc, err) != 0)
         goto done;
-    if (gitops_checkout_new(path, sha, NULL, err) != 0)
-        goto done;
     /* opts.lock made an empty "locked" file; give it git's own reason. */
     if (write_lock_reason(r, name, "initializing", err) != 0)
         goto done;
+    /*
+     * The files are written without the repo lock, so that other processes
+     * add and remove worktrees meanwhile: this one is registered, locked
+     * "initializing" and journalled (gc leaves it alone while this process
+     * holds the journal, and undoes it if this process dies).
+     */
+    repo_unlock(lock_fd);
+    lock_fd = -1;
+    if (gitops_checkout_new(path, sha, NULL, err) != 0) {
+        if (repo_lock(r, &lock_fd, &cleanup_err) != 0) {
+            /* Left to gc, which finds the journal of a dead creation. */
+            log_warn("cannot undo worktree '%s' now: %s", name, cleanup_err.msg);
+            journal_release(r, name);
+            journalled = 0;
+            branch_made = 0;
+        }
+        goto done;
+    }
     rc = 0;
 done:
     if (rc != 0 && branch_made) {

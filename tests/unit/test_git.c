@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -2217,6 +2218,125 @@ static void test_checkout_write_failure(void **state)
     assert_false(exists("%s/.git/worktrees/full/index", fx->repo));
 }
 
+/*
+ * The files are written without the repo lock: while a child process checks
+ * out 4,000 files, this process takes the lock, sees the creation alive
+ * (gc leaves it alone) and adds a worktree of its own.
+ */
+static void test_checkout_outside_lock(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    gitops_interrupted *list = NULL;
+    char sha[41], path[PATH_MAX], lockfile[PATH_MAX + 32], other[PATH_MAX];
+    size_t n = 0, i;
+    int fd, st, seen = 0, tries;
+    pid_t pid;
+
+    assert_int_equal(sh("set -e; cd '%s'; mkdir big; for d in $(seq 1 40); do mkdir big/d$d;"
+                        "for f in $(seq 1 100); do echo $d $f > big/d$d/f$f; done; done;"
+                        "git add -A; git commit -qm big",
+                        fx->repo),
+                     0);
+    rev_parse(fx, NULL, "HEAD", sha);
+    snprintf(path, sizeof(path), "%s/wts/slow", fx->root);
+    snprintf(lockfile, sizeof(lockfile), "%s/.git/grove/git.lock", fx->repo);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        gitops_repo *r = NULL;
+
+        if (gitops_repo_open(&r, fx->repo, &err) != 0 ||
+            gitops_worktree_create(r, "slow", path, "grove/slow", sha, NULL, NULL, &err) != 0)
+            _exit(1);
+        gitops_repo_free(r);
+        _exit(0);
+    }
+    /* Wait until files are being written: some folders made, no index yet. */
+    for (tries = 0; tries < 200000 && !seen; tries++) {
+        if (exists("%s/big/d1", path) && !exists("%s/.git/worktrees/slow/index", fx->repo))
+            seen = 1;
+        else
+            usleep(50);
+    }
+    if (!seen)
+        fail_msg("the checkout was never seen in progress");
+    fd = open(lockfile, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    close(fd);
+    /* gc's view: a creation in progress, alive. */
+    assert_int_equal(gitops_interrupted_list(fx->r, &list, &n, &err), 0);
+    for (i = 0; i < n && strcmp(list[i].name, "slow") != 0; i++)
+        ;
+    assert_true(i < n);
+    assert_int_equal(list[i].alive, 1);
+    gitops_interrupted_list_free(list, n);
+    /* Meanwhile another worktree can be added. */
+    snprintf(other, sizeof(other), "%s/wts/meanwhile", fx->root);
+    create_ok(fx, "meanwhile", other, "grove/meanwhile", fx->c1);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(sh("git -C '%s' status --porcelain | grep -q .", path), 1);
+    assert_true(exists("%s/big/d40/f100", path));
+}
+
+/* Killed while its files are written: gc's view is a dead creation, and undoing it leaves nothing.
+ */
+static void test_checkout_killed(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    gitops_interrupted *list = NULL;
+    char sha[41], path[PATH_MAX];
+    size_t n = 0, i;
+    int st, seen = 0, tries;
+    pid_t pid;
+
+    assert_int_equal(sh("set -e; cd '%s'; mkdir big; for d in $(seq 1 40); do mkdir big/d$d;"
+                        "for f in $(seq 1 100); do echo $d $f > big/d$d/f$f; done; done;"
+                        "git add -A; git commit -qm big",
+                        fx->repo),
+                     0);
+    rev_parse(fx, NULL, "HEAD", sha);
+    snprintf(path, sizeof(path), "%s/wts/killed", fx->root);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        gitops_repo *r = NULL;
+
+        if (gitops_repo_open(&r, fx->repo, &err) != 0 ||
+            gitops_worktree_create(r, "killed", path, "grove/killed", sha, NULL, NULL, &err) != 0)
+            _exit(1);
+        _exit(0);
+    }
+    for (tries = 0; tries < 200000 && !seen; tries++) {
+        if (exists("%s/big/d2", path) && !exists("%s/.git/worktrees/killed/index", fx->repo))
+            seen = 1;
+        else
+            usleep(50);
+    }
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!seen)
+        fail_msg("the checkout was never seen in progress");
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(gitops_interrupted_list(fx->r, &list, &n, &err), 0);
+    for (i = 0; i < n && strcmp(list[i].name, "killed") != 0; i++)
+        ;
+    assert_true(i < n);
+    assert_int_equal(list[i].alive, 0);
+    gitops_interrupted_list_free(list, n);
+    if (gitops_interrupted_undo(fx->r, "killed", 0, &err) != 0)
+        fail_msg("undo: %s", err.msg);
+    assert_false(exists("%s", path));
+    assert_false(branch_exists(fx, "grove/killed"));
+    assert_false(exists("%s/.git/worktrees/killed", fx->repo));
+    assert_false(exists("%s/.git/grove/creating/killed", fx->repo));
+    assert_int_equal(worktree_count(fx), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2231,6 +2351,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkout_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkout_unusual_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkout_write_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkout_outside_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkout_killed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_race_on_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stray_admin_folders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
