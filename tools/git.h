@@ -65,8 +65,8 @@ int gitops_worktree_create(gitops_repo *r, const char *name, const char *path, c
 /*
  * Writes the files of commit `sha` (40 hex digits) into the new worktree at
  * `root`, which holds only its .git file and has no index yet, then its
- * index. Files are written by up to `checkout.workers` threads (git's
- * setting; unset or < 1: one per core, at most 8), one thread below
+ * index. Files are written by `checkout.workers` threads (git's setting;
+ * < 1: one per core; unset: two per core; at most 8), one thread below
  * `checkout.thresholdForParallelism` files (default 100). A tree with a
  * name that is not plainly harmless (".git" in any spelling, "git~1", ':' or
  * '\') is checked out by libgit2 instead, with its own rules. On failure

@@ -2135,6 +2135,15 @@ static void test_checkout_workers(void **state)
     snprintf(ref, sizeof(ref), "%s/wts/ref", fx->root);
     assert_int_equal(sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha), 0);
 
+    /* Unset: two per core, at most 8. */
+    checkout_into(fx, "wdef", sha, &workers, &err, &rc, path);
+    if (rc != 0)
+        fail_msg("checkout: %s", err.msg);
+    assert_int_equal(workers, sysconf(_SC_NPROCESSORS_ONLN) >= 4
+                                  ? 8
+                                  : 2 * (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
+    expect_same_tree(path, ref);
+
     /* git's settings are honoured: 3 workers; then one below the threshold. */
     assert_int_equal(sh("git -C '%s' config checkout.workers 3", fx->repo), 0);
     checkout_into(fx, "w3", sha, &workers, &err, &rc, path);
@@ -2337,6 +2346,74 @@ static void test_checkout_killed(void **state)
     assert_int_equal(worktree_count(fx), 1);
 }
 
+/*
+ * Without any .gitattributes in the tree, filters still apply when
+ * core.autocrlf is true or an attributes file exists outside the tree
+ * (info/attributes, core.attributesFile): the result is git's every time.
+ */
+static void test_checkout_filter_sources(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    char sha[41], path[PATH_MAX], ref[PATH_MAX], *s;
+    unsigned workers = 0;
+    int rc;
+
+    assert_int_equal(
+        sh("set -e; cd '%s'; mkdir many; for i in $(seq 1 150); do "
+           "printf 'l1\\nl2 $Id$\\n' > many/f$i.txt; done; git add -A; git commit -qm m",
+           fx->repo),
+        0);
+    rev_parse(fx, NULL, "HEAD", sha);
+
+    /* No source at all: files as committed. */
+    checkout_into(fx, "plain", sha, &workers, &err, &rc, path);
+    if (rc != 0)
+        fail_msg("checkout: %s", err.msg);
+    s = sh_out("od -An -c '%s/many/f7.txt' | tr -d ' \\n'", path);
+    assert_string_equal(s, "l1\\nl2$Id$\\n");
+    free(s);
+
+    /* core.autocrlf=true: CRLF, like git. */
+    assert_int_equal(sh("git -C '%s' config core.autocrlf true", fx->repo), 0);
+    snprintf(ref, sizeof(ref), "%s/wts/ref-crlf", fx->root);
+    assert_int_equal(sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha), 0);
+    checkout_into(fx, "crlf", sha, &workers, &err, &rc, path);
+    assert_int_equal(rc, 0);
+    expect_same_tree(path, ref);
+    s = sh_out("od -An -c '%s/many/f7.txt' | tr -d ' \\n'", path);
+    assert_string_equal(s, "l1\\r\\nl2$Id$\\r\\n");
+    free(s);
+    assert_int_equal(sh("git -C '%s' config --unset core.autocrlf", fx->repo), 0);
+
+    /* The repository's info/attributes. */
+    assert_int_equal(sh("mkdir -p '%s/.git/info' && printf 'f7.txt ident\\n' > "
+                        "'%s/.git/info/attributes'",
+                        fx->repo, fx->repo),
+                     0);
+    snprintf(ref, sizeof(ref), "%s/wts/ref-info", fx->root);
+    assert_int_equal(sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha), 0);
+    checkout_into(fx, "info", sha, &workers, &err, &rc, path);
+    assert_int_equal(rc, 0);
+    expect_same_tree(path, ref);
+    assert_int_equal(sh("grep -q 'Id: [0-9a-f]\\{40\\} ' '%s/many/f7.txt'", path), 0);
+    assert_int_equal(sh("rm '%s/.git/info/attributes'", fx->repo), 0);
+
+    /* core.attributesFile. */
+    assert_int_equal(sh("printf '*.txt eol=crlf\\n' > '%s/attrs' && "
+                        "git -C '%s' config core.attributesFile '%s/attrs'",
+                        fx->root, fx->repo, fx->root),
+                     0);
+    snprintf(ref, sizeof(ref), "%s/wts/ref-cfg", fx->root);
+    assert_int_equal(sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha), 0);
+    checkout_into(fx, "cfg", sha, &workers, &err, &rc, path);
+    assert_int_equal(rc, 0);
+    expect_same_tree(path, ref);
+    s = sh_out("od -An -c '%s/many/f7.txt' | tr -d ' \\n'", path);
+    assert_string_equal(s, "l1\\r\\nl2$Id$\\r\\n");
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2350,6 +2427,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkout_matches_git, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkout_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkout_unusual_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkout_filter_sources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkout_write_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkout_outside_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkout_killed, setup, teardown),
