@@ -468,7 +468,7 @@ class Cli(unittest.TestCase):
         con.close()
         # terminates with removal killed half-way: the removal journal names branch and folder
         journals = os.path.join(self.repo, ".git", "grove", "removing")
-        os.makedirs(journals)
+        os.makedirs(journals, exist_ok=True)
         for inst in (a, b):
             with open(os.path.join(journals, inst["id"]), "w") as f:
                 f.write("%s\n%s\n" % (inst["branch_name"], inst["worktree_path"]))

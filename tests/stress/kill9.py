@@ -55,8 +55,16 @@ def main(grove):
 
 
 def running(repo):
-    return [r for r in repo.rows() if r["status"] == "running" and
-            os.path.isdir(r["worktree_path"])]
+    """Running rows whose worktree git can use: a terminate killed during its removal leaves
+    a running row whose worktree is half removed (its journal in .git/grove/removing) until
+    `grove gc` finishes the removal; such an instance is not worked in."""
+    def usable(r):
+        name = os.path.basename(r["worktree_path"])
+        git_dir = os.path.join(repo.path, ".git")
+        return (os.path.isdir(r["worktree_path"]) and
+                os.path.isdir(os.path.join(git_dir, "worktrees", name)) and
+                not os.path.exists(os.path.join(git_dir, "grove", "removing", name)))
+    return [r for r in repo.rows() if r["status"] == "running" and usable(r)]
 
 
 def commit_in(repo, inst, tag):
