@@ -452,6 +452,34 @@ static int text1(grove_db *db, const char *sql, const char *param, char **out, g
     return ret == 0 ? 0 : -1;
 }
 
+/*
+ * Whether the fields of an ISO 8601 text that matched the pattern below are
+ * in range: SQLite's date functions take "2026-02-30" or "T24:00" and roll
+ * them over, so a typo would silently mean another time.
+ */
+static int iso_in_range(const char *t)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, zh = 0, zm = 0, leap, n = 0;
+    const char *z;
+
+    if (sscanf(t, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+        return 0;
+    leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > days[mo - 1] + (mo == 2 && leap))
+        return 0;
+    if (!t[10])
+        return 1;
+    if (sscanf(t + 10, "T%2d:%2d", &h, &mi) != 2 || h > 23 || mi > 59)
+        return 0;
+    if (t[16] == ':' && (sscanf(t + 17, "%2d", &s) != 1 || s > 59))
+        return 0;
+    z = strpbrk(t + 16, "+-");
+    if (z && (sscanf(z + 1, "%2d:%2d", &zh, &zm) != 2 || zh > 23 || zm > 59))
+        return 0;
+    return 1;
+}
+
 int db_report_since(grove_db *db, const char *text, char **out, grove_err *err)
 {
     static const char iso[] =
@@ -499,7 +527,7 @@ int db_report_since(grove_db *db, const char *text, char **out, grove_err *err)
                 return 0;
         }
     } else if (regcomp(&re, iso, REG_EXTENDED | REG_NOSUB) == 0) {
-        valid = regexec(&re, text, 0, NULL, 0) == 0;
+        valid = regexec(&re, text, 0, NULL, 0) == 0 && iso_in_range(text);
         regfree(&re);
         if (valid && text1(db, SQL_SINCE_TIME, text, out, err) != 0)
             return -1;

@@ -31,7 +31,6 @@
 #define REDACTED       "[redacted]"
 #define SECRET_MIN     8  /* shorter secret values are not searched for */
 #define TOKEN_MIN_TAIL 20 /* characters after a ghp_/github_pat_ prefix that make a token */
-#define MAX_SECRETS    32
 
 /* Opens the context for a command; prints the error and returns NULL on failure. */
 static json_int_t int_of(const json_t *obj, const char *key)
@@ -263,36 +262,128 @@ done:
 
 /* ---- secrets in exported text ------------------------------------------- */
 
+/*
+ * A list of byte strings to redact. A secret is searched for as it is
+ * (plain text values: CSV cells) and as it appears inside a JSON string
+ * (JSONL lines, JSON columns), escaped the way SQLite writes JSON
+ * (\u001f) and the way jansson does (\u001F), so a secret holding a quote,
+ * a backslash or a control character is found in every form.
+ */
+typedef struct patterns {
+    char **v; /* owned; wiped with secret_free() */
+    size_t n, cap;
+} patterns;
+
 typedef struct secrets {
-    char *values[MAX_SECRETS]; /* owned; wiped with secret_free() */
-    size_t n;
+    patterns plain; /* the secrets as they are */
+    patterns json;  /* the secrets as JSON string contents (the same when nothing is escaped) */
 } secrets;
 
-static void secrets_add(secrets *s, const char *v)
+/* Adds a copy of v (len bytes) unless it is there already; 0 or -1 (out of memory). */
+static int patterns_add(patterns *p, const char *v, size_t len)
 {
     size_t i;
 
-    if (!v || strlen(v) < SECRET_MIN || s->n == MAX_SECRETS)
-        return;
-    for (i = 0; i < s->n; i++)
-        if (strcmp(s->values[i], v) == 0)
-            return;
-    if ((s->values[s->n] = strdup(v)) != NULL)
-        s->n++;
+    for (i = 0; i < p->n; i++)
+        if (strlen(p->v[i]) == len && memcmp(p->v[i], v, len) == 0)
+            return 0;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 8;
+        char **d = realloc(p->v, cap * sizeof(*d));
+
+        if (!d)
+            return -1;
+        p->v = d;
+        p->cap = cap;
+    }
+    if (!(p->v[p->n] = strndup(v, len)))
+        return -1;
+    p->n++;
+    return 0;
 }
 
-/* The secrets grove knows: GITHUB_TOKEN, GH_TOKEN and every encrypted setting it can open. */
-static void secrets_load(grove_ctx *ctx, secrets *s)
+static void patterns_free(patterns *p)
 {
-    json_t *list = NULL, *v;
-    grove_err err = GROVE_ERR_INIT;
     size_t i;
 
+    for (i = 0; i < p->n; i++)
+        secret_free(p->v[i]);
+    free(p->v);
+    memset(p, 0, sizeof(*p));
+}
+
+/* v as the contents of a JSON string (no quotes), hex escapes in lower or upper case. */
+static char *json_escaped(const char *v, int upper)
+{
+    static const char lower_hex[] = "0123456789abcdef", upper_hex[] = "0123456789ABCDEF";
+    static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+    const char *hex = upper ? upper_hex : lower_hex;
+    size_t n = strlen(v), i, k = 0;
+    char *out = malloc(n * 6 + 1);
+
+    if (!out)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        const char *p = strchr(from, c); /* c is never NUL: i < strlen(v) */
+        char e = p ? to[p - from] : 0;
+
+        if (e) {
+            out[k++] = '\\';
+            out[k++] = e;
+        } else if (c < 0x20) {
+            memcpy(out + k, "\\u00", 4);
+            out[k + 4] = hex[c >> 4];
+            out[k + 5] = hex[c & 15];
+            k += 6;
+        } else {
+            out[k++] = (char)c;
+        }
+    }
+    out[k] = '\0';
+    return out;
+}
+
+/* Adds a secret in every form it can take; 0 or -1 (out of memory). Short values are skipped. */
+static int secrets_add(secrets *s, const char *v)
+{
+    char *lo, *up;
+    int bad;
+
+    if (!v || strlen(v) < SECRET_MIN)
+        return 0;
+    lo = json_escaped(v, 0);
+    up = json_escaped(v, 1);
+    bad = !lo || !up || patterns_add(&s->plain, v, strlen(v)) != 0 ||
+          patterns_add(&s->json, lo, strlen(lo)) != 0 ||
+          patterns_add(&s->json, up, strlen(up)) != 0;
+    secret_free(lo);
+    secret_free(up);
+    return bad ? -1 : 0;
+}
+
+static void secrets_free(secrets *s)
+{
+    patterns_free(&s->plain);
+    patterns_free(&s->json);
+}
+
+/*
+ * The secrets grove knows: GITHUB_TOKEN, GH_TOKEN and every encrypted
+ * setting. One that cannot be decrypted (another machine's key) is named in
+ * a warning: its value is unknown, so it cannot be looked for.
+ */
+static int secrets_load(grove_ctx *ctx, secrets *s, grove_err *err)
+{
+    json_t *list = NULL, *v;
+    size_t i;
+    int ret = 0;
+
     memset(s, 0, sizeof(*s));
-    secrets_add(s, getenv("GITHUB_TOKEN"));
-    secrets_add(s, getenv("GH_TOKEN"));
-    if (db_config_list(ctx->db, &list, &err) != 0)
-        return;
+    if (secrets_add(s, getenv("GITHUB_TOKEN")) != 0 || secrets_add(s, getenv("GH_TOKEN")) != 0)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    if (db_config_list(ctx->db, &list, err) != 0)
+        return -1;
     json_array_foreach(list, i, v)
     {
         char *plain = NULL;
@@ -300,20 +391,19 @@ static void secrets_load(grove_ctx *ctx, secrets *s)
 
         if (!json_is_true(json_object_get(v, "is_encrypted")))
             continue;
-        if (secret_open(jstr(v, "value"), &plain, &serr) == 0)
-            secrets_add(s, plain);
+        if (secret_open(jstr(v, "value"), &plain, &serr) != 0)
+            fprintf(stderr,
+                    "grove export: warning: cannot decrypt secret '%s' (%s): its value is not "
+                    "looked for in the exported text\n",
+                    cli_str_or(v, "key", "?"), serr.msg);
+        else if (secrets_add(s, plain) != 0)
+            ret = grove_fail(err, GROVE_ENOMEM, "out of memory");
         secret_free(plain);
+        if (ret != 0)
+            break;
     }
     json_decref(list);
-}
-
-static void secrets_free(secrets *s)
-{
-    size_t i;
-
-    for (i = 0; i < s->n; i++)
-        secret_free(s->values[i]);
-    s->n = 0;
+    return ret;
 }
 
 static int token_char(char c)
@@ -363,22 +453,37 @@ static int buf_add(buf *b, const char *s, size_t n)
     return 0;
 }
 
-/* Appends text to b with secrets and token-shaped strings replaced by "[redacted]". */
-static int add_scrubbed(buf *b, const secrets *s, const char *text, size_t len)
+/* The length of the pattern of p that text starts with, or 0. */
+static size_t pattern_at(const patterns *p, const char *text, size_t left)
 {
-    size_t i = 0, start = 0, k, n;
+    size_t k, n;
+
+    for (k = 0; p && k < p->n; k++) {
+        n = strlen(p->v[k]);
+        if (n <= left && text[0] == p->v[k][0] && memcmp(text, p->v[k], n) == 0)
+            return n;
+    }
+    return 0;
+}
+
+/*
+ * Appends text to b with the patterns of a and b2 (either may be NULL) and
+ * token-shaped strings replaced by "[redacted]".
+ */
+static int add_scrubbed(buf *b, const patterns *p1, const patterns *p2, const char *text,
+                        size_t len)
+{
+    size_t i = 0, start = 0;
 
     while (i < len) {
         size_t hit = 0;
 
         if (text[i] == 'g')
             hit = token_at(text + i, len - i);
-        for (k = 0; !hit && k < s->n; k++) {
-            n = strlen(s->values[k]);
-            if (n <= len - i && text[i] == s->values[k][0] &&
-                memcmp(text + i, s->values[k], n) == 0)
-                hit = n;
-        }
+        if (!hit)
+            hit = pattern_at(p1, text + i, len - i);
+        if (!hit)
+            hit = pattern_at(p2, text + i, len - i);
         if (!hit) {
             i++;
             continue;
@@ -448,7 +553,9 @@ static int export_row(void *arg, size_t t, const char *line, size_t len, const d
 
     x->line.len = 0;
     if (!x->csv) {
-        if (add_scrubbed(&x->line, &x->secrets, line, len) != 0 || buf_add(&x->line, "\n", 1) != 0)
+        /* A JSON line: a secret can only be there JSON-escaped. */
+        if (add_scrubbed(&x->line, &x->secrets.json, NULL, line, len) != 0 ||
+            buf_add(&x->line, "\n", 1) != 0)
             return grove_fail(err, GROVE_ENOMEM, "out of memory");
     } else {
         for (c = 0; c < tables[t].ncolumns; c++) {
@@ -456,7 +563,8 @@ static int export_row(void *arg, size_t t, const char *line, size_t len, const d
 
             x->cell.len = 0;
             if (!bad && cells[c].text)
-                bad = add_scrubbed(&x->cell, &x->secrets, cells[c].text, cells[c].len) != 0 ||
+                bad = add_scrubbed(&x->cell, &x->secrets.plain, &x->secrets.json, cells[c].text,
+                                   cells[c].len) != 0 ||
                       csv_field(&x->line, x->cell.data ? x->cell.data : "", x->cell.len) != 0;
             if (bad)
                 return grove_fail(err, GROVE_ENOMEM, "out of memory");
@@ -637,9 +745,8 @@ int cmd_export(int argc, char **argv)
         grove_fail(&err, GROVE_EINVAL, "'%s' is not a folder", dir);
         goto done;
     }
-    secrets_load(ctx, &x.secrets);
-    if (export_open(&x, dir, &err) != 0 || db_export(ctx->db, since, export_row, &x, &err) != 0 ||
-        export_commit(&x, dir, &err) != 0)
+    if (secrets_load(ctx, &x.secrets, &err) != 0 || export_open(&x, dir, &err) != 0 ||
+        db_export(ctx->db, since, export_row, &x, &err) != 0 || export_commit(&x, dir, &err) != 0)
         goto done;
     for (i = 0; i < x.n; i++)
         printf("%-52s %lld rows\n", x.files[i].path, x.files[i].rows);

@@ -564,6 +564,26 @@ class Cli(unittest.TestCase):
             self.assertEqual(p.stdout, b"", args)
             self.assertNotEqual(p.stderr, b"", args)
 
+    def test_since_values(self):
+        """--since: durations and ISO 8601 times; a date or time that does not exist is refused."""
+        self.assertEqual(self.grove("init").returncode, 0)
+        for since, want in (("2026-11-22T03:00:00+02:00", "2026-11-22T01:00:00.000Z"),
+                            ("2024-02-29", "2024-02-29T00:00:00.000Z"),
+                            ("2026-11-22T23:59:59.5Z", "2026-11-22T23:59:59.500Z"),
+                            ("2026-11-22T10:30", "2026-11-22T10:30:00.000Z")):
+            p = self.grove("stats", "--json", "--since", since)
+            self.assertEqual(p.returncode, 0, (since, p.stderr))
+            self.assertEqual(json.loads(p.stdout)["since"], want, since)
+        for since in ("2026-02-30", "2025-02-29", "2026-04-31", "2026-00-10", "2026-13-01",
+                      "2026-01-01T24:00", "2026-01-01T10:60", "2026-01-01T10:00:61Z",
+                      "2026-01-01T10:00+25:00", "2026-01-01T10:00-03:75", "1h ", "-1h", "1.5h",
+                      "1H", "", "now", "2026-1-1", "99999999999d"):
+            for cmd in (("stats",), ("export", "--out", os.path.join(self.tmp, "x"))):
+                p = self.grove(*cmd, "--since", since)
+                self.assertEqual(p.returncode, 2, (cmd, since, p.stdout))
+                self.assertIn(b"invalid since", p.stderr, (cmd, since))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "x")))
+
     def test_stats_text_and_json(self):
         res = self.calls(("spawn_work_instance", {"issue": 5, "prompt": "do it"}),
                          ("log_checkpoint", {"instance_id": "work-5-a1", "phase": "plan",
@@ -815,6 +835,42 @@ class Cli(unittest.TestCase):
             self.assertNotIn(b"grove/\"", everything)  # settings are not exported at all
         prompt = json.loads(read_bytes(os.path.join(self.tmp, "jsonl", "grove-instances.jsonl")))["prompt"]
         self.assertEqual(prompt, "push with [redacted] or [redacted], then [redacted]")
+
+    def test_export_redacts_escaped_and_many_secrets(self):
+        """A secret with a quote, backslash or tab is found JSON-escaped too; there is no cap on secrets."""
+        odd = 'pa"ss\\wo\trd-%d'
+        many = ["s3cret-value-number-%02d" % i for i in range(40)]
+        for i, v in enumerate(many):
+            self.assertEqual(self.grove("config", "set", "k.%02d" % i, "--secret",
+                                        stdin=v.encode()).returncode, 0)
+        self.assertEqual(self.grove("config", "set", "odd", "--secret",
+                                    stdin=(odd % 1).encode()).returncode, 0)
+        text = "uses %s and %s and %s" % (odd % 1, many[0], many[39])
+        res = self.calls(("spawn_work_instance", {"issue": 4, "prompt": text}),
+                         ("log_checkpoint", {"instance_id": "work-4-a1", "phase": "p",
+                                             "data": {"pw": odd % 1, "last": many[39]}}))
+        self.assertFalse(any(r.get("isError") for r in res), res)
+        jdir, cdir = os.path.join(self.tmp, "j"), os.path.join(self.tmp, "c")
+        self.export(jdir)
+        self.export(cdir, "--format", "csv")
+        import csv
+        values = []
+        for name in self.TABLE_FILES:
+            with open(os.path.join(jdir, name + ".jsonl"), encoding="utf-8") as f:
+                rows = [json.loads(l) for l in f]  # still valid JSON after redaction
+            values += [json.dumps(r, ensure_ascii=False) + repr(r) for r in rows]
+            with open(os.path.join(cdir, name + ".csv"), newline="", encoding="utf-8") as f:
+                for row in csv.reader(f):
+                    values += row
+                    for cell in row:  # JSON columns decoded
+                        if cell.startswith("{"):
+                            values.append(repr(json.loads(cell)))
+        everything = "\n".join(values)
+        for secret in [odd % 1] + many:
+            self.assertNotIn(secret, everything)
+        self.assertIn("uses [redacted] and [redacted] and [redacted]", everything)
+        with open(os.path.join(jdir, "grove-checkpoints.jsonl")) as f:
+            self.assertEqual(json.loads(f.readline())["data"], {"pw": "[redacted]", "last": "[redacted]"})
 
     def test_export_is_atomic(self):
         import resource
