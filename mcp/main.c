@@ -16,6 +16,7 @@
 #include "mcp/server.h"
 #include "tools/cli.h"
 #include "tools/context.h"
+#include "tools/git.h"
 
 #ifndef GROVE_VERSION
 #define GROVE_VERSION "0.1.0"
@@ -80,6 +81,9 @@ static struct grove_ctx *serve_open_ctx(void *arg, grove_err *err)
     /* Most of a cold start (with mbedTLS it parses the CA bundle): not before it is needed. */
     git_init();
     st->git_init = 1;
+    /* The CA bundle libgit2 parsed is loaded again by the first https push. */
+    if (gitops_tls_release())
+        log_debug("released libgit2's CA certificates until an https push");
     if (ctx_open(&st->ctx, &st->o, err) != 0)
         return NULL;
     snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", SERVE_CACHE_KIB);

@@ -3934,6 +3934,9 @@ int gitops_push(gitops_repo *r, const gitops_push_opts *o, grove_err *err)
      * named lookup leaks in 1.5.1). insteadOf is already applied; the
      * remote-tracking ref is written by push_update_tracking().
      */
+    /* The CA certificates a https remote (or a http one that redirects there) is verified with. */
+    if (strncmp(conf.push_url, "http", 4) == 0 && gitops_tls_restore(err) != 0)
+        goto done;
     git_remote_create_options_init(&co, GIT_REMOTE_CREATE_OPTIONS_VERSION);
     co.repository = r->repo;
     co.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;

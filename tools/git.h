@@ -250,6 +250,18 @@ typedef struct gitops_push_opts {
 } gitops_push_opts;
 
 /*
+ * libgit2's CA certificates (tools/git_tls.c). With the mbedTLS back end,
+ * gitops_tls_release() frees the system bundle that git_libgit2_init()
+ * parsed (0.4 MB a `grove serve` holds until it pushes over https); returns 1
+ * when it did. gitops_tls_restore() loads certificates again when they were
+ * released or $SSL_CERT_FILE / $SSL_CERT_DIR is set (from those variables,
+ * else the system bundle); gitops_push() calls it for http(s) remotes.
+ * Process-wide: call both from the thread that serves tool calls.
+ */
+int gitops_tls_release(void);
+int gitops_tls_restore(grove_err *err);
+
+/*
  * Pushes the branch with libgit2 to a path, file://, ssh:// or scp-like
  * (ssh-agent credentials) or https:// (token) remote. A rejection by the
  * remote (non-fast-forward, hook, permissions) or an authentication failure
