@@ -17,6 +17,7 @@
 #include "tools/cli.h"
 #include "tools/context.h"
 #include "tools/git.h"
+#include "tools/lazy_git2.h"
 
 #ifndef GROVE_VERSION
 #define GROVE_VERSION "0.1.0"
@@ -34,10 +35,13 @@
  * Only when libssh2 (found through libgit2, so no link dependency) uses
  * OpenSSL 1.1 or later: the libgcrypt and mbedTLS back ends need their init.
  */
-static void git_init(void)
+static int git_init(grove_err *err)
 {
     static int done;
+    char why[512];
 
+    if (lazy_git2_load(why, sizeof(why)) != 0)
+        return grove_fail(err, GROVE_EGIT, "%s", why);
     if (!done) {
         void *ssh2 = dlopen("libssh2.so.1", RTLD_LAZY | RTLD_NOLOAD);
         int (*ssh2_init)(int) = NULL;
@@ -52,7 +56,13 @@ static void git_init(void)
         if (ssh2)
             dlclose(ssh2);
     }
-    git_libgit2_init();
+    if (git_libgit2_init() < 0) {
+        const git_error *e = git_error_last();
+
+        return grove_fail(err, GROVE_EGIT, "cannot initialise libgit2: %s",
+                          e && e->message ? e->message : "unknown error");
+    }
+    return 0;
 }
 
 /*
@@ -78,8 +88,10 @@ static struct grove_ctx *serve_open_ctx(void *arg, grove_err *err)
     serve_state *st = arg;
     char sql[64];
 
-    /* Most of a cold start (with mbedTLS it parses the CA bundle): not before it is needed. */
-    git_init();
+    /* Most of a cold start (loading libgit2; with mbedTLS it parses the CA bundle): not before it
+     * is needed. */
+    if (git_init(err) != 0)
+        return NULL;
     st->git_init = 1;
     /* The CA bundle libgit2 parsed is loaded again by the first https push. */
     if (gitops_tls_release())
@@ -208,9 +220,12 @@ int main(int argc, char **argv)
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
             int lazy = commands[i].run == cmd_serve; /* serve initialises libgit2 when needed */
+            grove_err err = GROVE_ERR_INIT;
 
-            if (!lazy)
-                git_init();
+            if (!lazy && git_init(&err) != 0) {
+                fprintf(stderr, "grove %s: %s\n", commands[i].name, err.msg);
+                return 1;
+            }
             rc = commands[i].run(argc - 2, argv + 2);
             if (!lazy)
                 git_libgit2_shutdown();

@@ -31,7 +31,8 @@ int gitops_commit_all(const char *path, const char *message, grove_err *err)
     git_index *index = NULL;
     git_signature *sig = NULL;
     git_tree *tree = NULL;
-    git_object *parent = NULL;
+    git_object *parent = NULL; /* a commit: what HEAD names */
+    const git_commit *parents[1];
     git_reference *head_ref = NULL;
     git_oid tree_id, commit_id;
     int rc = -1;
@@ -53,8 +54,9 @@ int gitops_commit_all(const char *path, const char *message, grove_err *err)
     }
     if (git_revparse_ext(&parent, &head_ref, repo, "HEAD") < 0)
         parent = NULL; /* first commit */
-    if (git_commit_create_v(&commit_id, repo, "HEAD", sig, sig, NULL, message, tree, parent ? 1 : 0,
-                            parent) < 0) {
+    parents[0] = (const git_commit *)parent;
+    if (git_commit_create(&commit_id, repo, "HEAD", sig, sig, NULL, message, tree, parent ? 1 : 0,
+                          parents) < 0) {
         git_fail(err, "cannot commit");
         goto done;
     }

@@ -550,6 +550,47 @@ class Cli(unittest.TestCase):
                          for i, (n, a) in enumerate(calls)]
         return [m["result"] for m in self.serve(*msgs, env=env)[1:]]
 
+    def test_serve_loads_libraries_when_needed(self):
+        """initialize, tools/list and ping map neither libgit2 nor libcurl; the first tool
+        call loads libgit2 (tools/lazy_git2.c), and libcurl stays unloaded without a forge."""
+        p = subprocess.Popen([GROVE, "serve"], cwd=self.repo, env=self.env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+        def ask(i, method, params=None):
+            msg = {"jsonrpc": "2.0", "id": i, "method": method}
+            if params is not None:
+                msg["params"] = params
+            p.stdin.write((json.dumps(msg) + "\n").encode())
+            p.stdin.flush()
+            res = json.loads(p.stdout.readline())
+            self.assertEqual(res["id"], i, res)
+            return res
+
+        def mapped():
+            with open("/proc/%d/maps" % p.pid) as f:
+                names = {os.path.basename(l.split()[-1]) for l in f if "/" in l}
+            return {n.split(".so")[0] for n in names if ".so" in n}
+
+        try:
+            ask(0, "initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
+                                  "clientInfo": {"name": "cli-test", "version": "1"}})
+            self.assertIn("result", ask(1, "tools/list"))
+            self.assertEqual(ask(2, "ping")["result"], {})
+            libs = mapped()
+            self.assertIn("libsqlite3", libs)  # the check sees linked libraries
+            self.assertNotIn("libgit2", libs)
+            self.assertNotIn("libcurl", libs)
+            res = ask(3, "tools/call", {"name": "query_instances", "arguments": {}})
+            self.assertFalse(res["result"].get("isError"), res)
+            libs = mapped()
+            self.assertIn("libgit2", libs)
+            self.assertNotIn("libcurl", libs)
+        finally:
+            p.stdin.close()
+            self.assertEqual(p.wait(timeout=30), 0)
+            p.stdout.close()
+            p.stderr.close()
+
     def test_new_commands_help_and_usage(self):
         for cmd in ("stats", "export", "import"):
             p = self.grove(cmd, "--help")
