@@ -426,6 +426,22 @@ static void rollback(grove_db *db)
         log_warn("rollback on '%s' failed: %s", db->path, sqlite3_errmsg(db->sq));
 }
 
+int db_txn_relaxed(grove_db *db, db_txn_fn fn, void *arg, grove_err *err)
+{
+    grove_err serr = GROVE_ERR_INIT;
+    int rc;
+
+    if (run_pragma(db, "PRAGMA synchronous = NORMAL", NULL, 0, err) != 0)
+        return -1;
+    rc = db_txn(db, fn, arg, err);
+    if (run_pragma(db, "PRAGMA synchronous = FULL", NULL, 0, &serr) != 0) {
+        if (rc == 0)
+            *err = serr;
+        return -1;
+    }
+    return rc;
+}
+
 int db_txn(grove_db *db, db_txn_fn fn, void *arg, grove_err *err)
 {
     double start = grove_now_ms();

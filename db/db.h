@@ -47,6 +47,16 @@ typedef int (*db_txn_fn)(grove_db *db, void *arg, grove_err *err);
 int db_txn(grove_db *db, db_txn_fn fn, void *arg, grove_err *err);
 
 /*
+ * db_txn() with synchronous = NORMAL for this one transaction: the commit
+ * is written to the WAL but not fsynced, so it survives the process being
+ * killed and reaches the disk with the next fsync (the next ordinary
+ * commit, or a checkpoint of the WAL); a power loss before that can undo
+ * it. The connection is back to synchronous = FULL afterwards (an error if
+ * that fails).
+ */
+int db_txn_relaxed(grove_db *db, db_txn_fn fn, void *arg, grove_err *err);
+
+/*
  * Maps a failed sqlite3 result code to grove's convention: returns DB_RETRY
  * for BUSY/LOCKED, otherwise fills err with GROVE_EDB and the SQLite message
  * prefixed by `what`, and returns -1.

@@ -839,7 +839,8 @@ int db_event_insert(grove_db *db, const db_new_event *in, grove_err *err)
     a.metadata = meta ? meta : "{}";
     /* The schema promises a non-negative number. */
     a.duration_ms = (isfinite(in->duration_ms) && in->duration_ms > 0) ? in->duration_ms : 0;
-    ret = db_txn(db, event_insert_fn, &a, err);
+    ret = in->relaxed ? db_txn_relaxed(db, event_insert_fn, &a, err)
+                      : db_txn(db, event_insert_fn, &a, err);
     free(meta);
     return ret == 0 ? 0 : -1;
 }

@@ -176,6 +176,7 @@ typedef struct db_new_event {
     const char *error_message; /* NULL on success */
     const json_t *metadata;    /* the arguments, secrets already removed; NULL = {} */
     double duration_ms;
+    int relaxed; /* 1: committed with db_txn_relaxed() (a read's event: no fsync of its own) */
 } db_new_event;
 
 int db_event_insert(grove_db *db, const db_new_event *in, grove_err *err);

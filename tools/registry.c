@@ -14,17 +14,17 @@ extern const size_t grove_tool_specs_count;
 
 /* The registry: every tool, in the order tools/list shows them. */
 static const tool_def registry[] = {
-    {"spawn_work_instance", tool_spawn_work_instance},
-    {"spawn_review_instance", tool_spawn_review_instance},
-    {"fork_instance", tool_fork_instance},
-    {"create_pull_request", tool_create_pull_request},
-    {"send_feedback", tool_send_feedback},
-    {"log_checkpoint", tool_log_checkpoint},
-    {"get_checkpoint", tool_get_checkpoint},
-    {"query_instances", tool_query_instances},
-    {"get_instance", tool_get_instance},
-    {"terminate_instance", tool_terminate_instance},
-    {"query_events", tool_query_events},
+    {"spawn_work_instance", tool_spawn_work_instance, 0},
+    {"spawn_review_instance", tool_spawn_review_instance, 0},
+    {"fork_instance", tool_fork_instance, 0},
+    {"create_pull_request", tool_create_pull_request, 0},
+    {"send_feedback", tool_send_feedback, 0},
+    {"log_checkpoint", tool_log_checkpoint, 0},
+    {"get_checkpoint", tool_get_checkpoint, 1},
+    {"query_instances", tool_query_instances, 1},
+    {"get_instance", tool_get_instance, 1},
+    {"terminate_instance", tool_terminate_instance, 0},
+    {"query_events", tool_query_events, 1},
 };
 
 #define NTOOLS (sizeof(registry) / sizeof(registry[0]))
@@ -250,6 +250,8 @@ static void event_init(grove_ctx *ctx, size_t i, const json_t *args, int success
     ev->error_message = success ? NULL : message;
     ev->metadata = *meta;
     ev->duration_ms = ms;
+    /* The event of a call that wrote nothing else is not worth an fsync of its own (README). */
+    ev->relaxed = registry[i].read_only;
 }
 
 static void record(grove_ctx *ctx, size_t i, const json_t *args, int success, const char *message,

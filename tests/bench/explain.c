@@ -160,7 +160,7 @@ int main(int argc, char **argv)
     /* log_checkpoint's writes (one row each in the benchmark's database) */
     {
         db_new_checkpoint cp = {argv[2], "explain", NULL, "completed", NULL, NULL, NULL};
-        db_new_event ev = {argv[2], "log_checkpoint", 1, NULL, NULL, 0.1};
+        db_new_event ev = {argv[2], "log_checkpoint", 1, NULL, NULL, 0.1, 0};
 
         db_checkpoint_insert(db, &cp, &res, &err);
         json_decref(res);

@@ -591,6 +591,56 @@ class Cli(unittest.TestCase):
             p.stdout.close()
             p.stderr.close()
 
+    def test_read_events_without_their_own_fsync(self):
+        """The event of a read-only call is committed without an fsync of its own (and is still
+        there after kill -9); a call that writes (log_checkpoint) is fsynced before its answer."""
+        inst = self.spawn(issue=3, prompt="x")
+        reads = [("query_instances", {}), ("get_instance", {"instance_id": inst["id"]}),
+                 ("get_checkpoint", {"instance_id": inst["id"]}), ("query_events", {"limit": 1})]
+        init = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                           "clientInfo": {"name": "cli-test", "version": "1"}}}
+
+        def fsyncs(calls):
+            log = os.path.join(self.tmp, "strace.log")
+            msgs = [init] + [{"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+                              "params": {"name": n, "arguments": a}} for i, (n, a) in enumerate(calls)]
+            data = "".join(json.dumps(m) + "\n" for m in msgs).encode()
+            p = subprocess.run(["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-o", log,
+                                GROVE, "serve"], cwd=self.repo, env=self.env, input=data,
+                               capture_output=True, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            out = [json.loads(l) for l in p.stdout.decode().splitlines()]
+            self.assertEqual(len(out), len(msgs))
+            self.assertFalse(any(m["result"].get("isError") for m in out[1:]), out)
+            with open(log) as f:
+                return sum(1 for l in f if "fsync(" in l or "fdatasync(" in l)
+
+        base = fsyncs([])  # opening the database
+        self.assertLess(fsyncs(reads * 10) - base, 10)  # 40 reads
+        self.assertGreaterEqual(fsyncs([("log_checkpoint", {"instance_id": inst["id"],
+                                                            "phase": "p"})] * 10) - base, 10)
+
+        # a read's event row survives the server being killed right after the answer
+        p = subprocess.Popen([GROVE, "serve"], cwd=self.repo, env=self.env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        p.stdin.write((json.dumps(init) + "\n").encode())
+        p.stdin.write((json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                   "params": {"name": "query_instances",
+                                              "arguments": {"issue": 424242}}}) + "\n").encode())
+        p.stdin.flush()
+        p.stdout.readline()
+        self.assertEqual(json.loads(p.stdout.readline())["id"], 1)
+        p.kill()
+        p.wait()
+        p.stdin.close()
+        p.stdout.close()
+        db = sqlite3.connect(os.path.join(self.repo, ".git", "grove", "grove.db"))
+        n = db.execute("SELECT count(*) FROM grove_mcp_events WHERE tool_name = 'query_instances' "
+                       "AND json_extract(metadata, '$.issue') = 424242").fetchone()[0]
+        db.close()
+        self.assertEqual(n, 1)
+
     def test_new_commands_help_and_usage(self):
         for cmd in ("stats", "export", "import"):
             p = self.grove(cmd, "--help")

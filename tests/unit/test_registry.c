@@ -69,6 +69,9 @@ static void test_every_definition_complete(void **state)
                 assert_true(json_is_object(json_object_get(out, "$defs")));
             free(text);
         }
+        /* the registry's read_only (events without an fsync of their own) is the hint */
+        assert_int_equal(tools_get(i)->read_only,
+                         json_is_true(json_object_get(ann, "readOnlyHint")) ? 1 : 0);
         /* read-only tools are never destructive */
         if (json_is_true(json_object_get(ann, "readOnlyHint")))
             assert_true(json_is_false(json_object_get(ann, "destructiveHint")));
