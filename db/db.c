@@ -35,9 +35,10 @@ typedef struct stmt_slot {
 } stmt_slot;
 
 struct grove_db {
-    sqlite3 *sq; /* owned */
-    char *path;  /* owned copy of the path given to db_open() */
-    int in_txn;  /* inside db_txn()'s BEGIN IMMEDIATE ... COMMIT */
+    sqlite3 *sq;     /* owned */
+    char *path;      /* owned copy of the path given to db_open() */
+    int in_txn;      /* inside db_txn()'s BEGIN IMMEDIATE ... COMMIT */
+    int sync_normal; /* synchronous = NORMAL (db_txn_relaxed() could not switch back yet) */
     size_t nslots;
     stmt_slot slots[DB_STMT_CACHE];
 };
@@ -426,30 +427,53 @@ static void rollback(grove_db *db)
         log_warn("rollback on '%s' failed: %s", db->path, sqlite3_errmsg(db->sq));
 }
 
+/* The connection's synchronous level, remembered so that db_txn() never commits a write at NORMAL.
+ */
+static int set_synchronous(grove_db *db, int full, grove_err *err)
+{
+    if (run_pragma(db, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", NULL, 0,
+                   err) != 0)
+        return -1;
+    db->sync_normal = !full;
+    return 0;
+}
+
+static int txn_run(grove_db *db, db_txn_fn fn, void *arg, grove_err *err);
+
 int db_txn_relaxed(grove_db *db, db_txn_fn fn, void *arg, grove_err *err)
 {
     grove_err serr = GROVE_ERR_INIT;
     int rc;
 
-    if (run_pragma(db, "PRAGMA synchronous = NORMAL", NULL, 0, err) != 0)
+    if (db->in_txn) /* nested: part of the caller's transaction, at its level */
+        return fn(db, arg, err);
+    if (set_synchronous(db, 0, err) != 0)
         return -1;
-    rc = db_txn(db, fn, arg, err);
-    if (run_pragma(db, "PRAGMA synchronous = FULL", NULL, 0, &serr) != 0) {
-        if (rc == 0)
-            *err = serr;
-        return -1;
+    rc = txn_run(db, fn, arg, err);
+    /* On failure sync_normal stays set, and the next db_txn() tries again before it writes. */
+    if (set_synchronous(db, 1, &serr) != 0 && rc == 0) {
+        *err = serr;
+        rc = -1;
     }
     return rc;
 }
 
 int db_txn(grove_db *db, db_txn_fn fn, void *arg, grove_err *err)
 {
+    if (db->in_txn) /* nested: part of the caller's transaction */
+        return fn(db, arg, err);
+    if (db->sync_normal && set_synchronous(db, 1, err) != 0)
+        return -1;
+    return txn_run(db, fn, arg, err);
+}
+
+/* BEGIN IMMEDIATE ... COMMIT around fn, retried on BUSY (see db_txn() in db.h). */
+static int txn_run(grove_db *db, db_txn_fn fn, void *arg, grove_err *err)
+{
     double start = grove_now_ms();
     unsigned delay = DB_BACKOFF_START_US;
     int attempts = 0;
 
-    if (db->in_txn) /* nested: part of the caller's transaction */
-        return fn(db, arg, err);
     if (check_file(db, err) != 0)
         return -1;
     for (;;) {

@@ -35,8 +35,7 @@ typedef int (*tool_handler)(struct grove_ctx *ctx, const json_t *args, const too
 typedef struct tool_def {
     const char *name;
     tool_handler handler;
-    int read_only; /* writes nothing of its own (annotations.readOnlyHint; checked by test_registry)
-                    */
+    int read_only; /* writes nothing of its own: annotations.readOnlyHint (test_registry) */
 } tool_def;
 
 /* Number of tools, in the order tools/list shows them. */

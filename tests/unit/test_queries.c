@@ -12,6 +12,7 @@
 
 #include <ftw.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -649,6 +650,14 @@ static json_t *events(grove_db *db, const char *inst, const char *tool, int succ
     return arr;
 }
 
+/* sqlite3_exec callback: the first column as an int into *arg. */
+static int sync_level(void *arg, int n, char **vals, char **names)
+{
+    (void)names;
+    *(int *)arg = n > 0 && vals[0] ? atoi(vals[0]) : -1;
+    return 0;
+}
+
 static void test_events(void **state)
 {
     static const char *const bad_since[] = {
@@ -668,6 +677,7 @@ static void test_events(void **state)
     db_new_event e;
     json_t *arr = NULL, *ev;
     size_t i;
+    int level = -1;
 
     event(f->db, "work-1-a1", "log_checkpoint", 1, "2026-01-01T08:00:00.000Z");
     event(f->db, "work-1-a1", "spawn_review_instance", 0, "2026-01-01T09:00:00.000Z");
@@ -765,6 +775,17 @@ static void test_events(void **state)
     e.tool_name = "";
     assert_int_equal(db_event_insert(f->db, &e, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);
+
+    /* A read's event is committed relaxed; the connection is back at FULL afterwards. */
+    e.tool_name = "query_events";
+    e.relaxed = 1;
+    assert_int_equal(db_event_insert(f->db, &e, &err), 0);
+    assert_int_equal(sqlite3_exec(db_sqlite(f->db), "PRAGMA synchronous", sync_level, &level, NULL),
+                     SQLITE_OK);
+    assert_int_equal(level, 2); /* FULL */
+    arr = events(f->db, NULL, "query_events", -1, NULL, 1);
+    assert_int_equal(json_array_size(arr), 1);
+    json_decref(arr);
 }
 
 /* ---- config ------------------------------------------------------------- */
