@@ -269,8 +269,13 @@ done:
  * (\u001f) and the way jansson does (\u001F), so a secret holding a quote,
  * a backslash or a control character is found in every form.
  */
+typedef struct pattern {
+    char *s; /* owned; wiped with secret_free() */
+    size_t len;
+} pattern;
+
 typedef struct patterns {
-    char **v; /* owned; wiped with secret_free() */
+    pattern *v; /* owned */
     size_t n, cap;
 } patterns;
 
@@ -285,20 +290,20 @@ static int patterns_add(patterns *p, const char *v, size_t len)
     size_t i;
 
     for (i = 0; i < p->n; i++)
-        if (strlen(p->v[i]) == len && memcmp(p->v[i], v, len) == 0)
+        if (p->v[i].len == len && memcmp(p->v[i].s, v, len) == 0)
             return 0;
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 8;
-        char **d = realloc(p->v, cap * sizeof(*d));
+        pattern *d = realloc(p->v, cap * sizeof(*d));
 
         if (!d)
             return -1;
         p->v = d;
         p->cap = cap;
     }
-    if (!(p->v[p->n] = strndup(v, len)))
+    if (!(p->v[p->n].s = strndup(v, len)))
         return -1;
-    p->n++;
+    p->v[p->n++].len = len;
     return 0;
 }
 
@@ -307,7 +312,7 @@ static void patterns_free(patterns *p)
     size_t i;
 
     for (i = 0; i < p->n; i++)
-        secret_free(p->v[i]);
+        secret_free(p->v[i].s);
     free(p->v);
     memset(p, 0, sizeof(*p));
 }
@@ -456,18 +461,19 @@ static int buf_add(buf *b, const char *s, size_t n)
 /* The length of the pattern of p that text starts with, or 0. */
 static size_t pattern_at(const patterns *p, const char *text, size_t left)
 {
-    size_t k, n;
+    size_t k;
 
     for (k = 0; p && k < p->n; k++) {
-        n = strlen(p->v[k]);
-        if (n <= left && text[0] == p->v[k][0] && memcmp(text, p->v[k], n) == 0)
-            return n;
+        const pattern *q = &p->v[k];
+
+        if (q->len <= left && text[0] == q->s[0] && memcmp(text, q->s, q->len) == 0)
+            return q->len;
     }
     return 0;
 }
 
 /*
- * Appends text to b with the patterns of a and b2 (either may be NULL) and
+ * Appends text to b with the patterns of p1 and p2 (either may be NULL) and
  * token-shaped strings replaced by "[redacted]".
  */
 static int add_scrubbed(buf *b, const patterns *p1, const patterns *p2, const char *text,
