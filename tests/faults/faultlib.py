@@ -304,6 +304,13 @@ class FaultCase(unittest.TestCase):
             raise AssertionError("git %s: %s" % (" ".join(args), p.stderr.decode()))
         return p.stdout.decode()
 
+    def commit_file(self, wt, name, text):
+        """Writes <wt>/<name> and commits it there: a commit ahead of the base."""
+        with open(os.path.join(wt, name), "w") as f:
+            f.write(text)
+        self.git("add", name, cwd=wt)
+        self.git("commit", "-qm", name, cwd=wt)
+
     def outside_state(self, extra_skip=()):
         """Everything grove must leave alone: the main worktree (its .git aside: the database
         and git's worktree records live there), the origin, and the outside folder."""

@@ -70,11 +70,7 @@ class HttpsRemote(faultlib.FaultCase):
         def attempt(env):
             s = self.serve(env=dict(env, GROVE_LOG="debug"))
             inst = s.ok("spawn_work_instance", issue=9, prompt="push over https")["instance"]
-            wt = inst["worktree_path"]
-            with open(os.path.join(wt, "f.txt"), "w") as f:
-                f.write("x\n")
-            self.git("add", "f.txt", cwd=wt)
-            self.git("commit", "-qm", "f", cwd=wt)
+            self.commit_file(inst["worktree_path"], "f.txt", "x\n")
             before = len(httpd.requests)
             text = s.error("create_pull_request", instance_id=inst["id"], title="t")
             self.assert_serving(s)

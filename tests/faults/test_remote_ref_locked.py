@@ -23,11 +23,7 @@ class RemoteRefLocked(faultlib.FaultCase):
     def test_stale_lock_in_local_remote(self):
         s = self.serve()
         inst = s.ok("spawn_work_instance", issue=5, prompt="push me")["instance"]
-        wt = inst["worktree_path"]
-        with open(os.path.join(wt, "feature.txt"), "w") as f:
-            f.write("feature\n")
-        self.git("add", "feature.txt", cwd=wt)
-        self.git("commit", "-qm", "feature", cwd=wt)
+        self.commit_file(inst["worktree_path"], "feature.txt", "feature\n")
 
         origin = os.path.join(self.tmp, "origin.git")
         lock = os.path.join(origin, "refs", "heads", inst["branch_name"] + ".lock")
