@@ -28,6 +28,11 @@ def git_env(tmp):
     return env
 
 
+INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "cli-test", "version": "1"}}}
+
+
 class Cli(unittest.TestCase):
     def setUp(self):
         self.tmp = os.path.realpath(tempfile.mkdtemp(prefix="grove-cli-"))
@@ -53,12 +58,9 @@ class Cli(unittest.TestCase):
         return [json.loads(l) for l in p.stdout.decode().splitlines()]
 
     def spawn(self, **args):
-        init = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                           "clientInfo": {"name": "cli-test", "version": "1"}}}
         call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                 "params": {"name": "spawn_work_instance", "arguments": args}}
-        out = self.serve(init, call)
+        out = self.serve(INIT, call)
         return out[1]["result"]["structuredContent"]["instance"]
 
     def test_version_and_help(self):
@@ -542,10 +544,7 @@ class Cli(unittest.TestCase):
 
     def calls(self, *calls, env=None):
         """tools/call each (name, arguments) through one `grove serve`; the results."""
-        init = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                           "clientInfo": {"name": "cli-test", "version": "1"}}}
-        msgs = [init] + [{"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+        msgs = [INIT] + [{"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
                           "params": {"name": n, "arguments": a}}
                          for i, (n, a) in enumerate(calls)]
         return [m["result"] for m in self.serve(*msgs, env=env)[1:]]
@@ -572,8 +571,7 @@ class Cli(unittest.TestCase):
             return {n.split(".so")[0] for n in names if ".so" in n}
 
         try:
-            ask(0, "initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
-                                  "clientInfo": {"name": "cli-test", "version": "1"}})
+            ask(0, "initialize", INIT["params"])
             self.assertIn("result", ask(1, "tools/list"))
             self.assertEqual(ask(2, "ping")["result"], {})
             libs = mapped()
@@ -597,13 +595,10 @@ class Cli(unittest.TestCase):
         inst = self.spawn(issue=3, prompt="x")
         reads = [("query_instances", {}), ("get_instance", {"instance_id": inst["id"]}),
                  ("get_checkpoint", {"instance_id": inst["id"]}), ("query_events", {"limit": 1})]
-        init = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                           "clientInfo": {"name": "cli-test", "version": "1"}}}
 
         def fsyncs(calls):
             log = os.path.join(self.tmp, "strace.log")
-            msgs = [init] + [{"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+            msgs = [INIT] + [{"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
                               "params": {"name": n, "arguments": a}} for i, (n, a) in enumerate(calls)]
             data = "".join(json.dumps(m) + "\n" for m in msgs).encode()
             # LeakSanitizer (ASan builds) cannot run under ptrace: leaks are checked elsewhere
@@ -626,7 +621,7 @@ class Cli(unittest.TestCase):
         # a read's event row survives the server being killed right after the answer
         p = subprocess.Popen([GROVE, "serve"], cwd=self.repo, env=self.env, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        p.stdin.write((json.dumps(init) + "\n").encode())
+        p.stdin.write((json.dumps(INIT) + "\n").encode())
         p.stdin.write((json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                                    "params": {"name": "query_instances",
                                               "arguments": {"issue": 424242}}}) + "\n").encode())
