@@ -12,7 +12,7 @@
 
 #include <sqlite3.h>
 
-#include "mcp/common.h"
+#include "tools/base/grove.h"
 
 typedef struct grove_db grove_db;
 

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "db/db_internal.h"
-#include "mcp/embed.h"
+#include "tools/base/embed.h"
 
 extern const embedded_file grove_migrations[];
 extern const size_t grove_migrations_count;

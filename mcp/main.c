@@ -1,6 +1,6 @@
 /*
  * grove: the program's entry point. One static table maps command names to
- * functions; `serve` is here, the others are in tools/cli.c.
+ * functions; `serve` is here, the others are in tools/cli/cli.c.
  */
 #include <dlfcn.h>
 #include <git2.h>
@@ -11,13 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mcp/args.h"
-#include "mcp/common.h"
+#include "tools/cli/args.h"
+#include "tools/base/grove.h"
 #include "mcp/server.h"
-#include "tools/cli.h"
-#include "tools/context.h"
-#include "tools/git.h"
-#include "tools/lazy_git2.h"
+#include "tools/cli/cli.h"
+#include "tools/core/context.h"
+#include "tools/git/git.h"
+#include "tools/git/lazy_git2.h"
 
 #ifndef GROVE_VERSION
 #define GROVE_VERSION "0.1.0"

@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "mcp/io.h"
+#include "tools/base/io.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/schema.h"
 #include "tools/registry.h"

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "mcp/common.h"
+#include "tools/base/grove.h"
 
 struct grove_ctx;
 

@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 
 #include "db/queries.h"
-#include "tools/forge.h"
-#include "tools/github.h"
-#include "tools/instance.h"
-#include "tools/secret.h"
+#include "tools/forge/forge.h"
+#include "tools/core/github.h"
+#include "tools/core/instance.h"
+#include "tools/base/secret.h"
 
 #define PR_STEPS 5
 

@@ -2,7 +2,7 @@
  * fork_instance.json. */
 #include <stdlib.h>
 
-#include "tools/instance.h"
+#include "tools/core/instance.h"
 
 int tool_fork_instance(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
                        grove_err *err)

@@ -1,7 +1,7 @@
 /* get_checkpoint: the latest checkpoint, optionally of one phase. Definition: get_checkpoint.json.
  */
 #include "db/queries.h"
-#include "tools/instance.h"
+#include "tools/core/instance.h"
 
 int tool_get_checkpoint(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
                         grove_err *err)

@@ -1,7 +1,7 @@
 /* get_instance: one instance with relationships, last checkpoint and git state. Definition:
  * get_instance.json. */
 #include "db/queries.h"
-#include "tools/instance.h"
+#include "tools/core/instance.h"
 
 int tool_get_instance(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
                       grove_err *err)

@@ -1,6 +1,6 @@
 /* log_checkpoint: append a resumable checkpoint. Definition: log_checkpoint.json. */
 #include "db/queries.h"
-#include "tools/instance.h"
+#include "tools/core/instance.h"
 
 typedef struct insert_arg {
     const db_new_checkpoint *in;

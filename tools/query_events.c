@@ -1,6 +1,6 @@
 /* query_events: the recorded tool calls, newest first. Definition: query_events.json. */
 #include "db/queries.h"
-#include "tools/instance.h"
+#include "tools/core/instance.h"
 
 int tool_query_events(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
                       grove_err *err)

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "db/queries.h"
-#include "tools/instance.h"
+#include "tools/core/instance.h"
 
 int tool_query_instances(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
                          grove_err *err)

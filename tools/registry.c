@@ -6,8 +6,8 @@
 #include <strings.h>
 
 #include "db/queries.h"
-#include "mcp/embed.h"
-#include "tools/context.h"
+#include "tools/base/embed.h"
+#include "tools/core/context.h"
 
 extern const embedded_file grove_tool_specs[];
 extern const size_t grove_tool_specs_count;

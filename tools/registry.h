@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include "db/db.h"
-#include "mcp/common.h"
+#include "tools/base/grove.h"
 
 struct grove_ctx;
 

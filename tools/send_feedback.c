@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "db/queries.h"
-#include "tools/agent.h"
-#include "tools/instance.h"
+#include "tools/agents/agent.h"
+#include "tools/core/instance.h"
 
 int tool_send_feedback(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
                        grove_err *err)

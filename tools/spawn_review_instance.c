@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/instance.h"
+#include "tools/core/instance.h"
 
 /* The default brief the reviewer agent gets. Malloc'd. */
 static char *review_brief(const json_t *work, const char *head, const gitops_diff_stat *ds)

@@ -2,9 +2,9 @@
  * spawn_work_instance.json. */
 #include <stdlib.h>
 
-#include "tools/beads.h"
-#include "tools/github.h"
-#include "tools/instance.h"
+#include "tools/core/beads.h"
+#include "tools/core/github.h"
+#include "tools/core/instance.h"
 
 int tool_spawn_work_instance(grove_ctx *ctx, const json_t *args, const tool_progress *p,
                              json_t **out, grove_err *err)

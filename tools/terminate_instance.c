@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 
 #include "db/queries.h"
-#include "tools/agent.h"
-#include "tools/instance.h"
+#include "tools/agents/agent.h"
+#include "tools/core/instance.h"
 
 int tool_terminate_instance(grove_ctx *ctx, const json_t *args, const tool_progress *p,
                             json_t **out, grove_err *err)

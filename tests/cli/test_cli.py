@@ -551,7 +551,7 @@ class Cli(unittest.TestCase):
 
     def test_serve_loads_libraries_when_needed(self):
         """initialize, tools/list and ping map neither libgit2 nor libcurl; the first tool
-        call loads libgit2 (tools/lazy_git2.c), and libcurl stays unloaded without a forge."""
+        call loads libgit2 (tools/git/lazy_git2.c), and libcurl stays unloaded without a forge."""
         p = subprocess.Popen([GROVE, "serve"], cwd=self.repo, env=self.env, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

@@ -2,7 +2,7 @@
 """An https remote: its certificate is verified with the CA certificates grove loads for the push.
 
 `grove serve` frees the CA bundle libgit2 (mbedTLS) parsed at start, and loads certificates
-again before a push over http(s) (tools/git_tls.c). A local TLS server answers every
+again before a push over http(s) (tools/git/tls.c). A local TLS server answers every
 request with 404, so a push that gets through the TLS handshake fails with libgit2's
 "unexpected http status code: 404", and one whose certificate is not trusted fails with a
 certificate error before any HTTP request reaches the server.

@@ -21,10 +21,10 @@
 
 #include <git2.h>
 
-#include "mcp/common.h"
+#include "tools/base/grove.h"
 #include "mcp/server.h"
-#include "tools/context.h"
-#include "tools/git.h"
+#include "tools/core/context.h"
+#include "tools/git/git.h"
 #include "tests/fuzz/fuzz.h"
 
 #define RESET_EVERY 256

@@ -1,5 +1,5 @@
 /*
- * fuzz_framing: bytes through the line reader (mcp/io.c), and every line
+ * fuzz_framing: bytes through the line reader (tools/base/io.c), and every line
  * through rpc_parse, rpc_classify and the response builders, then through a
  * server with no repository (mcp_server_handle_line).
  *
@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mcp/common.h"
-#include "mcp/io.h"
+#include "tools/base/grove.h"
+#include "tools/base/io.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/server.h"
 #include "tests/fuzz/fuzz.h"

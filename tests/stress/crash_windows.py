@@ -3,7 +3,7 @@
 
 kill9.py kills at random moments; this test reaches the narrow windows deterministically.
 grove kills itself with SIGKILL where GROVE_TEST_KILL_AT names the moment
-(instance_kill_point() in tools/instance.c), or the test kills it from outside while a
+(instance_kill_point() in tools/core/instance.c), or the test kills it from outside while a
 setup command runs. After each kill `grove gc` must leave a consistent state:
 
 - terminate_instance with remove_worktree, killed after the agent is stopped, after the

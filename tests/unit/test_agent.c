@@ -1,5 +1,5 @@
 /*
- * Unit tests of tools/agent.c against real processes and a real tmux. The
+ * Unit tests of tools/agents/agent.c against real processes and a real tmux. The
  * tests run their own tmux server (TMUX_TMPDIR in a temporary folder, TMUX
  * unset), never the user's, and kill it at the end.
  */
@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tools/agent.h"
+#include "tools/agents/agent.h"
 
 extern char **environ;
 

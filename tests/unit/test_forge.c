@@ -1,5 +1,5 @@
 /*
- * Unit tests of tools/forge.c. The string functions (forge_parse_remote,
+ * Unit tests of tools/forge/forge.c. The string functions (forge_parse_remote,
  * forge_redact) are tested directly; the HTTP ones against
  * tests/e2e/fake-github.mjs (a GitHub stand-in that checks requests and
  * answers against GitHub's OpenAPI description) run as a child process, and
@@ -32,7 +32,7 @@
 
 #include <curl/curl.h>
 
-#include "tools/forge.h"
+#include "tools/forge/forge.h"
 
 extern char **environ;
 

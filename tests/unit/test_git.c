@@ -1,5 +1,5 @@
 /*
- * tools/git.c against real repositories: each test makes one with the git
+ * tools/git/git.c against real repositories: each test makes one with the git
  * CLI in a fresh mkdtemp folder, drives gitops_* and checks the result with
  * the CLI (`git worktree list --porcelain`, `git status --porcelain`, ...).
  * The shell is used here, in tests only, to run git.
@@ -27,7 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tools/git.h"
+#include "tools/git/git.h"
 
 typedef struct fixture {
     char root[PATH_MAX]; /* realpath of the mkdtemp folder */
@@ -2005,7 +2005,7 @@ static void test_push_credentials_refused(void **state)
     free(port);
 }
 
-/* ---- parallel checkout (tools/checkout.c) ---------------------------------- */
+/* ---- parallel checkout (tools/git/checkout.c) ---------------------------------- */
 
 /*
  * A commit that exercises every kind of entry and filter: eol attributes at

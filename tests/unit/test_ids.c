@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "tools/instance.h"
+#include "tools/core/instance.h"
 
 static int parse(json_t *v, issue_ref *out)
 {

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "mcp/io.h"
+#include "tools/base/io.h"
 
 /* Feeds `data` through a pipe from a child process in chunks of `chunk` bytes. */
 static int feed(const char *data, size_t len, size_t chunk)

@@ -1,5 +1,5 @@
 /*
- * tools/secret.c: sealing and opening values with the key in
+ * tools/base/secret.c: sealing and opening values with the key in
  * $XDG_CONFIG_HOME/grove/key. Each test gets a fresh mkdtemp folder as
  * XDG_CONFIG_HOME (and HOME), so the key starts missing.
  */
@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include "db/queries.h"
-#include "tools/context.h"
-#include "tools/secret.h"
+#include "tools/core/context.h"
+#include "tools/base/secret.h"
 
 #define PLAIN "ghp_PlainTextTokenForGroveTests_0123456789"
 

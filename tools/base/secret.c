@@ -1,0 +1,346 @@
+/*
+ * secret: see secret.h. The key never leaves this file: it lives on the
+ * stack of the call that needs it and is wiped before returning; no message
+ * ever includes key bytes or a value, sealed or plain.
+ */
+#include "tools/base/secret.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KEY_BYTES   crypto_secretbox_KEYBYTES /* 32 */
+#define SEAL_PREFIX "sb1:"
+#define SEAL_MAX    (1u << 20) /* longest sealed text accepted by secret_open */
+
+/* sodium_init() once per process (it is itself safe to call again). */
+static int sodium_ready(grove_err *err)
+{
+    static int ready;
+
+    if (!ready) {
+        if (sodium_init() < 0)
+            return grove_fail(err, GROVE_EIO, "cannot initialise libsodium");
+        ready = 1;
+    }
+    return 0;
+}
+
+char *secret_key_path(void)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+
+    /* The XDG spec: a relative XDG_CONFIG_HOME is invalid and is ignored. */
+    if (xdg && xdg[0] == '/')
+        return grove_asprintf("%s/grove/key", xdg);
+    if (home && *home)
+        return grove_asprintf("%s/.config/grove/key", home);
+    return NULL;
+}
+
+/* Reads exactly `n` bytes; -1 on error or early end of file. */
+static int read_full(int fd, unsigned char *buf, size_t n)
+{
+    size_t got = 0;
+
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+static int write_full(int fd, const unsigned char *buf, size_t n)
+{
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t w = write(fd, buf + done, n - done);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+/*
+ * Reads the key at `path` into `key`. Returns 0, 1 when the file does not
+ * exist, or -1 with err filled when it exists but is not acceptable: a
+ * symbolic link or anything but a regular file, not ours, readable or
+ * writable by group or others, or not exactly KEY_BYTES long.
+ */
+static int key_read(const char *path, unsigned char key[KEY_BYTES], grove_err *err)
+{
+    struct stat st;
+    unsigned char extra;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    int rc = -1;
+
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 1;
+        if (errno == ELOOP)
+            return grove_fail(err, GROVE_EINVAL, "key file '%s' is a symbolic link: refused", path);
+        return grove_fail(err, GROVE_EIO, "cannot open key file '%s': %s", path, strerror(errno));
+    }
+    if (fstat(fd, &st) != 0) {
+        grove_fail(err, GROVE_EIO, "cannot read key file '%s': %s", path, strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        grove_fail(err, GROVE_EINVAL, "key file '%s' is not a regular file: refused", path);
+        goto done;
+    }
+    if (st.st_uid != geteuid()) {
+        grove_fail(err, GROVE_EINVAL, "key file '%s' belongs to another user: refused", path);
+        goto done;
+    }
+    if (st.st_mode & 077) {
+        grove_fail(err, GROVE_EINVAL, "key file '%s' must be mode 0600 (it is %04o): chmod 600 it",
+                   path, (unsigned)(st.st_mode & 07777));
+        goto done;
+    }
+    if (st.st_size != KEY_BYTES || read_full(fd, key, KEY_BYTES) != 0 || read(fd, &extra, 1) != 0) {
+        sodium_memzero(key, KEY_BYTES);
+        grove_fail(err, GROVE_EINVAL, "key file '%s' must hold exactly %d bytes: refused", path,
+                   KEY_BYTES);
+        goto done;
+    }
+    rc = 0;
+done:
+    close(fd);
+    return rc;
+}
+
+/*
+ * Creates a new random key at `path`, atomically: written in full to a
+ * temporary file (O_CREAT | O_EXCL | O_NOFOLLOW, 0600) that is then
+ * hard-linked to `path`, so no process ever sees a short key file, and a
+ * key another process made in the meantime wins (link() never replaces;
+ * we read theirs). The folder is created 0700.
+ */
+static int key_create(const char *path, unsigned char key[KEY_BYTES], grove_err *err)
+{
+    char *dir = grove_strdup(path), *tmp = NULL, *slash;
+    unsigned char tag[8];
+    char hex[2 * sizeof(tag) + 1];
+    struct stat st;
+    int fd = -1, rc = -1;
+
+    if (!dir)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    slash = strrchr(dir, '/');
+    if (!slash || slash == dir) {
+        grove_fail(err, GROVE_EINVAL, "key file path '%s' has no folder", path);
+        goto done;
+    }
+    *slash = '\0';
+    if (grove_mkdirs(dir, 0700, err) != 0)
+        goto done;
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        grove_fail(err, GROVE_EIO, "'%s' is not a folder", dir);
+        goto done;
+    }
+    /* Our own folder made looser earlier (umask, by hand): tighten it. */
+    if ((st.st_mode & 077) && st.st_uid == geteuid() && chmod(dir, 0700) != 0) {
+        grove_fail(err, GROVE_EIO, "cannot chmod folder '%s': %s", dir, strerror(errno));
+        goto done;
+    }
+    randombytes_buf(tag, sizeof(tag));
+    sodium_bin2hex(hex, sizeof(hex), tag, sizeof(tag));
+    tmp = grove_asprintf("%s.%ld.%s.tmp", path, (long)getpid(), hex);
+    if (!tmp) {
+        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        grove_fail(err, GROVE_EIO, "cannot create key file '%s': %s", tmp, strerror(errno));
+        goto done;
+    }
+    randombytes_buf(key, KEY_BYTES);
+    if (fchmod(fd, 0600) != 0 || write_full(fd, key, KEY_BYTES) != 0 || fsync(fd) != 0) {
+        grove_fail(err, GROVE_EIO, "cannot write key file '%s': %s", tmp, strerror(errno));
+        goto done;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        grove_fail(err, GROVE_EIO, "cannot write key file '%s': %s", tmp, strerror(errno));
+        goto done;
+    }
+    fd = -1;
+    if (link(tmp, path) != 0) {
+        if (errno != EEXIST) {
+            grove_fail(err, GROVE_EIO, "cannot create key file '%s': %s", path, strerror(errno));
+            goto done;
+        }
+        /* Another process made the key first: use theirs. */
+        rc = key_read(path, key, err);
+        if (rc == 1)
+            rc = grove_fail(err, GROVE_EIO, "key file '%s' vanished while being created", path);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (rc != 0)
+        sodium_memzero(key, KEY_BYTES);
+    if (fd >= 0)
+        close(fd);
+    if (tmp)
+        unlink(tmp);
+    free(tmp);
+    free(dir);
+    return rc;
+}
+
+/* Loads the key; creates it when missing and `create` is set. */
+static int key_load(unsigned char key[KEY_BYTES], int create, grove_err *err)
+{
+    char *path = secret_key_path();
+    int rc;
+
+    if (!path)
+        return grove_fail(err, GROVE_EINVAL,
+                          "neither XDG_CONFIG_HOME nor HOME is set: no place for the key file");
+    rc = key_read(path, key, err);
+    if (rc == 1 && create)
+        rc = key_create(path, key, err);
+    else if (rc == 1)
+        rc = grove_fail(err, GROVE_EINVAL,
+                        "key file '%s' is missing: stored secrets cannot be decrypted; set them "
+                        "again (grove config set KEY --secret)",
+                        path);
+    free(path);
+    return rc;
+}
+
+int secret_seal(const char *plain, char **out, grove_err *err)
+{
+    unsigned char key[KEY_BYTES];
+    unsigned char *box = NULL;
+    char *text = NULL;
+    size_t plen, blen, tlen;
+    int rc = -1;
+
+    *out = NULL;
+    if (!plain)
+        return grove_fail(err, GROVE_EINVAL, "no value to encrypt");
+    if (sodium_ready(err) != 0)
+        return -1;
+    plen = strlen(plain);
+    if (plen > SEAL_MAX)
+        return grove_fail(err, GROVE_EINVAL, "the value is too long to encrypt (%zu bytes)", plen);
+    if (key_load(key, 1, err) != 0)
+        return -1;
+    blen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plen;
+    tlen =
+        sizeof(SEAL_PREFIX) - 1 + sodium_base64_ENCODED_LEN(blen, sodium_base64_VARIANT_ORIGINAL);
+    box = malloc(blen);
+    text = malloc(tlen);
+    if (!box || !text) {
+        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* box = nonce || secretbox(plain) */
+    randombytes_buf(box, crypto_secretbox_NONCEBYTES);
+    if (crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)plain, plen,
+                              box, key) != 0) {
+        grove_fail(err, GROVE_EIO, "cannot encrypt the value");
+        goto done;
+    }
+    memcpy(text, SEAL_PREFIX, sizeof(SEAL_PREFIX) - 1);
+    sodium_bin2base64(text + sizeof(SEAL_PREFIX) - 1, tlen - (sizeof(SEAL_PREFIX) - 1), box, blen,
+                      sodium_base64_VARIANT_ORIGINAL);
+    *out = text;
+    text = NULL;
+    rc = 0;
+done:
+    sodium_memzero(key, sizeof(key));
+    free(box);
+    free(text);
+    return rc;
+}
+
+int secret_open(const char *sealed, char **out, grove_err *err)
+{
+    unsigned char key[KEY_BYTES];
+    unsigned char *box = NULL;
+    char *plain = NULL;
+    const char *b64;
+    size_t b64len, blen = 0, plen = 0;
+    int rc = -1;
+
+    *out = NULL;
+    if (!sealed || strncmp(sealed, SEAL_PREFIX, sizeof(SEAL_PREFIX) - 1) != 0)
+        return grove_fail(err, GROVE_EINVAL,
+                          "the stored secret is not in a known format (expected '" SEAL_PREFIX
+                          "...'): set it again");
+    if (sodium_ready(err) != 0)
+        return -1;
+    b64 = sealed + sizeof(SEAL_PREFIX) - 1;
+    b64len = strlen(b64);
+    if (b64len > SEAL_MAX * 2)
+        return grove_fail(err, GROVE_EINVAL, "the stored secret is too long");
+    box = malloc(b64len + 1);
+    if (!box)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    if (sodium_base642bin(box, b64len + 1, b64, b64len, NULL, &blen, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        blen < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
+        grove_fail(err, GROVE_EINVAL, "the stored secret is damaged (not valid sealed text)");
+        goto done;
+    }
+    if (key_load(key, 0, err) != 0)
+        goto done;
+    plen = blen - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+    plain = malloc(plen + 1);
+    if (!plain) {
+        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (crypto_secretbox_open_easy((unsigned char *)plain, box + crypto_secretbox_NONCEBYTES,
+                                   blen - crypto_secretbox_NONCEBYTES, box, key) != 0) {
+        char *path = secret_key_path();
+
+        grove_fail(err, GROVE_EINVAL,
+                   "cannot decrypt the stored secret: it was sealed with another key than "
+                   "'%s', or it was altered; set it again",
+                   path ? path : "(no key path)");
+        free(path);
+        goto done;
+    }
+    plain[plen] = '\0';
+    *out = plain;
+    plain = NULL;
+    rc = 0;
+done:
+    sodium_memzero(key, sizeof(key));
+    if (plain) {
+        sodium_memzero(plain, plen + 1);
+        free(plain);
+    }
+    free(box);
+    return rc;
+}
+
+void secret_free(char *plain)
+{
+    if (!plain)
+        return;
+    sodium_memzero(plain, strlen(plain));
+    free(plain);
+}

@@ -1,0 +1,136 @@
+/* beads: extension mode beside the beads issue tracker (see tools/core/beads.h). */
+#include "tools/core/beads.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/beads.h"
+
+/* Races lost in a row before a ready spawn gives up (each loss means another spawn won). */
+#define READY_ATTEMPTS 16
+
+/* Orphaned links named in the startup warning. */
+#define ORPHANS_SHOWN 10
+
+void beads_attach(grove_ctx *ctx)
+{
+    grove_err err = GROVE_ERR_INIT;
+    json_t *orphans = NULL, *o;
+    size_t i;
+    int mode;
+
+    if (!ctx || !ctx->db)
+        return;
+    mode = db_beads_mode(ctx->db, &err);
+    if (mode <= 0) {
+        if (mode < 0)
+            log_warn("cannot tell whether this is a beads database: %s", err.msg);
+        return;
+    }
+    if (db_beads_attach(ctx->db, &err) != 0)
+        log_warn("beads extension mode: %s; 'ready' issues and beads reports are off", err.msg);
+    if (db_beads_orphans(ctx->db, &orphans, &err) != 0) {
+        log_warn("beads extension mode: cannot check grove_issue_links: %s", err.msg);
+        return;
+    }
+    if (json_array_size(orphans) > 0)
+        log_warn("beads extension mode: %zu grove_issue_links rows point at beads issues (or "
+                 "instances) that no longer exist (PRAGMA foreign_key_check; beads renamed or "
+                 "deleted them with foreign keys off)",
+                 json_array_size(orphans));
+    json_array_foreach(orphans, i, o)
+    {
+        if (i == ORPHANS_SHOWN) {
+            log_warn("  ... and %zu more", json_array_size(orphans) - ORPHANS_SHOWN);
+            break;
+        }
+        log_warn("  orphaned link: instance '%s' -> issue '%s' (missing in '%s')",
+                 jstr(o, "instance_id") ? jstr(o, "instance_id") : "?",
+                 jstr(o, "issue_id") ? jstr(o, "issue_id") : "?",
+                 jstr(o, "missing") ? jstr(o, "missing") : "?");
+    }
+    json_decref(orphans);
+}
+
+int beads_ready_requested(grove_ctx *ctx, const json_t *issue)
+{
+    grove_err err = GROVE_ERR_INIT;
+
+    if (!json_is_string(issue) || strcmp(json_string_value(issue), "ready") != 0 || !ctx ||
+        !ctx->db)
+        return 0;
+    return db_beads_mode(ctx->db, &err) > 0;
+}
+
+/* Parses a picked beads id into spec->issue (it must be usable in ids and branch names). */
+static int set_issue(instance_spec *spec, const char *id, grove_err *err)
+{
+    json_t *v = json_string(id);
+    grove_err perr = GROVE_ERR_INIT;
+    int rc;
+
+    if (!v)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    rc = issue_parse(v, &spec->issue, &perr);
+    json_decref(v);
+    if (rc != 0 || !spec->issue.beads[0])
+        return grove_fail(err, GROVE_EINVAL,
+                          "the next ready beads issue '%.80s' has an id grove cannot use in an "
+                          "instance id or branch name (letters, digits, '.', '_', '-', not only "
+                          "digits); spawn another issue by its id",
+                          id);
+    return 0;
+}
+
+int beads_spawn_ready(grove_ctx *ctx, instance_spec *spec, const tool_progress *p, json_t **out,
+                      grove_err *err)
+{
+    int attempt;
+
+    *out = NULL;
+    if (!db_beads_attached(ctx->db))
+        return grove_fail(err, GROVE_ESCHEMA,
+                          "issue 'ready' is off: beads' tables beside grove's do not have the "
+                          "columns grove reads (see grove's log at startup); pass an issue id");
+    for (attempt = 0; attempt < READY_ATTEMPTS; attempt++) {
+        grove_err ignored = GROVE_ERR_INIT;
+        char *id = NULL;
+        int rc, ready;
+
+        if (db_beads_next_ready(ctx->db, &id, err) != 0)
+            return -1;
+        if (!id)
+            return grove_fail(err, GROVE_ENOTFOUND,
+                              "no ready beads issue: every open issue is assigned, blocked by "
+                              "another open issue, or held by a running grove instance; pass an "
+                              "issue id, or wait for one to finish");
+        if (set_issue(spec, id, err) != 0 || db_beads_claim(ctx->db, id, err) != 0) {
+            free(id);
+            return -1;
+        }
+        /*
+         * The instance's insert re-checks readiness and links it, in one
+         * transaction. Progress must grow: only the first attempt reports it.
+         */
+        rc = instance_create(ctx, spec, attempt == 0 ? p : NULL, out, err);
+        db_beads_claim(ctx->db, NULL, &ignored);
+        if (rc == 0) {
+            log_info("claimed beads issue '%s'", id);
+            free(id);
+            return 0;
+        }
+        ready = db_beads_is_ready(ctx->db, id, &ignored);
+        if (ready != 0) {
+            free(id); /* still ready (or unknown): the failure was something else */
+            return -1;
+        }
+        log_info("beads issue '%s' was claimed by another instance meanwhile; taking the next "
+                 "one",
+                 id);
+        free(id);
+    }
+    return grove_fail(err, GROVE_ECONFLICT,
+                      "other grove instances claimed %d ready beads issues in a row before this "
+                      "spawn could; try again",
+                      READY_ATTEMPTS);
+}

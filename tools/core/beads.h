@@ -1,0 +1,42 @@
+/*
+ * beads: grove beside the beads issue tracker (extension mode,
+ * ../shared/CONTRACT.md §4). When the database grove opens already holds
+ * beads' SQLite tables, grove's tables live beside them untouched, every
+ * instance with a beads issue id is linked to its issue in
+ * grove_issue_links, and `issue: "ready"` spawns work for the next ready
+ * beads issue. The SQL is in db/beads.c.
+ */
+#ifndef GROVE_TOOLS_BEADS_H
+#define GROVE_TOOLS_BEADS_H
+
+#include <jansson.h>
+
+#include "tools/core/context.h"
+#include "tools/core/instance.h"
+
+/*
+ * On opening a database in extension mode: creates the TEMP views and
+ * triggers of db/beads.h on this connection and reports (log_warn) links
+ * orphaned by beads renames (PRAGMA foreign_key_check(grove_issue_links)).
+ * Problems are logged, never fatal: grove works without the beads extras.
+ */
+void beads_attach(grove_ctx *ctx);
+
+/*
+ * 1 when `issue` is the string "ready" and the database is in extension
+ * mode (then beads_spawn_ready() handles the spawn), else 0 (and
+ * issue_parse() refuses "ready" with its own message).
+ */
+int beads_ready_requested(grove_ctx *ctx, const json_t *issue);
+
+/*
+ * spawn_work_instance for `issue: "ready"`: picks the best ready beads
+ * issue, sets spec->issue to it and makes the instance, claiming the issue
+ * in the same transaction that records the instance (so two processes
+ * never claim one issue; the loser of a race takes the next ready issue).
+ * No ready issue: GROVE_ENOTFOUND saying so.
+ */
+int beads_spawn_ready(grove_ctx *ctx, instance_spec *spec, const tool_progress *p, json_t **out,
+                      grove_err *err);
+
+#endif

@@ -1,0 +1,220 @@
+#include "tools/core/context.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "db/queries.h"
+#include "tools/core/beads.h"
+#include "tools/base/secret.h"
+
+char *ctx_setting(grove_ctx *ctx, const char *env, const char *key)
+{
+    const char *v = env ? getenv(env) : NULL;
+    char *value = NULL;
+    int encrypted = 0;
+    grove_err err = GROVE_ERR_INIT;
+
+    if (v && *v)
+        return strdup(v);
+    if (key && ctx->db && db_config_get(ctx->db, key, &value, &encrypted, &err) != 0) {
+        log_warn("cannot read config '%s': %s", key, err.msg);
+        return NULL;
+    }
+    if (value && encrypted) {
+        /* Secrets are read with secret_open() by the code that needs them, never as settings. */
+        log_warn("config '%s' is stored as a secret; ignoring it as a setting", key);
+        free(value);
+        return NULL;
+    }
+    return value;
+}
+
+char *ctx_github_token(grove_ctx *ctx)
+{
+    static const char *const envs[] = {"GITHUB_TOKEN", "GH_TOKEN"};
+    char *stored = NULL, *plain = NULL;
+    grove_err err = GROVE_ERR_INIT;
+    int enc = 0;
+    size_t i;
+
+    for (i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
+        const char *v = getenv(envs[i]);
+
+        if (v && *v)
+            return grove_strdup(v);
+    }
+    if (!ctx || !ctx->db)
+        return NULL;
+    if (db_config_get(ctx->db, "github.token", &stored, &enc, &err) != 0) {
+        log_warn("cannot read config 'github.token': %s", err.msg);
+        return NULL;
+    }
+    if (!stored)
+        return NULL;
+    if (!enc) {
+        /* Stored in the clear (by hand, or `config set` without --secret): still a token. */
+        log_warn("config 'github.token' is not encrypted; store it with "
+                 "'grove config set github.token --secret'");
+        return stored;
+    }
+    if (secret_open(stored, &plain, &err) != 0) {
+        log_warn("cannot decrypt config 'github.token': %s", err.msg);
+        plain = NULL;
+    }
+    free(stored);
+    if (plain && !*plain) {
+        secret_free(plain);
+        plain = NULL;
+    }
+    return plain;
+}
+
+int ctx_check_repo(grove_ctx *ctx, grove_err *err)
+{
+    const char *dirs[2];
+    struct stat sb;
+    size_t i;
+
+    if (!ctx || !ctx->repo)
+        return 0;
+    dirs[0] = gitops_workdir(ctx->repo);
+    dirs[1] = gitops_common_dir(ctx->repo);
+    for (i = 0; i < 2; i++) {
+        errno = 0;
+        if (stat(dirs[i], &sb) == 0 && S_ISDIR(sb.st_mode))
+            continue;
+        return grove_fail(err, GROVE_ENOTFOUND,
+                          "the repository is gone: '%s'%s%s%s %s (moved or deleted while grove "
+                          "was running); nothing was done; restart grove in the repository's new "
+                          "location (or pass --repo)",
+                          dirs[0], i ? " (its git folder '" : "", i ? dirs[i] : "", i ? "')" : "",
+                          errno == ENOENT || errno == ENOTDIR || !errno ? "no longer exists"
+                                                                        : strerror(errno));
+    }
+    return 0;
+}
+
+/* An absolute version of `path` (relative to the working directory), without trailing slashes. */
+static char *absolute(const char *path)
+{
+    char cwd[PATH_MAX];
+    char *out;
+    size_t n;
+
+    if (path[0] == '/') {
+        out = strdup(path);
+    } else {
+        if (!getcwd(cwd, sizeof(cwd)))
+            return NULL;
+        out = grove_asprintf("%s/%s", cwd, path);
+    }
+    if (!out)
+        return NULL;
+    n = strlen(out);
+    while (n > 1 && out[n - 1] == '/')
+        out[--n] = '\0';
+    return out;
+}
+
+/* The instance whose worktree holds the working directory: <base>/<id>/... */
+static char *caller_from_cwd(grove_ctx *ctx)
+{
+    char cwd[PATH_MAX], base[PATH_MAX];
+    size_t n;
+    char *id, *slash;
+    json_t *inst = NULL;
+    grove_err err = GROVE_ERR_INIT;
+
+    if (!getcwd(cwd, sizeof(cwd)) || !realpath(ctx->worktrees_base, base))
+        return NULL;
+    n = strlen(base);
+    if (strncmp(cwd, base, n) != 0 || cwd[n] != '/')
+        return NULL;
+    id = strdup(cwd + n + 1);
+    if (!id)
+        return NULL;
+    slash = strchr(id, '/');
+    if (slash)
+        *slash = '\0';
+    if (db_instance_get(ctx->db, id, &inst, &err) != 0) {
+        free(id);
+        return NULL;
+    }
+    json_decref(inst);
+    return id;
+}
+
+int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err)
+{
+    grove_ctx *ctx;
+    const char *repo_path = opts->repo ? opts->repo : getenv("GROVE_REPO");
+    const char *db_arg = opts->db ? opts->db : getenv("GROVE_DB");
+    const char *caller = getenv("GROVE_INSTANCE_ID");
+    char *base = NULL, *prefix = NULL;
+
+    *out = NULL;
+    ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    if (gitops_repo_open(&ctx->repo, repo_path && *repo_path ? repo_path : NULL, err) != 0)
+        goto fail;
+    if (db_arg && *db_arg)
+        ctx->db_path = absolute(db_arg);
+    else
+        ctx->db_path = grove_asprintf("%s/grove/grove.db", gitops_common_dir(ctx->repo));
+    if (!ctx->db_path) {
+        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (db_open(&ctx->db, ctx->db_path, opts->migrate, err) != 0)
+        goto fail;
+    if (opts->migrate)
+        beads_attach(ctx); /* beads extension mode: TEMP views, orphaned links */
+
+    base = ctx_setting(ctx, "GROVE_WORKTREES", "worktrees.base_path");
+    if (base) {
+        ctx->worktrees_base = absolute(base);
+    } else {
+        const char *wd = gitops_workdir(ctx->repo);
+        const char *name = strrchr(wd, '/');
+
+        ctx->worktrees_base =
+            name && name != wd ? grove_asprintf("%.*s/%s.worktrees", (int)(name - wd), wd, name + 1)
+                               : grove_asprintf("/%s.worktrees", name ? name + 1 : wd);
+    }
+    prefix = ctx_setting(ctx, "GROVE_BRANCH_PREFIX", "branch.prefix");
+    ctx->branch_prefix = prefix ? prefix : strdup("grove/");
+    prefix = NULL;
+    if (!ctx->worktrees_base || !ctx->branch_prefix) {
+        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (caller && *caller)
+        ctx->caller_id = strdup(caller);
+    else
+        ctx->caller_id = caller_from_cwd(ctx);
+    free(base);
+    *out = ctx;
+    return 0;
+fail:
+    free(base);
+    ctx_free(ctx);
+    return -1;
+}
+
+void ctx_free(grove_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    db_close(ctx->db);
+    gitops_repo_free(ctx->repo);
+    free(ctx->db_path);
+    free(ctx->worktrees_base);
+    free(ctx->branch_prefix);
+    free(ctx->caller_id);
+    free(ctx);
+}

@@ -1,0 +1,61 @@
+/*
+ * context: what every tool handler and CLI command works with: the
+ * repository, the database, the resolved settings and the caller. One per
+ * process, made by ctx_open() and passed explicitly (no globals).
+ */
+#ifndef GROVE_CONTEXT_H
+#define GROVE_CONTEXT_H
+
+#include "db/db.h"
+#include "tools/base/grove.h"
+#include "tools/git/git.h"
+
+typedef struct grove_ctx {
+    gitops_repo *repo;    /* owned */
+    grove_db *db;         /* owned */
+    char *db_path;        /* owned, absolute */
+    char *worktrees_base; /* owned, absolute, no trailing slash */
+    char *branch_prefix;  /* owned, "grove/" unless config branch.prefix */
+    char *caller_id;      /* owned; NULL when this process speaks for no instance */
+    /* The tool call in progress (tools/registry.c), NULL between calls. */
+    struct tool_call *call;
+} grove_ctx;
+
+/* How to open: each NULL means "use the environment, then the default" (§1 of the contract). */
+typedef struct ctx_options {
+    const char *repo; /* --repo */
+    const char *db;   /* --db */
+    int migrate;      /* apply pending migrations on open */
+} ctx_options;
+
+/*
+ * Opens the repository (--repo, GROVE_REPO, or discovered from the working
+ * directory), the database (--db, GROVE_DB, or <common dir>/grove/grove.db),
+ * resolves the worktrees base (GROVE_WORKTREES, config worktrees.base_path,
+ * or <parent of main worktree>/<repo name>.worktrees) and the caller
+ * (GROVE_INSTANCE_ID, else the instance whose worktree holds the working
+ * directory). *out belongs to the caller: ctx_free() it.
+ */
+int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err);
+void ctx_free(grove_ctx *ctx);
+
+/*
+ * Whether the repository is still where ctx_open() found it: its main
+ * worktree and git common dir are folders. Else GROVE_ENOTFOUND naming the
+ * missing path (the repository was moved or deleted while grove ran).
+ */
+int ctx_check_repo(grove_ctx *ctx, grove_err *err);
+
+/*
+ * A setting: the environment variable `env` (may be NULL) if set and
+ * non-empty, else config `key` from the database, else NULL. Malloc'd.
+ */
+char *ctx_setting(grove_ctx *ctx, const char *env, const char *key);
+
+/*
+ * The GitHub token: GITHUB_TOKEN, else GH_TOKEN (non-empty), else the secret
+ * config "github.token" decrypted. Malloc'd, NULL when none; free it with secret_free().
+ */
+char *ctx_github_token(grove_ctx *ctx);
+
+#endif

@@ -1,0 +1,523 @@
+#include "tools/core/instance.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/queries.h"
+#include "tools/agents/agent.h"
+
+/* Attempts at finding a free id when other processes take the same numbers. */
+#define MAX_ID_ATTEMPTS 64
+
+/* A setup command (npm ci, ...) that runs longer than this is killed. */
+#define SETUP_TIMEOUT_S 1800
+
+int issue_parse(const json_t *v, issue_ref *out, grove_err *err)
+{
+    const char *s;
+    size_t i, n;
+
+    memset(out, 0, sizeof(*out));
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_integer(v) || json_is_real(v)) {
+        double d = json_number_value(v);
+
+        if (d < 1 || d > 9007199254740991.0 || d != (double)(long long)d)
+            return grove_fail(err, GROVE_EINVAL,
+                              "invalid issue: a GitHub issue number must be a positive integer");
+        out->number = (long long)d;
+        return 0;
+    }
+    s = json_string_value(v);
+    n = s ? json_string_length(v) : 0;
+    if (!s || n == 0 || n > 64)
+        return grove_fail(err, GROVE_EINVAL,
+                          "invalid issue: expected a GitHub issue number or a "
+                          "beads issue id of 1 to 64 characters");
+    for (i = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+        ;
+    if (i == n) {
+        errno = 0;
+        out->number = strtoll(s, NULL, 10);
+        if (errno || out->number < 1 || out->number > 9007199254740991LL)
+            return grove_fail(err, GROVE_EINVAL,
+                              "invalid issue '%s': a GitHub issue number must "
+                              "be a positive integer",
+                              s);
+        return 0;
+    }
+    if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') ||
+          (s[0] >= '0' && s[0] <= '9')))
+        goto bad;
+    for (i = 1; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            goto bad;
+    }
+    if (strcmp(s, "ready") == 0)
+        return grove_fail(err, GROVE_EINVAL,
+                          "issue 'ready' means the next ready beads issue: spawn_work_instance "
+                          "takes it when grove's database lives beside beads' tables (--db or "
+                          "GROVE_DB pointing at the beads database); pass an issue number or id");
+    memcpy(out->beads, s, n + 1);
+    return 0;
+bad:
+    return grove_fail(err, GROVE_EINVAL,
+                      "invalid issue: a beads issue id is letters, digits, '.', '_' and '-', "
+                      "starting with a letter or digit");
+}
+
+int instance_format_id(char *buf, size_t len, const char *type, const issue_ref *issue, int n)
+{
+    int w;
+
+    if (issue && issue->number > 0)
+        w = snprintf(buf, len, "%s-%lld-a%d", type, issue->number, n);
+    else if (issue && issue->beads[0])
+        w = snprintf(buf, len, "%s-%s-a%d", type, issue->beads, n);
+    else
+        w = snprintf(buf, len, "%s-a%d", type, n);
+    return w < 0 || (size_t)w >= len ? -1 : 0;
+}
+
+const char *arg_str(const json_t *args, const char *key)
+{
+    return json_string_value(json_object_get(args, key));
+}
+
+int arg_bool(const json_t *args, const char *key, int dflt)
+{
+    const json_t *v = json_object_get(args, key);
+
+    return json_is_boolean(v) ? json_is_true(v) : dflt;
+}
+
+long long arg_int(const json_t *args, const char *key, long long dflt)
+{
+    const json_t *v = json_object_get(args, key);
+
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_real(v))
+        return (long long)json_real_value(v);
+    return dflt;
+}
+
+const char *jstr(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+const char *instance_target(grove_ctx *ctx, const json_t *args, const char *key, grove_err *err)
+{
+    const char *id = arg_str(args, key);
+
+    if (id)
+        return id;
+    if (ctx->caller_id)
+        return ctx->caller_id;
+    grove_fail(err, GROVE_EINVAL,
+               "'%s' is needed: this grove server speaks for no instance (set "
+               "GROVE_INSTANCE_ID or run it inside an instance's worktree)",
+               key);
+    return NULL;
+}
+
+int instance_load(grove_ctx *ctx, const char *id, json_t **out, grove_err *err)
+{
+    return db_instance_get(ctx->db, id, out, err);
+}
+
+void instance_kill_point(const char *name)
+{
+    const char *at = getenv("GROVE_TEST_KILL_AT");
+
+    if (at && strcmp(at, name) == 0) {
+        log_warn("GROVE_TEST_KILL_AT: killed at '%s'", name);
+        raise(SIGKILL);
+    }
+}
+
+int tool_not_implemented(const char *tool, int issue, grove_err *err)
+{
+    return grove_fail(err, GROVE_ENOTIMPL,
+                      "tool '%s' is not implemented yet in this grove build (it lands with issue "
+                      "#%d); nothing was changed",
+                      tool, issue);
+}
+
+typedef struct stage_state {
+    const tool_progress *p;
+    double step;
+} stage_state;
+
+#define CREATE_STEPS 6
+
+static void on_stage(void *arg, const char *stage)
+{
+    stage_state *st = arg;
+
+    tool_progress_step(st->p, ++st->step, CREATE_STEPS, stage);
+}
+
+int instance_launch_choice(grove_ctx *ctx, const json_t *args, char **command, grove_err *err)
+{
+    char *agent = ctx_setting(ctx, "GROVE_AGENT_COMMAND", "agent.command");
+    char **argv = NULL;
+
+    *command = NULL;
+    if (!arg_bool(args, "launch", agent != NULL)) {
+        free(agent);
+        return 0;
+    }
+    if (!agent)
+        return grove_fail(err, GROVE_EINVAL,
+                          "launch is true but no agent command is configured: set "
+                          "GROVE_AGENT_COMMAND or config agent.command (a JSON array such as "
+                          "[\"claude\",\"{prompt}\"]), or pass launch: false");
+    if (agent_build_argv(agent, "", &argv, err) != 0) {
+        char msg[sizeof(err->msg)];
+
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        free(agent);
+        return grove_fail(err, GROVE_EINVAL, "the agent command is not usable: %s", msg);
+    }
+    if (!agent_find_program(argv[0])) {
+        grove_fail(err, GROVE_EINVAL,
+                   "the agent command's program '%s' is not an executable file (nor found on "
+                   "PATH); fix GROVE_AGENT_COMMAND or config agent.command, or pass launch: false",
+                   argv[0]);
+        agent_free_argv(argv);
+        free(agent);
+        return -1;
+    }
+    agent_free_argv(argv);
+    *command = agent;
+    return 0;
+}
+
+char *instance_log_path(grove_ctx *ctx, const char *id)
+{
+    const char *slash = strrchr(ctx->db_path, '/');
+    int dir = slash ? (int)(slash - ctx->db_path) : 1;
+
+    return grove_asprintf("%.*s/logs/%s.log", dir, slash ? ctx->db_path : ".", id);
+}
+
+int instance_path_removable(grove_ctx *ctx, const char *path)
+{
+    char real[PATH_MAX], base[PATH_MAX], main_wt[PATH_MAX];
+    size_t n;
+
+    if (!path || !realpath(path, real) || !realpath(ctx->worktrees_base, base))
+        return 0;
+    n = strlen(base);
+    if (strncmp(real, base, n) != 0 || real[n] != '/' || real[n + 1] == '\0')
+        return 0;
+    if (realpath(gitops_workdir(ctx->repo), main_wt) && strcmp(real, main_wt) == 0)
+        return 0;
+    return 1;
+}
+
+int instances_reconcile(grove_ctx *ctx, size_t *ended, grove_err *err)
+{
+    json_t *rows = NULL, *row;
+    char **sessions = NULL;
+    size_t nsessions = 0, i, count = 0;
+    int rc = -1;
+
+    if (ended)
+        *ended = 0;
+    if (db_instances_with_agents(ctx->db, &rows, err) != 0)
+        return -1;
+    if (json_array_size(rows) == 0) {
+        rc = 0;
+        goto done;
+    }
+    if (agent_list_sessions(&sessions, &nsessions, err) != 0)
+        goto done;
+    json_array_foreach(rows, i, row)
+    {
+        const char *session = jstr(row, "session");
+        long long pid = json_integer_value(json_object_get(row, "pid"));
+        int alive = 0, changed = 0;
+        size_t k;
+
+        for (k = 0; session && k < nsessions && !alive; k++)
+            alive = strcmp(sessions[k], session) == 0;
+        if (!alive && pid > 0)
+            alive = agent_pid_alive(pid);
+        if (alive)
+            continue;
+        if (db_instance_terminate(ctx->db, jstr(row, "id"), &changed, err) != 0)
+            goto done;
+        if (changed) {
+            json_t *note = json_pack("{s:s}", "ended", "the agent's session and process are gone");
+
+            count++;
+            log_info("instance '%s': agent gone, marked terminated", jstr(row, "id"));
+            if (note && db_instance_merge_metadata(ctx->db, jstr(row, "id"), note, err) != 0) {
+                json_decref(note);
+                goto done;
+            }
+            json_decref(note);
+        }
+    }
+    rc = 0;
+done:
+    if (ended)
+        *ended = count;
+    agent_free_list(sessions, nsessions);
+    json_decref(rows);
+    return rc;
+}
+
+/* Which creation a setup command runs for (setup_started()). */
+typedef struct setup_watch {
+    grove_ctx *ctx;
+    const char *id;
+} setup_watch;
+
+/*
+ * The setup command started: its process group goes into the creation
+ * journal, so that after a kill -9 of grove `grove gc` stops it before it
+ * rolls the creation back (see gc_interrupted_create in cli.c).
+ */
+static void setup_started(void *arg, long long pgid)
+{
+    setup_watch *w = arg;
+    grove_err err = GROVE_ERR_INIT;
+
+    if (gitops_creation_note_setup(w->ctx->repo, w->id, pgid, agent_process_start(pgid), &err) != 0)
+        log_warn("instance '%s': setup command (process %lld) not journalled: %s", w->id, pgid,
+                 err.msg);
+    instance_kill_point("instance_create:setup-started");
+}
+
+/* Runs config worktrees.setup_command in the new worktree; *setup gets a report or stays NULL. */
+static int run_setup(grove_ctx *ctx, const char *id, const char *path, json_t **setup,
+                     grove_err *err)
+{
+    char *command = ctx_setting(ctx, NULL, "worktrees.setup_command");
+    char *log = NULL, **argv = NULL;
+    setup_watch watch = {ctx, id};
+    int status = 0, rc = -1;
+
+    *setup = NULL;
+    if (!command)
+        return 0;
+    log = instance_log_path(ctx, id);
+    if (!log) {
+        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (agent_build_argv(command, "", &argv, err) != 0) {
+        char msg[sizeof(err->msg) + 64];
+
+        snprintf(msg, sizeof(msg), "config worktrees.setup_command is not usable: %s", err->msg);
+        *setup = json_pack("{s:s, s:n, s:s, s:s}", "status", "failed", "exit_code", "log", log,
+                           "error", msg);
+        rc = 0;
+        goto done;
+    }
+    if (agent_run_watched(argv, path, log, SETUP_TIMEOUT_S, setup_started, &watch, &status, err) !=
+        0)
+        *setup = json_pack("{s:s, s:n, s:s, s:s}", "status", "failed", "exit_code", "log", log,
+                           "error", err->msg);
+    else
+        *setup = json_pack("{s:s, s:i, s:s}", "status", status == 0 ? "ok" : "failed", "exit_code",
+                           status, "log", log);
+    rc = 0;
+done:
+    agent_free_argv(argv);
+    free(command);
+    free(log);
+    return rc;
+}
+
+/* Launches the agent of a recorded instance and records its session and pid. */
+static int launch_agent(grove_ctx *ctx, const instance_spec *spec, const char *id, const char *path,
+                        grove_err *err)
+{
+    char **argv = NULL, *log = instance_log_path(ctx, id);
+    agent_handle h;
+    int rc = -1;
+
+    if (!log)
+        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    if (agent_build_argv(spec->agent_command, spec->prompt, &argv, err) != 0)
+        goto done;
+    if (agent_launch(id, path, argv, log, agent_have_tmux(), &h, err) != 0)
+        goto done;
+    if (db_instance_set_agent(ctx->db, id, h.session, h.pid, err) != 0) {
+        grove_err serr = GROVE_ERR_INIT;
+
+        agent_stop(h.session, h.pid, &serr);
+        goto done;
+    }
+    rc = 0;
+done:
+    agent_free_argv(argv);
+    free(log);
+    return rc;
+}
+
+int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progress *p, json_t **out,
+                    grove_err *err)
+{
+    char id[160], *branch = NULL, *path = NULL;
+    stage_state st = {p, 1};
+    db_new_instance row;
+    json_t *inst = NULL, *setup = NULL;
+    size_t copied = 0;
+    int n = 0, attempt, rc = -1, made = 0, recorded = 0;
+    grove_err werr = GROVE_ERR_INIT;
+
+    *out = NULL;
+    tool_progress_step(p, 1, CREATE_STEPS, "started");
+    for (attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
+        int next;
+        grove_err gerr = GROVE_ERR_INIT;
+
+        if (db_instance_next_number(ctx->db, spec->type, spec->issue.number,
+                                    spec->issue.beads[0] ? spec->issue.beads : NULL, &next,
+                                    err) != 0)
+            goto done;
+        n = next > n ? next : n + 1;
+        if (instance_format_id(id, sizeof(id), spec->type, &spec->issue, n) != 0) {
+            grove_fail(err, GROVE_EINVAL, "instance id too long");
+            goto done;
+        }
+        free(branch);
+        free(path);
+        branch = grove_asprintf("%s%s", ctx->branch_prefix, id);
+        path = grove_asprintf("%s/%s", ctx->worktrees_base, id);
+        if (!branch || !path) {
+            grove_fail(err, GROVE_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (!gitops_branch_name_valid(branch)) {
+            grove_fail(err, GROVE_EINVAL,
+                       "branch name '%s' is not valid in git; choose another issue id or "
+                       "branch.prefix",
+                       branch);
+            goto done;
+        }
+        if (gitops_worktree_create(ctx->repo, id, path, branch, spec->start_commit, on_stage, &st,
+                                   &gerr) == 0) {
+            json_t *taken = NULL;
+
+            /*
+             * The number was read before the worktree was made. Meanwhile
+             * another process may have recorded this id and removed its
+             * worktree and branch again (terminate with removal); its row
+             * was written before they went, so it is visible now.
+             */
+            if (db_instance_get(ctx->db, id, &taken, &gerr) == 0) {
+                json_decref(taken);
+                log_warn("instance id '%s' is taken (a terminated instance); using the next number",
+                         id);
+                if (gitops_worktree_remove(ctx->repo, id, branch, err) != 0)
+                    goto done;
+                continue;
+            }
+            made = 1;
+            if (gerr.code != GROVE_ENOTFOUND) {
+                *err = gerr;
+                goto undo;
+            }
+            break;
+        }
+        if (gerr.code != GROVE_ECONFLICT) {
+            *err = gerr;
+            goto done;
+        }
+        /*
+         * A branch or folder of that name exists (another process took the
+         * number, or a leftover of an earlier database): never reuse it,
+         * take the next number.
+         */
+        log_warn("instance id '%s' is taken (%s); using the next number", id, gerr.msg);
+    }
+    if (!made) {
+        grove_fail(err, GROVE_ECONFLICT, "no free instance id after %d attempts", MAX_ID_ATTEMPTS);
+        goto done;
+    }
+
+    if (gitops_copy_worktreeinclude(ctx->repo, path, &copied, &werr) != 0)
+        log_warn("instance '%s': .worktreeinclude: %s", id, werr.msg);
+    if (run_setup(ctx, id, path, &setup, err) != 0)
+        goto undo;
+    tool_progress_step(p, 4, CREATE_STEPS, setup ? "setup command ran" : "worktree ready");
+
+    memset(&row, 0, sizeof(row));
+    row.id = id;
+    row.type = spec->type;
+    row.agent_number = n;
+    row.issue_number = spec->issue.number;
+    row.beads_id = spec->issue.beads[0] ? spec->issue.beads : NULL;
+    row.worktree_path = path;
+    row.branch_name = branch;
+    row.base_branch = spec->base_branch;
+    row.base_commit = spec->base_commit;
+    row.prompt = spec->prompt;
+    row.parent_id = spec->parent_id;
+    row.relationship_type = spec->relationship;
+    if (db_instance_insert(ctx->db, &row, err) != 0)
+        goto undo;
+    recorded = 1;
+    if (setup) {
+        json_t *meta = json_pack("{s:O}", "setup", setup);
+
+        if (!meta || db_instance_merge_metadata(ctx->db, id, meta, err) != 0) {
+            json_decref(meta);
+            goto undo;
+        }
+        json_decref(meta);
+    }
+    instance_kill_point("instance_create:recorded");
+    {
+        grove_err uerr = GROVE_ERR_INIT;
+
+        if (gitops_worktree_unlock(ctx->repo, id, &uerr) != 0)
+            log_warn("instance '%s': %s", id, uerr.msg);
+    }
+    instance_kill_point("instance_create:unlocked");
+    if (spec->agent_command) {
+        if (launch_agent(ctx, spec, id, path, err) != 0)
+            goto undo;
+        tool_progress_step(p, 5, CREATE_STEPS, "agent launched");
+    }
+    if (db_instance_get(ctx->db, id, &inst, err) != 0)
+        goto done;
+    *out = json_pack("{s:o}", "instance", inst);
+    if (*out && setup)
+        json_object_set(*out, "setup", setup);
+    if (!*out) {
+        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    tool_progress_step(p, CREATE_STEPS, CREATE_STEPS, "done");
+    rc = 0;
+    goto done;
+undo : {
+    grove_err rerr = GROVE_ERR_INIT;
+
+    if (recorded && db_instance_delete(ctx->db, id, &rerr) != 0)
+        log_error("could not delete the row of failed instance '%s': %s", id, rerr.msg);
+    if (gitops_worktree_remove(ctx->repo, id, branch, &rerr) != 0)
+        log_error("could not remove the worktree of failed instance '%s': %s", id, rerr.msg);
+}
+done:
+    json_decref(setup);
+    free(branch);
+    free(path);
+    return rc;
+}

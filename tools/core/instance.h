@@ -1,0 +1,112 @@
+/*
+ * instance: what the tool handlers share. Reading arguments (already
+ * validated against the tool's inputSchema), resolving which instance a
+ * call is about, parsing `issue`, allocating instance ids, and making a
+ * new instance (worktree + row) with full cleanup on failure.
+ */
+#ifndef GROVE_INSTANCE_H
+#define GROVE_INSTANCE_H
+
+#include <jansson.h>
+
+#include "tools/core/context.h"
+#include "tools/registry.h"
+
+/* An `issue` argument: a GitHub number (number > 0) or a beads id (beads[0] != 0), or neither. */
+typedef struct issue_ref {
+    long long number;
+    char beads[65];
+} issue_ref;
+
+/*
+ * Parses an `issue` value: a positive integer, a string of digits (GitHub),
+ * or a beads id ([A-Za-z0-9][A-Za-z0-9._-]{0,63}). NULL gives "no issue".
+ * "ready" is refused outside beads mode. GROVE_EINVAL with a clear message.
+ */
+int issue_parse(const json_t *v, issue_ref *out, grove_err *err);
+
+/* Writes "{type}-{issue}-a{n}" or "{type}-a{n}" into buf. 0, or -1 if it does not fit. */
+int instance_format_id(char *buf, size_t len, const char *type, const issue_ref *issue, int n);
+
+/* Borrowed string argument, or NULL when absent. */
+const char *arg_str(const json_t *args, const char *key);
+/* Boolean argument, or dflt when absent. */
+int arg_bool(const json_t *args, const char *key, int dflt);
+/* Integer argument (1.0 counts as 1), or dflt when absent. */
+long long arg_int(const json_t *args, const char *key, long long dflt);
+
+/*
+ * The instance a call acts on: args[key] when given, else the caller. With
+ * neither: GROVE_EINVAL "'key' is needed: ...". Borrowed.
+ */
+const char *instance_target(grove_ctx *ctx, const json_t *args, const char *key, grove_err *err);
+
+/* Loads instance `id` (contract shape, new reference) or fails with GROVE_ENOTFOUND. */
+int instance_load(grove_ctx *ctx, const char *id, json_t **out, grove_err *err);
+
+/* Borrowed string field of a JSON object, or NULL. */
+const char *jstr(const json_t *obj, const char *key);
+
+/* What a new instance is made from; strings borrowed. */
+typedef struct instance_spec {
+    const char *type; /* work | review | adhoc */
+    issue_ref issue;
+    const char *base_branch;   /* recorded as the instance's base */
+    const char *base_commit;   /* recorded base commit (what ahead/behind compare with) */
+    const char *start_commit;  /* where the new branch starts */
+    const char *prompt;        /* recorded prompt, and the agent's {prompt} */
+    const char *parent_id;     /* with relationship: recorded as parent -> child */
+    const char *relationship;  /* spawned_review | created_fork | NULL */
+    const char *agent_command; /* JSON argv to launch, or NULL for no agent */
+} instance_spec;
+
+/*
+ * Whether a spawn/fork call launches an agent: the `launch` argument, by
+ * default true when an agent command is configured. *command gets the
+ * configured command (malloc'd, already checked to be a usable JSON argv)
+ * when launching, else NULL. launch: true without a command: GROVE_EINVAL.
+ */
+int instance_launch_choice(grove_ctx *ctx, const json_t *args, char **command, grove_err *err);
+
+/*
+ * Makes a new instance: allocates the id; creates branch and worktree
+ * (locked "initializing" meanwhile); copies the .worktreeinclude files;
+ * runs config worktrees.setup_command; records the row (and relationship);
+ * unlocks; launches the agent when spec->agent_command is set. Progress
+ * steps 1..6 of 6 when p is set. On failure nothing is left: no worktree,
+ * no branch, no row. A failing setup command does not fail the call: it is
+ * reported in the result's "setup" and the instance's metadata. *out: a new
+ * object {"instance": {...}[, "setup": {status, exit_code, log}]}.
+ */
+int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progress *p, json_t **out,
+                    grove_err *err);
+
+/* The log file of instance `id`: <database folder>/logs/<id>.log. Malloc'd. */
+char *instance_log_path(grove_ctx *ctx, const char *id);
+
+/*
+ * Liveness: every running instance with an agent whose tmux session and
+ * process are both gone is marked terminated. Runs before every read of
+ * instances. *ended (may be NULL) gets how many were marked.
+ */
+int instances_reconcile(grove_ctx *ctx, size_t *ended, grove_err *err);
+
+/*
+ * 1 when `path` is a folder grove may delete: strictly inside the worktrees
+ * base (after resolving symlinks) and not the main worktree; else 0.
+ */
+int instance_path_removable(grove_ctx *ctx, const char *path);
+
+/*
+ * A named moment in a multi-step change (a crash window). When the
+ * environment variable GROVE_TEST_KILL_AT equals `name`, the process kills
+ * itself there with SIGKILL, as `kill -9` at that moment would: the crash
+ * tests (tests/stress/crash_windows.py) use it to reach each window
+ * deterministically. Otherwise it does nothing.
+ */
+void instance_kill_point(const char *name);
+
+/* The isError text for a tool whose issue has not landed yet. Returns -1. */
+int tool_not_implemented(const char *tool, int issue, grove_err *err);
+
+#endif

@@ -1,0 +1,284 @@
+/*
+ * git: everything grove does with libgit2. Tools call these; nothing else
+ * includes git2.h. Read ../shared/LIBGIT2-NOTES.md before changing it.
+ *
+ * Steps that race with other processes on git's own lock files (worktree
+ * add/remove, branch creation and deletion, config writes) run under an
+ * advisory flock on <git common dir>/grove/git.lock and are retried when
+ * git reports a lock or one of libgit2 1.5.1's false "already checked
+ * out" failures.
+ */
+#ifndef GROVE_GIT_H
+#define GROVE_GIT_H
+
+#include <jansson.h>
+
+#include "tools/base/grove.h"
+
+typedef struct gitops_repo gitops_repo;
+
+/*
+ * Opens the repository at or above `path` (NULL: the working directory).
+ * When that is a linked worktree, opens its main repository instead. The
+ * repository must have a working directory. *out belongs to the caller:
+ * gitops_repo_free() it.
+ */
+int gitops_repo_open(gitops_repo **out, const char *path, grove_err *err);
+void gitops_repo_free(gitops_repo *r);
+
+/* Main worktree, absolute, no trailing slash. Borrowed. */
+const char *gitops_workdir(const gitops_repo *r);
+/* Git common dir (".git" of the main worktree), absolute, no trailing slash. Borrowed. */
+const char *gitops_common_dir(const gitops_repo *r);
+
+/* 1 when `name` is a valid full branch name ("grove/work-a1"), else 0. */
+int gitops_branch_name_valid(const char *name);
+
+/*
+ * The branch the main worktree's HEAD is on ("main"), malloc'd into *out.
+ * Detached HEAD: GROVE_ECONFLICT; unborn HEAD (no commit yet): GROVE_ENOTFOUND.
+ */
+int gitops_head_branch(gitops_repo *r, char **out, grove_err *err);
+
+/*
+ * Resolves a branch name to its commit: a local branch first, then a
+ * remote-tracking branch ("origin/main"). sha gets 40 hex digits + NUL.
+ * Unknown branch: GROVE_ENOTFOUND "base branch 'x' not found".
+ */
+int gitops_resolve_branch(gitops_repo *r, const char *branch, char sha[41], grove_err *err);
+
+/* Called between the steps of gitops_worktree_create ("branch created", "checked out"). */
+typedef void (*gitops_stage_fn)(void *arg, const char *stage);
+
+/*
+ * Creates branch `branch` at commit `sha` and a linked worktree named `name`
+ * at `path` (parent folders created; `path` must not exist) checked out on
+ * that branch, registered so that `git worktree list` shows it, and locked
+ * with reason "initializing" until gitops_worktree_unlock(). If the branch
+ * or path already exists: GROVE_ECONFLICT and nothing is changed. On any
+ * other failure everything made so far (folder, admin dir, branch) is
+ * removed again.
+ */
+int gitops_worktree_create(gitops_repo *r, const char *name, const char *path, const char *branch,
+                           const char *sha, gitops_stage_fn stage, void *stage_arg, grove_err *err);
+
+/*
+ * Writes the files of commit `sha` (40 hex digits) into the new worktree at
+ * `root`, which holds only its .git file and has no index yet, then its
+ * index. Files are written by `checkout.workers` threads (git's setting;
+ * < 1: one per core; unset: two per core; at most 8), one thread below
+ * `checkout.thresholdForParallelism` files (default 100). A tree with a
+ * name that is not plainly harmless (".git" in any spelling, "git~1", ':' or
+ * '\') is checked out by libgit2 instead, with its own rules. On failure
+ * the folder holds what was written so far: the caller removes it.
+ * *workers_used (may be NULL) gets the number of threads, 0 for libgit2.
+ */
+int gitops_checkout_new(const char *root, const char *sha, unsigned *workers_used, grove_err *err);
+
+/*
+ * Records in the creation journal of `name` (which this process holds:
+ * between gitops_worktree_create() and gitops_worktree_unlock()) the process
+ * group of the setup command it runs there, and its leader's start time, so
+ * that `grove gc` can stop that command when grove is killed meanwhile
+ * (gitops_interrupted.setup_pgid). GROVE_ENOTFOUND when this process holds
+ * no such journal.
+ */
+int gitops_creation_note_setup(gitops_repo *r, const char *name, long long pgid,
+                               unsigned long long start, grove_err *err);
+
+/* Removes the "initializing" lock of worktree `name`. */
+int gitops_worktree_unlock(gitops_repo *r, const char *name, grove_err *err);
+
+/*
+ * Removes worktree `name` (its folder and admin dir, even when locked) and,
+ * when `branch` is not NULL, deletes that branch. Does no dirty check: the
+ * caller decides whether removal loses work. A worktree or branch that is
+ * already gone is not an error.
+ */
+int gitops_worktree_remove(gitops_repo *r, const char *name, const char *branch, grove_err *err);
+
+/* HEAD commit of the worktree at `path` into sha (40 hex + NUL). */
+int gitops_worktree_head(const char *path, char sha[41], grove_err *err);
+
+/*
+ * gitops_worktree_head() that keeps the last worktree's repository open in
+ * `r` (reopened when the path or its .git file changes), for a server that
+ * reads the same worktree's HEAD call after call. Same results.
+ */
+int gitops_worktree_head_cached(gitops_repo *r, const char *path, char sha[41], grove_err *err);
+
+/*
+ * Live state of the worktree at `path` as a new object {head, ahead,
+ * behind, dirty_files}: head = HEAD commit sha, ahead/behind = commits of
+ * HEAD not in base_commit and of base_commit not in HEAD, dirty_files =
+ * the paths `git status --porcelain` lists (modified, staged, untracked;
+ * untracked folders as "dir/"), sorted. A missing folder: GROVE_ENOTFOUND.
+ */
+int gitops_worktree_state(const char *path, const char *base_commit, json_t **out, grove_err *err);
+
+/* Lines changed between two commits: `git diff --shortstat from to`. */
+typedef struct gitops_diff_stat {
+    long long files_changed;
+    long long insertions;
+    long long deletions;
+} gitops_diff_stat;
+
+/* Diff stat of the trees of commits `from` and `to` (hex ids), computed with libgit2. */
+int gitops_diff_stat_between(gitops_repo *r, const char *from, const char *to,
+                             gitops_diff_stat *out, grove_err *err);
+
+/* The commit branch `branch` points at (40 hex + NUL). Unknown branch: GROVE_ENOTFOUND. */
+int gitops_branch_head(gitops_repo *r, const char *branch, char sha[41], grove_err *err);
+
+/*
+ * What removing a worktree and its branch would lose. dirty_files: the
+ * worktree's uncommitted paths (as in gitops_worktree_state; 0 when the
+ * folder is gone). unique_commits: commits reachable from `branch` that no
+ * remote-tracking branch, no other local branch and not `base_commit`
+ * (may be NULL) reach — commits that exist nowhere else.
+ */
+typedef struct gitops_loss {
+    size_t dirty_files;
+    size_t unique_commits;
+} gitops_loss;
+
+int gitops_removal_loss(gitops_repo *r, const char *path, const char *branch,
+                        const char *base_commit, gitops_loss *out, grove_err *err);
+
+/*
+ * Copies into the new worktree at `dest` the gitignored files and folders of
+ * the main worktree that match the patterns of its `.worktreeinclude`
+ * (gitignore-like syntax: '#' comments, '!' negation, a pattern without '/'
+ * matches a name at any depth, one with '/' a path from the root, trailing
+ * '/' only folders). Tracked files are never copied; symlinks are copied as
+ * symlinks; modes are kept. No `.worktreeinclude`: nothing to do. *copied:
+ * number of top-level entries copied (may be NULL).
+ */
+int gitops_copy_worktreeinclude(gitops_repo *r, const char *dest, size_t *copied, grove_err *err);
+
+/* One linked worktree as git records it. */
+typedef struct gitops_worktree_info {
+    char *name;        /* admin folder name (<common>/worktrees/<name>) */
+    char *path;        /* its folder (from the gitdir file), NULL if unreadable */
+    char *branch;      /* branch it has checked out ("grove/x"), NULL if detached/unknown */
+    char *lock_reason; /* NULL when not locked; "" for a lock without reason */
+    int folder_exists;
+} gitops_worktree_info;
+
+/*
+ * All linked worktrees (reads <common>/worktrees/ itself: libgit2 1.5.1's
+ * git_worktree_list skips entries). *out: malloc'd array of *n; free with
+ * gitops_worktree_list_free().
+ */
+int gitops_worktree_list(gitops_repo *r, gitops_worktree_info **out, size_t *n, grove_err *err);
+void gitops_worktree_list_free(gitops_worktree_info *list, size_t n);
+
+/* Removes the admin entry of worktree `name` whose folder is gone (like `git worktree prune`). */
+int gitops_worktree_prune_stale(gitops_repo *r, const char *name, grove_err *err);
+
+/*
+ * Crash recovery (`grove gc`).
+ *
+ * gitops_worktree_create() keeps a creation journal, flock'ed by the
+ * creating process, from before the branch is made until
+ * gitops_worktree_unlock() (the caller has recorded the instance) or the
+ * worktree's removal. gitops_worktree_remove() writes a removal journal,
+ * moves the admin dir out of <common>/worktrees, then deletes the folder
+ * (its .git file last), the branch and the rest. A creation journal whose
+ * creator is gone, a worktree locked "initializing" with no journal, and
+ * any removal journal (removals run under the repo lock to the end) are
+ * what a killed process left half-way. The list is taken under the repo
+ * lock; `alive`: a creation whose process still runs (leave it alone).
+ */
+typedef struct gitops_interrupted {
+    char *name;   /* worktree name (the instance id) */
+    char *branch; /* its branch, NULL when unknown */
+    char *path;   /* its folder, NULL when unknown */
+    int alive;
+    int removal; /* 1: an interrupted removal (gitops_removal_finish), 0: a creation */
+    /* A creation's setup command, as gitops_creation_note_setup() recorded it; 0: none. */
+    long long setup_pgid;
+    unsigned long long setup_start;
+} gitops_interrupted;
+
+int gitops_interrupted_list(gitops_repo *r, gitops_interrupted **out, size_t *n, grove_err *err);
+void gitops_interrupted_list_free(gitops_interrupted *list, size_t n);
+
+/* Deletes the half-written journal files (".tmp") a killed grove process left. */
+int gitops_journals_tidy(gitops_repo *r, grove_err *err);
+
+/*
+ * Completes the interrupted removal of worktree `name` (folder, the branch
+ * its journal names, admin dir). GROVE_ENOTFOUND when there is none.
+ */
+int gitops_removal_finish(gitops_repo *r, const char *name, grove_err *err);
+
+/* The instance was recorded: drops the "initializing" lock and the journal. */
+int gitops_interrupted_complete(gitops_repo *r, const char *name, grove_err *err);
+
+/*
+ * The instance was never recorded: removes what the creation made (folder,
+ * admin dir, journal, a stale lock file of the branch, and the branch unless
+ * `keep_branch`). Does no loss check: the caller does (gitops_removal_loss).
+ * A running creation: GROVE_ECONFLICT.
+ */
+int gitops_interrupted_undo(gitops_repo *r, const char *name, int keep_branch, grove_err *err);
+
+/* Local branches whose names start with `prefix` ("grove/"), malloc'd. */
+int gitops_branch_list(gitops_repo *r, const char *prefix, char ***out, size_t *n, grove_err *err);
+void gitops_branch_list_free(char **names, size_t n);
+
+/*
+ * Deletes local branch `branch` unless it is checked out in a worktree or a
+ * worktree creation uses it (GROVE_ECONFLICT); checked under the repo lock.
+ * Does no loss check: the caller does.
+ */
+int gitops_branch_delete_unused(gitops_repo *r, const char *branch, grove_err *err);
+
+/* The URL of remote `remote` (malloc'd). Unknown remote: GROVE_ENOTFOUND. */
+int gitops_remote_url(gitops_repo *r, const char *remote, char **out, grove_err *err);
+
+/* Transfer progress while pushing: objects sent so far of total, bytes sent. */
+typedef void (*gitops_push_progress_fn)(void *arg, unsigned current, unsigned total, size_t bytes);
+
+typedef struct gitops_push_opts {
+    const char *remote; /* remote name, e.g. "origin" */
+    const char *branch; /* local branch, pushed as refs/heads/<branch>:refs/heads/<branch> */
+    const char *token;  /* for https remotes: user "x-access-token", this password; may be NULL */
+    gitops_push_progress_fn progress; /* may be NULL */
+    void *progress_arg;
+} gitops_push_opts;
+
+/*
+ * libgit2's CA certificates (tools/git/tls.c). With the mbedTLS back end,
+ * gitops_tls_release() frees the system bundle that git_libgit2_init()
+ * parsed (0.4 MB a `grove serve` holds until it pushes over https); returns 1
+ * when it did. gitops_tls_restore() loads certificates again when they were
+ * released or $SSL_CERT_FILE / $SSL_CERT_DIR is set (from those variables,
+ * else the system bundle); gitops_push() calls it for http(s) remotes.
+ * Process-wide: call both from the thread that serves tool calls.
+ */
+int gitops_tls_release(void);
+int gitops_tls_restore(grove_err *err);
+
+/*
+ * Pushes the branch with libgit2 to a path, file://, ssh:// or scp-like
+ * (ssh-agent credentials) or https:// (token) remote. A rejection by the
+ * remote (non-fast-forward, hook, permissions) or an authentication failure
+ * returns -1 with the remote's own message (GROVE_ECONFLICT for rejections,
+ * GROVE_EINVAL for credentials, GROVE_EIO for transport). The token never
+ * appears in err.
+ */
+int gitops_push(gitops_repo *r, const gitops_push_opts *o, grove_err *err);
+
+/*
+ * Makes a small sample project for `grove demo` in folder `dir`: a bare
+ * repository dir/origin.git and a repository dir/repo on branch main with
+ * one commit and `origin` pointing at the bare one (tools/git/sample.c).
+ */
+int gitops_make_sample(const char *dir, grove_err *err);
+
+/* Commits every change in the worktree at `path` with `message` (demo and tests). */
+int gitops_commit_all(const char *path, const char *message, grove_err *err);
+
+#endif
