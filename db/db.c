@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -504,4 +505,12 @@ static int txn_run(grove_db *db, db_txn_fn fn, void *arg, grove_err *err)
                               db->path, (grove_now_ms() - start) / 1000.0, attempts);
         db_backoff(&delay);
     }
+}
+
+int db_set_cache_kib(grove_db *db, int kib, grove_err *err)
+{
+    char sql[64];
+
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kib);
+    return db_exec(db, sql, "cannot set the database cache size", err);
 }

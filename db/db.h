@@ -56,6 +56,9 @@ int db_txn(grove_db *db, db_txn_fn fn, void *arg, grove_err *err);
  */
 int db_txn_relaxed(grove_db *db, db_txn_fn fn, void *arg, grove_err *err);
 
+/* Sets the connection's page cache to `kib` KiB (PRAGMA cache_size). */
+int db_set_cache_kib(grove_db *db, int kib, grove_err *err);
+
 /*
  * Maps a failed sqlite3 result code to grove's convention: returns DB_RETRY
  * for BUSY/LOCKED, otherwise fills err with GROVE_EDB and the SQLite message

@@ -5,7 +5,6 @@
 #include <dlfcn.h>
 #include <git2.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "mcp/server.h"
 #include "tools/cli/cli.h"
 #include "tools/core/context.h"
+#include "tools/registry.h"
 #include "tools/git/git.h"
 #include "tools/git/lazy_git2.h"
 
@@ -86,7 +86,7 @@ typedef struct serve_state {
 static struct grove_ctx *serve_open_ctx(void *arg, grove_err *err)
 {
     serve_state *st = arg;
-    char sql[64];
+    grove_err dberr = GROVE_ERR_INIT;
 
     /* Most of a cold start (loading libgit2; with mbedTLS it parses the CA bundle): not before it
      * is needed. */
@@ -98,9 +98,8 @@ static struct grove_ctx *serve_open_ctx(void *arg, grove_err *err)
         log_debug("released libgit2's CA certificates until an https push");
     if (ctx_open(&st->ctx, &st->o, err) != 0)
         return NULL;
-    snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", SERVE_CACHE_KIB);
-    if (sqlite3_exec(db_sqlite(st->ctx->db), sql, NULL, NULL, NULL) != SQLITE_OK)
-        log_warn("cannot set the database cache size: %s", sqlite3_errmsg(db_sqlite(st->ctx->db)));
+    if (db_set_cache_kib(st->ctx->db, SERVE_CACHE_KIB, &dberr) != 0)
+        log_warn("%s", dberr.msg);
     return st->ctx;
 }
 
@@ -148,6 +147,7 @@ static int cmd_serve(int argc, char **argv)
      */
     mo.open_ctx = serve_open_ctx;
     mo.open_arg = &st;
+    mo.tools = tools_table();
     mo.out_fd = STDOUT_FILENO;
     page = getenv("GROVE_TOOLS_PAGE_SIZE");
     mo.tools_page_size = page ? (size_t)strtoul(page, NULL, 10) : 0;

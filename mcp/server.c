@@ -14,7 +14,6 @@
 #include "tools/base/io.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/schema.h"
-#include "tools/registry.h"
 
 #ifndef GROVE_VERSION
 #define GROVE_VERSION "0.1.0"
@@ -22,19 +21,8 @@
 
 #define TOOLS_CURSOR_PREFIX "grove-tools-"
 
-static const char instructions[] =
-    "grove manages parallel coding-agent instances of this git repository, each in its own "
-    "worktree and branch (grove/<instance id>).\n"
-    "- spawn_work_instance starts work on an issue in a fresh worktree; fork_instance copies an "
-    "instance's branch; spawn_review_instance starts a reviewer of a work branch.\n"
-    "- log_checkpoint after each phase of your work and get_checkpoint when you resume: they "
-    "survive restarts.\n"
-    "- get_instance / query_instances / query_events show what every instance is doing.\n"
-    "- send_feedback reaches another instance's agent; create_pull_request pushes your branch "
-    "and opens a PR; terminate_instance ends an instance (and removes its worktree only when "
-    "that loses no work).";
-
 struct mcp_server {
+    const mcp_tools *tools; /* borrowed */
     int out_fd;
     struct grove_ctx *ctx; /* borrowed */
     char *unavailable;     /* owned; why ctx is NULL */
@@ -82,8 +70,19 @@ mcp_version mcp_server_version(const mcp_server *s)
 static const json_t *spec_of(mcp_server *s, size_t i, grove_err *err)
 {
     if (!s->specs[i])
-        s->specs[i] = tools_spec_cached(i, &s->shared_defs, err);
+        s->specs[i] = s->tools->spec(i, &s->shared_defs, err);
     return s->specs[i];
+}
+
+/* Index of the tool called `name`, or -1. */
+static int find_tool(const mcp_server *s, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < s->ntools; i++)
+        if (strcmp(s->tools->name(i), name) == 0)
+            return (int)i;
+    return -1;
 }
 
 int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
@@ -94,6 +93,7 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
     s = calloc(1, sizeof(*s));
     if (!s)
         return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    s->tools = opts->tools;
     s->out_fd = opts->out_fd;
     s->ctx = opts->ctx;
     s->open_ctx = opts->ctx ? NULL : opts->open_ctx;
@@ -105,7 +105,7 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
         free(s);
         return grove_fail(err, GROVE_ENOMEM, "out of memory");
     }
-    s->ntools = tools_count();
+    s->ntools = opts->tools->count;
     s->page_size = opts->tools_page_size ? opts->tools_page_size : s->ntools;
     s->specs = calloc(s->ntools ? s->ntools : 1, sizeof(*s->specs));
     s->in_ok = calloc(s->ntools ? s->ntools : 1, sizeof(*s->in_ok));
@@ -212,7 +212,7 @@ static json_t *do_initialize(mcp_server *s, json_t *id, json_t *params)
         json_object_set_new(server_info, "title", json_string("grove"));
     result = json_pack("{s:s, s:{s:{s:b}}, s:o, s:s}", "protocolVersion", mcp_version_str(v),
                        "capabilities", "tools", "listChanged", 0, "serverInfo", server_info,
-                       "instructions", instructions);
+                       "instructions", s->tools->instructions);
     if (!result)
         return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
     s->version = v;
@@ -440,107 +440,8 @@ static void open_context(mcp_server *s)
     }
 }
 
-/* Bytes that quote_into() writes for byte c: what json_dumps() writes for it in a string. */
-static inline size_t quoted_len(unsigned char c)
-{
-    if (c >= 0x20 && c != '"' && c != '\\')
-        return 1;
-    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
-        return 2;
-    return 6;
-}
-
-/*
- * Writes s (n bytes of valid UTF-8) as a JSON string, escaped exactly as
- * jansson's json_dumps() does it (control characters as \b \f \n \r \t
- * or \u00XX; everything else, DEL and non-ASCII included, as it is).
- * Returns the end.
- */
-static char *quote_into(char *p, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t i;
-
-    *p++ = '"';
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *p++ = (char)c;
-            continue;
-        }
-        switch (quoted_len(c)) {
-        case 2:
-            *p++ = '\\';
-            *p++ = c == '\b'   ? 'b'
-                   : c == '\f' ? 'f'
-                   : c == '\n' ? 'n'
-                   : c == '\r' ? 'r'
-                   : c == '\t' ? 't'
-                               : (char)c;
-            break;
-        default:
-            p = mempcpy(p, "\\u00", 4);
-            *p++ = hex[c >> 4];
-            *p++ = hex[c & 15];
-        }
-    }
-    *p++ = '"';
-    return p;
-}
-
-/*
- * Sends the response of a successful call from 2025-06-18 on: the bytes
- * json_dumps() makes of rpc_result(id, tool_ok_result(s, structured)), with
- * `structured` serialised once instead of twice (for the text block and as
- * structuredContent). Steals structured; 0, or -1 when writing failed.
- */
-static int send_tool_ok(mcp_server *s, json_t *id, json_t *structured)
-{
-    static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
-    static const char mid1[] = ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":";
-    static const char mid2[] = "}],\"isError\":false,\"structuredContent\":";
-    char *text = json_dumps(structured, JSON_COMPACT);
-    char *idtext = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
-    char *line = NULL, *p;
-    size_t ntext, nid, nquoted = 2, len, i;
-    int rc;
-
-    json_decref(structured);
-    if (text && idtext) {
-        ntext = strlen(text);
-        nid = strlen(idtext);
-        for (i = 0; i < ntext; i++)
-            nquoted += quoted_len((unsigned char)text[i]);
-        len = sizeof(head) - 1 + nid + sizeof(mid1) - 1 + nquoted + sizeof(mid2) - 1 + ntext + 3;
-        line = malloc(len);
-    }
-    if (!line) {
-        free(text);
-        free(idtext);
-        return send_msg(s,
-                        rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL));
-    }
-    p = mempcpy(line, head, sizeof(head) - 1);
-    p = mempcpy(p, idtext, nid);
-    p = mempcpy(p, mid1, sizeof(mid1) - 1);
-    p = quote_into(p, text, ntext);
-    p = mempcpy(p, mid2, sizeof(mid2) - 1);
-    p = mempcpy(p, text, ntext);
-    memcpy(p, "}}\n", 3);
-    free(text);
-    free(idtext);
-    rc = write_line(s, line, len);
-    free(line);
-    return rc;
-}
-
-/*
- * The response to a tools/call. With `direct` (a request on its own, not in
- * a batch) a successful result from 2025-06-18 on is sent right here
- * (send_tool_ok) and NULL returned.
- */
-static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params, int direct)
+/* The response to a tools/call. */
+static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params)
 {
     json_t *name = json_object_get(params, "name");
     json_t *args = json_object_get(params, "arguments");
@@ -549,7 +450,7 @@ static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params, int dire
     json_t *empty = NULL, *out = NULL, *result;
     const json_t *spec;
     progress_state ps;
-    tool_progress prog;
+    grove_progress prog;
     grove_err err = GROVE_ERR_INIT;
     char msg[1024];
     int idx, valid;
@@ -558,9 +459,9 @@ static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params, int dire
         return rpc_error(id, RPC_INVALID_PARAMS, "invalid params: expected an object", NULL);
     if (!json_is_string(name))
         return rpc_error(id, RPC_INVALID_PARAMS, "invalid params: \"name\" must be a string", NULL);
-    /* A name with a NUL in it names no tool (tools_find() would stop at the NUL). */
+    /* A name with a NUL in it names no tool (find_tool() would stop at the NUL). */
     idx = strlen(json_string_value(name)) == json_string_length(name)
-              ? tools_find(json_string_value(name))
+              ? find_tool(s, json_string_value(name))
               : -1;
     if (idx < 0)
         return error_msg(id, RPC_INVALID_PARAMS, "unknown tool '%s'", json_string_value(name));
@@ -588,17 +489,17 @@ static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params, int dire
         json_t *r;
 
         if (valid < 0)
-            log_error("tool '%s': inputSchema unusable: %s", tools_get((size_t)idx)->name, msg);
-        tools_record_rejected(s->ctx, (size_t)idx, json_is_object(args) ? args : NULL, msg);
+            log_error("tool '%s': inputSchema unusable: %s", s->tools->name((size_t)idx), msg);
+        s->tools->rejected(s->ctx, (size_t)idx, json_is_object(args) ? args : NULL, msg);
         if (s->version >= MCP_V_2025_11_25) {
             char text[1200];
 
             snprintf(text, sizeof(text), "invalid arguments for tool '%s': %s",
-                     tools_get((size_t)idx)->name, msg);
+                     s->tools->name((size_t)idx), msg);
             r = rpc_result(id, tool_error_result(text));
         } else {
             r = error_msg(id, RPC_INVALID_PARAMS, "invalid arguments for tool '%s': %s",
-                          tools_get((size_t)idx)->name, msg);
+                          s->tools->name((size_t)idx), msg);
         }
         json_decref(empty);
         return r;
@@ -610,15 +511,10 @@ static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params, int dire
     prog.arg = &ps;
     if (!s->ctx) {
         result = tool_error_result(s->unavailable);
-    } else if (tools_call(s->ctx, (size_t)idx, args,
+    } else if (s->tools->call(s->ctx, (size_t)idx, args,
                           (json_is_string(token) || json_is_number(token)) ? &prog : NULL, &out,
                           &err) == 0 &&
                out) {
-        if (direct && s->version >= MCP_V_2025_06_18) {
-            json_decref(empty);
-            send_tool_ok(s, id, out);
-            return NULL;
-        }
         result = tool_ok_result(s, out);
     } else {
         json_decref(out);
@@ -671,7 +567,7 @@ static json_t *handle_message(mcp_server *s, json_t *msg, int in_batch)
         return rpc_error(m.id, RPC_INVALID_PARAMS, "invalid params: expected an object", NULL);
     if (strcmp(m.method, "tools/list") == 0)
         return do_tools_list(s, m.id, m.params);
-    return do_tools_call(s, m.id, m.params, !in_batch);
+    return do_tools_call(s, m.id, m.params);
 }
 
 static int handle_batch(mcp_server *s, json_t *batch)

@@ -4,13 +4,16 @@
  * validated against each tool's inputSchema before its handler runs),
  * progress notifications, and the serve loop with clean shutdown.
  *
- * The server knows JSON-RPC and MCP, and reaches the tools only through
- * tools/registry.h; it never touches git or SQL itself.
+ * The server knows JSON-RPC and MCP and no tool by name: the program hands
+ * it a table of tools (mcp_tools; tools/registry.c makes grove's). It never
+ * touches git or SQL itself.
  */
 #ifndef GROVE_SERVER_H
 #define GROVE_SERVER_H
 
 #include <stddef.h>
+
+#include <jansson.h>
 
 #include "tools/base/grove.h"
 
@@ -39,7 +42,36 @@ mcp_version mcp_negotiate(const char *requested);
  */
 typedef struct grove_ctx *(*mcp_ctx_open_fn)(void *arg, grove_err *err);
 
+/*
+ * The tools a server offers, in the order tools/list shows them. Handed in
+ * by the program; every function is called with i < count.
+ */
+typedef struct mcp_tools {
+    size_t count;
+    /* Tool i's name. Static. */
+    const char *(*name)(size_t i);
+    /*
+     * Tool i's definition {name, title, description, annotations,
+     * inputSchema, outputSchema} as a new reference; *shared caches what
+     * the definitions share (NULL at first; the server json_decref()s it).
+     * NULL with err filled when the definition is broken (a build defect).
+     */
+    json_t *(*spec)(size_t i, json_t **shared, grove_err *err);
+    /*
+     * Runs tool i with `args` (borrowed, valid against its inputSchema).
+     * On success 0 and the structured result as a new reference in *out;
+     * else -1 with err filled (the message the client sees).
+     */
+    int (*call)(struct grove_ctx *ctx, size_t i, const json_t *args, const grove_progress *p,
+                json_t **out, grove_err *err);
+    /* Records a call of tool i whose arguments failed validation (ctx may be NULL). */
+    void (*rejected)(struct grove_ctx *ctx, size_t i, const json_t *args, const char *message);
+    /* What initialize's `instructions` tells the client about the tools. Static. */
+    const char *instructions;
+} mcp_tools;
+
 typedef struct mcp_options {
+    const mcp_tools *tools;  /* borrowed; must outlive the server */
     int out_fd;              /* where responses and notifications go */
     struct grove_ctx *ctx;   /* passed to tool handlers; borrowed */
     size_t tools_page_size;  /* tools/list page size; 0 = all tools on one page */

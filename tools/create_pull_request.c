@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tools/tool_table.h"
 #include "db/queries.h"
 #include "tools/forge/forge.h"
 #include "tools/core/github.h"
@@ -17,7 +18,7 @@
 #define PR_STEPS 5
 
 typedef struct push_state {
-    const tool_progress *p;
+    const grove_progress *p;
 } push_state;
 
 /*
@@ -35,7 +36,7 @@ static void on_push(void *arg, unsigned current, unsigned total, size_t bytes)
     if (total == 0)
         return;
     snprintf(msg, sizeof(msg), "pushing: %u/%u objects", current, total);
-    tool_progress_step(ps->p, 2.0 + 0.9 * (double)current / (double)total, PR_STEPS, msg);
+    grove_progress_step(ps->p, 2.0 + 0.9 * (double)current / (double)total, PR_STEPS, msg);
 }
 
 /* "a.txt, b.txt, ... (and 12 more)" from the dirty_files array, into buf. */
@@ -60,10 +61,11 @@ static void list_files(const json_t *files, char *buf, size_t size)
     }
 }
 
-int tool_create_pull_request(grove_ctx *ctx, const json_t *args, const tool_progress *p,
-                             json_t **out, grove_err *err)
+int tool_create_pull_request(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
-    const char *id = instance_target(ctx, args, "instance_id", err);
+    grove_ctx *ctx = call->ctx;
+    const grove_progress *p = call->progress;
+    const char *id = arg_target(ctx, args, "instance_id", err);
     const char *base, *branch, *path;
     json_t *inst = NULL, *state = NULL;
     char *remote = NULL, *remote_url = NULL, *token = NULL, *message = NULL;
@@ -98,7 +100,7 @@ int tool_create_pull_request(grove_ctx *ctx, const json_t *args, const tool_prog
                        id, branch ? branch : "?");
         goto done;
     }
-    tool_progress_step(p, 1, PR_STEPS, "started");
+    grove_progress_step(p, 1, PR_STEPS, "started");
 
     /* The base to compare with: the given branch's head, else the instance's base commit. */
     if (arg_str(args, "base_branch")) {
@@ -140,10 +142,10 @@ int tool_create_pull_request(grove_ctx *ctx, const json_t *args, const tool_prog
     po.token = token;
     po.progress = p ? on_push : NULL;
     po.progress_arg = &ps;
-    tool_progress_step(p, 2, PR_STEPS, "pushing");
+    grove_progress_step(p, 2, PR_STEPS, "pushing");
     if (gitops_push(ctx->repo, &po, err) != 0)
         goto done;
-    tool_progress_step(p, 3, PR_STEPS, "pushed");
+    grove_progress_step(p, 3, PR_STEPS, "pushed");
 
     github_find_target(ctx, remote_url, &target);
     if (target.api_url && token) {
@@ -167,7 +169,7 @@ int tool_create_pull_request(grove_ctx *ctx, const json_t *args, const tool_prog
         message = grove_asprintf("%s pull request #%lld: %s",
                                  pr.already_existed ? "found the open" : "opened", pr.number,
                                  pr.html_url);
-        tool_progress_step(p, 4, PR_STEPS, "pull request opened");
+        grove_progress_step(p, 4, PR_STEPS, "pull request opened");
     } else if (target.api_url || target.web) {
         char compare[1024] = "";
 
@@ -194,7 +196,7 @@ int tool_create_pull_request(grove_ctx *ctx, const json_t *args, const tool_prog
         grove_fail(err, GROVE_ENOMEM, "out of memory");
         goto done;
     }
-    tool_progress_step(p, PR_STEPS, PR_STEPS, "done");
+    grove_progress_step(p, PR_STEPS, PR_STEPS, "done");
     rc = 0;
 done:
     forge_pr_free(&pr);

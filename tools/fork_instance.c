@@ -2,12 +2,14 @@
  * fork_instance.json. */
 #include <stdlib.h>
 
+#include "tools/tool_table.h"
 #include "tools/core/instance.h"
 
-int tool_fork_instance(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
-                       grove_err *err)
+int tool_fork_instance(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
-    const char *id = instance_target(ctx, args, "instance_id", err);
+    grove_ctx *ctx = call->ctx;
+    const grove_progress *p = call->progress;
+    const char *id = arg_target(ctx, args, "instance_id", err);
     json_t *src = NULL;
     char *agent = NULL;
     char head[41];
@@ -16,8 +18,8 @@ int tool_fork_instance(grove_ctx *ctx, const json_t *args, const tool_progress *
 
     if (!id || instance_load(ctx, id, &src, err) != 0)
         return -1;
-    if (issue_parse(json_object_get(src, "issue"), &spec.issue, err) != 0 ||
-        instance_launch_choice(ctx, args, &agent, err) != 0)
+    if (arg_issue(json_object_get(src, "issue"), &spec.issue, err) != 0 ||
+        arg_launch(ctx, args, &agent, err) != 0)
         goto done;
     if (gitops_branch_head(ctx->repo, jstr(src, "branch_name"), head, err) != 0) {
         grove_fail(err, GROVE_ENOTFOUND, "cannot fork '%s': its branch '%s' no longer exists", id,

@@ -1,12 +1,13 @@
 /* get_checkpoint: the latest checkpoint, optionally of one phase. Definition: get_checkpoint.json.
  */
+#include "tools/tool_table.h"
 #include "db/queries.h"
 #include "tools/core/instance.h"
 
-int tool_get_checkpoint(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
-                        grove_err *err)
+int tool_get_checkpoint(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
-    const char *id = instance_target(ctx, args, "instance_id", err);
+    grove_ctx *ctx = call->ctx;
+    const char *id = arg_target(ctx, args, "instance_id", err);
     json_t *cp = NULL;
 
     if (!id || db_checkpoint_get(ctx->db, id, arg_str(args, "phase"), &cp, err) != 0)

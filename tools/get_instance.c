@@ -1,12 +1,13 @@
 /* get_instance: one instance with relationships, last checkpoint and git state. Definition:
  * get_instance.json. */
+#include "tools/tool_table.h"
 #include "db/queries.h"
 #include "tools/core/instance.h"
 
-int tool_get_instance(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
-                      grove_err *err)
+int tool_get_instance(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
-    const char *id = instance_target(ctx, args, "instance_id", err);
+    grove_ctx *ctx = call->ctx;
+    const char *id = arg_target(ctx, args, "instance_id", err);
     json_t *inst = NULL, *rels = NULL, *cp = NULL, *git = NULL;
     grove_err gerr = GROVE_ERR_INIT;
 

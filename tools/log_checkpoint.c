@@ -1,4 +1,5 @@
 /* log_checkpoint: append a resumable checkpoint. Definition: log_checkpoint.json. */
+#include "tools/tool_table.h"
 #include "db/queries.h"
 #include "tools/core/instance.h"
 
@@ -17,10 +18,10 @@ static int insert_fn(grove_db *db, void *arg, grove_err *err)
     return db_checkpoint_insert(db, a->in, &a->cp, err) == 0 ? 0 : -1;
 }
 
-int tool_log_checkpoint(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
-                        grove_err *err)
+int tool_log_checkpoint(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
-    const char *id = instance_target(ctx, args, "instance_id", err);
+    grove_ctx *ctx = call->ctx;
+    const char *id = arg_target(ctx, args, "instance_id", err);
     json_t *inst = NULL;
     db_new_checkpoint in = {0};
     insert_arg a = {&in, NULL};
@@ -39,7 +40,7 @@ int tool_log_checkpoint(grove_ctx *ctx, const json_t *args, const tool_progress 
     /* The worktree's current commit, when the worktree is still there (read before the write). */
     if (gitops_worktree_head_cached(ctx->repo, jstr(inst, "worktree_path"), sha, &gerr) == 0)
         in.commit_sha = sha;
-    if (tools_txn(ctx, insert_fn, &a, err) != 0) {
+    if (tool_call_txn(call, insert_fn, &a, err) != 0) {
         json_decref(a.cp);
         goto done;
     }

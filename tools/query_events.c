@@ -1,10 +1,11 @@
 /* query_events: the recorded tool calls, newest first. Definition: query_events.json. */
+#include "tools/tool_table.h"
 #include "db/queries.h"
 #include "tools/core/instance.h"
 
-int tool_query_events(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
-                      grove_err *err)
+int tool_query_events(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
+    grove_ctx *ctx = call->ctx;
     db_event_filter f = {0};
     json_t *list = NULL;
 

@@ -1,19 +1,20 @@
 /* query_instances: filtered, paginated list of instances. Definition: query_instances.json. */
 #include <stdlib.h>
 
+#include "tools/tool_table.h"
 #include "db/queries.h"
 #include "tools/core/instance.h"
 
-int tool_query_instances(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
-                         grove_err *err)
+int tool_query_instances(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
+    grove_ctx *ctx = call->ctx;
     db_instance_filter f = {0};
     issue_ref issue;
     json_t *list = NULL;
     char *next = NULL;
 
     if (instances_reconcile(ctx, NULL, err) != 0 ||
-        issue_parse(json_object_get(args, "issue"), &issue, err) != 0)
+        arg_issue(json_object_get(args, "issue"), &issue, err) != 0)
         return -1;
     f.type = arg_str(args, "type");
     f.status = arg_str(args, "status");

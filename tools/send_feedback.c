@@ -3,13 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/tool_table.h"
 #include "db/queries.h"
 #include "tools/agents/agent.h"
 #include "tools/core/instance.h"
 
-int tool_send_feedback(grove_ctx *ctx, const json_t *args, const tool_progress *p, json_t **out,
-                       grove_err *err)
+int tool_send_feedback(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
+    grove_ctx *ctx = call->ctx;
     const char *to = arg_str(args, "instance_id");
     const char *type = arg_str(args, "feedback_type");
     const char *priority = arg_str(args, "priority") ? arg_str(args, "priority") : "medium";

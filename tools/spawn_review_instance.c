@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/tool_table.h"
 #include "tools/core/instance.h"
 
 /* The default brief the reviewer agent gets. Malloc'd. */
@@ -21,10 +22,11 @@ static char *review_brief(const json_t *work, const char *head, const gitops_dif
         head);
 }
 
-int tool_spawn_review_instance(grove_ctx *ctx, const json_t *args, const tool_progress *p,
-                               json_t **out, grove_err *err)
+int tool_spawn_review_instance(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
-    const char *id = instance_target(ctx, args, "work_instance_id", err);
+    grove_ctx *ctx = call->ctx;
+    const grove_progress *p = call->progress;
+    const char *id = arg_target(ctx, args, "work_instance_id", err);
     json_t *work = NULL, *result = NULL;
     char *agent = NULL, *brief = NULL;
     char head[41];
@@ -44,8 +46,8 @@ int tool_spawn_review_instance(grove_ctx *ctx, const json_t *args, const tool_pr
                    id);
         goto done;
     }
-    if (issue_parse(json_object_get(work, "issue"), &spec.issue, err) != 0 ||
-        instance_launch_choice(ctx, args, &agent, err) != 0)
+    if (arg_issue(json_object_get(work, "issue"), &spec.issue, err) != 0 ||
+        arg_launch(ctx, args, &agent, err) != 0)
         goto done;
     if (gitops_branch_head(ctx->repo, jstr(work, "branch_name"), head, err) != 0) {
         grove_fail(err, GROVE_ENOTFOUND, "cannot review '%s': its branch '%s' no longer exists", id,

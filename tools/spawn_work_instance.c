@@ -2,21 +2,23 @@
  * spawn_work_instance.json. */
 #include <stdlib.h>
 
+#include "tools/tool_table.h"
 #include "tools/core/beads.h"
 #include "tools/core/github.h"
 #include "tools/core/instance.h"
 
-int tool_spawn_work_instance(grove_ctx *ctx, const json_t *args, const tool_progress *p,
-                             json_t **out, grove_err *err)
+int tool_spawn_work_instance(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
+    grove_ctx *ctx = call->ctx;
+    const grove_progress *p = call->progress;
     const char *base = arg_str(args, "base_branch");
     char *head_branch = NULL, *agent = NULL;
     char sha[41];
     instance_spec spec = {0};
-    int rc = -1, ready = beads_ready_requested(ctx, json_object_get(args, "issue"));
+    int rc = -1, ready = beads_ready_requested(ctx, arg_str(args, "issue"));
 
-    if ((!ready && issue_parse(json_object_get(args, "issue"), &spec.issue, err) != 0) ||
-        instance_launch_choice(ctx, args, &agent, err) != 0)
+    if ((!ready && arg_issue(json_object_get(args, "issue"), &spec.issue, err) != 0) ||
+        arg_launch(ctx, args, &agent, err) != 0)
         return -1;
     if (!base) {
         if (gitops_head_branch(ctx->repo, &head_branch, err) != 0) {

@@ -4,14 +4,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tools/tool_table.h"
 #include "db/queries.h"
 #include "tools/agents/agent.h"
 #include "tools/core/instance.h"
 
-int tool_terminate_instance(grove_ctx *ctx, const json_t *args, const tool_progress *p,
-                            json_t **out, grove_err *err)
+int tool_terminate_instance(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
-    const char *id = instance_target(ctx, args, "instance_id", err);
+    grove_ctx *ctx = call->ctx;
+    const grove_progress *p = call->progress;
+    const char *id = arg_target(ctx, args, "instance_id", err);
     int remove = arg_bool(args, "remove_worktree", 0), force = arg_bool(args, "force", 0);
     json_t *inst = NULL;
     const char *path, *branch;
@@ -23,7 +25,7 @@ int tool_terminate_instance(grove_ctx *ctx, const json_t *args, const tool_progr
         return -1;
     path = jstr(inst, "worktree_path");
     branch = jstr(inst, "branch_name");
-    tool_progress_step(p, 1, remove ? 4 : 2, "started");
+    grove_progress_step(p, 1, remove ? 4 : 2, "started");
     if (remove) {
         int exists = stat(path, &sb) == 0;
 
@@ -94,7 +96,7 @@ int tool_terminate_instance(grove_ctx *ctx, const json_t *args, const tool_progr
                        &serr) != 0)
             log_warn("instance '%s': %s", id, serr.msg);
     }
-    tool_progress_step(p, 2, remove ? 4 : 2, "agent stopped");
+    grove_progress_step(p, 2, remove ? 4 : 2, "agent stopped");
     instance_kill_point("terminate_instance:agent-stopped");
     if (remove) {
         const char *slash = strrchr(path, '/');
@@ -103,7 +105,7 @@ int tool_terminate_instance(grove_ctx *ctx, const json_t *args, const tool_progr
         rm_rc = gitops_worktree_remove(ctx->repo, slash ? slash + 1 : id, branch, &rerr);
         if (rm_rc == 0) {
             removed = 1;
-            tool_progress_step(p, 3, 4, "worktree removed");
+            grove_progress_step(p, 3, 4, "worktree removed");
             instance_kill_point("terminate_instance:removed");
         }
     }
@@ -136,7 +138,7 @@ int tool_terminate_instance(grove_ctx *ctx, const json_t *args, const tool_progr
         grove_fail(err, GROVE_ENOMEM, "out of memory");
         goto done;
     }
-    tool_progress_step(p, remove ? 4 : 2, remove ? 4 : 2, "done");
+    grove_progress_step(p, remove ? 4 : 2, remove ? 4 : 2, "done");
     rc = 0;
 done:
     json_decref(inst);

@@ -23,6 +23,7 @@
 
 #include "tools/base/grove.h"
 #include "mcp/server.h"
+#include "tools/registry.h"
 #include "tools/core/context.h"
 #include "tools/git/git.h"
 #include "tests/fuzz/fuzz.h"
@@ -199,6 +200,7 @@ static mcp_server *server(int i)
 
     if (servers[i])
         return servers[i];
+    o.tools = tools_table();
     o.out_fd = out_fd;
     o.ctx = ctx;
     FUZZ_CHECK(mcp_server_new(&servers[i], &o, &err) == 0, "mcp_server_new: %s", err.msg);

@@ -20,6 +20,7 @@
 #include "tools/base/io.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/server.h"
+#include "tools/registry.h"
 #include "tests/fuzz/fuzz.h"
 
 #define NSERVERS 5
@@ -41,6 +42,7 @@ static mcp_server *server(int i)
 
     if (servers[i])
         return servers[i];
+    o.tools = tools_table();
     o.out_fd = out_fd;
     o.unavailable = "no repository in the fuzzer";
     FUZZ_CHECK(mcp_server_new(&servers[i], &o, &err) == 0, "mcp_server_new: %s", err.msg);

@@ -7,12 +7,12 @@
 
 #include <cmocka.h>
 
-#include "tools/core/instance.h"
+#include "tools/arg.h"
 
 static int parse(json_t *v, issue_ref *out)
 {
     grove_err err = GROVE_ERR_INIT;
-    int rc = issue_parse(v, out, &err);
+    int rc = arg_issue(v, out, &err);
 
     if (rc != 0) {
         assert_int_equal(err.code, GROVE_EINVAL);

@@ -31,6 +31,7 @@ static fixture *fx_new(size_t page)
     assert_non_null(f);
     f->fd = memfd_create("out", 0);
     assert_true(f->fd >= 0);
+    o.tools = tools_table();
     o.out_fd = f->fd;
     o.tools_page_size = page;
     o.unavailable = "no repository in this test";

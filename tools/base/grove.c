@@ -40,8 +40,6 @@ const char *grove_code_str(grove_code code)
         return "i/o error";
     case GROVE_ENOMEM:
         return "out of memory";
-    case GROVE_ENOTIMPL:
-        return "not implemented";
     case GROVE_ESCHEMA:
         return "schema refused";
     }
@@ -190,4 +188,10 @@ void grove_utf8_sanitize(char *s)
         }
         p += n;
     }
+}
+
+void grove_progress_step(const grove_progress *p, double step, double total, const char *message)
+{
+    if (p && p->emit)
+        p->emit(p->arg, step, total, message);
 }

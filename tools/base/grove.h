@@ -22,7 +22,6 @@ typedef enum grove_code {
     GROVE_EDB,       /* SQLite failed */
     GROVE_EIO,       /* the OS failed (files, processes) */
     GROVE_ENOMEM,
-    GROVE_ENOTIMPL, /* a tool whose issue has not landed yet */
     GROVE_ESCHEMA,  /* the database schema is newer or edited: refused */
 } grove_code;
 
@@ -85,5 +84,19 @@ int grove_mkdirs(const char *path, unsigned mode, grove_err *err);
  * end may end mid-character).
  */
 void grove_utf8_sanitize(char *s);
+
+/*
+ * Progress of a long operation (a tool call): the MCP front-end turns it
+ * into notifications/progress. Lower layers take a `const grove_progress *`
+ * that may be NULL (nobody listens).
+ */
+typedef struct grove_progress {
+    /* step counts from 1 and must grow; total may be 0 when unknown. */
+    void (*emit)(void *arg, double step, double total, const char *message);
+    void *arg;
+} grove_progress;
+
+/* Reports a step if `p` is not NULL. */
+void grove_progress_step(const grove_progress *p, double step, double total, const char *message);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -343,4 +344,82 @@ void secret_free(char *plain)
         return;
     sodium_memzero(plain, strlen(plain));
     free(plain);
+}
+
+/* ---- secrets where they should not be ---------------------------------- */
+
+#define TOKEN_MIN_TAIL 20 /* characters after a prefix that make a token */
+
+static int token_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+size_t secret_token_at(const char *p, size_t left)
+{
+    static const char *const prefixes[] = {"github_pat_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_"};
+    size_t i, n, k;
+
+    for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        n = strlen(prefixes[i]);
+        if (left < n || memcmp(p, prefixes[i], n) != 0)
+            continue;
+        for (k = n; k < left && token_char(p[k]); k++)
+            ;
+        return k - n >= TOKEN_MIN_TAIL ? k : 0;
+    }
+    return 0;
+}
+
+int secret_key_name(const char *key)
+{
+    static const char *const words[] = {"token",  "secret",  "password",      "passwd",
+                                        "apikey", "api_key", "authorization", "credential"};
+    size_t i, k, n = strlen(key);
+
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        size_t w = strlen(words[i]);
+
+        for (k = 0; k + w <= n; k++)
+            if (strncasecmp(key + k, words[i], w) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* 1 when a JSON string holds a GitHub token anywhere. */
+static int holds_token(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    size_t i, n = s ? json_string_length(v) : 0;
+
+    for (i = 0; i < n; i++)
+        if (secret_token_at(s + i, n - i))
+            return 1;
+    return 0;
+}
+
+void secret_redact_json(json_t *v)
+{
+    const char *key;
+    json_t *child;
+    size_t i;
+
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, child)
+        {
+            if (secret_key_name(key) || holds_token(child))
+                json_object_set_new(v, key, json_string(SECRET_REDACTED));
+            else
+                secret_redact_json(child);
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, child)
+        {
+            if (holds_token(child))
+                json_array_set_new(v, i, json_string(SECRET_REDACTED));
+            else
+                secret_redact_json(child);
+        }
+    }
 }

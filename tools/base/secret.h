@@ -4,11 +4,20 @@
  * $XDG_CONFIG_HOME/grove/key (default ~/.config/grove/key), created on first
  * use with mode 0600 in a 0700 folder. Sealed text: "sb1:" + base64 (libsodium,
  * original variant) of nonce || ciphertext.
+ *
+ * Also what a secret looks like when it turns up where it should not (a
+ * GitHub token in an argument or an exported row): the one rule for
+ * finding and redacting them.
  */
 #ifndef GROVE_SECRET_H
 #define GROVE_SECRET_H
 
+#include <jansson.h>
+
 #include "tools/base/grove.h"
+
+/* What a redacted secret is replaced by. */
+#define SECRET_REDACTED "[redacted]"
 
 /* The key file's path (malloc'd), from XDG_CONFIG_HOME or HOME. NULL when neither is set. */
 char *secret_key_path(void);
@@ -28,5 +37,22 @@ int secret_open(const char *sealed, char **out, grove_err *err);
 
 /* Wipes (sodium_memzero) and frees a decrypted value. NULL is a no-op. */
 void secret_free(char *plain);
+
+/*
+ * Length of the GitHub token that starts at p (left bytes readable): one
+ * of GitHub's prefixes (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_) and at
+ * least 20 of [A-Za-z0-9_] after it; 0 when none starts there.
+ */
+size_t secret_token_at(const char *p, size_t left);
+
+/* 1 when a name (an argument's key) suggests a credential: token, password, api_key, ... */
+int secret_key_name(const char *key);
+
+/*
+ * Replaces, in place, every value of `v` (an object or array, recursively)
+ * whose key suggests a credential, and every string that holds a GitHub
+ * token, by SECRET_REDACTED. For the arguments recorded with an event.
+ */
+void secret_redact_json(json_t *v);
 
 #endif

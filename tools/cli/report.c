@@ -28,9 +28,7 @@
 #include "tools/core/instance.h"
 #include "tools/base/secret.h"
 
-#define REDACTED       "[redacted]"
 #define SECRET_MIN     8  /* shorter secret values are not searched for */
-#define TOKEN_MIN_TAIL 20 /* characters after a ghp_/github_pat_ prefix that make a token */
 
 /* Opens the context for a command; prints the error and returns NULL on failure. */
 static json_int_t int_of(const json_t *obj, const char *key)
@@ -411,28 +409,6 @@ static int secrets_load(grove_ctx *ctx, secrets *s, grove_err *err)
     return ret;
 }
 
-static int token_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-/* Length of a GitHub token starting at p (ghp_..., github_pat_...), or 0. */
-static size_t token_at(const char *p, size_t left)
-{
-    static const char *const prefixes[] = {"github_pat_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_"};
-    size_t i, n, k;
-
-    for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-        n = strlen(prefixes[i]);
-        if (left < n || memcmp(p, prefixes[i], n) != 0)
-            continue;
-        for (k = n; k < left && token_char(p[k]); k++)
-            ;
-        return k - n >= TOKEN_MIN_TAIL ? k : 0;
-    }
-    return 0;
-}
-
 /* A growable byte buffer. */
 typedef struct buf {
     char *data;
@@ -485,7 +461,7 @@ static int add_scrubbed(buf *b, const patterns *p1, const patterns *p2, const ch
         size_t hit = 0;
 
         if (text[i] == 'g')
-            hit = token_at(text + i, len - i);
+            hit = secret_token_at(text + i, len - i);
         if (!hit)
             hit = pattern_at(p1, text + i, len - i);
         if (!hit)
@@ -494,7 +470,7 @@ static int add_scrubbed(buf *b, const patterns *p1, const patterns *p2, const ch
             i++;
             continue;
         }
-        if (buf_add(b, text + start, i - start) != 0 || buf_add(b, REDACTED, strlen(REDACTED)) != 0)
+        if (buf_add(b, text + start, i - start) != 0 || buf_add(b, SECRET_REDACTED, strlen(SECRET_REDACTED)) != 0)
             return -1;
         i += hit;
         start = i;

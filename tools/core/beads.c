@@ -52,12 +52,11 @@ void beads_attach(grove_ctx *ctx)
     json_decref(orphans);
 }
 
-int beads_ready_requested(grove_ctx *ctx, const json_t *issue)
+int beads_ready_requested(grove_ctx *ctx, const char *issue)
 {
     grove_err err = GROVE_ERR_INIT;
 
-    if (!json_is_string(issue) || strcmp(json_string_value(issue), "ready") != 0 || !ctx ||
-        !ctx->db)
+    if (!issue || strcmp(issue, "ready") != 0 || !ctx || !ctx->db)
         return 0;
     return db_beads_mode(ctx->db, &err) > 0;
 }
@@ -65,15 +64,9 @@ int beads_ready_requested(grove_ctx *ctx, const json_t *issue)
 /* Parses a picked beads id into spec->issue (it must be usable in ids and branch names). */
 static int set_issue(instance_spec *spec, const char *id, grove_err *err)
 {
-    json_t *v = json_string(id);
     grove_err perr = GROVE_ERR_INIT;
-    int rc;
 
-    if (!v)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
-    rc = issue_parse(v, &spec->issue, &perr);
-    json_decref(v);
-    if (rc != 0 || !spec->issue.beads[0])
+    if (issue_parse(id, strlen(id), &spec->issue, &perr) != 0 || !spec->issue.beads[0])
         return grove_fail(err, GROVE_EINVAL,
                           "the next ready beads issue '%.80s' has an id grove cannot use in an "
                           "instance id or branch name (letters, digits, '.', '_', '-', not only "
@@ -82,7 +75,7 @@ static int set_issue(instance_spec *spec, const char *id, grove_err *err)
     return 0;
 }
 
-int beads_spawn_ready(grove_ctx *ctx, instance_spec *spec, const tool_progress *p, json_t **out,
+int beads_spawn_ready(grove_ctx *ctx, instance_spec *spec, const grove_progress *p, json_t **out,
                       grove_err *err)
 {
     int attempt;

@@ -23,11 +23,11 @@
 void beads_attach(grove_ctx *ctx);
 
 /*
- * 1 when `issue` is the string "ready" and the database is in extension
+ * 1 when `issue` (may be NULL) is "ready" and the database is in extension
  * mode (then beads_spawn_ready() handles the spawn), else 0 (and
  * issue_parse() refuses "ready" with its own message).
  */
-int beads_ready_requested(grove_ctx *ctx, const json_t *issue);
+int beads_ready_requested(grove_ctx *ctx, const char *issue);
 
 /*
  * spawn_work_instance for `issue: "ready"`: picks the best ready beads
@@ -36,7 +36,7 @@ int beads_ready_requested(grove_ctx *ctx, const json_t *issue);
  * never claim one issue; the loser of a race takes the next ready issue).
  * No ready issue: GROVE_ENOTFOUND saying so.
  */
-int beads_spawn_ready(grove_ctx *ctx, instance_spec *spec, const tool_progress *p, json_t **out,
+int beads_spawn_ready(grove_ctx *ctx, instance_spec *spec, const grove_progress *p, json_t **out,
                       grove_err *err);
 
 #endif

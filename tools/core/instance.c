@@ -16,26 +16,12 @@
 /* A setup command (npm ci, ...) that runs longer than this is killed. */
 #define SETUP_TIMEOUT_S 1800
 
-int issue_parse(const json_t *v, issue_ref *out, grove_err *err)
+int issue_parse(const char *s, size_t n, issue_ref *out, grove_err *err)
 {
-    const char *s;
-    size_t i, n;
+    size_t i;
 
     memset(out, 0, sizeof(*out));
-    if (!v || json_is_null(v))
-        return 0;
-    if (json_is_integer(v) || json_is_real(v)) {
-        double d = json_number_value(v);
-
-        if (d < 1 || d > 9007199254740991.0 || d != (double)(long long)d)
-            return grove_fail(err, GROVE_EINVAL,
-                              "invalid issue: a GitHub issue number must be a positive integer");
-        out->number = (long long)d;
-        return 0;
-    }
-    s = json_string_value(v);
-    n = s ? json_string_length(v) : 0;
-    if (!s || n == 0 || n > 64)
+    if (!s || n == 0 || n > 64 || strlen(s) != n)
         return grove_fail(err, GROVE_EINVAL,
                           "invalid issue: expected a GitHub issue number or a "
                           "beads issue id of 1 to 64 characters");
@@ -44,7 +30,7 @@ int issue_parse(const json_t *v, issue_ref *out, grove_err *err)
     if (i == n) {
         errno = 0;
         out->number = strtoll(s, NULL, 10);
-        if (errno || out->number < 1 || out->number > 9007199254740991LL)
+        if (errno || out->number < 1 || out->number > ISSUE_NUMBER_MAX)
             return grove_fail(err, GROVE_EINVAL,
                               "invalid issue '%s': a GitHub issue number must "
                               "be a positive integer",
@@ -87,47 +73,9 @@ int instance_format_id(char *buf, size_t len, const char *type, const issue_ref 
     return w < 0 || (size_t)w >= len ? -1 : 0;
 }
 
-const char *arg_str(const json_t *args, const char *key)
-{
-    return json_string_value(json_object_get(args, key));
-}
-
-int arg_bool(const json_t *args, const char *key, int dflt)
-{
-    const json_t *v = json_object_get(args, key);
-
-    return json_is_boolean(v) ? json_is_true(v) : dflt;
-}
-
-long long arg_int(const json_t *args, const char *key, long long dflt)
-{
-    const json_t *v = json_object_get(args, key);
-
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_real(v))
-        return (long long)json_real_value(v);
-    return dflt;
-}
-
 const char *jstr(const json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
-}
-
-const char *instance_target(grove_ctx *ctx, const json_t *args, const char *key, grove_err *err)
-{
-    const char *id = arg_str(args, key);
-
-    if (id)
-        return id;
-    if (ctx->caller_id)
-        return ctx->caller_id;
-    grove_fail(err, GROVE_EINVAL,
-               "'%s' is needed: this grove server speaks for no instance (set "
-               "GROVE_INSTANCE_ID or run it inside an instance's worktree)",
-               key);
-    return NULL;
 }
 
 int instance_load(grove_ctx *ctx, const char *id, json_t **out, grove_err *err)
@@ -145,16 +93,8 @@ void instance_kill_point(const char *name)
     }
 }
 
-int tool_not_implemented(const char *tool, int issue, grove_err *err)
-{
-    return grove_fail(err, GROVE_ENOTIMPL,
-                      "tool '%s' is not implemented yet in this grove build (it lands with issue "
-                      "#%d); nothing was changed",
-                      tool, issue);
-}
-
 typedef struct stage_state {
-    const tool_progress *p;
+    const grove_progress *p;
     double step;
 } stage_state;
 
@@ -164,16 +104,16 @@ static void on_stage(void *arg, const char *stage)
 {
     stage_state *st = arg;
 
-    tool_progress_step(st->p, ++st->step, CREATE_STEPS, stage);
+    grove_progress_step(st->p, ++st->step, CREATE_STEPS, stage);
 }
 
-int instance_launch_choice(grove_ctx *ctx, const json_t *args, char **command, grove_err *err)
+int instance_agent_choice(grove_ctx *ctx, int launch, char **command, grove_err *err)
 {
     char *agent = ctx_setting(ctx, "GROVE_AGENT_COMMAND", "agent.command");
     char **argv = NULL;
 
     *command = NULL;
-    if (!arg_bool(args, "launch", agent != NULL)) {
+    if (!(launch < 0 ? agent != NULL : launch)) {
         free(agent);
         return 0;
     }
@@ -369,7 +309,7 @@ done:
     return rc;
 }
 
-int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progress *p, json_t **out,
+int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progress *p, json_t **out,
                     grove_err *err)
 {
     char id[160], *branch = NULL, *path = NULL;
@@ -381,7 +321,7 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progre
     grove_err werr = GROVE_ERR_INIT;
 
     *out = NULL;
-    tool_progress_step(p, 1, CREATE_STEPS, "started");
+    grove_progress_step(p, 1, CREATE_STEPS, "started");
     for (attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
         int next;
         grove_err gerr = GROVE_ERR_INIT;
@@ -455,7 +395,7 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progre
         log_warn("instance '%s': .worktreeinclude: %s", id, werr.msg);
     if (run_setup(ctx, id, path, &setup, err) != 0)
         goto undo;
-    tool_progress_step(p, 4, CREATE_STEPS, setup ? "setup command ran" : "worktree ready");
+    grove_progress_step(p, 4, CREATE_STEPS, setup ? "setup command ran" : "worktree ready");
 
     memset(&row, 0, sizeof(row));
     row.id = id;
@@ -493,7 +433,7 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progre
     if (spec->agent_command) {
         if (launch_agent(ctx, spec, id, path, err) != 0)
             goto undo;
-        tool_progress_step(p, 5, CREATE_STEPS, "agent launched");
+        grove_progress_step(p, 5, CREATE_STEPS, "agent launched");
     }
     if (db_instance_get(ctx->db, id, &inst, err) != 0)
         goto done;
@@ -504,7 +444,7 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progre
         grove_fail(err, GROVE_ENOMEM, "out of memory");
         goto done;
     }
-    tool_progress_step(p, CREATE_STEPS, CREATE_STEPS, "done");
+    grove_progress_step(p, CREATE_STEPS, CREATE_STEPS, "done");
     rc = 0;
     goto done;
 undo : {

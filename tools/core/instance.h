@@ -10,7 +10,6 @@
 #include <jansson.h>
 
 #include "tools/core/context.h"
-#include "tools/registry.h"
 
 /* An `issue` argument: a GitHub number (number > 0) or a beads id (beads[0] != 0), or neither. */
 typedef struct issue_ref {
@@ -18,28 +17,18 @@ typedef struct issue_ref {
     char beads[65];
 } issue_ref;
 
+/* The largest GitHub issue number grove takes (2^53 - 1: exact in a JSON number). */
+#define ISSUE_NUMBER_MAX 9007199254740991LL
+
 /*
- * Parses an `issue` value: a positive integer, a string of digits (GitHub),
- * or a beads id ([A-Za-z0-9][A-Za-z0-9._-]{0,63}). NULL gives "no issue".
- * "ready" is refused outside beads mode. GROVE_EINVAL with a clear message.
+ * Parses an issue given as text (n bytes of s): a string of digits
+ * (GitHub), or a beads id ([A-Za-z0-9][A-Za-z0-9._-]{0,63}). "ready" is
+ * refused (beads mode handles it before). GROVE_EINVAL with a clear message.
  */
-int issue_parse(const json_t *v, issue_ref *out, grove_err *err);
+int issue_parse(const char *s, size_t n, issue_ref *out, grove_err *err);
 
 /* Writes "{type}-{issue}-a{n}" or "{type}-a{n}" into buf. 0, or -1 if it does not fit. */
 int instance_format_id(char *buf, size_t len, const char *type, const issue_ref *issue, int n);
-
-/* Borrowed string argument, or NULL when absent. */
-const char *arg_str(const json_t *args, const char *key);
-/* Boolean argument, or dflt when absent. */
-int arg_bool(const json_t *args, const char *key, int dflt);
-/* Integer argument (1.0 counts as 1), or dflt when absent. */
-long long arg_int(const json_t *args, const char *key, long long dflt);
-
-/*
- * The instance a call acts on: args[key] when given, else the caller. With
- * neither: GROVE_EINVAL "'key' is needed: ...". Borrowed.
- */
-const char *instance_target(grove_ctx *ctx, const json_t *args, const char *key, grove_err *err);
 
 /* Loads instance `id` (contract shape, new reference) or fails with GROVE_ENOTFOUND. */
 int instance_load(grove_ctx *ctx, const char *id, json_t **out, grove_err *err);
@@ -61,12 +50,12 @@ typedef struct instance_spec {
 } instance_spec;
 
 /*
- * Whether a spawn/fork call launches an agent: the `launch` argument, by
- * default true when an agent command is configured. *command gets the
- * configured command (malloc'd, already checked to be a usable JSON argv)
- * when launching, else NULL. launch: true without a command: GROVE_EINVAL.
+ * Whether a new instance gets an agent: `launch` 1 or 0 as asked, -1 for
+ * the default (launch when an agent command is configured). *command gets
+ * the configured command (malloc'd, already checked to be a usable JSON
+ * argv) when launching, else NULL. Launch without a command: GROVE_EINVAL.
  */
-int instance_launch_choice(grove_ctx *ctx, const json_t *args, char **command, grove_err *err);
+int instance_agent_choice(grove_ctx *ctx, int launch, char **command, grove_err *err);
 
 /*
  * Makes a new instance: allocates the id; creates branch and worktree
@@ -78,7 +67,7 @@ int instance_launch_choice(grove_ctx *ctx, const json_t *args, char **command, g
  * reported in the result's "setup" and the instance's metadata. *out: a new
  * object {"instance": {...}[, "setup": {status, exit_code, log}]}.
  */
-int instance_create(grove_ctx *ctx, const instance_spec *spec, const tool_progress *p, json_t **out,
+int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progress *p, json_t **out,
                     grove_err *err);
 
 /* The log file of instance `id`: <database folder>/logs/<id>.log. Malloc'd. */
@@ -105,8 +94,5 @@ int instance_path_removable(grove_ctx *ctx, const char *path);
  * deterministically. Otherwise it does nothing.
  */
 void instance_kill_point(const char *name);
-
-/* The isError text for a tool whose issue has not landed yet. Returns -1. */
-int tool_not_implemented(const char *tool, int issue, grove_err *err);
 
 #endif
