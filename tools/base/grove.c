@@ -21,6 +21,11 @@ int grove_fail(grove_err *err, grove_code code, const char *fmt, ...)
     return -1;
 }
 
+int grove_nomem(grove_err *err)
+{
+    return grove_fail(err, GROVE_ENOMEM, "out of memory");
+}
+
 const char *grove_code_str(grove_code code)
 {
     switch (code) {
@@ -194,4 +199,20 @@ void grove_progress_step(const grove_progress *p, double step, double total, con
 {
     if (p && p->emit)
         p->emit(p->arg, step, total, message);
+}
+
+void grove_one_line(char *s)
+{
+    size_t n, i, start = 0;
+
+    for (i = 0; s[i]; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            s[i] = ' ';
+    while (s[start] == ' ')
+        start++;
+    if (start)
+        memmove(s, s + start, strlen(s + start) + 1);
+    n = strlen(s);
+    while (n > 0 && s[n - 1] == ' ')
+        s[--n] = '\0';
 }

@@ -43,6 +43,9 @@ typedef struct grove_err {
 int grove_fail(grove_err *err, grove_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* grove_fail(err, GROVE_ENOMEM, "out of memory"): -1. */
+int grove_nomem(grove_err *err);
+
 /* Stable name of a code ("invalid argument", ...). Static string. */
 const char *grove_code_str(grove_code code);
 
@@ -84,6 +87,14 @@ int grove_mkdirs(const char *path, unsigned mode, grove_err *err);
  * end may end mid-character).
  */
 void grove_utf8_sanitize(char *s);
+
+/*
+ * Makes text one line, in place: every control character (C0, DEL;
+ * newlines and tabs included) becomes a space, and spaces at both ends go.
+ * For text from elsewhere (a program's stderr, a server's message) that
+ * goes into a one-line message.
+ */
+void grove_one_line(char *s);
 
 /*
  * Progress of a long operation (a tool call): the MCP front-end turns it
