@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "db/db_internal.h"
-#include "db/migrate.h"
 
 #define DB_BUSY_TIMEOUT_MS  2000    /* SQLite's own wait per lock attempt */
 #define DB_TXN_BUDGET_MS    30000.0 /* total time db_txn() keeps retrying */
@@ -351,7 +350,7 @@ static int probe(grove_db *db, grove_err *err)
     return ret;
 }
 
-int db_open(grove_db **out, const char *path, int migrate, grove_err *err)
+int db_open(grove_db **out, const char *path, db_check_fn check, grove_err *err)
 {
     grove_db *db = NULL;
     char mode[32] = "";
@@ -379,12 +378,12 @@ int db_open(grove_db **out, const char *path, int migrate, grove_err *err)
     sqlite3_extended_result_codes(db->sq, 1);
     sqlite3_busy_timeout(db->sq, DB_BUSY_TIMEOUT_MS);
 
-    /* Nothing up to migrate_verify() writes, so a refused file stays untouched. */
+    /* Nothing up to the check writes, so a refused file stays untouched. */
     if (probe(db, err) != 0)
         goto fail;
     if (run_pragma(db, "PRAGMA foreign_keys = ON", NULL, 0, err) != 0)
         goto fail;
-    if (migrate && migrate_verify(db, err) != 0)
+    if (check && check(db, err) != 0)
         goto fail;
 
     if (!memory) {
@@ -394,8 +393,6 @@ int db_open(grove_db **out, const char *path, int migrate, grove_err *err)
             log_warn("database '%s' stays in journal mode '%s': WAL is not available", path, mode);
     }
     if (run_pragma(db, "PRAGMA synchronous = FULL", NULL, 0, err) != 0)
-        goto fail;
-    if (migrate && migrate_apply(db, 0, err) != 0)
         goto fail;
     *out = db;
     return 0;

@@ -16,14 +16,18 @@
 
 typedef struct grove_db grove_db;
 
+/* A check of a database that runs before anything is written to it (see db_open()). */
+typedef int (*db_check_fn)(grove_db *db, grove_err *err);
+
 /*
  * Opens (creating if needed) the database at `path`: the folder is created
- * with mode 0700 and the file with 0600. Sets the pragmas. When `migrate` is
- * non-zero, verifies applied migrations and applies pending ones (refusing a
- * database newer than the binary or with an edited migration, GROVE_ESCHEMA,
- * without touching it). `*out` belongs to the caller: db_close() it.
+ * with mode 0700 and the file with 0600. Sets the pragmas (foreign keys,
+ * WAL, synchronous = FULL). `check` (may be NULL) runs before the first
+ * write: when it fails the file is left as it was and db_open() fails with
+ * its error (migrate_open() passes migrate_verify()). `*out` belongs to the
+ * caller: db_close() it.
  */
-int db_open(grove_db **out, const char *path, int migrate, grove_err *err);
+int db_open(grove_db **out, const char *path, db_check_fn check, grove_err *err);
 
 /* Finalizes cached statements and closes the connection. NULL is a no-op. */
 void db_close(grove_db *db);

@@ -544,3 +544,18 @@ done:
     applied_free(&a);
     return ret;
 }
+
+int migrate_open(grove_db **out, const char *path, grove_err *err)
+{
+    grove_db *db = NULL;
+
+    *out = NULL;
+    if (db_open(&db, path, migrate_verify, err) != 0)
+        return -1;
+    if (migrate_apply(db, 0, err) != 0) {
+        db_close(db);
+        return -1;
+    }
+    *out = db;
+    return 0;
+}

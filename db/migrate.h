@@ -28,6 +28,14 @@ int migrate_latest(void);
  */
 int migrate_verify(grove_db *db, grove_err *err);
 
+/*
+ * db_open() that verifies the applied migrations before anything is
+ * written (refusing a database newer than the binary or with an edited
+ * migration, GROVE_ESCHEMA, without touching it) and then applies the
+ * pending ones. *out belongs to the caller: db_close() it.
+ */
+int migrate_open(grove_db **out, const char *path, grove_err *err);
+
 /* Applies pending migrations up to `to` (<= 0: all). Verifies first. */
 int migrate_apply(grove_db *db, int to, grove_err *err);
 

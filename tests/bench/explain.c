@@ -99,7 +99,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench-explain DB INSTANCE_ID\n");
         return 2;
     }
-    if (db_open(&db, argv[1], 0, &err) != 0) {
+    if (db_open(&db, argv[1], NULL, &err) != 0) {
         fprintf(stderr, "bench-explain: %s\n", err.msg);
         return 1;
     }

@@ -130,7 +130,7 @@ static grove_db *open_ok(const char *path, int migrate)
     grove_err err = GROVE_ERR_INIT;
     grove_db *db = NULL;
 
-    if (db_open(&db, path, migrate, &err) != 0)
+    if ((migrate ? migrate_open(&db, path, &err) : db_open(&db, path, NULL, &err)) != 0)
         fail_msg("db_open('%s'): %s", path, err.msg);
     assert_non_null(db);
     return db;
@@ -408,7 +408,7 @@ static void test_newer_database_refused_untouched(void **state)
     before = slurp(f->path, &nb);
 
     db = NULL;
-    assert_int_equal(db_open(&db, f->path, 1, &err), -1);
+    assert_int_equal(migrate_open(&db, f->path, &err), -1);
     assert_null(db);
     assert_int_equal(err.code, GROVE_ESCHEMA);
     assert_string_equal(err.msg, "database schema version 99 is newer than this grove (knows "
@@ -445,7 +445,7 @@ static void test_edited_migration_refused(void **state)
                       "'0000000000000000000000000000000000000000000000000000000000000000'");
     before = slurp(f->path, &nb);
     db = NULL;
-    assert_int_equal(db_open(&db, f->path, 1, &err), -1);
+    assert_int_equal(migrate_open(&db, f->path, &err), -1);
     assert_int_equal(err.code, GROVE_ESCHEMA);
     assert_string_equal(err.msg,
                         "migration 1 'initial' was edited after it was applied: checksum differs");
@@ -476,7 +476,7 @@ static void test_unknown_gap_version_refused(void **state)
     /* Version 0 is below what we know but not ours either. */
     raw_exec(f->path, "INSERT INTO grove_schema_migrations (version, name, checksum) "
                       "VALUES (0, 'odd', 'x')");
-    assert_int_equal(db_open(&db, f->path, 1, &err), -1);
+    assert_int_equal(migrate_open(&db, f->path, &err), -1);
     assert_int_equal(err.code, GROVE_ESCHEMA);
     assert_non_null(strstr(err.msg, "migration 0 'odd'"));
     db = open_ok(f->path, 0);
@@ -504,12 +504,12 @@ static void test_not_a_database(void **state)
         fputs("this is a text file, not a database\n", fp);
     fclose(fp);
     before = slurp(f->path, &nb);
-    assert_int_equal(db_open(&db, f->path, 1, &err), -1);
+    assert_int_equal(migrate_open(&db, f->path, &err), -1);
     assert_null(db);
     assert_int_equal(err.code, GROVE_EDB);
     assert_non_null(strstr(err.msg, "is not a SQLite database"));
     assert_non_null(strstr(err.msg, f->path));
-    assert_int_equal(db_open(&db, f->path, 0, &err), -1);
+    assert_int_equal(db_open(&db, f->path, NULL, &err), -1);
     assert_non_null(strstr(err.msg, "is not a SQLite database"));
     after = slurp(f->path, &na);
     assert_int_equal(na, nb);
@@ -518,7 +518,7 @@ static void test_not_a_database(void **state)
     free(after);
 
     /* A folder where the file should be. */
-    assert_int_equal(db_open(&db, f->dir, 1, &err), -1);
+    assert_int_equal(migrate_open(&db, f->dir, &err), -1);
     assert_int_equal(err.code, GROVE_EIO);
 }
 
@@ -542,7 +542,7 @@ static void test_concurrent_first_open(void **state)
             close(gate[1]);
             while (read(gate[0], &c, 1) < 0 && errno == EINTR)
                 ; /* EOF: all children start together */
-            ok = db_open(&db, f->path, 1, &err) == 0;
+            ok = migrate_open(&db, f->path, &err) == 0;
             if (!ok)
                 fprintf(stderr, "child: %s\n", err.msg);
             db_close(db);

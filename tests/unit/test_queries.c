@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "db/migrate.h"
 #include "db/queries.h"
 
 /* ---- fixtures ----------------------------------------------------------- */
@@ -51,7 +52,7 @@ static int setup(void **state)
         return -1;
     }
     snprintf(f->path, sizeof(f->path), "%s/grove.db", f->dir);
-    if (db_open(&f->db, f->path, 1, &err) != 0) {
+    if (migrate_open(&f->db, f->path, &err) != 0) {
         fprintf(stderr, "db_open: %s\n", err.msg);
         free(f);
         return -1;
@@ -874,7 +875,7 @@ static void test_concurrent_checkpoints(void **state)
             close(gate[1]);
             if (read(gate[0], &c, 1) < 0) /* EOF: everyone starts together */
                 _exit(2);
-            if (db_open(&db, f->path, 1, &err) != 0) {
+            if (migrate_open(&db, f->path, &err) != 0) {
                 fprintf(stderr, "child %d: %s\n", i, err.msg);
                 _exit(1);
             }
@@ -903,7 +904,7 @@ static void test_concurrent_checkpoints(void **state)
         assert_int_equal(WEXITSTATUS(status), 0);
     }
 
-    assert_int_equal(db_open(&f->db, f->path, 1, &err), 0);
+    assert_int_equal(migrate_open(&f->db, f->path, &err), 0);
     assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_checkpoints"), CHILDREN * EACH);
     /* Per instance: sequences are unique and exactly 1..n. */
     for (i = 0; i < 2; i++) {

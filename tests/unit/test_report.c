@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "db/migrate.h"
 #include "db/queries.h"
 #include "db/report.h"
 
@@ -54,7 +55,7 @@ static grove_db *open_db(const fixture *f, const char *name)
     char path[160];
 
     snprintf(path, sizeof(path), "%s/%s", f->dir, name);
-    if (db_open(&db, path, 1, &err) != 0)
+    if (migrate_open(&db, path, &err) != 0)
         fail_msg("db_open %s: %s", path, err.msg);
     return db;
 }
@@ -72,7 +73,7 @@ static int setup(void **state)
         return -1;
     }
     snprintf(f->path, sizeof(f->path), "%s/grove.db", f->dir);
-    if (db_open(&f->db, f->path, 1, &err) != 0) {
+    if (migrate_open(&f->db, f->path, &err) != 0) {
         fprintf(stderr, "db_open: %s\n", err.msg);
         free(f);
         return -1;
@@ -639,7 +640,7 @@ static void test_row_count(void **state)
         long long n = 42;
 
         snprintf(path, sizeof(path), "%s/bare.db", f->dir);
-        assert_int_equal(db_open(&bare, path, 0, &err), 0);
+        assert_int_equal(db_open(&bare, path, NULL, &err), 0);
         assert_int_equal(db_export_row_count(bare, &n, &err), -1);
         assert_int_equal(err.code, GROVE_EDB);
         assert_non_null(strstr(err.msg, "no such table"));

@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tools/base/buf.h"
+
 extern char **environ;
 
 #define TMUX_TIMEOUT_MS   10000.0
@@ -79,23 +81,6 @@ static int wait_child(pid_t pid, int *st)
         r = waitpid(pid, st, 0);
     while (r < 0 && errno == EINTR);
     return r == pid ? 0 : -1;
-}
-
-/* Turns text into one line: control characters become spaces, ends trimmed. */
-static void one_line(char *s)
-{
-    size_t n, i, start = 0;
-
-    for (i = 0; s[i]; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            s[i] = ' ';
-    while (s[start] == ' ')
-        start++;
-    if (start)
-        memmove(s, s + start, strlen(s + start) + 1);
-    n = strlen(s);
-    while (n > 0 && s[n - 1] == ' ')
-        s[--n] = '\0';
 }
 
 /*
@@ -149,36 +134,6 @@ static int spawn_prog(pid_t *pid, const char *file, char *const argv[], char *co
     return rc;
 }
 
-/* A bounded output buffer: bytes beyond `max` are read and dropped. */
-typedef struct outbuf {
-    char *data;
-    size_t len, cap, max;
-} outbuf;
-
-static int outbuf_add(outbuf *b, const char *p, size_t n)
-{
-    if (n > b->max - b->len)
-        n = b->max - b->len;
-    if (n == 0)
-        return 0;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *d;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        d = realloc(b->data, cap);
-        if (!d)
-            return -1;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
 /*
  * Runs `tmux args...` (args NULL-terminated, without "tmux"), stdin from
  * /dev/null. On 0: *code is its exit code, *out (when out is not NULL) its
@@ -190,8 +145,8 @@ static int tmux_run(const char *const *args, char **out, int *code, char *errtex
                     grove_err *err)
 {
     const char **argv = NULL;
-    outbuf ob = {NULL, 0, 0, TMUX_OUT_MAX};
-    outbuf eb = {NULL, 0, 0, TMUX_ERR_MAX};
+    grove_buf ob = BUF_INIT(TMUX_OUT_MAX); /* bytes beyond the cap are read and dropped */
+    grove_buf eb = BUF_INIT(TMUX_ERR_MAX);
     int op[2] = {-1, -1}, ep[2] = {-1, -1}, nullfd = -1;
     int rc = -1, exited = 0, st = 0, open_fds = 2, prc;
     double deadline;
@@ -261,7 +216,7 @@ static int tmux_run(const char *const *args, char **out, int *code, char *errtex
                 open_fds--;
                 continue;
             }
-            if (outbuf_add(pf[k].fd == op[0] ? &ob : &eb, chunk, (size_t)r) != 0) {
+            if (buf_add(pf[k].fd == op[0] ? &ob : &eb, chunk, (size_t)r) < 0) {
                 grove_fail(err, GROVE_ENOMEM, "out of memory");
                 goto done;
             }
@@ -296,15 +251,13 @@ static int tmux_run(const char *const *args, char **out, int *code, char *errtex
     *code = status_code(st);
     if (errlen && eb.data) {
         snprintf(errtext, errlen, "%s", eb.data);
-        one_line(errtext);
+        grove_one_line(errtext);
     }
     if (out) {
-        *out = ob.data ? ob.data : strdup("");
-        if (!*out) {
+        if (!(*out = buf_take(&ob))) {
             grove_fail(err, GROVE_ENOMEM, "out of memory");
             goto done;
         }
-        ob.data = NULL;
     }
     rc = 0;
 done:
@@ -320,8 +273,8 @@ done:
     }
     if (nullfd >= 0)
         close(nullfd);
-    free(ob.data);
-    free(eb.data);
+    buf_free(&ob);
+    buf_free(&eb);
     free(argv);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "db/migrate.h"
 #include "db/queries.h"
 #include "tools/core/beads.h"
 #include "tools/base/secret.h"
@@ -170,7 +171,8 @@ int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err)
         grove_fail(err, GROVE_ENOMEM, "out of memory");
         goto fail;
     }
-    if (db_open(&ctx->db, ctx->db_path, opts->migrate, err) != 0)
+    if ((opts->migrate ? migrate_open(&ctx->db, ctx->db_path, err)
+                       : db_open(&ctx->db, ctx->db_path, NULL, err)) != 0)
         goto fail;
     if (opts->migrate)
         beads_attach(ctx); /* beads extension mode: TEMP views, orphaned links */

@@ -17,6 +17,8 @@
 
 #include <curl/curl.h>
 
+#include "tools/base/buf.h"
+
 #ifndef GROVE_VERSION
 #define GROVE_VERSION "0.1.0"
 #endif
@@ -27,40 +29,6 @@
 #define FORGE_EXISTS_TEXT        "A pull request already exists"
 
 /* ---- small string helpers ------------------------------------------------ */
-
-/* A bounded, always NUL-terminated text being appended to; extra text is dropped. */
-typedef struct textbuf {
-    char *buf;
-    size_t size;
-    size_t len;
-} textbuf;
-
-static void text_add(textbuf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void text_add(textbuf *t, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (t->len + 1 >= t->size)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(t->buf + t->len, t->size - t->len, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    t->len += (size_t)n;
-    if (t->len >= t->size)
-        t->len = t->size - 1;
-}
-
-/* Line breaks and tabs in text that came from the network become spaces (messages are one line). */
-static void one_line(char *s)
-{
-    for (; *s; s++)
-        if (*s == '\n' || *s == '\r' || *s == '\t')
-            *s = ' ';
-}
 
 /* [A-Za-z0-9._-]+, and neither "." nor "..". */
 static int name_ok(const char *s, size_t n)
@@ -338,38 +306,14 @@ static void curl_init_once(void)
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-typedef struct http_body {
-    char *data;
-    size_t len;
-    size_t cap;
-    int too_big;
-} http_body;
-
+/* curl's write callback: the body into a grove_buf capped at FORGE_MAX_BODY. */
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-    http_body *b = arg;
+    grove_buf *b = arg;
     size_t n = size * nmemb;
 
-    if (n > FORGE_MAX_BODY - b->len) {
-        b->too_big = 1;
-        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 16384;
-        char *grown;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        grown = realloc(b->data, cap);
-        if (!grown)
-            return 0;
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
+    /* 0 aborts the transfer with CURLE_WRITE_ERROR: too big (b->truncated) or out of memory. */
+    return buf_add(b, ptr, n) == 0 ? n : 0;
 }
 
 /* An HTTP answer: status and the body, parsed when it is JSON. */
@@ -433,7 +377,7 @@ static int http_request(const forge_opts *o, const char *path, const char *body,
     char *url = NULL, *auth = NULL;
     size_t blen = strlen(base);
     struct curl_slist *headers = NULL;
-    http_body b = {0};
+    grove_buf b = BUF_INIT(FORGE_MAX_BODY);
     CURL *curl = NULL;
     CURLcode cc;
     long connect_ms = opt_ms(o->connect_timeout_ms, FORGE_CONNECT_TIMEOUT_MS);
@@ -489,7 +433,7 @@ static int http_request(const forge_opts *o, const char *path, const char *body,
     if (cc != CURLE_OK) {
         curl_off_t connected = 0;
 
-        if (b.too_big) {
+        if (b.truncated) {
             grove_fail(err, GROVE_EIO, "GitHub at %s answered more than %u MiB: transfer aborted",
                        shown, FORGE_MAX_BODY >> 20);
         } else if (cc == CURLE_OPERATION_TIMEDOUT) {
@@ -500,7 +444,7 @@ static int http_request(const forge_opts *o, const char *path, const char *body,
         } else if (cc == CURLE_WRITE_ERROR) {
             grove_fail(err, GROVE_ENOMEM, "out of memory reading GitHub's answer from %s", shown);
         } else {
-            one_line(errbuf);
+            grove_one_line(errbuf);
             grove_fail(err, GROVE_EIO, "cannot reach %s: %s", shown,
                        *errbuf ? errbuf : curl_easy_strerror(cc));
         }
@@ -511,7 +455,7 @@ static int http_request(const forge_opts *o, const char *path, const char *body,
         a->json = json_loadb(b.data, b.len, 0, NULL);
         if (!a->json) {
             snprintf(a->raw, sizeof(a->raw), "%.*s", (int)(b.len < 255 ? b.len : 255), b.data);
-            one_line(a->raw);
+            grove_one_line(a->raw);
             grove_utf8_sanitize(a->raw);
         }
     }
@@ -519,7 +463,7 @@ static int http_request(const forge_opts *o, const char *path, const char *body,
 done:
     curl_easy_cleanup(curl);
     curl_slist_free_all(headers);
-    free(b.data);
+    buf_free(&b);
     if (auth) {
         memset(auth, 0, strlen(auth)); /* the token does not linger in freed memory */
         free(auth);
@@ -541,7 +485,7 @@ static const char *answer_message(const http_answer *a)
 }
 
 /* Appends every errors[] entry of an answer: "; <message>" or "; resource R field F code C". */
-static void add_error_entries(textbuf *t, json_t *errors)
+static void add_error_entries(grove_buf *t, json_t *errors)
 {
     size_t i;
     json_t *e;
@@ -554,25 +498,25 @@ static void add_error_entries(textbuf *t, json_t *errors)
         size_t k;
 
         if (json_is_string(e)) {
-            text_add(t, "; %s", json_string_value(e));
+            buf_printf(t, "; %s", json_string_value(e));
             continue;
         }
         if (m && *m) {
-            text_add(t, "; %s", m);
+            buf_printf(t, "; %s", m);
             continue;
         }
-        text_add(t, ";");
+        buf_printf(t, ";");
         for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
             json_t *v = json_object_get(e, keys[k]);
 
             if (json_is_string(v))
-                text_add(t, " %s %s", keys[k], json_string_value(v));
+                buf_printf(t, " %s %s", keys[k], json_string_value(v));
         }
         if (value) {
             char *dumped = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
 
             if (dumped)
-                text_add(t, " value %s", dumped);
+                buf_printf(t, " value %s", dumped);
             free(dumped);
         }
     }
@@ -581,17 +525,16 @@ static void add_error_entries(textbuf *t, json_t *errors)
 /* Fills err from an answer whose status is not a success. Returns -1. */
 static int fail_answer(const http_answer *a, grove_err *err)
 {
-    char msg[sizeof(err->msg)];
-    textbuf t = {msg, sizeof(msg), 0};
+    grove_buf t = BUF_INIT(sizeof(err->msg) - 1);
     const char *doc = json_string_value(json_object_get(a->json, "documentation_url"));
     grove_code code;
 
-    msg[0] = '\0';
     if (a->status == 401 || a->status == 403) {
-        text_add(&t, "GitHub refused the credentials (HTTP %ld): %s", a->status, answer_message(a));
+        buf_printf(&t, "GitHub refused the credentials (HTTP %ld): %s", a->status,
+                   answer_message(a));
         code = GROVE_EINVAL;
     } else {
-        text_add(&t, "GitHub answered %ld: %s", a->status, answer_message(a));
+        buf_printf(&t, "GitHub answered %ld: %s", a->status, answer_message(a));
         if (a->status == 404 || a->status == 410)
             code = GROVE_ENOTFOUND;
         else if (a->status == 409 || a->status == 422)
@@ -603,9 +546,15 @@ static int fail_answer(const http_answer *a, grove_err *err)
     }
     add_error_entries(&t, json_object_get(a->json, "errors"));
     if (doc && *doc)
-        text_add(&t, " (%s)", doc);
-    one_line(msg);
-    return grove_fail(err, code, "%s", msg);
+        buf_printf(&t, " (%s)", doc);
+    if (t.data)
+        grove_one_line(t.data);
+    else /* out of memory */
+        grove_fail(err, code, "GitHub answered %ld", a->status);
+    if (t.data)
+        grove_fail(err, code, "%s", t.data);
+    buf_free(&t);
+    return -1;
 }
 
 /* Does a 422 answer say that a pull request for this head is open already? */

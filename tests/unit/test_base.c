@@ -1,0 +1,165 @@
+/* Unit tests of the base layer's helpers: the bounded buffer, one-line text, secrets in text. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tools/base/buf.h"
+#include "tools/base/grove.h"
+#include "tools/base/secret.h"
+
+static void test_buf_grows_and_stays_terminated(void **state)
+{
+    grove_buf b = BUF_INIT(1 << 20);
+    char chunk[1000];
+    size_t i;
+
+    (void)state;
+    assert_string_equal(buf_str(&b), "");
+    memset(chunk, 'x', sizeof(chunk));
+    for (i = 0; i < 100; i++)
+        assert_int_equal(buf_add(&b, chunk, sizeof(chunk)), 0);
+    assert_int_equal(b.len, 100000);
+    assert_int_equal(strlen(buf_str(&b)), 100000);
+    assert_true(b.cap > b.len);
+    assert_false(b.truncated);
+    buf_free(&b);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+}
+
+static void test_buf_drops_past_the_cap(void **state)
+{
+    grove_buf b = BUF_INIT(10);
+
+    (void)state;
+    assert_int_equal(buf_add(&b, "12345", 5), 0);
+    assert_int_equal(buf_add(&b, "6789abcdef", 10), 1); /* 5 fit, 5 dropped */
+    assert_string_equal(buf_str(&b), "123456789a");
+    assert_true(b.truncated);
+    assert_int_equal(buf_add(&b, "z", 1), 1);
+    assert_int_equal(b.len, 10);
+    assert_int_equal(buf_add(&b, "", 0), 0);
+    buf_free(&b);
+}
+
+static void test_buf_printf_long_and_take(void **state)
+{
+    grove_buf b = BUF_INIT(100000);
+    char *s;
+    char big[5000];
+
+    (void)state;
+    memset(big, 'y', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(buf_printf(&b, "<%d>", 42), 0);
+    assert_int_equal(buf_printf(&b, "%s|", big), 0); /* longer than the small stack buffer */
+    assert_int_equal(b.len, 4 + 4999 + 1);
+    assert_int_equal(buf_str(&b)[4 + 4999], '|');
+    s = buf_take(&b);
+    assert_non_null(s);
+    assert_int_equal(strncmp(s, "<42>yyy", 7), 0);
+    assert_null(b.data);
+    assert_string_equal(buf_str(&b), "");
+    free(s);
+    s = buf_take(&b); /* empty: "" rather than NULL */
+    assert_string_equal(s, "");
+    free(s);
+}
+
+static void test_buf_printf_past_the_cap(void **state)
+{
+    grove_buf b = BUF_INIT(8);
+
+    (void)state;
+    assert_int_equal(buf_printf(&b, "%s", "abcdefghijkl"), 1);
+    assert_string_equal(buf_str(&b), "abcdefgh");
+    buf_free(&b);
+}
+
+static void test_one_line(void **state)
+{
+    char a[] = "  first\nsecond\r\n\tthird\x1b[0m \x7f ";
+    char b[] = "\n\n";
+    char c[] = "plain";
+
+    (void)state;
+    grove_one_line(a);
+    assert_string_equal(a, "first second   third [0m");
+    grove_one_line(b);
+    assert_string_equal(b, "");
+    grove_one_line(c);
+    assert_string_equal(c, "plain");
+}
+
+static void test_token_at(void **state)
+{
+    const char *tok = "ghp_0123456789abcdefghij";
+    const char *pat = "github_pat_11ABCDEFG0123456789_abcdefghijklmnop";
+
+    (void)state;
+    assert_int_equal(secret_token_at(tok, strlen(tok)), strlen(tok));
+    assert_int_equal(secret_token_at(pat, strlen(pat)), strlen(pat));
+    /* 19 characters after the prefix are not a token; the length bound is respected */
+    assert_int_equal(secret_token_at("ghp_0123456789abcdefghi", 23), 0);
+    assert_int_equal(secret_token_at(tok, 10), 0);
+    assert_int_equal(secret_token_at("xghp_0123456789abcdefghij", 25), 0);
+    assert_int_equal(secret_token_at("ghp_0123456789abcdefghij-rest", 29), 24);
+}
+
+static void test_redact_json(void **state)
+{
+    json_t *v = json_pack("{s:s, s:s, s:{s:s, s:[s, s, i]}, s:s}", "api_token", "short", "note",
+                          "uses ghp_0123456789abcdefghij here", "nested", "Password", "x", "list",
+                          "ok", "ghs_abcdefghijklmnopqrstuvwxyz", 3, "title", "ghp_ alone");
+    char *out;
+
+    (void)state;
+    assert_non_null(v);
+    secret_redact_json(v);
+    out = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(out,
+                        "{\"api_token\":\"[redacted]\",\"nested\":{\"Password\":\"[redacted]\","
+                        "\"list\":[\"ok\",\"[redacted]\",3]},\"note\":\"[redacted]\","
+                        "\"title\":\"ghp_ alone\"}");
+    free(out);
+    json_decref(v);
+    assert_true(secret_key_name("GITHUB_TOKEN"));
+    assert_true(secret_key_name("x-authorization"));
+    assert_true(secret_key_name("tokens_count")); /* a name that suggests one is enough */
+    assert_false(secret_key_name("phase"));
+}
+
+static void test_nomem_and_fail(void **state)
+{
+    grove_err err = GROVE_ERR_INIT;
+    char bad[] = {'a', (char)0xff, 'b', 0};
+
+    (void)state;
+    assert_int_equal(grove_nomem(&err), -1);
+    assert_int_equal(err.code, GROVE_ENOMEM);
+    assert_string_equal(err.msg, "out of memory");
+    assert_int_equal(grove_fail(&err, GROVE_EINVAL, "bad '%s'", bad), -1);
+    assert_string_equal(err.msg, "bad 'a?b'"); /* messages are valid UTF-8 */
+    assert_int_equal(grove_fail(NULL, GROVE_EIO, "no err"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_grows_and_stays_terminated),
+        cmocka_unit_test(test_buf_drops_past_the_cap),
+        cmocka_unit_test(test_buf_printf_long_and_take),
+        cmocka_unit_test(test_buf_printf_past_the_cap),
+        cmocka_unit_test(test_one_line),
+        cmocka_unit_test(test_token_at),
+        cmocka_unit_test(test_redact_json),
+        cmocka_unit_test(test_nomem_and_fail),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
