@@ -16,14 +16,19 @@ Each fixture line is one JSON object, one step:
   {"progress": [TOKEN, MIN]}            at least MIN notifications/progress for TOKEN (how many
                                         varies, e.g. with push transfer progress), strictly
                                         increasing, each with total; then the next step reads on
-  {"expect_exit": 0}                    close stdin; the server must exit with this code in 1 s
+  {"expect_exit": 0}                    close stdin; the server must exit with this code
   {"signal": "TERM", "expect_exit": 0}  send a signal instead of closing stdin
 
 Normalisation replaces, in every string of the actual message: the temporary
 folder by <TMP> (so the repo is <TMP>/repo and worktrees <TMP>/repo.worktrees),
-ISO timestamps by <TIME>, 40-hex commit ids by <SHA>; `duration_ms` values become
-"<MS>", `next_cursor` values "<CURSOR>" (they are opaque) and integer `pid`s "<PID>". In expected messages "<ANY>" matches any value. The string "$CURSOR" in a
-sent message is replaced by the last next_cursor a tool returned.
+ISO timestamps by <TIME>, 40-hex commit ids by <SHA1>, <SHA2>, ...; `duration_ms`
+values become "<MS>", `next_cursor` values "<CURSOR1>", ... (they are opaque) and
+integer `pid`s "<PID1>", .... Commit ids, cursors and pids are numbered in order of
+first appearance in the transcript (requests and responses, across servers), so a
+fixture says which value equals which: the same commit is the same <SHAn>, a
+different one a different number. In expected messages "<ANY>" matches any value.
+The string "$CURSOR" in a sent message is replaced by the last next_cursor a tool
+returned.
 
 Every tools/call result with structuredContent is validated against the tool's
 outputSchema (from tools/list) with python3-jsonschema, an implementation
@@ -32,7 +37,11 @@ independent of grove's own validator.
 GROVE_WRAPPER (environment) runs every `grove serve` under a wrapper command,
 e.g. "valgrind --error-exitcode=99 --leak-check=full -q": the wrapper's exit
 code is the server's (so a valgrind error fails the transcript), and the
-per-step read timeout and the 1-second exit limit are relaxed (x10 and 60 s).
+per-step read timeout is relaxed (x10).
+
+After its stdin is closed (or a signal) a server must exit; how fast is not
+checked (a sanitizer or valgrind slows it down), only a generous timeout keeps a
+hanging server from hanging the test.
 
 usage: runner.py GROVE FIXTURE [--record]
   --record rewrites the fixture's expect steps with what the server printed.
@@ -56,29 +65,47 @@ SHA_RE = re.compile(r"\b[0-9a-f]{40}\b")
 # A wrapper such as valgrind makes grove many times slower: relax the time limits.
 WRAPPER = shlex.split(os.environ.get("GROVE_WRAPPER", ""))
 READ_TIMEOUT = 200.0 if WRAPPER else 20.0
-EXIT_WITHIN = 60.0 if WRAPPER else 1.0
+EXIT_TIMEOUT = 120.0 if WRAPPER else 30.0  # only so that a hanging server fails the test
 STDERR_TAIL = 30000 if WRAPPER else 2000  # valgrind's reports are long
 
 
-def normalise(value, tmp):
-    if isinstance(value, dict):
-        return {k: ("<MS>" if k == "duration_ms" and isinstance(v, (int, float)) else
-                    "<CURSOR>" if k == "next_cursor" and isinstance(v, str) else
-                    "<PID>" if k == "pid" and isinstance(v, int) else normalise(v, tmp))
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [normalise(v, tmp) for v in value]
-    if isinstance(value, str):
-        value = value.replace(tmp, "<TMP>")
-        value = TIME_RE.sub("<TIME>", value)
-        value = SHA_RE.sub("<SHA>", value)
-        # durations inside text blocks (JSON dumped as a string)
-        value = re.sub(r'"duration_ms":\s*[0-9.e+-]+', '"duration_ms":"<MS>"', value)
-        value = re.sub(r'"next_cursor":\s*"[^"]*"', '"next_cursor":"<CURSOR>"', value)
-        value = re.sub(r'"pid":\s*[0-9]+', '"pid":"<PID>"', value)
-        value = re.sub(r"after [0-9]+ ms", "after <N> ms", value)  # curl's connect timings
+class Normaliser:
+    """Replaces what varies from run to run by placeholders; numbers commit ids, cursors
+    and pids in order of first appearance, one numbering for a whole transcript."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.seen = {"SHA": {}, "CURSOR": {}, "PID": {}}
+
+    def number(self, kind, value):
+        ids = self.seen[kind]
+        if value not in ids:
+            ids[value] = "<%s%d>" % (kind, len(ids) + 1)
+        return ids[value]
+
+    def __call__(self, value):
+        if isinstance(value, dict):
+            return {k: ("<MS>" if k == "duration_ms" and isinstance(v, (int, float)) else
+                        self.number("CURSOR", v) if k == "next_cursor" and isinstance(v, str) else
+                        self.number("PID", str(v)) if k == "pid" and isinstance(v, int) else
+                        self(v))
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        if isinstance(value, str):
+            value = value.replace(self.tmp, "<TMP>")
+            value = TIME_RE.sub("<TIME>", value)
+            value = SHA_RE.sub(lambda m: self.number("SHA", m.group(0)), value)
+            # durations, cursors and pids inside text blocks (JSON dumped as a string)
+            value = re.sub(r'"duration_ms":\s*[0-9.e+-]+', '"duration_ms":"<MS>"', value)
+            value = re.sub(r'"next_cursor":\s*"([^"]*)"',
+                           lambda m: '"next_cursor":"%s"' % self.number("CURSOR", m.group(1)),
+                           value)
+            value = re.sub(r'"pid":\s*([0-9]+)',
+                           lambda m: '"pid":"%s"' % self.number("PID", m.group(1)), value)
+            value = re.sub(r"after [0-9]+ ms", "after <N> ms", value)  # curl's connect timings
+            return value
         return value
-    return value
 
 
 def matches(expected, actual):
@@ -148,23 +175,19 @@ class Server:
     def unread(self, line):
         self.buf = line + b"\n" + self.buf
 
-    def wait_exit(self, close_stdin=True, sig=None, within=EXIT_WITHIN):
-        start = time.monotonic()
+    def wait_exit(self, close_stdin=True, sig=None):
         if sig:
             self.proc.send_signal(sig)
         elif close_stdin:
             self.proc.stdin.close()
         try:
-            code = self.proc.wait(timeout=within + 4)
+            code = self.proc.wait(timeout=EXIT_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            raise AssertionError("server did not exit")
-        took = time.monotonic() - start
+            raise AssertionError("server did not exit within %.0f s" % EXIT_TIMEOUT)
         rest = self.proc.stdout.read()
         if rest:
             raise AssertionError("unexpected output at exit: %r" % rest[:200])
-        if took > within:
-            raise AssertionError("server took %.2f s to exit (limit %.1f s)" % (took, within))
         return code
 
     def close(self):
@@ -208,6 +231,7 @@ def run(grove, fixture, record):
     validated = 0
     pending = {}  # request id (as JSON text) -> tool name
     env = {}
+    normalise = Normaliser(tmp)
     try:
         try:
             schemas = output_schemas(grove, tmp)
@@ -246,6 +270,7 @@ def run(grove, fixture, record):
                                                                   json.dumps(cursor)))
                 if isinstance(msg, dict) and msg.get("method") == "tools/call":
                     pending[json.dumps(msg.get("id"))] = msg.get("params", {}).get("name")
+                normalise(msg)  # number the ids it names, in order of appearance
                 server.send(json.dumps(msg, separators=(",", ":")).encode() + b"\n")
             elif "send_raw" in step:
                 server.send(step["send_raw"].encode("utf-8", "surrogatepass"))
@@ -279,7 +304,7 @@ def run(grove, fixture, record):
                         except jsonschema.ValidationError as e:
                             failures.append("step %d: %s result violates its outputSchema: %s"
                                             % (n, tool, e.message))
-                norm = normalise(actual, tmp)
+                norm = normalise(actual)
                 if record:
                     out_steps[-1] = {"expect": norm}
                 elif not matches(step["expect"], norm):
@@ -321,7 +346,7 @@ def run(grove, fixture, record):
             else:
                 failures.append("step %d: unknown step %s" % (n, list(step)))
         if server is not None:
-            # Every transcript also ends cleanly: EOF -> exit 0 within a second.
+            # Every transcript also ends cleanly: EOF -> exit 0.
             try:
                 code = server.wait_exit()
                 if code != 0:
