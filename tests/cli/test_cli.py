@@ -345,6 +345,40 @@ class Cli(unittest.TestCase):
         again = {r["action"] for r in json.loads(self.grove("gc", "--json").stdout)}
         self.assertEqual(again, {"kept"})
 
+    def test_gc_keeps_orphan_worktree_with_unique_commit(self):
+        kept, gone = self.spawn(), self.spawn()
+        db = os.path.join(self.repo, ".git", "grove", "grove.db")
+        con = sqlite3.connect(db)
+        con.execute("DELETE FROM grove_instances")  # both orphans: worktrees with no row
+        con.commit()
+        con.close()
+        # clean worktrees, each with a commit: kept's exists nowhere else, gone's is also on
+        # another branch
+        for inst in (kept, gone):
+            self.git("commit", "-q", "--allow-empty", "-m", "work of " + inst["id"],
+                     cwd=inst["worktree_path"])
+        commit = self.git("rev-parse", "HEAD", cwd=kept["worktree_path"]).strip()
+        self.git("branch", "other/saved", self.git("rev-parse", gone["branch_name"]).strip())
+        self.assertEqual(self.git("status", "--porcelain", cwd=kept["worktree_path"]), "")
+        why = ("branch '%s' has 0 uncommitted files and 1 commits that exist nowhere else"
+               % kept["branch_name"])
+        dry = self.gc_json("--dry-run")
+        self.assertIn({"kind": "orphan-worktree", "subject": kept["worktree_path"],
+                       "action": "kept", "detail": why}, dry)
+        self.assertIn({"kind": "orphan-worktree", "subject": gone["worktree_path"],
+                       "action": "would remove", "detail": gone["branch_name"]}, dry)
+        notes = self.gc_json()
+        self.assertIn({"kind": "orphan-worktree", "subject": kept["worktree_path"],
+                       "action": "kept", "detail": why}, notes)
+        self.assertIn({"kind": "orphan-worktree", "subject": gone["worktree_path"],
+                       "action": "removed", "detail": gone["branch_name"]}, notes)
+        self.assertTrue(os.path.isdir(kept["worktree_path"]))
+        self.assertFalse(os.path.exists(gone["worktree_path"]))
+        self.assertEqual(set(self.worktree_list()), {kept["worktree_path"]})
+        self.assertEqual(self.git("rev-parse", kept["branch_name"]).strip(), commit)
+        self.assertEqual(self.grove_branches(), {kept["branch_name"]})
+        self.assertEqual({n["action"] for n in self.gc_json()}, {"kept"})
+
     # ---- gc after crashes (tests/stress/kill9.py makes these for real) ----
 
     def git(self, *args, cwd=None):
