@@ -54,10 +54,17 @@ def run(repo):
                     args["issue"] = 7  # a shared id prefix: allocation races
                 inst = srv.call("spawn_work_instance", **args)["instance"]
                 mine["spawn_work_instance"] += 1
-                page = srv.call("query_instances", status="running", limit=500)
-                mine["query_instances"] += 1
-                S.check(any(i["id"] == inst["id"] for i in page["instances"]) or
-                        "next_cursor" in page, "query_instances does not list %s", inst["id"])
+                # the new instance is listed: on some page (oldest first, a page at a time)
+                listed, cursor = False, None
+                while True:
+                    more = {"cursor": cursor} if cursor else {}
+                    page = srv.call("query_instances", status="running", limit=500, **more)
+                    mine["query_instances"] += 1
+                    listed = any(i["id"] == inst["id"] for i in page["instances"])
+                    cursor = page.get("next_cursor")
+                    if listed or not cursor:
+                        break
+                S.check(listed, "query_instances does not list %s", inst["id"])
                 if time.monotonic() >= deadline:
                     kept[idx] = inst["id"]
                     break
