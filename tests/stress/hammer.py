@@ -52,13 +52,13 @@ def run(repo):
                 args = {"launch": False, "prompt": "hammer %d/%d" % (idx, n)}
                 if n % 3 == 1:
                     args["issue"] = 7  # a shared id prefix: allocation races
-                inst = srv.call("spawn_work_instance", **args)["instance"]
+                inst = srv.ok("spawn_work_instance", **args)["instance"]
                 mine["spawn_work_instance"] += 1
                 # the new instance is listed: on some page (oldest first, a page at a time)
                 listed, cursor = False, None
                 while True:
                     more = {"cursor": cursor} if cursor else {}
-                    page = srv.call("query_instances", status="running", limit=500, **more)
+                    page = srv.ok("query_instances", status="running", limit=500, **more)
                     mine["query_instances"] += 1
                     listed = any(i["id"] == inst["id"] for i in page["instances"])
                     cursor = page.get("next_cursor")
@@ -68,7 +68,7 @@ def run(repo):
                 if time.monotonic() >= deadline:
                     kept[idx] = inst["id"]
                     break
-                res = srv.call("terminate_instance", instance_id=inst["id"], remove_worktree=True)
+                res = srv.ok("terminate_instance", instance_id=inst["id"], remove_worktree=True)
                 mine["terminate_instance"] += 1
                 S.check(res["worktree_removed"] is True and
                         res["instance"]["status"] == "terminated",

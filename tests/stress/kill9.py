@@ -160,7 +160,7 @@ def run(repo, rng):
         srv = repo.server("kill%d" % it)
         try:
             srv.initialize()
-            rid = srv.send("tools/call", {"name": tool, "arguments": args})
+            rid = srv.send_request("tools/call", {"name": tool, "arguments": args})
             answer = None
             if rng.random() < 0.2:
                 answer = srv.response(rid)
@@ -222,10 +222,10 @@ def run(repo, rng):
         try:
             srv.initialize()
             if not live:
-                live = [srv.call("spawn_work_instance", launch=False)["instance"]]
+                live = [srv.ok("spawn_work_instance", launch=False)["instance"]]
                 expect_rows[live[0]["id"]] = "running"
             inst = rng.choice(live)
-            cp = srv.call("log_checkpoint", instance_id=inst["id"], phase="kill9",
+            cp = srv.ok("log_checkpoint", instance_id=inst["id"], phase="kill9",
                           name="cp%d" % k, data={"k": k})["checkpoint"]
             srv.proc.send_signal(signal.SIGKILL)
             srv.proc.wait()
@@ -325,9 +325,9 @@ def run(repo, rng):
     srv = repo.server("final")
     try:
         srv.initialize()
-        inst = srv.call("spawn_work_instance", launch=False, issue=1)["instance"]
-        srv.call("log_checkpoint", instance_id=inst["id"], phase="done")
-        srv.call("terminate_instance", instance_id=inst["id"], remove_worktree=True)
+        inst = srv.ok("spawn_work_instance", launch=False, issue=1)["instance"]
+        srv.ok("log_checkpoint", instance_id=inst["id"], phase="done")
+        srv.ok("terminate_instance", instance_id=inst["id"], remove_worktree=True)
         srv.close()
     except BaseException:
         srv.kill()
