@@ -49,16 +49,17 @@ usage: runner.py GROVE FIXTURE [--record]
 import json
 import os
 import re
-import select
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import jsonschema
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import grovetest as G  # noqa: E402
 
 TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
 SHA_RE = re.compile(r"\b[0-9a-f]{40}\b")
@@ -122,79 +123,17 @@ def matches(expected, actual):
 
 
 def make_repo(tmp):
-    repo = os.path.join(tmp, "repo")
-    env = dict(os.environ, HOME=tmp, GIT_CONFIG_NOSYSTEM="1")
-    script = """
-set -e
-git init -q -b main "$1"
-cd "$1"
-git config user.name 'Test User'
-git config user.email test@example.com
-printf '# demo\\n' > README.md
-mkdir -p src && printf 'int main(void) { return 0; }\\n' > src/main.c
-git add -A && git commit -qm 'initial commit'
-git init -q --bare ../origin.git
-git remote add origin "$(dirname "$PWD")/origin.git"
-"""
-    subprocess.run(["bash", "-c", script, "make_repo", repo], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
-    return repo
+    """<tmp>/repo with one commit and a bare origin beside it, <tmp>/origin.git."""
+    return G.make_repo(os.path.join(tmp, "repo"), G.clean_env(tmp),
+                       origin=os.path.join(tmp, "origin.git"))
 
 
-class Server:
-    def __init__(self, grove, repo, tmp, extra_env):
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("GROVE_", "GITHUB_", "GH_", "GIT_"))}
-        env.update(HOME=tmp, GIT_CONFIG_NOSYSTEM="1", GROVE_LOG="error")
-        env.update(extra_env)
-        self.stderr = open(os.path.join(tmp, "stderr.log"), "wb")
-        self.proc = subprocess.Popen(WRAPPER + [grove, "serve"], cwd=repo, env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr)
-        self.buf = b""
-
-    def send(self, data):
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
-
-    def read_line(self):
-        deadline = time.monotonic() + READ_TIMEOUT
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("no response within %.0f s" % READ_TIMEOUT)
-            ready, _, _ = select.select([self.proc.stdout], [], [], left)
-            if ready:
-                chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
-                if not chunk:
-                    raise AssertionError("server closed stdout (exit %s)" % self.proc.poll())
-                self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line
-
-    def unread(self, line):
-        self.buf = line + b"\n" + self.buf
-
-    def wait_exit(self, close_stdin=True, sig=None):
-        if sig:
-            self.proc.send_signal(sig)
-        elif close_stdin:
-            self.proc.stdin.close()
-        try:
-            code = self.proc.wait(timeout=EXIT_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise AssertionError("server did not exit within %.0f s" % EXIT_TIMEOUT)
-        rest = self.proc.stdout.read()
-        if rest:
-            raise AssertionError("unexpected output at exit: %r" % rest[:200])
-        return code
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.stderr.close()
+def start_server(grove, cwd, tmp, extra_env):
+    """`grove serve` under GROVE_WRAPPER; its stderr (every server's) in <tmp>/stderr.log."""
+    env = G.clean_env(tmp, GROVE_LOG="error")
+    env.update(extra_env)
+    return G.Server(grove, cwd, env, wrapper=WRAPPER, read_timeout=READ_TIMEOUT,
+                    stderr_path=os.path.join(tmp, "stderr.log"))
 
 
 def wrapper_hint():
@@ -263,22 +202,22 @@ def run(grove, fixture, record):
                     break
                 continue
             if server is None:
-                server = Server(grove, cwd, tmp,
-                                {k: v.replace("$TMP", tmp) for k, v in env.items()})
+                server = start_server(grove, cwd, tmp,
+                                      {k: v.replace("$TMP", tmp) for k, v in env.items()})
             if "send" in step:
                 msg = json.loads(json.dumps(step["send"]).replace('"$CURSOR"',
                                                                   json.dumps(cursor)))
                 if isinstance(msg, dict) and msg.get("method") == "tools/call":
                     pending[json.dumps(msg.get("id"))] = msg.get("params", {}).get("name")
                 normalise(msg)  # number the ids it names, in order of appearance
-                server.send(json.dumps(msg, separators=(",", ":")).encode() + b"\n")
+                server.write(json.dumps(msg, separators=(",", ":")).encode() + b"\n")
             elif "send_raw" in step:
-                server.send(step["send_raw"].encode("utf-8", "surrogatepass"))
+                server.write(step["send_raw"].encode("utf-8", "surrogatepass"))
             elif "send_hex" in step:
-                server.send(bytes.fromhex(step["send_hex"]))
+                server.write(bytes.fromhex(step["send_hex"]))
             elif "send_repeat" in step:
                 prefix, char, count, suffix = step["send_repeat"]
-                server.send(prefix.encode() + char.encode() * count + suffix.encode())
+                server.write(prefix.encode() + char.encode() * count + suffix.encode())
             elif "expect" in step:
                 try:
                     raw = server.read_line()
@@ -335,25 +274,25 @@ def run(grove, fixture, record):
             elif "expect_exit" in step:
                 sig = getattr(signal, "SIG" + step["signal"]) if "signal" in step else None
                 try:
-                    code = server.wait_exit(sig=sig)
+                    code = server.wait_exit(sig=sig, timeout=EXIT_TIMEOUT)
                     if code != step["expect_exit"]:
                         failures.append("step %d: exit code %s, expected %s%s" % (
                             n, code, step["expect_exit"], wrapper_hint()))
                 except AssertionError as e:
                     failures.append("step %d: %s" % (n, e))
-                server.close()
+                server.kill()
                 server = None
             else:
                 failures.append("step %d: unknown step %s" % (n, list(step)))
         if server is not None:
             # Every transcript also ends cleanly: EOF -> exit 0.
             try:
-                code = server.wait_exit()
+                code = server.wait_exit(timeout=EXIT_TIMEOUT)
                 if code != 0:
                     failures.append("end: exit code %s%s" % (code, wrapper_hint()))
             except AssertionError as e:
                 failures.append("end: %s" % e)
-            server.close()
+            server.kill()
         if record and not failures:
             with open(fixture, "w", encoding="utf-8") as f:
                 for s in out_steps:
