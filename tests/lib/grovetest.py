@@ -120,6 +120,28 @@ def rows(db, query, *params):
 # ---- `grove serve` ---------------------------------------------------------------------
 
 
+def initialize_message(client="grove-test", rid=0):
+    return {"jsonrpc": "2.0", "id": rid, "method": "initialize",
+            "params": {"protocolVersion": PROTOCOL, "capabilities": {},
+                       "clientInfo": {"name": client, "version": "1"}}}
+
+
+def tool_calls(calls, first_id=1):
+    """tools/call requests for [(tool, arguments)], ids from first_id on."""
+    return [{"jsonrpc": "2.0", "id": first_id + i, "method": "tools/call",
+             "params": {"name": n, "arguments": a}} for i, (n, a) in enumerate(calls)]
+
+
+def serve_once(grove, cwd, env, messages, wrapper=(), timeout=120):
+    """One `grove serve` given messages then EOF: the CompletedProcess, and the messages
+    it printed (parsed)."""
+    data = "".join(json.dumps(m) + "\n" for m in messages).encode()
+    p = subprocess.run([*wrapper, grove, "serve"], cwd=cwd, env=env, input=data,
+                       capture_output=True, timeout=timeout)
+    return p, [json.loads(line) for line in p.stdout.decode().splitlines()]
+
+
+
 def jsonrpc_ok(msg):
     """1 when msg is a JSON-RPC 2.0 response or notification object."""
     if not isinstance(msg, dict) or msg.get("jsonrpc") != "2.0":
