@@ -13,6 +13,9 @@ import sys
 import tempfile
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import grovetest as G  # noqa: E402
+
 GROVE = None
 
 
@@ -22,15 +25,10 @@ def read_bytes(path):
 
 
 def git_env(tmp):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GROVE_", "GIT_"))}
-    env.update(HOME=tmp, XDG_CONFIG_HOME=os.path.join(tmp, "xdg"), GIT_CONFIG_NOSYSTEM="1",
-               GROVE_LOG="error")
-    return env
+    return G.clean_env(tmp, XDG_CONFIG_HOME=os.path.join(tmp, "xdg"), GROVE_LOG="error")
 
 
-INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                   "clientInfo": {"name": "cli-test", "version": "1"}}}
+INIT = G.initialize_message("cli-test")
 
 
 class Cli(unittest.TestCase):
@@ -38,11 +36,7 @@ class Cli(unittest.TestCase):
         self.tmp = os.path.realpath(tempfile.mkdtemp(prefix="grove-cli-"))
         self.repo = os.path.join(self.tmp, "repo")
         self.env = git_env(self.tmp)
-        subprocess.run(["bash", "-ec", """
-            git init -q -b main "$1" && cd "$1"
-            git config user.name t && git config user.email t@e
-            echo hi > README.md && git add -A && git commit -qm init
-        """, "x", self.repo], check=True, env=self.env)
+        G.make_repo(self.repo, self.env, files={"README.md": "hi\n"}, message="init")
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -52,10 +46,9 @@ class Cli(unittest.TestCase):
                               capture_output=True, env=env or self.env, timeout=60)
 
     def serve(self, *lines, env=None):
-        data = "".join(json.dumps(l) + "\n" for l in lines).encode()
-        p = self.grove("serve", stdin=data, env=env)
+        p, out = G.serve_once(GROVE, self.repo, env or self.env, lines, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
-        return [json.loads(l) for l in p.stdout.decode().splitlines()]
+        return out
 
     def spawn(self, **args):
         call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
@@ -642,16 +635,12 @@ class Cli(unittest.TestCase):
 
         def fsyncs(calls):
             log = os.path.join(self.tmp, "strace.log")
-            msgs = [INIT] + [{"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
-                              "params": {"name": n, "arguments": a}} for i, (n, a) in enumerate(calls)]
-            data = "".join(json.dumps(m) + "\n" for m in msgs).encode()
+            msgs = [INIT] + G.tool_calls(calls)
             # LeakSanitizer (ASan builds) cannot run under ptrace: leaks are checked elsewhere
             env = dict(self.env, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
-            p = subprocess.run(["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-o", log,
-                                GROVE, "serve"], cwd=self.repo, env=env, input=data,
-                               capture_output=True, timeout=120)
+            p, out = G.serve_once(GROVE, self.repo, env, msgs, wrapper=[
+                "strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-o", log])
             self.assertEqual(p.returncode, 0, p.stderr)
-            out = [json.loads(l) for l in p.stdout.decode().splitlines()]
             self.assertEqual(len(out), len(msgs))
             self.assertFalse(any(m["result"].get("isError") for m in out[1:]), out)
             with open(log) as f:
