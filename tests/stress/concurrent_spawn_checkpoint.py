@@ -24,13 +24,7 @@ CHECKPOINTS = S.scaled(150, 10)
 
 
 def main(grove):
-    started = time.monotonic()
-    repo = S.Repo(grove, "grove-stress-cc-")
-    try:
-        run(repo)
-    finally:
-        repo.close()
-    print("total %.1f s" % (time.monotonic() - started))
+    S.run_in_repo(grove, "grove-stress-cc-", run)
 
 
 def run(repo):

@@ -23,13 +23,7 @@ SECONDS = float(os.environ.get("GROVE_STRESS_SECONDS", 30 * S.SCALE))
 
 
 def main(grove):
-    started = time.monotonic()
-    repo = S.Repo(grove, "grove-stress-hammer-")
-    try:
-        run(repo)
-    finally:
-        repo.close()
-    print("total %.1f s" % (time.monotonic() - started))
+    S.run_in_repo(grove, "grove-stress-hammer-", run)
 
 
 def run(repo):

@@ -51,13 +51,7 @@ EXPECTED_REFUSALS = [
 
 
 def main(grove):
-    started = time.monotonic()
-    repo = S.Repo(grove, "grove-stress-kill9-")
-    try:
-        run(repo, random.Random(S.seed()))
-    finally:
-        repo.close()
-    print("total %.1f s" % (time.monotonic() - started))
+    S.run_in_repo(grove, "grove-stress-kill9-", lambda repo: run(repo, random.Random(S.seed())))
 
 
 def running(repo):

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import grovetest as G  # noqa: E402
@@ -175,6 +176,18 @@ class Repo:
         check(self.journals() == [], "journals left: %s", self.journals())
         check(self.integrity() == "ok", "integrity_check: %s", self.integrity())
         return rows
+
+
+def run_in_repo(grove, prefix, fn):
+    """fn(repo) in a fresh Repo, removed afterwards (unless GROVE_STRESS_KEEP); prints the
+    total time."""
+    started = time.monotonic()
+    repo = Repo(grove, prefix)
+    try:
+        fn(repo)
+    finally:
+        repo.close()
+    print("total %.1f s" % (time.monotonic() - started))
 
 
 def run_threads(fns):
