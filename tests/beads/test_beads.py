@@ -21,6 +21,9 @@ import sys
 import tempfile
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import grovetest as G  # noqa: E402
+
 GROVE = None
 
 # beads' SQLite schema (the SQLite era), trimmed to what a beads database holds.
@@ -170,16 +173,9 @@ class Beads(unittest.TestCase):
         self.repo = os.path.join(self.tmp, "repo")
         self.db = os.path.join(self.tmp, ".beads", "beads.db")
         os.makedirs(os.path.dirname(self.db))
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("GROVE_", "GIT_", "GITHUB_", "GH_"))}
-        env.update(HOME=self.tmp, XDG_CONFIG_HOME=os.path.join(self.tmp, "xdg"),
-                   GIT_CONFIG_NOSYSTEM="1", GROVE_LOG="error", GROVE_DB=self.db)
-        self.env = env
-        subprocess.run(["bash", "-ec", """
-            git init -q -b main "$1" && cd "$1"
-            git config user.name t && git config user.email t@e
-            echo hi > README.md && git add -A && git commit -qm init
-        """, "x", self.repo], check=True, env=self.env)
+        self.env = G.clean_env(self.tmp, XDG_CONFIG_HOME=os.path.join(self.tmp, "xdg"),
+                               GROVE_LOG="error", GROVE_DB=self.db)
+        G.make_repo(self.repo, self.env, files={"README.md": "hi\n"}, message="init")
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -191,18 +187,11 @@ class Beads(unittest.TestCase):
     def serve(self, *calls, env=None, stderr=None):
         """One `grove serve`: initialize, then each (tool, arguments); the results.
         With stderr (a list), the server's stderr is appended to it."""
-        msgs = [{"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                 "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                            "clientInfo": {"name": "beads-test", "version": "1"}}}]
-        msgs += [{"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
-                  "params": {"name": n, "arguments": a}} for i, (n, a) in enumerate(calls)]
-        p = subprocess.run([GROVE, "serve"], cwd=self.repo, env=env or self.env, timeout=120,
-                           capture_output=True,
-                           input="".join(json.dumps(m) + "\n" for m in msgs).encode())
+        msgs = [G.initialize_message("beads-test")] + G.tool_calls(calls)
+        p, out = G.serve_once(GROVE, self.repo, env or self.env, msgs)
         self.assertEqual(p.returncode, 0, p.stderr)
         if stderr is not None:
             stderr.append(p.stderr)
-        out = [json.loads(l) for l in p.stdout.decode().splitlines()]
         return [m["result"] for m in out[1:]]
 
     def ready(self, n=1, env=None):
@@ -336,38 +325,22 @@ class Beads(unittest.TestCase):
                   for i in range(6)]
         make_beads(self.db, issues)
         self.assertEqual(self.grove("init").returncode, 0)
-        init = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                           "clientInfo": {"name": "race", "version": "1"}}}
-        call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                "params": {"name": "spawn_work_instance", "arguments": {"issue": "ready"}}}
-        procs = []
-        for _ in range(8):
-            procs.append(subprocess.Popen([GROVE, "serve"], cwd=self.repo, env=dict(self.env, GROVE_LOG="info"),
-                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE))
+        servers = [G.Server(GROVE, self.repo, dict(self.env, GROVE_LOG="info"),
+                            name="race%d" % i) for i in range(8)]
         try:
-            for p in procs:  # every server is up and has its database open ...
-                p.stdin.write((json.dumps(init) + "\n").encode())
-                p.stdin.flush()
-            for p in procs:
-                json.loads(p.stdout.readline())
-            for p in procs:  # ... before all of them ask for the next ready issue at once
-                p.stdin.write((json.dumps(call) + "\n").encode())
-                p.stdin.flush()
-            results, stderr = [], b""
-            for p in procs:
-                results.append(json.loads(p.stdout.readline())["result"])
-                p.stdin.close()
-                stderr += p.stderr.read()
-                self.assertEqual(p.wait(timeout=60), 0)
+            for srv in servers:  # every server is up and has its database open ...
+                srv.initialize("race")
+            # ... before all of them ask for the next ready issue at once
+            rids = [srv.send_request("tools/call", {"name": "spawn_work_instance",
+                                                    "arguments": {"issue": "ready"}})
+                    for srv in servers]
+            results = [srv.response(rid)["result"] for srv, rid in zip(servers, rids)]
+            for srv in servers:
+                srv.close()  # exit status 0
+            stderr = "".join(srv.stderr_text() for srv in servers)
         finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
-                for f in (p.stdin, p.stdout, p.stderr):
-                    f.close()
+            for srv in servers:
+                srv.kill()
         won = [r["structuredContent"]["instance"]["issue"] for r in results if not r.get("isError")]
         lost = [r["content"][0]["text"] for r in results if r.get("isError")]
         self.assertEqual(sorted(won), [i[0] for i in issues])  # each issue exactly once
@@ -384,7 +357,7 @@ class Beads(unittest.TestCase):
                              capture_output=True, check=True).stdout.decode()
         self.assertEqual(wts.count("worktree "), 7)
         if os.environ.get("GROVE_SHOW_RACES"):
-            print("\n%d races lost and retried" % stderr.count(b"claimed by another instance meanwhile"))
+            print("\n%d races lost and retried" % stderr.count("claimed by another instance meanwhile"))
 
     def test_orphaned_links_reported_on_startup(self):
         make_beads(self.db, [("bd-x", 0, "open", None, "2025-01-01"),

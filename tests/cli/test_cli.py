@@ -13,6 +13,9 @@ import sys
 import tempfile
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import grovetest as G  # noqa: E402
+
 GROVE = None
 
 
@@ -22,15 +25,10 @@ def read_bytes(path):
 
 
 def git_env(tmp):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GROVE_", "GIT_"))}
-    env.update(HOME=tmp, XDG_CONFIG_HOME=os.path.join(tmp, "xdg"), GIT_CONFIG_NOSYSTEM="1",
-               GROVE_LOG="error")
-    return env
+    return G.clean_env(tmp, XDG_CONFIG_HOME=os.path.join(tmp, "xdg"), GROVE_LOG="error")
 
 
-INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                   "clientInfo": {"name": "cli-test", "version": "1"}}}
+INIT = G.initialize_message("cli-test")
 
 
 class Cli(unittest.TestCase):
@@ -38,11 +36,7 @@ class Cli(unittest.TestCase):
         self.tmp = os.path.realpath(tempfile.mkdtemp(prefix="grove-cli-"))
         self.repo = os.path.join(self.tmp, "repo")
         self.env = git_env(self.tmp)
-        subprocess.run(["bash", "-ec", """
-            git init -q -b main "$1" && cd "$1"
-            git config user.name t && git config user.email t@e
-            echo hi > README.md && git add -A && git commit -qm init
-        """, "x", self.repo], check=True, env=self.env)
+        G.make_repo(self.repo, self.env, files={"README.md": "hi\n"}, message="init")
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -52,10 +46,9 @@ class Cli(unittest.TestCase):
                               capture_output=True, env=env or self.env, timeout=60)
 
     def serve(self, *lines, env=None):
-        data = "".join(json.dumps(l) + "\n" for l in lines).encode()
-        p = self.grove("serve", stdin=data, env=env)
+        p, out = G.serve_once(GROVE, self.repo, env or self.env, lines, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
-        return [json.loads(l) for l in p.stdout.decode().splitlines()]
+        return out
 
     def spawn(self, **args):
         call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
@@ -204,14 +197,24 @@ class Cli(unittest.TestCase):
     def test_config_secret(self):
         token = "ghp_CliSecretTokenValue0123456789XYZ"
         tb = token.encode()
-        p = self.grove("config", "set", "github.token", "--secret", stdin=tb + b"\n")
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertNotIn(tb, p.stdout + p.stderr)
-        # the database holds only sealed text: not in the file, its WAL or its shm
+        # a connection held open across `config set`: the WAL outlives grove's connection (the
+        # last connection to close would checkpoint and delete it)
+        self.assertEqual(self.grove("init").returncode, 0)
         db = os.path.join(self.repo, ".git", "grove", "grove.db")
-        for f in (db, db + "-wal", db + "-shm"):
-            if os.path.exists(f):
+        held = sqlite3.connect(db)
+        try:
+            held.execute("SELECT count(*) FROM grove_user_config").fetchone()
+            p = self.grove("config", "set", "github.token", "--secret", stdin=tb + b"\n")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertNotIn(tb, p.stdout + p.stderr)
+            # the database holds only sealed text: not in the file, its WAL or its shm
+            self.assertTrue(os.path.exists(db + "-wal"))
+            self.assertIn(b"sb1:", read_bytes(db + "-wal"))  # the write is in this WAL
+            for f in (db, db + "-wal", db + "-shm"):
                 self.assertNotIn(tb, read_bytes(f), f)
+        finally:
+            held.close()
+        self.assertNotIn(tb, read_bytes(db), db)
         con = sqlite3.connect(db)
         value, enc = con.execute("SELECT value, is_encrypted FROM grove_user_config "
                                  "WHERE key = 'github.token'").fetchone()
@@ -344,6 +347,40 @@ class Cli(unittest.TestCase):
         # nothing left to do but what is kept on purpose
         again = {r["action"] for r in json.loads(self.grove("gc", "--json").stdout)}
         self.assertEqual(again, {"kept"})
+
+    def test_gc_keeps_orphan_worktree_with_unique_commit(self):
+        kept, gone = self.spawn(), self.spawn()
+        db = os.path.join(self.repo, ".git", "grove", "grove.db")
+        con = sqlite3.connect(db)
+        con.execute("DELETE FROM grove_instances")  # both orphans: worktrees with no row
+        con.commit()
+        con.close()
+        # clean worktrees, each with a commit: kept's exists nowhere else, gone's is also on
+        # another branch
+        for inst in (kept, gone):
+            self.git("commit", "-q", "--allow-empty", "-m", "work of " + inst["id"],
+                     cwd=inst["worktree_path"])
+        commit = self.git("rev-parse", "HEAD", cwd=kept["worktree_path"]).strip()
+        self.git("branch", "other/saved", self.git("rev-parse", gone["branch_name"]).strip())
+        self.assertEqual(self.git("status", "--porcelain", cwd=kept["worktree_path"]), "")
+        why = ("branch '%s' has 0 uncommitted files and 1 commits that exist nowhere else"
+               % kept["branch_name"])
+        dry = self.gc_json("--dry-run")
+        self.assertIn({"kind": "orphan-worktree", "subject": kept["worktree_path"],
+                       "action": "kept", "detail": why}, dry)
+        self.assertIn({"kind": "orphan-worktree", "subject": gone["worktree_path"],
+                       "action": "would remove", "detail": gone["branch_name"]}, dry)
+        notes = self.gc_json()
+        self.assertIn({"kind": "orphan-worktree", "subject": kept["worktree_path"],
+                       "action": "kept", "detail": why}, notes)
+        self.assertIn({"kind": "orphan-worktree", "subject": gone["worktree_path"],
+                       "action": "removed", "detail": gone["branch_name"]}, notes)
+        self.assertTrue(os.path.isdir(kept["worktree_path"]))
+        self.assertFalse(os.path.exists(gone["worktree_path"]))
+        self.assertEqual(set(self.worktree_list()), {kept["worktree_path"]})
+        self.assertEqual(self.git("rev-parse", kept["branch_name"]).strip(), commit)
+        self.assertEqual(self.grove_branches(), {kept["branch_name"]})
+        self.assertEqual({n["action"] for n in self.gc_json()}, {"kept"})
 
     # ---- gc after crashes (tests/stress/kill9.py makes these for real) ----
 
@@ -598,25 +635,25 @@ class Cli(unittest.TestCase):
 
         def fsyncs(calls):
             log = os.path.join(self.tmp, "strace.log")
-            msgs = [INIT] + [{"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
-                              "params": {"name": n, "arguments": a}} for i, (n, a) in enumerate(calls)]
-            data = "".join(json.dumps(m) + "\n" for m in msgs).encode()
+            msgs = [INIT] + G.tool_calls(calls)
             # LeakSanitizer (ASan builds) cannot run under ptrace: leaks are checked elsewhere
             env = dict(self.env, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
-            p = subprocess.run(["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-o", log,
-                                GROVE, "serve"], cwd=self.repo, env=env, input=data,
-                               capture_output=True, timeout=120)
+            p, out = G.serve_once(GROVE, self.repo, env, msgs, wrapper=[
+                "strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-o", log])
             self.assertEqual(p.returncode, 0, p.stderr)
-            out = [json.loads(l) for l in p.stdout.decode().splitlines()]
             self.assertEqual(len(out), len(msgs))
             self.assertFalse(any(m["result"].get("isError") for m in out[1:]), out)
             with open(log) as f:
                 return sum(1 for l in f if "fsync(" in l or "fdatasync(" in l)
 
+        write = ("log_checkpoint", {"instance_id": inst["id"], "phase": "p"})
         base = fsyncs([])  # opening the database
         self.assertLess(fsyncs(reads * 10) - base, 10)  # 40 reads
-        self.assertGreaterEqual(fsyncs([("log_checkpoint", {"instance_id": inst["id"],
-                                                            "phase": "p"})] * 10) - base, 10)
+        self.assertGreaterEqual(fsyncs([write] * 10) - base, 10)
+        # a read's relaxed commit leaves the connection at synchronous = FULL again: each write
+        # that follows a read is fsynced too
+        mixed = [c for i in range(10) for c in (reads[i % len(reads)], write)]
+        self.assertGreaterEqual(fsyncs(mixed) - base, 10)
 
         # a read's event row survives the server being killed right after the answer
         p = subprocess.Popen([GROVE, "serve"], cwd=self.repo, env=self.env, stdin=subprocess.PIPE,

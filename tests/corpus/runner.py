@@ -41,8 +41,8 @@ import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "transcript"))
-from runner import Server, make_repo  # noqa: E402  (the transcript runner's repository and pipe)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import grovetest as G  # noqa: E402
 
 INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -165,16 +165,18 @@ def expected_id(case):
 
 class Session:
     def __init__(self, grove, tmp):
-        self.repo = make_repo(tmp)
-        self.server = Server(grove, self.repo, tmp, {})
+        self.repo = G.make_repo(os.path.join(tmp, "repo"), G.clean_env(tmp),
+                                origin=os.path.join(tmp, "origin.git"))
+        self.server = G.Server(grove, self.repo, G.clean_env(tmp, GROVE_LOG="error"),
+                               read_timeout=20.0, stderr_path=os.path.join(tmp, "stderr.log"))
         self.pings = 0
 
     def exchange(self, data):
         """Sends data, then a ping; returns the parsed lines that came before the ping's answer."""
         self.pings += 1
         ping_id = "corpus-ping-%d" % self.pings
-        self.server.send(data)
-        self.server.send(b'{"jsonrpc":"2.0","id":"%s","method":"ping"}\n' % ping_id.encode())
+        self.server.write(data)
+        self.server.write(b'{"jsonrpc":"2.0","id":"%s","method":"ping"}\n' % ping_id.encode())
         out = []
         while True:
             raw = self.server.read_line()
@@ -194,7 +196,7 @@ class Session:
             if code != 0:
                 raise Failure("exit code %s at end of input" % code)
         finally:
-            self.server.close()
+            self.server.kill()
 
 
 def check_output(out, expect, want_id):
@@ -282,7 +284,7 @@ def run_cases(grove, name, cases):
             failures.append("server stderr (tail):\n" + open(log, errors="replace").read()[-2000:])
     finally:
         if session is not None:
-            session.server.close()
+            session.server.kill()
         shutil.rmtree(tmp, ignore_errors=True)
     return failures
 

@@ -94,9 +94,14 @@ test('the official SDK drives grove: list, spawn, checkpoint, read back', async 
     assert.equal(cp1.isError, false, JSON.stringify(cp1));
     assert.equal(cp1.structuredContent.checkpoint.sequence, 1);
     assert.equal(cp1.structuredContent.checkpoint.commit_sha, inst.base_commit);
+    // a commit in the worktree: the next checkpoint names the worktree's new HEAD
+    execFileSync('bash', ['-c', 'echo impl > impl.txt && git add impl.txt && git -c user.name=e -c user.email=e@e commit -qm impl'], { cwd: inst.worktree_path });
+    const wtHead = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: inst.worktree_path }).toString().trim();
+    assert.notEqual(wtHead, inst.base_commit);
     const cp2 = await client.callTool({ name: 'log_checkpoint', arguments: {
       instance_id: inst.id, phase: 'implement' } });
     assert.equal(cp2.structuredContent.checkpoint.sequence, 2);
+    assert.equal(cp2.structuredContent.checkpoint.commit_sha, wtHead);
     assert.equal(cp2.structuredContent.checkpoint.status, 'in_progress');
 
     const latest = await client.callTool({ name: 'get_checkpoint', arguments: { instance_id: inst.id } });
@@ -111,7 +116,7 @@ test('the official SDK drives grove: list, spawn, checkpoint, read back', async 
     assert.deepEqual(q.structuredContent.instances.map((i) => i.id), ['work-42-a1']);
     const g = await client.callTool({ name: 'get_instance', arguments: { instance_id: inst.id } });
     assert.equal(g.structuredContent.last_checkpoint.sequence, 2);
-    assert.deepEqual(g.structuredContent.git, { head: inst.base_commit, ahead: 0, behind: 0, dirty_files: [] });
+    assert.deepEqual(g.structuredContent.git, { head: wtHead, ahead: 1, behind: 0, dirty_files: [] });
     const ev = await client.callTool({ name: 'query_events', arguments: { tool: 'log_checkpoint' } });
     assert.equal(ev.structuredContent.events.length, 2);
     assert.equal(ev.structuredContent.events[0].metadata.phase, 'implement');

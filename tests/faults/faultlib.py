@@ -13,21 +13,22 @@ injects one fault from outside, and checks three things:
   answer, the process does not die, and every line it writes on stdout is a
   JSON-RPC 2.0 message.
 
-Tests run as unittest cases; `run_main()` takes the grove binary from argv.
+Tests run as unittest cases; `run_main()` takes the grove binary from argv. The
+server, repository and git helpers are tests/lib/grovetest.py's.
 GROVE_WRAPPER runs every `grove serve` under a wrapper command (valgrind, ...).
 """
 import hashlib
-import json
 import os
-import select
 import shlex
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import grovetest as G  # noqa: E402
 
 GROVE = None
 # GROVE_WRAPPER (as in tests/transcript/runner.py) runs each `grove serve` under a wrapper
@@ -38,11 +39,8 @@ READ_TIMEOUT = float(os.environ.get("GROVE_FAULTS_TIMEOUT", "300" if WRAPPER els
 
 
 def git_env(tmp):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GROVE_", "GIT_", "GITHUB_", "GH_"))}
-    env.update(HOME=tmp, XDG_CONFIG_HOME=os.path.join(tmp, "xdg"), GIT_CONFIG_NOSYSTEM="1",
-               TMUX_TMPDIR=os.path.join(tmp, "tmux"))
-    return env
+    return G.clean_env(tmp, XDG_CONFIG_HOME=os.path.join(tmp, "xdg"),
+                       TMUX_TMPDIR=os.path.join(tmp, "tmux"))
 
 
 def sh(script, cwd, env, *args):
@@ -57,20 +55,8 @@ def sh(script, cwd, env, *args):
 
 def make_repo(tmp, env):
     """<tmp>/repo on main with one commit and an `origin` remote (<tmp>/origin.git)."""
-    repo = os.path.join(tmp, "repo")
-    sh("""
-        git init -q -b main "$1"
-        cd "$1"
-        git config user.name 'Fault Test'
-        git config user.email faults@example.com
-        printf '# demo\\n' > README.md
-        mkdir -p src && printf 'int main(void) { return 0; }\\n' > src/main.c
-        git add -A && git commit -qm 'initial commit'
-        git init -q --bare ../origin.git
-        git remote add origin "$(dirname "$PWD")/origin.git"
-        git push -q origin main
-    """, tmp, env, repo)
-    return repo
+    return G.make_repo(os.path.join(tmp, "repo"), env, origin=os.path.join(tmp, "origin.git"),
+                       push=True)
 
 
 def snapshot(root, skip=()):
@@ -97,164 +83,6 @@ def snapshot(root, skip=()):
                     out[rel] = ("file", stat.S_IMODE(st.st_mode),
                                 hashlib.sha256(f.read()).hexdigest())
     return out
-
-
-class Server:
-    """One `grove serve` child. Every line it prints is parsed and checked to be JSON-RPC."""
-
-    def __init__(self, grove, cwd, env, argv=(), preexec_fn=None):
-        self.stderr_path = os.path.join(env["HOME"], "grove-stderr-%d.log" % id(self))
-        # stderr is a pipe drained into a file by us, not a file grove writes itself: with
-        # RLIMIT_FSIZE set on grove, a file would hit the limit too.
-        self.err_file = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([*WRAPPER, grove, "serve", *argv], cwd=cwd, env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, preexec_fn=preexec_fn)
-        self.buf = b""
-        self.next_id = 1
-        self.notifications = []
-        init = self.request("initialize", {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "grove-faults", "version": "1"}})
-        assert "result" in init, init
-        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def stderr_text(self):
-        if not self.err_file.closed:
-            self._drain_stderr(0)
-            self.err_file.flush()
-        with open(self.stderr_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def _drain_stderr(self, timeout):
-        while self.proc.stderr and not self.proc.stderr.closed:
-            ready, _, _ = select.select([self.proc.stderr], [], [], timeout)
-            if not ready:
-                return
-            chunk = os.read(self.proc.stderr.fileno(), 1 << 16)
-            if not chunk:
-                return
-            self.err_file.write(chunk)
-            timeout = 0
-
-    def send(self, msg):
-        self.proc.stdin.write(json.dumps(msg, separators=(",", ":")).encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def read_message(self):
-        deadline = time.monotonic() + READ_TIMEOUT
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("grove sent no response within %.0f s; stderr:\n%s" % (
-                    READ_TIMEOUT, self.stderr_text()[-2000:]))
-            ready, _, _ = select.select([self.proc.stdout, self.proc.stderr], [], [], left)
-            if self.proc.stderr in ready:
-                self._drain_stderr(0)
-            if self.proc.stdout in ready:
-                chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
-                if not chunk:
-                    raise AssertionError("grove closed stdout (exit status %s); stderr:\n%s" % (
-                        self.proc.poll() if self.proc.poll() is not None else self.proc.wait(5),
-                        self.stderr_text()[-2000:]))
-                self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            raise AssertionError("grove wrote a line that is not JSON on stdout: %r" % line[:300])
-        if not isinstance(msg, dict) or msg.get("jsonrpc") != "2.0":
-            raise AssertionError("grove wrote a line that is not JSON-RPC 2.0: %r" % line[:300])
-        return msg
-
-    def request(self, method, params=None):
-        rid = self.next_id
-        self.next_id += 1
-        msg = {"jsonrpc": "2.0", "id": rid, "method": method}
-        if params is not None:
-            msg["params"] = params
-        self.send(msg)
-        while True:
-            m = self.read_message()
-            if "id" in m and m["id"] == rid and "method" not in m:
-                return m
-            if m.get("method") == "notifications/progress":
-                self.notifications.append(m)
-                continue
-            raise AssertionError("unexpected message from grove: %r" % m)
-
-    def call(self, name, **arguments):
-        """tools/call; returns the result object (asserting it is one)."""
-        r = self.request("tools/call", {"name": name, "arguments": arguments})
-        if "result" not in r:
-            raise AssertionError("tools/call %s: JSON-RPC error %r" % (name, r.get("error")))
-        return r["result"]
-
-    def ok(self, name, **arguments):
-        res = self.call(name, **arguments)
-        if res.get("isError"):
-            raise AssertionError("%s(%s) failed: %s" % (name, json.dumps(arguments),
-                                                        res["content"][0]["text"]))
-        return res["structuredContent"]
-
-    def error(self, name, **arguments):
-        """The isError text of a call that must fail."""
-        res = self.call(name, **arguments)
-        if not res.get("isError"):
-            raise AssertionError("%s(%s) should have failed, got %s" % (
-                name, json.dumps(arguments), json.dumps(res.get("structuredContent"))[:500]))
-        text = res["content"][0]["text"]
-        assert isinstance(text, str) and text, res
-        return text
-
-    def ping(self):
-        r = self.request("ping")
-        if r.get("result") != {}:
-            raise AssertionError("ping answered %r" % r)
-
-    def alive(self):
-        if self.proc.poll() is not None:
-            raise AssertionError("grove died (status %s); stderr:\n%s" % (
-                self.proc.returncode, self.stderr_text()[-2000:]))
-
-    def close(self, expect_exit=0):
-        """EOF on stdin: grove must exit with expect_exit and print nothing more."""
-        self.proc.stdin.close()
-        try:
-            code = self.proc.wait(timeout=READ_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("grove did not exit after EOF")
-        rest = self.buf + self.proc.stdout.read()
-        for line in rest.splitlines():
-            if line.strip():
-                raise AssertionError("grove wrote after EOF: %r" % line[:300])
-        self._drain_stderr(0)
-        self.err_file.close()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        if code != expect_exit:
-            raise AssertionError("grove exited with %s (expected %s); stderr:\n%s" % (
-                code, expect_exit, open(self.stderr_path, errors="replace").read()[-2000:]))
-        return code
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            try:
-                if f:
-                    f.close()
-            except (OSError, ValueError):
-                pass
-        if not self.err_file.closed:
-            self.err_file.close()
 
 
 class FaultCase(unittest.TestCase):
@@ -293,16 +121,15 @@ class FaultCase(unittest.TestCase):
         e = dict(self.env, GROVE_LOG="warn")
         if env:
             e.update(env)
-        s = Server(GROVE, cwd or self.repo, e, argv, preexec_fn)
+        s = G.Server(GROVE, cwd or self.repo, e, argv, wrapper=WRAPPER,
+                     name="server%d" % len(self.servers), read_timeout=READ_TIMEOUT,
+                     preexec_fn=preexec_fn)
         self.servers.append(s)
+        s.initialize("grove-faults")
         return s
 
     def git(self, *args, cwd=None):
-        p = subprocess.run(["git", *args], cwd=cwd or self.repo, env=self.env,
-                           capture_output=True)
-        if p.returncode != 0:
-            raise AssertionError("git %s: %s" % (" ".join(args), p.stderr.decode()))
-        return p.stdout.decode()
+        return G.git(self.env, cwd or self.repo, *args)
 
     def commit_file(self, wt, name, text):
         """Writes <wt>/<name> and commits it there: a commit ahead of the base."""
@@ -345,4 +172,11 @@ def run_main():
         sys.exit(2)
     GROVE = os.path.realpath(sys.argv[1])
     sys.argv[1:2] = []
-    unittest.main(verbosity=2)
+    result = unittest.main(verbosity=2, exit=False).result
+    if not result.wasSuccessful():
+        sys.exit(1)
+    if result.skipped:
+        # meson's SKIP: a skipped case is not a pass (tests/run.sh counts it as failed)
+        print("%d of %d cases skipped: exit 77" % (len(result.skipped), result.testsRun))
+        sys.exit(77)
+    sys.exit(0)

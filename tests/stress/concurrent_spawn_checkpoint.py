@@ -24,13 +24,7 @@ CHECKPOINTS = S.scaled(150, 10)
 
 
 def main(grove):
-    started = time.monotonic()
-    repo = S.Repo(grove, "grove-stress-cc-")
-    try:
-        run(repo)
-    finally:
-        repo.close()
-    print("total %.1f s" % (time.monotonic() - started))
+    S.run_in_repo(grove, "grove-stress-cc-", run)
 
 
 def run(repo):
@@ -51,7 +45,7 @@ def run(repo):
                 args = {"launch": False, "prompt": "stress %d/%d" % (idx, k)}
                 if k % 2 == 0:
                     args["issue"] = 100 + k  # ids of one prefix are allocated concurrently
-                inst = srv.call("spawn_work_instance", **args)["instance"]
+                inst = srv.ok("spawn_work_instance", **args)["instance"]
                 S.check(inst["status"] == "running", "spawned %s is %s", inst["id"], inst["status"])
                 ids.append(inst["id"])
             spawned[idx] = ids

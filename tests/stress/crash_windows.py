@@ -44,7 +44,7 @@ def killed_call(repo, name, point, tool, args, extra_env=None):
         repo.env = saved
     try:
         srv.initialize()
-        srv.send("tools/call", {"name": tool, "arguments": args})
+        srv.send_request("tools/call", {"name": tool, "arguments": args})
         try:
             rc = srv.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -82,7 +82,7 @@ def spawn(repo, name, **args):
     srv = repo.server(name)
     try:
         srv.initialize()
-        inst = srv.call("spawn_work_instance", launch=False, **args)["instance"]
+        inst = srv.ok("spawn_work_instance", launch=False, **args)["instance"]
         srv.close()
     except BaseException:
         srv.kill()
@@ -128,7 +128,7 @@ def terminate_windows(repo):
     srv = repo.server("t-refuse")
     try:
         srv.initialize()
-        rid = srv.send("tools/call", {"name": "terminate_instance", "arguments": {
+        rid = srv.send_request("tools/call", {"name": "terminate_instance", "arguments": {
             "instance_id": inst["id"], "remove_worktree": True}})
         res = srv.response(rid)["result"]
         srv.close()
@@ -167,7 +167,7 @@ def setup_window(repo):
     sleep_pid = None
     try:
         srv.initialize()
-        srv.send("tools/call", {"name": "spawn_work_instance",
+        srv.send_request("tools/call", {"name": "spawn_work_instance",
                                 "arguments": {"launch": False, "prompt": "setup"}})
         deadline = time.monotonic() + 60
         while not os.path.exists(pidfile):
@@ -239,8 +239,8 @@ def launch_window(repo):
         srv = repo.server("l-read%d" % k)
         try:
             srv.initialize()
-            got = srv.call("get_instance", instance_id=iid)["instance"]
-            listed = [i for i in srv.call("query_instances", status="running")["instances"]
+            got = srv.ok("get_instance", instance_id=iid)["instance"]
+            listed = [i for i in srv.ok("query_instances", status="running")["instances"]
                       if i["id"] == iid]
             srv.close()
         except BaseException:
@@ -264,8 +264,8 @@ def launch_window(repo):
         srv = repo.server("l-end%d" % k)
         try:
             srv.initialize()
-            srv.call("log_checkpoint", instance_id=iid, phase="after-crash")
-            srv.call("terminate_instance", instance_id=iid, remove_worktree=True)
+            srv.ok("log_checkpoint", instance_id=iid, phase="after-crash")
+            srv.ok("terminate_instance", instance_id=iid, remove_worktree=True)
             srv.close()
         except BaseException:
             srv.kill()

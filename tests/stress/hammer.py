@@ -23,13 +23,7 @@ SECONDS = float(os.environ.get("GROVE_STRESS_SECONDS", 30 * S.SCALE))
 
 
 def main(grove):
-    started = time.monotonic()
-    repo = S.Repo(grove, "grove-stress-hammer-")
-    try:
-        run(repo)
-    finally:
-        repo.close()
-    print("total %.1f s" % (time.monotonic() - started))
+    S.run_in_repo(grove, "grove-stress-hammer-", run)
 
 
 def run(repo):
@@ -52,16 +46,23 @@ def run(repo):
                 args = {"launch": False, "prompt": "hammer %d/%d" % (idx, n)}
                 if n % 3 == 1:
                     args["issue"] = 7  # a shared id prefix: allocation races
-                inst = srv.call("spawn_work_instance", **args)["instance"]
+                inst = srv.ok("spawn_work_instance", **args)["instance"]
                 mine["spawn_work_instance"] += 1
-                page = srv.call("query_instances", status="running", limit=500)
-                mine["query_instances"] += 1
-                S.check(any(i["id"] == inst["id"] for i in page["instances"]) or
-                        "next_cursor" in page, "query_instances does not list %s", inst["id"])
+                # the new instance is listed: on some page (oldest first, a page at a time)
+                listed, cursor = False, None
+                while True:
+                    more = {"cursor": cursor} if cursor else {}
+                    page = srv.ok("query_instances", status="running", limit=500, **more)
+                    mine["query_instances"] += 1
+                    listed = any(i["id"] == inst["id"] for i in page["instances"])
+                    cursor = page.get("next_cursor")
+                    if listed or not cursor:
+                        break
+                S.check(listed, "query_instances does not list %s", inst["id"])
                 if time.monotonic() >= deadline:
                     kept[idx] = inst["id"]
                     break
-                res = srv.call("terminate_instance", instance_id=inst["id"], remove_worktree=True)
+                res = srv.ok("terminate_instance", instance_id=inst["id"], remove_worktree=True)
                 mine["terminate_instance"] += 1
                 S.check(res["worktree_removed"] is True and
                         res["instance"]["status"] == "terminated",

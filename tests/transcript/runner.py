@@ -16,14 +16,19 @@ Each fixture line is one JSON object, one step:
   {"progress": [TOKEN, MIN]}            at least MIN notifications/progress for TOKEN (how many
                                         varies, e.g. with push transfer progress), strictly
                                         increasing, each with total; then the next step reads on
-  {"expect_exit": 0}                    close stdin; the server must exit with this code in 1 s
+  {"expect_exit": 0}                    close stdin; the server must exit with this code
   {"signal": "TERM", "expect_exit": 0}  send a signal instead of closing stdin
 
 Normalisation replaces, in every string of the actual message: the temporary
 folder by <TMP> (so the repo is <TMP>/repo and worktrees <TMP>/repo.worktrees),
-ISO timestamps by <TIME>, 40-hex commit ids by <SHA>; `duration_ms` values become
-"<MS>", `next_cursor` values "<CURSOR>" (they are opaque) and integer `pid`s "<PID>". In expected messages "<ANY>" matches any value. The string "$CURSOR" in a
-sent message is replaced by the last next_cursor a tool returned.
+ISO timestamps by <TIME>, 40-hex commit ids by <SHA1>, <SHA2>, ...; `duration_ms`
+values become "<MS>", `next_cursor` values "<CURSOR1>", ... (they are opaque) and
+integer `pid`s "<PID1>", .... Commit ids, cursors and pids are numbered in order of
+first appearance in the transcript (requests and responses, across servers), so a
+fixture says which value equals which: the same commit is the same <SHAn>, a
+different one a different number. In expected messages "<ANY>" matches any value.
+The string "$CURSOR" in a sent message is replaced by the last next_cursor a tool
+returned.
 
 Every tools/call result with structuredContent is validated against the tool's
 outputSchema (from tools/list) with python3-jsonschema, an implementation
@@ -32,7 +37,11 @@ independent of grove's own validator.
 GROVE_WRAPPER (environment) runs every `grove serve` under a wrapper command,
 e.g. "valgrind --error-exitcode=99 --leak-check=full -q": the wrapper's exit
 code is the server's (so a valgrind error fails the transcript), and the
-per-step read timeout and the 1-second exit limit are relaxed (x10 and 60 s).
+per-step read timeout is relaxed (x10).
+
+After its stdin is closed (or a signal) a server must exit; how fast is not
+checked (a sanitizer or valgrind slows it down), only a generous timeout keeps a
+hanging server from hanging the test.
 
 usage: runner.py GROVE FIXTURE [--record]
   --record rewrites the fixture's expect steps with what the server printed.
@@ -40,45 +49,64 @@ usage: runner.py GROVE FIXTURE [--record]
 import json
 import os
 import re
-import select
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import jsonschema
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import grovetest as G  # noqa: E402
 
 TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
 SHA_RE = re.compile(r"\b[0-9a-f]{40}\b")
 # A wrapper such as valgrind makes grove many times slower: relax the time limits.
 WRAPPER = shlex.split(os.environ.get("GROVE_WRAPPER", ""))
 READ_TIMEOUT = 200.0 if WRAPPER else 20.0
-EXIT_WITHIN = 60.0 if WRAPPER else 1.0
+EXIT_TIMEOUT = 120.0 if WRAPPER else 30.0  # only so that a hanging server fails the test
 STDERR_TAIL = 30000 if WRAPPER else 2000  # valgrind's reports are long
 
 
-def normalise(value, tmp):
-    if isinstance(value, dict):
-        return {k: ("<MS>" if k == "duration_ms" and isinstance(v, (int, float)) else
-                    "<CURSOR>" if k == "next_cursor" and isinstance(v, str) else
-                    "<PID>" if k == "pid" and isinstance(v, int) else normalise(v, tmp))
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [normalise(v, tmp) for v in value]
-    if isinstance(value, str):
-        value = value.replace(tmp, "<TMP>")
-        value = TIME_RE.sub("<TIME>", value)
-        value = SHA_RE.sub("<SHA>", value)
-        # durations inside text blocks (JSON dumped as a string)
-        value = re.sub(r'"duration_ms":\s*[0-9.e+-]+', '"duration_ms":"<MS>"', value)
-        value = re.sub(r'"next_cursor":\s*"[^"]*"', '"next_cursor":"<CURSOR>"', value)
-        value = re.sub(r'"pid":\s*[0-9]+', '"pid":"<PID>"', value)
-        value = re.sub(r"after [0-9]+ ms", "after <N> ms", value)  # curl's connect timings
+class Normaliser:
+    """Replaces what varies from run to run by placeholders; numbers commit ids, cursors
+    and pids in order of first appearance, one numbering for a whole transcript."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.seen = {"SHA": {}, "CURSOR": {}, "PID": {}}
+
+    def number(self, kind, value):
+        ids = self.seen[kind]
+        if value not in ids:
+            ids[value] = "<%s%d>" % (kind, len(ids) + 1)
+        return ids[value]
+
+    def __call__(self, value):
+        if isinstance(value, dict):
+            return {k: ("<MS>" if k == "duration_ms" and isinstance(v, (int, float)) else
+                        self.number("CURSOR", v) if k == "next_cursor" and isinstance(v, str) else
+                        self.number("PID", str(v)) if k == "pid" and isinstance(v, int) else
+                        self(v))
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        if isinstance(value, str):
+            value = value.replace(self.tmp, "<TMP>")
+            value = TIME_RE.sub("<TIME>", value)
+            value = SHA_RE.sub(lambda m: self.number("SHA", m.group(0)), value)
+            # durations, cursors and pids inside text blocks (JSON dumped as a string)
+            value = re.sub(r'"duration_ms":\s*[0-9.e+-]+', '"duration_ms":"<MS>"', value)
+            value = re.sub(r'"next_cursor":\s*"([^"]*)"',
+                           lambda m: '"next_cursor":"%s"' % self.number("CURSOR", m.group(1)),
+                           value)
+            value = re.sub(r'"pid":\s*([0-9]+)',
+                           lambda m: '"pid":"%s"' % self.number("PID", m.group(1)), value)
+            value = re.sub(r"after [0-9]+ ms", "after <N> ms", value)  # curl's connect timings
+            return value
         return value
-    return value
 
 
 def matches(expected, actual):
@@ -95,83 +123,17 @@ def matches(expected, actual):
 
 
 def make_repo(tmp):
-    repo = os.path.join(tmp, "repo")
-    env = dict(os.environ, HOME=tmp, GIT_CONFIG_NOSYSTEM="1")
-    script = """
-set -e
-git init -q -b main "$1"
-cd "$1"
-git config user.name 'Test User'
-git config user.email test@example.com
-printf '# demo\\n' > README.md
-mkdir -p src && printf 'int main(void) { return 0; }\\n' > src/main.c
-git add -A && git commit -qm 'initial commit'
-git init -q --bare ../origin.git
-git remote add origin "$(dirname "$PWD")/origin.git"
-"""
-    subprocess.run(["bash", "-c", script, "make_repo", repo], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
-    return repo
+    """<tmp>/repo with one commit and a bare origin beside it, <tmp>/origin.git."""
+    return G.make_repo(os.path.join(tmp, "repo"), G.clean_env(tmp),
+                       origin=os.path.join(tmp, "origin.git"))
 
 
-class Server:
-    def __init__(self, grove, repo, tmp, extra_env):
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("GROVE_", "GITHUB_", "GH_", "GIT_"))}
-        env.update(HOME=tmp, GIT_CONFIG_NOSYSTEM="1", GROVE_LOG="error")
-        env.update(extra_env)
-        self.stderr = open(os.path.join(tmp, "stderr.log"), "wb")
-        self.proc = subprocess.Popen(WRAPPER + [grove, "serve"], cwd=repo, env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr)
-        self.buf = b""
-
-    def send(self, data):
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
-
-    def read_line(self):
-        deadline = time.monotonic() + READ_TIMEOUT
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("no response within %.0f s" % READ_TIMEOUT)
-            ready, _, _ = select.select([self.proc.stdout], [], [], left)
-            if ready:
-                chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
-                if not chunk:
-                    raise AssertionError("server closed stdout (exit %s)" % self.proc.poll())
-                self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line
-
-    def unread(self, line):
-        self.buf = line + b"\n" + self.buf
-
-    def wait_exit(self, close_stdin=True, sig=None, within=EXIT_WITHIN):
-        start = time.monotonic()
-        if sig:
-            self.proc.send_signal(sig)
-        elif close_stdin:
-            self.proc.stdin.close()
-        try:
-            code = self.proc.wait(timeout=within + 4)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise AssertionError("server did not exit")
-        took = time.monotonic() - start
-        rest = self.proc.stdout.read()
-        if rest:
-            raise AssertionError("unexpected output at exit: %r" % rest[:200])
-        if took > within:
-            raise AssertionError("server took %.2f s to exit (limit %.1f s)" % (took, within))
-        return code
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.stderr.close()
+def start_server(grove, cwd, tmp, extra_env):
+    """`grove serve` under GROVE_WRAPPER; its stderr (every server's) in <tmp>/stderr.log."""
+    env = G.clean_env(tmp, GROVE_LOG="error")
+    env.update(extra_env)
+    return G.Server(grove, cwd, env, wrapper=WRAPPER, read_timeout=READ_TIMEOUT,
+                    stderr_path=os.path.join(tmp, "stderr.log"))
 
 
 def wrapper_hint():
@@ -208,6 +170,7 @@ def run(grove, fixture, record):
     validated = 0
     pending = {}  # request id (as JSON text) -> tool name
     env = {}
+    normalise = Normaliser(tmp)
     try:
         try:
             schemas = output_schemas(grove, tmp)
@@ -239,21 +202,22 @@ def run(grove, fixture, record):
                     break
                 continue
             if server is None:
-                server = Server(grove, cwd, tmp,
-                                {k: v.replace("$TMP", tmp) for k, v in env.items()})
+                server = start_server(grove, cwd, tmp,
+                                      {k: v.replace("$TMP", tmp) for k, v in env.items()})
             if "send" in step:
                 msg = json.loads(json.dumps(step["send"]).replace('"$CURSOR"',
                                                                   json.dumps(cursor)))
                 if isinstance(msg, dict) and msg.get("method") == "tools/call":
                     pending[json.dumps(msg.get("id"))] = msg.get("params", {}).get("name")
-                server.send(json.dumps(msg, separators=(",", ":")).encode() + b"\n")
+                normalise(msg)  # number the ids it names, in order of appearance
+                server.write(json.dumps(msg, separators=(",", ":")).encode() + b"\n")
             elif "send_raw" in step:
-                server.send(step["send_raw"].encode("utf-8", "surrogatepass"))
+                server.write(step["send_raw"].encode("utf-8", "surrogatepass"))
             elif "send_hex" in step:
-                server.send(bytes.fromhex(step["send_hex"]))
+                server.write(bytes.fromhex(step["send_hex"]))
             elif "send_repeat" in step:
                 prefix, char, count, suffix = step["send_repeat"]
-                server.send(prefix.encode() + char.encode() * count + suffix.encode())
+                server.write(prefix.encode() + char.encode() * count + suffix.encode())
             elif "expect" in step:
                 try:
                     raw = server.read_line()
@@ -279,7 +243,7 @@ def run(grove, fixture, record):
                         except jsonschema.ValidationError as e:
                             failures.append("step %d: %s result violates its outputSchema: %s"
                                             % (n, tool, e.message))
-                norm = normalise(actual, tmp)
+                norm = normalise(actual)
                 if record:
                     out_steps[-1] = {"expect": norm}
                 elif not matches(step["expect"], norm):
@@ -310,25 +274,25 @@ def run(grove, fixture, record):
             elif "expect_exit" in step:
                 sig = getattr(signal, "SIG" + step["signal"]) if "signal" in step else None
                 try:
-                    code = server.wait_exit(sig=sig)
+                    code = server.wait_exit(sig=sig, timeout=EXIT_TIMEOUT)
                     if code != step["expect_exit"]:
                         failures.append("step %d: exit code %s, expected %s%s" % (
                             n, code, step["expect_exit"], wrapper_hint()))
                 except AssertionError as e:
                     failures.append("step %d: %s" % (n, e))
-                server.close()
+                server.kill()
                 server = None
             else:
                 failures.append("step %d: unknown step %s" % (n, list(step)))
         if server is not None:
-            # Every transcript also ends cleanly: EOF -> exit 0 within a second.
+            # Every transcript also ends cleanly: EOF -> exit 0.
             try:
-                code = server.wait_exit()
+                code = server.wait_exit(timeout=EXIT_TIMEOUT)
                 if code != 0:
                     failures.append("end: exit code %s%s" % (code, wrapper_hint()))
             except AssertionError as e:
                 failures.append("end: %s" % e)
-            server.close()
+            server.kill()
         if record and not failures:
             with open(fixture, "w", encoding="utf-8") as f:
                 for s in out_steps:
