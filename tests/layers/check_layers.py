@@ -147,7 +147,8 @@ def loops(edges, units):
 PLANTS = [
     # (file, line to add, what the report must say)
     ("db/db.c", '#include "tools/core/context.h"\n', "goes up from db"),
-    ("tools/git/repo.c", '#include "tools/agents/agent.h"\n', "across from git to agents"),
+    ("tools/git/repo.c", '#include "tools/agents/agent.h"\n', "git uses base only"),
+    ("tools/cli/cli.c", '#include "tools/registry.h"\n', "across from cli to tools"),
     ("tools/core/instance.c", "#include <git2.h>\n", "only the git layer may"),
     ("tools/agents/agent.c", "#include <curl/curl.h>\n", "only the forge layer may"),
     ("tools/core/context.c", "static void planted(void) { sqlite3_exec(0, 0, 0, 0, 0); }\n",
