@@ -353,7 +353,7 @@ static int folder_is_stub(const gitops_repo *r, const char *dir, const char *nam
  * at once, the first time grove takes the repo lock: a removal must never
  * find its folder missing after <common>/grove became read-only (a removal
  * without its journal cannot be finished after a crash). Failures are left
- * to journal_begin() and remove_locked(), which report or work around them.
+ * to journal_begin() and worktree_remove_locked(), which report or work around them.
  */
 static void journal_dirs_make(const gitops_repo *r)
 {
@@ -599,7 +599,7 @@ int gitops_creation_note_setup(gitops_repo *r, const char *name, long long pgid,
 }
 
 /* Reads a two-line journal; *one and *two get its lines (malloc'd; NULL when empty). */
-static int read_two_lines(const char *path, char **one, char **two)
+static int journal_read_two_lines(const char *path, char **one, char **two)
 {
     char buf[2 * PATH_MAX + 16];
     char *nl;
@@ -659,7 +659,7 @@ static int journal_state(const gitops_repo *r, const char *name, char **branch, 
         *path = NULL;
     if (!file)
         return -1;
-    if (read_two_lines(file, &one, &two) == 0) {
+    if (journal_read_two_lines(file, &one, &two) == 0) {
         if (branch) {
             *branch = one;
             one = NULL;
@@ -1464,8 +1464,8 @@ done:
 static char *admin_worktree_folder(const char *admin);
 static int worktree_info_read(const gitops_repo *r, const char *name, gitops_worktree_info *wi);
 
-/* <common dir>/grove/removing/<name>: the journal of a removal (see remove_locked()). */
-static char *removal_path(const gitops_repo *r, const char *name, const char *suffix)
+/* <common dir>/grove/removing/<name>: the journal of a removal (see worktree_remove_locked()). */
+static char *journal_removal_path(const gitops_repo *r, const char *name, const char *suffix)
 {
     return grove_asprintf("%s/grove/removing/%s%s", r->common_dir, name, suffix);
 }
@@ -1475,7 +1475,8 @@ static char *removal_path(const gitops_repo *r, const char *name, const char *su
  * into "<path>.tmp" first, then renamed, so that a reader never sees half
  * of it (a cut branch name could name another branch).
  */
-static int write_two_lines(const char *path, const char *line1, const char *line2, grove_err *err)
+static int journal_write_two_lines(const char *path, const char *line1, const char *line2,
+                                   grove_err *err)
 {
     char *tmp = grove_asprintf("%s.tmp", path);
     char *text = grove_asprintf("%s\n%s\n", line1, line2);
@@ -1529,11 +1530,12 @@ done:
  * NULL); it is deleted only when its .git points to this worktree, or when
  * it is empty.
  */
-static int remove_locked(gitops_repo *r, const char *name, const char *folder_hint,
-                         const char *branch, grove_err *err)
+static int worktree_remove_locked(gitops_repo *r, const char *name, const char *folder_hint,
+                                  const char *branch, grove_err *err)
 {
     char *admin = admin_dir(r, name);
-    char *journal = removal_path(r, name, ""), *moved = removal_path(r, name, ".admin");
+    char *journal = journal_removal_path(r, name, ""),
+         *moved = journal_removal_path(r, name, ".admin");
     char *folder = NULL;
     grove_err jerr = GROVE_ERR_INIT;
     struct stat st;
@@ -1550,7 +1552,7 @@ static int remove_locked(gitops_repo *r, const char *name, const char *folder_hi
         goto done;
     }
     /* Its folder was made with the repo lock (journal_dirs_make). */
-    if (write_two_lines(journal, branch ? branch : "", folder ? folder : "", &jerr) != 0) {
+    if (journal_write_two_lines(journal, branch ? branch : "", folder ? folder : "", &jerr) != 0) {
         /* No room for the journal (a full disk, a read-only folder): remove all the same. */
         log_warn("removing worktree '%s' without a journal (%s): a crash now may leave debris",
                  name, jerr.msg[0] ? jerr.msg : strerror(errno));
@@ -1603,7 +1605,7 @@ int gitops_worktree_remove(gitops_repo *r, const char *name, const char *branch,
         return grove_fail(err, GROVE_EINVAL, "invalid branch name '%s'", branch);
     if (repo_lock(r, &lock_fd, err) != 0)
         return -1;
-    rc = remove_locked(r, name, NULL, branch, err);
+    rc = worktree_remove_locked(r, name, NULL, branch, err);
     repo_unlock(lock_fd);
     return rc;
 }
@@ -1629,13 +1631,13 @@ int gitops_removal_finish(gitops_repo *r, const char *name, grove_err *err)
 
     if (!name_valid(name))
         return grove_fail(err, GROVE_EINVAL, "invalid worktree name '%s'", name ? name : "");
-    journal = removal_path(r, name, "");
+    journal = journal_removal_path(r, name, "");
     if (!journal)
         return grove_fail(err, GROVE_ENOMEM, "out of memory");
     if (repo_lock(r, &lock_fd, err) != 0)
         goto done;
     /* Removals run under the repo lock to the end: whoever wrote the journal is gone. */
-    if (read_two_lines(journal, &branch, &folder) != 0) {
+    if (journal_read_two_lines(journal, &branch, &folder) != 0) {
         rc = grove_fail(err, GROVE_ENOTFOUND, "worktree '%s' has no interrupted removal", name);
         goto done;
     }
@@ -1647,7 +1649,7 @@ int gitops_removal_finish(gitops_repo *r, const char *name, grove_err *err)
     }
     if (branch)
         stale_ref_lock_remove(r, branch);
-    rc = remove_locked(r, name, folder && folder[0] == '/' ? folder : NULL, branch, err);
+    rc = worktree_remove_locked(r, name, folder && folder[0] == '/' ? folder : NULL, branch, err);
 done:
     repo_unlock(lock_fd);
     free(journal);
@@ -1762,8 +1764,8 @@ int gitops_interrupted_list(gitops_repo *r, gitops_interrupted **out, size_t *n,
         if (!name_valid(de->d_name) || (len > 6 && strcmp(de->d_name + len - 6, ".admin") == 0) ||
             (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0))
             continue; /* the moved admin dir, a journal being written */
-        file = removal_path(r, de->d_name, "");
-        if (!file || read_two_lines(file, &branch, &path) != 0) {
+        file = journal_removal_path(r, de->d_name, "");
+        if (!file || journal_read_two_lines(file, &branch, &path) != 0) {
             free(file);
             continue;
         }
@@ -1902,7 +1904,7 @@ int gitops_interrupted_undo(gitops_repo *r, const char *name, int keep_branch, g
     }
     if (branch)
         stale_ref_lock_remove(r, branch);
-    rc = remove_locked(r, name, path, keep_branch ? NULL : branch, err);
+    rc = worktree_remove_locked(r, name, path, keep_branch ? NULL : branch, err);
 done:
     repo_unlock(lock_fd);
     free(wi.name);
@@ -3446,7 +3448,7 @@ int gitops_worktree_prune_stale(gitops_repo *r, const char *name, grove_err *err
         goto done;
     }
     /* Moved aside first, like a removal: a half-deleted entry would break git_worktree_add. */
-    rc = remove_locked(r, name, NULL, NULL, err);
+    rc = worktree_remove_locked(r, name, NULL, NULL, err);
 done:
     repo_unlock(lock_fd);
     free(folder);
