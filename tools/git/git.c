@@ -8,7 +8,7 @@
  * git_error_clear() runs before each libgit2 call whose message we may
  * report, so a stale message from an earlier call never leaks into ours.
  */
-#include "tools/git/git.h"
+#include "tools/git/git_internal.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -26,27 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RETRIES     6  /* attempts at a step that races on git's lock files */
-#define RETRY_MS    40 /* first back-off; grows linearly */
 #define NAME_MAX_GR 128
-
-/* A creation journal this process holds (see journal_begin()). */
-typedef struct gitops_journal {
-    char *name; /* worktree name */
-    int fd;     /* open and flock'ed until journal_end() or exit */
-} gitops_journal;
-
-struct gitops_repo {
-    git_repository *repo; /* the main repository (never a linked worktree) */
-    char *workdir;        /* realpath, no trailing slash */
-    char *common_dir;     /* realpath, no trailing slash */
-    gitops_journal *journals;
-    size_t njournals;
-    /* The last worktree gitops_worktree_head_cached() opened, and its .git file's identity. */
-    git_repository *wt_repo;
-    char *wt_path;
-    struct stat wt_dotgit;
-};
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -55,10 +35,7 @@ struct gitops_repo {
  * line: control characters become spaces, a trailing period goes, and a
  * capitalised first word ("Cannot ...") is lowercased.
  */
-static int fail_git(grove_err *err, grove_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail_git(grove_err *err, grove_code code, const char *fmt, ...)
+int fail_git(grove_err *err, grove_code code, const char *fmt, ...)
 {
     const git_error *ge = git_error_last();
     va_list ap;
@@ -89,14 +66,14 @@ static int fail_git(grove_err *err, grove_code code, const char *fmt, ...)
     return -1;
 }
 
-static int last_message_has(const char *needle)
+int last_message_has(const char *needle)
 {
     const git_error *ge = git_error_last();
 
     return ge && ge->message && strstr(ge->message, needle) != NULL;
 }
 
-static void sleep_ms(long ms)
+void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
@@ -106,7 +83,7 @@ static void sleep_ms(long ms)
 
 /* ---- small file helpers ------------------------------------------------ */
 
-static int path_exists(const char *path)
+int path_exists(const char *path)
 {
     struct stat st;
 
@@ -114,7 +91,7 @@ static int path_exists(const char *path)
 }
 
 /* realpath() without a trailing slash; NULL with errno set on failure. */
-static char *real_path(const char *path)
+char *real_path(const char *path)
 {
     char *p = realpath(path, NULL);
     size_t n;
@@ -141,7 +118,7 @@ static int rm_entry(const char *fpath, const struct stat *sb, int typeflag, stru
  * removed, not what it points to) and never crossing into another mount.
  * A missing path is success.
  */
-static int remove_tree(const char *path)
+int remove_tree(const char *path)
 {
     struct stat st;
 
@@ -197,7 +174,7 @@ static int remove_worktree_folder(const char *path)
 }
 
 /* Reads at most `cap - 1` bytes of a regular file (no symlink) into buf. */
-static int read_small_file(const char *path, char *buf, size_t cap)
+int read_small_file(const char *path, char *buf, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     size_t len = 0;
@@ -221,7 +198,7 @@ static int read_small_file(const char *path, char *buf, size_t cap)
 }
 
 /* 1 when `name` is one path component of [A-Za-z0-9._-], not starting with '.'. */
-static int name_valid(const char *name)
+int name_valid(const char *name)
 {
     size_t i, n;
 
@@ -240,7 +217,7 @@ static int name_valid(const char *name)
 }
 
 /* 1 when `path` is absolute and has no "." or ".." component. */
-static int abs_path_valid(const char *path)
+int abs_path_valid(const char *path)
 {
     const char *p;
 
@@ -376,7 +353,7 @@ static void journal_dirs_make(const gitops_repo *r)
  * threads or processes each calling this exclude each other; do not call it
  * twice in one call chain (it would wait for itself).
  */
-static int repo_lock(const gitops_repo *r, int *fd_out, grove_err *err)
+int repo_lock(const gitops_repo *r, int *fd_out, grove_err *err)
 {
     char *dir = grove_asprintf("%s/grove", r->common_dir);
     char *file = grove_asprintf("%s/grove/git.lock", r->common_dir);
@@ -422,7 +399,7 @@ done:
     return rc;
 }
 
-static void repo_unlock(int fd)
+void repo_unlock(int fd)
 {
     if (fd >= 0)
         close(fd); /* releases the flock */
@@ -439,7 +416,7 @@ static void repo_unlock(int fd)
  * undoes it (gitops_interrupted_*). Journals are made and ended under the
  * repo lock, so whoever holds that lock sees no creation half-way.
  */
-static char *journal_path(const gitops_repo *r, const char *name)
+char *journal_path(const gitops_repo *r, const char *name)
 {
     return grove_asprintf("%s/grove/creating/%s", r->common_dir, name);
 }
@@ -449,8 +426,8 @@ static char *journal_path(const gitops_repo *r, const char *name)
  * GROVE_ECONFLICT. It is written into ".<name>.tmp", locked, and linked into
  * place whole: a reader never sees half of it.
  */
-static int journal_begin(gitops_repo *r, const char *name, const char *branch, const char *path,
-                         grove_err *err)
+int journal_begin(gitops_repo *r, const char *name, const char *branch, const char *path,
+                  grove_err *err)
 {
     char *file = journal_path(r, name);
     char *tmp = grove_asprintf("%s/grove/creating/.%s.tmp", r->common_dir, name);
@@ -526,7 +503,7 @@ done:
  * this process holds it or its creator is gone; one that another live
  * process holds stays.
  */
-static void journal_end(gitops_repo *r, const char *name)
+void journal_end(gitops_repo *r, const char *name)
 {
     char *file = journal_path(r, name);
     size_t i;
@@ -554,7 +531,7 @@ static void journal_end(gitops_repo *r, const char *name)
 }
 
 /* Lets go of the journal of `name` that this process holds, leaving it for gc to undo. */
-static void journal_release(gitops_repo *r, const char *name)
+void journal_release(gitops_repo *r, const char *name)
 {
     size_t i;
 
@@ -599,7 +576,7 @@ int gitops_creation_note_setup(gitops_repo *r, const char *name, long long pgid,
 }
 
 /* Reads a two-line journal; *one and *two get its lines (malloc'd; NULL when empty). */
-static int journal_read_two_lines(const char *path, char **one, char **two)
+int journal_read_two_lines(const char *path, char **one, char **two)
 {
     char buf[2 * PATH_MAX + 16];
     char *nl;
@@ -627,7 +604,7 @@ static int journal_read_two_lines(const char *path, char **one, char **two)
  * line of its journal ("setup <pgid> <start time>", see
  * gitops_creation_note_setup()). 0 when there is none.
  */
-static long long journal_setup_read(const char *file, unsigned long long *start)
+long long journal_setup_read(const char *file, unsigned long long *start)
 {
     char buf[2 * PATH_MAX + 128];
     const char *line;
@@ -647,7 +624,7 @@ static long long journal_setup_read(const char *file, unsigned long long *start)
  * creator is running (this process or another). *branch and *path get
  * what it names (malloc'd, may stay NULL); both may be NULL.
  */
-static int journal_state(const gitops_repo *r, const char *name, char **branch, char **path)
+int journal_state(const gitops_repo *r, const char *name, char **branch, char **path)
 {
     char *file = journal_path(r, name), *one = NULL, *two = NULL;
     size_t i;
@@ -1063,7 +1040,7 @@ done:
  * scans. Retries on lock contention (refs or config.lock). The caller holds
  * the repo lock.
  */
-static int branch_delete(gitops_repo *r, const char *branch, grove_err *err)
+int branch_delete(gitops_repo *r, const char *branch, grove_err *err)
 {
     char where[PATH_MAX];
     int attempt;
@@ -1462,10 +1439,9 @@ done:
 /* ---- worktree removal -------------------------------------------------- */
 
 static char *admin_worktree_folder(const char *admin);
-static int worktree_info_read(const gitops_repo *r, const char *name, gitops_worktree_info *wi);
 
 /* <common dir>/grove/removing/<name>: the journal of a removal (see worktree_remove_locked()). */
-static char *journal_removal_path(const gitops_repo *r, const char *name, const char *suffix)
+char *journal_removal_path(const gitops_repo *r, const char *name, const char *suffix)
 {
     return grove_asprintf("%s/grove/removing/%s%s", r->common_dir, name, suffix);
 }
@@ -1475,8 +1451,7 @@ static char *journal_removal_path(const gitops_repo *r, const char *name, const 
  * into "<path>.tmp" first, then renamed, so that a reader never sees half
  * of it (a cut branch name could name another branch).
  */
-static int journal_write_two_lines(const char *path, const char *line1, const char *line2,
-                                   grove_err *err)
+int journal_write_two_lines(const char *path, const char *line1, const char *line2, grove_err *err)
 {
     char *tmp = grove_asprintf("%s.tmp", path);
     char *text = grove_asprintf("%s\n%s\n", line1, line2);
@@ -1530,8 +1505,8 @@ done:
  * NULL); it is deleted only when its .git points to this worktree, or when
  * it is empty.
  */
-static int worktree_remove_locked(gitops_repo *r, const char *name, const char *folder_hint,
-                                  const char *branch, grove_err *err)
+int worktree_remove_locked(gitops_repo *r, const char *name, const char *folder_hint,
+                           const char *branch, grove_err *err)
 {
     char *admin = admin_dir(r, name);
     char *journal = journal_removal_path(r, name, ""),
@@ -2354,7 +2329,7 @@ done:
 }
 
 /* The commit local branch `branch` (refs/heads/<branch>) points at. */
-static int branch_commit_oid(gitops_repo *r, const char *branch, git_oid *oid, grove_err *err)
+int branch_commit_oid(gitops_repo *r, const char *branch, git_oid *oid, grove_err *err)
 {
     git_reference *ref = NULL;
     git_object *obj = NULL;
@@ -3263,7 +3238,7 @@ static char *admin_worktree_folder(const char *admin)
 }
 
 /* Fills `wi` for admin dir <common>/worktrees/<name>. -1 only when out of memory. */
-static int worktree_info_read(const gitops_repo *r, const char *name, gitops_worktree_info *wi)
+int worktree_info_read(const gitops_repo *r, const char *name, gitops_worktree_info *wi)
 {
     char buf[PATH_MAX + 16];
     char *admin = admin_dir(r, name);
