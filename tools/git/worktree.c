@@ -1,30 +1,19 @@
 /*
- * git: grove's only user of libgit2 (1.5.1 on Debian 12). See git.h for the
- * contracts and ../shared/LIBGIT2-NOTES.md for the libgit2 behaviour the
- * workarounds below are for.
- *
- * Errors: every failure fills the caller's grove_err with a one-line message;
- * when libgit2 has a message for the failing call it is appended after ": ".
- * git_error_clear() runs before each libgit2 call whose message we may
- * report, so a stale message from an earlier call never leaks into ours.
+ * worktree: creating, removing, listing and pruning linked worktrees, each
+ * step that races with other processes under the repo lock.
  */
 #include "tools/git/git_internal.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
-#include <ftw.h>
-#include <git2.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+
+/* ---- worktree folders and admin dirs ----------------------------------- */
 
 /*
  * Removes worktree folder `path` like remove_tree(), its `.git` file last:
