@@ -7,6 +7,13 @@
  * advisory flock on <git common dir>/grove/git.lock and are retried when
  * git reports a lock or one of libgit2 1.5.1's false "already checked
  * out" failures.
+ *
+ * Where each part lives: repo.c (opening the repository, HEAD, branch
+ * names), worktree.c (create, unlock, remove, list, prune), journal.c
+ * (gitops_creation_note_setup), recover.c (crash recovery), branch.c
+ * (branches by prefix, deletion, heads), state.c (worktree HEAD and state,
+ * diff stats, removal loss), include.c (.worktreeinclude), push.c (remotes
+ * and push); checkout.c, tls.c and sample.c are named where declared.
  */
 #ifndef GROVE_GIT_H
 #define GROVE_GIT_H

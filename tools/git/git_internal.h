@@ -6,6 +6,16 @@
  * when libgit2 has a message for the failing call it is appended after ": "
  * (fail_git()). git_error_clear() runs before each libgit2 call whose message
  * we may report, so a stale message from an earlier call never leaks into ours.
+ *
+ *   repo.c      errors, small file helpers, the repo lock, opening the repository
+ *   journal.c   creation and removal journals (what `grove gc` recovers from)
+ *   worktree.c  worktree folders and admin dirs; creation, removal, list, prune
+ *   recover.c   interrupted creations and removals (gitops_interrupted_*)
+ *   branch.c    branch deletion, branches by prefix, branch heads
+ *   state.c     worktree HEAD and state, diff stats, removal loss
+ *   include.c   .worktreeinclude
+ *   push.c      remotes and push
+ *   checkout.c, tls.c, sample.c, lazy_git2.c: see each file
  */
 #ifndef GROVE_GIT_INTERNAL_H
 #define GROVE_GIT_INTERNAL_H
