@@ -7,7 +7,8 @@
  * (fail_git()). git_error_clear() runs before each libgit2 call whose message
  * we may report, so a stale message from an earlier call never leaks into ours.
  *
- *   repo.c      errors, small file helpers, the repo lock, opening the repository
+ *   repo.c      errors, small file helpers, the repo lock, opening the repository,
+ *               gitops_lib_init()
  *   journal.c   creation and removal journals (what `grove gc` recovers from)
  *   worktree.c  worktree folders and admin dirs; creation, removal, list, prune
  *   recover.c   interrupted creations and removals (gitops_interrupted_*)

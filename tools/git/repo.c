@@ -1,13 +1,16 @@
 /*
  * repo: opening the repository, the layer's error messages (fail_git()),
- * small file helpers and the advisory repo lock. See git.h for the
+ * small file helpers, the advisory repo lock and initialising libgit2
+ * (gitops_lib_init()). See git.h for the
  * contracts, git_internal.h for what the layer's files share and
  * ../shared/LIBGIT2-NOTES.md for the libgit2 behaviour the workarounds in
  * this folder are for.
  */
 #include "tools/git/git_internal.h"
+#include "tools/git/lazy_git2.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -438,4 +441,48 @@ int gitops_resolve_branch(gitops_repo *r, const char *branch, char sha[41], grov
             return fail_git(err, GROVE_EGIT, "cannot look up branch '%s'", branch);
     }
     return grove_fail(err, GROVE_ENOTFOUND, "base branch '%s' not found", branch);
+}
+
+/* ---- libgit2 itself ---------------------------------------------------- */
+
+/*
+ * git_libgit2_init() calls libssh2_init(0). libssh2 1.10 built on OpenSSL
+ * (Debian 12) then runs ENGINE_load_builtin_engines() and
+ * ENGINE_register_all_complete(): OpenSSL reads openssl.cnf and sets up its
+ * hardware engines, which faults in 1.6 MB of libcrypto and takes about a
+ * millisecond, for SSH pushes that most processes never make. Since OpenSSL
+ * 1.1 that set-up is optional (OpenSSL initialises itself on first use, with
+ * its default providers), so libssh2 is initialised first with
+ * LIBSSH2_INIT_NO_CRYPTO; libgit2's own libssh2_init() then only counts.
+ * Only when libssh2 (found through libgit2, so no link dependency) uses
+ * OpenSSL 1.1 or later: the libgcrypt and mbedTLS back ends need their init.
+ */
+int gitops_lib_init(grove_err *err)
+{
+    static int done;
+    char why[512];
+
+    if (lazy_git2_load(why, sizeof(why)) != 0)
+        return grove_fail(err, GROVE_EGIT, "%s", why);
+    if (!done) {
+        void *ssh2 = dlopen("libssh2.so.1", RTLD_LAZY | RTLD_NOLOAD);
+        int (*ssh2_init)(int) = NULL;
+        void *fn;
+
+        done = 1;
+        /* dlsym() on a handle searches the library and its dependencies. */
+        if (ssh2 && dlsym(ssh2, "OPENSSL_init_crypto") && (fn = dlsym(ssh2, "libssh2_init")))
+            memcpy(&ssh2_init, &fn, sizeof(fn)); /* POSIX: same representation */
+        if (ssh2_init)
+            ssh2_init(0x0001); /* LIBSSH2_INIT_NO_CRYPTO; never undone: process-wide */
+        if (ssh2)
+            dlclose(ssh2);
+    }
+    if (git_libgit2_init() < 0) {
+        const git_error *e = git_error_last();
+
+        return grove_fail(err, GROVE_EGIT, "cannot initialise libgit2: %s",
+                          e && e->message ? e->message : "unknown error");
+    }
+    return 0;
 }
