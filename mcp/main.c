@@ -2,7 +2,6 @@
  * grove: the program's entry point. One static table maps command names to
  * functions; `serve` is here, the others are in tools/cli/cli.c.
  */
-#include <dlfcn.h>
 #include <git2.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,53 +16,10 @@
 #include "tools/core/context.h"
 #include "tools/registry.h"
 #include "tools/git/git.h"
-#include "tools/git/lazy_git2.h"
 
 #ifndef GROVE_VERSION
 #define GROVE_VERSION "0.1.0"
 #endif
-
-/*
- * git_libgit2_init() calls libssh2_init(0). libssh2 1.10 built on OpenSSL
- * (Debian 12) then runs ENGINE_load_builtin_engines() and
- * ENGINE_register_all_complete(): OpenSSL reads openssl.cnf and sets up its
- * hardware engines, which faults in 1.6 MB of libcrypto and takes about a
- * millisecond, for SSH pushes that most processes never make. Since OpenSSL
- * 1.1 that set-up is optional (OpenSSL initialises itself on first use, with
- * its default providers), so libssh2 is initialised first with
- * LIBSSH2_INIT_NO_CRYPTO; libgit2's own libssh2_init() then only counts.
- * Only when libssh2 (found through libgit2, so no link dependency) uses
- * OpenSSL 1.1 or later: the libgcrypt and mbedTLS back ends need their init.
- */
-static int git_init(grove_err *err)
-{
-    static int done;
-    char why[512];
-
-    if (lazy_git2_load(why, sizeof(why)) != 0)
-        return grove_fail(err, GROVE_EGIT, "%s", why);
-    if (!done) {
-        void *ssh2 = dlopen("libssh2.so.1", RTLD_LAZY | RTLD_NOLOAD);
-        int (*ssh2_init)(int) = NULL;
-        void *fn;
-
-        done = 1;
-        /* dlsym() on a handle searches the library and its dependencies. */
-        if (ssh2 && dlsym(ssh2, "OPENSSL_init_crypto") && (fn = dlsym(ssh2, "libssh2_init")))
-            memcpy(&ssh2_init, &fn, sizeof(fn)); /* POSIX: same representation */
-        if (ssh2_init)
-            ssh2_init(0x0001); /* LIBSSH2_INIT_NO_CRYPTO; never undone: process-wide */
-        if (ssh2)
-            dlclose(ssh2);
-    }
-    if (git_libgit2_init() < 0) {
-        const git_error *e = git_error_last();
-
-        return grove_fail(err, GROVE_EGIT, "cannot initialise libgit2: %s",
-                          e && e->message ? e->message : "unknown error");
-    }
-    return 0;
-}
 
 /*
  * SQLite's page cache of the `grove serve` connection, in KiB (set after
@@ -90,7 +46,7 @@ static struct grove_ctx *serve_open_ctx(void *arg, grove_err *err)
 
     /* Most of a cold start (loading libgit2; with mbedTLS it parses the CA bundle): not before it
      * is needed. */
-    if (git_init(err) != 0)
+    if (gitops_lib_init(err) != 0)
         return NULL;
     st->git_init = 1;
     /* The CA bundle libgit2 parsed is loaded again by the first https push. */
@@ -222,7 +178,7 @@ int main(int argc, char **argv)
             int lazy = commands[i].run == cmd_serve; /* serve initialises libgit2 when needed */
             grove_err err = GROVE_ERR_INIT;
 
-            if (!lazy && git_init(&err) != 0) {
+            if (!lazy && gitops_lib_init(&err) != 0) {
                 fprintf(stderr, "grove %s: %s\n", commands[i].name, err.msg);
                 return 1;
             }

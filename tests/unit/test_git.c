@@ -1,7 +1,8 @@
 /*
- * tools/git/git.c against real repositories: each test makes one with the git
- * CLI in a fresh mkdtemp folder, drives gitops_* and checks the result with
- * the CLI (`git worktree list --porcelain`, `git status --porcelain`, ...).
+ * The git layer (tools/git/) against real repositories: each test makes one
+ * with the git CLI in a fresh mkdtemp folder, drives gitops_* and checks the
+ * result with the CLI (`git worktree list --porcelain`,
+ * `git status --porcelain`, ...).
  * The shell is used here, in tests only, to run git.
  */
 #include <setjmp.h>

@@ -7,6 +7,14 @@
  * advisory flock on <git common dir>/grove/git.lock and are retried when
  * git reports a lock or one of libgit2 1.5.1's false "already checked
  * out" failures.
+ *
+ * Where each part lives: repo.c (initialising libgit2, opening the
+ * repository, HEAD, branch names), worktree.c (create, unlock, remove, list,
+ * prune), journal.c (gitops_creation_note_setup), recover.c (crash
+ * recovery), branch.c (branches by prefix, deletion, heads), state.c
+ * (worktree HEAD and state, diff stats, removal loss), include.c
+ * (.worktreeinclude), push.c (remotes and push); checkout.c, tls.c and
+ * sample.c are named where declared.
  */
 #ifndef GROVE_GIT_H
 #define GROVE_GIT_H
@@ -16,6 +24,15 @@
 #include "tools/base/grove.h"
 
 typedef struct gitops_repo gitops_repo;
+
+/*
+ * Loads libgit2 (lazy_git2_load(): a missing library is an error message,
+ * not an abort) and calls git_libgit2_init(); every call does, so each
+ * success is undone with one git_libgit2_shutdown(). grove calls it before
+ * any other gitops_ function. GROVE_EGIT with the reason when libgit2
+ * cannot be loaded or initialised.
+ */
+int gitops_lib_init(grove_err *err);
 
 /*
  * Opens the repository at or above `path` (NULL: the working directory).

@@ -10,8 +10,9 @@
  *
  * The generated definitions (lazy_git2_gen.c) call lazy_git2_need() until
  * the library is loaded. grove loads it explicitly first (lazy_git2_load()
- * in mcp/main.c), so that a missing library is an error message; the abort
- * in lazy_git2_need() is for code that calls libgit2 without doing that.
+ * in gitops_lib_init(), tools/git/repo.c), so that a missing library is an
+ * error message; the abort in lazy_git2_need() is for code that calls
+ * libgit2 without doing that.
  */
 #include "tools/git/lazy_git2.h"
 

@@ -1,0 +1,452 @@
+/*
+ * state: what a worktree holds (HEAD, status, ahead/behind), diff stats
+ * between commits and what removing a worktree and its branch would lose.
+ */
+#include "tools/git/git_internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---- worktree state ---------------------------------------------------- */
+
+/* Opens the repository whose worktree is exactly `path` (no discovery upwards). */
+static int open_worktree_path(git_repository **out, const char *path, grove_err *err)
+{
+    struct stat st;
+    int rc;
+
+    *out = NULL;
+    if (!path || !*path)
+        return grove_fail(err, GROVE_EINVAL, "worktree path is empty");
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return grove_fail(err, GROVE_ENOTFOUND, "worktree '%s' not found", path);
+        return grove_fail(err, GROVE_EIO, "cannot use worktree '%s': %s", path, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode))
+        return grove_fail(err, GROVE_ENOTFOUND, "worktree '%s' is not a folder", path);
+    git_error_clear();
+    rc = git_repository_open_ext(out, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+    if (rc == GIT_ENOTFOUND)
+        return grove_fail(err, GROVE_ENOTFOUND, "'%s' is not a git worktree", path);
+    if (rc < 0)
+        return fail_git(err, GROVE_EGIT, "cannot open worktree '%s'", path);
+    return 0;
+}
+
+static int head_oid(git_repository *repo, const char *path, git_oid *oid, grove_err *err)
+{
+    int rc;
+
+    git_error_clear();
+    rc = git_reference_name_to_id(oid, repo, "HEAD");
+    if (rc == GIT_ENOTFOUND)
+        return grove_fail(err, GROVE_ENOTFOUND, "HEAD of '%s' has no commit yet", path);
+    if (rc < 0)
+        return fail_git(err, GROVE_EGIT, "cannot read HEAD of '%s'", path);
+    return 0;
+}
+
+int gitops_worktree_head(const char *path, char sha[41], grove_err *err)
+{
+    git_repository *repo = NULL;
+    git_oid oid;
+    int rc;
+
+    sha[0] = '\0';
+    if (open_worktree_path(&repo, path, err) != 0)
+        return -1;
+    rc = head_oid(repo, path, &oid, err);
+    if (rc == 0)
+        git_oid_tostr(sha, 41, &oid);
+    git_repository_free(repo);
+    return rc;
+}
+
+static void wt_cache_drop(gitops_repo *r)
+{
+    git_repository_free(r->wt_repo);
+    r->wt_repo = NULL;
+    free(r->wt_path);
+    r->wt_path = NULL;
+}
+
+int gitops_worktree_head_cached(gitops_repo *r, const char *path, char sha[41], grove_err *err)
+{
+    git_repository *repo = NULL;
+    struct stat st;
+    char *dotgit = path && *path ? grove_asprintf("%s/.git", path) : NULL;
+    git_oid oid;
+    int same;
+
+    sha[0] = '\0';
+    if (!dotgit || stat(dotgit, &st) != 0) { /* gone (or odd): the uncached path says why */
+        free(dotgit);
+        wt_cache_drop(r);
+        return gitops_worktree_head(path, sha, err);
+    }
+    free(dotgit);
+    /* A worktree removed and made again at the same path has a new .git file. */
+    same = r->wt_repo && strcmp(r->wt_path, path) == 0 && st.st_dev == r->wt_dotgit.st_dev &&
+           st.st_ino == r->wt_dotgit.st_ino && st.st_mtim.tv_sec == r->wt_dotgit.st_mtim.tv_sec &&
+           st.st_mtim.tv_nsec == r->wt_dotgit.st_mtim.tv_nsec;
+    if (!same) {
+        wt_cache_drop(r);
+        if (open_worktree_path(&repo, path, err) != 0)
+            return -1;
+        if (!(r->wt_path = strdup(path))) {
+            git_repository_free(repo);
+            return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        }
+        r->wt_repo = repo;
+        r->wt_dotgit = st;
+    }
+    /* HEAD and its ref are read from disk on every lookup; nothing stale comes from the handle. */
+    if (head_oid(r->wt_repo, path, &oid, err) != 0) {
+        wt_cache_drop(r);
+        return same ? gitops_worktree_head(path, sha, err) : -1;
+    }
+    git_oid_tostr(sha, 41, &oid);
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Status paths as `git status --porcelain` lists them, sorted and unique, into arr. */
+static int dirty_files(git_repository *repo, const char *path, json_t *arr, grove_err *err)
+{
+    git_status_options opts;
+    git_status_list *list = NULL;
+    const char **paths = NULL;
+    size_t i, n, count = 0;
+    int rc = -1;
+
+    git_error_clear();
+    if (git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION) < 0)
+        return fail_git(err, GROVE_EGIT, "cannot set up status options");
+    opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+    /* Untracked folders stay one "dir/" entry, as in `git status --porcelain`. */
+    opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED;
+    git_error_clear();
+    if (git_status_list_new(&list, repo, &opts) < 0)
+        return fail_git(err, GROVE_EGIT, "cannot read the status of '%s'", path);
+    n = git_status_list_entrycount(list);
+    paths = calloc(n * 4 + 1, sizeof(*paths)); /* two deltas, two paths each */
+    if (!paths) {
+        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        const git_status_entry *e = git_status_byindex(list, i);
+        const git_diff_delta *ds[2];
+        size_t k;
+
+        if (!e || e->status == GIT_STATUS_CURRENT || (e->status & GIT_STATUS_IGNORED))
+            continue;
+        ds[0] = e->head_to_index;
+        ds[1] = e->index_to_workdir;
+        for (k = 0; k < 2; k++) {
+            const git_diff_delta *d = ds[k];
+
+            if (!d)
+                continue;
+            if (d->new_file.path)
+                paths[count++] = d->new_file.path;
+            if (d->old_file.path &&
+                (!d->new_file.path || strcmp(d->old_file.path, d->new_file.path) != 0))
+                paths[count++] = d->old_file.path;
+        }
+    }
+    if (count > 0)
+        qsort(paths, count, sizeof(*paths), cmp_str);
+    for (i = 0; i < count; i++) {
+        if (i > 0 && strcmp(paths[i], paths[i - 1]) == 0)
+            continue;
+        if (json_array_append_new(arr, json_string(paths[i])) != 0) {
+            rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(paths);
+    git_status_list_free(list);
+    return rc;
+}
+
+static int hex_valid(const char *s)
+{
+    size_t i, n = s ? strlen(s) : 0;
+
+    if (n < 4 || n > GIT_OID_HEXSZ)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+int gitops_worktree_state(const char *path, const char *base_commit, json_t **out, grove_err *err)
+{
+    git_repository *repo = NULL;
+    git_object *base = NULL;
+    git_oid head;
+    size_t ahead = 0, behind = 0;
+    char sha[41];
+    json_t *obj = NULL, *files = NULL;
+    int rc = -1;
+
+    *out = NULL;
+    if (open_worktree_path(&repo, path, err) != 0)
+        return -1;
+    if (head_oid(repo, path, &head, err) != 0)
+        goto done;
+    git_oid_tostr(sha, sizeof(sha), &head);
+
+    if (base_commit) {
+        int lrc;
+
+        if (!hex_valid(base_commit)) {
+            rc = grove_fail(err, GROVE_EINVAL, "invalid base commit '%s'", base_commit);
+            goto done;
+        }
+        git_error_clear();
+        lrc = git_revparse_single(&base, repo, base_commit);
+        if (lrc == 0) {
+            git_object *peeled = NULL;
+
+            lrc = git_object_peel(&peeled, base, GIT_OBJECT_COMMIT);
+            git_object_free(base);
+            base = peeled;
+        }
+        if (lrc == GIT_ENOTFOUND) {
+            rc = grove_fail(err, GROVE_ENOTFOUND, "base commit '%s' not found", base_commit);
+            goto done;
+        }
+        if (lrc < 0) {
+            rc = fail_git(err, GROVE_EGIT, "cannot resolve base commit '%s'", base_commit);
+            goto done;
+        }
+        git_error_clear();
+        if (git_graph_ahead_behind(&ahead, &behind, repo, &head, git_object_id(base)) < 0) {
+            rc = fail_git(err, GROVE_EGIT, "cannot compare '%s' with base commit '%s'", path,
+                          base_commit);
+            goto done;
+        }
+    }
+
+    files = json_array();
+    obj = json_object();
+    if (!files || !obj) {
+        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (dirty_files(repo, path, files, err) != 0)
+        goto done;
+    if (json_object_set_new(obj, "head", json_string(sha)) != 0 ||
+        json_object_set_new(obj, "ahead", json_integer((json_int_t)ahead)) != 0 ||
+        json_object_set_new(obj, "behind", json_integer((json_int_t)behind)) != 0 ||
+        json_object_set(obj, "dirty_files", files) != 0) {
+        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    *out = obj;
+    obj = NULL;
+    rc = 0;
+done:
+    json_decref(obj);
+    json_decref(files);
+    git_object_free(base);
+    git_repository_free(repo);
+    return rc;
+}
+
+/* ---- commits and diffs ------------------------------------------------- */
+
+/* The commit of hex id `hex` (4 to 40 digits); `what` names it in messages ("commit"). */
+static int lookup_commit_hex(git_repository *repo, const char *hex, const char *what,
+                             git_commit **out, grove_err *err)
+{
+    git_oid oid;
+    int rc;
+
+    *out = NULL;
+    if (!hex_valid(hex))
+        return grove_fail(err, GROVE_EINVAL, "invalid %s '%s': expected 4 to 40 hex digits", what,
+                          hex ? hex : "");
+    git_error_clear();
+    if (git_oid_fromstrn(&oid, hex, strlen(hex)) < 0)
+        return fail_git(err, GROVE_EINVAL, "invalid %s '%s'", what, hex);
+    git_error_clear();
+    rc = git_commit_lookup_prefix(out, repo, &oid, strlen(hex));
+    if (rc == GIT_ENOTFOUND) /* also an object that is not a commit */
+        return grove_fail(err, GROVE_ENOTFOUND, "%s '%s' not found", what, hex);
+    if (rc == GIT_EAMBIGUOUS)
+        return grove_fail(err, GROVE_EINVAL, "%s '%s' is ambiguous: give more hex digits", what,
+                          hex);
+    if (rc < 0)
+        return fail_git(err, GROVE_EGIT, "cannot look up %s '%s'", what, hex);
+    return 0;
+}
+
+int gitops_diff_stat_between(gitops_repo *r, const char *from, const char *to,
+                             gitops_diff_stat *out, grove_err *err)
+{
+    git_commit *c_from = NULL, *c_to = NULL;
+    git_tree *t_from = NULL, *t_to = NULL;
+    git_diff *diff = NULL;
+    git_diff_stats *stats = NULL;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (lookup_commit_hex(r->repo, from, "commit", &c_from, err) != 0 ||
+        lookup_commit_hex(r->repo, to, "commit", &c_to, err) != 0)
+        goto done;
+    git_error_clear();
+    if (git_commit_tree(&t_from, c_from) < 0 || git_commit_tree(&t_to, c_to) < 0) {
+        rc = fail_git(err, GROVE_EGIT, "cannot read the trees of commits '%s' and '%s'", from, to);
+        goto done;
+    }
+    git_error_clear();
+    if (git_diff_tree_to_tree(&diff, r->repo, t_from, t_to, NULL) < 0 ||
+        git_diff_get_stats(&stats, diff) < 0) {
+        rc = fail_git(err, GROVE_EGIT, "cannot diff commits '%s' and '%s'", from, to);
+        goto done;
+    }
+    out->files_changed = (long long)git_diff_stats_files_changed(stats);
+    out->insertions = (long long)git_diff_stats_insertions(stats);
+    out->deletions = (long long)git_diff_stats_deletions(stats);
+    rc = 0;
+done:
+    git_diff_stats_free(stats);
+    git_diff_free(diff);
+    git_tree_free(t_from);
+    git_tree_free(t_to);
+    git_commit_free(c_from);
+    git_commit_free(c_to);
+    return rc;
+}
+
+/* ---- removal loss ------------------------------------------------------ */
+
+/* Number of paths `git status --porcelain` lists for the worktree at `path`; 0 when it is gone. */
+static int dirty_count(const char *path, size_t *count, grove_err *err)
+{
+    git_repository *repo = NULL;
+    json_t *files = NULL;
+    struct stat st;
+    int rc = -1;
+
+    *count = 0;
+    if (!path || (stat(path, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)))
+        return 0;
+    if (open_worktree_path(&repo, path, err) != 0)
+        return -1;
+    files = json_array();
+    if (!files) {
+        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (dirty_files(repo, path, files, err) != 0)
+        goto done;
+    *count = json_array_size(files);
+    rc = 0;
+done:
+    json_decref(files);
+    git_repository_free(repo);
+    return rc;
+}
+
+/*
+ * Hides from `walk` the commits of every reference matching `glob` except
+ * `keep` (a full reference name, may be NULL). References that do not lead
+ * to a commit (a dangling origin/HEAD, a tag of a tree) hide nothing.
+ */
+static int hide_refs(git_revwalk *walk, git_repository *repo, const char *glob, const char *keep,
+                     grove_err *err)
+{
+    git_reference_iterator *it = NULL;
+    git_reference *ref = NULL;
+    int rc = 0, nrc;
+
+    git_error_clear();
+    if (git_reference_iterator_glob_new(&it, repo, glob) < 0)
+        return fail_git(err, GROVE_EGIT, "cannot list references '%s'", glob);
+    while (rc == 0 && (nrc = git_reference_next(&ref, it)) == 0) {
+        git_object *obj = NULL;
+
+        if ((!keep || strcmp(git_reference_name(ref), keep) != 0) &&
+            git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT) == 0) {
+            git_error_clear();
+            if (git_revwalk_hide(walk, git_object_id(obj)) < 0)
+                rc = fail_git(err, GROVE_EGIT, "cannot walk history from '%s'",
+                              git_reference_name(ref));
+        }
+        git_object_free(obj);
+        git_reference_free(ref);
+        ref = NULL;
+    }
+    if (rc == 0 && nrc != GIT_ITEROVER)
+        rc = fail_git(err, GROVE_EGIT, "cannot list references '%s'", glob);
+    git_reference_iterator_free(it);
+    return rc;
+}
+
+int gitops_removal_loss(gitops_repo *r, const char *path, const char *branch,
+                        const char *base_commit, gitops_loss *out, grove_err *err)
+{
+    git_revwalk *walk = NULL;
+    git_commit *base = NULL;
+    git_oid tip, oid;
+    char *keep = NULL;
+    size_t unique = 0;
+    int rc = -1, nrc;
+
+    memset(out, 0, sizeof(*out));
+    if (branch_commit_oid(r, branch, &tip, err) != 0)
+        return -1;
+    if (base_commit && lookup_commit_hex(r->repo, base_commit, "base commit", &base, err) != 0)
+        return -1;
+    keep = grove_asprintf("refs/heads/%s", branch);
+    if (!keep) {
+        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    git_error_clear();
+    if (git_revwalk_new(&walk, r->repo) < 0 || git_revwalk_push(walk, &tip) < 0) {
+        rc = fail_git(err, GROVE_EGIT, "cannot walk the history of branch '%s'", branch);
+        goto done;
+    }
+    if (hide_refs(walk, r->repo, "refs/remotes/*", NULL, err) != 0 ||
+        hide_refs(walk, r->repo, "refs/heads/*", keep, err) != 0)
+        goto done;
+    git_error_clear();
+    if (base && git_revwalk_hide(walk, git_commit_id(base)) < 0) {
+        rc = fail_git(err, GROVE_EGIT, "cannot walk history from base commit '%s'", base_commit);
+        goto done;
+    }
+    git_error_clear();
+    while ((nrc = git_revwalk_next(&oid, walk)) == 0)
+        unique++;
+    if (nrc != GIT_ITEROVER) {
+        rc = fail_git(err, GROVE_EGIT, "cannot walk the history of branch '%s'", branch);
+        goto done;
+    }
+    if (dirty_count(path, &out->dirty_files, err) != 0)
+        goto done;
+    out->unique_commits = unique;
+    rc = 0;
+done:
+    if (rc != 0)
+        memset(out, 0, sizeof(*out));
+    git_revwalk_free(walk);
+    git_commit_free(base);
+    free(keep);
+    return rc;
+}
