@@ -2,7 +2,6 @@
  * grove: the program's entry point. One static table maps command names to
  * functions; `serve` is here, the others are in tools/cli/cli.c.
  */
-#include <git2.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +35,7 @@
 typedef struct serve_state {
     ctx_options o;
     grove_ctx *ctx; /* owned */
-    int git_init;   /* git_libgit2_init() was called */
+    int git_init;   /* gitops_lib_init() succeeded */
 } serve_state;
 
 static struct grove_ctx *serve_open_ctx(void *arg, grove_err *err)
@@ -115,7 +114,7 @@ static int cmd_serve(int argc, char **argv)
     mcp_server_free(s);
     ctx_free(st.ctx);
     if (st.git_init)
-        git_libgit2_shutdown();
+        gitops_lib_shutdown();
     return rc;
 }
 
@@ -184,7 +183,7 @@ int main(int argc, char **argv)
             }
             rc = commands[i].run(argc - 2, argv + 2);
             if (!lazy)
-                git_libgit2_shutdown();
+                gitops_lib_shutdown();
             return rc;
         }
     }

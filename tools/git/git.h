@@ -34,6 +34,9 @@ typedef struct gitops_repo gitops_repo;
  */
 int gitops_lib_init(grove_err *err);
 
+/* Undoes one successful gitops_lib_init() (libgit2 counts them). */
+void gitops_lib_shutdown(void);
+
 /*
  * Opens the repository at or above `path` (NULL: the working directory).
  * When that is a linked worktree, opens its main repository instead. The

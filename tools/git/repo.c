@@ -486,3 +486,8 @@ int gitops_lib_init(grove_err *err)
     }
     return 0;
 }
+
+void gitops_lib_shutdown(void)
+{
+    git_libgit2_shutdown();
+}
