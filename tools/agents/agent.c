@@ -135,6 +135,61 @@ static int spawn_prog(pid_t *pid, const char *file, char *const argv[], char *co
 }
 
 /*
+ * Reads tmux's stdout and stderr (fds[0], fds[1]; each closed and set to -1
+ * at its end) into bufs[0] and bufs[1] until both end, or tmux has exited
+ * and nothing more is ready (a server it forked may hold the pipes). *exited
+ * is 1 when it was reaped, with its status in *st. -1 with err filled on a
+ * read error, out of memory, or when it runs past TMUX_TIMEOUT_MS (the
+ * caller kills it).
+ */
+static int tmux_collect(pid_t pid, int fds[2], grove_buf bufs[2], int *exited, int *st,
+                        const char *what, grove_err *err)
+{
+    double deadline = grove_now_ms() + TMUX_TIMEOUT_MS;
+
+    while (fds[0] >= 0 || fds[1] >= 0) {
+        struct pollfd pf[2];
+        int nf = 0, pr, k, which[2];
+
+        for (k = 0; k < 2; k++)
+            if (fds[k] >= 0) {
+                which[nf] = k;
+                pf[nf++] = (struct pollfd){.fd = fds[k], .events = POLLIN};
+            }
+        pr = poll(pf, (nfds_t)nf, 50);
+        if (pr < 0 && errno != EINTR)
+            return grove_fail(err, GROVE_EIO, "cannot read from 'tmux': %s", strerror(errno));
+        for (k = 0; pr > 0 && k < nf; k++) {
+            char chunk[4096];
+            ssize_t r;
+
+            if (!pf[k].revents)
+                continue;
+            r = read(pf[k].fd, chunk, sizeof(chunk));
+            if (r < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (r <= 0) {
+                close(fds[which[k]]);
+                fds[which[k]] = -1;
+                continue;
+            }
+            if (buf_add(&bufs[which[k]], chunk, (size_t)r) < 0)
+                return grove_nomem(err);
+        }
+        if (!*exited) {
+            if (waitpid(pid, st, WNOHANG) == pid)
+                *exited = 1;
+        } else if (pr == 0) {
+            break;
+        }
+        if (!*exited && grove_now_ms() > deadline)
+            return grove_fail(err, GROVE_EIO, "'tmux %s' did not finish within %d s", what,
+                              (int)(TMUX_TIMEOUT_MS / 1000));
+    }
+    return 0;
+}
+
+/*
  * Runs `tmux args...` (args NULL-terminated, without "tmux"), stdin from
  * /dev/null. On 0: *code is its exit code, *out (when out is not NULL) its
  * stdout (malloc'd, caller frees, never NULL), errtext its stderr as one
@@ -145,11 +200,10 @@ static int tmux_run(const char *const *args, char **out, int *code, char *errtex
                     grove_err *err)
 {
     const char **argv = NULL;
-    grove_buf ob = BUF_INIT(TMUX_OUT_MAX); /* bytes beyond the cap are read and dropped */
-    grove_buf eb = BUF_INIT(TMUX_ERR_MAX);
-    int op[2] = {-1, -1}, ep[2] = {-1, -1}, nullfd = -1;
-    int rc = -1, exited = 0, st = 0, open_fds = 2, prc;
-    double deadline;
+    /* stdout and stderr; bytes beyond the caps are read and dropped */
+    grove_buf bufs[2] = {BUF_INIT(TMUX_OUT_MAX), BUF_INIT(TMUX_ERR_MAX)};
+    int op[2] = {-1, -1}, ep[2] = {-1, -1}, fds[2] = {-1, -1}, nullfd = -1;
+    int rc = -1, exited = 0, st = 0, prc;
     size_t n = 0, i;
     pid_t pid = -1;
 
@@ -182,65 +236,13 @@ static int tmux_run(const char *const *args, char **out, int *code, char *errtex
     close(ep[1]);
     op[1] = ep[1] = -1;
 
-    deadline = grove_now_ms() + TMUX_TIMEOUT_MS;
-    while (open_fds > 0) {
-        struct pollfd pf[2];
-        int nf = 0, pr, k;
-
-        if (op[0] >= 0)
-            pf[nf++] = (struct pollfd){.fd = op[0], .events = POLLIN};
-        if (ep[0] >= 0)
-            pf[nf++] = (struct pollfd){.fd = ep[0], .events = POLLIN};
-        pr = poll(pf, (nfds_t)nf, 50);
-        if (pr < 0 && errno != EINTR) {
-            grove_fail(err, GROVE_EIO, "cannot read from 'tmux': %s", strerror(errno));
-            goto done;
-        }
-        for (k = 0; pr > 0 && k < nf; k++) {
-            char chunk[4096];
-            ssize_t r;
-
-            if (!pf[k].revents)
-                continue;
-            r = read(pf[k].fd, chunk, sizeof(chunk));
-            if (r < 0 && (errno == EINTR || errno == EAGAIN))
-                continue;
-            if (r <= 0) {
-                if (pf[k].fd == op[0]) {
-                    close(op[0]);
-                    op[0] = -1;
-                } else {
-                    close(ep[0]);
-                    ep[0] = -1;
-                }
-                open_fds--;
-                continue;
-            }
-            if (buf_add(pf[k].fd == op[0] ? &ob : &eb, chunk, (size_t)r) < 0) {
-                grove_fail(err, GROVE_ENOMEM, "out of memory");
-                goto done;
-            }
-        }
-        /*
-         * tmux has exited but something (a server it forked) may still hold
-         * the pipes: stop once nothing more is ready.
-         */
-        if (!exited) {
-            pid_t w = waitpid(pid, &st, WNOHANG);
-
-            if (w == pid)
-                exited = 1;
-        } else if (pr == 0) {
-            break;
-        }
-        if (!exited && grove_now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            wait_child(pid, &st);
-            pid = -1;
-            grove_fail(err, GROVE_EIO, "'tmux %s' did not finish within %d s", args[0],
-                       (int)(TMUX_TIMEOUT_MS / 1000));
-            goto done;
-        }
+    fds[0] = op[0];
+    fds[1] = ep[0];
+    op[0] = ep[0] = -1;
+    if (tmux_collect(pid, fds, bufs, &exited, &st, args[0], err) != 0) {
+        if (exited)
+            pid = -1; /* reaped: never signal a pid that may be reused */
+        goto done;
     }
     if (!exited && wait_child(pid, &st) != 0) {
         pid = -1;
@@ -249,12 +251,12 @@ static int tmux_run(const char *const *args, char **out, int *code, char *errtex
     }
     pid = -1;
     *code = status_code(st);
-    if (errlen && eb.data) {
-        snprintf(errtext, errlen, "%s", eb.data);
+    if (errlen && bufs[1].data) {
+        snprintf(errtext, errlen, "%s", bufs[1].data);
         grove_one_line(errtext);
     }
     if (out) {
-        if (!(*out = buf_take(&ob))) {
+        if (!(*out = buf_take(&bufs[0]))) {
             grove_fail(err, GROVE_ENOMEM, "out of memory");
             goto done;
         }
@@ -270,11 +272,12 @@ done:
             close(op[i]);
         if (ep[i] >= 0)
             close(ep[i]);
+        if (fds[i] >= 0)
+            close(fds[i]);
+        buf_free(&bufs[i]);
     }
     if (nullfd >= 0)
         close(nullfd);
-    buf_free(&ob);
-    buf_free(&eb);
     free(argv);
     return rc;
 }
