@@ -512,8 +512,8 @@ static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params)
     if (!s->ctx) {
         result = tool_error_result(s->unavailable);
     } else if (s->tools->call(s->ctx, (size_t)idx, args,
-                          (json_is_string(token) || json_is_number(token)) ? &prog : NULL, &out,
-                          &err) == 0 &&
+                              (json_is_string(token) || json_is_number(token)) ? &prog : NULL, &out,
+                              &err) == 0 &&
                out) {
         result = tool_ok_result(s, out);
     } else {
@@ -649,7 +649,7 @@ static int stop_requested(int sfd)
 
 int mcp_serve(mcp_server *s, int in_fd)
 {
-    line_reader *r = NULL;
+    io_reader *r = NULL;
     sigset_t set;
     int sfd, rc = 0;
 
@@ -661,7 +661,7 @@ int mcp_serve(mcp_server *s, int in_fd)
         log_error("signalfd: %s", strerror(errno));
         return 1;
     }
-    if (line_reader_new(&r, in_fd, MCP_MAX_MESSAGE) != 0) {
+    if (io_reader_new(&r, in_fd, MCP_MAX_MESSAGE) != 0) {
         close(sfd);
         return 1;
     }
@@ -672,7 +672,7 @@ int mcp_serve(mcp_server *s, int in_fd)
         line_status st;
         ssize_t n;
 
-        while ((st = line_reader_next(r, &line, &len)) != LINE_NEED_MORE) {
+        while ((st = io_reader_next(r, &line, &len)) != LINE_NEED_MORE) {
             if (st == LINE_EOF)
                 goto done;
             if ((st == LINE_READY ? mcp_server_handle_line(s, line, len)
@@ -698,7 +698,7 @@ int mcp_serve(mcp_server *s, int in_fd)
             goto done;
         if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
-        n = line_reader_fill(r);
+        n = io_reader_fill(r);
         if (n < 0 && errno != EINTR && errno != EAGAIN) {
             log_error("reading stdin: %s", strerror(errno));
             rc = 1;
@@ -706,7 +706,7 @@ int mcp_serve(mcp_server *s, int in_fd)
         }
     }
 done:
-    line_reader_free(r);
+    io_reader_free(r);
     close(sfd);
     return rc;
 }

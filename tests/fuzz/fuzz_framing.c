@@ -228,7 +228,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *stream = data + 3;
     size_t ssize, max, written = 0, mpos = 0, lines = 0;
     uint32_t rng;
-    line_reader *r = NULL;
+    io_reader *r = NULL;
     mcp_server *s;
     int fds[2], done = 0, which;
 
@@ -240,7 +240,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     max = pick_cap(data[0]);
     rng = data[1] * 2654435761u + 1;
     FUZZ_CHECK(pipe(fds) == 0, "pipe failed");
-    FUZZ_CHECK(line_reader_new(&r, fds[0], max) == 0, "line_reader_new failed");
+    FUZZ_CHECK(io_reader_new(&r, fds[0], max) == 0, "io_reader_new failed");
     which = data[2] % NSERVERS;
     s = server(which);
 
@@ -267,12 +267,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fds[1] = -1;
         }
         do
-            n = line_reader_fill(r);
+            n = io_reader_fill(r);
         while (n < 0 && errno == EINTR);
-        FUZZ_CHECK(n >= 0, "line_reader_fill failed");
+        FUZZ_CHECK(n >= 0, "io_reader_fill failed");
         if (n == 0 && fds[1] >= 0)
             continue;
-        while ((st = line_reader_next(r, &line, &len)) != LINE_NEED_MORE) {
+        while ((st = io_reader_next(r, &line, &len)) != LINE_NEED_MORE) {
             int want = model_next(stream, ssize, &mpos, max, &mstart, &mlen);
 
             if (st == LINE_EOF) {
@@ -302,7 +302,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mcp_server_free(s);
         servers[which] = NULL;
     }
-    line_reader_free(r);
+    io_reader_free(r);
     close(fds[0]);
     return 0;
 }

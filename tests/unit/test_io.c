@@ -45,21 +45,21 @@ static int feed(const char *data, size_t len, size_t chunk)
 /* Reads every event from the reader into a compact log: "L:<line>" / "BIG" / "EOF". */
 static char *drain(int fd, size_t max)
 {
-    line_reader *r = NULL;
+    io_reader *r = NULL;
     size_t cap = 1 << 16, used = 0;
     char *log = malloc(cap);
     const char *line;
     size_t len;
 
     assert_non_null(log);
-    assert_int_equal(line_reader_new(&r, fd, max), 0);
+    assert_int_equal(io_reader_new(&r, fd, max), 0);
     for (;;) {
-        line_status st = line_reader_next(r, &line, &len);
+        line_status st = io_reader_next(r, &line, &len);
         char entry[512];
         int n;
 
         if (st == LINE_NEED_MORE) {
-            ssize_t got = line_reader_fill(r);
+            ssize_t got = io_reader_fill(r);
 
             assert_true(got >= 0 || errno == EINTR);
             continue;
@@ -82,7 +82,7 @@ static char *drain(int fd, size_t max)
         if (st == LINE_EOF)
             break;
     }
-    line_reader_free(r);
+    io_reader_free(r);
     close(fd);
     while (wait(NULL) > 0)
         ;
@@ -165,7 +165,7 @@ static void test_oversized_unterminated_at_eof(void **state)
 static void test_any_bytes_survive(void **state)
 {
     unsigned char in[6000];
-    line_reader *r = NULL;
+    io_reader *r = NULL;
     const char *line;
     size_t i, len, newlines = 0, lines = 0, bytes = 0;
     line_status st;
@@ -178,10 +178,10 @@ static void test_any_bytes_survive(void **state)
     for (i = 0; i < sizeof(in); i++)
         newlines += in[i] == '\n';
     fd = feed((const char *)in, sizeof(in), 13);
-    assert_int_equal(line_reader_new(&r, fd, 1 << 20), 0);
-    while ((st = line_reader_next(r, &line, &len)) != LINE_EOF) {
+    assert_int_equal(io_reader_new(&r, fd, 1 << 20), 0);
+    while ((st = io_reader_next(r, &line, &len)) != LINE_EOF) {
         if (st == LINE_NEED_MORE) {
-            assert_true(line_reader_fill(r) >= 0);
+            assert_true(io_reader_fill(r) >= 0);
             continue;
         }
         assert_int_equal(st, LINE_READY);
@@ -193,7 +193,7 @@ static void test_any_bytes_survive(void **state)
         bytes++; /* its newline (or the end) */
         lines++;
     }
-    line_reader_free(r);
+    io_reader_free(r);
     close(fd);
     while (wait(NULL) > 0)
         ;

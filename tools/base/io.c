@@ -7,7 +7,7 @@
 
 #define READ_CHUNK ((size_t)64 << 10)
 
-struct line_reader {
+struct io_reader {
     int fd;
     size_t max; /* cap per line, excluding the newline */
     char *buf;  /* owned; bytes [start, end) are unconsumed */
@@ -19,9 +19,9 @@ struct line_reader {
     int eof;
 };
 
-int line_reader_new(line_reader **out, int fd, size_t max)
+int io_reader_new(io_reader **out, int fd, size_t max)
 {
-    line_reader *r = calloc(1, sizeof(*r));
+    io_reader *r = calloc(1, sizeof(*r));
 
     *out = NULL;
     if (!r)
@@ -38,7 +38,7 @@ int line_reader_new(line_reader **out, int fd, size_t max)
     return 0;
 }
 
-void line_reader_free(line_reader *r)
+void io_reader_free(io_reader *r)
 {
     if (!r)
         return;
@@ -47,7 +47,7 @@ void line_reader_free(line_reader *r)
 }
 
 /* Makes room for one more chunk plus the NUL, moving unconsumed bytes to the front. */
-static int reserve(line_reader *r)
+static int reserve(io_reader *r)
 {
     size_t used;
 
@@ -73,7 +73,7 @@ static int reserve(line_reader *r)
     return 0;
 }
 
-ssize_t line_reader_fill(line_reader *r)
+ssize_t io_reader_fill(io_reader *r)
 {
     ssize_t n;
 
@@ -91,7 +91,7 @@ ssize_t line_reader_fill(line_reader *r)
     return n;
 }
 
-line_status line_reader_next(line_reader *r, const char **line, size_t *len)
+line_status io_reader_next(io_reader *r, const char **line, size_t *len)
 {
     for (;;) {
         char *nl = memchr(r->buf + r->scan, '\n', r->end - r->scan);

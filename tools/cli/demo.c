@@ -26,9 +26,9 @@ extern char **environ;
 
 typedef struct client {
     pid_t pid;
-    int to_server;      /* write end of the child's stdin */
-    int from_server;    /* read end of the child's stdout */
-    line_reader *lines; /* owned */
+    int to_server;    /* write end of the child's stdin */
+    int from_server;  /* read end of the child's stdout */
+    io_reader *lines; /* owned */
     int next_id;
 } client;
 
@@ -89,7 +89,7 @@ static int client_start(client *c, const char *repo)
     close(out[1]);
     c->to_server = in[1];
     c->from_server = out[0];
-    if (rc != 0 || line_reader_new(&c->lines, c->from_server, MCP_MAX_MESSAGE) != 0) {
+    if (rc != 0 || io_reader_new(&c->lines, c->from_server, MCP_MAX_MESSAGE) != 0) {
         close(in[1]);
         close(out[0]);
         return -1;
@@ -105,7 +105,7 @@ static int client_stop(client *c)
     close(c->to_server);
     waitpid(c->pid, &status, 0);
     close(c->from_server);
-    line_reader_free(c->lines);
+    io_reader_free(c->lines);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -115,13 +115,13 @@ static json_t *client_read(client *c)
     for (;;) {
         const char *line;
         size_t len;
-        line_status st = line_reader_next(c->lines, &line, &len);
+        line_status st = io_reader_next(c->lines, &line, &len);
 
         if (st == LINE_READY)
             return json_loadb(line, len, 0, NULL);
         if (st == LINE_EOF || st == LINE_TOOBIG)
             return NULL;
-        if (line_reader_fill(c->lines) < 0 && errno != EINTR)
+        if (io_reader_fill(c->lines) < 0 && errno != EINTR)
             return NULL;
     }
 }
