@@ -7,17 +7,23 @@
 #include <sys/stat.h>
 #include <time.h>
 
+int grove_vfail(grove_err *err, grove_code code, const char *fmt, va_list ap)
+{
+    if (!err)
+        return -1;
+    err->code = code;
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    grove_utf8_sanitize(err->msg);
+    return -1;
+}
+
 int grove_fail(grove_err *err, grove_code code, const char *fmt, ...)
 {
     va_list ap;
 
-    if (!err)
-        return -1;
-    err->code = code;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    grove_vfail(err, code, fmt, ap);
     va_end(ap);
-    grove_utf8_sanitize(err->msg);
     return -1;
 }
 

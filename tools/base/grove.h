@@ -22,7 +22,7 @@ typedef enum grove_code {
     GROVE_EDB,       /* SQLite failed */
     GROVE_EIO,       /* the OS failed (files, processes) */
     GROVE_ENOMEM,
-    GROVE_ESCHEMA,  /* the database schema is newer or edited: refused */
+    GROVE_ESCHEMA, /* the database schema is newer or edited: refused */
 } grove_code;
 
 /* A failure: code plus one-line message. Lives on the caller's stack. */
@@ -42,6 +42,10 @@ typedef struct grove_err {
 /* Fills `err` (if not NULL) and returns -1, so callers can `return grove_fail(...)`. */
 int grove_fail(grove_err *err, grove_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* grove_fail() with a va_list. */
+int grove_vfail(grove_err *err, grove_code code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* grove_fail(err, GROVE_ENOMEM, "out of memory"): -1. */
 int grove_nomem(grove_err *err);

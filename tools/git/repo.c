@@ -41,25 +41,23 @@ int fail_git(grove_err *err, grove_code code, const char *fmt, ...)
 
     if (!err)
         return -1;
-    err->code = code;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    grove_vfail(err, code, fmt, ap);
     va_end(ap);
     n = strlen(err->msg);
     if (ge && ge->message && *ge->message && n + 3 < sizeof(err->msg)) {
         char *m = err->msg + n + 2;
-        size_t len, i;
+        size_t len;
 
         memcpy(err->msg + n, ": ", 2);
         snprintf(m, sizeof(err->msg) - n - 2, "%s", ge->message);
+        grove_one_line(m);
         len = strlen(m);
-        for (i = 0; i < len; i++)
-            if ((unsigned char)m[i] < 0x20 || m[i] == 0x7f)
-                m[i] = ' ';
-        while (len > 0 && (m[len - 1] == ' ' || m[len - 1] == '.'))
+        while (len > 0 && m[len - 1] == '.')
             m[--len] = '\0';
         if (isupper((unsigned char)m[0]) && islower((unsigned char)m[1]))
             m[0] = (char)tolower((unsigned char)m[0]);
+        grove_utf8_sanitize(m); /* libgit2's messages may hold raw file names */
     }
     return -1;
 }
