@@ -8,6 +8,7 @@
 #include "db/queries.h"
 #include "tools/agents/agent.h"
 #include "tools/core/instance.h"
+#include "tools/wire.h"
 
 int tool_terminate_instance(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
@@ -15,16 +16,16 @@ int tool_terminate_instance(tool_call *call, const json_t *args, json_t **out, g
     const grove_progress *p = call->progress;
     const char *id = arg_target(ctx, args, "instance_id", err);
     int remove = arg_bool(args, "remove_worktree", 0), force = arg_bool(args, "force", 0);
-    json_t *inst = NULL;
+    grove_instance inst = {0};
     const char *path, *branch;
     struct stat sb;
     grove_err rerr = GROVE_ERR_INIT;
     int removed = 0, running, rm_rc = 0, rc = -1;
 
     if (!id || instance_load(ctx, id, &inst, err) != 0)
-        return -1;
-    path = jstr(inst, "worktree_path");
-    branch = jstr(inst, "branch_name");
+        goto done;
+    path = inst.worktree_path;
+    branch = inst.branch_name;
     grove_progress_step(p, 1, remove ? 4 : 2, "started");
     if (remove) {
         int exists = stat(path, &sb) == 0;
@@ -55,8 +56,7 @@ int tool_terminate_instance(tool_call *call, const json_t *args, json_t **out, g
         if (!force) {
             gitops_loss loss = {0};
 
-            if (gitops_removal_loss(ctx->repo, path, branch, jstr(inst, "base_commit"), &loss,
-                                    err) != 0 &&
+            if (gitops_removal_loss(ctx->repo, path, branch, inst.base_commit, &loss, err) != 0 &&
                 err->code != GROVE_ENOTFOUND)
                 goto done;
             if (loss.dirty_files || loss.unique_commits) {
@@ -88,12 +88,11 @@ int tool_terminate_instance(tool_call *call, const json_t *args, json_t **out, g
      * gc marks terminated. Marking first would leave a terminated row whose
      * worktree nothing removes any more.
      */
-    running = strcmp(jstr(inst, "status"), "running") == 0;
+    running = strcmp(inst.status, "running") == 0;
     if (running) {
         grove_err serr = GROVE_ERR_INIT;
 
-        if (agent_stop(jstr(inst, "session_name"), json_integer_value(json_object_get(inst, "pid")),
-                       &serr) != 0)
+        if (agent_stop(inst.session_name, inst.pid, &serr) != 0)
             log_warn("instance '%s': %s", id, serr.msg);
     }
     grove_progress_step(p, 2, remove ? 4 : 2, "agent stopped");
@@ -129,11 +128,10 @@ int tool_terminate_instance(tool_call *call, const json_t *args, json_t **out, g
         *err = rerr;
         goto done;
     }
-    json_decref(inst);
-    inst = NULL;
+    db_instance_free(&inst);
     if (instance_load(ctx, id, &inst, err) != 0)
         goto done;
-    *out = json_pack("{s:O, s:b}", "instance", inst, "worktree_removed", removed);
+    *out = json_pack("{s:o, s:b}", "instance", wire_instance(&inst), "worktree_removed", removed);
     if (!*out) {
         grove_fail(err, GROVE_ENOMEM, "out of memory");
         goto done;
@@ -141,6 +139,6 @@ int tool_terminate_instance(tool_call *call, const json_t *args, json_t **out, g
     grove_progress_step(p, remove ? 4 : 2, remove ? 4 : 2, "done");
     rc = 0;
 done:
-    json_decref(inst);
+    db_instance_free(&inst);
     return rc;
 }

@@ -25,12 +25,12 @@
 #include "db/report.h"
 #include "tools/cli/args.h"
 #include "tools/cli/cli.h"
+#include "tools/cli/cli_common.h"
 #include "tools/core/instance.h"
 #include "tools/base/secret.h"
 
-#define SECRET_MIN     8  /* shorter secret values are not searched for */
+#define SECRET_MIN 8 /* shorter secret values are not searched for */
 
-/* Opens the context for a command; prints the error and returns NULL on failure. */
 static json_int_t int_of(const json_t *obj, const char *key)
 {
     return json_integer_value(json_object_get(obj, key));
@@ -48,8 +48,8 @@ static void issue_label(const json_t *row, char *buf, size_t len)
 {
     if (json_is_integer(json_object_get(row, "issue_number")))
         snprintf(buf, len, "#%lld", (long long)int_of(row, "issue_number"));
-    else if (jstr(row, "beads_id"))
-        snprintf(buf, len, "%s", jstr(row, "beads_id"));
+    else if (cli_str_or(row, "beads_id", NULL))
+        snprintf(buf, len, "%s", cli_str_or(row, "beads_id", NULL));
     else
         snprintf(buf, len, "-");
 }
@@ -78,7 +78,7 @@ static void one_line(const char *s, char *buf, size_t len, size_t max)
 static void print_stats(const json_t *st)
 {
     const json_t *inst = json_object_get(st, "instances"), *v, *sec;
-    const char *since = jstr(st, "since");
+    const char *since = cli_str_or(st, "since", NULL);
     char issue[96], a[32], b[32], line[160];
     size_t i;
 
@@ -112,7 +112,7 @@ static void print_stats(const json_t *st)
     json_array_foreach(json_object_get(sec, "rows"), i, v)
     {
         issue_label(v, issue, sizeof(issue));
-        one_line(jstr(v, "error_message"), line, sizeof(line), 100);
+        one_line(cli_str_or(v, "error_message", NULL), line, sizeof(line), 100);
         printf("  %s  %-20s %-22s %-10s %s\n", cli_str_or(v, "timestamp", "?"),
                cli_str_or(v, "tool_name", "?"), cli_str_or(v, "instance_id", "-"), issue, line);
     }
@@ -125,7 +125,7 @@ static void print_stats(const json_t *st)
     json_array_foreach(json_object_get(sec, "rows"), i, v)
     {
         issue_label(v, issue, sizeof(issue));
-        if (jstr(v, "phase"))
+        if (cli_str_or(v, "phase", NULL))
             printf("  %-22s %-10s last checkpoint '%s' [%s] %lld min ago\n",
                    cli_str_or(v, "instance_id", "?"), issue, cli_str_or(v, "phase", "?"),
                    cli_str_or(v, "status", "?"), (long long)int_of(v, "age_minutes"));
@@ -167,7 +167,7 @@ static void print_stats(const json_t *st)
            json_array_size(json_object_get(sec, "orphaned_links")));
     json_array_foreach(json_object_get(sec, "next_ready"), i, v)
     {
-        one_line(jstr(v, "title"), line, sizeof(line), 60);
+        one_line(cli_str_or(v, "title", NULL), line, sizeof(line), 60);
         printf("  ready: %-16s P%lld %-8s %s\n", cli_str_or(v, "id", "?"),
                (long long)int_of(v, "priority"), cli_str_or(v, "issue_type", "-"), line);
     }
@@ -378,7 +378,7 @@ static void secrets_free(secrets *s)
  */
 static int secrets_load(grove_ctx *ctx, secrets *s, grove_err *err)
 {
-    json_t *list = NULL, *v;
+    grove_config_list list = {0};
     size_t i;
     int ret = 0;
 
@@ -387,25 +387,25 @@ static int secrets_load(grove_ctx *ctx, secrets *s, grove_err *err)
         return grove_fail(err, GROVE_ENOMEM, "out of memory");
     if (db_config_list(ctx->db, &list, err) != 0)
         return -1;
-    json_array_foreach(list, i, v)
-    {
+    for (i = 0; i < list.n; i++) {
+        const grove_config_entry *v = &list.v[i];
         char *plain = NULL;
         grove_err serr = GROVE_ERR_INIT;
 
-        if (!json_is_true(json_object_get(v, "is_encrypted")))
+        if (!v->is_encrypted)
             continue;
-        if (secret_open(jstr(v, "value"), &plain, &serr) != 0)
+        if (secret_open(v->value, &plain, &serr) != 0)
             fprintf(stderr,
                     "grove export: warning: cannot decrypt secret '%s' (%s): its value is not "
                     "looked for in the exported text\n",
-                    cli_str_or(v, "key", "?"), serr.msg);
+                    cli_or(v->key, "?"), serr.msg);
         else if (secrets_add(s, plain) != 0)
             ret = grove_fail(err, GROVE_ENOMEM, "out of memory");
         secret_free(plain);
         if (ret != 0)
             break;
     }
-    json_decref(list);
+    db_config_list_free(&list);
     return ret;
 }
 
@@ -470,7 +470,8 @@ static int add_scrubbed(buf *b, const patterns *p1, const patterns *p2, const ch
             i++;
             continue;
         }
-        if (buf_add(b, text + start, i - start) != 0 || buf_add(b, SECRET_REDACTED, strlen(SECRET_REDACTED)) != 0)
+        if (buf_add(b, text + start, i - start) != 0 ||
+            buf_add(b, SECRET_REDACTED, strlen(SECRET_REDACTED)) != 0)
             return -1;
         i += hit;
         start = i;
@@ -926,14 +927,15 @@ static int by_key(const void *a, const void *b)
 {
     const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
 
-    return strcmp(jstr(x, "key"), jstr(y, "key"));
+    return strcmp(cli_str_or(x, "key", ""), cli_str_or(y, "key", ""));
 }
 
 /* One row of config_sources(); NULL on OOM. `stored` is the database row or NULL. */
-static json_t *source_row(grove_ctx *ctx, const setting *s, const char *key, const json_t *stored)
+static json_t *source_row(grove_ctx *ctx, const setting *s, const char *key,
+                          const grove_config_entry *stored)
 {
     const char *env = NULL, *value = NULL, *source = "default";
-    int encrypted = stored && json_is_true(json_object_get(stored, "is_encrypted"));
+    int encrypted = stored && stored->is_encrypted;
     char *computed = NULL;
     json_t *row;
 
@@ -946,7 +948,7 @@ static json_t *source_row(grove_ctx *ctx, const setting *s, const char *key, con
         value = getenv(env);
     } else if (stored) {
         source = "database";
-        value = jstr(stored, "value");
+        value = stored->value;
     } else if (s && s->dflt) {
         value = s->dflt;
     } else if (s && strcmp(s->key, "worktrees.base_path") == 0) {
@@ -956,7 +958,7 @@ static json_t *source_row(grove_ctx *ctx, const setting *s, const char *key, con
         value = "(secret)";
     row = json_pack("{s:s, s:s?, s:s, s:s?, s:b, s:s?, s:s?, s:s?}", "key", key, "value", value,
                     "source", source, "env", env, "is_encrypted", encrypted && !env, "updated_at",
-                    stored && !env ? jstr(stored, "updated_at") : NULL, "overrides",
+                    stored && !env ? stored->updated_at : NULL, "overrides",
                     env && stored ? "database" : NULL, "note", !value && s ? s->note : NULL);
     free(computed);
     return row;
@@ -964,7 +966,8 @@ static json_t *source_row(grove_ctx *ctx, const setting *s, const char *key, con
 
 int config_sources(grove_ctx *ctx, json_t **out, grove_err *err)
 {
-    json_t *stored = NULL, *list = json_array(), *v, **rows = NULL;
+    grove_config_list stored = {0};
+    json_t *list = json_array(), **rows = NULL;
     size_t i, k, n;
 
     *out = NULL;
@@ -975,20 +978,21 @@ int config_sources(grove_ctx *ctx, json_t **out, grove_err *err)
         return -1;
     }
     for (i = 0; i < sizeof(SETTINGS) / sizeof(SETTINGS[0]); i++) {
-        const json_t *row = NULL;
+        const grove_config_entry *row = NULL;
 
-        json_array_foreach(stored, k, v) if (strcmp(cli_str_or(v, "key", ""), SETTINGS[i].key) == 0)
-            row = v;
+        for (k = 0; k < stored.n; k++)
+            if (strcmp(cli_or(stored.v[k].key, ""), SETTINGS[i].key) == 0)
+                row = &stored.v[k];
         if (json_array_append_new(list, source_row(ctx, &SETTINGS[i], SETTINGS[i].key, row)) != 0)
             goto oom;
     }
-    json_array_foreach(stored, k, v)
-    {
+    for (k = 0; k < stored.n; k++) {
+        const grove_config_entry *v = &stored.v[k];
         int known = 0;
 
         for (i = 0; i < sizeof(SETTINGS) / sizeof(SETTINGS[0]) && !known; i++)
-            known = strcmp(cli_str_or(v, "key", ""), SETTINGS[i].key) == 0;
-        if (!known && json_array_append_new(list, source_row(ctx, NULL, jstr(v, "key"), v)) != 0)
+            known = strcmp(cli_or(v->key, ""), SETTINGS[i].key) == 0;
+        if (!known && json_array_append_new(list, source_row(ctx, NULL, v->key, v)) != 0)
             goto oom;
     }
     /* Sorted by key: the settings grove knows among the other stored keys. */
@@ -1002,11 +1006,11 @@ int config_sources(grove_ctx *ctx, json_t **out, grove_err *err)
     for (i = 0; i < n; i++)
         json_array_append_new(list, rows[i]);
     free(rows);
-    json_decref(stored);
+    db_config_list_free(&stored);
     *out = list;
     return 0;
 oom:
-    json_decref(stored);
+    db_config_list_free(&stored);
     json_decref(list);
     return grove_fail(err, GROVE_ENOMEM, "out of memory");
 }
