@@ -27,6 +27,7 @@
 #include "tools/cli/cli.h"
 #include "tools/cli/cli_common.h"
 #include "tools/core/instance.h"
+#include "tools/base/buf.h"
 #include "tools/base/secret.h"
 
 #define SECRET_MIN 8 /* shorter secret values are not searched for */
@@ -63,16 +64,17 @@ static void ms_text(const json_t *v, char *buf, size_t len)
         snprintf(buf, len, "-");
 }
 
-/* One line of text: control characters (newlines in messages) become spaces, cut at max. */
-static void one_line(const char *s, char *buf, size_t len, size_t max)
+/*
+ * s as one line of text in buf (len bytes): control characters (newlines
+ * in messages) become spaces, spaces at the ends go (grove_one_line()), and
+ * text longer than max characters is cut to max with "..." at its end.
+ */
+static void one_line_cut(const char *s, char *buf, size_t len, size_t max)
 {
-    size_t i, n = 0;
-
-    for (i = 0; s && s[i] && n + 1 < len && n < max; i++)
-        buf[n++] = ((unsigned char)s[i] < 0x20) ? ' ' : s[i];
-    buf[n] = '\0';
-    if (s && s[i] && n >= max && n >= 3)
-        memcpy(buf + n - 3, "...", 3);
+    snprintf(buf, len, "%s", s ? s : "");
+    grove_one_line(buf);
+    if (max >= 3 && max < len && strlen(buf) > max)
+        memcpy(buf + max - 3, "...", 4);
 }
 
 static void print_stats(const json_t *st)
@@ -112,7 +114,7 @@ static void print_stats(const json_t *st)
     json_array_foreach(json_object_get(sec, "rows"), i, v)
     {
         issue_label(v, issue, sizeof(issue));
-        one_line(cli_str_or(v, "error_message", NULL), line, sizeof(line), 100);
+        one_line_cut(cli_str_or(v, "error_message", NULL), line, sizeof(line), 100);
         printf("  %s  %-20s %-22s %-10s %s\n", cli_str_or(v, "timestamp", "?"),
                cli_str_or(v, "tool_name", "?"), cli_str_or(v, "instance_id", "-"), issue, line);
     }
@@ -167,7 +169,7 @@ static void print_stats(const json_t *st)
            json_array_size(json_object_get(sec, "orphaned_links")));
     json_array_foreach(json_object_get(sec, "next_ready"), i, v)
     {
-        one_line(cli_str_or(v, "title", NULL), line, sizeof(line), 60);
+        one_line_cut(cli_str_or(v, "title", NULL), line, sizeof(line), 60);
         printf("  ready: %-16s P%lld %-8s %s\n", cli_str_or(v, "id", "?"),
                (long long)int_of(v, "priority"), cli_str_or(v, "issue_type", "-"), line);
     }
@@ -409,29 +411,20 @@ static int secrets_load(grove_ctx *ctx, secrets *s, grove_err *err)
     return ret;
 }
 
-/* A growable byte buffer. */
-typedef struct buf {
-    char *data;
-    size_t len, cap;
-} buf;
+/*
+ * The most bytes one exported line (or one CSV cell) may take. The largest
+ * row grove writes is an instance with a 1 MiB prompt; JSON escapes of
+ * control characters take 6 bytes each, so 64 MiB leaves ample slack.
+ */
+#define EXPORT_LINE_MAX (64u << 20)
 
-static int buf_add(buf *b, const char *s, size_t n)
+/* Empties b for the next line, keeping its memory. */
+static void line_reset(grove_buf *b)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *d;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if (!(d = realloc(b->data, cap)))
-            return -1;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
+    b->len = 0;
+    b->truncated = 0;
+    if (b->data)
+        b->data[0] = '\0';
 }
 
 /* The length of the pattern of p that text starts with, or 0. */
@@ -452,7 +445,7 @@ static size_t pattern_at(const patterns *p, const char *text, size_t left)
  * Appends text to b with the patterns of p1 and p2 (either may be NULL) and
  * token-shaped strings replaced by "[redacted]".
  */
-static int add_scrubbed(buf *b, const patterns *p1, const patterns *p2, const char *text,
+static int add_scrubbed(grove_buf *b, const patterns *p1, const patterns *p2, const char *text,
                         size_t len)
 {
     size_t i = 0, start = 0;
@@ -494,8 +487,8 @@ typedef struct export_state {
     int csv;
     size_t renamed; /* files already renamed into place */
     secrets secrets;
-    buf line;
-    buf cell;
+    grove_buf line; /* one line of the file being written, at most EXPORT_LINE_MAX */
+    grove_buf cell; /* one CSV cell, at most EXPORT_LINE_MAX */
 } export_state;
 
 static int write_fail(const out_file *o, grove_err *err)
@@ -506,7 +499,7 @@ static int write_fail(const out_file *o, grove_err *err)
 
 /* One CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF; "" is the empty string.
  */
-static int csv_field(buf *b, const char *s, size_t len)
+static int csv_field(grove_buf *b, const char *s, size_t len)
 {
     size_t i;
     int quote = len == 0;
@@ -525,6 +518,20 @@ static int csv_field(buf *b, const char *s, size_t len)
     return buf_add(b, "\"", 1);
 }
 
+/* Why a line could not be built: out of memory, or a row beyond EXPORT_LINE_MAX. */
+static int line_fail(const export_state *x, size_t t, grove_err *err)
+{
+    size_t ntables;
+    const db_export_table *tables = db_export_tables(&ntables);
+
+    if (x->line.truncated || x->cell.truncated)
+        return grove_fail(err, GROVE_EINVAL,
+                          "row %lld of %s is larger than %u MiB when exported; grove does not "
+                          "export rows that large",
+                          x->files[t].rows + 1, tables[t].table, EXPORT_LINE_MAX >> 20);
+    return grove_nomem(err);
+}
+
 /* db_export() callback: one row to its file. */
 static int export_row(void *arg, size_t t, const char *line, size_t len, const db_cell *cells,
                       grove_err *err)
@@ -534,29 +541,29 @@ static int export_row(void *arg, size_t t, const char *line, size_t len, const d
     size_t ntables, c;
     const db_export_table *tables = db_export_tables(&ntables);
 
-    x->line.len = 0;
+    line_reset(&x->line);
     if (!x->csv) {
         /* A JSON line: a secret can only be there JSON-escaped. */
         if (add_scrubbed(&x->line, &x->secrets.json, NULL, line, len) != 0 ||
             buf_add(&x->line, "\n", 1) != 0)
-            return grove_fail(err, GROVE_ENOMEM, "out of memory");
+            return line_fail(x, t, err);
     } else {
         for (c = 0; c < tables[t].ncolumns; c++) {
             int bad = c > 0 && buf_add(&x->line, ",", 1) != 0;
 
-            x->cell.len = 0;
+            line_reset(&x->cell);
             if (!bad && cells[c].text)
                 bad = add_scrubbed(&x->cell, &x->secrets.plain, &x->secrets.json, cells[c].text,
                                    cells[c].len) != 0 ||
-                      csv_field(&x->line, x->cell.data ? x->cell.data : "", x->cell.len) != 0;
+                      csv_field(&x->line, buf_str(&x->cell), x->cell.len) != 0;
             if (bad)
-                return grove_fail(err, GROVE_ENOMEM, "out of memory");
+                return line_fail(x, t, err);
         }
         if (buf_add(&x->line, "\r\n", 2) != 0)
-            return grove_fail(err, GROVE_ENOMEM, "out of memory");
+            return line_fail(x, t, err);
     }
     errno = 0;
-    if (fwrite(x->line.data, 1, x->line.len, o->f) != x->line.len)
+    if (fwrite(buf_str(&x->line), 1, x->line.len, o->f) != x->line.len)
         return write_fail(o, err);
     o->rows++;
     return 0;
@@ -579,8 +586,8 @@ static void export_cleanup(export_state *x)
     free(x->files);
     x->files = NULL;
     secrets_free(&x->secrets);
-    free(x->line.data);
-    free(x->cell.data);
+    buf_free(&x->line);
+    buf_free(&x->cell);
 }
 
 /* Creates the temporary files (0600) and writes CSV headers. */
@@ -614,14 +621,14 @@ static int export_open(export_state *x, const char *dir, grove_err *err)
         }
         if (!x->csv)
             continue;
-        x->line.len = 0;
+        line_reset(&x->line);
         for (c = 0; c < tables[i].ncolumns; c++)
             if ((c > 0 && buf_add(&x->line, ",", 1) != 0) ||
                 buf_add(&x->line, tables[i].columns[c], strlen(tables[i].columns[c])) != 0)
                 return grove_fail(err, GROVE_ENOMEM, "out of memory");
         errno = 0;
         if (buf_add(&x->line, "\r\n", 2) != 0 ||
-            fwrite(x->line.data, 1, x->line.len, o->f) != x->line.len)
+            fwrite(buf_str(&x->line), 1, x->line.len, o->f) != x->line.len)
             return write_fail(o, err);
     }
     return 0;
@@ -708,6 +715,8 @@ int cmd_export(int argc, char **argv)
     if (!dir || !*dir)
         dir = ".";
     memset(&x, 0, sizeof(x));
+    x.line.max = EXPORT_LINE_MAX;
+    x.cell.max = EXPORT_LINE_MAX;
     x.csv = format && strcmp(format, "csv") == 0;
     ctx = cli_open_ctx("export", &a, flags, 1);
     if (!ctx)
