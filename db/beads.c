@@ -106,11 +106,6 @@ static const char SQL_ST_READY[] =
 static const char SQL_ST_LINKED[] = "SELECT count(*) FROM main.grove_issue_links";
 static const char SQL_ST_BY_TYPE[] = "SELECT * FROM temp.grove_issue_type_success_rate";
 
-static int nomem(grove_err *err)
-{
-    return grove_fail(err, GROVE_ENOMEM, "out of memory");
-}
-
 /* The first column of a one-row statement as an integer; ?1 = param (may be NULL). */
 static int count_of(grove_db *db, const char *sql, const char *param, long long *out,
                     grove_err *err)
@@ -181,9 +176,71 @@ fail:
     return -1;
 }
 
-int db_beads_orphans(grove_db *db, json_t **out, grove_err *err)
+void db_beads_orphan_list_free(grove_beads_orphan_list *list)
 {
-    return db_report_rows(db, SQL_ORPHANS, NULL, 0, out, err);
+    size_t i;
+
+    if (!list)
+        return;
+    for (i = 0; i < list->n; i++) {
+        free(list->v[i].instance_id);
+        free(list->v[i].issue_id);
+        free(list->v[i].missing);
+    }
+    free(list->v);
+    memset(list, 0, sizeof(*list));
+}
+
+/* Column i as a malloc'd string (NULL when SQL NULL); *oom set on failure. */
+static char *col_dup(sqlite3_stmt *st, int i, int *oom)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    char *s;
+
+    if (!t)
+        return NULL;
+    if (!(s = strndup(t, (size_t)sqlite3_column_bytes(st, i))))
+        *oom = 1;
+    return s;
+}
+
+int db_beads_orphans(grove_db *db, grove_beads_orphan_list *out, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int rc, ret = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (db_stmt(db, SQL_ORPHANS, &st, err) != 0)
+        return -1;
+    for (rc = db_step_first(db, st); rc == SQLITE_ROW && ret == 0; rc = sqlite3_step(st)) {
+        grove_beads_orphan *o;
+        int oom = 0;
+
+        if (out->n == cap) {
+            size_t c = cap ? cap * 2 : 8;
+            grove_beads_orphan *d = realloc(out->v, c * sizeof(*d));
+
+            if (!d) {
+                ret = grove_nomem(err);
+                break;
+            }
+            out->v = d;
+            cap = c;
+        }
+        o = &out->v[out->n++];
+        o->instance_id = col_dup(st, 0, &oom);
+        o->issue_id = col_dup(st, 1, &oom);
+        o->missing = col_dup(st, 2, &oom);
+        if (oom)
+            ret = grove_nomem(err);
+    }
+    if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        ret = db_fail(db, rc, "cannot check grove_issue_links", err);
+    db_stmt_release(db, st);
+    if (ret != 0)
+        db_beads_orphan_list_free(out);
+    return ret == 0 ? 0 : -1;
 }
 
 int db_beads_next_ready(grove_db *db, char **out, grove_err *err)
@@ -199,7 +256,7 @@ int db_beads_next_ready(grove_db *db, char **out, grove_err *err)
         const char *t = (const char *)sqlite3_column_text(st, 0);
 
         if (t && !(*out = strdup(t)))
-            ret = nomem(err);
+            ret = grove_nomem(err);
     } else if (rc != SQLITE_DONE) {
         ret = db_fail(db, rc, "cannot read the ready beads issues", err);
     }
@@ -248,7 +305,7 @@ int db_beads_stats(grove_db *db, json_t **out, grove_err *err)
     if (count_of(db, SQL_ST_READY_COUNT, NULL, &ready, err) != 0 ||
         count_of(db, SQL_ST_LINKED, NULL, &linked, err) != 0 ||
         db_report_rows(db, SQL_ST_READY, NULL, 0, &next, err) != 0 ||
-        db_beads_orphans(db, &orphans, err) != 0 ||
+        db_report_rows(db, SQL_ORPHANS, NULL, 0, &orphans, err) != 0 ||
         db_report_rows(db, SQL_ST_BY_TYPE, NULL, 0, &by_type, err) != 0) {
         json_decref(next);
         json_decref(orphans);
@@ -258,5 +315,5 @@ int db_beads_stats(grove_db *db, json_t **out, grove_err *err)
     *out = json_pack("{s:I, s:o, s:I, s:o, s:o}", "ready", (json_int_t)ready, "next_ready", next,
                      "linked_instances", (json_int_t)linked, "orphaned_links", orphans,
                      "success_by_issue_type", by_type);
-    return *out ? 0 : nomem(err);
+    return *out ? 0 : grove_nomem(err);
 }

@@ -40,12 +40,28 @@ int db_beads_attach(grove_db *db, grove_err *err);
 /* Whether db_beads_attach() succeeded fully on this connection: 1 or 0. */
 int db_beads_attached(grove_db *db);
 
+/* A grove_issue_links row whose issue (or instance) is gone. Strings owned. */
+typedef struct grove_beads_orphan {
+    char *instance_id;
+    char *issue_id;
+    char *missing; /* the table the link points into: "issues" or "grove_instances" */
+} grove_beads_orphan;
+
+typedef struct grove_beads_orphan_list {
+    grove_beads_orphan *v; /* owned */
+    size_t n;
+} grove_beads_orphan_list;
+
+/* Frees what *list owns and zeroes it. NULL is a no-op. */
+void db_beads_orphan_list_free(grove_beads_orphan_list *list);
+
 /*
  * Links whose issue (or instance) is gone, per PRAGMA
  * foreign_key_check(grove_issue_links) (beads renamed or deleted issues
- * with foreign keys off): a new array of {instance_id, issue_id, missing}.
+ * with foreign keys off), by instance and issue, into *out (zeroed first;
+ * the caller frees it with db_beads_orphan_list_free()).
  */
-int db_beads_orphans(grove_db *db, json_t **out, grove_err *err);
+int db_beads_orphans(grove_db *db, grove_beads_orphan_list *out, grove_err *err);
 
 /* The best ready issue's id (malloc'd), or NULL when none is ready. */
 int db_beads_next_ready(grove_db *db, char **out, grove_err *err);

@@ -1,7 +1,7 @@
 /*
  * queries: the statements behind db/queries.h. Every statement is a static
  * string (the statement cache's key) with bound parameters; writes run in
- * db_txn(). Results are new jansson references owned by the caller.
+ * db_txn(). Results are typed structs owned by the caller (db/queries.h).
  */
 #include "db/queries.h"
 
@@ -24,7 +24,7 @@
     "(SELECT r.parent_instance FROM grove_instance_relationships r"                                \
     " WHERE r.child_instance = i.id ORDER BY r.created_at, r.id LIMIT 1)"
 
-/* Columns read by instance_json(), in that order. */
+/* Columns read by instance_read(), in that order. */
 #define SQL_INSTANCE_SELECT                                                                        \
     "SELECT i.id, i.type, i.status, i.worktree_path, i.branch_name, i.base_branch,"                \
     " i.base_commit, i.issue_number, i.beads_id, " SQL_PARENT_OF_I ", i.tmux_session,"             \
@@ -124,11 +124,6 @@ static const char SQL_CONFIG_LIST[] =
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int nomem(grove_err *err)
-{
-    return grove_fail(err, GROVE_ENOMEM, "out of memory");
-}
-
 /* A failed bind: only out of memory, too big, or a bug. */
 static int bind_fail(grove_db *db, grove_err *err)
 {
@@ -140,50 +135,10 @@ static int bind_int64_or_null(sqlite3_stmt *st, int idx, long long v, int is_nul
     return is_null ? sqlite3_bind_null(st, idx) : sqlite3_bind_int64(st, idx, v);
 }
 
-/* Column i as a new JSON string (invalid UTF-8 replaced by '?'), or null. */
-static json_t *col_text(sqlite3_stmt *st, int i)
+/* Column i as an integer; 0 when SQL NULL. */
+static long long col_int64(sqlite3_stmt *st, int i)
 {
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    size_t n = (size_t)sqlite3_column_bytes(st, i);
-    json_t *j;
-    char *copy;
-
-    if (!t)
-        return json_null();
-    j = json_stringn(t, n);
-    if (j)
-        return j;
-    copy = strndup(t, n); /* owned here */
-    if (!copy)
-        return NULL;
-    grove_utf8_sanitize(copy);
-    j = json_string(copy);
-    free(copy);
-    return j;
-}
-
-/* Column i as a new JSON integer, or null. */
-static json_t *col_int(sqlite3_stmt *st, int i)
-{
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
-        return json_null();
-    return json_integer((json_int_t)sqlite3_column_int64(st, i));
-}
-
-/* Column i (JSON text) parsed; null when NULL or when it does not hold an object. */
-static json_t *col_json_object(sqlite3_stmt *st, int i)
-{
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    json_t *j;
-
-    if (!t)
-        return json_null();
-    j = json_loadb(t, (size_t)sqlite3_column_bytes(st, i), JSON_DECODE_ANY, NULL);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return json_null();
-    }
-    return j;
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, i);
 }
 
 /* Column i as a malloc'd string (NULL when SQL NULL); *oom set on failure. */
@@ -254,39 +209,81 @@ static int step_done(grove_db *db, sqlite3_stmt *st, const char *what, grove_err
 
 /* ---- instances ---------------------------------------------------------- */
 
-/* The contract's `instance` object from a SQL_INSTANCE_SELECT row; NULL on OOM. */
-static json_t *instance_json(sqlite3_stmt *st)
+void db_instance_free(grove_instance *inst)
 {
-    json_t *o = json_object(), *issue;
-    int bad = 0;
+    if (!inst)
+        return;
+    free(inst->id);
+    free(inst->type);
+    free(inst->status);
+    free(inst->worktree_path);
+    free(inst->branch_name);
+    free(inst->base_branch);
+    free(inst->base_commit);
+    free(inst->beads_id);
+    free(inst->parent_id);
+    free(inst->session_name);
+    free(inst->pr_url);
+    free(inst->prompt);
+    free(inst->created_at);
+    free(inst->terminated_at);
+    memset(inst, 0, sizeof(*inst));
+}
 
-    if (!o)
-        return NULL;
-    if (sqlite3_column_type(st, 7) != SQLITE_NULL)
-        issue = col_int(st, 7);
-    else
-        issue = col_text(st, 8);
-    bad |= json_object_set_new(o, "id", col_text(st, 0));
-    bad |= json_object_set_new(o, "type", col_text(st, 1));
-    bad |= json_object_set_new(o, "status", col_text(st, 2));
-    bad |= json_object_set_new(o, "worktree_path", col_text(st, 3));
-    bad |= json_object_set_new(o, "branch_name", col_text(st, 4));
-    bad |= json_object_set_new(o, "base_branch", col_text(st, 5));
-    bad |= json_object_set_new(o, "base_commit", col_text(st, 6));
-    bad |= json_object_set_new(o, "issue", issue);
-    bad |= json_object_set_new(o, "parent_id", col_text(st, 9));
-    bad |= json_object_set_new(o, "session_name", col_text(st, 10));
-    bad |= json_object_set_new(o, "pid", col_int(st, 11));
-    bad |= json_object_set_new(o, "pr_number", col_int(st, 12));
-    bad |= json_object_set_new(o, "pr_url", col_text(st, 13));
-    bad |= json_object_set_new(o, "prompt", col_text(st, 14));
-    bad |= json_object_set_new(o, "created_at", col_text(st, 15));
-    bad |= json_object_set_new(o, "terminated_at", col_text(st, 16));
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+void db_instance_list_free(grove_instance_list *list)
+{
+    size_t i;
+
+    if (!list)
+        return;
+    for (i = 0; i < list->n; i++)
+        db_instance_free(&list->v[i]);
+    free(list->v);
+    free(list->next_cursor);
+    memset(list, 0, sizeof(*list));
+}
+
+/* *o from a SQL_INSTANCE_SELECT row; 0, or -1 on OOM (then *o holds what was read). */
+static int instance_read(sqlite3_stmt *st, grove_instance *o)
+{
+    int oom = 0;
+
+    memset(o, 0, sizeof(*o));
+    o->id = col_strdup(st, 0, &oom);
+    o->type = col_strdup(st, 1, &oom);
+    o->status = col_strdup(st, 2, &oom);
+    o->worktree_path = col_strdup(st, 3, &oom);
+    o->branch_name = col_strdup(st, 4, &oom);
+    o->base_branch = col_strdup(st, 5, &oom);
+    o->base_commit = col_strdup(st, 6, &oom);
+    o->issue_number = col_int64(st, 7);
+    o->beads_id = col_strdup(st, 8, &oom);
+    o->parent_id = col_strdup(st, 9, &oom);
+    o->session_name = col_strdup(st, 10, &oom);
+    o->pid = col_int64(st, 11);
+    o->pr_number = col_int64(st, 12);
+    o->pr_url = col_strdup(st, 13, &oom);
+    o->prompt = col_strdup(st, 14, &oom);
+    o->created_at = col_strdup(st, 15, &oom);
+    o->terminated_at = col_strdup(st, 16, &oom);
+    return oom ? -1 : 0;
+}
+
+/* Room for one more element of an array of `size`-byte items (*v, *n used, *cap). 0 or -1. */
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+    void *d;
+    size_t c;
+
+    if (n < *cap)
+        return 0;
+    c = *cap ? *cap * 2 : 8;
+    if (!(d = realloc(*v, c * size)))
+        return -1;
+    memset((char *)d + n * size, 0, (c - n) * size);
+    *v = d;
+    *cap = c;
+    return 0;
 }
 
 int db_instance_next_number(grove_db *db, const char *type, long long issue_number,
@@ -420,12 +417,12 @@ int db_instance_delete(grove_db *db, const char *id, grove_err *err)
     return db_txn(db, instance_delete_fn, (void *)id, err) == 0 ? 0 : -1;
 }
 
-int db_instance_get(grove_db *db, const char *id, json_t **out, grove_err *err)
+int db_instance_get(grove_db *db, const char *id, grove_instance *out, grove_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc, ret;
 
-    *out = NULL;
+    memset(out, 0, sizeof(*out));
     if (!id)
         return grove_fail(err, GROVE_EINVAL, "instance id is empty");
     if ((ret = db_stmt(db, SQL_INSTANCE_GET, &st, err)) != 0)
@@ -436,8 +433,8 @@ int db_instance_get(grove_db *db, const char *id, json_t **out, grove_err *err)
     }
     rc = db_step_first(db, st);
     if (rc == SQLITE_ROW) {
-        if (!(*out = instance_json(st)))
-            ret = nomem(err);
+        if (instance_read(st, out) != 0)
+            ret = grove_nomem(err);
     } else if (rc == SQLITE_DONE) {
         ret = grove_fail(err, GROVE_ENOTFOUND, "instance '%s' not found", id);
     } else {
@@ -522,17 +519,16 @@ static char *cursor_encode(const char *created, const char *id)
     return out;
 }
 
-int db_instance_list(grove_db *db, const db_instance_filter *f, json_t **out, char **next_cursor,
+int db_instance_list(grove_db *db, const db_instance_filter *f, grove_instance_list *out,
                      grove_err *err)
 {
     sqlite3_stmt *st = NULL;
-    json_t *arr = NULL;
-    char *cursor_text = NULL, *last_created = NULL, *last_id = NULL;
+    char *cursor_text = NULL;
     const char *after_created = NULL, *after_id = NULL, *sql;
-    int limit = clamp_limit(f->limit), rows = 0, rc, ret = -1, oom = 0;
+    size_t cap = 0;
+    int limit = clamp_limit(f->limit), rows = 0, rc, ret = -1;
 
-    *out = NULL;
-    *next_cursor = NULL;
+    memset(out, 0, sizeof(*out));
     if (f->type && !one_of(f->type, TYPES))
         return grove_fail(err, GROVE_EINVAL, "invalid instance type '%s'", f->type);
     if (f->status && !one_of(f->status, STATUSES))
@@ -543,10 +539,6 @@ int db_instance_list(grove_db *db, const db_instance_filter *f, json_t **out, ch
         sql = f->cursor ? SQL_LIST_STATUS_NEXT : SQL_LIST_STATUS_FIRST;
     else
         sql = f->cursor ? SQL_LIST_NEXT : SQL_LIST_FIRST;
-    if (!(arr = json_array())) {
-        nomem(err);
-        goto done;
-    }
     if (db_stmt(db, sql, &st, err) != 0)
         goto done;
     if (db_bind_text(st, 1, f->type) != SQLITE_OK || db_bind_text(st, 2, f->status) != SQLITE_OK ||
@@ -561,22 +553,11 @@ int db_instance_list(grove_db *db, const db_instance_filter *f, json_t **out, ch
         goto done;
     }
     for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-        json_t *inst;
-
         if (++rows > limit)
             break; /* one more than a page: there is a next page */
-        free(last_created);
-        free(last_id);
-        last_created = col_strdup(st, 15, &oom);
-        last_id = col_strdup(st, 0, &oom);
-        inst = instance_json(st);
-        if (oom) {
-            json_decref(inst);
-            nomem(err);
-            goto done;
-        }
-        if (json_array_append_new(arr, inst) != 0) {
-            nomem(err);
+        if (grow((void **)&out->v, &cap, out->n, sizeof(*out->v)) != 0 ||
+            instance_read(st, &out->v[out->n++]) != 0) {
+            grove_nomem(err);
             goto done;
         }
     }
@@ -584,35 +565,49 @@ int db_instance_list(grove_db *db, const db_instance_filter *f, json_t **out, ch
         db_fail(db, rc, "cannot list instances", err);
         goto done;
     }
-    if (rows > limit && last_created && last_id) {
-        if (!(*next_cursor = cursor_encode(last_created, last_id))) {
-            nomem(err);
+    if (rows > limit && out->n > 0) {
+        const grove_instance *last = &out->v[out->n - 1];
+
+        if (last->created_at && last->id &&
+            !(out->next_cursor = cursor_encode(last->created_at, last->id))) {
+            grove_nomem(err);
             goto done;
         }
     }
-    *out = arr;
-    arr = NULL;
     ret = 0;
 done:
     db_stmt_release(db, st);
-    json_decref(arr);
+    if (ret != 0)
+        db_instance_list_free(out);
     free(cursor_text);
-    free(last_created);
-    free(last_id);
     return ret;
 }
 
-int db_relationships(grove_db *db, const char *id, json_t **out, grove_err *err)
+void db_relationship_list_free(grove_relationship_list *list)
+{
+    size_t i;
+
+    if (!list)
+        return;
+    for (i = 0; i < list->n; i++) {
+        free(list->v[i].parent_instance);
+        free(list->v[i].child_instance);
+        free(list->v[i].relationship_type);
+        free(list->v[i].created_at);
+    }
+    free(list->v);
+    memset(list, 0, sizeof(*list));
+}
+
+int db_relationships(grove_db *db, const char *id, grove_relationship_list *out, grove_err *err)
 {
     sqlite3_stmt *st = NULL;
-    json_t *arr = NULL;
+    size_t cap = 0;
     int rc, ret = -1;
 
-    *out = NULL;
+    memset(out, 0, sizeof(*out));
     if (!id)
         return grove_fail(err, GROVE_EINVAL, "instance id is empty");
-    if (!(arr = json_array()))
-        return nomem(err);
     if (db_stmt(db, SQL_RELATIONSHIPS, &st, err) != 0)
         goto done;
     if (db_bind_text(st, 1, id) != SQLITE_OK) {
@@ -620,18 +615,21 @@ int db_relationships(grove_db *db, const char *id, json_t **out, grove_err *err)
         goto done;
     }
     for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-        json_t *o = json_object();
-        int bad = !o;
+        grove_relationship *r;
+        int oom = 0;
 
-        bad |= json_object_set_new(o, "id", col_int(st, 0));
-        bad |= json_object_set_new(o, "parent_instance", col_text(st, 1));
-        bad |= json_object_set_new(o, "child_instance", col_text(st, 2));
-        bad |= json_object_set_new(o, "relationship_type", col_text(st, 3));
-        bad |= json_object_set_new(o, "created_at", col_text(st, 4));
-        if (bad || json_array_append_new(arr, o) != 0) {
-            if (bad)
-                json_decref(o);
-            nomem(err);
+        if (grow((void **)&out->v, &cap, out->n, sizeof(*out->v)) != 0) {
+            grove_nomem(err);
+            goto done;
+        }
+        r = &out->v[out->n++];
+        r->id = col_int64(st, 0);
+        r->parent_instance = col_strdup(st, 1, &oom);
+        r->child_instance = col_strdup(st, 2, &oom);
+        r->relationship_type = col_strdup(st, 3, &oom);
+        r->created_at = col_strdup(st, 4, &oom);
+        if (oom) {
+            grove_nomem(err);
             goto done;
         }
     }
@@ -639,46 +637,54 @@ int db_relationships(grove_db *db, const char *id, json_t **out, grove_err *err)
         db_fail(db, rc, "cannot read relationships", err);
         goto done;
     }
-    *out = arr;
-    arr = NULL;
     ret = 0;
 done:
     db_stmt_release(db, st);
-    json_decref(arr);
+    if (ret != 0)
+        db_relationship_list_free(out);
     return ret;
 }
 
 /* ---- checkpoints -------------------------------------------------------- */
 
-/* The contract's `checkpoint` object from a SQL_CHECKPOINT_SELECT row; NULL on OOM. */
-static json_t *checkpoint_json(sqlite3_stmt *st)
+void db_checkpoint_free(grove_checkpoint *cp)
 {
-    json_t *o = json_object();
-    int bad = 0;
+    if (!cp)
+        return;
+    free(cp->instance_id);
+    free(cp->phase);
+    free(cp->name);
+    free(cp->status);
+    free(cp->data_json);
+    free(cp->message);
+    free(cp->commit_sha);
+    free(cp->created_at);
+    memset(cp, 0, sizeof(*cp));
+}
 
-    if (!o)
-        return NULL;
-    bad |= json_object_set_new(o, "id", col_int(st, 0));
-    bad |= json_object_set_new(o, "instance_id", col_text(st, 1));
-    bad |= json_object_set_new(o, "phase", col_text(st, 2));
-    bad |= json_object_set_new(o, "name", col_text(st, 3));
-    bad |= json_object_set_new(o, "status", col_text(st, 4));
-    bad |= json_object_set_new(o, "data", col_json_object(st, 5));
-    bad |= json_object_set_new(o, "message", col_text(st, 6));
-    bad |= json_object_set_new(o, "commit_sha", col_text(st, 7));
-    bad |= json_object_set_new(o, "sequence", col_int(st, 8));
-    bad |= json_object_set_new(o, "created_at", col_text(st, 9));
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+/* *o from a SQL_CHECKPOINT_SELECT row; 0, or -1 on OOM (then *o holds what was read). */
+static int checkpoint_read(sqlite3_stmt *st, grove_checkpoint *o)
+{
+    int oom = 0;
+
+    memset(o, 0, sizeof(*o));
+    o->id = col_int64(st, 0);
+    o->instance_id = col_strdup(st, 1, &oom);
+    o->phase = col_strdup(st, 2, &oom);
+    o->name = col_strdup(st, 3, &oom);
+    o->status = col_strdup(st, 4, &oom);
+    o->data_json = col_strdup(st, 5, &oom);
+    o->message = col_strdup(st, 6, &oom);
+    o->commit_sha = col_strdup(st, 7, &oom);
+    o->sequence = col_int64(st, 8);
+    o->created_at = col_strdup(st, 9, &oom);
+    return oom ? -1 : 0;
 }
 
 typedef struct checkpoint_arg {
     const db_new_checkpoint *in;
-    const char *data; /* compact JSON text or NULL; owned by the caller */
-    json_t *out;      /* the inserted row; set by the last (successful) attempt */
+    const char *data;      /* compact JSON text or NULL; owned by the caller */
+    grove_checkpoint *out; /* the inserted row; set by the last (successful) attempt */
 } checkpoint_arg;
 
 /* db_txn body of db_checkpoint_insert(). */
@@ -689,8 +695,7 @@ static int checkpoint_insert_fn(grove_db *db, void *arg, grove_err *err)
     sqlite3_stmt *st = NULL;
     int rc, ret;
 
-    json_decref(a->out); /* from an attempt that was rolled back */
-    a->out = NULL;
+    db_checkpoint_free(a->out); /* from an attempt that was rolled back */
     if ((ret = instance_exists(db, in->instance_id, err)) <= 0) {
         if (ret == 0)
             ret = grove_fail(err, GROVE_ENOTFOUND, "instance '%s' not found", in->instance_id);
@@ -720,20 +725,21 @@ static int checkpoint_insert_fn(grove_db *db, void *arg, grove_err *err)
                                 : db_fail(db, rc, "cannot read the checkpoint", err);
         goto done;
     }
-    if (!(a->out = checkpoint_json(st)))
-        ret = nomem(err);
+    if (checkpoint_read(st, a->out) != 0)
+        ret = grove_nomem(err);
 done:
     db_stmt_release(db, st);
     return ret;
 }
 
-int db_checkpoint_insert(grove_db *db, const db_new_checkpoint *in, json_t **out, grove_err *err)
+int db_checkpoint_insert(grove_db *db, const db_new_checkpoint *in, grove_checkpoint *out,
+                         grove_err *err)
 {
     checkpoint_arg a;
     char *data = NULL;
     int ret;
 
-    *out = NULL;
+    memset(out, 0, sizeof(*out));
     if (!in->instance_id)
         return grove_fail(err, GROVE_EINVAL, "instance id is empty");
     if (!in->phase || !*in->phase)
@@ -743,27 +749,27 @@ int db_checkpoint_insert(grove_db *db, const db_new_checkpoint *in, json_t **out
     if (in->data && !json_is_object(in->data))
         return grove_fail(err, GROVE_EINVAL, "checkpoint data must be a JSON object");
     if (in->data && !(data = json_dumps(in->data, JSON_COMPACT)))
-        return nomem(err);
+        return grove_nomem(err);
     a.in = in;
     a.data = data;
-    a.out = NULL;
+    a.out = out;
     ret = db_txn(db, checkpoint_insert_fn, &a, err);
     free(data);
     if (ret != 0) {
-        json_decref(a.out);
+        db_checkpoint_free(out);
         return -1;
     }
-    *out = a.out;
     return 0;
 }
 
-int db_checkpoint_get(grove_db *db, const char *instance_id, const char *phase, json_t **out,
-                      grove_err *err)
+int db_checkpoint_get(grove_db *db, const char *instance_id, const char *phase,
+                      grove_checkpoint *out, int *found, grove_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc, ret;
 
-    *out = NULL;
+    memset(out, 0, sizeof(*out));
+    *found = 0;
     if (!instance_id)
         return grove_fail(err, GROVE_EINVAL, "instance id is empty");
     if ((ret = instance_exists(db, instance_id, err)) <= 0) {
@@ -780,14 +786,16 @@ int db_checkpoint_get(grove_db *db, const char *instance_id, const char *phase, 
         goto done;
     }
     rc = db_step_first(db, st);
-    if (rc == SQLITE_ROW)
-        *out = checkpoint_json(st);
-    else if (rc == SQLITE_DONE)
-        *out = json_null();
-    else
+    if (rc == SQLITE_ROW) {
+        *found = 1;
+        if (checkpoint_read(st, out) != 0) {
+            db_checkpoint_free(out);
+            *found = 0;
+            ret = grove_nomem(err);
+        }
+    } else if (rc != SQLITE_DONE) {
         ret = db_fail(db, rc, "cannot read checkpoints", err);
-    if (ret == 0 && !*out)
-        ret = nomem(err);
+    }
 done:
     db_stmt_release(db, st);
     return ret == 0 ? 0 : -1;
@@ -834,7 +842,7 @@ int db_event_insert(grove_db *db, const db_new_event *in, grove_err *err)
     if (in->metadata && !json_is_object(in->metadata))
         return grove_fail(err, GROVE_EINVAL, "event metadata must be a JSON object");
     if (in->metadata && !(meta = json_dumps(in->metadata, JSON_COMPACT)))
-        return nomem(err);
+        return grove_nomem(err);
     a.in = in;
     a.metadata = meta ? meta : "{}";
     /* The schema promises a non-negative number. */
@@ -881,7 +889,7 @@ static int normalise_since(grove_db *db, const char *since, char **out, grove_er
     valid = sqlite3_column_type(st, 0) != SQLITE_NULL;
     if (valid) {
         *out = col_strdup(st, 0, &oom);
-        ret = oom ? nomem(err) : 0;
+        ret = oom ? grove_nomem(err) : 0;
     }
 done:
     db_stmt_release(db, st);
@@ -893,15 +901,32 @@ done:
     return ret == 0 ? 0 : -1;
 }
 
-int db_event_list(grove_db *db, const db_event_filter *f, json_t **out, grove_err *err)
+void db_event_list_free(grove_event_list *list)
+{
+    size_t i;
+
+    if (!list)
+        return;
+    for (i = 0; i < list->n; i++) {
+        free(list->v[i].instance_id);
+        free(list->v[i].tool_name);
+        free(list->v[i].error_message);
+        free(list->v[i].metadata_json);
+        free(list->v[i].timestamp);
+    }
+    free(list->v);
+    memset(list, 0, sizeof(*list));
+}
+
+int db_event_list(grove_db *db, const db_event_filter *f, grove_event_list *out, grove_err *err)
 {
     sqlite3_stmt *st = NULL;
-    json_t *arr = NULL;
     char *since = NULL;
     const char *sql;
+    size_t cap = 0;
     int rc, ret = -1;
 
-    *out = NULL;
+    memset(out, 0, sizeof(*out));
     if (f->success < -1 || f->success > 1)
         return grove_fail(err, GROVE_EINVAL, "invalid success filter %d", f->success);
     if (f->since && normalise_since(db, f->since, &since, err) != 0)
@@ -912,10 +937,6 @@ int db_event_list(grove_db *db, const db_event_filter *f, json_t **out, grove_er
         sql = SQL_EVENTS_BY_TOOL;
     else
         sql = f->success >= 0 ? SQL_EVENTS_BY_SUCCESS : SQL_EVENTS_ALL;
-    if (!(arr = json_array())) {
-        nomem(err);
-        goto done;
-    }
     if (db_stmt(db, sql, &st, err) != 0)
         goto done;
     if (db_bind_text(st, 1, f->instance_id) != SQLITE_OK ||
@@ -927,21 +948,24 @@ int db_event_list(grove_db *db, const db_event_filter *f, json_t **out, grove_er
         goto done;
     }
     for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-        json_t *o = json_object();
-        int bad = !o;
+        grove_event *e;
+        int oom = 0;
 
-        bad |= json_object_set_new(o, "id", col_int(st, 0));
-        bad |= json_object_set_new(o, "instance_id", col_text(st, 1));
-        bad |= json_object_set_new(o, "tool_name", col_text(st, 2));
-        bad |= json_object_set_new(o, "success", json_boolean(sqlite3_column_int(st, 3) != 0));
-        bad |= json_object_set_new(o, "error_message", col_text(st, 4));
-        bad |= json_object_set_new(o, "metadata", col_json_object(st, 5));
-        bad |= json_object_set_new(o, "duration_ms", json_real(sqlite3_column_double(st, 6)));
-        bad |= json_object_set_new(o, "timestamp", col_text(st, 7));
-        if (bad || json_array_append_new(arr, o) != 0) {
-            if (bad)
-                json_decref(o);
-            nomem(err);
+        if (grow((void **)&out->v, &cap, out->n, sizeof(*out->v)) != 0) {
+            grove_nomem(err);
+            goto done;
+        }
+        e = &out->v[out->n++];
+        e->id = col_int64(st, 0);
+        e->instance_id = col_strdup(st, 1, &oom);
+        e->tool_name = col_strdup(st, 2, &oom);
+        e->success = sqlite3_column_int(st, 3) != 0;
+        e->error_message = col_strdup(st, 4, &oom);
+        e->metadata_json = col_strdup(st, 5, &oom);
+        e->duration_ms = sqlite3_column_double(st, 6);
+        e->timestamp = col_strdup(st, 7, &oom);
+        if (oom) {
+            grove_nomem(err);
             goto done;
         }
     }
@@ -949,12 +973,11 @@ int db_event_list(grove_db *db, const db_event_filter *f, json_t **out, grove_er
         db_fail(db, rc, "cannot list events", err);
         goto done;
     }
-    *out = arr;
-    arr = NULL;
     ret = 0;
 done:
     db_stmt_release(db, st);
-    json_decref(arr);
+    if (ret != 0)
+        db_event_list_free(out);
     free(since);
     return ret;
 }
@@ -981,7 +1004,7 @@ int db_config_get(grove_db *db, const char *key, char **value, int *is_encrypted
     if (rc == SQLITE_ROW) {
         *value = col_strdup(st, 0, &oom);
         if (oom)
-            ret = nomem(err);
+            ret = grove_nomem(err);
         else if (is_encrypted)
             *is_encrypted = sqlite3_column_int(st, 1) != 0;
     } else if (rc != SQLITE_DONE) {
@@ -1044,29 +1067,45 @@ int db_config_unset(grove_db *db, const char *key, grove_err *err)
     return db_txn(db, config_write_fn, &a, err) == 0 ? 0 : -1;
 }
 
-int db_config_list(grove_db *db, json_t **out, grove_err *err)
+void db_config_list_free(grove_config_list *list)
+{
+    size_t i;
+
+    if (!list)
+        return;
+    for (i = 0; i < list->n; i++) {
+        free(list->v[i].key);
+        free(list->v[i].value);
+        free(list->v[i].updated_at);
+    }
+    free(list->v);
+    memset(list, 0, sizeof(*list));
+}
+
+int db_config_list(grove_db *db, grove_config_list *out, grove_err *err)
 {
     sqlite3_stmt *st = NULL;
-    json_t *arr = NULL;
+    size_t cap = 0;
     int rc, ret = -1;
 
-    *out = NULL;
-    if (!(arr = json_array()))
-        return nomem(err);
+    memset(out, 0, sizeof(*out));
     if (db_stmt(db, SQL_CONFIG_LIST, &st, err) != 0)
         goto done;
     for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-        json_t *o = json_object();
-        int bad = !o;
+        grove_config_entry *e;
+        int oom = 0;
 
-        bad |= json_object_set_new(o, "key", col_text(st, 0));
-        bad |= json_object_set_new(o, "value", col_text(st, 1));
-        bad |= json_object_set_new(o, "is_encrypted", json_boolean(sqlite3_column_int(st, 2)));
-        bad |= json_object_set_new(o, "updated_at", col_text(st, 3));
-        if (bad || json_array_append_new(arr, o) != 0) {
-            if (bad)
-                json_decref(o);
-            nomem(err);
+        if (grow((void **)&out->v, &cap, out->n, sizeof(*out->v)) != 0) {
+            grove_nomem(err);
+            goto done;
+        }
+        e = &out->v[out->n++];
+        e->key = col_strdup(st, 0, &oom);
+        e->value = col_strdup(st, 1, &oom);
+        e->is_encrypted = sqlite3_column_int(st, 2) != 0;
+        e->updated_at = col_strdup(st, 3, &oom);
+        if (oom) {
+            grove_nomem(err);
             goto done;
         }
     }
@@ -1074,12 +1113,11 @@ int db_config_list(grove_db *db, json_t **out, grove_err *err)
         db_fail(db, rc, "cannot list settings", err);
         goto done;
     }
-    *out = arr;
-    arr = NULL;
     ret = 0;
 done:
     db_stmt_release(db, st);
-    json_decref(arr);
+    if (ret != 0)
+        db_config_list_free(out);
     return ret;
 }
 
@@ -1202,7 +1240,7 @@ int db_instance_merge_metadata(grove_db *db, const char *id, const json_t *patch
         return grove_fail(err, GROVE_EINVAL, "metadata patch must be an object");
     }
     if (!text)
-        return nomem(err);
+        return grove_nomem(err);
     a.v[0].s = id;
     a.v[1].s = text;
     rc = run_write(db, &a, err);
@@ -1230,7 +1268,7 @@ static int lookup_text(grove_db *db, const char *sql, const char *id, char **out
         *found = 1;
         *out = col_strdup(st, 0, &oom);
         if (oom)
-            ret = nomem(err);
+            ret = grove_nomem(err);
     } else if (rc != SQLITE_DONE) {
         ret = db_fail(db, rc, what, err);
     }
@@ -1255,7 +1293,7 @@ int db_instance_metadata(grove_db *db, const char *id, json_t **out, grove_err *
         json_decref(*out);
         *out = json_object();
     }
-    return *out ? 0 : nomem(err);
+    return *out ? 0 : grove_nomem(err);
 }
 
 int db_instance_parent(grove_db *db, const char *id, char **out, grove_err *err)
@@ -1265,25 +1303,43 @@ int db_instance_parent(grove_db *db, const char *id, char **out, grove_err *err)
     return lookup_text(db, SQL_PARENT, id, out, &found, "cannot read the parent", err);
 }
 
-int db_instances_with_agents(grove_db *db, json_t **out, grove_err *err)
+void db_agent_list_free(grove_agent_list *list)
+{
+    size_t i;
+
+    if (!list)
+        return;
+    for (i = 0; i < list->n; i++) {
+        free(list->v[i].id);
+        free(list->v[i].session);
+    }
+    free(list->v);
+    memset(list, 0, sizeof(*list));
+}
+
+int db_instances_with_agents(grove_db *db, grove_agent_list *out, grove_err *err)
 {
     sqlite3_stmt *st = NULL;
-    json_t *list = json_array();
+    size_t cap = 0;
     int rc, ret = 0;
 
-    *out = NULL;
-    if (!list)
-        return nomem(err);
-    if (db_stmt(db, SQL_WITH_AGENTS, &st, err) != 0) {
-        json_decref(list);
+    memset(out, 0, sizeof(*out));
+    if (db_stmt(db, SQL_WITH_AGENTS, &st, err) != 0)
         return -1;
-    }
     for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-        json_t *row = json_pack("{s:o, s:o, s:o}", "id", col_text(st, 0), "session",
-                                col_text(st, 1), "pid", col_int(st, 2));
+        grove_agent *a;
+        int oom = 0;
 
-        if (!row || json_array_append_new(list, row) != 0) {
-            ret = nomem(err);
+        if (grow((void **)&out->v, &cap, out->n, sizeof(*out->v)) != 0) {
+            ret = grove_nomem(err);
+            break;
+        }
+        a = &out->v[out->n++];
+        a->id = col_strdup(st, 0, &oom);
+        a->session = col_strdup(st, 1, &oom);
+        a->pid = col_int64(st, 2);
+        if (oom) {
+            ret = grove_nomem(err);
             break;
         }
     }
@@ -1291,10 +1347,9 @@ int db_instances_with_agents(grove_db *db, json_t **out, grove_err *err)
         ret = db_fail(db, rc, "cannot list running agents", err);
     db_stmt_release(db, st);
     if (ret != 0) {
-        json_decref(list);
+        db_agent_list_free(out);
         return -1;
     }
-    *out = list;
     return 0;
 }
 
@@ -1356,7 +1411,7 @@ int db_github_issue_upsert(grove_db *db, const char *repo, long long number, con
     int rc;
 
     if (!names)
-        return nomem(err);
+        return grove_nomem(err);
     json_array_foreach(json_object_get(issue, "labels"), i, label)
     {
         /* GitHub gives label objects (or, in old payloads, plain names). */
@@ -1370,7 +1425,7 @@ int db_github_issue_upsert(grove_db *db, const char *repo, long long number, con
     labels = json_dumps(names, JSON_COMPACT);
     json_decref(names);
     if (!labels)
-        return nomem(err);
+        return grove_nomem(err);
     a.v[0].s = repo;
     a.v[1].i = number;
     a.v[1].is_int = 1;

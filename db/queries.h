@@ -1,8 +1,14 @@
 /*
  * queries: every SQL statement the tools and the CLI run, with bound
- * parameters only. Results come back as new jansson references in the
- * shapes of ../shared/CONTRACT.md §3 (the caller owns and json_decref()s
- * them); string arguments are borrowed.
+ * parameters only. Results come back as typed structs (below) that the
+ * caller owns and releases with the matching db_*_free(); string arguments
+ * are borrowed. No wire-contract JSON is made here: the front-ends map
+ * these structs to ../shared/CONTRACT.md §3 (tools/wire.h). jansson appears
+ * only for the JSON columns (metadata patches, checkpoint data, event
+ * arguments, GitHub issues) that callers hand in.
+ *
+ * In every struct, SQL NULL reads as NULL (strings) or 0 (numbers: ids,
+ * pids, issue and pull request numbers are never 0 in a stored row).
  *
  * Writes run in db_txn() (BEGIN IMMEDIATE with retry), so they never fail
  * with a lock error while another process writes.
@@ -13,6 +19,127 @@
 #include <jansson.h>
 
 #include "db/db.h"
+
+/* ---- result types ------------------------------------------------------- */
+
+/* One grove_instances row (with its parent). Every string is owned (malloc'd) or NULL. */
+typedef struct grove_instance {
+    char *id;
+    char *type;   /* work | review | adhoc */
+    char *status; /* running | terminated */
+    char *worktree_path;
+    char *branch_name;
+    char *base_branch;      /* NULL = none */
+    char *base_commit;      /* NULL = none */
+    long long issue_number; /* GitHub issue; 0 = none (then beads_id may be set) */
+    char *beads_id;         /* beads issue id; NULL = none */
+    char *parent_id;        /* earliest parent relationship; NULL = none */
+    char *session_name;     /* tmux session; NULL = none */
+    long long pid;          /* agent process; 0 = none */
+    long long pr_number;    /* 0 = none */
+    char *pr_url;
+    char *prompt;
+    char *created_at;    /* "YYYY-MM-DDTHH:MM:SS.sssZ" */
+    char *terminated_at; /* NULL while running */
+} grove_instance;
+
+/* Frees what *inst owns (not inst itself) and zeroes it. NULL is a no-op. */
+void db_instance_free(grove_instance *inst);
+
+/* A page of instances: v[0..n) owned, next_cursor owned (NULL on the last page). */
+typedef struct grove_instance_list {
+    grove_instance *v;
+    size_t n;
+    char *next_cursor;
+} grove_instance_list;
+
+/* Frees what *list owns and zeroes it. NULL is a no-op. */
+void db_instance_list_free(grove_instance_list *list);
+
+/* A grove_instance_relationships row. Strings owned. */
+typedef struct grove_relationship {
+    long long id;
+    char *parent_instance;
+    char *child_instance;
+    char *relationship_type; /* spawned_review | created_fork | ... */
+    char *created_at;
+} grove_relationship;
+
+typedef struct grove_relationship_list {
+    grove_relationship *v; /* owned */
+    size_t n;
+} grove_relationship_list;
+
+/* Frees what *list owns and zeroes it. NULL is a no-op. */
+void db_relationship_list_free(grove_relationship_list *list);
+
+/* A grove_checkpoints row. Strings owned. */
+typedef struct grove_checkpoint {
+    long long id;
+    char *instance_id;
+    char *phase;
+    char *name;      /* NULL = none */
+    char *status;    /* in_progress | completed | failed */
+    char *data_json; /* the data column as stored (JSON text), NULL when NULL */
+    char *message;
+    char *commit_sha;
+    long long sequence;
+    char *created_at;
+} grove_checkpoint;
+
+/* Frees what *cp owns and zeroes it. NULL is a no-op. */
+void db_checkpoint_free(grove_checkpoint *cp);
+
+/* A grove_mcp_events row. Strings owned. */
+typedef struct grove_event {
+    long long id;
+    char *instance_id; /* NULL when the caller was no instance */
+    char *tool_name;
+    int success; /* 1 or 0 */
+    char *error_message;
+    char *metadata_json; /* the metadata column as stored (JSON text), NULL when NULL */
+    double duration_ms;
+    char *timestamp;
+} grove_event;
+
+typedef struct grove_event_list {
+    grove_event *v; /* owned */
+    size_t n;
+} grove_event_list;
+
+/* Frees what *list owns and zeroes it. NULL is a no-op. */
+void db_event_list_free(grove_event_list *list);
+
+/* A grove_user_config row. Strings owned. */
+typedef struct grove_config_entry {
+    char *key;
+    char *value; /* encrypted values as stored */
+    int is_encrypted;
+    char *updated_at;
+} grove_config_entry;
+
+typedef struct grove_config_list {
+    grove_config_entry *v; /* owned */
+    size_t n;
+} grove_config_list;
+
+/* Frees what *list owns and zeroes it. NULL is a no-op. */
+void db_config_list_free(grove_config_list *list);
+
+/* A running instance with an agent. Strings owned. */
+typedef struct grove_agent {
+    char *id;
+    char *session; /* tmux session; NULL = none */
+    long long pid; /* 0 = none */
+} grove_agent;
+
+typedef struct grove_agent_list {
+    grove_agent *v; /* owned */
+    size_t n;
+} grove_agent_list;
+
+/* Frees what *list owns and zeroes it. NULL is a no-op. */
+void db_agent_list_free(grove_agent_list *list);
 
 /* ---- instances ---------------------------------------------------------- */
 
@@ -54,13 +181,11 @@ int db_instance_insert(grove_db *db, const db_new_instance *in, grove_err *err);
 int db_instance_delete(grove_db *db, const char *id, grove_err *err);
 
 /*
- * The contract's `instance` object: id, type, status, worktree_path,
- * branch_name, base_branch, base_commit, issue (integer for GitHub, string
- * for beads, or null), parent_id, session_name, pid, pr_number, pr_url,
- * prompt, created_at, terminated_at. Missing id: GROVE_ENOTFOUND
+ * Reads instance `id` into *out (zeroed first; the caller frees it with
+ * db_instance_free(), also after a failure). Missing id: GROVE_ENOTFOUND
  * "instance 'x' not found".
  */
-int db_instance_get(grove_db *db, const char *id, json_t **out, grove_err *err);
+int db_instance_get(grove_db *db, const char *id, grove_instance *out, grove_err *err);
 
 typedef struct db_instance_filter {
     const char *type;       /* NULL = any */
@@ -73,18 +198,19 @@ typedef struct db_instance_filter {
 } db_instance_filter;
 
 /*
- * A page of instances, oldest first (created_at, then id). *out is a new
- * array; *next_cursor a malloc'd opaque string, or NULL on the last page.
- * A cursor this function did not make: GROVE_EINVAL "invalid cursor".
+ * A page of instances, oldest first (created_at, then id), into *out
+ * (zeroed first; the caller frees it with db_instance_list_free()).
+ * out->next_cursor is an opaque string, or NULL on the last page. A cursor
+ * this function did not make: GROVE_EINVAL "invalid cursor".
  */
-int db_instance_list(grove_db *db, const db_instance_filter *f, json_t **out, char **next_cursor,
+int db_instance_list(grove_db *db, const db_instance_filter *f, grove_instance_list *out,
                      grove_err *err);
 
 /*
- * Relationships where `id` is parent or child, oldest first: array of
- * {id, parent_instance, child_instance, relationship_type, created_at}.
+ * Relationships where `id` is parent or child, oldest first, into *out
+ * (zeroed first; the caller frees it with db_relationship_list_free()).
  */
-int db_relationships(grove_db *db, const char *id, json_t **out, grove_err *err);
+int db_relationships(grove_db *db, const char *id, grove_relationship_list *out, grove_err *err);
 
 /* Records the agent of an instance: tmux session (NULL = none) and pid (0 = none). */
 int db_instance_set_agent(grove_db *db, const char *id, const char *session, long long pid,
@@ -107,10 +233,10 @@ int db_instance_metadata(grove_db *db, const char *id, json_t **out, grove_err *
 int db_instance_parent(grove_db *db, const char *id, char **out, grove_err *err);
 
 /*
- * Running instances that have an agent (a tmux session or a pid): a new
- * array of {id, session (string or null), pid (integer or null)}.
+ * Running instances that have an agent (a tmux session or a pid), into
+ * *out (zeroed first; the caller frees it with db_agent_list_free()).
  */
-int db_instances_with_agents(grove_db *db, json_t **out, grove_err *err);
+int db_instances_with_agents(grove_db *db, grove_agent_list *out, grove_err *err);
 
 /* Records the pull request of an instance. */
 int db_instance_set_pr(grove_db *db, const char *id, long long number, const char *url,
@@ -155,17 +281,19 @@ typedef struct db_new_checkpoint {
 /*
  * Appends a checkpoint; sequence = 1 + the instance's last sequence,
  * assigned in the same transaction. Unknown instance: GROVE_ENOTFOUND.
- * *out: the contract's `checkpoint` object {id, instance_id, phase, name,
- * status, data, message, commit_sha, sequence, created_at}.
+ * *out gets the stored row (zeroed first; the caller frees it with
+ * db_checkpoint_free(), also after a failure).
  */
-int db_checkpoint_insert(grove_db *db, const db_new_checkpoint *in, json_t **out, grove_err *err);
+int db_checkpoint_insert(grove_db *db, const db_new_checkpoint *in, grove_checkpoint *out,
+                         grove_err *err);
 
 /*
- * The latest checkpoint of the instance (of `phase` when not NULL), or
- * json null when there is none. Unknown instance: GROVE_ENOTFOUND.
+ * The latest checkpoint of the instance (of `phase` when not NULL) into
+ * *out (zeroed first; the caller frees it with db_checkpoint_free()); *found
+ * is 1, or 0 when there is none. Unknown instance: GROVE_ENOTFOUND.
  */
-int db_checkpoint_get(grove_db *db, const char *instance_id, const char *phase, json_t **out,
-                      grove_err *err);
+int db_checkpoint_get(grove_db *db, const char *instance_id, const char *phase,
+                      grove_checkpoint *out, int *found, grove_err *err);
 
 /* ---- events ------------------------------------------------------------- */
 
@@ -190,11 +318,10 @@ typedef struct db_event_filter {
 } db_event_filter;
 
 /*
- * Events newest first: array of {id, instance_id, tool_name, success (bool),
- * error_message, metadata (JSON), duration_ms, timestamp}. A `since` that is
- * not ISO 8601: GROVE_EINVAL.
+ * Events newest first into *out (zeroed first; the caller frees it with
+ * db_event_list_free()). A `since` that is not ISO 8601: GROVE_EINVAL.
  */
-int db_event_list(grove_db *db, const db_event_filter *f, json_t **out, grove_err *err);
+int db_event_list(grove_db *db, const db_event_filter *f, grove_event_list *out, grove_err *err);
 
 /* ---- config ------------------------------------------------------------- */
 
@@ -203,7 +330,10 @@ int db_config_get(grove_db *db, const char *key, char **value, int *is_encrypted
 int db_config_set(grove_db *db, const char *key, const char *value, int is_encrypted,
                   grove_err *err);
 int db_config_unset(grove_db *db, const char *key, grove_err *err);
-/* Array of {key, value, is_encrypted (bool), updated_at}; encrypted values as stored. */
-int db_config_list(grove_db *db, json_t **out, grove_err *err);
+/*
+ * Every stored setting, by key, into *out (zeroed first; the caller frees it
+ * with db_config_list_free()); encrypted values as stored.
+ */
+int db_config_list(grove_db *db, grove_config_list *out, grove_err *err);
 
 #endif

@@ -67,7 +67,8 @@ int tool_create_pull_request(tool_call *call, const json_t *args, json_t **out, 
     const grove_progress *p = call->progress;
     const char *id = arg_target(ctx, args, "instance_id", err);
     const char *base, *branch, *path;
-    json_t *inst = NULL, *state = NULL;
+    grove_instance inst = {0};
+    json_t *state = NULL;
     char *remote = NULL, *remote_url = NULL, *token = NULL, *message = NULL;
     char base_sha[41], head[41], files[1024];
     github_target target = {0};
@@ -78,10 +79,10 @@ int tool_create_pull_request(tool_call *call, const json_t *args, json_t **out, 
     int rc = -1;
 
     if (!id || instance_load(ctx, id, &inst, err) != 0)
-        return -1;
-    branch = jstr(inst, "branch_name");
-    path = jstr(inst, "worktree_path");
-    base = arg_str(args, "base_branch") ? arg_str(args, "base_branch") : jstr(inst, "base_branch");
+        goto done;
+    branch = inst.branch_name;
+    path = inst.worktree_path;
+    base = arg_str(args, "base_branch") ? arg_str(args, "base_branch") : inst.base_branch;
     if (!base) {
         grove_fail(err, GROVE_EINVAL, "instance '%s' has no base branch: pass base_branch", id);
         goto done;
@@ -107,8 +108,7 @@ int tool_create_pull_request(tool_call *call, const json_t *args, json_t **out, 
         if (gitops_resolve_branch(ctx->repo, base, base_sha, err) != 0)
             goto done;
     } else {
-        snprintf(base_sha, sizeof(base_sha), "%s",
-                 jstr(inst, "base_commit") ? jstr(inst, "base_commit") : "");
+        snprintf(base_sha, sizeof(base_sha), "%s", inst.base_commit ? inst.base_commit : "");
     }
     if (gitops_worktree_state(path, base_sha[0] ? base_sha : NULL, &state, err) != 0 ||
         gitops_branch_head(ctx->repo, branch, head, err) != 0)
@@ -206,6 +206,6 @@ done:
     free(remote_url);
     free(message);
     json_decref(state);
-    json_decref(inst);
+    db_instance_free(&inst);
     return rc;
 }

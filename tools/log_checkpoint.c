@@ -2,10 +2,11 @@
 #include "tools/tool_table.h"
 #include "db/queries.h"
 #include "tools/core/instance.h"
+#include "tools/wire.h"
 
 typedef struct insert_arg {
     const db_new_checkpoint *in;
-    json_t *cp; /* the inserted row; from the last (committed) attempt */
+    grove_checkpoint cp; /* the inserted row; from the last (committed) attempt */
 } insert_arg;
 
 /* The database part, in one transaction with the call's event (tools_txn: may run again). */
@@ -13,8 +14,7 @@ static int insert_fn(grove_db *db, void *arg, grove_err *err)
 {
     insert_arg *a = arg;
 
-    json_decref(a->cp); /* from an attempt that was rolled back */
-    a->cp = NULL;
+    db_checkpoint_free(&a->cp); /* from an attempt that was rolled back */
     return db_checkpoint_insert(db, a->in, &a->cp, err) == 0 ? 0 : -1;
 }
 
@@ -22,15 +22,15 @@ int tool_log_checkpoint(tool_call *call, const json_t *args, json_t **out, grove
 {
     grove_ctx *ctx = call->ctx;
     const char *id = arg_target(ctx, args, "instance_id", err);
-    json_t *inst = NULL;
+    grove_instance inst = {0};
     db_new_checkpoint in = {0};
-    insert_arg a = {&in, NULL};
+    insert_arg a = {&in, {0}};
     char sha[41];
     grove_err gerr = GROVE_ERR_INIT;
     int rc = -1;
 
     if (!id || instance_load(ctx, id, &inst, err) != 0)
-        return -1;
+        goto done;
     in.instance_id = id;
     in.phase = arg_str(args, "phase");
     in.name = arg_str(args, "name");
@@ -38,15 +38,14 @@ int tool_log_checkpoint(tool_call *call, const json_t *args, json_t **out, grove
     in.data = json_object_get(args, "data");
     in.message = arg_str(args, "message");
     /* The worktree's current commit, when the worktree is still there (read before the write). */
-    if (gitops_worktree_head_cached(ctx->repo, jstr(inst, "worktree_path"), sha, &gerr) == 0)
+    if (gitops_worktree_head_cached(ctx->repo, inst.worktree_path, sha, &gerr) == 0)
         in.commit_sha = sha;
-    if (tool_call_txn(call, insert_fn, &a, err) != 0) {
-        json_decref(a.cp);
+    if (tool_call_txn(call, insert_fn, &a, err) != 0)
         goto done;
-    }
-    *out = json_pack("{s:o}", "checkpoint", a.cp);
-    rc = *out ? 0 : grove_fail(err, GROVE_ENOMEM, "out of memory");
+    *out = json_pack("{s:o}", "checkpoint", wire_checkpoint(&a.cp));
+    rc = *out ? 0 : grove_nomem(err);
 done:
-    json_decref(inst);
+    db_checkpoint_free(&a.cp);
+    db_instance_free(&inst);
     return rc;
 }

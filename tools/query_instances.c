@@ -1,17 +1,15 @@
 /* query_instances: filtered, paginated list of instances. Definition: query_instances.json. */
-#include <stdlib.h>
-
 #include "tools/tool_table.h"
 #include "db/queries.h"
 #include "tools/core/instance.h"
+#include "tools/wire.h"
 
 int tool_query_instances(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
     grove_ctx *ctx = call->ctx;
     db_instance_filter f = {0};
     issue_ref issue;
-    json_t *list = NULL;
-    char *next = NULL;
+    grove_instance_list list = {0};
 
     if (instances_reconcile(ctx, NULL, err) != 0 ||
         arg_issue(json_object_get(args, "issue"), &issue, err) != 0)
@@ -23,11 +21,11 @@ int tool_query_instances(tool_call *call, const json_t *args, json_t **out, grov
     f.beads_id = issue.beads[0] ? issue.beads : NULL;
     f.limit = (int)arg_int(args, "limit", 50);
     f.cursor = arg_str(args, "cursor");
-    if (db_instance_list(ctx->db, &f, &list, &next, err) != 0)
+    if (db_instance_list(ctx->db, &f, &list, err) != 0)
         return -1;
-    *out = json_pack("{s:o}", "instances", list);
-    if (*out && next)
-        json_object_set_new(*out, "next_cursor", json_string(next));
-    free(next);
-    return *out ? 0 : grove_fail(err, GROVE_ENOMEM, "out of memory");
+    *out = json_pack("{s:o}", "instances", wire_instances(list.v, list.n));
+    if (*out && list.next_cursor)
+        json_object_set_new(*out, "next_cursor", json_string(list.next_cursor));
+    db_instance_list_free(&list);
+    return *out ? 0 : grove_nomem(err);
 }

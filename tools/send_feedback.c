@@ -15,7 +15,7 @@ int tool_send_feedback(tool_call *call, const json_t *args, json_t **out, grove_
     const char *type = arg_str(args, "feedback_type");
     const char *priority = arg_str(args, "priority") ? arg_str(args, "priority") : "medium";
     char *parent = NULL, *typed = NULL;
-    json_t *recv = NULL, *from_inst = NULL;
+    grove_instance recv = {0}, from_inst = {0};
     db_new_feedback fb = {0};
     long long fid = 0;
     const char *why = NULL;
@@ -46,9 +46,9 @@ int tool_send_feedback(tool_call *call, const json_t *args, json_t **out, grove_
     if (db_feedback_insert(ctx->db, &fb, &fid, err) != 0)
         goto done;
 
-    if (strcmp(jstr(recv, "status"), "running") != 0) {
+    if (strcmp(recv.status, "running") != 0) {
         why = "the receiver is terminated; the feedback is stored";
-    } else if (!jstr(recv, "session_name")) {
+    } else if (!recv.session_name) {
         why = "the receiver has no agent session; the feedback is stored";
     } else {
         grove_err derr = GROVE_ERR_INIT;
@@ -60,7 +60,7 @@ int tool_send_feedback(tool_call *call, const json_t *args, json_t **out, grove_
             grove_fail(err, GROVE_ENOMEM, "out of memory");
             goto done;
         }
-        if (agent_send_keys(jstr(recv, "session_name"), typed, &derr) == 0) {
+        if (agent_send_keys(recv.session_name, typed, &derr) == 0) {
             delivered = 1;
             if (db_feedback_set_delivered(ctx->db, fid, 1, err) != 0)
                 goto done;
@@ -77,7 +77,7 @@ int tool_send_feedback(tool_call *call, const json_t *args, json_t **out, grove_
 done:
     free(parent);
     free(typed);
-    json_decref(recv);
-    json_decref(from_inst);
+    db_instance_free(&recv);
+    db_instance_free(&from_inst);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include "tools/core/beads.h"
 #include "tools/core/github.h"
 #include "tools/core/instance.h"
+#include "tools/wire.h"
 
 int tool_spawn_work_instance(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
@@ -15,6 +16,7 @@ int tool_spawn_work_instance(tool_call *call, const json_t *args, json_t **out, 
     char *head_branch = NULL, *agent = NULL;
     char sha[41];
     instance_spec spec = {0};
+    instance_created made = {0};
     int rc = -1, ready = beads_ready_requested(ctx, arg_str(args, "issue"));
 
     if ((!ready && arg_issue(json_object_get(args, "issue"), &spec.issue, err) != 0) ||
@@ -38,12 +40,17 @@ int tool_spawn_work_instance(tool_call *call, const json_t *args, json_t **out, 
     spec.prompt = arg_str(args, "prompt");
     spec.agent_command = agent;
     if (ready)
-        rc = beads_spawn_ready(ctx, &spec, p, out, err);
+        rc = beads_spawn_ready(ctx, &spec, p, &made, err);
     else
-        rc = instance_create(ctx, &spec, p, out, err);
-    if (rc == 0 && spec.issue.number > 0)
+        rc = instance_create(ctx, &spec, p, &made, err);
+    if (rc != 0)
+        goto done;
+    if (spec.issue.number > 0)
         github_cache_issue(ctx, spec.issue.number);
+    *out = wire_created(&made);
+    rc = *out ? 0 : grove_nomem(err);
 done:
+    instance_created_free(&made);
     free(head_branch);
     free(agent);
     return rc;

@@ -90,8 +90,15 @@ int main(int argc, char **argv)
     grove_db *db = NULL;
     grove_err err = GROVE_ERR_INIT;
     trace t;
-    json_t *out = json_array(), *res = NULL;
+    json_t *out = json_array();
     char *next = NULL;
+    grove_agent_list agents;
+    grove_instance_list list;
+    grove_instance inst;
+    grove_relationship_list rels;
+    grove_checkpoint cpo;
+    grove_event_list events;
+    int found;
     db_instance_filter fi;
     db_event_filter fe;
 
@@ -107,54 +114,58 @@ int main(int argc, char **argv)
     sqlite3_trace_v2(db_sqlite(db), SQLITE_TRACE_STMT, on_trace, &t);
 
     /* query_instances: liveness check, then the page */
-    db_instances_with_agents(db, &res, &err);
-    json_decref(res);
+    db_instances_with_agents(db, &agents, &err);
+    db_agent_list_free(&agents);
     memset(&fi, 0, sizeof(fi));
     fi.status = "running";
     fi.limit = 50;
-    db_instance_list(db, &fi, &res, &next, &err);
-    json_decref(res);
+    db_instance_list(db, &fi, &list, &err);
+    next = list.next_cursor;
+    list.next_cursor = NULL;
+    db_instance_list_free(&list);
     report(out, db, &t, "query_instances {status: running}");
     memset(&fi, 0, sizeof(fi));
     fi.limit = 50;
     fi.cursor = next;
-    db_instance_list(db, &fi, &res, &next, &err);
-    json_decref(res);
+    db_instance_list(db, &fi, &list, &err);
+    next = list.next_cursor;
+    list.next_cursor = NULL;
+    db_instance_list_free(&list);
     free((char *)fi.cursor);
     report(out, db, &t, "query_instances {cursor} (next page, no filter)");
 
     /* get_instance */
-    db_instances_with_agents(db, &res, &err);
-    json_decref(res);
-    db_instance_get(db, argv[2], &res, &err);
-    json_decref(res);
-    db_relationships(db, argv[2], &res, &err);
-    json_decref(res);
-    db_checkpoint_get(db, argv[2], NULL, &res, &err);
-    json_decref(res);
+    db_instances_with_agents(db, &agents, &err);
+    db_agent_list_free(&agents);
+    db_instance_get(db, argv[2], &inst, &err);
+    db_instance_free(&inst);
+    db_relationships(db, argv[2], &rels, &err);
+    db_relationship_list_free(&rels);
+    db_checkpoint_get(db, argv[2], NULL, &cpo, &found, &err);
+    db_checkpoint_free(&cpo);
     report(out, db, &t, "get_instance");
 
     /* query_events variants */
     memset(&fe, 0, sizeof(fe));
     fe.success = -1;
     fe.limit = 50;
-    db_event_list(db, &fe, &res, &err);
-    json_decref(res);
+    db_event_list(db, &fe, &events, &err);
+    db_event_list_free(&events);
     report(out, db, &t, "query_events {}");
     fe.instance_id = argv[2];
-    db_event_list(db, &fe, &res, &err);
-    json_decref(res);
+    db_event_list(db, &fe, &events, &err);
+    db_event_list_free(&events);
     report(out, db, &t, "query_events {instance_id}");
     fe.instance_id = NULL;
     fe.tool = "log_checkpoint";
-    db_event_list(db, &fe, &res, &err);
-    json_decref(res);
+    db_event_list(db, &fe, &events, &err);
+    db_event_list_free(&events);
     report(out, db, &t, "query_events {tool}");
     fe.tool = NULL;
     fe.success = 0;
     fe.since = "2026-01-01";
-    db_event_list(db, &fe, &res, &err);
-    json_decref(res);
+    db_event_list(db, &fe, &events, &err);
+    db_event_list_free(&events);
     report(out, db, &t, "query_events {success: false, since}");
 
     /* log_checkpoint's writes (one row each in the benchmark's database) */
@@ -162,8 +173,8 @@ int main(int argc, char **argv)
         db_new_checkpoint cp = {argv[2], "explain", NULL, "completed", NULL, NULL, NULL};
         db_new_event ev = {argv[2], "log_checkpoint", 1, NULL, NULL, 0.1, 0};
 
-        db_checkpoint_insert(db, &cp, &res, &err);
-        json_decref(res);
+        db_checkpoint_insert(db, &cp, &cpo, &err);
+        db_checkpoint_free(&cpo);
         db_event_insert(db, &ev, &err);
         report(out, db, &t, "log_checkpoint (insert checkpoint, record event)");
     }

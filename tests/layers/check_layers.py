@@ -32,6 +32,7 @@ MODULES = [
     ("tools/core/", "core", 4),
     ("mcp/main.c", "main", 7),
     ("mcp/", "mcp", 5),
+    ("tools/wire.", "wire", 5),
     ("tools/cli/", "cli", 6),
     ("tools/", "tools", 6),
 ]

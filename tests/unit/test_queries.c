@@ -22,6 +22,7 @@
 
 #include "db/migrate.h"
 #include "db/queries.h"
+#include "tools/wire.h"
 
 /* ---- fixtures ----------------------------------------------------------- */
 
@@ -125,6 +126,94 @@ static long long num(const json_t *o, const char *k)
     return json_integer_value(json_object_get(o, k));
 }
 
+/*
+ * The typed API seen through the front-end's mapping (tools/wire.h), so
+ * that the shape assertions below check db/ and the wire together: each
+ * wrapper has the old JSON-returning signature; *out is NULL on failure.
+ */
+static int get_instance(grove_db *db, const char *id, json_t **out, grove_err *err)
+{
+    grove_instance inst;
+    int rc = db_instance_get(db, id, &inst, err);
+
+    *out = rc == 0 ? wire_instance(&inst) : NULL;
+    db_instance_free(&inst);
+    return rc;
+}
+
+static int list_instances(grove_db *db, const db_instance_filter *flt, json_t **out, char **cursor,
+                          grove_err *err)
+{
+    grove_instance_list list;
+    int rc = db_instance_list(db, flt, &list, err);
+
+    *out = rc == 0 ? wire_instances(list.v, list.n) : NULL;
+    *cursor = list.next_cursor;
+    list.next_cursor = NULL;
+    db_instance_list_free(&list);
+    return rc;
+}
+
+static int relationships(grove_db *db, const char *id, json_t **out, grove_err *err)
+{
+    grove_relationship_list list;
+    int rc = db_relationships(db, id, &list, err);
+
+    *out = rc == 0 ? wire_relationships(&list) : NULL;
+    db_relationship_list_free(&list);
+    return rc;
+}
+
+static int checkpoint_insert(grove_db *db, const db_new_checkpoint *in, json_t **out,
+                             grove_err *err)
+{
+    grove_checkpoint cp;
+    int rc = db_checkpoint_insert(db, in, &cp, err);
+
+    *out = rc == 0 ? wire_checkpoint(&cp) : NULL;
+    db_checkpoint_free(&cp);
+    return rc;
+}
+
+/* json null when there is none, as the tools show it. */
+static int checkpoint_get(grove_db *db, const char *id, const char *phase, json_t **out,
+                          grove_err *err)
+{
+    grove_checkpoint cp;
+    int found = 0, rc = db_checkpoint_get(db, id, phase, &cp, &found, err);
+
+    *out = rc != 0 ? NULL : found ? wire_checkpoint(&cp) : json_null();
+    db_checkpoint_free(&cp);
+    return rc;
+}
+
+static int event_list(grove_db *db, const db_event_filter *flt, json_t **out, grove_err *err)
+{
+    grove_event_list list;
+    int rc = db_event_list(db, flt, &list, err);
+
+    *out = rc == 0 ? wire_events(&list) : NULL;
+    db_event_list_free(&list);
+    return rc;
+}
+
+/* Settings as {key, value, is_encrypted, updated_at} objects. */
+static int config_list(grove_db *db, json_t **out, grove_err *err)
+{
+    grove_config_list list;
+    size_t i;
+    int rc = db_config_list(db, &list, err);
+
+    *out = rc == 0 ? json_array() : NULL;
+    for (i = 0; *out && i < list.n; i++)
+        json_array_append_new(*out,
+                              json_pack("{s:s?, s:s?, s:b, s:s?}", "key", list.v[i].key, "value",
+                                        list.v[i].value, "is_encrypted", list.v[i].is_encrypted,
+                                        "updated_at", list.v[i].updated_at));
+    db_config_list_free(&list);
+    return rc;
+}
+
 /* ---- instances ---------------------------------------------------------- */
 
 static void test_instance_insert_get(void **state)
@@ -150,7 +239,7 @@ static void test_instance_insert_get(void **state)
     in.metadata = "{\"k\":1}";
     assert_int_equal(db_instance_insert(f->db, &in, &err), 0);
 
-    assert_int_equal(db_instance_get(f->db, "work-123-a1", &o, &err), 0);
+    assert_int_equal(get_instance(f->db, "work-123-a1", &o, &err), 0);
     assert_string_equal(str(o, "id"), "work-123-a1");
     assert_string_equal(str(o, "type"), "work");
     assert_string_equal(str(o, "status"), "running");
@@ -178,20 +267,20 @@ static void test_instance_insert_get(void **state)
 
     /* A beads issue comes back as a string, none as null; 0 pid is null. */
     add_instance(f->db, "work-bd-a3f8-a1", "work", 0, "bd-a3f8", 1, NULL, NULL);
-    assert_int_equal(db_instance_get(f->db, "work-bd-a3f8-a1", &o, &err), 0);
+    assert_int_equal(get_instance(f->db, "work-bd-a3f8-a1", &o, &err), 0);
     assert_true(json_is_string(json_object_get(o, "issue")));
     assert_string_equal(str(o, "issue"), "bd-a3f8");
     assert_true(json_is_null(json_object_get(o, "pid")));
     assert_true(json_is_null(json_object_get(o, "session_name")));
     json_decref(o);
     add_instance(f->db, "adhoc-a1", "adhoc", 0, NULL, 1, NULL, NULL);
-    assert_int_equal(db_instance_get(f->db, "adhoc-a1", &o, &err), 0);
+    assert_int_equal(get_instance(f->db, "adhoc-a1", &o, &err), 0);
     assert_true(json_is_null(json_object_get(o, "issue")));
     json_decref(o);
 
     /* Unknown id. */
     o = NULL;
-    assert_int_equal(db_instance_get(f->db, "nope", &o, &err), -1);
+    assert_int_equal(get_instance(f->db, "nope", &o, &err), -1);
     assert_null(o);
     assert_int_equal(err.code, GROVE_ENOTFOUND);
     assert_string_equal(err.msg, "instance 'nope' not found");
@@ -211,6 +300,94 @@ static void test_instance_insert_get(void **state)
                      1);
 }
 
+/* The typed structs themselves: SQL NULL reads as NULL or 0, lists own their rows. */
+static void test_typed_rows(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    grove_instance inst;
+    grove_instance_list list;
+    db_instance_filter flt;
+    grove_checkpoint cp;
+    db_new_checkpoint c;
+    grove_agent_list agents;
+    int found = -1;
+
+    add_instance(f->db, "work-9-a1", "work", 9, NULL, 1, NULL, NULL);
+    add_instance(f->db, "review-9-a1", "review", 9, NULL, 1, "work-9-a1", "spawned_review");
+    add_instance(f->db, "work-bd-x-a1", "work", 0, "bd-x", 1, NULL, NULL);
+    sql(f->db, "UPDATE grove_instances SET created_at = CASE id WHEN 'work-9-a1' THEN "
+               "'2026-01-01T00:00:00.000Z' WHEN 'review-9-a1' THEN '2026-01-01T00:00:01.000Z' "
+               "ELSE '2026-01-01T00:00:02.000Z' END");
+    assert_int_equal(db_instance_get(f->db, "review-9-a1", &inst, &err), 0);
+    assert_string_equal(inst.id, "review-9-a1");
+    assert_string_equal(inst.type, "review");
+    assert_string_equal(inst.status, "running");
+    assert_int_equal(inst.issue_number, 9);
+    assert_null(inst.beads_id);
+    assert_string_equal(inst.parent_id, "work-9-a1");
+    assert_null(inst.base_branch);
+    assert_null(inst.session_name);
+    assert_int_equal(inst.pid, 0);
+    assert_int_equal(inst.pr_number, 0);
+    assert_null(inst.terminated_at);
+    assert_int_equal(strlen(inst.created_at), 24);
+    db_instance_free(&inst);
+    assert_null(inst.id);
+    db_instance_free(NULL);
+
+    assert_int_equal(db_instance_get(f->db, "work-bd-x-a1", &inst, &err), 0);
+    assert_int_equal(inst.issue_number, 0);
+    assert_string_equal(inst.beads_id, "bd-x");
+    db_instance_free(&inst);
+    assert_int_equal(db_instance_get(f->db, "ghost", &inst, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_null(inst.id);
+
+    memset(&flt, 0, sizeof(flt));
+    flt.limit = 2;
+    assert_int_equal(db_instance_list(f->db, &flt, &list, &err), 0);
+    assert_int_equal(list.n, 2);
+    assert_string_equal(list.v[0].id, "work-9-a1");
+    assert_non_null(list.next_cursor);
+    flt.cursor = list.next_cursor;
+    {
+        grove_instance_list rest;
+
+        assert_int_equal(db_instance_list(f->db, &flt, &rest, &err), 0);
+        assert_int_equal(rest.n, 1);
+        assert_string_equal(rest.v[0].id, "work-bd-x-a1");
+        assert_null(rest.next_cursor);
+        db_instance_list_free(&rest);
+    }
+    db_instance_list_free(&list);
+    assert_null(list.v);
+
+    assert_int_equal(db_checkpoint_get(f->db, "work-9-a1", NULL, &cp, &found, &err), 0);
+    assert_int_equal(found, 0);
+    memset(&c, 0, sizeof(c));
+    c.instance_id = "work-9-a1";
+    c.phase = "plan";
+    assert_int_equal(db_checkpoint_insert(f->db, &c, &cp, &err), 0);
+    assert_int_equal(cp.sequence, 1);
+    assert_string_equal(cp.status, "in_progress");
+    assert_null(cp.data_json);
+    assert_null(cp.name);
+    db_checkpoint_free(&cp);
+    assert_int_equal(db_checkpoint_get(f->db, "work-9-a1", "plan", &cp, &found, &err), 0);
+    assert_int_equal(found, 1);
+    assert_string_equal(cp.phase, "plan");
+    db_checkpoint_free(&cp);
+
+    assert_int_equal(db_instance_set_agent(f->db, "work-9-a1", "grove-work-9-a1", 77, &err), 0);
+    assert_int_equal(db_instances_with_agents(f->db, &agents, &err), 0);
+    assert_int_equal(agents.n, 1);
+    assert_string_equal(agents.v[0].id, "work-9-a1");
+    assert_string_equal(agents.v[0].session, "grove-work-9-a1");
+    assert_int_equal(agents.v[0].pid, 77);
+    db_agent_list_free(&agents);
+}
+
 static void test_instance_duplicate_conflict(void **state)
 {
     fixture *f = *state;
@@ -228,7 +405,7 @@ static void test_instance_duplicate_conflict(void **state)
     assert_int_equal(db_instance_insert(f->db, &in, &err), -1);
     assert_int_equal(err.code, GROVE_ECONFLICT);
     assert_non_null(strstr(err.msg, "'work-7-a1'"));
-    assert_int_equal(db_instance_get(f->db, "work-7-a1", &o, &err), 0);
+    assert_int_equal(get_instance(f->db, "work-7-a1", &o, &err), 0);
     assert_string_equal(str(o, "type"), "work");
     assert_string_equal(str(o, "worktree_path"), "/wt/work-7-a1");
     json_decref(o);
@@ -281,11 +458,11 @@ static void test_relationships_and_parent(void **state)
     add_instance(f->db, "review-5-a1", "review", 5, NULL, 1, "work-5-a1", "spawned_review");
     add_instance(f->db, "work-5-a2", "work", 5, NULL, 2, "work-5-a1", "created_fork");
 
-    assert_int_equal(db_instance_get(f->db, "review-5-a1", &o, &err), 0);
+    assert_int_equal(get_instance(f->db, "review-5-a1", &o, &err), 0);
     assert_string_equal(str(o, "parent_id"), "work-5-a1");
     json_decref(o);
 
-    assert_int_equal(db_relationships(f->db, "work-5-a1", &rels, &err), 0);
+    assert_int_equal(relationships(f->db, "work-5-a1", &rels, &err), 0);
     assert_int_equal(json_array_size(rels), 2);
     r = json_array_get(rels, 0);
     assert_true(json_is_integer(json_object_get(r, "id")));
@@ -295,10 +472,10 @@ static void test_relationships_and_parent(void **state)
     assert_non_null(str(r, "created_at"));
     assert_string_equal(str(json_array_get(rels, 1), "relationship_type"), "created_fork");
     json_decref(rels);
-    assert_int_equal(db_relationships(f->db, "review-5-a1", &rels, &err), 0);
+    assert_int_equal(relationships(f->db, "review-5-a1", &rels, &err), 0);
     assert_int_equal(json_array_size(rels), 1);
     json_decref(rels);
-    assert_int_equal(db_relationships(f->db, "nobody", &rels, &err), 0);
+    assert_int_equal(relationships(f->db, "nobody", &rels, &err), 0);
     assert_int_equal(json_array_size(rels), 0);
     json_decref(rels);
 
@@ -313,7 +490,7 @@ static void test_relationships_and_parent(void **state)
     in.relationship_type = "spawned_review";
     assert_int_equal(db_instance_insert(f->db, &in, &err), -1);
     assert_int_equal(err.code, GROVE_ENOTFOUND);
-    assert_int_equal(db_instance_get(f->db, "review-6-a1", &o, &err), -1);
+    assert_int_equal(get_instance(f->db, "review-6-a1", &o, &err), -1);
     in.parent_id = "work-5-a1";
     in.relationship_type = "adopted";
     assert_int_equal(db_instance_insert(f->db, &in, &err), -1);
@@ -322,7 +499,7 @@ static void test_relationships_and_parent(void **state)
     /* Deleting the parent cascades its relationships. */
     assert_int_equal(db_instance_delete(f->db, "work-5-a1", &err), 0);
     assert_int_equal(db_instance_delete(f->db, "work-5-a1", &err), 0); /* missing: fine */
-    assert_int_equal(db_instance_get(f->db, "review-5-a1", &o, &err), 0);
+    assert_int_equal(get_instance(f->db, "review-5-a1", &o, &err), 0);
     assert_true(json_is_null(json_object_get(o, "parent_id")));
     json_decref(o);
     assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_instance_relationships"), 0);
@@ -334,7 +511,7 @@ static json_t *page(grove_db *db, db_instance_filter *flt, char **cursor)
     grove_err err = GROVE_ERR_INIT;
     json_t *arr = NULL;
 
-    if (db_instance_list(db, flt, &arr, cursor, &err) != 0)
+    if (list_instances(db, flt, &arr, cursor, &err) != 0)
         fail_msg("list: %s", err.msg);
     return arr;
 }
@@ -481,7 +658,7 @@ static void test_list_invalid_cursor(void **state)
     flt.limit = 10;
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         flt.cursor = bad[i];
-        assert_int_equal(db_instance_list(f->db, &flt, &arr, &cursor, &err), -1);
+        assert_int_equal(list_instances(f->db, &flt, &arr, &cursor, &err), -1);
         assert_int_equal(err.code, GROVE_EINVAL);
         assert_string_equal(err.msg, "invalid cursor");
         assert_null(arr);
@@ -495,7 +672,7 @@ static void test_list_invalid_cursor(void **state)
     sodium_bin2base64(enc, 80, (const unsigned char *)"2000-01-01T00:00:00.000Z\na", 26,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     flt.cursor = enc;
-    assert_int_equal(db_instance_list(f->db, &flt, &arr, &cursor, &err), 0);
+    assert_int_equal(list_instances(f->db, &flt, &arr, &cursor, &err), 0);
     assert_int_equal(json_array_size(arr), 1);
     json_decref(arr);
 }
@@ -517,7 +694,7 @@ static json_t *checkpoint(grove_db *db, const char *inst, const char *phase, con
     c.name = "step";
     c.message = "msg";
     c.commit_sha = "abc123";
-    if (db_checkpoint_insert(db, &c, &out, &err) != 0)
+    if (checkpoint_insert(db, &c, &out, &err) != 0)
         fail_msg("checkpoint: %s", err.msg);
     json_decref(data);
     return out;
@@ -561,47 +738,47 @@ static void test_checkpoints(void **state)
     json_decref(cp);
 
     /* Latest overall and latest of a phase. */
-    assert_int_equal(db_checkpoint_get(f->db, "work-1-a1", NULL, &out, &err), 0);
+    assert_int_equal(checkpoint_get(f->db, "work-1-a1", NULL, &out, &err), 0);
     assert_int_equal(num(out, "sequence"), 4);
     assert_string_equal(str(out, "phase"), "build");
     json_decref(out);
-    assert_int_equal(db_checkpoint_get(f->db, "work-1-a1", "plan", &out, &err), 0);
+    assert_int_equal(checkpoint_get(f->db, "work-1-a1", "plan", &out, &err), 0);
     assert_int_equal(num(out, "sequence"), 3);
     assert_string_equal(str(out, "status"), "completed");
     assert_true(json_is_object(json_object_get(out, "data")));
     json_decref(out);
-    assert_int_equal(db_checkpoint_get(f->db, "work-1-a1", "deploy", &out, &err), 0);
+    assert_int_equal(checkpoint_get(f->db, "work-1-a1", "deploy", &out, &err), 0);
     assert_true(json_is_null(out));
     json_decref(out);
     add_instance(f->db, "adhoc-a1", "adhoc", 0, NULL, 1, NULL, NULL);
-    assert_int_equal(db_checkpoint_get(f->db, "adhoc-a1", NULL, &out, &err), 0);
+    assert_int_equal(checkpoint_get(f->db, "adhoc-a1", NULL, &out, &err), 0);
     assert_true(json_is_null(out));
     json_decref(out);
 
     /* Unknown instance, bad status, non-object data. */
     out = NULL;
-    assert_int_equal(db_checkpoint_get(f->db, "ghost", NULL, &out, &err), -1);
+    assert_int_equal(checkpoint_get(f->db, "ghost", NULL, &out, &err), -1);
     assert_int_equal(err.code, GROVE_ENOTFOUND);
     assert_string_equal(err.msg, "instance 'ghost' not found");
     memset(&c, 0, sizeof(c));
     c.instance_id = "ghost";
     c.phase = "plan";
-    assert_int_equal(db_checkpoint_insert(f->db, &c, &out, &err), -1);
+    assert_int_equal(checkpoint_insert(f->db, &c, &out, &err), -1);
     assert_int_equal(err.code, GROVE_ENOTFOUND);
     assert_string_equal(err.msg, "instance 'ghost' not found");
     assert_null(out);
     c.instance_id = "work-1-a1";
     c.status = "done";
-    assert_int_equal(db_checkpoint_insert(f->db, &c, &out, &err), -1);
+    assert_int_equal(checkpoint_insert(f->db, &c, &out, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);
     c.status = NULL;
     c.data = json_array();
-    assert_int_equal(db_checkpoint_insert(f->db, &c, &out, &err), -1);
+    assert_int_equal(checkpoint_insert(f->db, &c, &out, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);
     json_decref((json_t *)c.data);
     c.data = NULL;
     c.phase = "";
-    assert_int_equal(db_checkpoint_insert(f->db, &c, &out, &err), -1);
+    assert_int_equal(checkpoint_insert(f->db, &c, &out, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);
     assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_checkpoints"), 5);
 
@@ -646,7 +823,7 @@ static json_t *events(grove_db *db, const char *inst, const char *tool, int succ
     flt.success = success;
     flt.since = since;
     flt.limit = limit;
-    if (db_event_list(db, &flt, &arr, &err) != 0)
+    if (event_list(db, &flt, &arr, &err) != 0)
         fail_msg("events: %s", err.msg);
     return arr;
 }
@@ -754,7 +931,7 @@ static void test_events(void **state)
         flt.since = bad_since[i];
         flt.limit = 10;
         arr = NULL;
-        if (db_event_list(f->db, &flt, &arr, &err) != -1)
+        if (event_list(f->db, &flt, &arr, &err) != -1)
             fail_msg("since '%s' was accepted", bad_since[i]);
         assert_int_equal(err.code, GROVE_EINVAL);
         assert_non_null(strstr(err.msg, "since"));
@@ -822,7 +999,7 @@ static void test_config(void **state)
     assert_int_equal(enc, 0);
     free(v);
 
-    assert_int_equal(db_config_list(f->db, &arr, &err), 0);
+    assert_int_equal(config_list(f->db, &arr, &err), 0);
     assert_int_equal(json_array_size(arr), 2);
     o = json_array_get(arr, 0);
     assert_string_equal(str(o, "key"), "agent.command");
@@ -836,7 +1013,7 @@ static void test_config(void **state)
     assert_int_equal(db_config_unset(f->db, "github.token", &err), 0);
     assert_int_equal(db_config_get(f->db, "github.token", &v, &enc, &err), 0);
     assert_null(v);
-    assert_int_equal(db_config_list(f->db, &arr, &err), 0);
+    assert_int_equal(config_list(f->db, &arr, &err), 0);
     assert_int_equal(json_array_size(arr), 1);
     json_decref(arr);
     assert_int_equal(db_config_set(f->db, "", "x", 0, &err), -1);
@@ -886,7 +1063,7 @@ static void test_concurrent_checkpoints(void **state)
                 memset(&c2, 0, sizeof(c2));
                 c2.instance_id = inst[(k + i) % 2];
                 c2.phase = "load";
-                if (db_checkpoint_insert(db, &c2, &out, &err) != 0) {
+                if (checkpoint_insert(db, &c2, &out, &err) != 0) {
                     fprintf(stderr, "child %d: %s\n", i, err.msg);
                     failed = 1;
                 }
@@ -936,6 +1113,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_instance_insert_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_typed_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_instance_duplicate_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_next_agent_number, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relationships_and_parent, setup, teardown),

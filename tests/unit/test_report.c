@@ -214,7 +214,7 @@ static void add_checkpoint(grove_db *db, const char *instance, const char *phase
 {
     grove_err err = GROVE_ERR_INIT;
     db_new_checkpoint cp;
-    json_t *out = NULL;
+    grove_checkpoint out;
 
     memset(&cp, 0, sizeof(cp));
     cp.instance_id = instance;
@@ -226,9 +226,8 @@ static void add_checkpoint(grove_db *db, const char *instance, const char *phase
     cp.commit_sha = sha;
     if (db_checkpoint_insert(db, &cp, &out, &err) != 0)
         fail_msg("checkpoint %s/%s: %s", instance, phase, err.msg);
-    sqlf(db, "UPDATE grove_checkpoints SET created_at = %s WHERE id = %lld", when,
-         (long long)json_integer_value(json_object_get(out, "id")));
-    json_decref(out);
+    sqlf(db, "UPDATE grove_checkpoints SET created_at = %s WHERE id = %lld", when, out.id);
+    db_checkpoint_free(&out);
 }
 
 static void add_issue(grove_db *db, const char *repo, long long number, json_t *issue,

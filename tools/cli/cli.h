@@ -17,19 +17,6 @@ int cmd_stats(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
-/* Helpers shared by the command modules (tools/cli/cli.c, tools/cli/report.c). */
-struct args;
-struct arg_flag;
-struct grove_ctx;
-typedef struct json_t json_t;
-
-/* ctx_open() with --repo/--db from the parsed flags; prints "grove CMD: why" and returns NULL on
- * failure. */
-struct grove_ctx *cli_open_ctx(const char *cmd, const struct args *a, const struct arg_flag *flags,
-                               int migrate);
-/* Prints a JSON value indented, with a newline, on stdout. */
-void cli_print_json(const json_t *v);
-/* obj[key] as a string, or dflt. Borrowed. */
-const char *cli_str_or(const json_t *obj, const char *key, const char *dflt);
+/* Their shared helpers are in tools/cli/cli_common.h. */
 
 #endif

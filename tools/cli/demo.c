@@ -271,8 +271,8 @@ static int tour(const char *dir, const char *repo)
         client_stop(&c);
         return 1;
     }
-    snprintf(id, sizeof(id), "%s", jstr(inst, "id"));
-    snprintf(wt, sizeof(wt), "%s", jstr(inst, "worktree_path"));
+    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(inst, "id")));
+    snprintf(wt, sizeof(wt), "%s", json_string_value(json_object_get(inst, "worktree_path")));
     json_decref(r);
 
     json_decref(
@@ -306,7 +306,8 @@ static int tour(const char *dir, const char *repo)
     json_decref(call_tool(&c, "get_instance", json_pack("{s:s}", "instance_id", id)));
     r = call_tool(&c, "spawn_review_instance", json_pack("{s:s}", "work_instance_id", id));
     if (r)
-        snprintf(review, sizeof(review), "%s", jstr(json_object_get(r, "instance"), "id"));
+        snprintf(review, sizeof(review), "%s",
+                 json_string_value(json_object_get(json_object_get(r, "instance"), "id")));
     json_decref(r);
     json_decref(call_tool(&c, "send_feedback",
                           json_pack("{s:s, s:s, s:s, s:s}", "instance_id", id, "feedback_type",
@@ -346,8 +347,9 @@ static int tour(const char *dir, const char *repo)
                             "greet: say the user's name", "description",
                             "Prints $USER, or 'world' when it is unset."));
     if (r)
-        printf("\n(pushed branch '%s' at %.12s to origin)\n", jstr(r, "branch_name"),
-               jstr(r, "head_commit"));
+        printf("\n(pushed branch '%s' at %.12s to origin)\n",
+               json_string_value(json_object_get(r, "branch_name")),
+               json_string_value(json_object_get(r, "head_commit")));
     json_decref(r);
     json_decref(call_tool(&c, "terminate_instance",
                           json_pack("{s:s, s:b}", "instance_id", id, "remove_worktree", 1)));
@@ -366,9 +368,9 @@ static int report(const char *repo)
     grove_err err = GROVE_ERR_INIT;
     db_instance_filter f = {0};
     db_event_filter ef = {0};
-    json_t *list = NULL, *events = NULL, *v;
-    char *next = NULL;
-    size_t i;
+    grove_instance_list list = {0};
+    grove_event_list events = {0};
+    size_t i, k;
 
     o.repo = repo;
     if (ctx_open(&ctx, &o, &err) != 0) {
@@ -378,36 +380,33 @@ static int report(const char *repo)
     f.limit = 500;
     ef.success = -1;
     ef.limit = 100;
-    if (db_instance_list(ctx->db, &f, &list, &next, &err) != 0 ||
+    if (db_instance_list(ctx->db, &f, &list, &err) != 0 ||
         db_event_list(ctx->db, &ef, &events, &err) != 0) {
         fprintf(stderr, "grove demo: %s\n", err.msg);
-        json_decref(list);
+        db_instance_list_free(&list);
         ctx_free(ctx);
         return 1;
     }
     printf("\nthe database (%s) now holds:\n\ninstances:\n", ctx->db_path);
-    json_array_foreach(list, i, v)
-    {
-        json_t *rels = NULL, *r;
-        size_t k;
+    for (i = 0; i < list.n; i++) {
+        const grove_instance *v = &list.v[i];
+        grove_relationship_list rels = {0};
 
-        printf("  %-16s %-8s %-10s %s\n", jstr(v, "id"), jstr(v, "type"), jstr(v, "status"),
-               jstr(v, "branch_name"));
-        if (db_relationships(ctx->db, jstr(v, "id"), &rels, &err) == 0)
-            json_array_foreach(rels, k,
-                               r) if (strcmp(jstr(r, "parent_instance"), jstr(v, "id")) == 0)
-                printf("    relationship: %s -> %s (%s)\n", jstr(r, "parent_instance"),
-                       jstr(r, "child_instance"), jstr(r, "relationship_type"));
-        json_decref(rels);
+        printf("  %-16s %-8s %-10s %s\n", v->id, v->type, v->status, v->branch_name);
+        if (db_relationships(ctx->db, v->id, &rels, &err) == 0)
+            for (k = 0; k < rels.n; k++)
+                if (strcmp(rels.v[k].parent_instance, v->id) == 0)
+                    printf("    relationship: %s -> %s (%s)\n", rels.v[k].parent_instance,
+                           rels.v[k].child_instance, rels.v[k].relationship_type);
+        db_relationship_list_free(&rels);
     }
     printf("\nevents (newest first):\n");
-    json_array_foreach(events, i, v)
-        printf("  %s  %-22s %-6s %s\n", jstr(v, "timestamp"), jstr(v, "tool_name"),
-               json_is_true(json_object_get(v, "success")) ? "ok" : "failed",
-               jstr(v, "error_message") ? jstr(v, "error_message") : "");
-    free(next);
-    json_decref(list);
-    json_decref(events);
+    for (i = 0; i < events.n; i++)
+        printf("  %s  %-22s %-6s %s\n", events.v[i].timestamp, events.v[i].tool_name,
+               events.v[i].success ? "ok" : "failed",
+               events.v[i].error_message ? events.v[i].error_message : "");
+    db_instance_list_free(&list);
+    db_event_list_free(&events);
     ctx_free(ctx);
     return 0;
 }

@@ -1,6 +1,6 @@
 /*
- * report: `grove stats`, `grove export`, `grove import` and the settings
- * table of `grove config list` (see tools/cli/report.h and db/report.h).
+ * report: `grove stats`, `grove export` and `grove import` (declared in
+ * tools/cli/cli.h; the SQL is in db/report.c).
  *
  * Export writes every file to a temporary name beside its target and
  * renames them all only when every file is complete, so a failure (disk
@@ -9,7 +9,7 @@
  * by "[redacted]" in whatever text is exported; grove_user_config (where
  * secrets live) is never exported.
  */
-#include "tools/cli/report.h"
+#include "tools/cli/cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,12 +25,13 @@
 #include "db/report.h"
 #include "tools/cli/args.h"
 #include "tools/cli/cli.h"
+#include "tools/cli/cli_common.h"
 #include "tools/core/instance.h"
+#include "tools/base/buf.h"
 #include "tools/base/secret.h"
 
-#define SECRET_MIN     8  /* shorter secret values are not searched for */
+#define SECRET_MIN 8 /* shorter secret values are not searched for */
 
-/* Opens the context for a command; prints the error and returns NULL on failure. */
 static json_int_t int_of(const json_t *obj, const char *key)
 {
     return json_integer_value(json_object_get(obj, key));
@@ -48,8 +49,8 @@ static void issue_label(const json_t *row, char *buf, size_t len)
 {
     if (json_is_integer(json_object_get(row, "issue_number")))
         snprintf(buf, len, "#%lld", (long long)int_of(row, "issue_number"));
-    else if (jstr(row, "beads_id"))
-        snprintf(buf, len, "%s", jstr(row, "beads_id"));
+    else if (cli_str_or(row, "beads_id", NULL))
+        snprintf(buf, len, "%s", cli_str_or(row, "beads_id", NULL));
     else
         snprintf(buf, len, "-");
 }
@@ -63,22 +64,23 @@ static void ms_text(const json_t *v, char *buf, size_t len)
         snprintf(buf, len, "-");
 }
 
-/* One line of text: control characters (newlines in messages) become spaces, cut at max. */
-static void one_line(const char *s, char *buf, size_t len, size_t max)
+/*
+ * s as one line of text in buf (len bytes): control characters (newlines
+ * in messages) become spaces, spaces at the ends go (grove_one_line()), and
+ * text longer than max characters is cut to max with "..." at its end.
+ */
+static void one_line_cut(const char *s, char *buf, size_t len, size_t max)
 {
-    size_t i, n = 0;
-
-    for (i = 0; s && s[i] && n + 1 < len && n < max; i++)
-        buf[n++] = ((unsigned char)s[i] < 0x20) ? ' ' : s[i];
-    buf[n] = '\0';
-    if (s && s[i] && n >= max && n >= 3)
-        memcpy(buf + n - 3, "...", 3);
+    snprintf(buf, len, "%s", s ? s : "");
+    grove_one_line(buf);
+    if (max >= 3 && max < len && strlen(buf) > max)
+        memcpy(buf + max - 3, "...", 4);
 }
 
 static void print_stats(const json_t *st)
 {
     const json_t *inst = json_object_get(st, "instances"), *v, *sec;
-    const char *since = jstr(st, "since");
+    const char *since = cli_str_or(st, "since", NULL);
     char issue[96], a[32], b[32], line[160];
     size_t i;
 
@@ -112,7 +114,7 @@ static void print_stats(const json_t *st)
     json_array_foreach(json_object_get(sec, "rows"), i, v)
     {
         issue_label(v, issue, sizeof(issue));
-        one_line(jstr(v, "error_message"), line, sizeof(line), 100);
+        one_line_cut(cli_str_or(v, "error_message", NULL), line, sizeof(line), 100);
         printf("  %s  %-20s %-22s %-10s %s\n", cli_str_or(v, "timestamp", "?"),
                cli_str_or(v, "tool_name", "?"), cli_str_or(v, "instance_id", "-"), issue, line);
     }
@@ -125,7 +127,7 @@ static void print_stats(const json_t *st)
     json_array_foreach(json_object_get(sec, "rows"), i, v)
     {
         issue_label(v, issue, sizeof(issue));
-        if (jstr(v, "phase"))
+        if (cli_str_or(v, "phase", NULL))
             printf("  %-22s %-10s last checkpoint '%s' [%s] %lld min ago\n",
                    cli_str_or(v, "instance_id", "?"), issue, cli_str_or(v, "phase", "?"),
                    cli_str_or(v, "status", "?"), (long long)int_of(v, "age_minutes"));
@@ -167,7 +169,7 @@ static void print_stats(const json_t *st)
            json_array_size(json_object_get(sec, "orphaned_links")));
     json_array_foreach(json_object_get(sec, "next_ready"), i, v)
     {
-        one_line(jstr(v, "title"), line, sizeof(line), 60);
+        one_line_cut(cli_str_or(v, "title", NULL), line, sizeof(line), 60);
         printf("  ready: %-16s P%lld %-8s %s\n", cli_str_or(v, "id", "?"),
                (long long)int_of(v, "priority"), cli_str_or(v, "issue_type", "-"), line);
     }
@@ -378,7 +380,7 @@ static void secrets_free(secrets *s)
  */
 static int secrets_load(grove_ctx *ctx, secrets *s, grove_err *err)
 {
-    json_t *list = NULL, *v;
+    grove_config_list list = {0};
     size_t i;
     int ret = 0;
 
@@ -387,51 +389,42 @@ static int secrets_load(grove_ctx *ctx, secrets *s, grove_err *err)
         return grove_fail(err, GROVE_ENOMEM, "out of memory");
     if (db_config_list(ctx->db, &list, err) != 0)
         return -1;
-    json_array_foreach(list, i, v)
-    {
+    for (i = 0; i < list.n; i++) {
+        const grove_config_entry *v = &list.v[i];
         char *plain = NULL;
         grove_err serr = GROVE_ERR_INIT;
 
-        if (!json_is_true(json_object_get(v, "is_encrypted")))
+        if (!v->is_encrypted)
             continue;
-        if (secret_open(jstr(v, "value"), &plain, &serr) != 0)
+        if (secret_open(v->value, &plain, &serr) != 0)
             fprintf(stderr,
                     "grove export: warning: cannot decrypt secret '%s' (%s): its value is not "
                     "looked for in the exported text\n",
-                    cli_str_or(v, "key", "?"), serr.msg);
+                    cli_or(v->key, "?"), serr.msg);
         else if (secrets_add(s, plain) != 0)
             ret = grove_fail(err, GROVE_ENOMEM, "out of memory");
         secret_free(plain);
         if (ret != 0)
             break;
     }
-    json_decref(list);
+    db_config_list_free(&list);
     return ret;
 }
 
-/* A growable byte buffer. */
-typedef struct buf {
-    char *data;
-    size_t len, cap;
-} buf;
+/*
+ * The most bytes one exported line (or one CSV cell) may take. The largest
+ * row grove writes is an instance with a 1 MiB prompt; JSON escapes of
+ * control characters take 6 bytes each, so 64 MiB leaves ample slack.
+ */
+#define EXPORT_LINE_MAX (64u << 20)
 
-static int buf_add(buf *b, const char *s, size_t n)
+/* Empties b for the next line, keeping its memory. */
+static void line_reset(grove_buf *b)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *d;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if (!(d = realloc(b->data, cap)))
-            return -1;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
+    b->len = 0;
+    b->truncated = 0;
+    if (b->data)
+        b->data[0] = '\0';
 }
 
 /* The length of the pattern of p that text starts with, or 0. */
@@ -452,7 +445,7 @@ static size_t pattern_at(const patterns *p, const char *text, size_t left)
  * Appends text to b with the patterns of p1 and p2 (either may be NULL) and
  * token-shaped strings replaced by "[redacted]".
  */
-static int add_scrubbed(buf *b, const patterns *p1, const patterns *p2, const char *text,
+static int add_scrubbed(grove_buf *b, const patterns *p1, const patterns *p2, const char *text,
                         size_t len)
 {
     size_t i = 0, start = 0;
@@ -470,7 +463,8 @@ static int add_scrubbed(buf *b, const patterns *p1, const patterns *p2, const ch
             i++;
             continue;
         }
-        if (buf_add(b, text + start, i - start) != 0 || buf_add(b, SECRET_REDACTED, strlen(SECRET_REDACTED)) != 0)
+        if (buf_add(b, text + start, i - start) != 0 ||
+            buf_add(b, SECRET_REDACTED, strlen(SECRET_REDACTED)) != 0)
             return -1;
         i += hit;
         start = i;
@@ -493,8 +487,8 @@ typedef struct export_state {
     int csv;
     size_t renamed; /* files already renamed into place */
     secrets secrets;
-    buf line;
-    buf cell;
+    grove_buf line; /* one line of the file being written, at most EXPORT_LINE_MAX */
+    grove_buf cell; /* one CSV cell, at most EXPORT_LINE_MAX */
 } export_state;
 
 static int write_fail(const out_file *o, grove_err *err)
@@ -505,7 +499,7 @@ static int write_fail(const out_file *o, grove_err *err)
 
 /* One CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF; "" is the empty string.
  */
-static int csv_field(buf *b, const char *s, size_t len)
+static int csv_field(grove_buf *b, const char *s, size_t len)
 {
     size_t i;
     int quote = len == 0;
@@ -524,6 +518,20 @@ static int csv_field(buf *b, const char *s, size_t len)
     return buf_add(b, "\"", 1);
 }
 
+/* Why a line could not be built: out of memory, or a row beyond EXPORT_LINE_MAX. */
+static int line_fail(const export_state *x, size_t t, grove_err *err)
+{
+    size_t ntables;
+    const db_export_table *tables = db_export_tables(&ntables);
+
+    if (x->line.truncated || x->cell.truncated)
+        return grove_fail(err, GROVE_EINVAL,
+                          "row %lld of %s is larger than %u MiB when exported; grove does not "
+                          "export rows that large",
+                          x->files[t].rows + 1, tables[t].table, EXPORT_LINE_MAX >> 20);
+    return grove_nomem(err);
+}
+
 /* db_export() callback: one row to its file. */
 static int export_row(void *arg, size_t t, const char *line, size_t len, const db_cell *cells,
                       grove_err *err)
@@ -533,29 +541,29 @@ static int export_row(void *arg, size_t t, const char *line, size_t len, const d
     size_t ntables, c;
     const db_export_table *tables = db_export_tables(&ntables);
 
-    x->line.len = 0;
+    line_reset(&x->line);
     if (!x->csv) {
         /* A JSON line: a secret can only be there JSON-escaped. */
         if (add_scrubbed(&x->line, &x->secrets.json, NULL, line, len) != 0 ||
             buf_add(&x->line, "\n", 1) != 0)
-            return grove_fail(err, GROVE_ENOMEM, "out of memory");
+            return line_fail(x, t, err);
     } else {
         for (c = 0; c < tables[t].ncolumns; c++) {
             int bad = c > 0 && buf_add(&x->line, ",", 1) != 0;
 
-            x->cell.len = 0;
+            line_reset(&x->cell);
             if (!bad && cells[c].text)
                 bad = add_scrubbed(&x->cell, &x->secrets.plain, &x->secrets.json, cells[c].text,
                                    cells[c].len) != 0 ||
-                      csv_field(&x->line, x->cell.data ? x->cell.data : "", x->cell.len) != 0;
+                      csv_field(&x->line, buf_str(&x->cell), x->cell.len) != 0;
             if (bad)
-                return grove_fail(err, GROVE_ENOMEM, "out of memory");
+                return line_fail(x, t, err);
         }
         if (buf_add(&x->line, "\r\n", 2) != 0)
-            return grove_fail(err, GROVE_ENOMEM, "out of memory");
+            return line_fail(x, t, err);
     }
     errno = 0;
-    if (fwrite(x->line.data, 1, x->line.len, o->f) != x->line.len)
+    if (fwrite(buf_str(&x->line), 1, x->line.len, o->f) != x->line.len)
         return write_fail(o, err);
     o->rows++;
     return 0;
@@ -578,8 +586,8 @@ static void export_cleanup(export_state *x)
     free(x->files);
     x->files = NULL;
     secrets_free(&x->secrets);
-    free(x->line.data);
-    free(x->cell.data);
+    buf_free(&x->line);
+    buf_free(&x->cell);
 }
 
 /* Creates the temporary files (0600) and writes CSV headers. */
@@ -613,14 +621,14 @@ static int export_open(export_state *x, const char *dir, grove_err *err)
         }
         if (!x->csv)
             continue;
-        x->line.len = 0;
+        line_reset(&x->line);
         for (c = 0; c < tables[i].ncolumns; c++)
             if ((c > 0 && buf_add(&x->line, ",", 1) != 0) ||
                 buf_add(&x->line, tables[i].columns[c], strlen(tables[i].columns[c])) != 0)
                 return grove_fail(err, GROVE_ENOMEM, "out of memory");
         errno = 0;
         if (buf_add(&x->line, "\r\n", 2) != 0 ||
-            fwrite(x->line.data, 1, x->line.len, o->f) != x->line.len)
+            fwrite(buf_str(&x->line), 1, x->line.len, o->f) != x->line.len)
             return write_fail(o, err);
     }
     return 0;
@@ -707,6 +715,8 @@ int cmd_export(int argc, char **argv)
     if (!dir || !*dir)
         dir = ".";
     memset(&x, 0, sizeof(x));
+    x.line.max = EXPORT_LINE_MAX;
+    x.cell.max = EXPORT_LINE_MAX;
     x.csv = format && strcmp(format, "csv") == 0;
     ctx = cli_open_ctx("export", &a, flags, 1);
     if (!ctx)
@@ -886,127 +896,4 @@ quiet:
     free(rows);
     ctx_free(ctx);
     return rc;
-}
-
-/* ---- config list -------------------------------------------------------- */
-
-typedef struct setting {
-    const char *key;
-    const char *env;  /* environment variable that overrides it, or NULL */
-    const char *env2; /* a second one (GH_TOKEN), or NULL */
-    const char *dflt; /* default value, or NULL (none / computed) */
-    int secret;       /* a credential: never shown */
-    const char *note; /* what "unset" means, or NULL */
-} setting;
-
-/* Every setting grove reads, sorted by key. */
-static const setting SETTINGS[] = {
-    {"agent.command", "GROVE_AGENT_COMMAND", NULL, NULL, 0, "worktrees only, no agent"},
-    {"branch.prefix", "GROVE_BRANCH_PREFIX", NULL, "grove/", 0, NULL},
-    {"git.remote", NULL, NULL, "origin", 0, NULL},
-    {"github.api_url", "GITHUB_API_URL", NULL, "https://api.github.com", 0, NULL},
-    {"github.repo", "GITHUB_REPOSITORY", NULL, NULL, 0, "parsed from the remote's URL"},
-    {"github.token", "GITHUB_TOKEN", "GH_TOKEN", NULL, 1, "no token"},
-    {"stats.stale_after_hours", NULL, NULL, "24", 0, NULL},
-    {"worktrees.base_path", "GROVE_WORKTREES", NULL, NULL, 0, NULL},
-    {"worktrees.setup_command", NULL, NULL, NULL, 0, "no setup command"},
-};
-
-/* <parent of the main worktree>/<repo name>.worktrees, as ctx_open() computes it. */
-static char *default_base(grove_ctx *ctx)
-{
-    const char *wd = gitops_workdir(ctx->repo);
-    const char *name = strrchr(wd, '/');
-
-    return name && name != wd ? grove_asprintf("%.*s/%s.worktrees", (int)(name - wd), wd, name + 1)
-                              : grove_asprintf("/%s.worktrees", name ? name + 1 : wd);
-}
-
-static int by_key(const void *a, const void *b)
-{
-    const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-
-    return strcmp(jstr(x, "key"), jstr(y, "key"));
-}
-
-/* One row of config_sources(); NULL on OOM. `stored` is the database row or NULL. */
-static json_t *source_row(grove_ctx *ctx, const setting *s, const char *key, const json_t *stored)
-{
-    const char *env = NULL, *value = NULL, *source = "default";
-    int encrypted = stored && json_is_true(json_object_get(stored, "is_encrypted"));
-    char *computed = NULL;
-    json_t *row;
-
-    if (s && s->env && getenv(s->env) && *getenv(s->env))
-        env = s->env;
-    else if (s && s->env2 && getenv(s->env2) && *getenv(s->env2))
-        env = s->env2;
-    if (env) {
-        source = "environment";
-        value = getenv(env);
-    } else if (stored) {
-        source = "database";
-        value = jstr(stored, "value");
-    } else if (s && s->dflt) {
-        value = s->dflt;
-    } else if (s && strcmp(s->key, "worktrees.base_path") == 0) {
-        value = computed = default_base(ctx);
-    }
-    if (value && ((s && s->secret) || (!env && encrypted)))
-        value = "(secret)";
-    row = json_pack("{s:s, s:s?, s:s, s:s?, s:b, s:s?, s:s?, s:s?}", "key", key, "value", value,
-                    "source", source, "env", env, "is_encrypted", encrypted && !env, "updated_at",
-                    stored && !env ? jstr(stored, "updated_at") : NULL, "overrides",
-                    env && stored ? "database" : NULL, "note", !value && s ? s->note : NULL);
-    free(computed);
-    return row;
-}
-
-int config_sources(grove_ctx *ctx, json_t **out, grove_err *err)
-{
-    json_t *stored = NULL, *list = json_array(), *v, **rows = NULL;
-    size_t i, k, n;
-
-    *out = NULL;
-    if (!list)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
-    if (db_config_list(ctx->db, &stored, err) != 0) {
-        json_decref(list);
-        return -1;
-    }
-    for (i = 0; i < sizeof(SETTINGS) / sizeof(SETTINGS[0]); i++) {
-        const json_t *row = NULL;
-
-        json_array_foreach(stored, k, v) if (strcmp(cli_str_or(v, "key", ""), SETTINGS[i].key) == 0)
-            row = v;
-        if (json_array_append_new(list, source_row(ctx, &SETTINGS[i], SETTINGS[i].key, row)) != 0)
-            goto oom;
-    }
-    json_array_foreach(stored, k, v)
-    {
-        int known = 0;
-
-        for (i = 0; i < sizeof(SETTINGS) / sizeof(SETTINGS[0]) && !known; i++)
-            known = strcmp(cli_str_or(v, "key", ""), SETTINGS[i].key) == 0;
-        if (!known && json_array_append_new(list, source_row(ctx, NULL, jstr(v, "key"), v)) != 0)
-            goto oom;
-    }
-    /* Sorted by key: the settings grove knows among the other stored keys. */
-    n = json_array_size(list);
-    if (n > 0 && !(rows = malloc(n * sizeof(*rows))))
-        goto oom;
-    for (i = 0; i < n; i++)
-        rows[i] = json_incref(json_array_get(list, i));
-    qsort(rows, n, sizeof(*rows), by_key);
-    json_array_clear(list);
-    for (i = 0; i < n; i++)
-        json_array_append_new(list, rows[i]);
-    free(rows);
-    json_decref(stored);
-    *out = list;
-    return 0;
-oom:
-    json_decref(stored);
-    json_decref(list);
-    return grove_fail(err, GROVE_ENOMEM, "out of memory");
 }

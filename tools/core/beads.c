@@ -9,49 +9,6 @@
 /* Races lost in a row before a ready spawn gives up (each loss means another spawn won). */
 #define READY_ATTEMPTS 16
 
-/* Orphaned links named in the startup warning. */
-#define ORPHANS_SHOWN 10
-
-void beads_attach(grove_ctx *ctx)
-{
-    grove_err err = GROVE_ERR_INIT;
-    json_t *orphans = NULL, *o;
-    size_t i;
-    int mode;
-
-    if (!ctx || !ctx->db)
-        return;
-    mode = db_beads_mode(ctx->db, &err);
-    if (mode <= 0) {
-        if (mode < 0)
-            log_warn("cannot tell whether this is a beads database: %s", err.msg);
-        return;
-    }
-    if (db_beads_attach(ctx->db, &err) != 0)
-        log_warn("beads extension mode: %s; 'ready' issues and beads reports are off", err.msg);
-    if (db_beads_orphans(ctx->db, &orphans, &err) != 0) {
-        log_warn("beads extension mode: cannot check grove_issue_links: %s", err.msg);
-        return;
-    }
-    if (json_array_size(orphans) > 0)
-        log_warn("beads extension mode: %zu grove_issue_links rows point at beads issues (or "
-                 "instances) that no longer exist (PRAGMA foreign_key_check; beads renamed or "
-                 "deleted them with foreign keys off)",
-                 json_array_size(orphans));
-    json_array_foreach(orphans, i, o)
-    {
-        if (i == ORPHANS_SHOWN) {
-            log_warn("  ... and %zu more", json_array_size(orphans) - ORPHANS_SHOWN);
-            break;
-        }
-        log_warn("  orphaned link: instance '%s' -> issue '%s' (missing in '%s')",
-                 jstr(o, "instance_id") ? jstr(o, "instance_id") : "?",
-                 jstr(o, "issue_id") ? jstr(o, "issue_id") : "?",
-                 jstr(o, "missing") ? jstr(o, "missing") : "?");
-    }
-    json_decref(orphans);
-}
-
 int beads_ready_requested(grove_ctx *ctx, const char *issue)
 {
     grove_err err = GROVE_ERR_INIT;
@@ -75,12 +32,12 @@ static int set_issue(instance_spec *spec, const char *id, grove_err *err)
     return 0;
 }
 
-int beads_spawn_ready(grove_ctx *ctx, instance_spec *spec, const grove_progress *p, json_t **out,
-                      grove_err *err)
+int beads_spawn_ready(grove_ctx *ctx, instance_spec *spec, const grove_progress *p,
+                      instance_created *out, grove_err *err)
 {
     int attempt;
 
-    *out = NULL;
+    memset(out, 0, sizeof(*out));
     if (!db_beads_attached(ctx->db))
         return grove_fail(err, GROVE_ESCHEMA,
                           "issue 'ready' is off: beads' tables beside grove's do not have the "

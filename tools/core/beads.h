@@ -9,18 +9,8 @@
 #ifndef GROVE_TOOLS_BEADS_H
 #define GROVE_TOOLS_BEADS_H
 
-#include <jansson.h>
-
 #include "tools/core/context.h"
 #include "tools/core/instance.h"
-
-/*
- * On opening a database in extension mode: creates the TEMP views and
- * triggers of db/beads.h on this connection and reports (log_warn) links
- * orphaned by beads renames (PRAGMA foreign_key_check(grove_issue_links)).
- * Problems are logged, never fatal: grove works without the beads extras.
- */
-void beads_attach(grove_ctx *ctx);
 
 /*
  * 1 when `issue` (may be NULL) is "ready" and the database is in extension
@@ -34,9 +24,11 @@ int beads_ready_requested(grove_ctx *ctx, const char *issue);
  * issue, sets spec->issue to it and makes the instance, claiming the issue
  * in the same transaction that records the instance (so two processes
  * never claim one issue; the loser of a race takes the next ready issue).
- * No ready issue: GROVE_ENOTFOUND saying so.
+ * No ready issue: GROVE_ENOTFOUND saying so. *out as instance_create()'s.
+ * (Opening a context in extension mode attaches beads' TEMP objects:
+ * tools/core/context.c.)
  */
-int beads_spawn_ready(grove_ctx *ctx, instance_spec *spec, const grove_progress *p, json_t **out,
-                      grove_err *err);
+int beads_spawn_ready(grove_ctx *ctx, instance_spec *spec, const grove_progress *p,
+                      instance_created *out, grove_err *err);
 
 #endif

@@ -9,7 +9,7 @@
 
 #include "db/migrate.h"
 #include "db/queries.h"
-#include "tools/core/beads.h"
+#include "db/beads.h"
 #include "tools/base/secret.h"
 
 char *ctx_setting(grove_ctx *ctx, const char *env, const char *key)
@@ -127,8 +127,9 @@ static char *caller_from_cwd(grove_ctx *ctx)
     char cwd[PATH_MAX], base[PATH_MAX];
     size_t n;
     char *id, *slash;
-    json_t *inst = NULL;
+    grove_instance inst;
     grove_err err = GROVE_ERR_INIT;
+    int found;
 
     if (!getcwd(cwd, sizeof(cwd)) || !realpath(ctx->worktrees_base, base))
         return NULL;
@@ -141,12 +142,60 @@ static char *caller_from_cwd(grove_ctx *ctx)
     slash = strchr(id, '/');
     if (slash)
         *slash = '\0';
-    if (db_instance_get(ctx->db, id, &inst, &err) != 0) {
+    found = db_instance_get(ctx->db, id, &inst, &err) == 0;
+    db_instance_free(&inst);
+    if (!found) {
         free(id);
         return NULL;
     }
-    json_decref(inst);
     return id;
+}
+
+/* Orphaned links named in the startup warning. */
+#define ORPHANS_SHOWN 10
+
+/*
+ * On opening a database in extension mode: creates the TEMP views and
+ * triggers of db/beads.h on this connection and reports (log_warn) links
+ * orphaned by beads renames (PRAGMA foreign_key_check(grove_issue_links)).
+ * Problems are logged, never fatal: grove works without the beads extras.
+ */
+static void ctx_attach_beads(grove_ctx *ctx)
+{
+    grove_err err = GROVE_ERR_INIT;
+    grove_beads_orphan_list orphans = {0};
+    size_t i;
+    int mode;
+
+    mode = db_beads_mode(ctx->db, &err);
+    if (mode <= 0) {
+        if (mode < 0)
+            log_warn("cannot tell whether this is a beads database: %s", err.msg);
+        return;
+    }
+    if (db_beads_attach(ctx->db, &err) != 0)
+        log_warn("beads extension mode: %s; 'ready' issues and beads reports are off", err.msg);
+    if (db_beads_orphans(ctx->db, &orphans, &err) != 0) {
+        log_warn("beads extension mode: cannot check grove_issue_links: %s", err.msg);
+        return;
+    }
+    if (orphans.n > 0)
+        log_warn("beads extension mode: %zu grove_issue_links rows point at beads issues (or "
+                 "instances) that no longer exist (PRAGMA foreign_key_check; beads renamed or "
+                 "deleted them with foreign keys off)",
+                 orphans.n);
+    for (i = 0; i < orphans.n; i++) {
+        const grove_beads_orphan *o = &orphans.v[i];
+
+        if (i == ORPHANS_SHOWN) {
+            log_warn("  ... and %zu more", orphans.n - ORPHANS_SHOWN);
+            break;
+        }
+        log_warn("  orphaned link: instance '%s' -> issue '%s' (missing in '%s')",
+                 o->instance_id ? o->instance_id : "?", o->issue_id ? o->issue_id : "?",
+                 o->missing ? o->missing : "?");
+    }
+    db_beads_orphan_list_free(&orphans);
 }
 
 int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err)
@@ -175,7 +224,7 @@ int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err)
                        : db_open(&ctx->db, ctx->db_path, NULL, err)) != 0)
         goto fail;
     if (opts->migrate)
-        beads_attach(ctx); /* beads extension mode: TEMP views, orphaned links */
+        ctx_attach_beads(ctx); /* beads extension mode: TEMP views, orphaned links */
 
     base = ctx_setting(ctx, "GROVE_WORKTREES", "worktrees.base_path");
     if (base) {

@@ -60,6 +60,21 @@ bad:
                       "starting with a letter or digit");
 }
 
+int instance_issue(const grove_instance *inst, issue_ref *out, grove_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (inst->issue_number) {
+        if (inst->issue_number < 1 || inst->issue_number > ISSUE_NUMBER_MAX)
+            return grove_fail(err, GROVE_EINVAL,
+                              "invalid issue: a GitHub issue number must be a positive integer");
+        out->number = inst->issue_number;
+        return 0;
+    }
+    if (!inst->beads_id)
+        return 0;
+    return issue_parse(inst->beads_id, strlen(inst->beads_id), out, err);
+}
+
 int instance_format_id(char *buf, size_t len, const char *type, const issue_ref *issue, int n)
 {
     int w;
@@ -73,14 +88,19 @@ int instance_format_id(char *buf, size_t len, const char *type, const issue_ref 
     return w < 0 || (size_t)w >= len ? -1 : 0;
 }
 
-const char *jstr(const json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(obj, key));
-}
-
-int instance_load(grove_ctx *ctx, const char *id, json_t **out, grove_err *err)
+int instance_load(grove_ctx *ctx, const char *id, grove_instance *out, grove_err *err)
 {
     return db_instance_get(ctx->db, id, out, err);
+}
+
+void instance_created_free(instance_created *c)
+{
+    if (!c)
+        return;
+    db_instance_free(&c->instance);
+    free(c->setup.log);
+    free(c->setup.error);
+    memset(c, 0, sizeof(*c));
 }
 
 void instance_kill_point(const char *name)
@@ -166,9 +186,24 @@ int instance_path_removable(grove_ctx *ctx, const char *path)
     return 1;
 }
 
+/* Marks agent `a` (gone) terminated, with a note in its metadata; *count grows when it was running.
+ */
+static int reconcile_end(grove_ctx *ctx, const grove_agent *a, size_t *count, grove_err *err)
+{
+    int changed = 0;
+
+    if (db_instance_terminate(ctx->db, a->id, &changed, err) != 0)
+        return -1;
+    if (!changed)
+        return 0;
+    (*count)++;
+    log_info("instance '%s': agent gone, marked terminated", a->id);
+    return instance_note_ended(ctx, a->id, "the agent's session and process are gone", err);
+}
+
 int instances_reconcile(grove_ctx *ctx, size_t *ended, grove_err *err)
 {
-    json_t *rows = NULL, *row;
+    grove_agent_list rows = {0};
     char **sessions = NULL;
     size_t nsessions = 0, i, count = 0;
     int rc = -1;
@@ -177,45 +212,77 @@ int instances_reconcile(grove_ctx *ctx, size_t *ended, grove_err *err)
         *ended = 0;
     if (db_instances_with_agents(ctx->db, &rows, err) != 0)
         return -1;
-    if (json_array_size(rows) == 0) {
+    if (rows.n == 0) {
         rc = 0;
         goto done;
     }
     if (agent_list_sessions(&sessions, &nsessions, err) != 0)
         goto done;
-    json_array_foreach(rows, i, row)
-    {
-        const char *session = jstr(row, "session");
-        long long pid = json_integer_value(json_object_get(row, "pid"));
-        int alive = 0, changed = 0;
+    for (i = 0; i < rows.n; i++) {
+        const grove_agent *a = &rows.v[i];
+        int alive = 0;
         size_t k;
 
-        for (k = 0; session && k < nsessions && !alive; k++)
-            alive = strcmp(sessions[k], session) == 0;
-        if (!alive && pid > 0)
-            alive = agent_pid_alive(pid);
-        if (alive)
-            continue;
-        if (db_instance_terminate(ctx->db, jstr(row, "id"), &changed, err) != 0)
+        for (k = 0; a->session && k < nsessions && !alive; k++)
+            alive = strcmp(sessions[k], a->session) == 0;
+        if (!alive && a->pid > 0)
+            alive = agent_pid_alive(a->pid);
+        if (!alive && reconcile_end(ctx, a, &count, err) != 0)
             goto done;
-        if (changed) {
-            json_t *note = json_pack("{s:s}", "ended", "the agent's session and process are gone");
-
-            count++;
-            log_info("instance '%s': agent gone, marked terminated", jstr(row, "id"));
-            if (note && db_instance_merge_metadata(ctx->db, jstr(row, "id"), note, err) != 0) {
-                json_decref(note);
-                goto done;
-            }
-            json_decref(note);
-        }
     }
     rc = 0;
 done:
     if (ended)
         *ended = count;
     agent_free_list(sessions, nsessions);
-    json_decref(rows);
+    db_agent_list_free(&rows);
+    return rc;
+}
+
+int instance_list_all(grove_ctx *ctx, const char *status, grove_instance_list *out, grove_err *err)
+{
+    db_instance_filter f = {0};
+    char *cursor = NULL;
+
+    memset(out, 0, sizeof(*out));
+    f.status = status;
+    f.limit = 500;
+    do {
+        grove_instance_list page = {0};
+        grove_instance *v;
+
+        f.cursor = cursor;
+        if (db_instance_list(ctx->db, &f, &page, err) != 0)
+            goto fail;
+        v = realloc(out->v, (out->n + page.n + 1) * sizeof(*v));
+        if (!v) {
+            db_instance_list_free(&page);
+            grove_nomem(err);
+            goto fail;
+        }
+        memcpy(v + out->n, page.v, page.n * sizeof(*v)); /* the rows move into out */
+        out->v = v;
+        out->n += page.n;
+        free(page.v);
+        free(cursor);
+        cursor = page.next_cursor;
+    } while (cursor);
+    return 0;
+fail:
+    free(cursor);
+    db_instance_list_free(out);
+    return -1;
+}
+
+int instance_note_ended(grove_ctx *ctx, const char *id, const char *why, grove_err *err)
+{
+    json_t *note = json_pack("{s:s}", "ended", why);
+    int rc;
+
+    if (!note)
+        return grove_nomem(err);
+    rc = db_instance_merge_metadata(ctx->db, id, note, err);
+    json_decref(note);
     return rc;
 }
 
@@ -241,45 +308,53 @@ static void setup_started(void *arg, long long pgid)
     instance_kill_point("instance_create:setup-started");
 }
 
-/* Runs config worktrees.setup_command in the new worktree; *setup gets a report or stays NULL. */
-static int run_setup(grove_ctx *ctx, const char *id, const char *path, json_t **setup,
+/*
+ * Runs config worktrees.setup_command in the new worktree; *setup gets a
+ * report (setup->ran stays 0 when none is configured). Fails only when
+ * memory runs out: a command that fails or cannot run is reported.
+ */
+static int run_setup(grove_ctx *ctx, const char *id, const char *path, instance_setup *setup,
                      grove_err *err)
 {
     char *command = ctx_setting(ctx, NULL, "worktrees.setup_command");
-    char *log = NULL, **argv = NULL;
+    char **argv = NULL;
     setup_watch watch = {ctx, id};
     int status = 0, rc = -1;
 
-    *setup = NULL;
+    memset(setup, 0, sizeof(*setup));
     if (!command)
         return 0;
-    log = instance_log_path(ctx, id);
-    if (!log) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+    if (!(setup->log = instance_log_path(ctx, id))) {
+        grove_nomem(err);
         goto done;
     }
+    setup->ran = 1;
     if (agent_build_argv(command, "", &argv, err) != 0) {
-        char msg[sizeof(err->msg) + 64];
-
-        snprintf(msg, sizeof(msg), "config worktrees.setup_command is not usable: %s", err->msg);
-        *setup = json_pack("{s:s, s:n, s:s, s:s}", "status", "failed", "exit_code", "log", log,
-                           "error", msg);
+        setup->error = grove_asprintf("config worktrees.setup_command is not usable: %s", err->msg);
+    } else if (agent_run_watched(argv, path, setup->log, SETUP_TIMEOUT_S, setup_started, &watch,
+                                 &status, err) != 0) {
+        setup->error = strdup(err->msg);
+    } else {
+        setup->exit_code = status;
         rc = 0;
         goto done;
     }
-    if (agent_run_watched(argv, path, log, SETUP_TIMEOUT_S, setup_started, &watch, &status, err) !=
-        0)
-        *setup = json_pack("{s:s, s:n, s:s, s:s}", "status", "failed", "exit_code", "log", log,
-                           "error", err->msg);
-    else
-        *setup = json_pack("{s:s, s:i, s:s}", "status", status == 0 ? "ok" : "failed", "exit_code",
-                           status, "log", log);
-    rc = 0;
+    rc = setup->error ? 0 : grove_nomem(err);
 done:
     agent_free_argv(argv);
     free(command);
-    free(log);
     return rc;
+}
+
+/* The setup report as the instance's metadata patch {"setup": {...}} (a JSON column); NULL on OOM.
+ */
+static json_t *setup_metadata(const instance_setup *s)
+{
+    if (s->error)
+        return json_pack("{s:{s:s, s:n, s:s, s:s}}", "setup", "status", "failed", "exit_code",
+                         "log", s->log, "error", s->error);
+    return json_pack("{s:{s:s, s:i, s:s}}", "setup", "status", s->exit_code == 0 ? "ok" : "failed",
+                     "exit_code", s->exit_code, "log", s->log);
 }
 
 /* Launches the agent of a recorded instance and records its session and pid. */
@@ -309,18 +384,17 @@ done:
     return rc;
 }
 
-int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progress *p, json_t **out,
-                    grove_err *err)
+int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progress *p,
+                    instance_created *out, grove_err *err)
 {
     char id[160], *branch = NULL, *path = NULL;
     stage_state st = {p, 1};
     db_new_instance row;
-    json_t *inst = NULL, *setup = NULL;
     size_t copied = 0;
     int n = 0, attempt, rc = -1, made = 0, recorded = 0;
     grove_err werr = GROVE_ERR_INIT;
 
-    *out = NULL;
+    memset(out, 0, sizeof(*out));
     grove_progress_step(p, 1, CREATE_STEPS, "started");
     for (attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
         int next;
@@ -352,7 +426,7 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
         }
         if (gitops_worktree_create(ctx->repo, id, path, branch, spec->start_commit, on_stage, &st,
                                    &gerr) == 0) {
-            json_t *taken = NULL;
+            grove_instance taken;
 
             /*
              * The number was read before the worktree was made. Meanwhile
@@ -360,8 +434,10 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
              * worktree and branch again (terminate with removal); its row
              * was written before they went, so it is visible now.
              */
-            if (db_instance_get(ctx->db, id, &taken, &gerr) == 0) {
-                json_decref(taken);
+            int found = db_instance_get(ctx->db, id, &taken, &gerr) == 0;
+
+            db_instance_free(&taken);
+            if (found) {
                 log_warn("instance id '%s' is taken (a terminated instance); using the next number",
                          id);
                 if (gitops_worktree_remove(ctx->repo, id, branch, err) != 0)
@@ -393,9 +469,10 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
 
     if (gitops_copy_worktreeinclude(ctx->repo, path, &copied, &werr) != 0)
         log_warn("instance '%s': .worktreeinclude: %s", id, werr.msg);
-    if (run_setup(ctx, id, path, &setup, err) != 0)
+    if (run_setup(ctx, id, path, &out->setup, err) != 0)
         goto undo;
-    grove_progress_step(p, 4, CREATE_STEPS, setup ? "setup command ran" : "worktree ready");
+    grove_progress_step(p, 4, CREATE_STEPS,
+                        out->setup.ran ? "setup command ran" : "worktree ready");
 
     memset(&row, 0, sizeof(row));
     row.id = id;
@@ -413,8 +490,8 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
     if (db_instance_insert(ctx->db, &row, err) != 0)
         goto undo;
     recorded = 1;
-    if (setup) {
-        json_t *meta = json_pack("{s:O}", "setup", setup);
+    if (out->setup.ran) {
+        json_t *meta = setup_metadata(&out->setup);
 
         if (!meta || db_instance_merge_metadata(ctx->db, id, meta, err) != 0) {
             json_decref(meta);
@@ -435,15 +512,8 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
             goto undo;
         grove_progress_step(p, 5, CREATE_STEPS, "agent launched");
     }
-    if (db_instance_get(ctx->db, id, &inst, err) != 0)
+    if (db_instance_get(ctx->db, id, &out->instance, err) != 0)
         goto done;
-    *out = json_pack("{s:o}", "instance", inst);
-    if (*out && setup)
-        json_object_set(*out, "setup", setup);
-    if (!*out) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
-        goto done;
-    }
     grove_progress_step(p, CREATE_STEPS, CREATE_STEPS, "done");
     rc = 0;
     goto done;
@@ -456,7 +526,8 @@ undo : {
         log_error("could not remove the worktree of failed instance '%s': %s", id, rerr.msg);
 }
 done:
-    json_decref(setup);
+    if (rc != 0)
+        instance_created_free(out);
     free(branch);
     free(path);
     return rc;

@@ -7,8 +7,7 @@
 #ifndef GROVE_INSTANCE_H
 #define GROVE_INSTANCE_H
 
-#include <jansson.h>
-
+#include "db/queries.h"
 #include "tools/core/context.h"
 
 /* An `issue` argument: a GitHub number (number > 0) or a beads id (beads[0] != 0), or neither. */
@@ -27,14 +26,21 @@ typedef struct issue_ref {
  */
 int issue_parse(const char *s, size_t n, issue_ref *out, grove_err *err);
 
+/*
+ * The issue an instance is tied to, as an issue_ref (both parts empty when
+ * none): what a review or fork of it is tied to. A stored issue grove could
+ * not have made: GROVE_EINVAL as issue_parse()'s.
+ */
+int instance_issue(const grove_instance *inst, issue_ref *out, grove_err *err);
+
 /* Writes "{type}-{issue}-a{n}" or "{type}-a{n}" into buf. 0, or -1 if it does not fit. */
 int instance_format_id(char *buf, size_t len, const char *type, const issue_ref *issue, int n);
 
-/* Loads instance `id` (contract shape, new reference) or fails with GROVE_ENOTFOUND. */
-int instance_load(grove_ctx *ctx, const char *id, json_t **out, grove_err *err);
-
-/* Borrowed string field of a JSON object, or NULL. */
-const char *jstr(const json_t *obj, const char *key);
+/*
+ * Loads instance `id` into *out (zeroed first; the caller frees it with
+ * db_instance_free(), also after a failure), or fails with GROVE_ENOTFOUND.
+ */
+int instance_load(grove_ctx *ctx, const char *id, grove_instance *out, grove_err *err);
 
 /* What a new instance is made from; strings borrowed. */
 typedef struct instance_spec {
@@ -57,6 +63,23 @@ typedef struct instance_spec {
  */
 int instance_agent_choice(grove_ctx *ctx, int launch, char **command, grove_err *err);
 
+/* How config worktrees.setup_command went for a new instance. */
+typedef struct instance_setup {
+    int ran;       /* 0: no setup command is configured (the rest is unset) */
+    int exit_code; /* the command's exit status (0 = ok); meaningless when error is set */
+    char *log;     /* owned: the log file its output went to */
+    char *error;   /* owned: why it could not run at all, or NULL */
+} instance_setup;
+
+/* What instance_create() made. */
+typedef struct instance_created {
+    grove_instance instance; /* the recorded row, as read back */
+    instance_setup setup;
+} instance_created;
+
+/* Frees what *c owns (not c itself) and zeroes it. NULL is a no-op. */
+void instance_created_free(instance_created *c);
+
 /*
  * Makes a new instance: allocates the id; creates branch and worktree
  * (locked "initializing" meanwhile); copies the .worktreeinclude files;
@@ -64,11 +87,11 @@ int instance_agent_choice(grove_ctx *ctx, int launch, char **command, grove_err 
  * unlocks; launches the agent when spec->agent_command is set. Progress
  * steps 1..6 of 6 when p is set. On failure nothing is left: no worktree,
  * no branch, no row. A failing setup command does not fail the call: it is
- * reported in the result's "setup" and the instance's metadata. *out: a new
- * object {"instance": {...}[, "setup": {status, exit_code, log}]}.
+ * reported in out->setup and in the instance's metadata ("setup"). *out is
+ * zeroed first; the caller frees it with instance_created_free().
  */
-int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progress *p, json_t **out,
-                    grove_err *err);
+int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progress *p,
+                    instance_created *out, grove_err *err);
 
 /* The log file of instance `id`: <database folder>/logs/<id>.log. Malloc'd. */
 char *instance_log_path(grove_ctx *ctx, const char *id);
@@ -79,6 +102,19 @@ char *instance_log_path(grove_ctx *ctx, const char *id);
  * instances. *ended (may be NULL) gets how many were marked.
  */
 int instances_reconcile(grove_ctx *ctx, size_t *ended, grove_err *err);
+
+/*
+ * Every instance (with status `status`, or any when NULL), oldest first,
+ * read page by page, into *out (zeroed first; the caller frees it with
+ * db_instance_list_free()).
+ */
+int instance_list_all(grove_ctx *ctx, const char *status, grove_instance_list *out, grove_err *err);
+
+/*
+ * Records in instance `id`'s metadata why it ended ({"ended": why}), for
+ * whoever marks it terminated (reconciliation, gc).
+ */
+int instance_note_ended(grove_ctx *ctx, const char *id, const char *why, grove_err *err);
 
 /*
  * 1 when `path` is a folder grove may delete: strictly inside the worktrees

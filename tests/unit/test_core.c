@@ -1,0 +1,417 @@
+/*
+ * Unit tests of the core (tools/core/) on a real git repository and a real
+ * SQLite database: instance creation and its undo, setup reports,
+ * reconciliation of dead agents, and gc's removal policy for orphaned
+ * worktrees.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <git2.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "db/queries.h"
+#include "tools/core/context.h"
+#include "tools/core/gc.h"
+#include "tools/core/instance.h"
+
+typedef struct fixture {
+    char root[PATH_MAX]; /* realpath of the mkdtemp folder */
+    char repo[PATH_MAX]; /* root/repo: the main worktree */
+    char head[41];       /* main's head */
+    grove_ctx *ctx;
+    pid_t child; /* a live "agent" process to kill in teardown, or 0 */
+} fixture;
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Runs a shell command (output discarded unless redirected); its exit status. */
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    int st;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    st = system(cmd);
+    return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+    (void)sb;
+    (void)f;
+    return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+static int is_dir(const char *path)
+{
+    struct stat sb;
+
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* 1 when branch `name` exists in the fixture's repository. */
+static int has_branch(const fixture *f, const char *name)
+{
+    return sh("git -C '%s' show-ref --verify --quiet 'refs/heads/%s'", f->repo, name) == 0;
+}
+
+static int row_exists(const fixture *f, const char *id)
+{
+    grove_err err = GROVE_ERR_INIT;
+    grove_instance inst;
+    int found = db_instance_get(f->ctx->db, id, &inst, &err) == 0;
+
+    db_instance_free(&inst);
+    return found;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    char tmp[] = "/tmp/grove-test-core-XXXXXX", sock[64];
+    ctx_options o = {0};
+    grove_err err = GROVE_ERR_INIT;
+    FILE *p;
+
+    if (!f || !mkdtemp(tmp) || !realpath(tmp, f->root))
+        return -1;
+    snprintf(f->repo, sizeof(f->repo), "%s/repo", f->root);
+    if (sh("git init -q -b main '%s' && cd '%s' && echo hello > a.txt && git add a.txt && "
+           "git -c user.name=t -c user.email=t@example.com commit -q -m init",
+           f->repo, f->repo) != 0)
+        return -1;
+    snprintf(sock, sizeof(sock), "grove-test-core-%d", (int)getpid());
+    setenv("GROVE_TMUX_SOCKET", sock, 1);
+    unsetenv("GROVE_WORKTREES");
+    unsetenv("GROVE_DB");
+    unsetenv("GROVE_INSTANCE_ID");
+    unsetenv("GROVE_AGENT_COMMAND");
+    unsetenv("GROVE_BRANCH_PREFIX");
+    {
+        char cmd[PATH_MAX + 64];
+
+        snprintf(cmd, sizeof(cmd), "git -C '%s' rev-parse HEAD", f->repo);
+        p = popen(cmd, "r");
+        if (!p || !fgets(f->head, sizeof(f->head), p))
+            return -1;
+        pclose(p);
+    }
+    o.repo = f->repo;
+    o.migrate = 1;
+    if (ctx_open(&f->ctx, &o, &err) != 0) {
+        fprintf(stderr, "ctx_open: %s\n", err.msg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    if (f->child > 0) {
+        kill(f->child, SIGKILL); /* also when an assertion failed before the test did */
+        waitpid(f->child, NULL, 0);
+    }
+    ctx_free(f->ctx);
+    nftw(f->root, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+/* A work instance for issue 7 from main's head; fails the test when it cannot be made. */
+static void create(fixture *f, instance_created *out)
+{
+    grove_err err = GROVE_ERR_INIT;
+    instance_spec spec = {0};
+
+    spec.type = "work";
+    spec.issue.number = 7;
+    spec.base_branch = "main";
+    spec.base_commit = f->head;
+    spec.start_commit = f->head;
+    spec.prompt = "do it";
+    if (instance_create(f->ctx, &spec, NULL, out, &err) != 0)
+        fail_msg("instance_create: %s", err.msg);
+}
+
+/* ---- creation ------------------------------------------------------------ */
+
+static void test_create_makes_worktree_branch_row(void **state)
+{
+    fixture *f = *state;
+    instance_created c;
+    char path[PATH_MAX];
+
+    create(f, &c);
+    assert_string_equal(c.instance.id, "work-7-a1");
+    assert_string_equal(c.instance.status, "running");
+    assert_string_equal(c.instance.branch_name, "grove/work-7-a1");
+    assert_int_equal(c.instance.issue_number, 7);
+    assert_string_equal(c.instance.base_commit, f->head);
+    assert_int_equal(c.setup.ran, 0);
+    snprintf(path, sizeof(path), "%s/repo.worktrees/work-7-a1", f->root);
+    assert_string_equal(c.instance.worktree_path, path);
+    assert_true(is_dir(path));
+    assert_true(has_branch(f, "grove/work-7-a1"));
+    assert_true(row_exists(f, "work-7-a1"));
+    /* Unlocked once recorded: git lists it without the "initializing" lock. */
+    assert_int_equal(sh("git -C '%s' worktree list --porcelain | grep -q '^locked'", f->repo), 1);
+    instance_created_free(&c);
+
+    /* The next one takes the next number. */
+    create(f, &c);
+    assert_string_equal(c.instance.id, "work-7-a2");
+    instance_created_free(&c);
+}
+
+static void test_create_failure_leaves_nothing(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    instance_spec spec = {0};
+    instance_created c;
+    char path[PATH_MAX];
+
+    /* The row's insert fails after the worktree and branch were made: an unknown parent. */
+    spec.type = "work";
+    spec.issue.number = 8;
+    spec.base_branch = "main";
+    spec.base_commit = f->head;
+    spec.start_commit = f->head;
+    spec.parent_id = "ghost";
+    spec.relationship = "created_fork";
+    assert_int_equal(instance_create(f->ctx, &spec, NULL, &c, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_null(c.instance.id);
+    snprintf(path, sizeof(path), "%s/repo.worktrees/work-8-a1", f->root);
+    assert_false(is_dir(path));
+    assert_false(has_branch(f, "grove/work-8-a1"));
+    assert_false(row_exists(f, "work-8-a1"));
+    assert_int_equal(
+        sh("test -z \"$(git -C '%s' worktree list --porcelain | grep work-8)\"", f->repo), 0);
+
+    /* A branch name git refuses: nothing is made at all. */
+    spec.parent_id = NULL;
+    spec.relationship = NULL;
+    spec.issue.number = 0;
+    snprintf(spec.issue.beads, sizeof(spec.issue.beads), "bad..id");
+    assert_int_equal(instance_create(f->ctx, &spec, NULL, &c, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    assert_false(has_branch(f, "grove/work-bad..id-a1"));
+}
+
+static void test_create_reports_setup(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    instance_created c;
+    json_t *meta = NULL;
+
+    /* A failing setup command does not fail the creation: it is reported. */
+    assert_int_equal(db_config_set(f->ctx->db, "worktrees.setup_command",
+                                   "[\"sh\", \"-c\", \"echo setting up; exit 3\"]", 0, &err),
+                     0);
+    create(f, &c);
+    assert_int_equal(c.setup.ran, 1);
+    assert_int_equal(c.setup.exit_code, 3);
+    assert_null(c.setup.error);
+    assert_non_null(strstr(c.setup.log, "/logs/work-7-a1.log"));
+    assert_true(row_exists(f, "work-7-a1"));
+    assert_int_equal(db_instance_metadata(f->ctx->db, "work-7-a1", &meta, &err), 0);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(meta, "setup"), "status")), "failed");
+    json_decref(meta);
+    instance_created_free(&c);
+
+    /* One that cannot run at all says why. */
+    assert_int_equal(db_config_set(f->ctx->db, "worktrees.setup_command", "not json", 0, &err), 0);
+    create(f, &c);
+    assert_int_equal(c.setup.ran, 1);
+    assert_non_null(c.setup.error);
+    assert_non_null(strstr(c.setup.error, "worktrees.setup_command"));
+    instance_created_free(&c);
+}
+
+/* ---- reconciliation ------------------------------------------------------ */
+
+static void test_reconcile_dead_and_live_agents(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    instance_created dead, live;
+    grove_instance inst;
+    pid_t gone, alive;
+    size_t ended = 99;
+    json_t *meta = NULL;
+
+    create(f, &dead);
+    create(f, &live);
+    gone = fork();
+    assert_true(gone >= 0);
+    if (gone == 0)
+        _exit(0);
+    waitpid(gone, NULL, 0);
+    alive = fork();
+    assert_true(alive >= 0);
+    if (alive == 0) {
+        pause();
+        _exit(0);
+    }
+    f->child = alive;
+    assert_int_equal(db_instance_set_agent(f->ctx->db, dead.instance.id, NULL, gone, &err), 0);
+    assert_int_equal(db_instance_set_agent(f->ctx->db, live.instance.id, NULL, alive, &err), 0);
+
+    assert_int_equal(instances_reconcile(f->ctx, &ended, &err), 0);
+    assert_int_equal(ended, 1);
+    assert_int_equal(db_instance_get(f->ctx->db, dead.instance.id, &inst, &err), 0);
+    assert_string_equal(inst.status, "terminated");
+    assert_non_null(inst.terminated_at);
+    db_instance_free(&inst);
+    assert_int_equal(db_instance_metadata(f->ctx->db, dead.instance.id, &meta, &err), 0);
+    assert_non_null(json_string_value(json_object_get(meta, "ended")));
+    json_decref(meta);
+    assert_int_equal(db_instance_get(f->ctx->db, live.instance.id, &inst, &err), 0);
+    assert_string_equal(inst.status, "running");
+    assert_null(inst.terminated_at);
+    db_instance_free(&inst);
+
+    /* Again: nothing more to end. */
+    assert_int_equal(instances_reconcile(f->ctx, &ended, &err), 0);
+    assert_int_equal(ended, 0);
+
+    kill(alive, SIGKILL);
+    waitpid(alive, NULL, 0);
+    f->child = 0;
+    assert_int_equal(instances_reconcile(f->ctx, &ended, &err), 0);
+    assert_int_equal(ended, 1);
+    instance_created_free(&dead);
+    instance_created_free(&live);
+}
+
+/* ---- gc ------------------------------------------------------------------ */
+
+/* The finding of kind `kind` about `subject`, or NULL. */
+static const gc_finding *finding(const gc_report *r, const char *kind, const char *subject)
+{
+    size_t i;
+
+    for (i = 0; i < r->n; i++)
+        if (strcmp(r->v[i].kind, kind) == 0 && strcmp(r->v[i].subject, subject) == 0)
+            return &r->v[i];
+    return NULL;
+}
+
+static void test_gc_orphan_worktrees(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    instance_created merged, unique;
+    gc_report r;
+    const gc_finding *g;
+    char merged_path[PATH_MAX], unique_path[PATH_MAX];
+
+    /* Two worktrees whose rows are gone: one at main's head, one with a commit of its own. */
+    create(f, &merged);
+    create(f, &unique);
+    snprintf(merged_path, sizeof(merged_path), "%s", merged.instance.worktree_path);
+    snprintf(unique_path, sizeof(unique_path), "%s", unique.instance.worktree_path);
+    assert_int_equal(sh("cd '%s' && echo mine > b.txt && git add b.txt && "
+                        "git -c user.name=t -c user.email=t@example.com commit -q -m mine",
+                        unique_path),
+                     0);
+    assert_int_equal(db_instance_delete(f->ctx->db, merged.instance.id, &err), 0);
+    assert_int_equal(db_instance_delete(f->ctx->db, unique.instance.id, &err), 0);
+
+    /* A dry run changes nothing. */
+    assert_int_equal(gc_run(f->ctx, 1, &r, &err), 0);
+    g = finding(&r, "orphan-worktree", merged_path);
+    assert_non_null(g);
+    assert_string_equal(g->action, "would remove");
+    gc_report_free(&r);
+    assert_true(is_dir(merged_path));
+
+    assert_int_equal(gc_run(f->ctx, 0, &r, &err), 0);
+    g = finding(&r, "orphan-worktree", merged_path);
+    assert_non_null(g);
+    assert_string_equal(g->action, "removed");
+    g = finding(&r, "orphan-worktree", unique_path);
+    assert_non_null(g);
+    assert_string_equal(g->action, "kept");
+    assert_non_null(strstr(g->detail, "1 commits that exist nowhere else"));
+    gc_report_free(&r);
+    assert_false(is_dir(merged_path));
+    assert_false(has_branch(f, merged.instance.branch_name));
+    assert_true(is_dir(unique_path));
+    assert_true(has_branch(f, unique.instance.branch_name));
+    instance_created_free(&merged);
+    instance_created_free(&unique);
+}
+
+static void test_gc_missing_worktree_terminates(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    instance_created c;
+    grove_instance inst;
+    gc_report r;
+    const gc_finding *g;
+
+    create(f, &c);
+    assert_int_equal(sh("rm -rf '%s'", c.instance.worktree_path), 0);
+    assert_int_equal(gc_run(f->ctx, 0, &r, &err), 0);
+    g = finding(&r, "missing-worktree", c.instance.id);
+    assert_non_null(g);
+    assert_string_equal(g->action, "terminated");
+    gc_report_free(&r);
+    assert_int_equal(db_instance_get(f->ctx->db, c.instance.id, &inst, &err), 0);
+    assert_string_equal(inst.status, "terminated");
+    db_instance_free(&inst);
+    instance_created_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_makes_worktree_branch_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_failure_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_reports_setup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile_dead_and_live_agents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gc_orphan_worktrees, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gc_missing_worktree_terminates, setup, teardown),
+    };
+
+    char home[] = "/tmp/grove-test-core-home-XXXXXX";
+    int failed;
+
+    /* No user or system git config may change what the tests see. */
+    if (!mkdtemp(home))
+        return 1;
+    setenv("HOME", home, 1);
+    unsetenv("XDG_CONFIG_HOME");
+    setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+    unsetenv("GIT_DIR");
+    unsetenv("GIT_WORK_TREE");
+    git_libgit2_init();
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    git_libgit2_shutdown();
+    nftw(home, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
+    return failed;
+}

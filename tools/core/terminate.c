@@ -1,0 +1,143 @@
+/* terminate: ending an instance (see tools/core/terminate.h). */
+#include "tools/core/terminate.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "db/queries.h"
+#include "tools/agents/agent.h"
+
+void terminate_result_free(terminate_result *r)
+{
+    if (!r)
+        return;
+    db_instance_free(&r->instance);
+    r->worktree_removed = 0;
+}
+
+/*
+ * Whether the worktree of `inst` may be removed; checked before anything
+ * changes, so that a refusal leaves the instance as it was.
+ */
+static int terminate_check_removal(grove_ctx *ctx, const grove_instance *inst, int force,
+                                   grove_err *err)
+{
+    const char *id = inst->id, *path = inst->worktree_path, *branch = inst->branch_name;
+    gitops_loss loss = {0};
+    char dirty[64] = "", unique[96] = "";
+    struct stat sb;
+    int exists = path && stat(path, &sb) == 0;
+
+    /* Never the main worktree, never anything outside the worktrees folder, even with force. */
+    if (exists && !instance_path_removable(ctx, path))
+        return grove_fail(err, GROVE_EINVAL,
+                          "refusing to remove '%s': it is not inside the worktrees folder '%s'",
+                          path, ctx->worktrees_base);
+    if (force)
+        return 0;
+    if (exists) {
+        char sha[41];
+        grove_err berr = GROVE_ERR_INIT;
+
+        /* Without its branch grove cannot tell what the worktree holds: HEAD is unborn. */
+        if (gitops_branch_head(ctx->repo, branch, sha, &berr) != 0 && berr.code == GROVE_ENOTFOUND)
+            return grove_fail(err, GROVE_ECONFLICT,
+                              "refusing to remove the worktree of '%s': its branch '%s' no longer "
+                              "exists (deleted outside grove), so grove cannot tell what removing "
+                              "'%s' would lose; pass force: true to remove it anyway",
+                              id, branch ? branch : "?", path);
+    }
+    if (gitops_removal_loss(ctx->repo, path, branch, inst->base_commit, &loss, err) != 0 &&
+        err->code != GROVE_ENOTFOUND)
+        return -1;
+    if (!loss.dirty_files && !loss.unique_commits)
+        return 0;
+    if (loss.dirty_files)
+        snprintf(dirty, sizeof(dirty), "%zu uncommitted file%s", loss.dirty_files,
+                 loss.dirty_files == 1 ? "" : "s");
+    if (loss.unique_commits)
+        snprintf(unique, sizeof(unique), "%zu commit%s that exist%s on no remote branch",
+                 loss.unique_commits, loss.unique_commits == 1 ? "" : "s",
+                 loss.unique_commits == 1 ? "s" : "");
+    return grove_fail(err, GROVE_ECONFLICT,
+                      "refusing to remove the worktree of '%s': it has %s%s%s; commit and "
+                      "push your work (create_pull_request), or pass force: true to discard "
+                      "it",
+                      id, dirty, *dirty && *unique ? " and " : "", unique);
+}
+
+int terminate_instance(grove_ctx *ctx, const char *id, const terminate_opts *o,
+                       terminate_result *out, const grove_progress *p, grove_err *err)
+{
+    grove_instance inst = {0};
+    grove_err rerr = GROVE_ERR_INIT;
+    int remove = o->remove_worktree, steps = o->remove_worktree ? 4 : 2;
+    int removed = 0, running, rm_rc = 0, rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (instance_load(ctx, id, &inst, err) != 0)
+        goto done;
+    grove_progress_step(p, 1, steps, "started");
+    if (remove && terminate_check_removal(ctx, &inst, o->force, err) != 0)
+        goto done;
+    /*
+     * Stop, remove, then mark: wherever a kill -9 stops this, `grove gc`
+     * finishes it. Killed before the removal: the row is still running (its
+     * agent gone, so reads mark it terminated), the worktree stays, as if
+     * the call had not been made. Killed during it: the removal journal lets
+     * gc finish it. Killed after it: a running row without a worktree, which
+     * gc marks terminated. Marking first would leave a terminated row whose
+     * worktree nothing removes any more.
+     */
+    running = strcmp(inst.status, "running") == 0;
+    if (running) {
+        grove_err serr = GROVE_ERR_INIT;
+
+        if (agent_stop(inst.session_name, inst.pid, &serr) != 0)
+            log_warn("instance '%s': %s", id, serr.msg);
+    }
+    grove_progress_step(p, 2, steps, "agent stopped");
+    instance_kill_point("terminate_instance:agent-stopped");
+    if (remove) {
+        const char *slash = strrchr(inst.worktree_path, '/');
+
+        /* The worktree is registered under its folder's name, the instance id. */
+        rm_rc = gitops_worktree_remove(ctx->repo, slash ? slash + 1 : id, inst.branch_name, &rerr);
+        if (rm_rc == 0) {
+            removed = 1;
+            grove_progress_step(p, 3, 4, "worktree removed");
+            instance_kill_point("terminate_instance:removed");
+        }
+    }
+    /* A failed removal still ends the instance: its agent is stopped. */
+    if (running) {
+        if (db_instance_terminate(ctx->db, id, NULL, err) != 0) {
+            if (removed) {
+                char msg[sizeof(err->msg)];
+
+                snprintf(msg, sizeof(msg), "%s", err->msg);
+                grove_fail(err, err->code,
+                           "the worktree of '%s' was removed, but the instance could not be "
+                           "marked terminated ('grove gc' does it later): %s",
+                           id, msg);
+            }
+            goto done;
+        }
+        instance_kill_point("terminate_instance:marked");
+    }
+    if (rm_rc != 0) {
+        *err = rerr;
+        goto done;
+    }
+    if (instance_load(ctx, id, &out->instance, err) != 0)
+        goto done;
+    out->worktree_removed = removed;
+    grove_progress_step(p, steps, steps, "done");
+    rc = 0;
+done:
+    if (rc != 0)
+        terminate_result_free(out);
+    db_instance_free(&inst);
+    return rc;
+}

@@ -1,0 +1,39 @@
+/*
+ * terminate: ending an instance (terminate_instance): stop its agent, mark
+ * it terminated, and optionally remove its worktree and branch, refusing
+ * whatever would lose work or reach outside the worktrees folder.
+ */
+#ifndef GROVE_TERMINATE_H
+#define GROVE_TERMINATE_H
+
+#include "tools/core/instance.h"
+
+typedef struct terminate_opts {
+    int remove_worktree; /* also remove the worktree folder and the branch */
+    int force;           /* remove even with uncommitted files or unpushed commits */
+} terminate_opts;
+
+typedef struct terminate_result {
+    grove_instance instance; /* the row after the call */
+    int worktree_removed;    /* 1 when this call removed the worktree */
+} terminate_result;
+
+/* Frees what *r owns (not r itself) and zeroes it. NULL is a no-op. */
+void terminate_result_free(terminate_result *r);
+
+/*
+ * Terminates instance `id`. With o->remove_worktree the worktree is removed
+ * only when it lies strictly inside the worktrees base (never the main
+ * worktree, even with force) and, unless o->force, when it has no
+ * uncommitted files, no commits that exist on no remote branch, and its
+ * branch still exists; a refusal (GROVE_EINVAL, GROVE_ECONFLICT) changes
+ * nothing. Order: stop the agent, remove, then mark terminated, so that
+ * `grove gc` finishes whatever a kill -9 interrupts. A removal that fails
+ * still ends the instance, and the call fails with the removal's error.
+ * Progress: 2 steps, 4 with removal. *out is zeroed first; the caller
+ * frees it with terminate_result_free().
+ */
+int terminate_instance(grove_ctx *ctx, const char *id, const terminate_opts *o,
+                       terminate_result *out, const grove_progress *p, grove_err *err);
+
+#endif

@@ -1,0 +1,195 @@
+/* wire: typed results as the contract's JSON (see tools/wire.h). */
+#include "tools/wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+json_t *wire_str(const char *s)
+{
+    json_t *j;
+    char *copy;
+
+    if (!s)
+        return json_null();
+    if ((j = json_string(s)) != NULL)
+        return j;
+    copy = strdup(s); /* not valid UTF-8: owned here */
+    if (!copy)
+        return NULL;
+    grove_utf8_sanitize(copy);
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
+/* An integer, or null when v is 0 (SQL NULL in db/'s structs). */
+static json_t *int_or_null(long long v)
+{
+    return v ? json_integer((json_int_t)v) : json_null();
+}
+
+/* JSON text of a stored object column, parsed; null when NULL or not an object. */
+static json_t *object_or_null(const char *text)
+{
+    json_t *j;
+
+    if (!text)
+        return json_null();
+    j = json_loads(text, JSON_DECODE_ANY, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return json_null();
+    }
+    return j;
+}
+
+/* Sets key to v (stolen); returns nonzero when v is NULL or the set failed. */
+static int put(json_t *o, const char *key, json_t *v)
+{
+    return json_object_set_new(o, key, v) != 0;
+}
+
+json_t *wire_instance(const grove_instance *inst)
+{
+    json_t *o = json_object(), *issue;
+    int bad = 0;
+
+    if (!o)
+        return NULL;
+    issue = inst->issue_number ? json_integer((json_int_t)inst->issue_number)
+                               : wire_str(inst->beads_id);
+    bad |= put(o, "id", wire_str(inst->id));
+    bad |= put(o, "type", wire_str(inst->type));
+    bad |= put(o, "status", wire_str(inst->status));
+    bad |= put(o, "worktree_path", wire_str(inst->worktree_path));
+    bad |= put(o, "branch_name", wire_str(inst->branch_name));
+    bad |= put(o, "base_branch", wire_str(inst->base_branch));
+    bad |= put(o, "base_commit", wire_str(inst->base_commit));
+    bad |= put(o, "issue", issue);
+    bad |= put(o, "parent_id", wire_str(inst->parent_id));
+    bad |= put(o, "session_name", wire_str(inst->session_name));
+    bad |= put(o, "pid", int_or_null(inst->pid));
+    bad |= put(o, "pr_number", int_or_null(inst->pr_number));
+    bad |= put(o, "pr_url", wire_str(inst->pr_url));
+    bad |= put(o, "prompt", wire_str(inst->prompt));
+    bad |= put(o, "created_at", wire_str(inst->created_at));
+    bad |= put(o, "terminated_at", wire_str(inst->terminated_at));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *wire_instances(const grove_instance *v, size_t n)
+{
+    json_t *arr = json_array();
+    size_t i;
+
+    for (i = 0; arr && i < n; i++) {
+        if (json_array_append_new(arr, wire_instance(&v[i])) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+json_t *wire_checkpoint(const grove_checkpoint *cp)
+{
+    json_t *o = json_object();
+    int bad = 0;
+
+    if (!o)
+        return NULL;
+    bad |= put(o, "id", json_integer((json_int_t)cp->id));
+    bad |= put(o, "instance_id", wire_str(cp->instance_id));
+    bad |= put(o, "phase", wire_str(cp->phase));
+    bad |= put(o, "name", wire_str(cp->name));
+    bad |= put(o, "status", wire_str(cp->status));
+    bad |= put(o, "data", object_or_null(cp->data_json));
+    bad |= put(o, "message", wire_str(cp->message));
+    bad |= put(o, "commit_sha", wire_str(cp->commit_sha));
+    bad |= put(o, "sequence", json_integer((json_int_t)cp->sequence));
+    bad |= put(o, "created_at", wire_str(cp->created_at));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *wire_relationships(const grove_relationship_list *list)
+{
+    json_t *arr = json_array();
+    size_t i;
+
+    for (i = 0; arr && i < list->n; i++) {
+        const grove_relationship *r = &list->v[i];
+        json_t *o = json_object();
+        int bad = !o;
+
+        bad = bad || put(o, "id", json_integer((json_int_t)r->id));
+        bad = bad || put(o, "parent_instance", wire_str(r->parent_instance));
+        bad = bad || put(o, "child_instance", wire_str(r->child_instance));
+        bad = bad || put(o, "relationship_type", wire_str(r->relationship_type));
+        bad = bad || put(o, "created_at", wire_str(r->created_at));
+        if (bad || json_array_append_new(arr, o) != 0) {
+            if (bad)
+                json_decref(o);
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+json_t *wire_events(const grove_event_list *list)
+{
+    json_t *arr = json_array();
+    size_t i;
+
+    for (i = 0; arr && i < list->n; i++) {
+        const grove_event *e = &list->v[i];
+        json_t *o = json_object();
+        int bad = !o;
+
+        bad = bad || put(o, "id", json_integer((json_int_t)e->id));
+        bad = bad || put(o, "instance_id", wire_str(e->instance_id));
+        bad = bad || put(o, "tool_name", wire_str(e->tool_name));
+        bad = bad || put(o, "success", json_boolean(e->success));
+        bad = bad || put(o, "error_message", wire_str(e->error_message));
+        bad = bad || put(o, "metadata", object_or_null(e->metadata_json));
+        bad = bad || put(o, "duration_ms", json_real(e->duration_ms));
+        bad = bad || put(o, "timestamp", wire_str(e->timestamp));
+        if (bad || json_array_append_new(arr, o) != 0) {
+            if (bad)
+                json_decref(o);
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+json_t *wire_setup(const instance_setup *setup)
+{
+    if (!setup->ran)
+        return json_null();
+    if (setup->error)
+        return json_pack("{s:s, s:n, s:s?, s:s}", "status", "failed", "exit_code", "log",
+                         setup->log, "error", setup->error);
+    return json_pack("{s:s, s:i, s:s?}", "status", setup->exit_code == 0 ? "ok" : "failed",
+                     "exit_code", setup->exit_code, "log", setup->log);
+}
+
+json_t *wire_created(const instance_created *c)
+{
+    json_t *o = json_pack("{s:o}", "instance", wire_instance(&c->instance));
+
+    if (o && c->setup.ran && json_object_set_new(o, "setup", wire_setup(&c->setup)) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}

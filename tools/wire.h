@@ -1,0 +1,53 @@
+/*
+ * wire: the typed results of db/ and tools/core/ as the JSON shapes of
+ * ../shared/CONTRACT.md §3, for the MCP tool handlers and the CLI's --json
+ * output alike. Every function borrows its argument and returns a new
+ * reference (the caller json_decref()s it), or NULL when memory ran out.
+ * Key order is the contract's and stays fixed: transcripts compare it.
+ * Text that is not valid UTF-8 has its bad bytes replaced by '?'.
+ */
+#ifndef GROVE_WIRE_H
+#define GROVE_WIRE_H
+
+#include <jansson.h>
+
+#include "db/queries.h"
+#include "tools/core/instance.h"
+
+/* A string, or null when s is NULL. */
+json_t *wire_str(const char *s);
+
+/*
+ * The `instance` object: id, type, status, worktree_path, branch_name,
+ * base_branch, base_commit, issue (integer for GitHub, string for beads, or
+ * null), parent_id, session_name, pid, pr_number, pr_url, prompt,
+ * created_at, terminated_at; absent values are null.
+ */
+json_t *wire_instance(const grove_instance *inst);
+
+/* An array of wire_instance() objects. */
+json_t *wire_instances(const grove_instance *v, size_t n);
+
+/*
+ * The `checkpoint` object: id, instance_id, phase, name, status, data (the
+ * stored object, or null), message, commit_sha, sequence, created_at.
+ */
+json_t *wire_checkpoint(const grove_checkpoint *cp);
+
+/* An array of {id, parent_instance, child_instance, relationship_type, created_at}. */
+json_t *wire_relationships(const grove_relationship_list *list);
+
+/*
+ * An array of events: {id, instance_id, tool_name, success (bool),
+ * error_message, metadata (the stored object, or null), duration_ms,
+ * timestamp}.
+ */
+json_t *wire_events(const grove_event_list *list);
+
+/* A setup report {status, exit_code (or null), log[, error]}; NULL-safe: null when none ran. */
+json_t *wire_setup(const instance_setup *setup);
+
+/* {"instance": {...}[, "setup": {...}]}: what spawning tools return. */
+json_t *wire_created(const instance_created *c);
+
+#endif
