@@ -40,21 +40,19 @@ static void on_push(void *arg, unsigned current, unsigned total, size_t bytes)
 }
 
 /* "a.txt, b.txt, ... (and 12 more)" from the dirty_files array, into buf. */
-static void list_files(const json_t *files, char *buf, size_t size)
+static void list_files(const gitops_state *st, char *buf, size_t size)
 {
-    const json_t *f;
     size_t i, used = 0;
 
     buf[0] = '\0';
-    json_array_foreach(files, i, f)
-    {
+    for (i = 0; i < st->ndirty; i++) {
         int n;
 
         if (i == 8) {
-            snprintf(buf + used, size - used, " (and %zu more)", json_array_size(files) - 8);
+            snprintf(buf + used, size - used, " (and %zu more)", st->ndirty - 8);
             return;
         }
-        n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", json_string_value(f));
+        n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", st->dirty_files[i]);
         if (n < 0 || (size_t)n >= size - used)
             return;
         used += (size_t)n;
@@ -68,7 +66,7 @@ int tool_create_pull_request(tool_call *call, const json_t *args, json_t **out, 
     const char *id = arg_target(ctx, args, "instance_id", err);
     const char *base, *branch, *path;
     grove_instance inst = {0};
-    json_t *state = NULL;
+    gitops_state state = {0};
     char *remote = NULL, *remote_url = NULL, *token = NULL, *message = NULL;
     char base_sha[41], head[41], files[1024];
     github_target target = {0};
@@ -113,16 +111,15 @@ int tool_create_pull_request(tool_call *call, const json_t *args, json_t **out, 
     if (gitops_worktree_state(path, base_sha[0] ? base_sha : NULL, &state, err) != 0 ||
         gitops_branch_head(ctx->repo, branch, head, err) != 0)
         goto done;
-    if (json_array_size(json_object_get(state, "dirty_files")) > 0 &&
-        !arg_bool(args, "allow_dirty", 0)) {
-        list_files(json_object_get(state, "dirty_files"), files, sizeof(files));
+    if (state.ndirty > 0 && !arg_bool(args, "allow_dirty", 0)) {
+        list_files(&state, files, sizeof(files));
         grove_fail(err, GROVE_ECONFLICT,
                    "the worktree of '%s' has uncommitted changes: %s; commit what belongs in the "
                    "pull request, or pass allow_dirty: true to push only what is committed",
                    id, files);
         goto done;
     }
-    if (json_integer_value(json_object_get(state, "ahead")) == 0) {
+    if (state.ahead == 0) {
         grove_fail(err, GROVE_ECONFLICT,
                    "branch '%s' has no commits ahead of its base '%s': commit your work first",
                    branch, base);
@@ -205,7 +202,7 @@ done:
     free(remote);
     free(remote_url);
     free(message);
-    json_decref(state);
+    gitops_state_free(&state);
     db_instance_free(&inst);
     return rc;
 }

@@ -13,6 +13,7 @@ int tool_get_instance(tool_call *call, const json_t *args, json_t **out, grove_e
     grove_relationship_list rels = {0};
     grove_checkpoint cp = {0};
     json_t *git = NULL;
+    gitops_state state;
     grove_err gerr = GROVE_ERR_INIT;
     int found = 0, rc = -1;
 
@@ -22,7 +23,10 @@ int tool_get_instance(tool_call *call, const json_t *args, json_t **out, grove_e
         db_checkpoint_get(ctx->db, id, NULL, &cp, &found, err) != 0)
         goto done;
     /* A worktree that is gone (removed, or never made) has no git state. */
-    if (gitops_worktree_state(inst.worktree_path, inst.base_commit, &git, &gerr) != 0) {
+    if (gitops_worktree_state(inst.worktree_path, inst.base_commit, &state, &gerr) == 0) {
+        git = wire_git_state(&state);
+        gitops_state_free(&state);
+    } else {
         if (gerr.code != GROVE_ENOTFOUND)
             log_warn("instance '%s': %s", id, gerr.msg);
         git = json_null();

@@ -193,3 +193,20 @@ json_t *wire_created(const instance_created *c)
     }
     return o;
 }
+
+json_t *wire_git_state(const gitops_state *st)
+{
+    json_t *files = json_array(), *obj;
+    size_t i;
+
+    for (i = 0; files && i < st->ndirty; i++)
+        if (json_array_append_new(files, wire_str(st->dirty_files[i])) != 0) {
+            json_decref(files);
+            return NULL;
+        }
+    if (!files)
+        return NULL;
+    obj = json_pack("{s:s, s:I, s:I, s:o}", "head", st->head, "ahead", (json_int_t)st->ahead,
+                    "behind", (json_int_t)st->behind, "dirty_files", files);
+    return obj;
+}

@@ -13,6 +13,7 @@
 
 #include "db/queries.h"
 #include "tools/core/instance.h"
+#include "tools/git/git.h"
 
 /* A string, or null when s is NULL. */
 json_t *wire_str(const char *s);
@@ -49,5 +50,8 @@ json_t *wire_setup(const instance_setup *setup);
 
 /* {"instance": {...}[, "setup": {...}]}: what spawning tools return. */
 json_t *wire_created(const instance_created *c);
+
+/* A worktree's live state {head, ahead, behind, dirty_files}. */
+json_t *wire_git_state(const gitops_state *st);
 
 #endif

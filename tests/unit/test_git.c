@@ -778,8 +778,8 @@ static void test_state(void **state)
     fixture *fx = *state;
     grove_err err = GROVE_ERR_INIT;
     char path[PATH_MAX], sha[41];
-    json_t *st = NULL;
-    char *dumped, *porcelain, *joined;
+    gitops_state st = {0};
+    char *porcelain, *joined;
     size_t i;
 
     snprintf(path, sizeof(path), "%s/wts/st", fx->root);
@@ -787,16 +787,11 @@ static void test_state(void **state)
     assert_int_equal(gitops_worktree_unlock(fx->r, "st", &err), 0);
 
     assert_int_equal(gitops_worktree_state(path, fx->c1, &st, &err), 0);
-    dumped = json_dumps(st, JSON_SORT_KEYS | JSON_COMPACT);
-    {
-        char want[256];
-
-        snprintf(want, sizeof(want),
-                 "{\"ahead\":0,\"behind\":0,\"dirty_files\":[],\"head\":\"%s\"}", fx->c1);
-        assert_string_equal(dumped, want);
-    }
-    free(dumped);
-    json_decref(st);
+    assert_string_equal(st.head, fx->c1);
+    assert_int_equal(st.ahead, 0);
+    assert_int_equal(st.behind, 0);
+    assert_int_equal(st.ndirty, 0);
+    gitops_state_free(&st);
 
     /* One commit in the worktree: ahead 1; base at a later main commit: behind 1. */
     assert_int_equal(sh("cd '%s' && echo new > new.txt && git add new.txt && "
@@ -805,18 +800,18 @@ static void test_state(void **state)
                      0);
     rev_parse(fx, path, "HEAD", sha);
     assert_int_equal(gitops_worktree_state(path, fx->c1, &st, &err), 0);
-    assert_string_equal(json_string_value(json_object_get(st, "head")), sha);
-    assert_int_equal(json_integer_value(json_object_get(st, "ahead")), 1);
-    assert_int_equal(json_integer_value(json_object_get(st, "behind")), 0);
-    json_decref(st);
+    assert_string_equal(st.head, sha);
+    assert_int_equal(st.ahead, 1);
+    assert_int_equal(st.behind, 0);
+    gitops_state_free(&st);
     assert_int_equal(gitops_worktree_state(path, fx->c2, &st, &err), 0);
-    assert_int_equal(json_integer_value(json_object_get(st, "ahead")), 1);
-    assert_int_equal(json_integer_value(json_object_get(st, "behind")), 1);
-    json_decref(st);
+    assert_int_equal(st.ahead, 1);
+    assert_int_equal(st.behind, 1);
+    gitops_state_free(&st);
     assert_int_equal(gitops_worktree_state(path, NULL, &st, &err), 0);
-    assert_int_equal(json_integer_value(json_object_get(st, "ahead")), 0);
-    assert_int_equal(json_integer_value(json_object_get(st, "behind")), 0);
-    json_decref(st);
+    assert_int_equal(st.ahead, 0);
+    assert_int_equal(st.behind, 0);
+    gitops_state_free(&st);
     {
         char want[41];
 
@@ -836,32 +831,30 @@ static void test_state(void **state)
     {
         static const char *const want[] = {"a.txt",   "new.txt",    "newdir/",
                                            "src/b.c", "staged.txt", "u.txt"};
-        json_t *files = json_object_get(st, "dirty_files");
-
-        assert_int_equal(json_array_size(files), sizeof(want) / sizeof(want[0]));
-        for (i = 0; i < json_array_size(files); i++)
-            assert_string_equal(json_string_value(json_array_get(files, i)), want[i]);
+        assert_int_equal(st.ndirty, sizeof(want) / sizeof(want[0]));
+        for (i = 0; i < st.ndirty; i++)
+            assert_string_equal(st.dirty_files[i], want[i]);
 
         /* Exactly what the CLI lists. */
         porcelain = sh_out("git -C '%s' status --porcelain | cut -c4- | LC_ALL=C sort", path);
         joined = calloc(1, 4096);
         assert_non_null(joined);
-        for (i = 0; i < json_array_size(files); i++) {
+        for (i = 0; i < st.ndirty; i++) {
             if (i)
                 strcat(joined, "\n");
-            strcat(joined, json_string_value(json_array_get(files, i)));
+            strcat(joined, st.dirty_files[i]);
         }
         assert_string_equal(joined, porcelain);
         free(joined);
         free(porcelain);
     }
-    json_decref(st);
+    gitops_state_free(&st);
 
-    /* Errors. */
-    st = NULL;
+    /* Errors: nothing is left in the state. */
     assert_int_equal(
         gitops_worktree_state(path, "0123456789abcdef0123456789abcdef01234567", &st, &err), -1);
-    assert_null(st);
+    assert_null(st.dirty_files);
+    assert_int_equal(st.ndirty, 0);
     assert_int_equal(err.code, GROVE_ENOTFOUND);
     assert_non_null(strstr(err.msg, "0123456789abcdef0123456789abcdef01234567"));
     assert_int_equal(gitops_worktree_state(path, "main", &st, &err), -1);

@@ -119,7 +119,8 @@ int cmd_ls(int argc, char **argv)
 
 /* The text form of `grove show`. */
 static void show_text(const grove_instance *inst, const grove_relationship_list *rels,
-                      const grove_checkpoint *cp, const json_t *git, const grove_event_list *events)
+                      const grove_checkpoint *cp, const gitops_state *git,
+                      const grove_event_list *events)
 {
     char issue[80];
     size_t i;
@@ -139,12 +140,9 @@ static void show_text(const grove_instance *inst, const grove_relationship_list 
     if (inst->session_name || inst->pid > 0)
         printf("  agent:       %s (pid %lld)%s\n", cli_or(inst->session_name, "no tmux"), inst->pid,
                strcmp(cli_or(inst->status, ""), "running") == 0 ? "" : ", gone");
-    if (json_is_object(git))
-        printf("  git:         head %.12s, %lld ahead, %lld behind, %zu dirty files\n",
-               cli_str_or(git, "head", "-"),
-               (long long)json_integer_value(json_object_get(git, "ahead")),
-               (long long)json_integer_value(json_object_get(git, "behind")),
-               json_array_size(json_object_get(git, "dirty_files")));
+    if (git)
+        printf("  git:         head %.12s, %zu ahead, %zu behind, %zu dirty files\n", git->head,
+               git->ahead, git->behind, git->ndirty);
     for (i = 0; i < rels->n; i++)
         printf("  relation:    %s -> %s (%s)\n", cli_or(rels->v[i].parent_instance, "?"),
                cli_or(rels->v[i].child_instance, "?"), cli_or(rels->v[i].relationship_type, "?"));
@@ -169,10 +167,10 @@ int cmd_show(int argc, char **argv)
     grove_relationship_list rels = {0};
     grove_checkpoint cp = {0};
     grove_event_list events = {0};
-    json_t *git = NULL;
+    gitops_state git = {0};
     db_event_filter f = {0};
     grove_err err = GROVE_ERR_INIT, gerr = GROVE_ERR_INIT;
-    int found = 0;
+    int found = 0, have_git;
     args a;
     int rc;
 
@@ -204,22 +202,22 @@ int cmd_show(int argc, char **argv)
         fprintf(stderr, "grove show: %s\n", err.msg);
         goto done;
     }
-    if (gitops_worktree_state(inst.worktree_path, inst.base_commit, &git, &gerr) != 0)
-        git = json_null();
+    have_git = gitops_worktree_state(inst.worktree_path, inst.base_commit, &git, &gerr) == 0;
     if (args_get(&a, flags, "json")) {
-        json_t *all = json_pack("{s:o, s:o, s:o, s:O, s:o}", "instance", wire_instance(&inst),
+        json_t *all = json_pack("{s:o, s:o, s:o, s:o, s:o}", "instance", wire_instance(&inst),
                                 "relationships", wire_relationships(&rels), "last_checkpoint",
-                                found ? wire_checkpoint(&cp) : json_null(), "git", git,
-                                "recent_events", wire_events(&events));
+                                found ? wire_checkpoint(&cp) : json_null(), "git",
+                                have_git ? wire_git_state(&git) : json_null(), "recent_events",
+                                wire_events(&events));
 
         cli_print_json(all);
         json_decref(all);
     } else {
-        show_text(&inst, &rels, found ? &cp : NULL, git, &events);
+        show_text(&inst, &rels, found ? &cp : NULL, have_git ? &git : NULL, &events);
     }
     rc = 0;
 done:
-    json_decref(git);
+    gitops_state_free(&git);
     db_instance_free(&inst);
     db_relationship_list_free(&rels);
     db_checkpoint_free(&cp);

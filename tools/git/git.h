@@ -19,8 +19,6 @@
 #ifndef GROVE_GIT_H
 #define GROVE_GIT_H
 
-#include <jansson.h>
-
 #include "tools/base/grove.h"
 
 typedef struct gitops_repo gitops_repo;
@@ -127,14 +125,27 @@ int gitops_worktree_head(const char *path, char sha[41], grove_err *err);
  */
 int gitops_worktree_head_cached(gitops_repo *r, const char *path, char sha[41], grove_err *err);
 
+/* Live state of a worktree (gitops_worktree_state()). */
+typedef struct gitops_state {
+    char head[41];      /* HEAD commit */
+    size_t ahead;       /* commits of HEAD not in the base commit */
+    size_t behind;      /* commits of the base commit not in HEAD */
+    char **dirty_files; /* owned: the paths `git status --porcelain` lists, sorted, unique */
+    size_t ndirty;
+} gitops_state;
+
 /*
- * Live state of the worktree at `path` as a new object {head, ahead,
- * behind, dirty_files}: head = HEAD commit sha, ahead/behind = commits of
- * HEAD not in base_commit and of base_commit not in HEAD, dirty_files =
- * the paths `git status --porcelain` lists (modified, staged, untracked;
- * untracked folders as "dir/"), sorted. A missing folder: GROVE_ENOTFOUND.
+ * Live state of the worktree at `path` into *out: HEAD, ahead/behind
+ * base_commit (0/0 when NULL) and the dirty files (modified, staged,
+ * untracked; untracked folders as "dir/"). A missing folder:
+ * GROVE_ENOTFOUND. On success *out belongs to the caller:
+ * gitops_state_free() it; on failure it holds nothing.
  */
-int gitops_worktree_state(const char *path, const char *base_commit, json_t **out, grove_err *err);
+int gitops_worktree_state(const char *path, const char *base_commit, gitops_state *out,
+                          grove_err *err);
+
+/* Frees what a gitops_state holds. Safe on a zeroed struct and twice. */
+void gitops_state_free(gitops_state *s);
 
 /* Lines changed between two commits: `git diff --shortstat from to`. */
 typedef struct gitops_diff_stat {

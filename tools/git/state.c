@@ -118,8 +118,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Status paths as `git status --porcelain` lists them, sorted and unique, into arr. */
-static int dirty_files(git_repository *repo, const char *path, json_t *arr, grove_err *err)
+/* Status paths as `git status --porcelain` lists them, sorted and unique, into out. */
+static int dirty_files(git_repository *repo, const char *path, gitops_state *out, grove_err *err)
 {
     git_status_options opts;
     git_status_list *list = NULL;
@@ -165,13 +165,18 @@ static int dirty_files(git_repository *repo, const char *path, json_t *arr, grov
     }
     if (count > 0)
         qsort(paths, count, sizeof(*paths), cmp_str);
+    if (!(out->dirty_files = calloc(count + 1, sizeof(*out->dirty_files)))) {
+        rc = grove_nomem(err);
+        goto done;
+    }
     for (i = 0; i < count; i++) {
         if (i > 0 && strcmp(paths[i], paths[i - 1]) == 0)
             continue;
-        if (json_array_append_new(arr, json_string(paths[i])) != 0) {
-            rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        if (!(out->dirty_files[out->ndirty] = strdup(paths[i]))) {
+            rc = grove_nomem(err);
             goto done;
         }
+        out->ndirty++;
     }
     rc = 0;
 done:
@@ -192,22 +197,30 @@ static int hex_valid(const char *s)
     return 1;
 }
 
-int gitops_worktree_state(const char *path, const char *base_commit, json_t **out, grove_err *err)
+void gitops_state_free(gitops_state *s)
+{
+    size_t i;
+
+    for (i = 0; s->dirty_files && i < s->ndirty; i++)
+        free(s->dirty_files[i]);
+    free(s->dirty_files);
+    memset(s, 0, sizeof(*s));
+}
+
+int gitops_worktree_state(const char *path, const char *base_commit, gitops_state *out,
+                          grove_err *err)
 {
     git_repository *repo = NULL;
     git_object *base = NULL;
     git_oid head;
-    size_t ahead = 0, behind = 0;
-    char sha[41];
-    json_t *obj = NULL, *files = NULL;
     int rc = -1;
 
-    *out = NULL;
+    memset(out, 0, sizeof(*out));
     if (open_worktree_path(&repo, path, err) != 0)
         return -1;
     if (head_oid(repo, path, &head, err) != 0)
         goto done;
-    git_oid_tostr(sha, sizeof(sha), &head);
+    git_oid_tostr(out->head, sizeof(out->head), &head);
 
     if (base_commit) {
         int lrc;
@@ -234,34 +247,20 @@ int gitops_worktree_state(const char *path, const char *base_commit, json_t **ou
             goto done;
         }
         git_error_clear();
-        if (git_graph_ahead_behind(&ahead, &behind, repo, &head, git_object_id(base)) < 0) {
+        if (git_graph_ahead_behind(&out->ahead, &out->behind, repo, &head, git_object_id(base)) <
+            0) {
             rc = fail_git(err, GROVE_EGIT, "cannot compare '%s' with base commit '%s'", path,
                           base_commit);
             goto done;
         }
     }
 
-    files = json_array();
-    obj = json_object();
-    if (!files || !obj) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+    if (dirty_files(repo, path, out, err) != 0)
         goto done;
-    }
-    if (dirty_files(repo, path, files, err) != 0)
-        goto done;
-    if (json_object_set_new(obj, "head", json_string(sha)) != 0 ||
-        json_object_set_new(obj, "ahead", json_integer((json_int_t)ahead)) != 0 ||
-        json_object_set_new(obj, "behind", json_integer((json_int_t)behind)) != 0 ||
-        json_object_set(obj, "dirty_files", files) != 0) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
-        goto done;
-    }
-    *out = obj;
-    obj = NULL;
     rc = 0;
 done:
-    json_decref(obj);
-    json_decref(files);
+    if (rc != 0)
+        gitops_state_free(out);
     git_object_free(base);
     git_repository_free(repo);
     return rc;
@@ -339,7 +338,7 @@ done:
 static int dirty_count(const char *path, size_t *count, grove_err *err)
 {
     git_repository *repo = NULL;
-    json_t *files = NULL;
+    gitops_state files = {0};
     struct stat st;
     int rc = -1;
 
@@ -348,17 +347,12 @@ static int dirty_count(const char *path, size_t *count, grove_err *err)
         return 0;
     if (open_worktree_path(&repo, path, err) != 0)
         return -1;
-    files = json_array();
-    if (!files) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+    if (dirty_files(repo, path, &files, err) != 0)
         goto done;
-    }
-    if (dirty_files(repo, path, files, err) != 0)
-        goto done;
-    *count = json_array_size(files);
+    *count = files.ndirty;
     rc = 0;
 done:
-    json_decref(files);
+    gitops_state_free(&files);
     git_repository_free(repo);
     return rc;
 }
