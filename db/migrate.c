@@ -471,48 +471,63 @@ int migrate_rollback(grove_db *db, int to, grove_err *err)
 
 /* ---- status ------------------------------------------------------------- */
 
-static json_t *str_or_null(const char *s)
+/* Copies of s (NULL stays NULL); *oom set when memory ran out. */
+static char *dup_or_null(const char *s, int *oom)
 {
-    return s ? json_string(s) : json_null();
+    char *d = s ? strdup(s) : NULL;
+
+    if (s && !d)
+        *oom = 1;
+    return d;
 }
 
-/* Appends the status object of one version (m: known, r: applied; either may be NULL). */
-static int status_push(json_t *arr, const migration *m, const applied_row *r)
+/* Appends the status of migration m (NULL: not known to this binary) applied as r (NULL: not). */
+static int status_push(migrate_status_list *list, const migration *m, const applied_row *r)
 {
-    json_t *o = json_object();
-    const char *state;
-    int bad = 0;
+    migrate_row *row = &list->v[list->n];
+    int oom = 0;
 
-    if (!o)
-        return -1;
+    memset(row, 0, sizeof(*row));
     if (m && r)
-        state = (r->checksum && strcmp(r->checksum, m->checksum) == 0) ? "applied" : "edited";
+        row->state = (r->checksum && strcmp(r->checksum, m->checksum) == 0) ? "applied" : "edited";
     else
-        state = m ? "pending" : "unknown";
-    bad |= json_object_set_new(o, "version", json_integer(m ? m->version : r->version));
-    bad |= json_object_set_new(o, "name", str_or_null(m ? m->name : r->name));
-    bad |= json_object_set_new(o, "checksum", str_or_null(m ? m->checksum : r->checksum));
-    bad |= json_object_set_new(o, "applied", json_boolean(r != NULL));
-    bad |= json_object_set_new(o, "applied_at", str_or_null(r ? r->applied_at : NULL));
-    bad |= json_object_set_new(o, "state", json_string(state));
-    if (m && r && strcmp(state, "edited") == 0)
-        bad |= json_object_set_new(o, "applied_checksum", str_or_null(r->checksum));
-    bad |= json_array_append_new(arr, o);
-    return bad ? -1 : 0;
+        row->state = m ? "pending" : "unknown";
+    row->version = m ? m->version : r->version;
+    row->name = dup_or_null(m ? m->name : r->name, &oom);
+    row->checksum = dup_or_null(m ? m->checksum : r->checksum, &oom);
+    row->applied = r != NULL;
+    row->applied_at = dup_or_null(r ? r->applied_at : NULL, &oom);
+    if (m && r && strcmp(row->state, "edited") == 0)
+        row->applied_checksum = dup_or_null(r->checksum, &oom);
+    list->n++; /* freed with the list even when a copy failed */
+    return oom ? -1 : 0;
 }
 
-int migrate_status(grove_db *db, json_t **out, grove_err *err)
+void migrate_status_free(migrate_status_list *list)
 {
-    json_t *arr = NULL;
+    size_t i;
+
+    for (i = 0; list->v && i < list->n; i++) {
+        free(list->v[i].name);
+        free(list->v[i].checksum);
+        free(list->v[i].applied_at);
+        free(list->v[i].applied_checksum);
+    }
+    free(list->v);
+    memset(list, 0, sizeof(*list));
+}
+
+int migrate_status(grove_db *db, migrate_status_list *out, grove_err *err)
+{
     applied_set a;
     size_t i = 0, j = 0;
     int ret = -1;
 
-    *out = NULL;
+    memset(out, 0, sizeof(*out));
     if (applied_load(db, &a, err) != 0)
         return -1;
-    if (!(arr = json_array())) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+    if (!(out->v = calloc(grove_migrations_count + a.n + 1, sizeof(*out->v)))) {
+        grove_nomem(err);
         goto done;
     }
     /* Merge the two version-ordered lists. */
@@ -527,20 +542,19 @@ int migrate_status(grove_db *db, json_t **out, grove_err *err)
             if (j < a.n && a.rows[j].version == m.version)
                 r = &a.rows[j++];
             i++;
-            if (status_push(arr, &m, r) != 0)
+            if (status_push(out, &m, r) != 0)
                 goto nomem;
-        } else if (status_push(arr, NULL, &a.rows[j++]) != 0) {
+        } else if (status_push(out, NULL, &a.rows[j++]) != 0) {
             goto nomem;
         }
     }
-    *out = arr;
-    arr = NULL;
     ret = 0;
     goto done;
 nomem:
-    grove_fail(err, GROVE_ENOMEM, "out of memory");
+    grove_nomem(err);
 done:
-    json_decref(arr);
+    if (ret != 0)
+        migrate_status_free(out);
     applied_free(&a);
     return ret;
 }

@@ -42,11 +42,28 @@ int migrate_apply(grove_db *db, int to, grove_err *err);
 /* Rolls back applied migrations down to version `to` (>= 0; 0 = all). Verifies first. */
 int migrate_rollback(grove_db *db, int to, grove_err *err);
 
+/* One known or applied migration. Strings owned by the list; NULL where there is none. */
+typedef struct migrate_row {
+    int version;
+    char *name;
+    char *checksum;         /* this binary's (or, for an unknown one, the recorded) checksum */
+    int applied;            /* 1 when recorded in grove_schema_migrations */
+    char *applied_at;       /* when it was applied; NULL when pending */
+    const char *state;      /* static: "applied" | "pending" | "edited" | "unknown" */
+    char *applied_checksum; /* "edited": the checksum recorded when it was applied */
+} migrate_row;
+
+typedef struct migrate_status_list {
+    migrate_row *v; /* owned, by version */
+    size_t n;
+} migrate_status_list;
+
 /*
- * Status as a new JSON array (caller owns): one object per known or applied
- * version: {version, name, checksum, applied (bool), applied_at (or null),
- * state: "applied" | "pending" | "edited" | "unknown"}.
+ * Every migration this binary knows or the database records, by version.
+ * *out belongs to the caller: migrate_status_free() it (also safe after a
+ * failure, which leaves it empty).
  */
-int migrate_status(grove_db *db, json_t **out, grove_err *err);
+int migrate_status(grove_db *db, migrate_status_list *out, grove_err *err);
+void migrate_status_free(migrate_status_list *list);
 
 #endif

@@ -342,25 +342,27 @@ static void test_status_and_rollback(void **state)
     fixture *f = *state;
     grove_err err = GROVE_ERR_INIT;
     grove_db *db = open_ok(f->path, 1);
-    json_t *st = NULL, *row;
+    migrate_status_list st = {0};
+    const migrate_row *row;
     const char *sum;
     size_t i;
 
     assert_int_equal(migrate_latest(), 3);
     assert_int_equal(migrate_status(db, &st, &err), 0);
-    assert_int_equal(json_array_size(st), 3);
-    row = json_array_get(st, 0);
-    assert_int_equal(json_integer_value(json_object_get(row, "version")), 1);
-    assert_string_equal(json_string_value(json_object_get(row, "name")), "initial");
-    assert_string_equal(json_string_value(json_object_get(row, "state")), "applied");
-    assert_true(json_is_true(json_object_get(row, "applied")));
-    assert_true(json_is_string(json_object_get(row, "applied_at")));
-    sum = json_string_value(json_object_get(row, "checksum"));
+    assert_int_equal(st.n, 3);
+    row = &st.v[0];
+    assert_int_equal(row->version, 1);
+    assert_string_equal(row->name, "initial");
+    assert_string_equal(row->state, "applied");
+    assert_true(row->applied);
+    assert_non_null(row->applied_at);
+    assert_null(row->applied_checksum);
+    sum = row->checksum;
     assert_non_null(sum);
     assert_int_equal(strlen(sum), 64);
     for (i = 0; i < 64; i++)
         assert_non_null(strchr("0123456789abcdef", sum[i]));
-    json_decref(st);
+    migrate_status_free(&st);
 
     /* Applying again is a no-op; the row is there once. */
     assert_int_equal(migrate_apply(db, 0, &err), 0);
@@ -372,12 +374,12 @@ static void test_status_and_rollback(void **state)
     assert_int_equal(migrate_rollback(db, 0, &err), 0);
     assert_int_equal(grove_object_count(db_sqlite(db)), 0);
     assert_int_equal(migrate_status(db, &st, &err), 0);
-    assert_int_equal(json_array_size(st), 3);
-    row = json_array_get(st, 0);
-    assert_string_equal(json_string_value(json_object_get(row, "state")), "pending");
-    assert_true(json_is_false(json_object_get(row, "applied")));
-    assert_true(json_is_null(json_object_get(row, "applied_at")));
-    json_decref(st);
+    assert_int_equal(st.n, 3);
+    row = &st.v[0];
+    assert_string_equal(row->state, "pending");
+    assert_false(row->applied);
+    assert_null(row->applied_at);
+    migrate_status_free(&st);
     assert_int_equal(migrate_rollback(db, 0, &err), 0); /* nothing to do */
     assert_int_equal(migrate_rollback(db, -1, &err), -1);
 
@@ -436,7 +438,7 @@ static void test_edited_migration_refused(void **state)
     fixture *f = *state;
     grove_err err = GROVE_ERR_INIT;
     grove_db *db = open_ok(f->path, 1);
-    json_t *st = NULL;
+    migrate_status_list st = {0};
     char *before, *after;
     size_t nb, na;
 
@@ -457,9 +459,10 @@ static void test_edited_migration_refused(void **state)
 
     db = open_ok(f->path, 0);
     assert_int_equal(migrate_status(db, &st, &err), 0);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(st, 0), "state")),
-                        "edited");
-    json_decref(st);
+    assert_string_equal(st.v[0].state, "edited");
+    assert_non_null(st.v[0].applied_checksum);
+    assert_string_not_equal(st.v[0].applied_checksum, st.v[0].checksum);
+    migrate_status_free(&st);
     assert_int_equal(migrate_rollback(db, 0, &err), -1);
     assert_int_equal(err.code, GROVE_ESCHEMA);
     db_close(db);
@@ -470,7 +473,7 @@ static void test_unknown_gap_version_refused(void **state)
     fixture *f = *state;
     grove_err err = GROVE_ERR_INIT;
     grove_db *db = open_ok(f->path, 1);
-    json_t *st = NULL;
+    migrate_status_list st = {0};
 
     db_close(db);
     /* Version 0 is below what we know but not ours either. */
@@ -481,12 +484,12 @@ static void test_unknown_gap_version_refused(void **state)
     assert_non_null(strstr(err.msg, "migration 0 'odd'"));
     db = open_ok(f->path, 0);
     assert_int_equal(migrate_status(db, &st, &err), 0);
-    assert_int_equal(json_array_size(st), 4);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(st, 0), "state")),
-                        "unknown");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(st, 1), "state")),
-                        "applied");
-    json_decref(st);
+    assert_int_equal(st.n, 4);
+    assert_string_equal(st.v[0].state, "unknown");
+    assert_int_equal(st.v[0].version, 0);
+    assert_string_equal(st.v[0].name, "odd");
+    assert_string_equal(st.v[1].state, "applied");
+    migrate_status_free(&st);
     db_close(db);
 }
 

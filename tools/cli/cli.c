@@ -226,13 +226,38 @@ done:
     return rc;
 }
 
+/*
+ * `grove migrate status --json`: [{version, name, checksum, applied,
+ * applied_at, state[, applied_checksum]}].
+ */
+static json_t *migrations_json(const migrate_status_list *list)
+{
+    json_t *arr = json_array();
+    size_t i;
+
+    for (i = 0; arr && i < list->n; i++) {
+        const migrate_row *r = &list->v[i];
+        json_t *o = json_pack("{s:i, s:o, s:o, s:b, s:o, s:s}", "version", r->version, "name",
+                              wire_str(r->name), "checksum", wire_str(r->checksum), "applied",
+                              r->applied, "applied_at", wire_str(r->applied_at), "state", r->state);
+
+        if (o && r->applied_checksum)
+            json_object_set_new(o, "applied_checksum", wire_str(r->applied_checksum));
+        if (!o || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
 int cmd_migrate(int argc, char **argv)
 {
     static const arg_flag flags[] = {{"repo", 1}, {"db", 1}, {"to", 1}, {"json", 0}, {NULL, 0}};
     const char *to_s;
     grove_ctx *ctx;
     grove_err err = GROVE_ERR_INIT;
-    json_t *status = NULL, *v;
+    migrate_status_list status = {0};
     char *end = NULL;
     long to = -1;
     size_t i;
@@ -271,13 +296,13 @@ int cmd_migrate(int argc, char **argv)
         rc = migrate_apply(ctx->db, to < 0 ? 0 : (int)to, &err);
     } else if (strcmp(a.pos[0], "rollback") == 0) {
         if (to < 0) {
-            json_t *st = NULL;
             int applied = 0;
 
-            rc = migrate_status(ctx->db, &st, &err);
-            json_array_foreach(st, i, v) if (json_is_true(json_object_get(v, "applied"))) applied =
-                (int)json_integer_value(json_object_get(v, "version"));
-            json_decref(st);
+            rc = migrate_status(ctx->db, &status, &err);
+            for (i = 0; i < status.n; i++)
+                if (status.v[i].applied)
+                    applied = status.v[i].version;
+            migrate_status_free(&status);
             to = applied > 0 ? applied - 1 : 0;
         }
         if (rc == 0)
@@ -291,14 +316,16 @@ int cmd_migrate(int argc, char **argv)
         return 1;
     }
     if (args_get(&a, flags, "json")) {
-        cli_print_json(status);
+        json_t *arr = migrations_json(&status);
+
+        cli_print_json(arr);
+        json_decref(arr);
     } else {
-        json_array_foreach(status, i, v) printf(
-            "%04lld  %-24s %-8s %s\n", (long long)json_integer_value(json_object_get(v, "version")),
-            cli_str_or(v, "name", "?"), cli_str_or(v, "state", "?"),
-            cli_str_or(v, "applied_at", ""));
+        for (i = 0; i < status.n; i++)
+            printf("%04d  %-24s %-8s %s\n", status.v[i].version, cli_or(status.v[i].name, "?"),
+                   status.v[i].state, cli_or(status.v[i].applied_at, ""));
     }
-    json_decref(status);
+    migrate_status_free(&status);
     ctx_free(ctx);
     return 0;
 }
