@@ -317,10 +317,6 @@ static const char SQL_ST_FUNNEL[] =
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int nomem(grove_err *err)
-{
-    return grove_fail(err, GROVE_ENOMEM, "out of memory");
-}
 
 /* Column i as JSON by its SQL type (text with invalid UTF-8 sanitised). */
 static json_t *col_json(sqlite3_stmt *st, int i)
@@ -374,7 +370,7 @@ int db_report_rows(grove_db *db, const char *sql, const char *since, int limit, 
 
     *out = NULL;
     if (!arr)
-        return nomem(err);
+        return grove_nomem(err);
     if (db_stmt(db, sql, &st, err) != 0)
         goto done;
     if (bind_since_limit(st, since, limit) != SQLITE_OK) {
@@ -390,7 +386,7 @@ int db_report_rows(grove_db *db, const char *sql, const char *since, int limit, 
         if (bad || json_array_append_new(arr, o) != 0) {
             if (bad)
                 json_decref(o);
-            nomem(err);
+            grove_nomem(err);
             goto done;
         }
     }
@@ -444,7 +440,7 @@ static int text1(grove_db *db, const char *sql, const char *param, char **out, g
         const char *t = (const char *)sqlite3_column_text(st, 0);
 
         if (t && !(*out = strdup(t)))
-            ret = nomem(err);
+            ret = grove_nomem(err);
     } else if (rc != SQLITE_DONE) {
         ret = db_fail(db, rc, "cannot read the time", err);
     }
@@ -575,7 +571,7 @@ static int stats_instances(grove_db *db, const char *since, json_t *out, grove_e
     }
     o = json_pack("{s:I, s:I, s:I, s:o}", "total", (json_int_t)(running + terminated), "running",
                   running, "terminated", terminated, "by_type", rows);
-    return put(out, "instances", o) == 0 ? 0 : nomem(err);
+    return put(out, "instances", o) == 0 ? 0 : grove_nomem(err);
 }
 
 static int stats_failures(grove_db *db, const char *since, int limit, json_t *out, grove_err *err)
@@ -594,7 +590,7 @@ static int stats_failures(grove_db *db, const char *since, int limit, json_t *ou
     window = since ? grove_asprintf("since %s", since) : strdup("last 24 hours");
     o = json_pack("{s:s?, s:I, s:o}", "window", window, "total", (json_int_t)total, "rows", rows);
     free(window);
-    return put(out, "recent_failures", o) == 0 ? 0 : nomem(err);
+    return put(out, "recent_failures", o) == 0 ? 0 : grove_nomem(err);
 }
 
 static int stats_stale(grove_db *db, json_t *out, grove_err *err)
@@ -608,7 +604,7 @@ static int stats_stale(grove_db *db, json_t *out, grove_err *err)
         return -1;
     }
     o = json_pack("{s:f, s:o}", "threshold_hours", hours, "rows", rows);
-    return put(out, "stale_checkpoints", o) == 0 ? 0 : nomem(err);
+    return put(out, "stale_checkpoints", o) == 0 ? 0 : grove_nomem(err);
 }
 
 static int stats_reviews(grove_db *db, const char *since, json_t *out, grove_err *err)
@@ -632,7 +628,7 @@ static int stats_reviews(grove_db *db, const char *since, json_t *out, grove_err
     o = json_pack("{s:I, s:I, s:f, s:I, s:o}", "work_instances", works, "reviews", reviews,
                   "average", works ? (double)reviews / (double)works : 0.0, "max", max,
                   "distribution", rows);
-    return put(out, "reviews", o) == 0 ? 0 : nomem(err);
+    return put(out, "reviews", o) == 0 ? 0 : grove_nomem(err);
 }
 
 static int stats_prs(grove_db *db, const char *since, int limit, json_t *out, grove_err *err)
@@ -646,7 +642,7 @@ static int stats_prs(grove_db *db, const char *since, int limit, json_t *out, gr
         return -1;
     }
     o = json_pack("{s:I, s:o}", "opened", (json_int_t)opened, "rows", rows);
-    return put(out, "pull_requests", o) == 0 ? 0 : nomem(err);
+    return put(out, "pull_requests", o) == 0 ? 0 : grove_nomem(err);
 }
 
 int db_stats(grove_db *db, const char *since, int failures_limit, json_t **out, grove_err *err)
@@ -656,7 +652,7 @@ int db_stats(grove_db *db, const char *since, int failures_limit, json_t **out, 
 
     *out = NULL;
     if (!o)
-        return nomem(err);
+        return grove_nomem(err);
     if (failures_limit <= 0)
         failures_limit = 20;
     if (read_begin(db, err) != 0)
@@ -681,7 +677,7 @@ int db_stats(grove_db *db, const char *since, int failures_limit, json_t **out, 
     ret = 0;
     goto done;
 oom:
-    nomem(err);
+    grove_nomem(err);
 done:
     read_end(db);
     json_decref(o);
@@ -733,7 +729,7 @@ static int export_table(grove_db *db, size_t t, const char *since, db_export_fn 
             cells[c].len = (size_t)sqlite3_column_bytes(st, (int)c + 1);
         }
         if (!line) {
-            nomem(err);
+            grove_nomem(err);
             goto done;
         }
         if (fn(arg, t, line, (size_t)sqlite3_column_bytes(st, 0), cells, err) != 0)
