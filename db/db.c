@@ -239,7 +239,7 @@ static int prepare_file(const char *path, grove_err *err)
         int rc = 0;
 
         if (!dir)
-            return grove_fail(err, GROVE_ENOMEM, "out of memory");
+            return grove_nomem(err);
         if (stat(dir, &sb) != 0) {
             if (errno == ENOENT)
                 rc = grove_mkdirs(dir, 0700, err);
@@ -366,7 +366,7 @@ int db_open(grove_db **out, const char *path, db_check_fn check, grove_err *err)
         return -1;
     db = calloc(1, sizeof(*db));
     if (!db || !(db->path = strdup(path))) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto fail;
     }
     rc = sqlite3_open_v2(path, &db->sq, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);

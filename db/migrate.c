@@ -171,7 +171,7 @@ static int migration_part(const migration *m, int want_up, char **out, grove_err
                           m->version, m->name);
     *out = want_up ? strndup(up, (size_t)(up_end - up)) : strndup(down, (size_t)(end - down));
     if (!*out)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     return 0;
 }
 
@@ -248,7 +248,7 @@ static int applied_load(grove_db *db, applied_set *out, grove_err *err)
             applied_row *rows = realloc(out->rows, ncap * sizeof(*rows));
 
             if (!rows) {
-                ret = grove_fail(err, GROVE_ENOMEM, "out of memory");
+                ret = grove_nomem(err);
                 goto done;
             }
             out->rows = rows;

@@ -92,7 +92,7 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
     *out = NULL;
     s = calloc(1, sizeof(*s));
     if (!s)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     s->tools = opts->tools;
     s->out_fd = opts->out_fd;
     s->ctx = opts->ctx;
@@ -103,7 +103,7 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
                                                 "git repository or pass --repo");
     if (!s->unavailable) {
         free(s);
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     }
     s->ntools = opts->tools->count;
     s->page_size = opts->tools_page_size ? opts->tools_page_size : s->ntools;
@@ -112,7 +112,7 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
     s->patterns = schema_cache_new();
     if (!s->specs || !s->in_ok) {
         mcp_server_free(s);
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     }
     *out = s;
     return 0;
@@ -234,7 +234,7 @@ static json_t *tool_views(mcp_server *s, grove_err *err)
     if (s->views[modern])
         return s->views[modern];
     if (!(views = json_array())) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         return NULL;
     }
     for (i = 0; i < s->ntools; i++) {
@@ -247,7 +247,7 @@ static json_t *tool_views(mcp_server *s, grove_err *err)
         }
         if (!t || json_array_append_new(views, t) != 0) {
             if (spec)
-                grove_fail(err, GROVE_ENOMEM, "out of memory");
+                grove_nomem(err);
             json_decref(views);
             return NULL;
         }

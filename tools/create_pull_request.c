@@ -128,7 +128,7 @@ int tool_create_pull_request(tool_call *call, const json_t *args, json_t **out, 
 
     remote = ctx_setting(ctx, NULL, "git.remote");
     if (!remote && !(remote = strdup("origin"))) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     if (gitops_remote_url(ctx->repo, remote, &remote_url, err) != 0)
@@ -190,7 +190,7 @@ int tool_create_pull_request(tool_call *call, const json_t *args, json_t **out, 
                      "base_branch", base, "head_commit", head, "pushed", 1, "already_existed",
                      pr.already_existed, "message", message);
     if (!*out) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     grove_progress_step(p, PR_STEPS, PR_STEPS, "done");

@@ -96,7 +96,7 @@ static int inject_defs(json_t *schema, const json_t *shared, grove_err *err)
 oom:
     json_decref(names);
     json_decref(defs);
-    return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    return grove_nomem(err);
 }
 
 json_t *tools_spec_cached(size_t i, json_t **shared, grove_err *err)
@@ -216,7 +216,8 @@ static const char instructions[] =
 
 const mcp_tools *tools_table(void)
 {
-    static const mcp_tools table = {GROVE_TOOL_COUNT, tool_name, tools_spec_cached, tools_call,
+    static const mcp_tools table = {GROVE_TOOL_COUNT,      tool_name,
+                                    tools_spec_cached,     tools_call,
                                     tools_record_rejected, instructions};
 
     return &table;

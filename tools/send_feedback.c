@@ -57,7 +57,7 @@ int tool_send_feedback(tool_call *call, const json_t *args, json_t **out, grove_
                                fb.from_instance ? fb.from_instance : "a user", type, priority,
                                fb.feedback);
         if (!typed) {
-            grove_fail(err, GROVE_ENOMEM, "out of memory");
+            grove_nomem(err);
             goto done;
         }
         if (agent_send_keys(recv.session_name, typed, &derr) == 0) {
@@ -73,7 +73,7 @@ int tool_send_feedback(tool_call *call, const json_t *args, json_t **out, grove_
                      "delivered", delivered);
     if (*out && why)
         json_object_set_new(*out, "message", json_string(why));
-    rc = *out ? 0 : grove_fail(err, GROVE_ENOMEM, "out of memory");
+    rc = *out ? 0 : grove_nomem(err);
 done:
     free(parent);
     free(typed);

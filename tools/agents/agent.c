@@ -215,7 +215,7 @@ static int tmux_run(const char *const *args, char **out, int *code, char *errtex
         n++;
     argv = calloc(n + 2, sizeof(*argv));
     if (!argv)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     argv[0] = "tmux";
     for (i = 0; i < n; i++)
         argv[i + 1] = args[i];
@@ -257,7 +257,7 @@ static int tmux_run(const char *const *args, char **out, int *code, char *errtex
     }
     if (out) {
         if (!(*out = buf_take(&bufs[0]))) {
-            grove_fail(err, GROVE_ENOMEM, "out of memory");
+            grove_nomem(err);
             goto done;
         }
     }
@@ -307,7 +307,7 @@ static int make_parent(const char *path, grove_err *err)
 
     dir = strdup(path);
     if (!dir)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = '\0';
@@ -424,7 +424,7 @@ int agent_build_argv(const char *command_json, const char *prompt, char ***out, 
     }
     argv = calloc(n + 1, sizeof(*argv));
     if (!argv) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     for (i = 0; i < n; i++) {
@@ -442,7 +442,7 @@ int agent_build_argv(const char *command_json, const char *prompt, char ***out, 
         }
         argv[i] = replace_placeholder(s, prompt);
         if (!argv[i]) {
-            grove_fail(err, GROVE_ENOMEM, "out of memory");
+            grove_nomem(err);
             goto done;
         }
     }
@@ -574,7 +574,7 @@ static int launch_tmux(const char *id, const char *cwd, char *const argv[], agen
     idenv = grove_asprintf("%s=%s", ENV_NAME, id);
     args = calloc(argc + 14, sizeof(*args));
     if (!ecwd || !idenv || !args) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     args[k++] = "new-session";
@@ -653,7 +653,7 @@ static int launch_detached(const char *id, const char *cwd, char *const argv[],
     idenv = grove_asprintf("%s=%s", ENV_NAME, id);
     env = idenv ? env_with(idenv) : NULL;
     if (!env) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     if ((logfd = open_log(log_path, err)) < 0)
@@ -892,7 +892,7 @@ int agent_list_sessions(char ***out, size_t *n, grove_err *err)
             char **l = realloc(list, ncap * sizeof(*l));
 
             if (!l) {
-                grove_fail(err, GROVE_ENOMEM, "out of memory");
+                grove_nomem(err);
                 goto done;
             }
             list = l;
@@ -900,7 +900,7 @@ int agent_list_sessions(char ***out, size_t *n, grove_err *err)
         }
         list[count] = strdup(line);
         if (!list[count]) {
-            grove_fail(err, GROVE_ENOMEM, "out of memory");
+            grove_nomem(err);
             goto done;
         }
         count++;
@@ -955,7 +955,7 @@ int agent_stop(const char *session, long long pid, grove_err *err)
         int code = 0, r;
 
         if (!target)
-            return grove_fail(err, GROVE_ENOMEM, "out of memory");
+            return grove_nomem(err);
         r = tmux_run(args, NULL, &code, errtext, sizeof(errtext), &terr);
         free(target);
         if (r != 0 && terr.code != GROVE_ENOTFOUND) {
@@ -1015,7 +1015,7 @@ int agent_send_keys(const char *session, const char *text, grove_err *err)
     target = grove_asprintf("=%s:", session);
     chunk = malloc(SEND_CHUNK + 1);
     if (!target || !chunk) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     len = strlen(text);

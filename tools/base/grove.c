@@ -141,7 +141,7 @@ int grove_mkdirs(const char *path, unsigned mode, grove_err *err)
     int rc = 0;
 
     if (!p)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     for (s = p + 1;; s++) {
         if (*s == '/' || *s == '\0') {
             char c = *s;

@@ -47,7 +47,7 @@ int grove_fail(grove_err *err, grove_code code, const char *fmt, ...)
 int grove_vfail(grove_err *err, grove_code code, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
-/* grove_fail(err, GROVE_ENOMEM, "out of memory"): -1. */
+/* grove_nomem(err): -1. */
 int grove_nomem(grove_err *err);
 
 /* Stable name of a code ("invalid argument", ...). Static string. */

@@ -143,7 +143,7 @@ static int key_create(const char *path, unsigned char key[KEY_BYTES], grove_err 
     int fd = -1, rc = -1;
 
     if (!dir)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     slash = strrchr(dir, '/');
     if (!slash || slash == dir) {
         grove_fail(err, GROVE_EINVAL, "key file path '%s' has no folder", path);
@@ -165,7 +165,7 @@ static int key_create(const char *path, unsigned char key[KEY_BYTES], grove_err 
     sodium_bin2hex(hex, sizeof(hex), tag, sizeof(tag));
     tmp = grove_asprintf("%s.%ld.%s.tmp", path, (long)getpid(), hex);
     if (!tmp) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -253,7 +253,7 @@ int secret_seal(const char *plain, char **out, grove_err *err)
     box = malloc(blen);
     text = malloc(tlen);
     if (!box || !text) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     /* box = nonce || secretbox(plain) */
@@ -298,7 +298,7 @@ int secret_open(const char *sealed, char **out, grove_err *err)
         return grove_fail(err, GROVE_EINVAL, "the stored secret is too long");
     box = malloc(b64len + 1);
     if (!box)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     if (sodium_base642bin(box, b64len + 1, b64, b64len, NULL, &blen, NULL,
                           sodium_base64_VARIANT_ORIGINAL) != 0 ||
         blen < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
@@ -310,7 +310,7 @@ int secret_open(const char *sealed, char **out, grove_err *err)
     plen = blen - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
     plain = malloc(plen + 1);
     if (!plain) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     if (crypto_secretbox_open_easy((unsigned char *)plain, box + crypto_secretbox_NONCEBYTES,

@@ -111,7 +111,7 @@ static int config_sources(grove_ctx *ctx, json_t **out, grove_err *err)
 
     *out = NULL;
     if (!list)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     if (db_config_list(ctx->db, &stored, err) != 0) {
         json_decref(list);
         return -1;
@@ -151,7 +151,7 @@ static int config_sources(grove_ctx *ctx, json_t **out, grove_err *err)
 oom:
     db_config_list_free(&stored);
     json_decref(list);
-    return grove_fail(err, GROVE_ENOMEM, "out of memory");
+    return grove_nomem(err);
 }
 
 #define SECRET_MAX (64 * 1024) /* longest value `config set --secret` reads from stdin */
@@ -170,7 +170,7 @@ static int read_secret_stdin(const char *key, char **out, grove_err *err)
 
     *out = NULL;
     if (!buf)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     if (tty) {
         fprintf(stderr, "value for '%s' (not shown): ", key);
         fflush(stderr);

@@ -386,7 +386,7 @@ static int secrets_load(grove_ctx *ctx, secrets *s, grove_err *err)
 
     memset(s, 0, sizeof(*s));
     if (secrets_add(s, getenv("GITHUB_TOKEN")) != 0 || secrets_add(s, getenv("GH_TOKEN")) != 0)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     if (db_config_list(ctx->db, &list, err) != 0)
         return -1;
     for (i = 0; i < list.n; i++) {
@@ -402,7 +402,7 @@ static int secrets_load(grove_ctx *ctx, secrets *s, grove_err *err)
                     "looked for in the exported text\n",
                     cli_or(v->key, "?"), serr.msg);
         else if (secrets_add(s, plain) != 0)
-            ret = grove_fail(err, GROVE_ENOMEM, "out of memory");
+            ret = grove_nomem(err);
         secret_free(plain);
         if (ret != 0)
             break;
@@ -598,7 +598,7 @@ static int export_open(export_state *x, const char *dir, grove_err *err)
     size_t i, c;
 
     if (!(x->files = calloc(x->n, sizeof(*x->files))))
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     for (i = 0; i < x->n; i++) {
         out_file *o = &x->files[i];
         int fd;
@@ -606,7 +606,7 @@ static int export_open(export_state *x, const char *dir, grove_err *err)
         o->path = grove_asprintf("%s/%s.%s", dir, tables[i].file, ext);
         o->tmp = grove_asprintf("%s/.%s.%s.XXXXXX", dir, tables[i].file, ext);
         if (!o->path || !o->tmp)
-            return grove_fail(err, GROVE_ENOMEM, "out of memory");
+            return grove_nomem(err);
         fd = mkstemp(o->tmp);
         if (fd < 0) {
             int e = errno;
@@ -625,7 +625,7 @@ static int export_open(export_state *x, const char *dir, grove_err *err)
         for (c = 0; c < tables[i].ncolumns; c++)
             if ((c > 0 && buf_add(&x->line, ",", 1) != 0) ||
                 buf_add(&x->line, tables[i].columns[c], strlen(tables[i].columns[c])) != 0)
-                return grove_fail(err, GROVE_ENOMEM, "out of memory");
+                return grove_nomem(err);
         errno = 0;
         if (buf_add(&x->line, "\r\n", 2) != 0 ||
             fwrite(buf_str(&x->line), 1, x->line.len, o->f) != x->line.len)
@@ -847,14 +847,14 @@ int cmd_import(int argc, char **argv)
         goto done;
     }
     if (!(s.files = calloc(s.n, sizeof(*s.files))) || !(rows = calloc(s.n, sizeof(*rows)))) {
-        grove_fail(&err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(&err);
         goto done;
     }
     for (i = 0; i < s.n; i++) {
         in_file *f = &s.files[i];
 
         if (!(f->path = grove_asprintf("%s/%s.jsonl", a.pos[0], tables[i].file))) {
-            grove_fail(&err, GROVE_ENOMEM, "out of memory");
+            grove_nomem(&err);
             goto done;
         }
         if (!(f->f = fopen(f->path, "r"))) {

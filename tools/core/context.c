@@ -209,7 +209,7 @@ int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err)
     *out = NULL;
     ctx = calloc(1, sizeof(*ctx));
     if (!ctx)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     if (gitops_repo_open(&ctx->repo, repo_path && *repo_path ? repo_path : NULL, err) != 0)
         goto fail;
     if (db_arg && *db_arg)
@@ -217,7 +217,7 @@ int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err)
     else
         ctx->db_path = grove_asprintf("%s/grove/grove.db", gitops_common_dir(ctx->repo));
     if (!ctx->db_path) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto fail;
     }
     if ((opts->migrate ? migrate_open(&ctx->db, ctx->db_path, err)
@@ -241,7 +241,7 @@ int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err)
     ctx->branch_prefix = prefix ? prefix : strdup("grove/");
     prefix = NULL;
     if (!ctx->worktrees_base || !ctx->branch_prefix) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto fail;
     }
     if (caller && *caller)

@@ -366,7 +366,7 @@ static int launch_agent(grove_ctx *ctx, const instance_spec *spec, const char *i
     int rc = -1;
 
     if (!log)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     if (agent_build_argv(spec->agent_command, spec->prompt, &argv, err) != 0)
         goto done;
     if (agent_launch(id, path, argv, log, agent_have_tmux(), &h, err) != 0)
@@ -414,7 +414,7 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
         branch = grove_asprintf("%s%s", ctx->branch_prefix, id);
         path = grove_asprintf("%s/%s", ctx->worktrees_base, id);
         if (!branch || !path) {
-            grove_fail(err, GROVE_ENOMEM, "out of memory");
+            grove_nomem(err);
             goto done;
         }
         if (!gitops_branch_name_valid(branch)) {

@@ -396,7 +396,7 @@ static int http_request(const forge_opts *o, const char *path, const char *body,
     auth = grove_asprintf("Authorization: Bearer %s", o->token);
     curl = curl_easy_init();
     if (!url || !auth || !curl) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     if (add_header(&headers, "Accept: application/vnd.github+json") != 0 ||
@@ -404,7 +404,7 @@ static int http_request(const forge_opts *o, const char *path, const char *body,
         add_header(&headers, auth) != 0 ||
         add_header(&headers, "User-Agent: grove/" GROVE_VERSION) != 0 ||
         (body && add_header(&headers, "Content-Type: application/json") != 0)) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
 
@@ -588,7 +588,7 @@ static int take_pr(json_t *pr, long status, forge_pr *out, grove_err *err)
                           "GitHub answered %ld without a pull request number and html_url", status);
     out->html_url = strdup(html);
     if (!out->html_url)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     out->number = json_integer_value(number);
     return 0;
 }
@@ -617,7 +617,7 @@ static int find_open_pr(const forge_opts *o, const char *head, const char *base,
     path = escaped ? grove_asprintf("/repos/%s/pulls?head=%s&state=open", o->owner_repo, escaped)
                    : NULL;
     if (!path) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     if (http_request(o, path, NULL, &a, err) != 0)
@@ -666,7 +666,7 @@ static int set_string(json_t *obj, const char *key, const char *s, grove_err *er
     if (!v)
         return grove_fail(err, GROVE_EINVAL, "the pull request's %s is not valid UTF-8", key);
     if (json_object_set_new(obj, key, v) != 0)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     return 0;
 }
 
@@ -684,7 +684,7 @@ static int create_pr(const forge_opts *o, const char *title, const char *body, c
         return grove_fail(err, GROVE_EINVAL, "a pull request needs a title, a head and a base");
     req = json_object();
     if (!req || json_object_set_new(req, "draft", json_boolean(draft)) != 0) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     if (set_string(req, "title", title, err) != 0 || set_string(req, "head", head, err) != 0 ||
@@ -694,7 +694,7 @@ static int create_pr(const forge_opts *o, const char *title, const char *body, c
     text = json_dumps(req, JSON_COMPACT);
     path = grove_asprintf("/repos/%s/pulls", o->owner_repo);
     if (!text || !path) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     if (http_request(o, path, text, &a, err) != 0)
@@ -756,7 +756,7 @@ static int get_issue(const forge_opts *o, long long number, json_t **out, grove_
         return grove_fail(err, GROVE_EINVAL, "invalid issue number %lld", number);
     path = grove_asprintf("/repos/%s/issues/%lld", o->owner_repo, number);
     if (!path)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     if (http_request(o, path, NULL, &a, err) != 0)
         goto done;
     if (a.status != 200) {

@@ -227,7 +227,7 @@ int gitops_branch_list(gitops_repo *r, const char *prefix, char ***out, size_t *
     *out = NULL;
     *n = 0;
     if (!want)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     wlen = strlen(want);
     git_error_clear();
     if (git_reference_iterator_new(&it, r->repo) < 0) {
@@ -243,7 +243,7 @@ int gitops_branch_list(gitops_repo *r, const char *prefix, char ***out, size_t *
 
                 if (!grown) {
                     git_reference_free(ref);
-                    rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+                    rc = grove_nomem(err);
                     goto done;
                 }
                 names = grown;
@@ -251,7 +251,7 @@ int gitops_branch_list(gitops_repo *r, const char *prefix, char ***out, size_t *
             }
             if (!(names[count] = grove_strdup(name + 11))) {
                 git_reference_free(ref);
-                rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+                rc = grove_nomem(err);
                 goto done;
             }
             count++;

@@ -121,11 +121,11 @@ static int wti_parse_line(wti_rules *rules, char *line, size_t lineno, grove_err
         return 0;
     }
     if (!(pat.glob = grove_strdup(s)))
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     grown = realloc(rules->p, (rules->n + 1) * sizeof(*rules->p));
     if (!grown) {
         free(pat.glob);
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     }
     rules->p = grown;
     rules->p[rules->n++] = pat;
@@ -147,7 +147,7 @@ static int wti_rules_read(const gitops_repo *r, wti_rules *rules, grove_err *err
     rules->p = NULL;
     rules->n = 0;
     if (!file)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
         rc = 1;
@@ -168,7 +168,7 @@ static int wti_rules_read(const gitops_repo *r, wti_rules *rules, grove_err *err
     }
     text = malloc((size_t)st.st_size + 1);
     if (!text) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        rc = grove_nomem(err);
         goto done;
     }
     while (len < (size_t)st.st_size) {
@@ -560,10 +560,10 @@ static int wti_cand_add(wti_cand **cands, size_t *n, const char *rel, grove_err 
     wti_cand *grown = realloc(*cands, (*n + 1) * sizeof(**cands));
 
     if (!grown)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     *cands = grown;
     if (!(grown[*n].rel = grove_strdup(rel)))
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     (*n)++;
     return 0;
 }
@@ -705,7 +705,7 @@ int gitops_copy_worktreeinclude(gitops_repo *r, const char *dest, size_t *copied
     c.rules = &rules;
     c.buf = malloc(COPY_BUF);
     if (!c.buf) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        rc = grove_nomem(err);
         goto done;
     }
     git_error_clear();

@@ -45,7 +45,7 @@ int journal_begin(gitops_repo *r, const char *name, const char *branch, const ch
     int fd = -1, rc = -1;
 
     if (!file || !tmp || !text) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        rc = grove_nomem(err);
         goto done;
     }
     if (path_exists(file)) {
@@ -79,12 +79,12 @@ int journal_begin(gitops_repo *r, const char *name, const char *branch, const ch
     }
     grown = realloc(r->journals, (r->njournals + 1) * sizeof(*grown));
     if (!grown) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        rc = grove_nomem(err);
         goto fail;
     }
     r->journals = grown;
     if (!(grown[r->njournals].name = grove_strdup(name))) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        rc = grove_nomem(err);
         goto fail;
     }
     if (link(tmp, file) != 0) {
@@ -291,7 +291,7 @@ int journal_write_two_lines(const char *path, const char *line1, const char *lin
     int fd, rc = -1;
 
     if (!tmp || !text) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        rc = grove_nomem(err);
         goto done;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -114,7 +114,7 @@ static int remote_conf_read(gitops_repo *r, const char *name, remote_conf *out, 
         return fail_git(err, GROVE_EGIT, "cannot read the configuration of '%s'", r->workdir);
     key = grove_asprintf("remote.%s.url", name);
     if (!key) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     git_error_clear();
@@ -130,7 +130,7 @@ static int remote_conf_read(gitops_repo *r, const char *name, remote_conf *out, 
     free(key);
     key = grove_asprintf("remote.%s.pushurl", name);
     if (!key) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     git_error_clear();
@@ -142,7 +142,7 @@ static int remote_conf_read(gitops_repo *r, const char *name, remote_conf *out, 
     free(key);
     key = grove_asprintf("remote.%s.fetch", name);
     if (!key) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     git_error_clear();
@@ -165,7 +165,7 @@ static int remote_conf_read(gitops_repo *r, const char *name, remote_conf *out, 
             out->push_url = grove_strdup(out->url);
     }
     if (!out->url || !out->push_url) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     rc = 0;
@@ -500,7 +500,7 @@ int gitops_push(gitops_repo *r, const gitops_push_opts *o, grove_err *err)
     ps = calloc(1, sizeof(*ps));
     spec = grove_asprintf("refs/heads/%s:refs/heads/%s", o->branch, o->branch);
     if (!ps || !spec) {
-        grove_fail(err, GROVE_ENOMEM, "out of memory");
+        grove_nomem(err);
         goto done;
     }
     ps->o = o;

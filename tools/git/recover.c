@@ -35,7 +35,7 @@ int gitops_removal_finish(gitops_repo *r, const char *name, grove_err *err)
         return grove_fail(err, GROVE_EINVAL, "invalid worktree name '%s'", name ? name : "");
     journal = journal_removal_path(r, name, "");
     if (!journal)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     if (repo_lock(r, &lock_fd, err) != 0)
         goto done;
     /* Removals run under the repo lock to the end: whoever wrote the journal is gone. */
@@ -102,7 +102,7 @@ int gitops_interrupted_list(gitops_repo *r, gitops_interrupted **out, size_t *n,
     *out = NULL;
     *n = 0;
     if (!dir)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     if (repo_lock(r, &lock_fd, err) != 0)
         goto done;
     d = opendir(dir);
@@ -123,7 +123,7 @@ int gitops_interrupted_list(gitops_repo *r, gitops_interrupted **out, size_t *n,
             continue;
         }
         if (interrupted_add(&list, &count, de->d_name, branch, path, state, 0) != 0) {
-            rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+            rc = grove_nomem(err);
             goto done;
         }
         {
@@ -149,7 +149,7 @@ int gitops_interrupted_list(gitops_repo *r, gitops_interrupted **out, size_t *n,
         if ((wts[i].branch && !(branch = grove_strdup(wts[i].branch))) ||
             (wts[i].path && !(path = grove_strdup(wts[i].path))) ||
             interrupted_add(&list, &count, wts[i].name, branch, path, 0, 0) != 0) {
-            rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+            rc = grove_nomem(err);
             goto done;
         }
     }
@@ -173,7 +173,7 @@ int gitops_interrupted_list(gitops_repo *r, gitops_interrupted **out, size_t *n,
         }
         free(file);
         if (interrupted_add(&list, &count, de->d_name, branch, path, 0, 1) != 0) {
-            rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+            rc = grove_nomem(err);
             goto done;
         }
     }
@@ -247,7 +247,7 @@ int gitops_interrupted_complete(gitops_repo *r, const char *name, grove_err *err
         return grove_fail(err, GROVE_EINVAL, "invalid worktree name '%s'", name ? name : "");
     locked = grove_asprintf("%s/worktrees/%s/locked", r->common_dir, name);
     if (!locked)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     if (repo_lock(r, &lock_fd, err) != 0)
         goto done;
     if (journal_state(r, name, NULL, NULL) == 1) {
@@ -288,7 +288,7 @@ int gitops_interrupted_undo(gitops_repo *r, const char *name, int keep_branch, g
     if (state < 0) {
         /* No journal: only a worktree locked "initializing" qualifies. */
         if (worktree_info_read(r, name, &wi) != 0) {
-            rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+            rc = grove_nomem(err);
             goto done;
         }
         if (!wi.lock_reason || strcmp(wi.lock_reason, "initializing") != 0) {

@@ -227,7 +227,7 @@ int repo_lock(const gitops_repo *r, int *fd_out, grove_err *err)
 
     *fd_out = -1;
     if (!dir || !file || !wts) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        rc = grove_nomem(err);
         goto done;
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -311,7 +311,7 @@ int gitops_repo_open(gitops_repo **out, const char *path, grove_err *err)
     r = calloc(1, sizeof(*r));
     if (!r) {
         git_repository_free(repo);
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     }
     r->repo = repo;
     r->workdir = real_path(git_repository_workdir(repo));
@@ -399,7 +399,7 @@ int gitops_head_branch(gitops_repo *r, char **out, grove_err *err)
     *out = grove_strdup(name);
     git_reference_free(head);
     if (!*out)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     return 0;
 }
 

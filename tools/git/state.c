@@ -99,7 +99,7 @@ int gitops_worktree_head_cached(gitops_repo *r, const char *path, char sha[41], 
             return -1;
         if (!(r->wt_path = strdup(path))) {
             git_repository_free(repo);
-            return grove_fail(err, GROVE_ENOMEM, "out of memory");
+            return grove_nomem(err);
         }
         r->wt_repo = repo;
         r->wt_dotgit = st;
@@ -139,7 +139,7 @@ static int dirty_files(git_repository *repo, const char *path, gitops_state *out
     n = git_status_list_entrycount(list);
     paths = calloc(n * 4 + 1, sizeof(*paths)); /* two deltas, two paths each */
     if (!paths) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        rc = grove_nomem(err);
         goto done;
     }
     for (i = 0; i < n; i++) {
@@ -409,7 +409,7 @@ int gitops_removal_loss(gitops_repo *r, const char *path, const char *branch,
         return -1;
     keep = grove_asprintf("refs/heads/%s", branch);
     if (!keep) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        rc = grove_nomem(err);
         goto done;
     }
     git_error_clear();

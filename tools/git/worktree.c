@@ -227,7 +227,7 @@ static int write_lock_reason(gitops_repo *r, const char *name, const char *reaso
     int fd, rc = 0;
 
     if (!file)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
         rc = grove_fail(err, GROVE_EIO, "cannot write '%s': %s", file, strerror(errno));
@@ -263,7 +263,7 @@ static int make_parents(const char *path, char **first_made, grove_err *err)
 
     *first_made = NULL;
     if (!parent)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     slash = strrchr(parent, '/');
     if (!slash || slash == parent || (*slash = '\0', path_exists(parent))) {
         free(parent);
@@ -280,7 +280,7 @@ static int make_parents(const char *path, char **first_made, grove_err *err)
     }
     if (!top) {
         free(parent);
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     }
     rc = grove_mkdirs(parent, 0777, err);
     if (rc == 0)
@@ -398,7 +398,7 @@ int gitops_worktree_create(gitops_repo *r, const char *name, const char *path, c
 
     admin = admin_dir(r, name);
     if (!admin) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        rc = grove_nomem(err);
         goto done;
     }
     if (repo_lock(r, &lock_fd, err) != 0)
@@ -579,13 +579,13 @@ int worktree_remove_locked(gitops_repo *r, const char *name, const char *folder_
     int rc = -1, have_admin, journaled = 1;
 
     if (!admin || !journal || !moved) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        rc = grove_nomem(err);
         goto done;
     }
     have_admin = lstat(admin, &st) == 0 && S_ISDIR(st.st_mode);
     folder = admin_worktree_folder(have_admin ? admin : moved);
     if (!folder && folder_hint && !(folder = grove_strdup(folder_hint))) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        rc = grove_nomem(err);
         goto done;
     }
     /* Its folder was made with the repo lock (journal_dirs_make). */
@@ -731,7 +731,7 @@ int gitops_worktree_list(gitops_repo *r, gitops_worktree_info **out, size_t *n, 
     *out = NULL;
     *n = 0;
     if (!wts)
-        return grove_fail(err, GROVE_ENOMEM, "out of memory");
+        return grove_nomem(err);
     d = opendir(wts);
     if (!d) {
         if (errno == ENOENT) {
@@ -760,7 +760,7 @@ int gitops_worktree_list(gitops_repo *r, gitops_worktree_info **out, size_t *n, 
             continue;
         entry = grove_asprintf("%s/%s", wts, de->d_name);
         if (!entry) {
-            rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+            rc = grove_nomem(err);
             goto done;
         }
         is_dir = lstat(entry, &st) == 0 && S_ISDIR(st.st_mode);
@@ -772,7 +772,7 @@ int gitops_worktree_list(gitops_repo *r, gitops_worktree_info **out, size_t *n, 
             gitops_worktree_info *grown = realloc(list, ncap * sizeof(*list));
 
             if (!grown) {
-                rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+                rc = grove_nomem(err);
                 goto done;
             }
             list = grown;
@@ -782,7 +782,7 @@ int gitops_worktree_list(gitops_repo *r, gitops_worktree_info **out, size_t *n, 
             gitops_worktree_list_free(list, count + 1);
             list = NULL;
             count = 0;
-            rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+            rc = grove_nomem(err);
             goto done;
         }
         count++;
@@ -828,7 +828,7 @@ int gitops_worktree_prune_stale(gitops_repo *r, const char *name, grove_err *err
     admin = admin_dir(r, name);
     locked = admin ? grove_asprintf("%s/locked", admin) : NULL;
     if (!admin || !locked) {
-        rc = grove_fail(err, GROVE_ENOMEM, "out of memory");
+        rc = grove_nomem(err);
         goto done;
     }
     if (repo_lock(r, &lock_fd, err) != 0)
