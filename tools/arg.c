@@ -40,8 +40,8 @@ int arg_issue(const json_t *v, issue_ref *out, grove_err *err)
         out->number = (long long)d;
         return 0;
     }
-    return issue_parse(json_string_value(v), json_is_string(v) ? json_string_length(v) : 0, out,
-                       err);
+    return instance_parse_issue(json_string_value(v), json_is_string(v) ? json_string_length(v) : 0,
+                                out, err);
 }
 
 const char *arg_target(grove_ctx *ctx, const json_t *args, const char *key, grove_err *err)

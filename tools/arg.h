@@ -23,7 +23,7 @@ long long arg_int(const json_t *args, const char *key, long long dflt);
 
 /*
  * An `issue` value: a positive integer, a string of digits (GitHub) or a
- * beads id (issue_parse()). NULL or null gives "no issue". GROVE_EINVAL
+ * beads id (instance_parse_issue()). NULL or null gives "no issue". GROVE_EINVAL
  * with a clear message.
  */
 int arg_issue(const json_t *v, issue_ref *out, grove_err *err);

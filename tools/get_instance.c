@@ -17,7 +17,8 @@ int tool_get_instance(tool_call *call, const json_t *args, json_t **out, grove_e
     grove_err gerr = GROVE_ERR_INIT;
     int found = 0, rc = -1;
 
-    if (!id || instances_reconcile(ctx, NULL, err) != 0 || instance_load(ctx, id, &inst, err) != 0)
+    if (!id || instance_reconcile_all(ctx, NULL, err) != 0 ||
+        instance_load(ctx, id, &inst, err) != 0)
         goto done;
     if (db_relationships(ctx->db, id, &rels, err) != 0 ||
         db_checkpoint_get(ctx->db, id, NULL, &cp, &found, err) != 0)

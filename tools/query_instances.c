@@ -11,7 +11,7 @@ int tool_query_instances(tool_call *call, const json_t *args, json_t **out, grov
     issue_ref issue;
     grove_instance_list list = {0};
 
-    if (instances_reconcile(ctx, NULL, err) != 0 ||
+    if (instance_reconcile_all(ctx, NULL, err) != 0 ||
         arg_issue(json_object_get(args, "issue"), &issue, err) != 0)
         return -1;
     f.type = arg_str(args, "type");

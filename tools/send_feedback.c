@@ -34,7 +34,7 @@ int tool_send_feedback(tool_call *call, const json_t *args, json_t **out, grove_
                               ctx->caller_id);
         to = parent;
     }
-    if (instances_reconcile(ctx, NULL, err) != 0 || instance_load(ctx, to, &recv, err) != 0)
+    if (instance_reconcile_all(ctx, NULL, err) != 0 || instance_load(ctx, to, &recv, err) != 0)
         goto done;
     /* The sender is recorded only when it is a known instance. */
     if (ctx->caller_id && db_instance_get(ctx->db, ctx->caller_id, &from_inst, NULL) == 0)

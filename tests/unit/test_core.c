@@ -279,7 +279,7 @@ static void test_reconcile_dead_and_live_agents(void **state)
     assert_int_equal(db_instance_set_agent(f->ctx->db, dead.instance.id, NULL, gone, &err), 0);
     assert_int_equal(db_instance_set_agent(f->ctx->db, live.instance.id, NULL, alive, &err), 0);
 
-    assert_int_equal(instances_reconcile(f->ctx, &ended, &err), 0);
+    assert_int_equal(instance_reconcile_all(f->ctx, &ended, &err), 0);
     assert_int_equal(ended, 1);
     assert_int_equal(db_instance_get(f->ctx->db, dead.instance.id, &inst, &err), 0);
     assert_string_equal(inst.status, "terminated");
@@ -294,13 +294,13 @@ static void test_reconcile_dead_and_live_agents(void **state)
     db_instance_free(&inst);
 
     /* Again: nothing more to end. */
-    assert_int_equal(instances_reconcile(f->ctx, &ended, &err), 0);
+    assert_int_equal(instance_reconcile_all(f->ctx, &ended, &err), 0);
     assert_int_equal(ended, 0);
 
     kill(alive, SIGKILL);
     waitpid(alive, NULL, 0);
     f->child = 0;
-    assert_int_equal(instances_reconcile(f->ctx, &ended, &err), 0);
+    assert_int_equal(instance_reconcile_all(f->ctx, &ended, &err), 0);
     assert_int_equal(ended, 1);
     instance_created_free(&dead);
     instance_created_free(&live);

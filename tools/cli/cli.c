@@ -78,7 +78,7 @@ int cmd_ls(int argc, char **argv)
     ctx = cli_open_ctx("ls", &a, flags, 1);
     if (!ctx)
         return 1;
-    if (instances_reconcile(ctx, NULL, &err) != 0)
+    if (instance_reconcile_all(ctx, NULL, &err) != 0)
         fprintf(stderr, "grove ls: warning: liveness not checked: %s\n", err.msg);
     if (instance_list_all(ctx, args_get(&a, flags, "all") ? NULL : "running", &list, &err) != 0) {
         fprintf(stderr, "grove ls: %s\n", err.msg);
@@ -189,7 +189,7 @@ int cmd_show(int argc, char **argv)
     ctx = cli_open_ctx("show", &a, flags, 1);
     if (!ctx)
         return 1;
-    if (instances_reconcile(ctx, NULL, &err) != 0)
+    if (instance_reconcile_all(ctx, NULL, &err) != 0)
         fprintf(stderr, "grove show: warning: liveness not checked: %s\n", err.msg);
     f.instance_id = a.pos[0];
     f.success = -1;

@@ -236,7 +236,7 @@ int cmd_stats(int argc, char **argv)
         ctx_free(ctx);
         return 2;
     }
-    if (instances_reconcile(ctx, NULL, &err) != 0)
+    if (instance_reconcile_all(ctx, NULL, &err) != 0)
         fprintf(stderr, "grove stats: warning: liveness not checked: %s\n", err.msg);
     if (db_stats(ctx->db, since, (int)limit, &st, &err) != 0)
         goto done;

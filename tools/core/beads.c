@@ -23,7 +23,7 @@ static int set_issue(instance_spec *spec, const char *id, grove_err *err)
 {
     grove_err perr = GROVE_ERR_INIT;
 
-    if (issue_parse(id, strlen(id), &spec->issue, &perr) != 0 || !spec->issue.beads[0])
+    if (instance_parse_issue(id, strlen(id), &spec->issue, &perr) != 0 || !spec->issue.beads[0])
         return grove_fail(err, GROVE_EINVAL,
                           "the next ready beads issue '%.80s' has an id grove cannot use in an "
                           "instance id or branch name (letters, digits, '.', '_', '-', not only "

@@ -15,7 +15,7 @@
 /*
  * 1 when `issue` (may be NULL) is "ready" and the database is in extension
  * mode (then beads_spawn_ready() handles the spawn), else 0 (and
- * issue_parse() refuses "ready" with its own message).
+ * instance_parse_issue() refuses "ready" with its own message).
  */
 int beads_ready_requested(grove_ctx *ctx, const char *issue);
 

@@ -365,7 +365,7 @@ int gc_run(grove_ctx *ctx, int dry, gc_report *out, grove_err *err)
 
     memset(out, 0, sizeof(*out));
     /* 1. liveness */
-    if (!dry && instances_reconcile(ctx, &ended, err) != 0)
+    if (!dry && instance_reconcile_all(ctx, &ended, err) != 0)
         goto done;
     if (ended) {
         char n[32];

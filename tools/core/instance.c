@@ -16,7 +16,7 @@
 /* A setup command (npm ci, ...) that runs longer than this is killed. */
 #define SETUP_TIMEOUT_S 1800
 
-int issue_parse(const char *s, size_t n, issue_ref *out, grove_err *err)
+int instance_parse_issue(const char *s, size_t n, issue_ref *out, grove_err *err)
 {
     size_t i;
 
@@ -72,7 +72,7 @@ int instance_issue(const grove_instance *inst, issue_ref *out, grove_err *err)
     }
     if (!inst->beads_id)
         return 0;
-    return issue_parse(inst->beads_id, strlen(inst->beads_id), out, err);
+    return instance_parse_issue(inst->beads_id, strlen(inst->beads_id), out, err);
 }
 
 int instance_format_id(char *buf, size_t len, const char *type, const issue_ref *issue, int n)
@@ -201,7 +201,7 @@ static int reconcile_end(grove_ctx *ctx, const grove_agent *a, size_t *count, gr
     return instance_note_ended(ctx, a->id, "the agent's session and process are gone", err);
 }
 
-int instances_reconcile(grove_ctx *ctx, size_t *ended, grove_err *err)
+int instance_reconcile_all(grove_ctx *ctx, size_t *ended, grove_err *err)
 {
     grove_agent_list rows = {0};
     char **sessions = NULL;

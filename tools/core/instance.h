@@ -24,12 +24,12 @@ typedef struct issue_ref {
  * (GitHub), or a beads id ([A-Za-z0-9][A-Za-z0-9._-]{0,63}). "ready" is
  * refused (beads mode handles it before). GROVE_EINVAL with a clear message.
  */
-int issue_parse(const char *s, size_t n, issue_ref *out, grove_err *err);
+int instance_parse_issue(const char *s, size_t n, issue_ref *out, grove_err *err);
 
 /*
  * The issue an instance is tied to, as an issue_ref (both parts empty when
  * none): what a review or fork of it is tied to. A stored issue grove could
- * not have made: GROVE_EINVAL as issue_parse()'s.
+ * not have made: GROVE_EINVAL as instance_parse_issue()'s.
  */
 int instance_issue(const grove_instance *inst, issue_ref *out, grove_err *err);
 
@@ -101,7 +101,7 @@ char *instance_log_path(grove_ctx *ctx, const char *id);
  * process are both gone is marked terminated. Runs before every read of
  * instances. *ended (may be NULL) gets how many were marked.
  */
-int instances_reconcile(grove_ctx *ctx, size_t *ended, grove_err *err);
+int instance_reconcile_all(grove_ctx *ctx, size_t *ended, grove_err *err);
 
 /*
  * Every instance (with status `status`, or any when NULL), oldest first,
