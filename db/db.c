@@ -139,11 +139,6 @@ int db_exec(grove_db *db, const char *sql, const char *what, grove_err *err)
     return rc == SQLITE_OK ? 0 : db_fail(db, rc, what, err);
 }
 
-int db_in_txn(const grove_db *db)
-{
-    return db->in_txn;
-}
-
 sqlite3 *db_sqlite(grove_db *db)
 {
     return db ? db->sq : NULL;

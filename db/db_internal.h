@@ -49,7 +49,4 @@ int db_exec(grove_db *db, const char *sql, const char *what, grove_err *err);
  */
 void db_backoff(unsigned *delay_us);
 
-/* Whether the connection is inside db_txn() (a transaction is open). */
-int db_in_txn(const grove_db *db);
-
 #endif

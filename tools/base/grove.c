@@ -32,31 +32,6 @@ int grove_nomem(grove_err *err)
     return grove_fail(err, GROVE_ENOMEM, "out of memory");
 }
 
-const char *grove_code_str(grove_code code)
-{
-    switch (code) {
-    case GROVE_OK:
-        return "ok";
-    case GROVE_EINVAL:
-        return "invalid argument";
-    case GROVE_ENOTFOUND:
-        return "not found";
-    case GROVE_ECONFLICT:
-        return "conflict";
-    case GROVE_EGIT:
-        return "git error";
-    case GROVE_EDB:
-        return "database error";
-    case GROVE_EIO:
-        return "i/o error";
-    case GROVE_ENOMEM:
-        return "out of memory";
-    case GROVE_ESCHEMA:
-        return "schema refused";
-    }
-    return "unknown error";
-}
-
 /*
  * The log threshold is process-wide configuration read once from the
  * environment at start; it is written before any thread exists.
@@ -104,17 +79,6 @@ double grove_now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-void grove_utc_now(char buf[32])
-{
-    struct timespec ts;
-    struct tm tm;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
 char *grove_asprintf(const char *fmt, ...)

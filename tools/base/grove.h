@@ -50,9 +50,6 @@ int grove_vfail(grove_err *err, grove_code code, const char *fmt, va_list ap)
 /* grove_nomem(err): -1. */
 int grove_nomem(grove_err *err);
 
-/* Stable name of a code ("invalid argument", ...). Static string. */
-const char *grove_code_str(grove_code code);
-
 /* stderr logging; level from GROVE_LOG (debug, info, warn, error; default warn). */
 typedef enum grove_log_level {
     GROVE_LOG_DEBUG,
@@ -71,9 +68,6 @@ void grove_log(grove_log_level level, const char *fmt, ...) __attribute__((forma
 
 /* Monotonic clock in milliseconds (for durations). */
 double grove_now_ms(void);
-
-/* Current UTC time as "2026-11-22T03:00:00.123Z" into buf (at least 25 bytes). */
-void grove_utc_now(char buf[32]);
 
 /* malloc'd printf. Returns NULL on allocation failure; the caller frees. */
 char *grove_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
