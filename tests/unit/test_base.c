@@ -134,6 +134,40 @@ static void test_redact_json(void **state)
     assert_false(secret_key_name("phase"));
 }
 
+static void test_scrub(void **state)
+{
+    secret_set set = SECRET_SET_INIT;
+    grove_buf b = BUF_INIT(1 << 16);
+    const char *text = "a s3cr\"et\x1f b s3cr\\\"et\\u001f c s3cr\\\"et\\u001F"
+                       " d ghp_0123456789abcdefghij e shrt";
+    char small[] = "xx s3cr\"et\x1f yy";
+
+    (void)state;
+    assert_int_equal(secret_set_add(&set, "s3cr\"et\x1f", 8), 0);
+    assert_int_equal(secret_set_add(&set, "shrt", 8), 0); /* too short: not searched for */
+    assert_int_equal(secret_set_add(&set, NULL, 8), 0);
+    assert_int_equal(set.plain.n, 1);
+    assert_int_equal(set.json.n, 2); /* escaped as \u001f and as \u001F */
+    assert_int_equal(secret_scrub(&set, SECRET_PLAIN, "#", text, strlen(text), &b), 0);
+    assert_string_equal(buf_str(&b), "a # b s3cr\\\"et\\u001f c s3cr\\\"et\\u001F"
+                                     " d ghp_0123456789abcdefghij e shrt");
+    buf_free(&b);
+    assert_int_equal(
+        secret_scrub(&set, SECRET_PLAIN | SECRET_JSON | SECRET_TOKENS, "#", text, strlen(text), &b),
+        0);
+    assert_string_equal(buf_str(&b), "a # b # c # d # e shrt");
+    buf_free(&b);
+    /* the cap cuts the output and says so */
+    b.max = 5;
+    assert_int_equal(secret_scrub(&set, SECRET_PLAIN, "[redacted]", text, strlen(text), &b), 1);
+    assert_string_equal(buf_str(&b), "a [re");
+    buf_free(&b);
+    secret_mask(small, "s3cr\"et\x1f");
+    assert_string_equal(small, "xx ******** yy");
+    secret_set_free(&set);
+    assert_null(set.plain.v);
+}
+
 static void test_nomem_and_fail(void **state)
 {
     grove_err err = GROVE_ERR_INIT;
@@ -158,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_one_line),
         cmocka_unit_test(test_token_at),
         cmocka_unit_test(test_redact_json),
+        cmocka_unit_test(test_scrub),
         cmocka_unit_test(test_nomem_and_fail),
     };
 

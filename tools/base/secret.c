@@ -423,3 +423,143 @@ void secret_redact_json(json_t *v)
         }
     }
 }
+
+/* ---- secrets in text ---------------------------------------------------- */
+
+/* Adds a copy of v (len bytes) unless it is there already; 0 or -1 (out of memory). */
+static int list_add(secret_list *l, const char *v, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++)
+        if (l->v[i].len == len && memcmp(l->v[i].s, v, len) == 0)
+            return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        secret_pattern *d = realloc(l->v, cap * sizeof(*d));
+
+        if (!d)
+            return -1;
+        l->v = d;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n].s = strndup(v, len)))
+        return -1;
+    l->v[l->n++].len = len;
+    return 0;
+}
+
+static void list_free(secret_list *l)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++)
+        secret_free(l->v[i].s);
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+/* v as the contents of a JSON string (no quotes), hex escapes in lower or upper case. */
+static char *json_escaped(const char *v, int upper)
+{
+    static const char lower_hex[] = "0123456789abcdef", upper_hex[] = "0123456789ABCDEF";
+    static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+    const char *hex = upper ? upper_hex : lower_hex;
+    size_t n = strlen(v), i, k = 0;
+    char *out = malloc(n * 6 + 1);
+
+    if (!out)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        const char *p = strchr(from, c); /* c is never NUL: i < strlen(v) */
+        char e = p ? to[p - from] : 0;
+
+        if (e) {
+            out[k++] = '\\';
+            out[k++] = e;
+        } else if (c < 0x20) {
+            memcpy(out + k, "\\u00", 4);
+            out[k + 4] = hex[c >> 4];
+            out[k + 5] = hex[c & 15];
+            k += 6;
+        } else {
+            out[k++] = (char)c;
+        }
+    }
+    out[k] = '\0';
+    return out;
+}
+
+int secret_set_add(secret_set *s, const char *value, size_t min_len)
+{
+    char *lo, *up;
+    int bad;
+
+    if (!value || strlen(value) < min_len || !*value)
+        return 0;
+    lo = json_escaped(value, 0);
+    up = json_escaped(value, 1);
+    bad = !lo || !up || list_add(&s->plain, value, strlen(value)) != 0 ||
+          list_add(&s->json, lo, strlen(lo)) != 0 || list_add(&s->json, up, strlen(up)) != 0;
+    secret_free(lo);
+    secret_free(up);
+    return bad ? -1 : 0;
+}
+
+void secret_set_free(secret_set *s)
+{
+    list_free(&s->plain);
+    list_free(&s->json);
+}
+
+/* The length of the value of l that text starts with, or 0. */
+static size_t list_at(const secret_list *l, const char *text, size_t left)
+{
+    size_t k;
+
+    for (k = 0; k < l->n; k++) {
+        const secret_pattern *q = &l->v[k];
+
+        if (q->len <= left && text[0] == q->s[0] && memcmp(text, q->s, q->len) == 0)
+            return q->len;
+    }
+    return 0;
+}
+
+int secret_scrub(const secret_set *s, unsigned what, const char *marker, const char *text,
+                 size_t len, grove_buf *out)
+{
+    size_t i = 0, start = 0, mlen = strlen(marker);
+    int rc;
+
+    while (i < len) {
+        size_t hit = 0;
+
+        if ((what & SECRET_TOKENS) && text[i] == 'g')
+            hit = secret_token_at(text + i, len - i);
+        if (!hit && (what & SECRET_PLAIN))
+            hit = list_at(&s->plain, text + i, len - i);
+        if (!hit && (what & SECRET_JSON))
+            hit = list_at(&s->json, text + i, len - i);
+        if (!hit) {
+            i++;
+            continue;
+        }
+        if ((rc = buf_add(out, text + start, i - start)) != 0 ||
+            (rc = buf_add(out, marker, mlen)) != 0)
+            return rc;
+        i += hit;
+        start = i;
+    }
+    return buf_add(out, text + start, len - start);
+}
+
+void secret_mask(char *text, const char *secret)
+{
+    size_t sl = strlen(secret);
+    char *hit;
+
+    while (sl && (hit = strstr(text, secret)))
+        memset(hit, '*', sl);
+}

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "tools/base/buf.h"
 #include "tools/base/grove.h"
 
 /* What a redacted secret is replaced by. */
@@ -47,6 +48,59 @@ size_t secret_token_at(const char *p, size_t left);
 
 /* 1 when a name (an argument's key) suggests a credential: token, password, api_key, ... */
 int secret_key_name(const char *key);
+
+/* One secret as it is searched for. */
+typedef struct secret_pattern {
+    char *s; /* owned; wiped when freed */
+    size_t len;
+} secret_pattern;
+
+typedef struct secret_list {
+    secret_pattern *v; /* owned */
+    size_t n, cap;
+} secret_list;
+
+/*
+ * Known secret values, each in every form it can take in text: as it is
+ * (`plain`) and as the contents of a JSON string (`json`), escaped the way
+ * SQLite writes JSON (\u001f) and the way jansson does (\u001F), so a
+ * secret holding a quote, a backslash or a control character is found in
+ * every form. Start from SECRET_SET_INIT; secret_set_free() wipes it.
+ */
+typedef struct secret_set {
+    secret_list plain;
+    secret_list json;
+} secret_set;
+
+#define SECRET_SET_INIT                                                                            \
+    {                                                                                              \
+        {NULL, 0, 0},                                                                              \
+        {                                                                                          \
+            NULL, 0, 0                                                                             \
+        }                                                                                          \
+    }
+
+/* Adds `value` (NULL, or shorter than min_len bytes: nothing). 0, or -1 when memory ran out. */
+int secret_set_add(secret_set *s, const char *value, size_t min_len);
+
+/* Wipes and frees the values. */
+void secret_set_free(secret_set *s);
+
+/* What secret_scrub() looks for. */
+#define SECRET_PLAIN  1u /* the set's values as they are */
+#define SECRET_JSON   2u /* the set's values as JSON string contents */
+#define SECRET_TOKENS 4u /* GitHub tokens (secret_token_at()), known or not */
+
+/*
+ * Appends text (len bytes) to out with every secret that `what` names
+ * replaced by `marker`. buf_add()'s result: 0, 1 when the cap cut it, -1
+ * when memory ran out.
+ */
+int secret_scrub(const secret_set *s, unsigned what, const char *marker, const char *text,
+                 size_t len, grove_buf *out);
+
+/* Overwrites every occurrence of `secret` in text with '*', in place (needs no memory). */
+void secret_mask(char *text, const char *secret);
 
 /*
  * Replaces, in place, every value of `v` (an object or array, recursively)

@@ -263,129 +263,18 @@ done:
 /* ---- secrets in exported text ------------------------------------------- */
 
 /*
- * A list of byte strings to redact. A secret is searched for as it is
- * (plain text values: CSV cells) and as it appears inside a JSON string
- * (JSONL lines, JSON columns), escaped the way SQLite writes JSON
- * (\u001f) and the way jansson does (\u001F), so a secret holding a quote,
- * a backslash or a control character is found in every form.
- */
-typedef struct pattern {
-    char *s; /* owned; wiped with secret_free() */
-    size_t len;
-} pattern;
-
-typedef struct patterns {
-    pattern *v; /* owned */
-    size_t n, cap;
-} patterns;
-
-typedef struct secrets {
-    patterns plain; /* the secrets as they are */
-    patterns json;  /* the secrets as JSON string contents (the same when nothing is escaped) */
-} secrets;
-
-/* Adds a copy of v (len bytes) unless it is there already; 0 or -1 (out of memory). */
-static int patterns_add(patterns *p, const char *v, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i < p->n; i++)
-        if (p->v[i].len == len && memcmp(p->v[i].s, v, len) == 0)
-            return 0;
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 8;
-        pattern *d = realloc(p->v, cap * sizeof(*d));
-
-        if (!d)
-            return -1;
-        p->v = d;
-        p->cap = cap;
-    }
-    if (!(p->v[p->n].s = strndup(v, len)))
-        return -1;
-    p->v[p->n++].len = len;
-    return 0;
-}
-
-static void patterns_free(patterns *p)
-{
-    size_t i;
-
-    for (i = 0; i < p->n; i++)
-        secret_free(p->v[i].s);
-    free(p->v);
-    memset(p, 0, sizeof(*p));
-}
-
-/* v as the contents of a JSON string (no quotes), hex escapes in lower or upper case. */
-static char *json_escaped(const char *v, int upper)
-{
-    static const char lower_hex[] = "0123456789abcdef", upper_hex[] = "0123456789ABCDEF";
-    static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
-    const char *hex = upper ? upper_hex : lower_hex;
-    size_t n = strlen(v), i, k = 0;
-    char *out = malloc(n * 6 + 1);
-
-    if (!out)
-        return NULL;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)v[i];
-        const char *p = strchr(from, c); /* c is never NUL: i < strlen(v) */
-        char e = p ? to[p - from] : 0;
-
-        if (e) {
-            out[k++] = '\\';
-            out[k++] = e;
-        } else if (c < 0x20) {
-            memcpy(out + k, "\\u00", 4);
-            out[k + 4] = hex[c >> 4];
-            out[k + 5] = hex[c & 15];
-            k += 6;
-        } else {
-            out[k++] = (char)c;
-        }
-    }
-    out[k] = '\0';
-    return out;
-}
-
-/* Adds a secret in every form it can take; 0 or -1 (out of memory). Short values are skipped. */
-static int secrets_add(secrets *s, const char *v)
-{
-    char *lo, *up;
-    int bad;
-
-    if (!v || strlen(v) < SECRET_MIN)
-        return 0;
-    lo = json_escaped(v, 0);
-    up = json_escaped(v, 1);
-    bad = !lo || !up || patterns_add(&s->plain, v, strlen(v)) != 0 ||
-          patterns_add(&s->json, lo, strlen(lo)) != 0 ||
-          patterns_add(&s->json, up, strlen(up)) != 0;
-    secret_free(lo);
-    secret_free(up);
-    return bad ? -1 : 0;
-}
-
-static void secrets_free(secrets *s)
-{
-    patterns_free(&s->plain);
-    patterns_free(&s->json);
-}
-
-/*
  * The secrets grove knows: GITHUB_TOKEN, GH_TOKEN and every encrypted
  * setting. One that cannot be decrypted (another machine's key) is named in
  * a warning: its value is unknown, so it cannot be looked for.
  */
-static int secrets_load(grove_ctx *ctx, secrets *s, grove_err *err)
+static int secrets_load(grove_ctx *ctx, secret_set *s, grove_err *err)
 {
     grove_config_list list = {0};
     size_t i;
     int ret = 0;
 
-    memset(s, 0, sizeof(*s));
-    if (secrets_add(s, getenv("GITHUB_TOKEN")) != 0 || secrets_add(s, getenv("GH_TOKEN")) != 0)
+    if (secret_set_add(s, getenv("GITHUB_TOKEN"), SECRET_MIN) != 0 ||
+        secret_set_add(s, getenv("GH_TOKEN"), SECRET_MIN) != 0)
         return grove_nomem(err);
     if (db_config_list(ctx->db, &list, err) != 0)
         return -1;
@@ -401,7 +290,7 @@ static int secrets_load(grove_ctx *ctx, secrets *s, grove_err *err)
                     "grove export: warning: cannot decrypt secret '%s' (%s): its value is not "
                     "looked for in the exported text\n",
                     cli_or(v->key, "?"), serr.msg);
-        else if (secrets_add(s, plain) != 0)
+        else if (secret_set_add(s, plain, SECRET_MIN) != 0)
             ret = grove_nomem(err);
         secret_free(plain);
         if (ret != 0)
@@ -427,51 +316,6 @@ static void line_reset(grove_buf *b)
         b->data[0] = '\0';
 }
 
-/* The length of the pattern of p that text starts with, or 0. */
-static size_t pattern_at(const patterns *p, const char *text, size_t left)
-{
-    size_t k;
-
-    for (k = 0; p && k < p->n; k++) {
-        const pattern *q = &p->v[k];
-
-        if (q->len <= left && text[0] == q->s[0] && memcmp(text, q->s, q->len) == 0)
-            return q->len;
-    }
-    return 0;
-}
-
-/*
- * Appends text to b with the patterns of p1 and p2 (either may be NULL) and
- * token-shaped strings replaced by "[redacted]".
- */
-static int add_scrubbed(grove_buf *b, const patterns *p1, const patterns *p2, const char *text,
-                        size_t len)
-{
-    size_t i = 0, start = 0;
-
-    while (i < len) {
-        size_t hit = 0;
-
-        if (text[i] == 'g')
-            hit = secret_token_at(text + i, len - i);
-        if (!hit)
-            hit = pattern_at(p1, text + i, len - i);
-        if (!hit)
-            hit = pattern_at(p2, text + i, len - i);
-        if (!hit) {
-            i++;
-            continue;
-        }
-        if (buf_add(b, text + start, i - start) != 0 ||
-            buf_add(b, SECRET_REDACTED, strlen(SECRET_REDACTED)) != 0)
-            return -1;
-        i += hit;
-        start = i;
-    }
-    return buf_add(b, text + start, len - start);
-}
-
 /* ---- export ------------------------------------------------------------- */
 
 typedef struct out_file {
@@ -486,7 +330,7 @@ typedef struct export_state {
     size_t n;
     int csv;
     size_t renamed; /* files already renamed into place */
-    secrets secrets;
+    secret_set secrets;
     grove_buf line; /* one line of the file being written, at most EXPORT_LINE_MAX */
     grove_buf cell; /* one CSV cell, at most EXPORT_LINE_MAX */
 } export_state;
@@ -544,7 +388,8 @@ static int export_row(void *arg, size_t t, const char *line, size_t len, const d
     line_reset(&x->line);
     if (!x->csv) {
         /* A JSON line: a secret can only be there JSON-escaped. */
-        if (add_scrubbed(&x->line, &x->secrets.json, NULL, line, len) != 0 ||
+        if (secret_scrub(&x->secrets, SECRET_JSON | SECRET_TOKENS, SECRET_REDACTED, line, len,
+                         &x->line) != 0 ||
             buf_add(&x->line, "\n", 1) != 0)
             return line_fail(x, t, err);
     } else {
@@ -553,8 +398,8 @@ static int export_row(void *arg, size_t t, const char *line, size_t len, const d
 
             line_reset(&x->cell);
             if (!bad && cells[c].text)
-                bad = add_scrubbed(&x->cell, &x->secrets.plain, &x->secrets.json, cells[c].text,
-                                   cells[c].len) != 0 ||
+                bad = secret_scrub(&x->secrets, SECRET_PLAIN | SECRET_JSON | SECRET_TOKENS,
+                                   SECRET_REDACTED, cells[c].text, cells[c].len, &x->cell) != 0 ||
                       csv_field(&x->line, buf_str(&x->cell), x->cell.len) != 0;
             if (bad)
                 return line_fail(x, t, err);
@@ -585,7 +430,7 @@ static void export_cleanup(export_state *x)
     }
     free(x->files);
     x->files = NULL;
-    secrets_free(&x->secrets);
+    secret_set_free(&x->secrets);
     buf_free(&x->line);
     buf_free(&x->cell);
 }

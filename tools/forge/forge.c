@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "tools/base/buf.h"
+#include "tools/base/secret.h"
 
 #ifndef GROVE_VERSION
 #define GROVE_VERSION "0.1.0"
@@ -156,28 +157,19 @@ static void redact_userinfo(char *text, size_t size)
     }
 }
 
+/* Replaces `secret` in text (size bytes) with "***"; without memory, masks it in place. */
 static void redact_secret(char *text, size_t size, const char *secret)
 {
-    size_t sl = strlen(secret), n = strlen(text), len = 0, done = 0;
-    char *copy, *hit;
+    secret_set set = SECRET_SET_INIT;
+    grove_buf b = BUF_INIT(size - 1);
 
-    if (!strstr(text, secret))
-        return;
-    copy = malloc(size);
-    if (!copy) { /* no memory: mask in place, same length */
-        while ((hit = strstr(text, secret)))
-            memset(hit, '*', sl);
-        return;
-    }
-    copy[0] = '\0';
-    while ((hit = strstr(text + done, secret))) {
-        append_n(copy, size, &len, text + done, (size_t)(hit - text) - done);
-        append_n(copy, size, &len, "***", 3);
-        done = (size_t)(hit - text) + sl;
-    }
-    append_n(copy, size, &len, text + done, n - done);
-    memcpy(text, copy, len + 1);
-    free(copy);
+    if (secret_set_add(&set, secret, 1) == 0 &&
+        secret_scrub(&set, SECRET_PLAIN, "***", text, strlen(text), &b) >= 0)
+        memcpy(text, buf_str(&b), b.len + 1);
+    else
+        secret_mask(text, secret);
+    secret_set_free(&set);
+    buf_free(&b);
 }
 
 void forge_redact(char *text, size_t size, const char *secret)
