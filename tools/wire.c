@@ -81,18 +81,29 @@ json_t *wire_instance(const grove_instance *inst)
     return o;
 }
 
-json_t *wire_instances(const grove_instance *v, size_t n)
+/* An array of fn(item) for the n items of size bytes at v; NULL when memory ran out. */
+static json_t *array_of(const void *v, size_t n, size_t size, json_t *(*fn)(const void *item))
 {
     json_t *arr = json_array();
     size_t i;
 
     for (i = 0; arr && i < n; i++) {
-        if (json_array_append_new(arr, wire_instance(&v[i])) != 0) {
+        if (json_array_append_new(arr, fn((const char *)v + i * size)) != 0) {
             json_decref(arr);
             return NULL;
         }
     }
     return arr;
+}
+
+static json_t *instance_item(const void *item)
+{
+    return wire_instance(item);
+}
+
+json_t *wire_instances(const grove_instance *v, size_t n)
+{
+    return array_of(v, n, sizeof(*v), instance_item);
 }
 
 json_t *wire_checkpoint(const grove_checkpoint *cp)
@@ -119,57 +130,55 @@ json_t *wire_checkpoint(const grove_checkpoint *cp)
     return o;
 }
 
+/* o, or NULL (o freed) when filling it failed. */
+static json_t *filled(json_t *o, int bad)
+{
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *relationship_item(const void *item)
+{
+    const grove_relationship *r = item;
+    json_t *o = json_object();
+    int bad = !o;
+
+    bad = bad || put(o, "id", json_integer((json_int_t)r->id));
+    bad = bad || put(o, "parent_instance", wire_str(r->parent_instance));
+    bad = bad || put(o, "child_instance", wire_str(r->child_instance));
+    bad = bad || put(o, "relationship_type", wire_str(r->relationship_type));
+    bad = bad || put(o, "created_at", wire_str(r->created_at));
+    return filled(o, bad);
+}
+
 json_t *wire_relationships(const grove_relationship_list *list)
 {
-    json_t *arr = json_array();
-    size_t i;
+    return array_of(list->v, list->n, sizeof(*list->v), relationship_item);
+}
 
-    for (i = 0; arr && i < list->n; i++) {
-        const grove_relationship *r = &list->v[i];
-        json_t *o = json_object();
-        int bad = !o;
+static json_t *event_item(const void *item)
+{
+    const grove_event *e = item;
+    json_t *o = json_object();
+    int bad = !o;
 
-        bad = bad || put(o, "id", json_integer((json_int_t)r->id));
-        bad = bad || put(o, "parent_instance", wire_str(r->parent_instance));
-        bad = bad || put(o, "child_instance", wire_str(r->child_instance));
-        bad = bad || put(o, "relationship_type", wire_str(r->relationship_type));
-        bad = bad || put(o, "created_at", wire_str(r->created_at));
-        if (bad || json_array_append_new(arr, o) != 0) {
-            if (bad)
-                json_decref(o);
-            json_decref(arr);
-            return NULL;
-        }
-    }
-    return arr;
+    bad = bad || put(o, "id", json_integer((json_int_t)e->id));
+    bad = bad || put(o, "instance_id", wire_str(e->instance_id));
+    bad = bad || put(o, "tool_name", wire_str(e->tool_name));
+    bad = bad || put(o, "success", json_boolean(e->success));
+    bad = bad || put(o, "error_message", wire_str(e->error_message));
+    bad = bad || put(o, "metadata", object_or_null(e->metadata_json));
+    bad = bad || put(o, "duration_ms", json_real(e->duration_ms));
+    bad = bad || put(o, "timestamp", wire_str(e->timestamp));
+    return filled(o, bad);
 }
 
 json_t *wire_events(const grove_event_list *list)
 {
-    json_t *arr = json_array();
-    size_t i;
-
-    for (i = 0; arr && i < list->n; i++) {
-        const grove_event *e = &list->v[i];
-        json_t *o = json_object();
-        int bad = !o;
-
-        bad = bad || put(o, "id", json_integer((json_int_t)e->id));
-        bad = bad || put(o, "instance_id", wire_str(e->instance_id));
-        bad = bad || put(o, "tool_name", wire_str(e->tool_name));
-        bad = bad || put(o, "success", json_boolean(e->success));
-        bad = bad || put(o, "error_message", wire_str(e->error_message));
-        bad = bad || put(o, "metadata", object_or_null(e->metadata_json));
-        bad = bad || put(o, "duration_ms", json_real(e->duration_ms));
-        bad = bad || put(o, "timestamp", wire_str(e->timestamp));
-        if (bad || json_array_append_new(arr, o) != 0) {
-            if (bad)
-                json_decref(o);
-            json_decref(arr);
-            return NULL;
-        }
-    }
-    return arr;
+    return array_of(list->v, list->n, sizeof(*list->v), event_item);
 }
 
 json_t *wire_setup(const instance_setup *setup)
