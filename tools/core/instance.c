@@ -260,7 +260,8 @@ int instance_list_all(grove_ctx *ctx, const char *status, grove_instance_list *o
             grove_nomem(err);
             goto fail;
         }
-        memcpy(v + out->n, page.v, page.n * sizeof(*v)); /* the rows move into out */
+        if (page.n > 0) /* the rows move into out */
+            memcpy(v + out->n, page.v, page.n * sizeof(*v));
         out->v = v;
         out->n += page.n;
         free(page.v);
