@@ -23,46 +23,16 @@
 
 #include "db/db.h"
 #include "db/migrate.h"
+#include "tests/unit/unit_db.h"
 
 /* ---- fixtures ----------------------------------------------------------- */
 
-typedef struct fixture {
-    char dir[64]; /* a fresh temporary folder, removed afterwards */
-    char path[128];
-} fixture;
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
+typedef unit_db fixture; /* a fresh temporary folder; db stays NULL */
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-
-    if (!f)
-        return -1;
-    umask(022);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/grove-test-migrate-XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->path, sizeof(f->path), "%s/grove.db", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
+    umask(022); /* the file modes the tests check */
+    return unit_db_setup_bare(state);
 }
 
 /* Runs one SQL statement on a fresh raw connection (not through grove). */
@@ -78,19 +48,6 @@ static void raw_exec(const char *path, const char *sql)
 }
 
 /* The first column of the first row as an integer (-1 when no row). */
-static long long query_int(sqlite3 *sq, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    long long v = -1;
-
-    if (sqlite3_prepare_v2(sq, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(sq));
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 /* The first column of the first row as a new string ("" when no row). */
 static char *query_text(sqlite3 *sq, const char *sql)
 {
@@ -258,19 +215,19 @@ static void assert_schema(sqlite3 *sq)
     assert_true(has_index(sq, "grove_checkpoints", "instance_id,sequence"));
     assert_true(has_index(sq, "grove_checkpoints", "instance_id,phase,sequence"));
     /* Events outlive instances: no foreign key on grove_mcp_events. */
-    assert_int_equal(query_int(sq, "SELECT count(*) FROM pragma_foreign_key_list("
-                                   "'grove_mcp_events')"),
+    assert_int_equal(unit_query_int(sq, "SELECT count(*) FROM pragma_foreign_key_list("
+                                        "'grove_mcp_events')"),
                      0);
     /* Views and triggers reference grove tables only (they live beside beads). */
-    assert_int_equal(query_int(sq, "SELECT count(*) FROM sqlite_master WHERE type IN "
-                                   "('view','trigger') AND (sql LIKE '% issues%' OR sql "
-                                   "LIKE '% dependencies%' OR sql LIKE '% labels%')"),
+    assert_int_equal(unit_query_int(sq, "SELECT count(*) FROM sqlite_master WHERE type IN "
+                                        "('view','trigger') AND (sql LIKE '% issues%' OR sql "
+                                        "LIKE '% dependencies%' OR sql LIKE '% labels%')"),
                      0);
 }
 
 static int grove_object_count(sqlite3 *sq)
 {
-    return (int)query_int(sq, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'grove%'");
+    return (int)unit_query_int(sq, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'grove%'");
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -293,9 +250,9 @@ static void test_fresh_apply_creates_schema(void **state)
     mode = query_text(sq, "PRAGMA journal_mode");
     assert_string_equal(mode, "wal");
     free(mode);
-    assert_int_equal(query_int(sq, "PRAGMA foreign_keys"), 1);
-    assert_int_equal(query_int(sq, "PRAGMA synchronous"), 2); /* FULL */
-    assert_true(query_int(sq, "PRAGMA busy_timeout") >= 1000);
+    assert_int_equal(unit_query_int(sq, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(unit_query_int(sq, "PRAGMA synchronous"), 2); /* FULL */
+    assert_true(unit_query_int(sq, "PRAGMA busy_timeout") >= 1000);
 
     /* Modes: new folders 0700, database (and its WAL) 0600. */
     snprintf(wal, sizeof(wal), "%s/a", f->dir);
@@ -333,7 +290,7 @@ static void test_fresh_apply_creates_schema(void **state)
                                   "success) VALUES ('w', 't', 1); DELETE FROM grove_instances",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
-    assert_int_equal(query_int(sq, "SELECT count(*) FROM grove_mcp_events"), 1);
+    assert_int_equal(unit_query_int(sq, "SELECT count(*) FROM grove_mcp_events"), 1);
     db_close(db);
 }
 
@@ -366,7 +323,8 @@ static void test_status_and_rollback(void **state)
 
     /* Applying again is a no-op; the row is there once. */
     assert_int_equal(migrate_apply(db, 0, &err), 0);
-    assert_int_equal(query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"), 3);
+    assert_int_equal(unit_query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"),
+                     3);
     assert_int_equal(migrate_apply(db, 7, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);
 
@@ -390,7 +348,8 @@ static void test_status_and_rollback(void **state)
 
     /* A plain reopen verifies and changes nothing. */
     db = open_ok(f->path, 1);
-    assert_int_equal(query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"), 3);
+    assert_int_equal(unit_query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"),
+                     3);
     db_close(db);
 }
 
@@ -428,7 +387,7 @@ static void test_newer_database_refused_untouched(void **state)
     assert_int_equal(err.code, GROVE_ESCHEMA);
     assert_int_equal(migrate_rollback(db, 0, &err), -1);
     assert_int_equal(err.code, GROVE_ESCHEMA);
-    assert_true(query_int(db_sqlite(db), "SELECT count(*) FROM grove_instances") == 0);
+    assert_true(unit_query_int(db_sqlite(db), "SELECT count(*) FROM grove_instances") == 0);
     db_close(db);
     free(before);
 }
@@ -560,7 +519,8 @@ static void test_concurrent_first_open(void **state)
         assert_int_equal(WEXITSTATUS(status), 0);
     }
     db = open_ok(f->path, 1);
-    assert_int_equal(query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"), 3);
+    assert_int_equal(unit_query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"),
+                     3);
     assert_schema(db_sqlite(db));
     assert_int_equal(file_mode(f->path), 0600);
     db_close(db);
@@ -595,7 +555,7 @@ static void test_txn_waits_out_a_long_lock(void **state)
     /* A failing body is rolled back. */
     assert_int_equal(db_txn(db, failing_fn, &runs, &err), -1);
     assert_int_equal(err.code, GROVE_ECONFLICT);
-    assert_int_equal(query_int(db_sqlite(db), "SELECT count(*) FROM grove_user_config"), 0);
+    assert_int_equal(unit_query_int(db_sqlite(db), "SELECT count(*) FROM grove_user_config"), 0);
 
     /* Another process holds the write lock longer than the busy timeout. */
     assert_int_equal(pipe(ready), 0);
@@ -623,7 +583,7 @@ static void test_txn_waits_out_a_long_lock(void **state)
     assert_int_equal(db_txn(db, insert_config_fn, &runs, &err), 0);
     assert_true(grove_now_ms() - start >= 2000);
     assert_int_equal(runs, 1); /* the body ran once, when the lock was free */
-    assert_int_equal(query_int(db_sqlite(db), "SELECT count(*) FROM grove_user_config"), 1);
+    assert_int_equal(unit_query_int(db_sqlite(db), "SELECT count(*) FROM grove_user_config"), 1);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     db_close(db);
@@ -655,7 +615,7 @@ static void test_views(void **state)
                      "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));",
                      NULL, NULL, NULL),
         SQLITE_OK);
-    assert_int_equal(query_int(sq, "SELECT count(*) FROM grove_running_instances"), 2);
+    assert_int_equal(unit_query_int(sq, "SELECT count(*) FROM grove_running_instances"), 2);
     s = query_text(sq, "SELECT group_concat(instance_id || ':' || phase || ':' || "
                        "(age_minutes BETWEEN 1499 AND 1501)) FROM grove_stale_checkpoints");
     assert_string_equal(s, "a:old:1");
@@ -709,7 +669,7 @@ static void test_beads_mode(void **state)
                                   "VALUES ('w', 'bd-1'); DELETE FROM issues",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
-    assert_int_equal(query_int(sq, "SELECT count(*) FROM grove_issue_links"), 0);
+    assert_int_equal(unit_query_int(sq, "SELECT count(*) FROM grove_issue_links"), 0);
     /* Beads' tables are untouched by a full rollback. */
     assert_int_equal(migrate_rollback(db, 0, &err), 0);
     assert_int_equal(grove_object_count(sq), 0);
@@ -726,16 +686,17 @@ static void test_beads_mode(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fresh_apply_creates_schema, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_status_and_rollback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_newer_database_refused_untouched, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_edited_migration_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_gap_version_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_txn_waits_out_a_long_lock, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_views, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_beads_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fresh_apply_creates_schema, setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_status_and_rollback, setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_newer_database_refused_untouched, setup,
+                                        unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_edited_migration_refused, setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_gap_version_refused, setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_database, setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_txn_waits_out_a_long_lock, setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_views, setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_beads_mode, setup, unit_db_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,77 +21,13 @@
 #include <unistd.h>
 
 #include "db/migrate.h"
+#include "tests/unit/unit_db.h"
 #include "db/queries.h"
 #include "tools/wire.h"
 
 /* ---- fixtures ----------------------------------------------------------- */
 
-typedef struct fixture {
-    char dir[64]; /* a fresh temporary folder, removed afterwards */
-    char path[128];
-    grove_db *db;
-} fixture;
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static int setup(void **state)
-{
-    grove_err err = GROVE_ERR_INIT;
-    fixture *f = calloc(1, sizeof(*f));
-
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/grove-test-queries-XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->path, sizeof(f->path), "%s/grove.db", f->dir);
-    if (migrate_open(&f->db, f->path, &err) != 0) {
-        fprintf(stderr, "db_open: %s\n", err.msg);
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-
-    db_close(f->db);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
-
-static void sql(grove_db *db, const char *s)
-{
-    char *msg = NULL;
-
-    if (sqlite3_exec(db_sqlite(db), s, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", s, msg);
-}
-
-static long long query_int(grove_db *db, const char *s)
-{
-    sqlite3_stmt *st = NULL;
-    long long v = -1;
-
-    if (sqlite3_prepare_v2(db_sqlite(db), s, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", s, sqlite3_errmsg(db_sqlite(db)));
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
+typedef unit_db fixture; /* a fresh temporary folder with a migrated database */
 
 /* Inserts a bare instance; issue: >0 GitHub number, beads id, or neither. */
 static void add_instance(grove_db *db, const char *id, const char *type, long long issue,
@@ -294,9 +230,10 @@ static void test_instance_insert_get(void **state)
     in.metadata = "[1]";
     assert_int_equal(db_instance_insert(f->db, &in, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_instances"), 3);
-    assert_int_equal(query_int(f->db, "SELECT metadata = '{\"k\":1}' FROM grove_instances WHERE "
-                                      "id = 'work-123-a1'"),
+    assert_int_equal(unit_query_int(db_sqlite(f->db), "SELECT count(*) FROM grove_instances"), 3);
+    assert_int_equal(unit_query_int(db_sqlite(f->db),
+                                    "SELECT metadata = '{\"k\":1}' FROM grove_instances WHERE "
+                                    "id = 'work-123-a1'"),
                      1);
 }
 
@@ -316,9 +253,10 @@ static void test_typed_rows(void **state)
     add_instance(f->db, "work-9-a1", "work", 9, NULL, 1, NULL, NULL);
     add_instance(f->db, "review-9-a1", "review", 9, NULL, 1, "work-9-a1", "spawned_review");
     add_instance(f->db, "work-bd-x-a1", "work", 0, "bd-x", 1, NULL, NULL);
-    sql(f->db, "UPDATE grove_instances SET created_at = CASE id WHEN 'work-9-a1' THEN "
-               "'2026-01-01T00:00:00.000Z' WHEN 'review-9-a1' THEN '2026-01-01T00:00:01.000Z' "
-               "ELSE '2026-01-01T00:00:02.000Z' END");
+    unit_sql(db_sqlite(f->db),
+             "UPDATE grove_instances SET created_at = CASE id WHEN 'work-9-a1' THEN "
+             "'2026-01-01T00:00:00.000Z' WHEN 'review-9-a1' THEN '2026-01-01T00:00:01.000Z' "
+             "ELSE '2026-01-01T00:00:02.000Z' END");
     assert_int_equal(db_instance_get(f->db, "review-9-a1", &inst, &err), 0);
     assert_string_equal(inst.id, "review-9-a1");
     assert_string_equal(inst.type, "review");
@@ -430,8 +368,8 @@ static void test_next_agent_number(void **state)
     assert_int_equal(next(f->db, "work", 123, NULL), 1);
     add_instance(f->db, "work-123-a1", "work", 123, NULL, 1, NULL, NULL);
     add_instance(f->db, "work-123-a2", "work", 123, NULL, 2, NULL, NULL);
-    sql(f->db, "UPDATE grove_instances SET status = 'terminated', terminated_at = "
-               "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = 'work-123-a2'");
+    unit_sql(db_sqlite(f->db), "UPDATE grove_instances SET status = 'terminated', terminated_at = "
+                               "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = 'work-123-a2'");
     assert_int_equal(next(f->db, "work", 123, NULL), 3); /* terminated rows count */
     assert_int_equal(next(f->db, "review", 123, NULL), 1);
     assert_int_equal(next(f->db, "work", 124, NULL), 1);
@@ -502,7 +440,8 @@ static void test_relationships_and_parent(void **state)
     assert_int_equal(get_instance(f->db, "review-5-a1", &o, &err), 0);
     assert_true(json_is_null(json_object_get(o, "parent_id")));
     json_decref(o);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_instance_relationships"), 0);
+    assert_int_equal(
+        unit_query_int(db_sqlite(f->db), "SELECT count(*) FROM grove_instance_relationships"), 0);
 }
 
 /* Fetches a page; returns its array (new ref) and sets *cursor (malloc'd or NULL). */
@@ -535,16 +474,17 @@ static void test_list_pagination(void **state)
     add_instance(f->db, "adhoc-a2", "adhoc", 0, NULL, 2, NULL, NULL);
     add_instance(f->db, "work-a1", "work", 0, "bd-9", 1, NULL, NULL);
     /* Known times, in the order of ids[]; two rows share one (ties go by id). */
-    sql(f->db, "UPDATE grove_instances SET created_at = CASE id"
-               " WHEN 'work-1-a1' THEN '2026-01-01T00:00:00.001Z'"
-               " WHEN 'work-2-a1' THEN '2026-01-01T00:00:00.002Z'"
-               " WHEN 'work-3-a1' THEN '2026-01-01T00:00:00.003Z'"
-               " WHEN 'review-1-a1' THEN '2026-01-01T00:00:00.004Z'"
-               " WHEN 'adhoc-a1' THEN '2026-01-01T00:00:00.005Z'"
-               " WHEN 'adhoc-a2' THEN '2026-01-01T00:00:00.005Z'"
-               " ELSE '2026-01-01T00:00:00.006Z' END");
-    sql(f->db, "UPDATE grove_instances SET status = 'terminated' WHERE id IN ('work-2-a1', "
-               "'adhoc-a2')");
+    unit_sql(db_sqlite(f->db), "UPDATE grove_instances SET created_at = CASE id"
+                               " WHEN 'work-1-a1' THEN '2026-01-01T00:00:00.001Z'"
+                               " WHEN 'work-2-a1' THEN '2026-01-01T00:00:00.002Z'"
+                               " WHEN 'work-3-a1' THEN '2026-01-01T00:00:00.003Z'"
+                               " WHEN 'review-1-a1' THEN '2026-01-01T00:00:00.004Z'"
+                               " WHEN 'adhoc-a1' THEN '2026-01-01T00:00:00.005Z'"
+                               " WHEN 'adhoc-a2' THEN '2026-01-01T00:00:00.005Z'"
+                               " ELSE '2026-01-01T00:00:00.006Z' END");
+    unit_sql(db_sqlite(f->db),
+             "UPDATE grove_instances SET status = 'terminated' WHERE id IN ('work-2-a1', "
+             "'adhoc-a2')");
 
     /* Seven rows, three per page: 3 + 3 + 1, no duplicates, in order. */
     memset(&flt, 0, sizeof(flt));
@@ -780,11 +720,11 @@ static void test_checkpoints(void **state)
     c.phase = "";
     assert_int_equal(checkpoint_insert(f->db, &c, &out, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_checkpoints"), 5);
+    assert_int_equal(unit_query_int(db_sqlite(f->db), "SELECT count(*) FROM grove_checkpoints"), 5);
 
     /* Checkpoints go with their instance. */
     assert_int_equal(db_instance_delete(f->db, "work-1-a1", &err), 0);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_checkpoints"), 1);
+    assert_int_equal(unit_query_int(db_sqlite(f->db), "SELECT count(*) FROM grove_checkpoints"), 1);
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -808,7 +748,7 @@ static void event(grove_db *db, const char *inst, const char *tool, int ok, cons
     json_decref(meta);
     snprintf(q, sizeof(q),
              "UPDATE grove_mcp_events SET timestamp = '%s' WHERE id = last_insert_rowid()", ts);
-    sql(db, q);
+    unit_sql(db_sqlite(db), q);
 }
 
 static json_t *events(grove_db *db, const char *inst, const char *tool, int success,
@@ -1082,7 +1022,8 @@ static void test_concurrent_checkpoints(void **state)
     }
 
     assert_int_equal(migrate_open(&f->db, f->path, &err), 0);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_checkpoints"), CHILDREN * EACH);
+    assert_int_equal(unit_query_int(db_sqlite(f->db), "SELECT count(*) FROM grove_checkpoints"),
+                     CHILDREN * EACH);
     /* Per instance: sequences are unique and exactly 1..n. */
     for (i = 0; i < 2; i++) {
         assert_int_equal(sqlite3_prepare_v2(db_sqlite(f->db),
@@ -1112,17 +1053,20 @@ static void test_concurrent_checkpoints(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_instance_insert_get, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_typed_rows, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_instance_duplicate_conflict, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_next_agent_number, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_relationships_and_parent, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_pagination, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_invalid_cursor, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_checkpoints, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_events, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_checkpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_instance_insert_get, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_typed_rows, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_instance_duplicate_conflict, unit_db_setup,
+                                        unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_next_agent_number, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_relationships_and_parent, unit_db_setup,
+                                        unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_list_pagination, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_list_invalid_cursor, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoints, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_events, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_config, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_checkpoints, unit_db_setup,
+                                        unit_db_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,24 +29,13 @@
 #include "db/migrate.h"
 #include "db/queries.h"
 #include "db/report.h"
+#include "tests/unit/unit_db.h"
 
 #define NT 6 /* the exported tables */
 
 /* ---- fixtures ----------------------------------------------------------- */
 
-typedef struct fixture {
-    char dir[64]; /* a fresh temporary folder, removed afterwards */
-    char path[128];
-    grove_db *db;
-} fixture;
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
+typedef unit_db fixture; /* a fresh temporary folder with a migrated database */
 
 static grove_db *open_db(const fixture *f, const char *name)
 {
@@ -60,46 +49,6 @@ static grove_db *open_db(const fixture *f, const char *name)
     return db;
 }
 
-static int setup(void **state)
-{
-    grove_err err = GROVE_ERR_INIT;
-    fixture *f = calloc(1, sizeof(*f));
-
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/grove-test-report-XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->path, sizeof(f->path), "%s/grove.db", f->dir);
-    if (migrate_open(&f->db, f->path, &err) != 0) {
-        fprintf(stderr, "db_open: %s\n", err.msg);
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-
-    db_close(f->db);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
-
-static void sql(grove_db *db, const char *s)
-{
-    char *msg = NULL;
-
-    if (sqlite3_exec(db_sqlite(db), s, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", s, msg);
-}
-
 static void sqlf(grove_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sqlf(grove_db *db, const char *fmt, ...)
 {
@@ -109,36 +58,10 @@ static void sqlf(grove_db *db, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(s, sizeof(s), fmt, ap);
     va_end(ap);
-    sql(db, s);
-}
-
-static long long query_int(grove_db *db, const char *s)
-{
-    sqlite3_stmt *st = NULL;
-    long long v = -1;
-
-    if (sqlite3_prepare_v2(db_sqlite(db), s, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", s, sqlite3_errmsg(db_sqlite(db)));
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    unit_sql(db_sqlite(db), s);
 }
 
 /* The first column of the first row of s as malloc'd text (NULL for SQL NULL). */
-static char *query_text(grove_db *db, const char *s)
-{
-    sqlite3_stmt *st = NULL;
-    char *v = NULL;
-
-    if (sqlite3_prepare_v2(db_sqlite(db), s, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", s, sqlite3_errmsg(db_sqlite(db)));
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        v = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    return v;
-}
-
 static long long row_count(grove_db *db)
 {
     grove_err err = GROVE_ERR_INIT;
@@ -202,7 +125,7 @@ static long long add_event(grove_db *db, const char *instance, const char *tool,
     ev.duration_ms = ms;
     if (db_event_insert(db, &ev, &err) != 0)
         fail_msg("event %s: %s", tool, err.msg);
-    id = query_int(db, "SELECT max(id) FROM grove_mcp_events");
+    id = unit_query_int(db_sqlite(db), "SELECT max(id) FROM grove_mcp_events");
     sqlf(db, "UPDATE grove_mcp_events SET timestamp = %s WHERE id = %lld", when, id);
     return id;
 }
@@ -272,7 +195,8 @@ static void fill_exact(grove_db *db)
     assert_int_equal(db_instance_insert(db, &in, &err), 0);
     assert_int_equal(
         db_instance_set_pr(db, "work-7-a1", 12, "https://github.com/o/r/pull/12", &err), 0);
-    sql(db, "UPDATE grove_instances SET created_at = '" T0 "0.000Z' WHERE id = 'work-7-a1'");
+    unit_sql(db_sqlite(db),
+             "UPDATE grove_instances SET created_at = '" T0 "0.000Z' WHERE id = 'work-7-a1'");
 
     memset(&in, 0, sizeof(in));
     in.id = "review-7-a1";
@@ -286,9 +210,9 @@ static void fill_exact(grove_db *db)
     in.relationship_type = "spawned_review";
     assert_int_equal(db_instance_insert(db, &in, &err), 0);
     assert_int_equal(db_instance_terminate(db, "review-7-a1", NULL, &err), 0);
-    sql(db, "UPDATE grove_instances SET created_at = '" T0 "1.000Z', terminated_at = '" T0
-            "2.500Z' WHERE id = 'review-7-a1'");
-    sql(db, "UPDATE grove_instance_relationships SET created_at = '" T0 "1.000Z'");
+    unit_sql(db_sqlite(db), "UPDATE grove_instances SET created_at = '" T0
+                            "1.000Z', terminated_at = '" T0 "2.500Z' WHERE id = 'review-7-a1'");
+    unit_sql(db_sqlite(db), "UPDATE grove_instance_relationships SET created_at = '" T0 "1.000Z'");
 
     j = json_pack("{s:i, s:s}", "issue", 7, "note", "a \"q\"\nb");
     add_event(db, "work-7-a1", "spawn_work_instance", 1, NULL, j, 12.0, "'" T0 "3.000Z'");
@@ -310,7 +234,7 @@ static void fill_exact(grove_db *db)
     fb.feedback = "line1\nline2, \"q\" \xe2\x9c\x93";
     assert_int_equal(db_feedback_insert(db, &fb, &fid, &err), 0);
     assert_int_equal(db_feedback_set_delivered(db, fid, 1, &err), 0);
-    sql(db, "UPDATE grove_feedback SET created_at = '" T0 "7.000Z'");
+    unit_sql(db_sqlite(db), "UPDATE grove_feedback SET created_at = '" T0 "7.000Z'");
 
     add_issue(db, "o/r", 7,
               json_pack("{s:s, s:n, s:s, s:s, s:[{s:s}, {s:s}]}", "title", "Fix, \"it\"", "body",
@@ -607,7 +531,7 @@ static void test_export_tables(void **state)
         }
         snprintf(q, sizeof(q), "SELECT group_concat(name, ',') FROM pragma_table_info('%s')",
                  names[i]);
-        cols = query_text(f->db, q);
+        cols = unit_query_text(db_sqlite(f->db), q);
         assert_non_null(cols);
         assert_string_equal(b.data, cols);
         free(cols);
@@ -627,9 +551,9 @@ static void test_row_count(void **state)
     fill_exact(f->db);
     /* 2 instances + 1 relationship + 2 events + 2 checkpoints + 1 feedback + 2 issues. */
     assert_int_equal(row_count(f->db), 10);
-    sql(f->db, "DELETE FROM grove_github_issues WHERE repo = 'a/b'");
+    unit_sql(db_sqlite(f->db), "DELETE FROM grove_github_issues WHERE repo = 'a/b'");
     assert_int_equal(row_count(f->db), 9);
-    sql(f->db, "DELETE FROM grove_mcp_events");
+    unit_sql(db_sqlite(f->db), "DELETE FROM grove_mcp_events");
     assert_int_equal(row_count(f->db), 7);
 
     /* A database without grove's tables: a database error, not a count. */
@@ -684,10 +608,10 @@ static void since_duration(grove_db *db, const char *text, const char *modifier)
     char q[160], *before, *after, *out = NULL;
 
     snprintf(q, sizeof(q), "SELECT strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now', '%s')", modifier);
-    before = query_text(db, q);
+    before = unit_query_text(db_sqlite(db), q);
     if (db_report_since(db, text, &out, &err) != 0)
         fail_msg("since '%s': %s", text, err.msg);
-    after = query_text(db, q);
+    after = unit_query_text(db_sqlite(db), q);
     assert_non_null(out);
     assert_int_equal(strlen(out), 24);
     assert_int_equal(out[10], 'T');
@@ -1095,7 +1019,7 @@ static void test_stats_error(void **state)
 
     fill_history(f->db);
     /* A database whose view is gone: an error, no object, no open transaction. */
-    sql(f->db, "DROP VIEW grove_tool_success_rate");
+    unit_sql(db_sqlite(f->db), "DROP VIEW grove_tool_success_rate");
     assert_int_equal(db_stats(f->db, NULL, 0, &st, &err), -1);
     assert_null(st);
     assert_int_equal(err.code, GROVE_EDB);
@@ -1107,7 +1031,7 @@ static void test_stats_error(void **state)
     assert_int_equal(json_array_size(get(st, "tools")), 2);
     json_decref(st);
     /* A later part fails the same way, since or not. */
-    sql(f->db, "DROP VIEW grove_stale_checkpoints");
+    unit_sql(db_sqlite(f->db), "DROP VIEW grove_stale_checkpoints");
     err.code = GROVE_OK;
     assert_int_equal(db_stats(f->db, SINCE, 0, &st, &err), -1);
     assert_null(st);
@@ -1212,8 +1136,8 @@ static void test_export_exact(void **state)
     collect_free(&c);
 
     /* An empty database: no row at all. */
-    sql(f->db, "DELETE FROM grove_instances; DELETE FROM grove_mcp_events;"
-               " DELETE FROM grove_github_issues");
+    unit_sql(db_sqlite(f->db), "DELETE FROM grove_instances; DELETE FROM grove_mcp_events;"
+                               " DELETE FROM grove_github_issues");
     export_all(f->db, NULL, &c);
     assert_int_equal(c.calls, 0);
     collect_free(&c);
@@ -1383,14 +1307,14 @@ static void test_export_callback_error(void **state)
     collect_free(&c);
 
     /* Inside a transaction the caller holds, export cannot start its own. */
-    sql(f->db, "BEGIN");
+    unit_sql(db_sqlite(f->db), "BEGIN");
     assert_int_equal(db_export(f->db, NULL, collect_row, &c, &err), -1);
     assert_int_equal(err.code, GROVE_EDB);
     assert_int_equal(c.calls, 0);
-    sql(f->db, "ROLLBACK");
+    unit_sql(db_sqlite(f->db), "ROLLBACK");
 
     /* A table that cannot be read: the export fails naming nothing else. */
-    sql(f->db, "ALTER TABLE grove_feedback RENAME TO grove_feedback_old");
+    unit_sql(db_sqlite(f->db), "ALTER TABLE grove_feedback RENAME TO grove_feedback_old");
     assert_int_equal(db_export(f->db, NULL, collect_row, &c, &err), -1);
     assert_int_equal(err.code, GROVE_EDB);
     assert_non_null(strstr(err.msg, "grove_feedback"));
@@ -1428,36 +1352,41 @@ static void assert_same_rows(grove_db *a, const char *b_path)
     for (t = 0; t < n; t++) {
         select_list(&tab[t], cols, sizeof(cols));
         snprintf(q, sizeof(q), "SELECT count(*) FROM %s", tab[t].table);
-        assert_true(query_int(a, q) > 0);
+        assert_true(unit_query_int(db_sqlite(a), q) > 0);
         snprintf(q, sizeof(q),
                  "SELECT (SELECT count(*) FROM main.%s) - (SELECT count(*) FROM b.%s)",
                  tab[t].table, tab[t].table);
-        assert_int_equal(query_int(a, q), 0);
+        assert_int_equal(unit_query_int(db_sqlite(a), q), 0);
         snprintf(q, sizeof(q),
                  "SELECT count(*) FROM (SELECT %s FROM main.%s EXCEPT SELECT %s FROM b.%s)", cols,
                  tab[t].table, cols, tab[t].table);
-        assert_int_equal(query_int(a, q), 0);
+        assert_int_equal(unit_query_int(db_sqlite(a), q), 0);
         snprintf(q, sizeof(q),
                  "SELECT count(*) FROM (SELECT %s FROM b.%s EXCEPT SELECT %s FROM main.%s)", cols,
                  tab[t].table, cols, tab[t].table);
-        assert_int_equal(query_int(a, q), 0);
+        assert_int_equal(unit_query_int(db_sqlite(a), q), 0);
     }
     /* Types: NULL JSON stays NULL (not 'null'), reals stay reals, JSON stays text. */
-    assert_int_equal(query_int(a, "SELECT count(*) FROM (SELECT id, typeof(metadata),"
-                                  " typeof(duration_ms), typeof(success) FROM main.grove_mcp_events"
-                                  " EXCEPT SELECT id, typeof(metadata), typeof(duration_ms),"
-                                  " typeof(success) FROM b.grove_mcp_events)"),
+    assert_int_equal(
+        unit_query_int(db_sqlite(a),
+                       "SELECT count(*) FROM (SELECT id, typeof(metadata),"
+                       " typeof(duration_ms), typeof(success) FROM main.grove_mcp_events"
+                       " EXCEPT SELECT id, typeof(metadata), typeof(duration_ms),"
+                       " typeof(success) FROM b.grove_mcp_events)"),
+        0);
+    assert_int_equal(
+        unit_query_int(db_sqlite(a),
+                       "SELECT count(*) FROM (SELECT id, typeof(data), typeof(sequence)"
+                       " FROM main.grove_checkpoints EXCEPT SELECT id, typeof(data),"
+                       " typeof(sequence) FROM b.grove_checkpoints)"),
+        0);
+    assert_int_equal(unit_query_int(db_sqlite(a),
+                                    "SELECT count(*) FROM (SELECT id, typeof(prompt),"
+                                    " typeof(agent_pid), typeof(metadata) FROM main.grove_instances"
+                                    " EXCEPT SELECT id, typeof(prompt), typeof(agent_pid),"
+                                    " typeof(metadata) FROM b.grove_instances)"),
                      0);
-    assert_int_equal(query_int(a, "SELECT count(*) FROM (SELECT id, typeof(data), typeof(sequence)"
-                                  " FROM main.grove_checkpoints EXCEPT SELECT id, typeof(data),"
-                                  " typeof(sequence) FROM b.grove_checkpoints)"),
-                     0);
-    assert_int_equal(query_int(a, "SELECT count(*) FROM (SELECT id, typeof(prompt),"
-                                  " typeof(agent_pid), typeof(metadata) FROM main.grove_instances"
-                                  " EXCEPT SELECT id, typeof(prompt), typeof(agent_pid),"
-                                  " typeof(metadata) FROM b.grove_instances)"),
-                     0);
-    sql(a, "DETACH b");
+    unit_sql(db_sqlite(a), "DETACH b");
 }
 
 static void roundtrip(fixture *f, const char *name, const long long *want_rows)
@@ -1541,12 +1470,14 @@ static void test_import_blank_lines(void **state)
     assert_int_equal(rows[1], 0);
     assert_int_equal(rows[5], 0);
     assert_int_equal(row_count(f->db), 2);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM grove_instances WHERE id = "
-                                      "'review-7-a1' AND prompt = '' AND base_branch IS NULL"),
+    assert_int_equal(unit_query_int(db_sqlite(f->db),
+                                    "SELECT count(*) FROM grove_instances WHERE id = "
+                                    "'review-7-a1' AND prompt = '' AND base_branch IS NULL"),
                      1);
     assert_int_equal(
-        query_int(f->db, "SELECT count(*) FROM grove_instances WHERE metadata = '{\"k\":[1,2],"
-                         "\"s\":\"a,b\"}' AND agent_pid = 4242 AND typeof(agent_pid) = 'integer'"),
+        unit_query_int(db_sqlite(f->db),
+                       "SELECT count(*) FROM grove_instances WHERE metadata = '{\"k\":[1,2],"
+                       "\"s\":\"a,b\"}' AND agent_pid = 4242 AND typeof(agent_pid) = 'integer'"),
         1);
 
     /* rows NULL is fine; the next import is refused (the database is not empty). */
@@ -1624,7 +1555,7 @@ static void import_fails(fixture *f, const char *name, source *s, grove_code cod
     assert_int_equal(db_config_get(db, "stats.stale_after_hours", &cfg, NULL, &err), 0);
     assert_string_equal(cfg, "5");
     free(cfg);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM grove_user_config"), 1);
+    assert_int_equal(unit_query_int(db_sqlite(db), "SELECT count(*) FROM grove_user_config"), 1);
     db_close(db);
 }
 
@@ -1723,24 +1654,29 @@ static void test_import_callback_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_export_tables, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_row_count, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_since, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_report_rows, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stats_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stats_all, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stats_since, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stats_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_export_exact, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_export_reals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_export_since, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_export_callback_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_roundtrip_exact, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_roundtrip_history, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_blank_lines, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_refuses_non_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_malformed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_callback_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export_tables, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_row_count, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_since, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_report_rows, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_stats_empty, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_stats_all, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_stats_since, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_stats_error, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_export_exact, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_export_reals, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_export_since, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_export_callback_error, unit_db_setup,
+                                        unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_import_roundtrip_exact, unit_db_setup,
+                                        unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_import_roundtrip_history, unit_db_setup,
+                                        unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_import_blank_lines, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_import_refuses_non_empty, unit_db_setup,
+                                        unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_import_malformed, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_import_callback_errors, unit_db_setup,
+                                        unit_db_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
