@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/unit/unit.h"
 #include "db/queries.h"
 #include "tools/core/context.h"
 #include "tools/core/gc.h"
@@ -35,29 +36,6 @@ typedef struct fixture {
     pid_t child; /* a live "agent" process to kill in teardown, or 0 */
 } fixture;
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Runs a shell command (output discarded unless redirected); its exit status. */
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    int st;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    st = system(cmd);
-    return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
-}
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-    (void)sb;
-    (void)f;
-    return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
 static int is_dir(const char *path)
 {
     struct stat sb;
@@ -68,7 +46,7 @@ static int is_dir(const char *path)
 /* 1 when branch `name` exists in the fixture's repository. */
 static int has_branch(const fixture *f, const char *name)
 {
-    return sh("git -C '%s' show-ref --verify --quiet 'refs/heads/%s'", f->repo, name) == 0;
+    return unit_sh("git -C '%s' show-ref --verify --quiet 'refs/heads/%s'", f->repo, name) == 0;
 }
 
 static int row_exists(const fixture *f, const char *id)
@@ -92,9 +70,9 @@ static int setup(void **state)
     if (!f || !mkdtemp(tmp) || !realpath(tmp, f->root))
         return -1;
     snprintf(f->repo, sizeof(f->repo), "%s/repo", f->root);
-    if (sh("git init -q -b main '%s' && cd '%s' && echo hello > a.txt && git add a.txt && "
-           "git -c user.name=t -c user.email=t@example.com commit -q -m init",
-           f->repo, f->repo) != 0)
+    if (unit_sh("git init -q -b main '%s' && cd '%s' && echo hello > a.txt && git add a.txt && "
+                "git -c user.name=t -c user.email=t@example.com commit -q -m init",
+                f->repo, f->repo) != 0)
         return -1;
     snprintf(sock, sizeof(sock), "grove-test-core-%d", (int)getpid());
     setenv("GROVE_TMUX_SOCKET", sock, 1);
@@ -131,7 +109,7 @@ static int teardown(void **state)
         waitpid(f->child, NULL, 0);
     }
     ctx_free(f->ctx);
-    nftw(f->root, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
+    unit_rmrf(f->root);
     free(f);
     return 0;
 }
@@ -173,7 +151,8 @@ static void test_create_makes_worktree_branch_row(void **state)
     assert_true(has_branch(f, "grove/work-7-a1"));
     assert_true(row_exists(f, "work-7-a1"));
     /* Unlocked once recorded: git lists it without the "initializing" lock. */
-    assert_int_equal(sh("git -C '%s' worktree list --porcelain | grep -q '^locked'", f->repo), 1);
+    assert_int_equal(unit_sh("git -C '%s' worktree list --porcelain | grep -q '^locked'", f->repo),
+                     1);
     instance_created_free(&c);
 
     /* The next one takes the next number. */
@@ -206,7 +185,7 @@ static void test_create_failure_leaves_nothing(void **state)
     assert_false(has_branch(f, "grove/work-8-a1"));
     assert_false(row_exists(f, "work-8-a1"));
     assert_int_equal(
-        sh("test -z \"$(git -C '%s' worktree list --porcelain | grep work-8)\"", f->repo), 0);
+        unit_sh("test -z \"$(git -C '%s' worktree list --porcelain | grep work-8)\"", f->repo), 0);
 
     /* A branch name git refuses: nothing is made at all. */
     spec.parent_id = NULL;
@@ -333,9 +312,9 @@ static void test_gc_orphan_worktrees(void **state)
     create(f, &unique);
     snprintf(merged_path, sizeof(merged_path), "%s", merged.instance.worktree_path);
     snprintf(unique_path, sizeof(unique_path), "%s", unique.instance.worktree_path);
-    assert_int_equal(sh("cd '%s' && echo mine > b.txt && git add b.txt && "
-                        "git -c user.name=t -c user.email=t@example.com commit -q -m mine",
-                        unique_path),
+    assert_int_equal(unit_sh("cd '%s' && echo mine > b.txt && git add b.txt && "
+                             "git -c user.name=t -c user.email=t@example.com commit -q -m mine",
+                             unique_path),
                      0);
     assert_int_equal(db_instance_delete(f->ctx->db, merged.instance.id, &err), 0);
     assert_int_equal(db_instance_delete(f->ctx->db, unique.instance.id, &err), 0);
@@ -375,7 +354,7 @@ static void test_gc_missing_worktree_terminates(void **state)
     const gc_finding *g;
 
     create(f, &c);
-    assert_int_equal(sh("rm -rf '%s'", c.instance.worktree_path), 0);
+    assert_int_equal(unit_sh("rm -rf '%s'", c.instance.worktree_path), 0);
     assert_int_equal(gc_run(f->ctx, 0, &r, &err), 0);
     g = finding(&r, "missing-worktree", c.instance.id);
     assert_non_null(g);
@@ -398,20 +377,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gc_missing_worktree_terminates, setup, teardown),
     };
 
-    char home[] = "/tmp/grove-test-core-home-XXXXXX";
-    int failed;
-
-    /* No user or system git config may change what the tests see. */
-    if (!mkdtemp(home))
-        return 1;
-    setenv("HOME", home, 1);
-    unsetenv("XDG_CONFIG_HOME");
-    setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-    unsetenv("GIT_DIR");
-    unsetenv("GIT_WORK_TREE");
-    git_libgit2_init();
-    failed = cmocka_run_group_tests(tests, NULL, NULL);
-    git_libgit2_shutdown();
-    nftw(home, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
-    return failed;
+    return unit_run_git_tests("core", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/unit/unit.h"
 #include "tools/git/git.h"
 
 typedef struct fixture {
@@ -39,70 +40,6 @@ typedef struct fixture {
 } fixture;
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *sh_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Runs a shell command (stdout/stderr discarded unless redirected); exit status. */
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    int st;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    st = system(cmd);
-    if (st == -1 || !WIFEXITED(st))
-        return -1;
-    return WEXITSTATUS(st);
-}
-
-/* Runs a shell command and returns its stdout (trailing newlines removed), malloc'd. */
-static char *sh_out(const char *fmt, ...)
-{
-    char cmd[4096];
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    va_list ap;
-    FILE *p;
-    int c;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    p = popen(cmd, "r");
-    assert_non_null(p);
-    while ((c = fgetc(p)) != EOF) {
-        if (len + 2 > cap) {
-            cap = cap ? cap * 2 : 256;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        buf[len++] = (char)c;
-    }
-    pclose(p);
-    if (!buf)
-        buf = calloc(1, 1);
-    assert_non_null(buf);
-    buf[len] = '\0';
-    while (len > 0 && buf[len - 1] == '\n')
-        buf[--len] = '\0';
-    return buf;
-}
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-    (void)sb;
-    (void)f;
-    return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
-}
 
 static int exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -140,7 +77,7 @@ static char *read_file(const char *path)
  */
 static char *worktree_block(const fixture *fx, const char *path)
 {
-    char *all = sh_out("git -C '%s' worktree list --porcelain", fx->repo);
+    char *all = unit_sh_out("git -C '%s' worktree list --porcelain", fx->repo);
     char head[PATH_MAX + 16];
     char *start, *end, *block;
 
@@ -158,7 +95,7 @@ static char *worktree_block(const fixture *fx, const char *path)
 
 static int worktree_count(const fixture *fx)
 {
-    char *n = sh_out("git -C '%s' worktree list --porcelain | grep -c '^worktree '", fx->repo);
+    char *n = unit_sh_out("git -C '%s' worktree list --porcelain | grep -c '^worktree '", fx->repo);
     int v = atoi(n);
 
     free(n);
@@ -167,13 +104,13 @@ static int worktree_count(const fixture *fx)
 
 static int branch_exists(const fixture *fx, const char *branch)
 {
-    return sh("git -C '%s' rev-parse -q --verify 'refs/heads/%s' >/dev/null", fx->repo, branch) ==
-           0;
+    return unit_sh("git -C '%s' rev-parse -q --verify 'refs/heads/%s' >/dev/null", fx->repo,
+                   branch) == 0;
 }
 
 static int ref_count(const fixture *fx)
 {
-    char *n = sh_out("git -C '%s' for-each-ref | wc -l", fx->repo);
+    char *n = unit_sh_out("git -C '%s' for-each-ref | wc -l", fx->repo);
     int v = atoi(n);
 
     free(n);
@@ -182,7 +119,7 @@ static int ref_count(const fixture *fx)
 
 static void rev_parse(const fixture *fx, const char *dir, const char *rev, char out[41])
 {
-    char *s = sh_out("git -C '%s' rev-parse '%s'", dir ? dir : fx->repo, rev);
+    char *s = unit_sh_out("git -C '%s' rev-parse '%s'", dir ? dir : fx->repo, rev);
 
     assert_int_equal(strlen(s), 40);
     memcpy(out, s, 41);
@@ -199,13 +136,14 @@ static int setup(void **state)
     assert_non_null(mkdtemp(tmpl));
     assert_non_null(realpath(tmpl, fx->root));
     snprintf(fx->repo, sizeof(fx->repo), "%s/repo", fx->root);
-    assert_int_equal(sh("set -e; git init -q -b main '%s'; cd '%s';"
-                        "git config user.name Grove; git config user.email grove@example.invalid;"
-                        "printf 'one\\n' > a.txt; mkdir src; printf 'int x;\\n' > src/b.c;"
-                        "printf '*.log\\n' > .gitignore; git add -A; git commit -qm first;"
-                        "printf 'two\\n' >> a.txt; git commit -qam second",
-                        fx->repo, fx->repo),
-                     0);
+    assert_int_equal(
+        unit_sh("set -e; git init -q -b main '%s'; cd '%s';"
+                "git config user.name Grove; git config user.email grove@example.invalid;"
+                "printf 'one\\n' > a.txt; mkdir src; printf 'int x;\\n' > src/b.c;"
+                "printf '*.log\\n' > .gitignore; git add -A; git commit -qm first;"
+                "printf 'two\\n' >> a.txt; git commit -qam second",
+                fx->repo, fx->repo),
+        0);
     rev_parse(fx, NULL, "main~1", fx->c1);
     rev_parse(fx, NULL, "main", fx->c2);
     if (gitops_repo_open(&fx->r, fx->repo, &err) != 0)
@@ -219,7 +157,7 @@ static int teardown(void **state)
     fixture *fx = *state;
 
     gitops_repo_free(fx->r);
-    rm_rf(fx->root);
+    unit_rmrf(fx->root);
     free(fx);
     return 0;
 }
@@ -251,7 +189,8 @@ static void test_open_main_and_linked(void **state)
 
     /* From inside a linked worktree made by the CLI: still the main worktree. */
     snprintf(path, sizeof(path), "%s/cli-wt", fx->root);
-    assert_int_equal(sh("git -C '%s' worktree add -q -b cli '%s' 2>/dev/null", fx->repo, path), 0);
+    assert_int_equal(unit_sh("git -C '%s' worktree add -q -b cli '%s' 2>/dev/null", fx->repo, path),
+                     0);
     expect_main(fx, path);
     snprintf(path, sizeof(path), "%s/cli-wt/src", fx->root);
     expect_main(fx, path);
@@ -275,7 +214,7 @@ static void test_open_refused(void **state)
     char path[PATH_MAX];
 
     snprintf(path, sizeof(path), "%s/bare.git", fx->root);
-    assert_int_equal(sh("git init -q --bare '%s'", path), 0);
+    assert_int_equal(unit_sh("git init -q --bare '%s'", path), 0);
     assert_int_equal(gitops_repo_open(&r, path, &err), -1);
     assert_null(r);
     assert_int_equal(err.code, GROVE_EINVAL);
@@ -300,21 +239,21 @@ static void test_head_branch(void **state)
     assert_string_equal(name, "main");
     free(name);
 
-    assert_int_equal(sh("git -C '%s' checkout -q -b topic", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' checkout -q -b topic", fx->repo), 0);
     assert_int_equal(gitops_head_branch(fx->r, &name, &err), 0);
     assert_string_equal(name, "topic");
     free(name);
 
-    assert_int_equal(sh("git -C '%s' checkout -q --detach", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' checkout -q --detach", fx->repo), 0);
     name = NULL;
     assert_int_equal(gitops_head_branch(fx->r, &name, &err), -1);
     assert_null(name);
     assert_int_equal(err.code, GROVE_ECONFLICT);
-    assert_int_equal(sh("git -C '%s' checkout -q main", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' checkout -q main", fx->repo), 0);
 
     /* Unborn HEAD: no commit yet. */
     snprintf(path, sizeof(path), "%s/empty", fx->root);
-    assert_int_equal(sh("git init -q -b main '%s'", path), 0);
+    assert_int_equal(unit_sh("git init -q -b main '%s'", path), 0);
     assert_int_equal(gitops_repo_open(&r, path, &err), 0);
     assert_int_equal(gitops_head_branch(r, &name, &err), -1);
     assert_int_equal(err.code, GROVE_ENOTFOUND);
@@ -329,23 +268,23 @@ static void test_resolve_branch(void **state)
 
     assert_int_equal(gitops_resolve_branch(fx->r, "main", sha, &err), 0);
     assert_string_equal(sha, fx->c2);
-    assert_int_equal(sh("git -C '%s' branch feature main~1", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' branch feature main~1", fx->repo), 0);
     assert_int_equal(gitops_resolve_branch(fx->r, "feature", sha, &err), 0);
     assert_string_equal(sha, fx->c1);
 
     /* Remote-tracking branches, fetched from a real bare remote. */
-    assert_int_equal(sh("set -e; git clone -q --bare '%s' '%s/origin.git';"
-                        "git -C '%s/origin.git' branch remote-only %s;"
-                        "git -C '%s' remote add origin '%s/origin.git';"
-                        "git -C '%s' fetch -q origin",
-                        fx->repo, fx->root, fx->root, fx->c1, fx->repo, fx->root, fx->repo),
+    assert_int_equal(unit_sh("set -e; git clone -q --bare '%s' '%s/origin.git';"
+                             "git -C '%s/origin.git' branch remote-only %s;"
+                             "git -C '%s' remote add origin '%s/origin.git';"
+                             "git -C '%s' fetch -q origin",
+                             fx->repo, fx->root, fx->root, fx->c1, fx->repo, fx->root, fx->repo),
                      0);
     assert_int_equal(gitops_resolve_branch(fx->r, "origin/remote-only", sha, &err), 0);
     assert_string_equal(sha, fx->c1);
     assert_int_equal(gitops_resolve_branch(fx->r, "origin/main", sha, &err), 0);
     assert_string_equal(sha, fx->c2);
     /* A local branch wins over a remote-tracking one of the same name. */
-    assert_int_equal(sh("git -C '%s' branch origin/main main~1 2>/dev/null", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' branch origin/main main~1 2>/dev/null", fx->repo), 0);
     assert_int_equal(gitops_resolve_branch(fx->r, "origin/main", sha, &err), 0);
     assert_string_equal(sha, fx->c1);
 
@@ -437,10 +376,10 @@ static void test_create_and_unlock(void **state)
     free(s);
     assert_true(exists("%s/src/b.c", path));
     assert_true(exists("%s/.gitignore", path));
-    s = sh_out("git -C '%s' status --porcelain", path);
+    s = unit_sh_out("git -C '%s' status --porcelain", path);
     assert_string_equal(s, "");
     free(s);
-    s = sh_out("git -C '%s' symbolic-ref HEAD", path);
+    s = unit_sh_out("git -C '%s' symbolic-ref HEAD", path);
     assert_string_equal(s, "refs/heads/grove/w1");
     free(s);
     rev_parse(fx, NULL, "grove/w1", sha);
@@ -449,10 +388,10 @@ static void test_create_and_unlock(void **state)
     assert_string_equal(sha, fx->c1);
 
     /* The main worktree is untouched. */
-    s = sh_out("git -C '%s' status --porcelain", fx->repo);
+    s = unit_sh_out("git -C '%s' status --porcelain", fx->repo);
     assert_string_equal(s, "");
     free(s);
-    s = sh_out("git -C '%s' symbolic-ref HEAD", fx->repo);
+    s = unit_sh_out("git -C '%s' symbolic-ref HEAD", fx->repo);
     assert_string_equal(s, "refs/heads/main");
     free(s);
     rev_parse(fx, NULL, "HEAD", sha);
@@ -482,7 +421,7 @@ static void test_create_conflicts(void **state)
     int refs;
 
     /* Branch exists: conflict, branch not moved, nothing made. */
-    assert_int_equal(sh("git -C '%s' branch grove/dup", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' branch grove/dup", fx->repo), 0);
     refs = ref_count(fx);
     snprintf(path, sizeof(path), "%s/wt-dup", fx->root);
     assert_int_equal(
@@ -506,14 +445,14 @@ static void test_create_conflicts(void **state)
     assert_true(exists("%s", path));
 
     /* A leftover admin dir of that name: conflict too. */
-    assert_int_equal(sh("mkdir -p '%s/.git/worktrees/ghost'", fx->repo), 0);
+    assert_int_equal(unit_sh("mkdir -p '%s/.git/worktrees/ghost'", fx->repo), 0);
     snprintf(path, sizeof(path), "%s/wt-ghost", fx->root);
     assert_int_equal(
         gitops_worktree_create(fx->r, "ghost", path, "grove/ghost", fx->c1, NULL, NULL, &err), -1);
     assert_int_equal(err.code, GROVE_ECONFLICT);
     assert_false(branch_exists(fx, "grove/ghost"));
     assert_false(exists("%s", path));
-    assert_int_equal(sh("rmdir '%s/.git/worktrees/ghost'", fx->repo), 0);
+    assert_int_equal(unit_sh("rmdir '%s/.git/worktrees/ghost'", fx->repo), 0);
 
     /* Bad arguments. */
     snprintf(path, sizeof(path), "%s/wt-bad", fx->root);
@@ -587,9 +526,9 @@ static void test_stray_admin_folders(void **state)
     int refs;
 
     /* Two, so that bug A keeps one of them in libgit2's worktree list. */
-    assert_int_equal(
-        sh("mkdir -p '%s/.git/worktrees/stray1' '%s/.git/worktrees/stray2'", fx->repo, fx->repo),
-        0);
+    assert_int_equal(unit_sh("mkdir -p '%s/.git/worktrees/stray1' '%s/.git/worktrees/stray2'",
+                             fx->repo, fx->repo),
+                     0);
     refs = ref_count(fx);
 
     snprintf(path, sizeof(path), "%s/wts/s1", fx->root);
@@ -605,21 +544,21 @@ static void test_stray_admin_folders(void **state)
     assert_int_equal(ref_count(fx), refs);
 
     /* Remove deletes a branch (and its config) despite the false answer... */
-    assert_int_equal(sh("git -C '%s' branch grove/gone && "
-                        "git -C '%s' config branch.grove/gone.remote origin && "
-                        "git -C '%s' config branch.grove/gone.merge refs/heads/x",
-                        fx->repo, fx->repo, fx->repo),
+    assert_int_equal(unit_sh("git -C '%s' branch grove/gone && "
+                             "git -C '%s' config branch.grove/gone.remote origin && "
+                             "git -C '%s' config branch.grove/gone.merge refs/heads/x",
+                             fx->repo, fx->repo, fx->repo),
                      0);
     if (gitops_worktree_remove(fx->r, "never", "grove/gone", &err) != 0)
         fail_msg("remove: %s", err.msg);
     assert_false(branch_exists(fx, "grove/gone"));
-    s = sh_out("git -C '%s' config --get-regexp '^branch\\.grove/gone\\.'", fx->repo);
+    s = unit_sh_out("git -C '%s' config --get-regexp '^branch\\.grove/gone\\.'", fx->repo);
     assert_string_equal(s, "");
     free(s);
     /* ...but not one that is checked out (in a CLI worktree, or the main one). */
     snprintf(path, sizeof(path), "%s/cli-wt", fx->root);
-    assert_int_equal(sh("git -C '%s' worktree add -q -b cli-b '%s' 2>/dev/null", fx->repo, path),
-                     0);
+    assert_int_equal(
+        unit_sh("git -C '%s' worktree add -q -b cli-b '%s' 2>/dev/null", fx->repo, path), 0);
     assert_int_equal(gitops_worktree_remove(fx->r, "never", "cli-b", &err), -1);
     assert_int_equal(err.code, GROVE_ECONFLICT);
     assert_true(branch_exists(fx, "cli-b"));
@@ -627,7 +566,7 @@ static void test_stray_admin_folders(void **state)
     assert_int_equal(err.code, GROVE_ECONFLICT);
     assert_true(branch_exists(fx, "main"));
 
-    assert_int_equal(sh("git -C '%s' worktree prune", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' worktree prune", fx->repo), 0);
     assert_false(exists("%s/.git/worktrees/stray1", fx->repo));
     snprintf(path, sizeof(path), "%s/wts/s1", fx->root);
     create_ok(fx, "s1", path, "grove/s1", fx->c1);
@@ -648,9 +587,9 @@ static void test_remove(void **state)
     /* Locked (never unlocked) and dirty: removed anyway, with its branch. */
     snprintf(path, sizeof(path), "%s/wts/rm1", fx->root);
     create_ok(fx, "rm1", path, "grove/rm1", fx->c2);
-    assert_int_equal(sh("cd '%s' && echo x >> a.txt && echo y > untracked.txt && mkdir d && "
-                        "echo z > d/f",
-                        path),
+    assert_int_equal(unit_sh("cd '%s' && echo x >> a.txt && echo y > untracked.txt && mkdir d && "
+                             "echo z > d/f",
+                             path),
                      0);
     assert_int_equal(worktree_count(fx), 2);
     if (gitops_worktree_remove(fx->r, "rm1", "grove/rm1", &err) != 0)
@@ -658,7 +597,7 @@ static void test_remove(void **state)
     assert_false(exists("%s", path));
     assert_false(exists("%s/.git/worktrees/rm1", fx->repo));
     assert_false(branch_exists(fx, "grove/rm1"));
-    assert_int_equal(sh("git -C '%s' reflog exists refs/heads/grove/rm1", fx->repo), 1);
+    assert_int_equal(unit_sh("git -C '%s' reflog exists refs/heads/grove/rm1", fx->repo), 1);
     block = worktree_block(fx, path);
     assert_string_equal(block, "");
     free(block);
@@ -670,8 +609,8 @@ static void test_remove(void **state)
 
     /* Made by the CLI: removed the same way. */
     snprintf(path, sizeof(path), "%s/cli-wt", fx->root);
-    assert_int_equal(sh("git -C '%s' worktree add -q -b cli-b '%s' 2>/dev/null", fx->repo, path),
-                     0);
+    assert_int_equal(
+        unit_sh("git -C '%s' worktree add -q -b cli-b '%s' 2>/dev/null", fx->repo, path), 0);
     assert_int_equal(gitops_worktree_remove(fx->r, "cli-wt", "cli-b", &err), 0);
     assert_false(exists("%s", path));
     assert_false(branch_exists(fx, "cli-b"));
@@ -711,7 +650,7 @@ static void test_remove_foreign_and_broken(void **state)
     /* The admin dir is damaged (libgit2 cannot look it up): both still go. */
     snprintf(path, sizeof(path), "%s/wts/rm3", fx->root);
     create_ok(fx, "rm3", path, "grove/rm3", fx->c2);
-    assert_int_equal(sh("rm '%s/.git/worktrees/rm3/commondir'", fx->repo), 0);
+    assert_int_equal(unit_sh("rm '%s/.git/worktrees/rm3/commondir'", fx->repo), 0);
     assert_int_equal(gitops_worktree_remove(fx->r, "rm3", "grove/rm3", &err), 0);
     assert_false(exists("%s", path));
     assert_false(exists("%s/.git/worktrees/rm3", fx->repo));
@@ -720,7 +659,7 @@ static void test_remove_foreign_and_broken(void **state)
     /* Its folder was deleted by hand: the admin dir and branch still go. */
     snprintf(path, sizeof(path), "%s/wts/rm4", fx->root);
     create_ok(fx, "rm4", path, "grove/rm4", fx->c2);
-    rm_rf(path);
+    unit_rmrf(path);
     assert_int_equal(gitops_worktree_remove(fx->r, "rm4", "grove/rm4", &err), 0);
     assert_false(exists("%s/.git/worktrees/rm4", fx->repo));
     assert_false(branch_exists(fx, "grove/rm4"));
@@ -749,8 +688,8 @@ static void test_head_cached(void **state)
     assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
     assert_string_equal(sha, fx->c1);
     /* A commit in the worktree: the kept handle reads the new HEAD. */
-    assert_int_equal(sh("cd '%s' && echo x > hc.txt && git add hc.txt && git commit -qm hc", path),
-                     0);
+    assert_int_equal(
+        unit_sh("cd '%s' && echo x > hc.txt && git add hc.txt && git commit -qm hc", path), 0);
     assert_int_equal(gitops_worktree_head(path, want, &err), 0);
     assert_string_not_equal(want, fx->c1);
     assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
@@ -761,12 +700,12 @@ static void test_head_cached(void **state)
     assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
     assert_string_equal(sha, want);
     /* The folder replaced by another worktree (the old admin folder still there): its HEAD. */
-    assert_int_equal(sh("rm -rf '%s'", path), 0);
+    assert_int_equal(unit_sh("rm -rf '%s'", path), 0);
     create_ok(fx, "hc3", path, "grove/hc3", fx->c2);
     assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
     assert_string_equal(sha, fx->c2);
     /* Gone: the error of the uncached call. */
-    assert_int_equal(sh("rm -rf '%s'", path), 0);
+    assert_int_equal(unit_sh("rm -rf '%s'", path), 0);
     assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), -1);
     assert_int_equal(err.code, GROVE_ENOTFOUND);
     assert_int_equal(gitops_worktree_head_cached(fx->r, "/nonexistent/grove/wt", sha, &err), -1);
@@ -794,9 +733,9 @@ static void test_state(void **state)
     gitops_state_free(&st);
 
     /* One commit in the worktree: ahead 1; base at a later main commit: behind 1. */
-    assert_int_equal(sh("cd '%s' && echo new > new.txt && git add new.txt && "
-                        "git commit -qm third",
-                        path),
+    assert_int_equal(unit_sh("cd '%s' && echo new > new.txt && git add new.txt && "
+                             "git commit -qm third",
+                             path),
                      0);
     rev_parse(fx, path, "HEAD", sha);
     assert_int_equal(gitops_worktree_state(path, fx->c1, &st, &err), 0);
@@ -821,12 +760,13 @@ static void test_state(void **state)
     }
 
     /* Modified, staged, deleted, untracked file and folder; ignored files not listed. */
-    assert_int_equal(sh("set -e; cd '%s'; echo more >> a.txt; echo y >> src/b.c; git add src/b.c;"
-                        "echo s > staged.txt; git add staged.txt; rm new.txt; echo u > u.txt;"
-                        "mkdir -p newdir/inner; echo 1 > newdir/x.txt; echo 2 > newdir/inner/y;"
-                        "echo log > debug.log; mkdir logs; echo l > logs/a.log",
-                        path),
-                     0);
+    assert_int_equal(
+        unit_sh("set -e; cd '%s'; echo more >> a.txt; echo y >> src/b.c; git add src/b.c;"
+                "echo s > staged.txt; git add staged.txt; rm new.txt; echo u > u.txt;"
+                "mkdir -p newdir/inner; echo 1 > newdir/x.txt; echo 2 > newdir/inner/y;"
+                "echo log > debug.log; mkdir logs; echo l > logs/a.log",
+                path),
+        0);
     assert_int_equal(gitops_worktree_state(path, fx->c1, &st, &err), 0);
     {
         static const char *const want[] = {"a.txt",   "new.txt",    "newdir/",
@@ -836,7 +776,7 @@ static void test_state(void **state)
             assert_string_equal(st.dirty_files[i], want[i]);
 
         /* Exactly what the CLI lists. */
-        porcelain = sh_out("git -C '%s' status --porcelain | cut -c4- | LC_ALL=C sort", path);
+        porcelain = unit_sh_out("git -C '%s' status --porcelain | cut -c4- | LC_ALL=C sort", path);
         joined = calloc(1, 4096);
         assert_non_null(joined);
         for (i = 0; i < st.ndirty; i++) {
@@ -874,9 +814,10 @@ static void test_state(void **state)
 /* What the CLI says: files, insertions, deletions of `git diff --no-renames a b`. */
 static void cli_diff_stat(const fixture *fx, const char *a, const char *b, gitops_diff_stat *want)
 {
-    char *s = sh_out("git -C '%s' diff --no-renames --numstat %s %s | "
-                     "awk '{f++; if ($1 != \"-\") {i += $1; d += $2}} END {print f+0, i+0, d+0}'",
-                     fx->repo, a, b);
+    char *s =
+        unit_sh_out("git -C '%s' diff --no-renames --numstat %s %s | "
+                    "awk '{f++; if ($1 != \"-\") {i += $1; d += $2}} END {print f+0, i+0, d+0}'",
+                    fx->repo, a, b);
 
     assert_int_equal(
         sscanf(s, "%lld %lld %lld", &want->files_changed, &want->insertions, &want->deletions), 3);
@@ -921,13 +862,14 @@ static void test_diff_stat(void **state)
     assert_int_equal(st.files_changed + st.insertions + st.deletions, 0);
 
     /* Edits, a deleted file, new files, a binary file and a mode change: as the CLI counts. */
-    assert_int_equal(sh("set -e; cd '%s'; git checkout -q -b big;"
-                        "printf 'uno\\ntwo\\nthree\\nfour\\n' > a.txt; git rm -q src/b.c;"
-                        "printf 'x\\ny\\nz\\n' > n1.txt; mkdir -p d/e; printf 'q\\n' > d/e/n2.txt;"
-                        "printf '\\000\\001\\002bin' > blob.bin; chmod +x .gitignore;"
-                        "git add -A; git commit -qm big; git checkout -q main",
-                        fx->repo),
-                     0);
+    assert_int_equal(
+        unit_sh("set -e; cd '%s'; git checkout -q -b big;"
+                "printf 'uno\\ntwo\\nthree\\nfour\\n' > a.txt; git rm -q src/b.c;"
+                "printf 'x\\ny\\nz\\n' > n1.txt; mkdir -p d/e; printf 'q\\n' > d/e/n2.txt;"
+                "printf '\\000\\001\\002bin' > blob.bin; chmod +x .gitignore;"
+                "git add -A; git commit -qm big; git checkout -q main",
+                fx->repo),
+        0);
     rev_parse(fx, NULL, "big", c3);
     expect_diff_stat(fx, fx->c2, c3);
     expect_diff_stat(fx, c3, fx->c1);
@@ -948,7 +890,7 @@ static void test_diff_stat(void **state)
     assert_int_equal(gitops_diff_stat_between(fx->r, "deadbeef", fx->c1, &st, &err), -1);
     assert_int_equal(err.code, GROVE_ENOTFOUND);
     assert_non_null(strstr(err.msg, "'deadbeef'"));
-    s = sh_out("git -C '%s' rev-parse main:a.txt", fx->repo);
+    s = unit_sh_out("git -C '%s' rev-parse main:a.txt", fx->repo);
     snprintf(blob, sizeof(blob), "%s", s);
     free(s);
     assert_int_equal(gitops_diff_stat_between(fx->r, fx->c1, blob, &st, &err), -1);
@@ -967,18 +909,18 @@ static void test_branch_head(void **state)
 
     assert_int_equal(gitops_branch_head(fx->r, "main", sha, &err), 0);
     assert_string_equal(sha, fx->c2);
-    assert_int_equal(sh("git -C '%s' branch grove/x main~1", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' branch grove/x main~1", fx->repo), 0);
     assert_int_equal(gitops_branch_head(fx->r, "grove/x", sha, &err), 0);
     assert_string_equal(sha, fx->c1);
     /* Follows the branch as it moves. */
-    assert_int_equal(sh("git -C '%s' branch -f grove/x main", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' branch -f grove/x main", fx->repo), 0);
     assert_int_equal(gitops_branch_head(fx->r, "grove/x", sha, &err), 0);
     assert_string_equal(sha, fx->c2);
 
     /* Local branches only: a remote-tracking one or a tag is not a branch here. */
-    assert_int_equal(sh("git -C '%s' update-ref refs/remotes/origin/only %s && "
-                        "git -C '%s' tag v1 %s",
-                        fx->repo, fx->c1, fx->repo, fx->c1),
+    assert_int_equal(unit_sh("git -C '%s' update-ref refs/remotes/origin/only %s && "
+                             "git -C '%s' tag v1 %s",
+                             fx->repo, fx->c1, fx->repo, fx->c1),
                      0);
     assert_int_equal(gitops_branch_head(fx->r, "origin/only", sha, &err), -1);
     assert_int_equal(err.code, GROVE_ENOTFOUND);
@@ -1025,12 +967,12 @@ static void test_removal_loss(void **state)
     expect_loss(fx, path, "grove/loss", NULL, 0, 0);
 
     /* Commits made in the worktree exist nowhere else. */
-    assert_int_equal(sh("cd '%s' && echo 1 > n1.txt && git add n1.txt && git commit -qm n1", path),
-                     0);
+    assert_int_equal(
+        unit_sh("cd '%s' && echo 1 > n1.txt && git add n1.txt && git commit -qm n1", path), 0);
     expect_loss(fx, path, "grove/loss", fx->c1, 0, 1);
     expect_loss(fx, path, "grove/loss", NULL, 0, 1);
-    assert_int_equal(sh("cd '%s' && echo 2 > n2.txt && git add n2.txt && git commit -qm n2", path),
-                     0);
+    assert_int_equal(
+        unit_sh("cd '%s' && echo 2 > n2.txt && git add n2.txt && git commit -qm n2", path), 0);
     expect_loss(fx, path, "grove/loss", fx->c2, 0, 2);
     /* base_commit hides what it reaches. */
     rev_parse(fx, path, "HEAD~1", head);
@@ -1041,39 +983,40 @@ static void test_removal_loss(void **state)
      * A dangling origin/HEAD and a ref to a blob must not get in the way.
      */
     assert_int_equal(
-        sh("set -e; git init -q --bare '%s/origin.git';"
-           "git -C '%s' remote add origin '%s/origin.git';"
-           "git -C '%s' push -q origin grove/loss 2>/dev/null;"
-           "git -C '%s' fetch -q origin;"
-           "git -C '%s' rev-parse -q --verify refs/remotes/origin/grove/loss >/dev/null;"
-           "git -C '%s' symbolic-ref refs/remotes/origin/HEAD "
-           "refs/remotes/origin/gone;"
-           "git -C '%s' update-ref refs/remotes/origin/blob $(git -C '%s' rev-parse "
-           "main:a.txt)",
-           fx->root, fx->repo, fx->root, path, fx->repo, fx->repo, fx->repo, fx->repo, fx->repo),
+        unit_sh("set -e; git init -q --bare '%s/origin.git';"
+                "git -C '%s' remote add origin '%s/origin.git';"
+                "git -C '%s' push -q origin grove/loss 2>/dev/null;"
+                "git -C '%s' fetch -q origin;"
+                "git -C '%s' rev-parse -q --verify refs/remotes/origin/grove/loss >/dev/null;"
+                "git -C '%s' symbolic-ref refs/remotes/origin/HEAD "
+                "refs/remotes/origin/gone;"
+                "git -C '%s' update-ref refs/remotes/origin/blob $(git -C '%s' rev-parse "
+                "main:a.txt)",
+                fx->root, fx->repo, fx->root, path, fx->repo, fx->repo, fx->repo, fx->repo,
+                fx->repo),
         0);
     expect_loss(fx, path, "grove/loss", fx->c1, 0, 0);
     expect_loss(fx, path, "grove/loss", NULL, 0, 0);
 
     /* One more local commit: 1; another local branch holding it: 0 again. */
-    assert_int_equal(sh("cd '%s' && echo 3 > n3.txt && git add n3.txt && git commit -qm n3", path),
-                     0);
+    assert_int_equal(
+        unit_sh("cd '%s' && echo 3 > n3.txt && git add n3.txt && git commit -qm n3", path), 0);
     expect_loss(fx, path, "grove/loss", fx->c1, 0, 1);
-    assert_int_equal(sh("git -C '%s' branch keep grove/loss", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' branch keep grove/loss", fx->repo), 0);
     expect_loss(fx, path, "grove/loss", fx->c1, 0, 0);
-    assert_int_equal(sh("git -C '%s' branch -q -D keep", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' branch -q -D keep", fx->repo), 0);
     expect_loss(fx, path, "grove/loss", fx->c1, 0, 1);
 
     /* Uncommitted work: a modified and an untracked file; ignored ones do not count. */
-    assert_int_equal(sh("cd '%s' && echo more >> a.txt && echo u > u.txt && echo l > x.log", path),
-                     0);
+    assert_int_equal(
+        unit_sh("cd '%s' && echo more >> a.txt && echo u > u.txt && echo l > x.log", path), 0);
     expect_loss(fx, path, "grove/loss", fx->c1, 2, 1);
-    s = sh_out("git -C '%s' status --porcelain | wc -l", path);
+    s = unit_sh_out("git -C '%s' status --porcelain | wc -l", path);
     assert_string_equal(s, "2");
     free(s);
 
     /* The folder is gone: no uncommitted work, the commits still count. */
-    rm_rf(path);
+    unit_rmrf(path);
     expect_loss(fx, path, "grove/loss", fx->c1, 0, 1);
     expect_loss(fx, NULL, "grove/loss", fx->c1, 0, 1);
 
@@ -1169,13 +1112,13 @@ static void test_copy_worktreeinclude(void **state)
     char *s;
 
     /* Tracked: .gitignore, sub/tracked.txt and (forced) .env.example. */
-    assert_int_equal(sh("set -e; cd '%s';"
-                        "printf '.env*\\nnode_modules/\\nbuild/\\nsecrets/\\n' > .gitignore;"
-                        "mkdir -p sub node_modules secrets build;"
-                        "echo tracked > sub/tracked.txt; echo committed > .env.example;"
-                        "git add .gitignore sub/tracked.txt; git add -f .env.example;"
-                        "git commit -qm ignores",
-                        fx->repo),
+    assert_int_equal(unit_sh("set -e; cd '%s';"
+                             "printf '.env*\\nnode_modules/\\nbuild/\\nsecrets/\\n' > .gitignore;"
+                             "mkdir -p sub node_modules secrets build;"
+                             "echo tracked > sub/tracked.txt; echo committed > .env.example;"
+                             "git add .gitignore sub/tracked.txt; git add -f .env.example;"
+                             "git commit -qm ignores",
+                             fx->repo),
                      0);
     snprintf(file, sizeof(file), "%s/.env", fx->repo);
     write_text(file, "TOKEN=1\n", 0600);
@@ -1212,10 +1155,11 @@ static void test_copy_worktreeinclude(void **state)
     expect_content(path, ".env.example", "committed\n");
     expect_content(path, "sub/tracked.txt", "tracked\n");
     /* Only ignored files came: git sees a clean worktree. */
-    s = sh_out("git -C '%s' status --porcelain", path);
+    s = unit_sh_out("git -C '%s' status --porcelain", path);
     assert_string_equal(s, "");
     free(s);
-    s = sh_out("git -C '%s' status --porcelain --ignored | LC_ALL=C sort | tr '\\n' ' '", path);
+    s = unit_sh_out("git -C '%s' status --porcelain --ignored | LC_ALL=C sort | tr '\\n' ' '",
+                    path);
     assert_string_equal(s, "!! .env !! secrets/ !! sub/.env ");
     free(s);
 
@@ -1271,19 +1215,20 @@ static void test_copy_worktreeinclude_edges(void **state)
 
     snprintf(out1, sizeof(out1), "%s/outside1", fx->root);
     snprintf(out2, sizeof(out2), "%s/outside2", fx->root);
-    assert_int_equal(sh("set -e; mkdir '%s' '%s'; echo outside > '%s/.env'", out1, out2, out1), 0);
+    assert_int_equal(unit_sh("set -e; mkdir '%s' '%s'; echo outside > '%s/.env'", out1, out2, out1),
+                     0);
     assert_int_equal(
-        sh("set -e; cd '%s';"
-           "printf 'config/\\ncache/\\nlinks/\\n*.local\\n.env\\nro/\\n' > .gitignore;"
-           "git add .gitignore; git commit -qm ignores;"
-           "mkdir config cache links deep deep/er other ro;"
-           "echo app > config/app.json; echo secret > config/secret.json;"
-           "echo small > cache/small.txt; echo big > cache/big.bin;"
-           "ln -s ../a.txt links/in; ln -s /etc/passwd links/out; ln -s '%s' evil;"
-           "echo keep > keep.local; printf '#!/bin/sh\\n' > tool.local; chmod 755 tool.local;"
-           "echo notes > deep/notes.txt; echo deep > deep/er/.env; echo other > other/.env;"
-           "echo ro > ro/f; chmod 555 ro",
-           fx->repo, out1),
+        unit_sh("set -e; cd '%s';"
+                "printf 'config/\\ncache/\\nlinks/\\n*.local\\n.env\\nro/\\n' > .gitignore;"
+                "git add .gitignore; git commit -qm ignores;"
+                "mkdir config cache links deep deep/er other ro;"
+                "echo app > config/app.json; echo secret > config/secret.json;"
+                "echo small > cache/small.txt; echo big > cache/big.bin;"
+                "ln -s ../a.txt links/in; ln -s /etc/passwd links/out; ln -s '%s' evil;"
+                "echo keep > keep.local; printf '#!/bin/sh\\n' > tool.local; chmod 755 tool.local;"
+                "echo notes > deep/notes.txt; echo deep > deep/er/.env; echo other > other/.env;"
+                "echo ro > ro/f; chmod 555 ro",
+                fx->repo, out1),
         0);
     snprintf(file, sizeof(file), "%s/.worktreeinclude", fx->repo);
     write_text(file,
@@ -1324,7 +1269,7 @@ static void test_copy_worktreeinclude_edges(void **state)
     /* Never through a link: not out of the main worktree, not out of the new one. */
     assert_false(exists("%s/evil", path));
     assert_false(exists("%s/.env", out2));
-    s = sh_out("ls -A '%s'", out2);
+    s = unit_sh_out("ls -A '%s'", out2);
     assert_string_equal(s, "");
     free(s);
     /* Nothing above the worktree, nothing from .git. */
@@ -1372,14 +1317,14 @@ static void test_worktree_list_and_prune(void **state)
     create_ok(fx, "a-wt", pa, "grove/a", fx->c2);
     assert_int_equal(gitops_worktree_unlock(fx->r, "a-wt", &err), 0);
     snprintf(pc, sizeof(pc), "%s/c-wt", fx->root);
-    assert_int_equal(sh("git -C '%s' worktree add -q --detach '%s' 2>/dev/null && "
-                        "git -C '%s' worktree lock c-wt",
-                        fx->repo, pc, fx->repo),
+    assert_int_equal(unit_sh("git -C '%s' worktree add -q --detach '%s' 2>/dev/null && "
+                             "git -C '%s' worktree lock c-wt",
+                             fx->repo, pc, fx->repo),
                      0);
     /* A stray folder and a stray file in .git/worktrees. */
-    assert_int_equal(
-        sh("mkdir '%s/.git/worktrees/stray' && touch '%s/.git/worktrees/file'", fx->repo, fx->repo),
-        0);
+    assert_int_equal(unit_sh("mkdir '%s/.git/worktrees/stray' && touch '%s/.git/worktrees/file'",
+                             fx->repo, fx->repo),
+                     0);
 
     assert_int_equal(gitops_worktree_list(fx->r, &list, &n, &err), 0);
     assert_int_equal(n, 4);
@@ -1406,7 +1351,7 @@ static void test_worktree_list_and_prune(void **state)
     gitops_worktree_list_free(list, n);
 
     /* A folder deleted by hand: listed with folder_exists 0, then pruned. */
-    rm_rf(pa);
+    unit_rmrf(pa);
     assert_int_equal(gitops_worktree_list(fx->r, &list, &n, &err), 0);
     assert_int_equal(n, 4);
     assert_string_equal(list[0].name, "a-wt");
@@ -1436,7 +1381,7 @@ static void test_worktree_list_and_prune(void **state)
     assert_true(exists("%s/.git/worktrees/c-wt", fx->repo));
 
     /* Gone but locked: refused until unlocked. */
-    rm_rf(pb);
+    unit_rmrf(pb);
     assert_int_equal(gitops_worktree_prune_stale(fx->r, "b-wt", &err), -1);
     assert_int_equal(err.code, GROVE_ECONFLICT);
     assert_non_null(strstr(err.msg, "locked"));
@@ -1537,16 +1482,16 @@ static void test_concurrent(void **state)
             free(block);
         }
     }
-    s = sh_out("git -C '%s' status --porcelain", fx->repo);
+    s = unit_sh_out("git -C '%s' status --porcelain", fx->repo);
     assert_string_equal(s, "");
     free(s);
 
     run_children(fx, 1);
     assert_int_equal(worktree_count(fx), 1);
-    s = sh_out("git -C '%s' for-each-ref refs/heads/grove", fx->repo);
+    s = unit_sh_out("git -C '%s' for-each-ref refs/heads/grove", fx->repo);
     assert_string_equal(s, "");
     free(s);
-    s = sh_out("ls -A '%s/.git/worktrees'", fx->repo);
+    s = unit_sh_out("ls -A '%s/.git/worktrees'", fx->repo);
     assert_string_equal(s, "");
     free(s);
 }
@@ -1575,20 +1520,20 @@ static void on_progress(void *arg, unsigned current, unsigned total, size_t byte
 /* root/origin.git (bare) as remote origin; branch grove/push = main + 2 commits. */
 static void make_origin(const fixture *fx, char branch_sha[41])
 {
-    assert_int_equal(sh("set -e; git init -q --bare '%s/origin.git';"
-                        "git -C '%s' remote add origin '%s/origin.git';"
-                        "cd '%s'; git checkout -q -b grove/push;"
-                        "printf 'p1\\n' > p.txt; git add p.txt; git commit -qm p1;"
-                        "printf 'p2\\n' >> p.txt; git commit -qam p2; git checkout -q main",
-                        fx->root, fx->repo, fx->root, fx->repo),
+    assert_int_equal(unit_sh("set -e; git init -q --bare '%s/origin.git';"
+                             "git -C '%s' remote add origin '%s/origin.git';"
+                             "cd '%s'; git checkout -q -b grove/push;"
+                             "printf 'p1\\n' > p.txt; git add p.txt; git commit -qm p1;"
+                             "printf 'p2\\n' >> p.txt; git commit -qam p2; git checkout -q main",
+                             fx->root, fx->repo, fx->root, fx->repo),
                      0);
     rev_parse(fx, NULL, "refs/heads/grove/push", branch_sha);
 }
 
 static char *bare_ref(const fixture *fx, const char *bare, const char *ref)
 {
-    return sh_out("git --git-dir='%s/%s' rev-parse -q --verify '%s' 2>/dev/null", fx->root, bare,
-                  ref);
+    return unit_sh_out("git --git-dir='%s/%s' rev-parse -q --verify '%s' 2>/dev/null", fx->root,
+                       bare, ref);
 }
 
 static void test_remote_url(void **state)
@@ -1615,11 +1560,12 @@ static void test_remote_url(void **state)
     assert_int_equal(err.code, GROVE_ENOTFOUND);
 
     /* url.<base>.insteadOf rewrites as in git: the longest matching prefix wins. */
-    assert_int_equal(sh("set -e; cd '%s'; git config url.'%s/'.insteadOf short:;"
-                        "git config url.'%s/deeper/'.insteadOf short:x/;"
-                        "git remote add ins short:origin.git; git remote add ins2 short:x/y.git",
-                        fx->repo, fx->root, fx->root),
-                     0);
+    assert_int_equal(
+        unit_sh("set -e; cd '%s'; git config url.'%s/'.insteadOf short:;"
+                "git config url.'%s/deeper/'.insteadOf short:x/;"
+                "git remote add ins short:origin.git; git remote add ins2 short:x/y.git",
+                fx->repo, fx->root, fx->root),
+        0);
     assert_int_equal(gitops_remote_url(fx->r, "ins", &url, &err), 0);
     assert_string_equal(url, want);
     free(url);
@@ -1639,15 +1585,16 @@ static void test_push_urls(void **state)
     char *s;
 
     make_origin(fx, sha);
-    assert_int_equal(sh("set -e; cd '%s'; for b in a b c; do git init -q --bare ../$b.git; done;"
-                        "git config url.'%s/'.insteadOf short:;"
-                        "git config url.'file://%s/b'.pushInsteadOf short:a;"
-                        "git remote add viainstead short:a.git;"
-                        "git remote add viapush short:a.git;"
-                        "git remote add withpushurl '%s/a.git';"
-                        "git config remote.withpushurl.pushurl short:c.git",
-                        fx->repo, fx->root, fx->root, fx->root),
-                     0);
+    assert_int_equal(
+        unit_sh("set -e; cd '%s'; for b in a b c; do git init -q --bare ../$b.git; done;"
+                "git config url.'%s/'.insteadOf short:;"
+                "git config url.'file://%s/b'.pushInsteadOf short:a;"
+                "git remote add viainstead short:a.git;"
+                "git remote add viapush short:a.git;"
+                "git remote add withpushurl '%s/a.git';"
+                "git config remote.withpushurl.pushurl short:c.git",
+                fx->repo, fx->root, fx->root, fx->root),
+        0);
     o.branch = "grove/push";
     /* viainstead and viapush are the same remote config: pushInsteadOf wins for pushes. */
     o.remote = "viapush";
@@ -1677,7 +1624,7 @@ static void test_push_urls(void **state)
     s = bare_ref(fx, "a.git", "refs/heads/grove/push");
     assert_string_equal(s, "");
     free(s);
-    s = sh_out("git -C '%s' rev-parse refs/remotes/withpushurl/grove/push", fx->repo);
+    s = unit_sh_out("git -C '%s' rev-parse refs/remotes/withpushurl/grove/push", fx->repo);
     assert_string_equal(s, sha);
     free(s);
 }
@@ -1702,28 +1649,29 @@ static void test_push(void **state)
     assert_string_equal(s, sha);
     free(s);
     /* The remote-tracking ref follows, as after `git push`. */
-    s = sh_out("git -C '%s' rev-parse refs/remotes/origin/grove/push", fx->repo);
+    s = unit_sh_out("git -C '%s' rev-parse refs/remotes/origin/grove/push", fx->repo);
     assert_string_equal(s, sha);
     free(s);
     /* Objects were sent: every commit of the branch (4), with trees and blobs. */
     assert_true(seen.calls > 0);
     assert_true(seen.max_total > 0);
     assert_int_equal(seen.last_current, seen.max_total);
-    s = sh_out("git --git-dir='%s/origin.git' rev-list --count refs/heads/grove/push", fx->root);
+    s = unit_sh_out("git --git-dir='%s/origin.git' rev-list --count refs/heads/grove/push",
+                    fx->root);
     assert_string_equal(s, "4");
     free(s);
     /* The bare repository is intact for git itself. */
-    assert_int_equal(sh("git --git-dir='%s/origin.git' fsck --no-progress 2>/dev/null", fx->root),
-                     0);
+    assert_int_equal(
+        unit_sh("git --git-dir='%s/origin.git' fsck --no-progress 2>/dev/null", fx->root), 0);
 
     /* Pushing again with nothing new is fine. */
     if (gitops_push(fx->r, &o, &err) != 0)
         fail_msg("push again: %s", err.msg);
 
     /* New commit: a fast-forward. */
-    assert_int_equal(sh("set -e; cd '%s'; git checkout -q grove/push; printf 'p3\\n' >> p.txt;"
-                        "git commit -qam p3; git checkout -q main",
-                        fx->repo),
+    assert_int_equal(unit_sh("set -e; cd '%s'; git checkout -q grove/push; printf 'p3\\n' >> p.txt;"
+                             "git commit -qam p3; git checkout -q main",
+                             fx->repo),
                      0);
     rev_parse(fx, NULL, "refs/heads/grove/push", sha);
     o.progress = NULL;
@@ -1734,9 +1682,9 @@ static void test_push(void **state)
     free(s);
 
     /* Amended: not a fast-forward, refused, and the remote keeps its commit. */
-    assert_int_equal(sh("set -e; cd '%s'; git checkout -q grove/push;"
-                        "git commit -q --amend -m p3-amended; git checkout -q main",
-                        fx->repo),
+    assert_int_equal(unit_sh("set -e; cd '%s'; git checkout -q grove/push;"
+                             "git commit -q --amend -m p3-amended; git checkout -q main",
+                             fx->repo),
                      0);
     rev_parse(fx, NULL, "refs/heads/grove/push", amended);
     assert_string_not_equal(amended, sha);
@@ -1747,7 +1695,7 @@ static void test_push(void **state)
     s = bare_ref(fx, "origin.git", "refs/heads/grove/push");
     assert_string_equal(s, sha);
     free(s);
-    s = sh_out("git -C '%s' rev-parse refs/remotes/origin/grove/push", fx->repo);
+    s = unit_sh_out("git -C '%s' rev-parse refs/remotes/origin/grove/push", fx->repo);
     assert_string_equal(s, sha);
     free(s);
 }
@@ -1767,18 +1715,19 @@ static void test_push_remote_moved(void **state)
     if (gitops_push(fx->r, &o, &err) != 0)
         fail_msg("push: %s", err.msg);
     assert_int_equal(
-        sh("set -e; git clone -q '%s/origin.git' '%s/other' 2>/dev/null; cd '%s/other';"
-           "git config user.name O; git config user.email o@example.invalid;"
-           "git checkout -q grove/push; printf 'theirs\\n' > t.txt; git add t.txt;"
-           "git commit -qm theirs; git push -q origin grove/push 2>/dev/null",
-           fx->root, fx->root, fx->root),
+        unit_sh("set -e; git clone -q '%s/origin.git' '%s/other' 2>/dev/null; cd '%s/other';"
+                "git config user.name O; git config user.email o@example.invalid;"
+                "git checkout -q grove/push; printf 'theirs\\n' > t.txt; git add t.txt;"
+                "git commit -qm theirs; git push -q origin grove/push 2>/dev/null",
+                fx->root, fx->root, fx->root),
         0);
     theirs = bare_ref(fx, "origin.git", "refs/heads/grove/push");
     assert_string_not_equal(theirs, sha);
-    assert_int_equal(sh("set -e; cd '%s'; git checkout -q grove/push; printf 'mine\\n' > m.txt;"
-                        "git add m.txt; git commit -qm mine; git checkout -q main",
-                        fx->repo),
-                     0);
+    assert_int_equal(
+        unit_sh("set -e; cd '%s'; git checkout -q grove/push; printf 'mine\\n' > m.txt;"
+                "git add m.txt; git commit -qm mine; git checkout -q main",
+                fx->repo),
+        0);
     assert_int_equal(gitops_push(fx->r, &o, &err), -1);
     assert_int_equal(err.code, GROVE_ECONFLICT);
     assert_non_null(strstr(err.msg, "refs/heads/grove/push"));
@@ -1798,9 +1747,9 @@ static void test_push_file_url_and_errors(void **state)
 
     make_origin(fx, sha);
     /* A file:// URL, and a remote without a fetch refspec: the tracking ref is still set. */
-    assert_int_equal(sh("set -e; git init -q --bare '%s/up.git';"
-                        "git -C '%s' config remote.up.url 'file://%s/up.git'",
-                        fx->root, fx->repo, fx->root),
+    assert_int_equal(unit_sh("set -e; git init -q --bare '%s/up.git';"
+                             "git -C '%s' config remote.up.url 'file://%s/up.git'",
+                             fx->root, fx->repo, fx->root),
                      0);
     o.remote = "up";
     o.branch = "main";
@@ -1812,7 +1761,7 @@ static void test_push_file_url_and_errors(void **state)
     s = bare_ref(fx, "up.git", "refs/heads/grove/push");
     assert_string_equal(s, ""); /* only the one branch */
     free(s);
-    s = sh_out("git -C '%s' rev-parse refs/remotes/up/main", fx->repo);
+    s = unit_sh_out("git -C '%s' rev-parse refs/remotes/up/main", fx->repo);
     assert_string_equal(s, fx->c2);
     free(s);
 
@@ -1863,12 +1812,13 @@ static void test_push_transport_errors_hide_token(void **state)
     int port = closed_port();
 
     make_origin(fx, sha);
-    assert_int_equal(sh("set -e; cd '%s';"
-                        "git remote add web 'https://127.0.0.1:%d/o/r.git';"
-                        "git remote add userinfo 'https://x-access-token:%s@127.0.0.1:%d/o/r.git';"
-                        "git remote add gone '%s/gone/%s/r.git'",
-                        fx->repo, port, PUSH_TOKEN, port, fx->root, PUSH_TOKEN),
-                     0);
+    assert_int_equal(
+        unit_sh("set -e; cd '%s';"
+                "git remote add web 'https://127.0.0.1:%d/o/r.git';"
+                "git remote add userinfo 'https://x-access-token:%s@127.0.0.1:%d/o/r.git';"
+                "git remote add gone '%s/gone/%s/r.git'",
+                fx->repo, port, PUSH_TOKEN, port, fx->root, PUSH_TOKEN),
+        0);
     o.branch = "grove/push";
     o.token = PUSH_TOKEN;
 
@@ -1949,8 +1899,8 @@ static void test_push_credentials_refused(void **state)
     srv = start_401_server("127.0.0.1", portfile, log);
     port = read_file(portfile);
     assert_non_null(port);
-    assert_int_equal(sh("git -C '%s' remote add web 'http://127.0.0.1:%s/o/r.git'", fx->repo, port),
-                     0);
+    assert_int_equal(
+        unit_sh("git -C '%s' remote add web 'http://127.0.0.1:%s/o/r.git'", fx->repo, port), 0);
     o.remote = "web";
     o.branch = "grove/push";
     o.token = PUSH_TOKEN;
@@ -1959,10 +1909,10 @@ static void test_push_credentials_refused(void **state)
     assert_non_null(strstr(err.msg, "the remote refused the credentials: "));
     assert_null(strstr(err.msg, PUSH_TOKEN));
     /* The token went as the password of user x-access-token; a bounded number of times. */
-    auth = sh_out("grep -c \"^Basic $(printf 'x-access-token:%s' | base64 -w0)$\" '%s'", PUSH_TOKEN,
-                  log);
+    auth = unit_sh_out("grep -c \"^Basic $(printf 'x-access-token:%s' | base64 -w0)$\" '%s'",
+                       PUSH_TOKEN, log);
     assert_true(atoi(auth) >= 1 && atoi(auth) <= 3);
-    tries = sh_out("wc -l < '%s'", log);
+    tries = unit_sh_out("wc -l < '%s'", log);
     assert_true(atoi(tries) <= 5);
     free(auth);
     free(tries);
@@ -1983,15 +1933,15 @@ static void test_push_credentials_refused(void **state)
     port = read_file(portfile);
     assert_non_null(port);
     assert_int_equal(
-        sh("git -C '%s' remote add plain 'http://127.0.0.2:%s/o/r.git'", fx->repo, port), 0);
+        unit_sh("git -C '%s' remote add plain 'http://127.0.0.2:%s/o/r.git'", fx->repo, port), 0);
     o.remote = "plain";
     o.token = PUSH_TOKEN;
     assert_int_equal(gitops_push(fx->r, &o, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);
-    auth = sh_out("grep -vc '^None$' '%s'", log);
+    auth = unit_sh_out("grep -vc '^None$' '%s'", log);
     assert_string_equal(auth, "0");
     free(auth);
-    auth = sh_out("grep -c '^None$' '%s'", log);
+    auth = unit_sh_out("grep -c '^None$' '%s'", log);
     assert_true(atoi(auth) >= 1);
     free(auth);
     kill(srv, SIGTERM);
@@ -2010,23 +1960,24 @@ static void test_push_credentials_refused(void **state)
 static void rich_commit(fixture *fx, char sha[41])
 {
     assert_int_equal(
-        sh("set -e; cd '%s';"
-           "printf '*.crlf text eol=crlf\\n*.id ident\\n*.bin binary\\nforced.dat text eol=crlf\\n'"
-           " > .gitattributes;"
-           "mkdir -p sub/deep many; printf '*.txt text eol=crlf\\n' > sub/.gitattributes;"
-           "printf 'a\\nb\\n' > x.crlf; printf 'line\\n$Id$\\n' > f.id;"
-           "printf 'z\\n\\000\\n\\r\\n' > data.bin; printf 'p\\000q\\nr\\n' > forced.dat;"
-           "printf 'l1\\nl2\\n' > sub/deep/t.txt; printf 'top\\n' > top.txt;"
-           "printf '#!/bin/sh\\necho hi\\n' > run.sh; chmod 755 run.sh;"
-           "ln -s a.txt rel-link; ln -s /nonexistent/abs abs-link; ln -s ../top.txt sub/up;"
-           ": > empty; printf 'x' > 'name with spaces.txt'; printf 'u' > \"$(printf "
-           "'f\\303\\274r')\";"
-           "head -c 1048576 /dev/urandom > big.raw;"
-           "for i in $(seq 1 300); do printf 'file %%s\\n' $i > many/f$i.txt; done;"
-           "git config core.safecrlf false; git add -A;"
-           "git update-index --add --cacheinfo 160000,%s,mod;"
-           "git commit -qm rich",
-           fx->repo, fx->c1),
+        unit_sh("set -e; cd '%s';"
+                "printf '*.crlf text eol=crlf\\n*.id ident\\n*.bin binary\\nforced.dat text "
+                "eol=crlf\\n'"
+                " > .gitattributes;"
+                "mkdir -p sub/deep many; printf '*.txt text eol=crlf\\n' > sub/.gitattributes;"
+                "printf 'a\\nb\\n' > x.crlf; printf 'line\\n$Id$\\n' > f.id;"
+                "printf 'z\\n\\000\\n\\r\\n' > data.bin; printf 'p\\000q\\nr\\n' > forced.dat;"
+                "printf 'l1\\nl2\\n' > sub/deep/t.txt; printf 'top\\n' > top.txt;"
+                "printf '#!/bin/sh\\necho hi\\n' > run.sh; chmod 755 run.sh;"
+                "ln -s a.txt rel-link; ln -s /nonexistent/abs abs-link; ln -s ../top.txt sub/up;"
+                ": > empty; printf 'x' > 'name with spaces.txt'; printf 'u' > \"$(printf "
+                "'f\\303\\274r')\";"
+                "head -c 1048576 /dev/urandom > big.raw;"
+                "for i in $(seq 1 300); do printf 'file %%s\\n' $i > many/f$i.txt; done;"
+                "git config core.safecrlf false; git add -A;"
+                "git update-index --add --cacheinfo 160000,%s,mod;"
+                "git commit -qm rich",
+                fx->repo, fx->c1),
         0);
     rev_parse(fx, NULL, "HEAD", sha);
 }
@@ -2036,20 +1987,20 @@ static void expect_same_tree(const char *got, const char *want)
 {
     char *a, *b, *s;
 
-    assert_int_equal(sh("diff -r --no-dereference -x .git '%s' '%s'", got, want), 0);
-    a = sh_out("cd '%s' && find . -path ./.git -prune -o -printf '%%y %%m %%s %%p %%l\\n' | sort",
-               got);
-    b = sh_out("cd '%s' && find . -path ./.git -prune -o -printf '%%y %%m %%s %%p %%l\\n' | sort",
-               want);
+    assert_int_equal(unit_sh("diff -r --no-dereference -x .git '%s' '%s'", got, want), 0);
+    a = unit_sh_out(
+        "cd '%s' && find . -path ./.git -prune -o -printf '%%y %%m %%s %%p %%l\\n' | sort", got);
+    b = unit_sh_out(
+        "cd '%s' && find . -path ./.git -prune -o -printf '%%y %%m %%s %%p %%l\\n' | sort", want);
     assert_string_equal(a, b);
     free(a);
     free(b);
-    s = sh_out("git -C '%s' status --porcelain --ignore-submodules=none 2>&1", got);
+    s = unit_sh_out("git -C '%s' status --porcelain --ignore-submodules=none 2>&1", got);
     assert_string_equal(s, "");
     free(s);
-    assert_int_equal(sh("git -C '%s' diff-index --cached --quiet HEAD", got), 0);
+    assert_int_equal(unit_sh("git -C '%s' diff-index --cached --quiet HEAD", got), 0);
     /* Every entry's stat data is recorded: nothing needs refreshing. */
-    s = sh_out("git -C '%s' update-index --refresh 2>&1; echo rc=$?", got);
+    s = unit_sh_out("git -C '%s' update-index --refresh 2>&1; echo rc=$?", got);
     assert_string_equal(s, "rc=0");
     free(s);
 }
@@ -2086,19 +2037,20 @@ static void test_checkout_matches_git(void **state)
     snprintf(path, sizeof(path), "%s/wts/g", fx->root);
     snprintf(ref, sizeof(ref), "%s/wts/ref", fx->root);
     create_ok(fx, "g", path, "grove/g", sha);
-    assert_int_equal(sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha), 0);
+    assert_int_equal(unit_sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha),
+                     0);
     expect_same_tree(path, ref);
     /* The filters ran: CRLF where asked (both levels, forced on binary), ident expanded. */
-    s = sh_out("od -An -c '%s/sub/deep/t.txt' | tr -d ' '", path);
+    s = unit_sh_out("od -An -c '%s/sub/deep/t.txt' | tr -d ' '", path);
     assert_string_equal(s, "l1\\r\\nl2\\r\\n");
     free(s);
-    s = sh_out("od -An -c '%s/forced.dat' | tr -d ' '", path);
+    s = unit_sh_out("od -An -c '%s/forced.dat' | tr -d ' '", path);
     assert_string_equal(s, "p\\0q\\r\\nr\\r\\n");
     free(s);
-    s = sh_out("grep -c '^[$]Id: [0-9a-f]\\{40\\} [$]$' '%s/f.id'", path);
+    s = unit_sh_out("grep -c '^[$]Id: [0-9a-f]\\{40\\} [$]$' '%s/f.id'", path);
     assert_string_equal(s, "1");
     free(s);
-    s = sh_out("readlink '%s/abs-link'", path);
+    s = unit_sh_out("readlink '%s/abs-link'", path);
     assert_string_equal(s, "/nonexistent/abs");
     free(s);
     expect_index_stat(path, "sub/deep/t.txt");
@@ -2112,7 +2064,8 @@ static void checkout_into(fixture *fx, const char *name, const char *sha, unsign
 {
     snprintf(path, PATH_MAX, "%s/wts/%s", fx->root, name);
     assert_int_equal(
-        sh("git -C '%s' worktree add -q --no-checkout --detach '%s' %s", fx->repo, path, sha), 0);
+        unit_sh("git -C '%s' worktree add -q --no-checkout --detach '%s' %s", fx->repo, path, sha),
+        0);
     assert_false(exists("%s/.git/worktrees/%s/index", fx->repo, name));
     *rc = gitops_checkout_new(path, sha, workers, err);
 }
@@ -2127,7 +2080,8 @@ static void test_checkout_workers(void **state)
 
     rich_commit(fx, sha);
     snprintf(ref, sizeof(ref), "%s/wts/ref", fx->root);
-    assert_int_equal(sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha), 0);
+    assert_int_equal(unit_sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha),
+                     0);
 
     /* Unset: two per core, at most 8. */
     checkout_into(fx, "wdef", sha, &workers, &err, &rc, path);
@@ -2139,26 +2093,27 @@ static void test_checkout_workers(void **state)
     expect_same_tree(path, ref);
 
     /* git's settings are honoured: 3 workers; then one below the threshold. */
-    assert_int_equal(sh("git -C '%s' config checkout.workers 3", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' config checkout.workers 3", fx->repo), 0);
     checkout_into(fx, "w3", sha, &workers, &err, &rc, path);
     if (rc != 0)
         fail_msg("checkout: %s", err.msg);
     assert_int_equal(workers, 3);
     expect_same_tree(path, ref);
 
-    assert_int_equal(sh("git -C '%s' config checkout.thresholdForParallelism 1000", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' config checkout.thresholdForParallelism 1000", fx->repo),
+                     0);
     checkout_into(fx, "w1", sha, &workers, &err, &rc, path);
     assert_int_equal(rc, 0);
     assert_int_equal(workers, 1);
     expect_same_tree(path, ref);
 
     /* core.symlinks=false: links become files holding the target, like git makes them. */
-    assert_int_equal(sh("git -C '%s' config core.symlinks false", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' config core.symlinks false", fx->repo), 0);
     checkout_into(fx, "nolinks", sha, &workers, &err, &rc, path);
     assert_int_equal(rc, 0);
-    assert_int_equal(sh("test -f '%s/rel-link' && ! test -L '%s/rel-link' && "
-                        "test \"$(cat '%s/rel-link')\" = a.txt",
-                        path, path, path),
+    assert_int_equal(unit_sh("test -f '%s/rel-link' && ! test -L '%s/rel-link' && "
+                             "test \"$(cat '%s/rel-link')\" = a.txt",
+                             path, path, path),
                      0);
 }
 
@@ -2171,13 +2126,14 @@ static void test_checkout_unusual_names(void **state)
     int rc;
 
     /* A valid name with ':' is left to libgit2, which checks it out the same way. */
-    assert_int_equal(sh("set -e; cd '%s'; printf 'c' > 'a:b'; mkdir d; printf 'd' > 'd/x:y';"
-                        "git add -A; git commit -qm colon",
-                        fx->repo),
+    assert_int_equal(unit_sh("set -e; cd '%s'; printf 'c' > 'a:b'; mkdir d; printf 'd' > 'd/x:y';"
+                             "git add -A; git commit -qm colon",
+                             fx->repo),
                      0);
     rev_parse(fx, NULL, "HEAD", sha);
     snprintf(ref, sizeof(ref), "%s/wts/ref", fx->root);
-    assert_int_equal(sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha), 0);
+    assert_int_equal(unit_sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha),
+                     0);
     checkout_into(fx, "colon", sha, &workers, &err, &rc, path);
     if (rc != 0)
         fail_msg("checkout: %s", err.msg);
@@ -2185,7 +2141,7 @@ static void test_checkout_unusual_names(void **state)
     expect_same_tree(path, ref);
 
     /* A commit with a ".GIT" folder (made with plumbing: git add refuses it) is refused. */
-    s = sh_out(
+    s = unit_sh_out(
         "set -e; cd '%s'; b=$(printf 'evil\\n' | git hash-object -w --stdin);"
         "t1=$(printf '100644 blob %%s\\tconfig\\n' $b | git mktree);"
         "t2=$(printf '040000 tree %%s\\t.GIT\\n100644 blob %%s\\tok.txt\\n' $t1 $b | git mktree);"
@@ -2212,8 +2168,9 @@ static void test_checkout_write_failure(void **state)
     rich_commit(fx, sha);
     snprintf(path, sizeof(path), "%s/wts/full", fx->root);
     assert_int_equal(
-        sh("git -C '%s' worktree add -q --no-checkout --detach '%s' %s", fx->repo, path, sha), 0);
-    assert_int_equal(sh("mkdir '%s/top.txt'", path), 0);
+        unit_sh("git -C '%s' worktree add -q --no-checkout --detach '%s' %s", fx->repo, path, sha),
+        0);
+    assert_int_equal(unit_sh("mkdir '%s/top.txt'", path), 0);
     assert_int_equal(gitops_checkout_new(path, sha, NULL, &err), -1);
     assert_int_equal(err.code, GROVE_EIO);
     assert_non_null(strstr(err.msg, "'top.txt'"));
@@ -2236,10 +2193,10 @@ static void test_checkout_outside_lock(void **state)
     int fd, st, seen = 0, tries;
     pid_t pid;
 
-    assert_int_equal(sh("set -e; cd '%s'; mkdir big; for d in $(seq 1 40); do mkdir big/d$d;"
-                        "for f in $(seq 1 100); do echo $d $f > big/d$d/f$f; done; done;"
-                        "git add -A; git commit -qm big",
-                        fx->repo),
+    assert_int_equal(unit_sh("set -e; cd '%s'; mkdir big; for d in $(seq 1 40); do mkdir big/d$d;"
+                             "for f in $(seq 1 100); do echo $d $f > big/d$d/f$f; done; done;"
+                             "git add -A; git commit -qm big",
+                             fx->repo),
                      0);
     rev_parse(fx, NULL, "HEAD", sha);
     snprintf(path, sizeof(path), "%s/wts/slow", fx->root);
@@ -2281,7 +2238,7 @@ static void test_checkout_outside_lock(void **state)
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
-    assert_int_equal(sh("git -C '%s' status --porcelain | grep -q .", path), 1);
+    assert_int_equal(unit_sh("git -C '%s' status --porcelain | grep -q .", path), 1);
     assert_true(exists("%s/big/d40/f100", path));
 }
 
@@ -2297,10 +2254,10 @@ static void test_checkout_killed(void **state)
     int st, seen = 0, tries;
     pid_t pid;
 
-    assert_int_equal(sh("set -e; cd '%s'; mkdir big; for d in $(seq 1 40); do mkdir big/d$d;"
-                        "for f in $(seq 1 100); do echo $d $f > big/d$d/f$f; done; done;"
-                        "git add -A; git commit -qm big",
-                        fx->repo),
+    assert_int_equal(unit_sh("set -e; cd '%s'; mkdir big; for d in $(seq 1 40); do mkdir big/d$d;"
+                             "for f in $(seq 1 100); do echo $d $f > big/d$d/f$f; done; done;"
+                             "git add -A; git commit -qm big",
+                             fx->repo),
                      0);
     rev_parse(fx, NULL, "HEAD", sha);
     snprintf(path, sizeof(path), "%s/wts/killed", fx->root);
@@ -2354,9 +2311,9 @@ static void test_checkout_filter_sources(void **state)
     int rc;
 
     assert_int_equal(
-        sh("set -e; cd '%s'; mkdir many; for i in $(seq 1 150); do "
-           "printf 'l1\\nl2 $Id$\\n' > many/f$i.txt; done; git add -A; git commit -qm m",
-           fx->repo),
+        unit_sh("set -e; cd '%s'; mkdir many; for i in $(seq 1 150); do "
+                "printf 'l1\\nl2 $Id$\\n' > many/f$i.txt; done; git add -A; git commit -qm m",
+                fx->repo),
         0);
     rev_parse(fx, NULL, "HEAD", sha);
 
@@ -2364,46 +2321,49 @@ static void test_checkout_filter_sources(void **state)
     checkout_into(fx, "plain", sha, &workers, &err, &rc, path);
     if (rc != 0)
         fail_msg("checkout: %s", err.msg);
-    s = sh_out("od -An -c '%s/many/f7.txt' | tr -d ' \\n'", path);
+    s = unit_sh_out("od -An -c '%s/many/f7.txt' | tr -d ' \\n'", path);
     assert_string_equal(s, "l1\\nl2$Id$\\n");
     free(s);
 
     /* core.autocrlf=true: CRLF, like git. */
-    assert_int_equal(sh("git -C '%s' config core.autocrlf true", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' config core.autocrlf true", fx->repo), 0);
     snprintf(ref, sizeof(ref), "%s/wts/ref-crlf", fx->root);
-    assert_int_equal(sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha), 0);
+    assert_int_equal(unit_sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha),
+                     0);
     checkout_into(fx, "crlf", sha, &workers, &err, &rc, path);
     assert_int_equal(rc, 0);
     expect_same_tree(path, ref);
-    s = sh_out("od -An -c '%s/many/f7.txt' | tr -d ' \\n'", path);
+    s = unit_sh_out("od -An -c '%s/many/f7.txt' | tr -d ' \\n'", path);
     assert_string_equal(s, "l1\\r\\nl2$Id$\\r\\n");
     free(s);
-    assert_int_equal(sh("git -C '%s' config --unset core.autocrlf", fx->repo), 0);
+    assert_int_equal(unit_sh("git -C '%s' config --unset core.autocrlf", fx->repo), 0);
 
     /* The repository's info/attributes. */
-    assert_int_equal(sh("mkdir -p '%s/.git/info' && printf 'f7.txt ident\\n' > "
-                        "'%s/.git/info/attributes'",
-                        fx->repo, fx->repo),
+    assert_int_equal(unit_sh("mkdir -p '%s/.git/info' && printf 'f7.txt ident\\n' > "
+                             "'%s/.git/info/attributes'",
+                             fx->repo, fx->repo),
                      0);
     snprintf(ref, sizeof(ref), "%s/wts/ref-info", fx->root);
-    assert_int_equal(sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha), 0);
+    assert_int_equal(unit_sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha),
+                     0);
     checkout_into(fx, "info", sha, &workers, &err, &rc, path);
     assert_int_equal(rc, 0);
     expect_same_tree(path, ref);
-    assert_int_equal(sh("grep -q 'Id: [0-9a-f]\\{40\\} ' '%s/many/f7.txt'", path), 0);
-    assert_int_equal(sh("rm '%s/.git/info/attributes'", fx->repo), 0);
+    assert_int_equal(unit_sh("grep -q 'Id: [0-9a-f]\\{40\\} ' '%s/many/f7.txt'", path), 0);
+    assert_int_equal(unit_sh("rm '%s/.git/info/attributes'", fx->repo), 0);
 
     /* core.attributesFile. */
-    assert_int_equal(sh("printf '*.txt eol=crlf\\n' > '%s/attrs' && "
-                        "git -C '%s' config core.attributesFile '%s/attrs'",
-                        fx->root, fx->repo, fx->root),
+    assert_int_equal(unit_sh("printf '*.txt eol=crlf\\n' > '%s/attrs' && "
+                             "git -C '%s' config core.attributesFile '%s/attrs'",
+                             fx->root, fx->repo, fx->root),
                      0);
     snprintf(ref, sizeof(ref), "%s/wts/ref-cfg", fx->root);
-    assert_int_equal(sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha), 0);
+    assert_int_equal(unit_sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha),
+                     0);
     checkout_into(fx, "cfg", sha, &workers, &err, &rc, path);
     assert_int_equal(rc, 0);
     expect_same_tree(path, ref);
-    s = sh_out("od -An -c '%s/many/f7.txt' | tr -d ' \\n'", path);
+    s = unit_sh_out("od -An -c '%s/many/f7.txt' | tr -d ' \\n'", path);
     assert_string_equal(s, "l1\\r\\nl2$Id$\\r\\n");
     free(s);
 }
@@ -2446,20 +2406,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_push_transport_errors_hide_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_credentials_refused, setup, teardown),
     };
-    char home[] = "/tmp/grove-test-home-XXXXXX";
-    int failed;
-
-    /* No user or system git config may change what the tests see. */
-    if (!mkdtemp(home))
-        return 1;
-    setenv("HOME", home, 1);
-    unsetenv("XDG_CONFIG_HOME");
-    setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-    unsetenv("GIT_DIR");
-    unsetenv("GIT_WORK_TREE");
-    git_libgit2_init();
-    failed = cmocka_run_group_tests(tests, NULL, NULL);
-    git_libgit2_shutdown();
-    rm_rf(home);
-    return failed;
+    return unit_run_git_tests("git", tests, sizeof(tests) / sizeof(tests[0]));
 }

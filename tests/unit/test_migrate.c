@@ -23,7 +23,7 @@
 
 #include "db/db.h"
 #include "db/migrate.h"
-#include "tests/unit/unit_db.h"
+#include "tests/unit/unit.h"
 
 /* ---- fixtures ----------------------------------------------------------- */
 

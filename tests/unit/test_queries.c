@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "db/migrate.h"
-#include "tests/unit/unit_db.h"
+#include "tests/unit/unit.h"
 #include "db/queries.h"
 #include "tools/wire.h"
 

@@ -29,7 +29,7 @@
 #include "db/migrate.h"
 #include "db/queries.h"
 #include "db/report.h"
-#include "tests/unit/unit_db.h"
+#include "tests/unit/unit.h"
 
 #define NT 6 /* the exported tables */
 

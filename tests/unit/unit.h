@@ -1,12 +1,15 @@
 /*
- * unit_db: what the database unit tests share: a fresh temporary folder
- * with a migrated database in it (the cmocka fixture), and running SQL
- * directly to arrange or inspect rows. A failure fails the running test.
+ * unit: what the unit tests share: a fresh temporary folder with a
+ * migrated database in it (the cmocka fixture of the database tests),
+ * running SQL directly to arrange or inspect rows, shell commands (git, to
+ * make and inspect repositories), and running a group of tests with the
+ * user's git configuration out of the way. A failure fails the running test.
  */
-#ifndef GROVE_TEST_UNIT_DB_H
-#define GROVE_TEST_UNIT_DB_H
+#ifndef GROVE_TEST_UNIT_H
+#define GROVE_TEST_UNIT_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 
 #include "db/db.h"
 
@@ -36,5 +39,20 @@ long long unit_query_int(sqlite3 *sq, const char *sql);
 
 /* The first column of the first row as malloc'd text (NULL for SQL NULL or no row). */
 char *unit_query_text(sqlite3 *sq, const char *sql);
+
+/* Runs a shell command (output discarded unless redirected); its exit status, -1 if it died. */
+int unit_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Runs a shell command; its stdout without trailing newlines (malloc'd). */
+char *unit_sh_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+struct CMUnitTest;
+
+/*
+ * Runs the group of n tests with HOME in a fresh folder and no system or
+ * user git configuration (and libgit2 initialised): what git does in the
+ * tests depends on nothing of the machine's. Returns the failure count.
+ */
+int unit_run_git_tests(const char *name, const struct CMUnitTest *tests, size_t n);
 
 #endif

@@ -1,5 +1,5 @@
-/* unit_db: the database unit tests' fixture and SQL helpers (see unit_db.h). */
-#include "tests/unit/unit_db.h"
+/* unit: what the unit tests share (see unit.h). */
+#include "tests/unit/unit.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+
+#include <git2.h>
 
 #include "db/migrate.h"
 
@@ -112,4 +115,68 @@ char *unit_query_text(sqlite3 *sq, const char *sql)
         v = strdup((const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
     return v;
+}
+
+int unit_sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    int st;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    st = system(cmd);
+    return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
+}
+
+char *unit_sh_out(const char *fmt, ...)
+{
+    char cmd[4096];
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    va_list ap;
+    FILE *p;
+    int c;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    while ((c = fgetc(p)) != EOF) {
+        if (len + 2 > cap) {
+            cap = cap ? cap * 2 : 256;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+        buf[len++] = (char)c;
+    }
+    pclose(p);
+    if (!buf)
+        buf = calloc(1, 1);
+    assert_non_null(buf);
+    buf[len] = '\0';
+    while (len > 0 && buf[len - 1] == '\n')
+        buf[--len] = '\0';
+    return buf;
+}
+
+int unit_run_git_tests(const char *name, const struct CMUnitTest *tests, size_t n)
+{
+    char home[] = "/tmp/grove-unit-home-XXXXXX";
+    int failed;
+
+    if (!mkdtemp(home))
+        return 1;
+    setenv("HOME", home, 1);
+    unsetenv("XDG_CONFIG_HOME");
+    setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+    unsetenv("GIT_DIR");
+    unsetenv("GIT_WORK_TREE");
+    git_libgit2_init();
+    failed = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+    git_libgit2_shutdown();
+    unit_rmrf(home);
+    return failed;
 }
