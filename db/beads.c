@@ -296,24 +296,24 @@ int db_beads_claim(grove_db *db, const char *id, grove_err *err)
     return ret == 0 ? 0 : -1;
 }
 
-int db_beads_stats(grove_db *db, json_t **out, grove_err *err)
+void db_beads_stats_free(db_beads_stats_report *r)
 {
-    json_t *next = NULL, *orphans = NULL, *by_type = NULL;
-    long long ready = 0, linked = 0;
+    json_decref(r->next_ready);
+    json_decref(r->orphans);
+    json_decref(r->by_type);
+    memset(r, 0, sizeof(*r));
+}
 
-    *out = NULL;
-    if (count_of(db, SQL_ST_READY_COUNT, NULL, &ready, err) != 0 ||
-        count_of(db, SQL_ST_LINKED, NULL, &linked, err) != 0 ||
-        db_report_rows(db, SQL_ST_READY, NULL, 0, &next, err) != 0 ||
-        db_report_rows(db, SQL_ORPHANS, NULL, 0, &orphans, err) != 0 ||
-        db_report_rows(db, SQL_ST_BY_TYPE, NULL, 0, &by_type, err) != 0) {
-        json_decref(next);
-        json_decref(orphans);
-        json_decref(by_type);
+int db_beads_stats(grove_db *db, db_beads_stats_report *out, grove_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (count_of(db, SQL_ST_READY_COUNT, NULL, &out->ready, err) != 0 ||
+        count_of(db, SQL_ST_LINKED, NULL, &out->linked, err) != 0 ||
+        db_report_rows(db, SQL_ST_READY, NULL, 0, &out->next_ready, err) != 0 ||
+        db_report_rows(db, SQL_ORPHANS, NULL, 0, &out->orphans, err) != 0 ||
+        db_report_rows(db, SQL_ST_BY_TYPE, NULL, 0, &out->by_type, err) != 0) {
+        db_beads_stats_free(out);
         return -1;
     }
-    *out = json_pack("{s:I, s:o, s:I, s:o, s:o}", "ready", (json_int_t)ready, "next_ready", next,
-                     "linked_instances", (json_int_t)linked, "orphaned_links", orphans,
-                     "success_by_issue_type", by_type);
-    return *out ? 0 : grove_nomem(err);
+    return 0;
 }

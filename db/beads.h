@@ -73,11 +73,21 @@ int db_beads_is_ready(grove_db *db, const char *id, grove_err *err);
 int db_beads_claim(grove_db *db, const char *id, grove_err *err);
 
 /*
- * The beads part of `grove stats`, a new object: ready (count), next_ready
- * [{id, title, priority, issue_type}] (at most 5), linked_instances,
- * orphaned_links [...], success_by_issue_type [{issue_type, calls,
- * successes, failures, success_rate}].
+ * The figures behind the beads part of `grove stats`; the lists are rows
+ * through the generic row mapper: next_ready [{id, title, priority,
+ * issue_type}] (at most 5), orphans [...], by_type [{issue_type, calls,
+ * successes, failures, success_rate}]. Owned by the caller:
+ * db_beads_stats_free().
  */
-int db_beads_stats(grove_db *db, json_t **out, grove_err *err);
+typedef struct db_beads_stats_report {
+    long long ready;  /* ready issues */
+    long long linked; /* instances linked to an issue */
+    json_t *next_ready;
+    json_t *orphans;
+    json_t *by_type;
+} db_beads_stats_report;
+
+int db_beads_stats(grove_db *db, db_beads_stats_report *out, grove_err *err);
+void db_beads_stats_free(db_beads_stats_report *r);
 
 #endif

@@ -317,7 +317,6 @@ static const char SQL_ST_FUNNEL[] =
 
 /* ---- helpers ------------------------------------------------------------ */
 
-
 /* Column i as JSON by its SQL type (text with invalid UTF-8 sanitised). */
 static json_t *col_json(sqlite3_stmt *st, int i)
 {
@@ -550,137 +549,86 @@ static void read_end(grove_db *db)
         db_exec(db, "COMMIT", "cannot finish reading", &ignored);
 }
 
-/* Sets key to a new value in obj; 0 or -1 (out of memory; the value is released). */
-static int put(json_t *obj, const char *key, json_t *value)
+static int stats_instances(grove_db *db, const char *since, db_stats_report *r, grove_err *err)
 {
-    return value && json_object_set_new(obj, key, value) == 0 ? 0 : -1;
-}
-
-static int stats_instances(grove_db *db, const char *since, json_t *out, grove_err *err)
-{
-    json_t *rows = NULL, *row, *o;
-    json_int_t running = 0, terminated = 0;
+    json_t *row;
     size_t i;
 
-    if (db_report_rows(db, SQL_ST_INSTANCES, since, 0, &rows, err) != 0)
+    if (db_report_rows(db, SQL_ST_INSTANCES, since, 0, &r->by_type, err) != 0)
         return -1;
-    json_array_foreach(rows, i, row)
+    json_array_foreach(r->by_type, i, row)
     {
-        running += json_integer_value(json_object_get(row, "running"));
-        terminated += json_integer_value(json_object_get(row, "terminated"));
+        r->running += json_integer_value(json_object_get(row, "running"));
+        r->terminated += json_integer_value(json_object_get(row, "terminated"));
     }
-    o = json_pack("{s:I, s:I, s:I, s:o}", "total", (json_int_t)(running + terminated), "running",
-                  running, "terminated", terminated, "by_type", rows);
-    return put(out, "instances", o) == 0 ? 0 : grove_nomem(err);
+    return 0;
 }
 
-static int stats_failures(grove_db *db, const char *since, int limit, json_t *out, grove_err *err)
+static int stats_reviews(grove_db *db, const char *since, db_stats_report *r, grove_err *err)
 {
-    json_t *rows = NULL, *o;
-    double total = 0;
-    char *window;
-
-    if (db_report_rows(db, since ? SQL_ST_FAILURES_SINCE : SQL_ST_FAILURES, since, limit, &rows,
-                       err) != 0 ||
-        scalar(db, since ? SQL_ST_FAILURES_SINCE_COUNT : SQL_ST_FAILURES_COUNT, since, &total,
-               err) != 0) {
-        json_decref(rows);
-        return -1;
-    }
-    window = since ? grove_asprintf("since %s", since) : strdup("last 24 hours");
-    o = json_pack("{s:s?, s:I, s:o}", "window", window, "total", (json_int_t)total, "rows", rows);
-    free(window);
-    return put(out, "recent_failures", o) == 0 ? 0 : grove_nomem(err);
-}
-
-static int stats_stale(grove_db *db, json_t *out, grove_err *err)
-{
-    json_t *rows = NULL, *o;
-    double hours = 24;
-
-    if (db_report_rows(db, SQL_ST_STALE, NULL, 0, &rows, err) != 0 ||
-        scalar(db, SQL_ST_STALE_HOURS, NULL, &hours, err) != 0) {
-        json_decref(rows);
-        return -1;
-    }
-    o = json_pack("{s:f, s:o}", "threshold_hours", hours, "rows", rows);
-    return put(out, "stale_checkpoints", o) == 0 ? 0 : grove_nomem(err);
-}
-
-static int stats_reviews(grove_db *db, const char *since, json_t *out, grove_err *err)
-{
-    json_t *rows = NULL, *row, *o;
-    json_int_t works = 0, reviews = 0, max = 0;
+    json_t *row;
     size_t i;
 
-    if (db_report_rows(db, SQL_ST_REVIEWS, since, 0, &rows, err) != 0)
+    if (db_report_rows(db, SQL_ST_REVIEWS, since, 0, &r->reviews, err) != 0)
         return -1;
-    json_array_foreach(rows, i, row)
+    json_array_foreach(r->reviews, i, row)
     {
-        json_int_t r = json_integer_value(json_object_get(row, "reviews"));
-        json_int_t w = json_integer_value(json_object_get(row, "work_instances"));
+        long long n = json_integer_value(json_object_get(row, "reviews"));
+        long long w = json_integer_value(json_object_get(row, "work_instances"));
 
-        works += w;
-        reviews += r * w;
-        if (w > 0 && r > max)
-            max = r;
+        r->review_works += w;
+        r->review_count += n * w;
+        if (w > 0 && n > r->review_max)
+            r->review_max = n;
     }
-    o = json_pack("{s:I, s:I, s:f, s:I, s:o}", "work_instances", works, "reviews", reviews,
-                  "average", works ? (double)reviews / (double)works : 0.0, "max", max,
-                  "distribution", rows);
-    return put(out, "reviews", o) == 0 ? 0 : grove_nomem(err);
+    return 0;
 }
 
-static int stats_prs(grove_db *db, const char *since, int limit, json_t *out, grove_err *err)
+void db_stats_free(db_stats_report *r)
 {
-    json_t *rows = NULL, *o;
-    double opened = 0;
-
-    if (db_report_rows(db, SQL_ST_PRS, since, limit, &rows, err) != 0 ||
-        scalar(db, SQL_ST_PRS_COUNT, since, &opened, err) != 0) {
-        json_decref(rows);
-        return -1;
-    }
-    o = json_pack("{s:I, s:o}", "opened", (json_int_t)opened, "rows", rows);
-    return put(out, "pull_requests", o) == 0 ? 0 : grove_nomem(err);
+    json_decref(r->by_type);
+    json_decref(r->tools);
+    json_decref(r->failures);
+    json_decref(r->stale);
+    json_decref(r->reviews);
+    json_decref(r->prs);
+    json_decref(r->funnel);
+    memset(r, 0, sizeof(*r));
 }
 
-int db_stats(grove_db *db, const char *since, int failures_limit, json_t **out, grove_err *err)
+int db_stats(grove_db *db, const char *since, int failures_limit, db_stats_report *out,
+             grove_err *err)
 {
-    json_t *o = json_object(), *v = NULL;
+    double failures = 0, opened = 0;
     int ret = -1;
 
-    *out = NULL;
-    if (!o)
-        return grove_nomem(err);
+    memset(out, 0, sizeof(*out));
+    out->stale_hours = 24;
     if (failures_limit <= 0)
         failures_limit = 20;
     if (read_begin(db, err) != 0)
         goto done;
-    if (put(o, "since", since ? json_string(since) : json_null()) != 0)
-        goto oom;
-    if (stats_instances(db, since, o, err) != 0)
+    if (stats_instances(db, since, out, err) != 0 ||
+        db_report_rows(db, since ? SQL_ST_TOOLS_SINCE : SQL_ST_TOOLS, since, 0, &out->tools, err) !=
+            0 ||
+        db_report_rows(db, since ? SQL_ST_FAILURES_SINCE : SQL_ST_FAILURES, since, failures_limit,
+                       &out->failures, err) != 0 ||
+        scalar(db, since ? SQL_ST_FAILURES_SINCE_COUNT : SQL_ST_FAILURES_COUNT, since, &failures,
+               err) != 0 ||
+        db_report_rows(db, SQL_ST_STALE, NULL, 0, &out->stale, err) != 0 ||
+        scalar(db, SQL_ST_STALE_HOURS, NULL, &out->stale_hours, err) != 0 ||
+        stats_reviews(db, since, out, err) != 0 ||
+        db_report_rows(db, SQL_ST_PRS, since, failures_limit, &out->prs, err) != 0 ||
+        scalar(db, SQL_ST_PRS_COUNT, since, &opened, err) != 0 ||
+        db_report_rows(db, SQL_ST_FUNNEL, since, 0, &out->funnel, err) != 0)
         goto done;
-    if (db_report_rows(db, since ? SQL_ST_TOOLS_SINCE : SQL_ST_TOOLS, since, 0, &v, err) != 0)
-        goto done;
-    if (put(o, "tools", v) != 0)
-        goto oom;
-    if (stats_failures(db, since, failures_limit, o, err) != 0 || stats_stale(db, o, err) != 0 ||
-        stats_reviews(db, since, o, err) != 0 || stats_prs(db, since, failures_limit, o, err) != 0)
-        goto done;
-    if (db_report_rows(db, SQL_ST_FUNNEL, since, 0, &v, err) != 0)
-        goto done;
-    if (put(o, "phase_funnel", v) != 0)
-        goto oom;
-    *out = o;
-    o = NULL;
+    out->failures_total = (long long)failures;
+    out->prs_opened = (long long)opened;
     ret = 0;
-    goto done;
-oom:
-    grove_nomem(err);
 done:
     read_end(db);
-    json_decref(o);
+    if (ret != 0)
+        db_stats_free(out);
     return ret;
 }
 

@@ -34,24 +34,37 @@ int db_report_rows(grove_db *db, const char *sql, const char *since, int limit, 
 /* ---- stats -------------------------------------------------------------- */
 
 /*
- * Everything `grove stats` shows, as one new object (one read transaction):
- *   instances        {total, running, terminated, by_type [{type, running, terminated, total}]}
- *   tools            [{tool_name, calls, successes, failures, success_rate,
- *                      avg_duration_ms, median_duration_ms, p95_duration_ms}]
- *   recent_failures  {window, total, rows [grove_recent_failures rows, at most
- *                     failures_limit]}
- *   stale_checkpoints {threshold_hours, rows [grove_stale_checkpoints rows]}
- *   reviews          {work_instances, reviews, average, max,
- *                     distribution [{reviews, work_instances}]}
- *   pull_requests    {opened, work_instances, rows [{id, pr_number, pr_url}]}
- *   phase_funnel     [{phase, instances, completed}]
- * With `since` (stored form, see db_report_since) instances, tools, failures,
- * reviews, pull requests and the funnel count only what was created (or
- * called) since then; without it, tools and failures are the views
- * grove_tool_success_rate and grove_recent_failures (last 24 hours) and the
- * rest counts everything.
+ * The figures behind `grove stats`, read in one transaction. The lists are
+ * the report views' rows through the generic row mapper (arrays of
+ * objects keyed by column); the front-end arranges them (wire_stats()).
+ * With `since` (stored form, see db_report_since) instances, tools,
+ * failures, reviews, pull requests and the funnel count only what was
+ * created (or called) since then; without it, tools and failures are the
+ * views grove_tool_success_rate and grove_recent_failures (last 24 hours)
+ * and the rest counts everything. Owned by the caller: db_stats_free().
  */
-int db_stats(grove_db *db, const char *since, int failures_limit, json_t **out, grove_err *err);
+typedef struct db_stats_report {
+    json_t *by_type;      /* [{type, running, terminated, total}] */
+    long long running;    /* summed over by_type */
+    long long terminated; /* summed over by_type */
+    json_t *tools;        /* [{tool_name, calls, successes, failures, success_rate,
+                             avg_duration_ms, median_duration_ms, p95_duration_ms}] */
+    json_t *failures;     /* grove_recent_failures rows, at most failures_limit */
+    long long failures_total;
+    json_t *stale;          /* grove_stale_checkpoints rows */
+    double stale_hours;     /* config stats.stale_after_hours, else 24 */
+    json_t *reviews;        /* [{reviews, work_instances}] */
+    long long review_works; /* work instances */
+    long long review_count; /* reviews of them */
+    long long review_max;   /* most reviews of one work instance */
+    json_t *prs;            /* [{id, pr_number, pr_url}], at most failures_limit */
+    long long prs_opened;
+    json_t *funnel; /* [{phase, instances, completed}] */
+} db_stats_report;
+
+int db_stats(grove_db *db, const char *since, int failures_limit, db_stats_report *out,
+             grove_err *err);
+void db_stats_free(db_stats_report *r);
 
 /* ---- export / import ---------------------------------------------------- */
 

@@ -219,3 +219,30 @@ json_t *wire_git_state(const gitops_state *st)
                     "behind", (json_int_t)st->behind, "dirty_files", files);
     return obj;
 }
+
+json_t *wire_stats(const db_stats_report *r, const char *since)
+{
+    char *window = since ? grove_asprintf("since %s", since) : strdup("last 24 hours");
+    json_t *o = json_pack(
+        "{s:o, s:{s:I, s:I, s:I, s:O}, s:O, s:{s:s?, s:I, s:O}, s:{s:f, s:O},"
+        " s:{s:I, s:I, s:f, s:I, s:O}, s:{s:I, s:O}, s:O}",
+        "since", wire_str(since), "instances", "total", (json_int_t)(r->running + r->terminated),
+        "running", (json_int_t)r->running, "terminated", (json_int_t)r->terminated, "by_type",
+        r->by_type, "tools", r->tools, "recent_failures", "window", window, "total",
+        (json_int_t)r->failures_total, "rows", r->failures, "stale_checkpoints", "threshold_hours",
+        r->stale_hours, "rows", r->stale, "reviews", "work_instances", (json_int_t)r->review_works,
+        "reviews", (json_int_t)r->review_count, "average",
+        r->review_works ? (double)r->review_count / (double)r->review_works : 0.0, "max",
+        (json_int_t)r->review_max, "distribution", r->reviews, "pull_requests", "opened",
+        (json_int_t)r->prs_opened, "rows", r->prs, "phase_funnel", r->funnel);
+
+    free(window);
+    return o;
+}
+
+json_t *wire_beads_stats(const db_beads_stats_report *r)
+{
+    return json_pack("{s:I, s:O, s:I, s:O, s:O}", "ready", (json_int_t)r->ready, "next_ready",
+                     r->next_ready, "linked_instances", (json_int_t)r->linked, "orphaned_links",
+                     r->orphans, "success_by_issue_type", r->by_type);
+}

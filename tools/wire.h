@@ -11,7 +11,9 @@
 
 #include <jansson.h>
 
+#include "db/beads.h"
 #include "db/queries.h"
+#include "db/report.h"
 #include "tools/core/instance.h"
 #include "tools/git/git.h"
 
@@ -53,5 +55,18 @@ json_t *wire_created(const instance_created *c);
 
 /* A worktree's live state {head, ahead, behind, dirty_files}. */
 json_t *wire_git_state(const gitops_state *st);
+
+/*
+ * `grove stats --json`: {since, instances {total, running, terminated,
+ * by_type}, tools, recent_failures {window, total, rows},
+ * stale_checkpoints {threshold_hours, rows}, reviews {work_instances,
+ * reviews, average, max, distribution}, pull_requests {opened, rows},
+ * phase_funnel}. `since`: the stored form, or NULL for the default windows.
+ */
+json_t *wire_stats(const db_stats_report *r, const char *since);
+
+/* The beads part of `grove stats --json`: {ready, next_ready, linked_instances, orphaned_links,
+ * success_by_issue_type}. */
+json_t *wire_beads_stats(const db_beads_stats_report *r);
 
 #endif

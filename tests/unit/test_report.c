@@ -30,6 +30,7 @@
 #include "db/queries.h"
 #include "db/report.h"
 #include "tests/unit/unit.h"
+#include "tools/wire.h"
 
 #define NT 6 /* the exported tables */
 
@@ -739,6 +740,19 @@ static void test_report_rows(void **state)
 
 /* ---- db_stats ----------------------------------------------------------- */
 
+/* db_stats() as `grove stats --json` shows it (wire_stats()); *out NULL on failure. */
+static int stats_json(grove_db *db, const char *since, int limit, json_t **out, grove_err *err)
+{
+    db_stats_report r;
+
+    *out = NULL;
+    if (db_stats(db, since, limit, &r, err) != 0)
+        return -1;
+    *out = wire_stats(&r, since);
+    db_stats_free(&r);
+    return *out ? 0 : -1;
+}
+
 static json_t *get(const json_t *o, const char *path)
 {
     char key[64];
@@ -784,7 +798,7 @@ static void test_stats_empty(void **state)
     grove_err err = GROVE_ERR_INIT;
     json_t *st = NULL;
 
-    assert_int_equal(db_stats(f->db, NULL, 0, &st, &err), 0);
+    assert_int_equal(stats_json(f->db, NULL, 0, &st, &err), 0);
     assert_sorted_json(
         st, "{\"instances\":{\"by_type\":[],\"running\":0,\"terminated\":0,\"total\":0},"
             "\"phase_funnel\":[],\"pull_requests\":{\"opened\":0,\"rows\":[]},"
@@ -803,7 +817,7 @@ static void test_stats_all(void **state)
     json_t *st = NULL, *t, *r;
 
     fill_history(f->db);
-    assert_int_equal(db_stats(f->db, NULL, 0, &st, &err), 0);
+    assert_int_equal(stats_json(f->db, NULL, 0, &st, &err), 0);
     assert_true(sqlite3_get_autocommit(db_sqlite(f->db)));
     assert_true(json_is_null(get(st, "since")));
 
@@ -883,7 +897,7 @@ static void test_stats_all(void **state)
     json_decref(st);
 
     /* failures_limit caps the failures and the pull requests, not their totals. */
-    assert_int_equal(db_stats(f->db, NULL, 1, &st, &err), 0);
+    assert_int_equal(stats_json(f->db, NULL, 1, &st, &err), 0);
     assert_json(get(st, "recent_failures.total"), "2");
     assert_int_equal(json_array_size(get(st, "recent_failures.rows")), 1);
     assert_json(get(json_array_get(get(st, "recent_failures.rows"), 0), "id"), "6");
@@ -896,7 +910,7 @@ static void test_stats_all(void **state)
                  "2022-02-02T00:00:00.000Z");
     add_instance(f->db, "review-10-a1", "review", 10, "work-10-a1", "2022-02-01T01:00:00.000Z",
                  "2022-02-02T00:00:00.000Z");
-    assert_int_equal(db_stats(f->db, NULL, 0, &st, &err), 0);
+    assert_int_equal(stats_json(f->db, NULL, 0, &st, &err), 0);
     assert_json(get(st, "reviews"),
                 "{\"work_instances\":4,\"reviews\":4,\"average\":1.0,\"max\":2,\"distribution\":["
                 "{\"reviews\":0,\"work_instances\":1},{\"reviews\":1,\"work_instances\":2},"
@@ -906,17 +920,17 @@ static void test_stats_all(void **state)
     json_decref(st);
 
     assert_int_equal(db_config_set(f->db, "stats.stale_after_hours", "48", 0, &err), 0);
-    assert_int_equal(db_stats(f->db, NULL, 20, &st, &err), 0);
+    assert_int_equal(stats_json(f->db, NULL, 20, &st, &err), 0);
     assert_num(get(st, "stale_checkpoints.threshold_hours"), 48);
     assert_int_equal(json_array_size(get(st, "stale_checkpoints.rows")), 3);
     json_decref(st);
     /* An encrypted or non-positive value is ignored. */
     assert_int_equal(db_config_set(f->db, "stats.stale_after_hours", "48", 1, &err), 0);
-    assert_int_equal(db_stats(f->db, NULL, 20, &st, &err), 0);
+    assert_int_equal(stats_json(f->db, NULL, 20, &st, &err), 0);
     assert_num(get(st, "stale_checkpoints.threshold_hours"), 24);
     json_decref(st);
     assert_int_equal(db_config_set(f->db, "stats.stale_after_hours", "0", 0, &err), 0);
-    assert_int_equal(db_stats(f->db, NULL, 20, &st, &err), 0);
+    assert_int_equal(stats_json(f->db, NULL, 20, &st, &err), 0);
     assert_num(get(st, "stale_checkpoints.threshold_hours"), 24);
     assert_int_equal(json_array_size(get(st, "stale_checkpoints.rows")), 4);
     json_decref(st);
@@ -929,7 +943,7 @@ static void test_stats_since(void **state)
     json_t *st = NULL, *t, *r;
 
     fill_history(f->db);
-    assert_int_equal(db_stats(f->db, SINCE, 0, &st, &err), 0);
+    assert_int_equal(stats_json(f->db, SINCE, 0, &st, &err), 0);
     assert_true(sqlite3_get_autocommit(db_sqlite(f->db)));
     assert_json(get(st, "since"), "\"" SINCE "\"");
 
@@ -989,7 +1003,7 @@ static void test_stats_since(void **state)
     json_decref(st);
 
     /* An earlier since takes in the old failure too, newest first. */
-    assert_int_equal(db_stats(f->db, "2019-01-01T00:00:00.000Z", 5, &st, &err), 0);
+    assert_int_equal(stats_json(f->db, "2019-01-01T00:00:00.000Z", 5, &st, &err), 0);
     assert_json(get(st, "recent_failures.total"), "3");
     r = get(st, "recent_failures.rows");
     assert_int_equal(json_array_size(r), 3);
@@ -1000,7 +1014,7 @@ static void test_stats_since(void **state)
     json_decref(st);
 
     /* A since after everything: nothing but the stale checkpoints. */
-    assert_int_equal(db_stats(f->db, "2999-01-01T00:00:00.000Z", 5, &st, &err), 0);
+    assert_int_equal(stats_json(f->db, "2999-01-01T00:00:00.000Z", 5, &st, &err), 0);
     assert_json(get(st, "instances.total"), "0");
     assert_json(get(st, "tools"), "[]");
     assert_json(get(st, "recent_failures.total"), "0");
@@ -1020,20 +1034,20 @@ static void test_stats_error(void **state)
     fill_history(f->db);
     /* A database whose view is gone: an error, no object, no open transaction. */
     unit_sql(db_sqlite(f->db), "DROP VIEW grove_tool_success_rate");
-    assert_int_equal(db_stats(f->db, NULL, 0, &st, &err), -1);
+    assert_int_equal(stats_json(f->db, NULL, 0, &st, &err), -1);
     assert_null(st);
     assert_int_equal(err.code, GROVE_EDB);
     assert_non_null(strstr(err.msg, "grove_tool_success_rate"));
     assert_true(sqlite3_get_autocommit(db_sqlite(f->db)));
     json_decref(keep);
     /* With since the view is not used. */
-    assert_int_equal(db_stats(f->db, SINCE, 0, &st, &err), 0);
+    assert_int_equal(stats_json(f->db, SINCE, 0, &st, &err), 0);
     assert_int_equal(json_array_size(get(st, "tools")), 2);
     json_decref(st);
     /* A later part fails the same way, since or not. */
     unit_sql(db_sqlite(f->db), "DROP VIEW grove_stale_checkpoints");
     err.code = GROVE_OK;
-    assert_int_equal(db_stats(f->db, SINCE, 0, &st, &err), -1);
+    assert_int_equal(stats_json(f->db, SINCE, 0, &st, &err), -1);
     assert_null(st);
     assert_int_equal(err.code, GROVE_EDB);
     assert_non_null(strstr(err.msg, "no such table: grove_stale_checkpoints"));

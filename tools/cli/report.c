@@ -26,6 +26,7 @@
 #include "tools/cli/args.h"
 #include "tools/cli/cli.h"
 #include "tools/cli/cli_common.h"
+#include "tools/wire.h"
 #include "tools/core/instance.h"
 #include "tools/base/buf.h"
 #include "tools/base/secret.h"
@@ -188,7 +189,9 @@ int cmd_stats(int argc, char **argv)
                                      {"since", 1}, {"limit", 1}, {NULL, 0}};
     grove_ctx *ctx;
     grove_err err = GROVE_ERR_INIT;
-    json_t *st = NULL, *beads = NULL;
+    json_t *st = NULL;
+    db_stats_report report = {0};
+    db_beads_stats_report beads = {0};
     const char *limit_s;
     char *since = NULL, *end = NULL;
     long limit = 20;
@@ -238,13 +241,20 @@ int cmd_stats(int argc, char **argv)
     }
     if (instance_reconcile_all(ctx, NULL, &err) != 0)
         fprintf(stderr, "grove stats: warning: liveness not checked: %s\n", err.msg);
-    if (db_stats(ctx->db, since, (int)limit, &st, &err) != 0)
+    if (db_stats(ctx->db, since, (int)limit, &report, &err) != 0)
         goto done;
-    json_object_set_new(st, "database", json_string(ctx->db_path));
+    if (!(st = wire_stats(&report, since)) ||
+        json_object_set_new(st, "database", json_string(ctx->db_path)) != 0) {
+        grove_nomem(&err);
+        goto done;
+    }
     if (db_beads_attached(ctx->db)) {
         if (db_beads_stats(ctx->db, &beads, &err) != 0)
             goto done;
-        json_object_set_new(st, "beads", beads);
+        if (json_object_set_new(st, "beads", wire_beads_stats(&beads)) != 0) {
+            grove_nomem(&err);
+            goto done;
+        }
     }
     if (args_get(&a, flags, "json"))
         cli_print_json(st);
@@ -255,6 +265,8 @@ done:
     if (rc)
         fprintf(stderr, "grove stats: %s\n", err.msg);
     json_decref(st);
+    db_stats_free(&report);
+    db_beads_stats_free(&beads);
     free(since);
     ctx_free(ctx);
     return rc;
