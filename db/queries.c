@@ -1401,42 +1401,30 @@ int db_instance_set_pr(grove_db *db, const char *id, long long number, const cha
     return run_write(db, &a, err);
 }
 
-int db_github_issue_upsert(grove_db *db, const char *repo, long long number, const json_t *issue,
-                           grove_err *err)
+int db_github_issue_upsert(grove_db *db, const db_github_issue *in, grove_err *err)
 {
     write_args a = {SQL_ISSUE_UPSERT, "cannot cache the GitHub issue", 7, {{0}}, 0, 0, NULL};
-    json_t *names = json_array(), *label;
+    json_t *names = json_array();
     char *labels;
     size_t i;
     int rc;
 
-    if (!names)
-        return grove_nomem(err);
-    json_array_foreach(json_object_get(issue, "labels"), i, label)
-    {
-        /* GitHub gives label objects (or, in old payloads, plain names). */
-        const char *name = json_is_string(label)
-                               ? json_string_value(label)
-                               : json_string_value(json_object_get(label, "name"));
-
-        if (name)
-            json_array_append_new(names, json_string(name));
-    }
-    labels = json_dumps(names, JSON_COMPACT);
+    for (i = 0; names && i < in->nlabels; i++)
+        if (json_array_append_new(names, json_string(in->labels[i])) != 0) {
+            json_decref(names);
+            names = NULL;
+        }
+    labels = names ? json_dumps(names, JSON_COMPACT) : NULL; /* a JSON column */
     json_decref(names);
     if (!labels)
         return grove_nomem(err);
-    a.v[0].s = repo;
-    a.v[1].i = number;
+    a.v[0].s = in->repo;
+    a.v[1].i = in->number;
     a.v[1].is_int = 1;
-    a.v[2].s = json_string_value(json_object_get(issue, "title"));
-    if (!a.v[2].s)
-        a.v[2].s = "";
-    a.v[3].s = json_string_value(json_object_get(issue, "body"));
-    a.v[4].s = json_string_value(json_object_get(issue, "state"));
-    if (!a.v[4].s)
-        a.v[4].s = "unknown";
-    a.v[5].s = json_string_value(json_object_get(issue, "html_url"));
+    a.v[2].s = in->title ? in->title : "";
+    a.v[3].s = in->body;
+    a.v[4].s = in->state ? in->state : "unknown";
+    a.v[5].s = in->html_url;
     a.v[6].s = labels;
     rc = run_write(db, &a, err);
     free(labels);

@@ -242,13 +242,20 @@ int db_instances_with_agents(grove_db *db, grove_agent_list *out, grove_err *err
 int db_instance_set_pr(grove_db *db, const char *id, long long number, const char *url,
                        grove_err *err);
 
-/*
- * Stores (or refreshes) the cached GitHub issue `number` of `repo`
- * ("owner/name") from GitHub's issue object: title, body, state, html_url,
- * labels (their names).
- */
-int db_github_issue_upsert(grove_db *db, const char *repo, long long number, const json_t *issue,
-                           grove_err *err);
+/* A GitHub issue to cache; strings borrowed, NULL where unknown. */
+typedef struct db_github_issue {
+    const char *repo; /* "owner/name" */
+    long long number;
+    const char *title; /* NULL: "" */
+    const char *body;
+    const char *state; /* NULL: "unknown" */
+    const char *html_url;
+    const char *const *labels; /* the labels' names */
+    size_t nlabels;
+} db_github_issue;
+
+/* Stores (or refreshes) the cached GitHub issue in->number of in->repo. */
+int db_github_issue_upsert(grove_db *db, const db_github_issue *in, grove_err *err);
 
 /* ---- feedback ----------------------------------------------------------- */
 

@@ -315,6 +315,14 @@ test('create_pull_request against the test GitHub server: twice without a duplic
     assert.equal(creates.length, 2);
     assert.deepEqual(creates[0].body, { title: 'Add feat', head: 'grove/work-42-a1', base: 'main', body: 'Body text', draft: true });
     assert.ok(sent.some((r) => r.method === 'GET' && /\/issues\/42$/.test(r.path)), 'the issue is fetched at spawn');
+    // ... and cached with its title, state, URL and the names of its labels
+    const cached = JSON.parse(execFileSync('python3', ['-c', `
+import json, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+print(json.dumps(con.execute("SELECT repo, number, title, state, html_url, labels FROM grove_github_issues").fetchall()))
+`, join(repo, '.git', 'grove', 'grove.db')]).toString());
+    assert.deepEqual(cached, [['acme/widgets', 42, 'Issue 42', 'open', cached[0][4], '["bug","good first issue"]']]);
+    assert.match(cached[0][4], /\/acme\/widgets\/issues\/42$/);
 
     // GitHub's validation errors are passed on in full
     const inst2 = (await call('spawn_work_instance', {})).structuredContent.instance;

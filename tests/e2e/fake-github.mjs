@@ -439,7 +439,9 @@ function makeIssue(ctx, owner, repo, number) {
     title: `Issue ${number}`,
     body: `The body of issue ${number}.`,
     user: makeUser(api, web, owner),
-    labels: [],
+    // issues 7 and 42 carry two labels (GitHub's label objects), the others none
+    labels: number === 7 || number === 42
+      ? ['bug', 'good first issue'].map((name) => makeLabel(r, name)) : [],
     assignee: null,
     assignees: [],
     milestone: null,
@@ -450,6 +452,19 @@ function makeIssue(ctx, owner, repo, number) {
     created_at: created,
     updated_at: created,
     author_association: 'OWNER',
+  };
+}
+
+function makeLabel(r, name) {
+  const id = idOf(`label:${r}:${name}`);
+  return {
+    id,
+    node_id: nodeId('LA_', id),
+    url: `${r}/labels/${encodeURIComponent(name)}`,
+    name,
+    description: null,
+    color: 'd73a4a',
+    default: name === 'bug',
   };
 }
 

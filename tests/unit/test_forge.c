@@ -561,7 +561,7 @@ static void test_wrong_token(void **state)
     forge_opts o = opts_for(REPO);
     forge_pr pr = {0};
     grove_err err = GROVE_ERR_INIT;
-    json_t *issue = NULL;
+    forge_issue issue = {0};
 
     (void)state;
     o.token = "wr0ng-T0KEN";
@@ -573,7 +573,7 @@ static void test_wrong_token(void **state)
 
     err.code = GROVE_OK;
     assert_int_equal(forge_get_issue(&o, 7, &issue, &err), -1);
-    assert_null(issue);
+    assert_null(issue.title);
     assert_int_equal(err.code, GROVE_EINVAL);
     assert_contains(err.msg, "refused the credentials");
     assert_lacks(err.msg, "wr0ng-T0KEN");
@@ -641,18 +641,23 @@ static void test_get_issue(void **state)
 {
     forge_opts o = opts_for(REPO);
     grove_err err = GROVE_ERR_INIT;
-    json_t *issue = NULL;
+    forge_issue issue = {0};
 
     (void)state;
     if (forge_get_issue(&o, 7, &issue, &err) != 0)
         fail_msg("%s", err.msg);
-    assert_string_equal(json_string_value(json_object_get(issue, "title")), "Issue 7");
-    assert_int_equal(json_integer_value(json_object_get(issue, "number")), 7);
-    json_decref(issue);
+    assert_string_equal(issue.title, "Issue 7");
+    assert_int_equal(issue.number, 7);
+    assert_string_equal(issue.state, "open");
+    assert_string_equal(issue.body, "The body of issue 7.");
+    assert_non_null(strstr(issue.html_url, "/issues/7"));
+    assert_int_equal(issue.nlabels, 2);
+    assert_string_equal(issue.labels[0], "bug");
+    assert_string_equal(issue.labels[1], "good first issue");
+    forge_issue_free(&issue);
 
-    issue = NULL;
     assert_int_equal(forge_get_issue(&o, 1000001, &issue, &err), -1);
-    assert_null(issue);
+    assert_null(issue.title);
     assert_int_equal(err.code, GROVE_ENOTFOUND);
     assert_contains(err.msg, "GitHub answered 404: Not Found");
 }
@@ -665,7 +670,8 @@ static void test_bad_arguments_send_nothing(void **state)
     forge_opts o = opts_for(REPO);
     forge_pr pr = {0};
     grove_err err = GROVE_ERR_INIT;
-    json_t *before = recorded(), *after, *issue = NULL;
+    json_t *before = recorded(), *after;
+    forge_issue issue = {0};
     size_t i;
 
     (void)state;
@@ -749,7 +755,7 @@ static int against_canned(const char *head, size_t body_len, char fill, grove_er
     forge_opts o = opts_for(REPO);
     pthread_t t;
     char url[64];
-    json_t *issue = NULL;
+    forge_issue issue = {0};
     int rc;
 
     assert_true(c.listen_fd >= 0);
@@ -764,7 +770,7 @@ static int against_canned(const char *head, size_t body_len, char fill, grove_er
     rc = forge_get_issue(&o, 1, &issue, err);
     pthread_join(t, NULL);
     close(c.listen_fd);
-    json_decref(issue);
+    forge_issue_free(&issue);
     return rc;
 }
 

@@ -158,8 +158,26 @@ static void add_issue(grove_db *db, const char *repo, long long number, json_t *
                       const char *fetched)
 {
     grove_err err = GROVE_ERR_INIT;
+    db_github_issue in = {0};
+    const char *labels[8];
+    const json_t *label;
+    size_t i;
 
-    if (db_github_issue_upsert(db, repo, number, issue, &err) != 0)
+    in.repo = repo;
+    in.number = number;
+    in.title = json_string_value(json_object_get(issue, "title"));
+    in.body = json_string_value(json_object_get(issue, "body"));
+    in.state = json_string_value(json_object_get(issue, "state"));
+    in.html_url = json_string_value(json_object_get(issue, "html_url"));
+    json_array_foreach(json_object_get(issue, "labels"), i, label)
+    {
+        assert_true(i < 8);
+        labels[in.nlabels++] = json_is_string(label)
+                                   ? json_string_value(label)
+                                   : json_string_value(json_object_get(label, "name"));
+    }
+    in.labels = labels;
+    if (db_github_issue_upsert(db, &in, &err) != 0)
         fail_msg("issue %s#%lld: %s", repo, number, err.msg);
     json_decref(issue);
     sqlf(db, "UPDATE grove_github_issues SET fetched_at = '%s' WHERE repo = '%s' AND number = %lld",

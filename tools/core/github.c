@@ -49,7 +49,8 @@ void github_cache_issue(grove_ctx *ctx, long long number)
 {
     char *remote = ctx_setting(ctx, NULL, "git.remote"), *url = NULL, *token = NULL;
     github_target t = {0};
-    json_t *issue = NULL;
+    forge_issue issue = {0};
+    db_github_issue row = {0};
     grove_err err = GROVE_ERR_INIT;
     forge_opts fo = {0};
 
@@ -66,11 +67,21 @@ void github_cache_issue(grove_ctx *ctx, long long number)
     fo.owner_repo = t.owner_repo;
     fo.connect_timeout_ms = ISSUE_TIMEOUT_MS;
     fo.timeout_ms = ISSUE_TIMEOUT_MS;
-    if (forge_get_issue(&fo, number, &issue, &err) != 0 ||
-        db_github_issue_upsert(ctx->db, t.owner_repo, number, issue, &err) != 0)
+    if (forge_get_issue(&fo, number, &issue, &err) == 0) {
+        row.repo = t.owner_repo;
+        row.number = number;
+        row.title = issue.title;
+        row.body = issue.body;
+        row.state = issue.state;
+        row.html_url = issue.html_url;
+        row.labels = (const char *const *)issue.labels;
+        row.nlabels = issue.nlabels;
+        db_github_issue_upsert(ctx->db, &row, &err);
+    }
+    if (err.msg[0])
         log_warn("GitHub issue #%lld not cached: %s", number, err.msg);
 done:
-    json_decref(issue);
+    forge_issue_free(&issue);
     secret_free(token);
     github_target_free(&t);
     free(url);

@@ -736,7 +736,64 @@ void forge_pr_free(forge_pr *pr)
     memset(pr, 0, sizeof(*pr));
 }
 
-static int get_issue(const forge_opts *o, long long number, json_t **out, grove_err *err)
+/* A string member of obj, copied; NULL when absent. *oom set when the copy failed. */
+static char *member_dup(const json_t *obj, const char *key, int *oom)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+    char *d = v ? strdup(v) : NULL;
+
+    if (v && !d)
+        *oom = 1;
+    return d;
+}
+
+/* GitHub's issue object into out. */
+static int issue_from_json(const json_t *j, forge_issue *out, grove_err *err)
+{
+    const json_t *labels = json_object_get(j, "labels"), *label;
+    int oom = 0;
+    size_t i;
+
+    out->number = json_integer_value(json_object_get(j, "number"));
+    out->title = member_dup(j, "title", &oom);
+    out->body = member_dup(j, "body", &oom);
+    out->state = member_dup(j, "state", &oom);
+    out->html_url = member_dup(j, "html_url", &oom);
+    if (json_array_size(labels) > 0 &&
+        !(out->labels = calloc(json_array_size(labels), sizeof(*out->labels))))
+        oom = 1;
+    json_array_foreach(labels, i, label)
+    {
+        /* GitHub gives label objects (or, in old payloads, plain names). */
+        const char *name = json_is_string(label)
+                               ? json_string_value(label)
+                               : json_string_value(json_object_get(label, "name"));
+
+        if (oom || !name)
+            continue;
+        if (!(out->labels[out->nlabels] = strdup(name)))
+            oom = 1;
+        else
+            out->nlabels++;
+    }
+    return oom ? grove_nomem(err) : 0;
+}
+
+void forge_issue_free(forge_issue *issue)
+{
+    size_t i;
+
+    free(issue->title);
+    free(issue->body);
+    free(issue->state);
+    free(issue->html_url);
+    for (i = 0; i < issue->nlabels; i++)
+        free(issue->labels[i]);
+    free(issue->labels);
+    memset(issue, 0, sizeof(*issue));
+}
+
+static int get_issue(const forge_opts *o, long long number, forge_issue *out, grove_err *err)
 {
     char *path = NULL;
     http_answer a = {0};
@@ -760,20 +817,18 @@ static int get_issue(const forge_opts *o, long long number, json_t **out, grove_
                    number);
         goto done;
     }
-    *out = a.json;
-    a.json = NULL;
-    rc = 0;
+    rc = issue_from_json(a.json, out, err);
 done:
     answer_clear(&a);
     free(path);
     return rc;
 }
 
-int forge_get_issue(const forge_opts *o, long long number, json_t **out, grove_err *err)
+int forge_get_issue(const forge_opts *o, long long number, forge_issue *out, grove_err *err)
 {
     int rc;
 
-    *out = NULL;
+    memset(out, 0, sizeof(*out));
     rc = get_issue(o, number, out, err);
     if (rc != 0 && err)
         forge_redact(err->msg, sizeof(err->msg), o ? o->token : NULL);

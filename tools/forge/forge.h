@@ -42,8 +42,23 @@ int forge_create_pr(const forge_opts *o, const char *title, const char *body, co
                     const char *base, int draft, forge_pr *out, grove_err *err);
 void forge_pr_free(forge_pr *pr);
 
-/* GET /repos/{owner}/{repo}/issues/{number}: the issue object (new reference). */
-int forge_get_issue(const forge_opts *o, long long number, json_t **out, grove_err *err);
+/* A GitHub issue as grove keeps it. Strings malloc'd; NULL where GitHub sent none. */
+typedef struct forge_issue {
+    long long number;
+    char *title;
+    char *body;
+    char *state;
+    char *html_url;
+    char **labels; /* the labels' names, malloc'd */
+    size_t nlabels;
+} forge_issue;
+
+/*
+ * GET /repos/{owner}/{repo}/issues/{number} into *out (zeroed first; the
+ * caller frees it with forge_issue_free(), also after a failure).
+ */
+int forge_get_issue(const forge_opts *o, long long number, forge_issue *out, grove_err *err);
+void forge_issue_free(forge_issue *issue);
 
 /*
  * Parses a remote URL: https://[user[:pass]@]host[:port]/owner/name[.git],
