@@ -58,8 +58,3 @@ const char *arg_target(grove_ctx *ctx, const json_t *args, const char *key, grov
                key);
     return NULL;
 }
-
-int arg_launch(grove_ctx *ctx, const json_t *args, char **command, grove_err *err)
-{
-    return instance_agent_choice(ctx, arg_bool(args, "launch", -1), command, err);
-}

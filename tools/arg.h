@@ -34,10 +34,4 @@ int arg_issue(const json_t *v, issue_ref *out, grove_err *err);
  */
 const char *arg_target(grove_ctx *ctx, const json_t *args, const char *key, grove_err *err);
 
-/*
- * The `launch` argument of a spawn or fork: see instance_agent_choice().
- * *command is malloc'd (or NULL).
- */
-int arg_launch(grove_ctx *ctx, const json_t *args, char **command, grove_err *err);
-
 #endif
