@@ -1,6 +1,7 @@
 #include "mcp/jsonrpc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int rpc_depth(const char *text, size_t len, int limit)
@@ -33,11 +34,36 @@ int rpc_depth(const char *text, size_t len, int limit)
     return max;
 }
 
-json_t *rpc_parse(const char *line, size_t len, int *code, char *msg, size_t msglen)
+static int valid_id(const json_t *id)
+{
+    return json_is_string(id) || json_is_integer(id) || json_is_real(id);
+}
+
+/* What a refusal of valid JSON grove cannot take says, after jansson's text. */
+static const char *cannot_hold(const json_error_t *jerr)
+{
+    switch (json_error_code(jerr)) {
+    case json_error_duplicate_key:
+        return "a key may appear once in an object";
+    case json_error_numeric_overflow:
+        return "numbers must fit a 64-bit integer or a double";
+    case json_error_invalid_syntax:
+        if (strncmp(jerr->text, "invalid Unicode", 15) == 0)
+            return "a string may not hold a lone UTF-16 surrogate";
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
+json_t *rpc_parse(const char *line, size_t len, int *code, char *msg, size_t msglen,
+                  int *salvageable)
 {
     json_error_t jerr;
+    const char *why;
     json_t *v;
 
+    *salvageable = 0;
     if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
         line += 3;
         len -= 3;
@@ -47,8 +73,20 @@ json_t *rpc_parse(const char *line, size_t len, int *code, char *msg, size_t msg
         snprintf(msg, msglen, "invalid request: nested deeper than %d levels", RPC_MAX_DEPTH);
         return NULL;
     }
-    /* JSON_ALLOW_NUL: "\u0000" is valid JSON; consumers use lengths where it matters. */
-    v = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    /*
+     * JSON_ALLOW_NUL: "\u0000" is valid JSON; consumers use lengths where it
+     * matters. A key given twice is refused, never read as the last one.
+     */
+    v = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
+    if (!v && (why = cannot_hold(&jerr)) != NULL) {
+        *salvageable = 1;
+        *code = json_error_code(&jerr) == json_error_duplicate_key ? RPC_INVALID_REQUEST
+                                                                   : RPC_PARSE_ERROR;
+        snprintf(msg, msglen, "%s: %s at byte %d: %s",
+                 *code == RPC_PARSE_ERROR ? "parse error" : "invalid request", jerr.text,
+                 jerr.position, why);
+        return NULL;
+    }
     if (!v) {
         *code = RPC_PARSE_ERROR;
         snprintf(msg, msglen, "parse error: %s at byte %d", jerr.text, jerr.position);
@@ -57,9 +95,99 @@ json_t *rpc_parse(const char *line, size_t len, int *code, char *msg, size_t msg
     return v;
 }
 
-static int valid_id(const json_t *id)
+/* Reads 4 hex digits at p (at least 4 bytes readable); -1 when they are not hex. */
+static long hex4(const char *p)
 {
-    return json_is_string(id) || json_is_integer(id) || json_is_real(id);
+    long v = 0;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        char c = p[i];
+
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return -1;
+    }
+    return v;
+}
+
+json_t *rpc_salvage_id(const char *line, size_t len)
+{
+    char *copy;
+    json_t *v = NULL, *id = NULL;
+    size_t i;
+    int tries, repaired = 0, replaced = 0;
+
+    if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+        line += 3;
+        len -= 3;
+    }
+    if (!(copy = malloc(len + 1)))
+        return NULL;
+    memcpy(copy, line, len);
+    copy[len] = '\0';
+    /* Lone surrogate escapes become \uFFFD (the same length); pairs stay. */
+    for (i = 0; i + 6 <= len; i++) {
+        long u, low;
+
+        if (copy[i] != '\\')
+            continue;
+        if (copy[i + 1] != 'u' || (u = hex4(copy + i + 2)) < 0) {
+            i++; /* another escape: skip its second character */
+            continue;
+        }
+        if (u >= 0xD800 && u <= 0xDBFF && i + 12 <= len && copy[i + 6] == '\\' &&
+            copy[i + 7] == 'u' && (low = hex4(copy + i + 8)) >= 0xDC00 && low <= 0xDFFF) {
+            i += 11; /* a pair */
+            continue;
+        }
+        if (u >= 0xD800 && u <= 0xDFFF) {
+            memcpy(copy + i + 2, "FFFD", 4);
+            replaced = 1;
+        }
+        i += 5;
+    }
+    /*
+     * A number too big for jansson becomes a string of spaces of the same
+     * length (so that what follows keeps its place), one at a time, and the
+     * text is read again: the id, read as it was sent, is all that is
+     * wanted. An id that was such a number cannot be echoed: null.
+     */
+    for (tries = 0; tries < 64; tries++) {
+        json_error_t jerr;
+        size_t end, start;
+
+        v = json_loadb(copy, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        if (v || json_error_code(&jerr) != json_error_numeric_overflow || jerr.position <= 0 ||
+            (size_t)jerr.position > len)
+            break;
+        end = (size_t)jerr.position;
+        for (start = end;
+             start > 0 && copy[start - 1] && strchr("0123456789+-.eE", copy[start - 1]); start--)
+            ;
+        if (end - start < 2)
+            break;
+        copy[start] = '"';
+        memset(copy + start + 1, ' ', end - start - 2);
+        copy[end - 1] = '"';
+        repaired = 1;
+    }
+    free(copy);
+    id = json_is_object(v) ? json_object_get(v, "id") : NULL;
+    if (!valid_id(id) ||
+        (json_is_string(id) && replaced && strstr(json_string_value(id), "\xEF\xBF\xBD")) ||
+        (json_is_string(id) && repaired && json_string_length(id) > 0 &&
+         strspn(json_string_value(id), " ") == json_string_length(id)))
+        id = NULL; /* not the id as it was sent */
+    id = json_incref(id);
+    json_decref(v);
+    return id;
 }
 
 void rpc_classify(json_t *msg, rpc_msg *out)

@@ -20,10 +20,22 @@
 
 /*
  * Parses one message. A leading UTF-8 BOM is skipped. Returns a new
- * reference, or NULL with *code = RPC_PARSE_ERROR (not JSON, not UTF-8) or
- * RPC_INVALID_REQUEST (nested deeper than RPC_MAX_DEPTH) and msg filled.
+ * reference, or NULL with msg filled and *code = RPC_PARSE_ERROR (not JSON,
+ * not UTF-8, or JSON grove cannot hold: a number beyond int64 or double, a
+ * lone surrogate escape) or RPC_INVALID_REQUEST (nested deeper than
+ * RPC_MAX_DEPTH, or an object with a key twice). For the latter kinds
+ * *salvageable is set: rpc_salvage_id() finds the id to answer with.
  */
-json_t *rpc_parse(const char *line, size_t len, int *code, char *msg, size_t msglen);
+json_t *rpc_parse(const char *line, size_t len, int *code, char *msg, size_t msglen,
+                  int *salvageable);
+
+/*
+ * The id of a request that is JSON but that rpc_parse() refused (a number
+ * or a surrogate it cannot hold, a duplicate key): read leniently (numbers
+ * as reals, lone surrogate escapes as U+FFFD, the last of duplicate keys),
+ * so that the error can echo it. A new reference to a valid id, or NULL.
+ */
+json_t *rpc_salvage_id(const char *line, size_t len);
 
 /* Deepest nesting of arrays/objects in the JSON text (strings skipped); stops counting past
  * `limit`. */

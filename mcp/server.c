@@ -606,16 +606,20 @@ int mcp_server_handle_line(mcp_server *s, const char *line, size_t len)
     char msg[256];
     json_t *v;
     size_t i;
-    int code, rc;
+    int code, rc, salvageable;
 
     for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'); i++)
         ;
     if (i == len)
         return 0; /* blank line: nothing to do */
-    v = rpc_parse(line, len, &code, msg, sizeof(msg));
+    v = rpc_parse(line, len, &code, msg, sizeof(msg), &salvageable);
     if (!v) {
+        json_t *id = salvageable ? rpc_salvage_id(line, len) : NULL;
+
         grove_utf8_sanitize(msg);
-        return send_msg(s, rpc_error(NULL, code, msg, NULL));
+        rc = send_msg(s, rpc_error(id, code, msg, NULL));
+        json_decref(id);
+        return rc;
     }
     if (json_is_array(v)) {
         rc = handle_batch(s, v);

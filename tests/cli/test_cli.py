@@ -194,6 +194,36 @@ class Cli(unittest.TestCase):
         self.assertEqual(inst["worktree_path"], os.path.join(base, "work-a2"))
         self.assertTrue(os.path.isfile(os.path.join(base, "work-a2", "README.md")))
 
+    def test_config_refuses_a_secret_on_the_command_line(self):
+        token = "ghp_OnTheCommandLine0123456789abcdefXYZ"
+        for key in ("github.token", "deploy.api_key"):
+            p = self.grove("config", "set", key, token)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(b"--secret", p.stderr)
+            self.assertIn(b"nothing was stored", p.stderr)
+            self.assertEqual(self.grove("config", "get", key).returncode, 1)
+        db = os.path.join(self.repo, ".git", "grove", "grove.db")
+        for f in (db, db + "-wal"):
+            if os.path.exists(f):
+                with open(f, "rb") as fh:
+                    self.assertNotIn(token.encode(), fh.read())
+        # an ordinary setting is still set the plain way
+        self.assertEqual(self.grove("config", "set", "git.remote", "upstream").returncode, 0)
+
+    def test_relative_base_path_is_relative_to_the_repository(self):
+        self.assertEqual(self.grove("config", "set", "worktrees.base_path", "../rel-wts").returncode,
+                         0)
+        want = os.path.join(self.tmp, "rel-wts")
+        sub = os.path.join(self.repo, "deep", "er")
+        os.makedirs(sub)
+        for cwd in (self.repo, sub):
+            p = self.grove("init", cwd=cwd)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn(want, p.stdout.decode())
+            self.assertNotIn(os.path.join(sub, "..", "rel-wts"), p.stdout.decode())
+        inst = self.spawn()
+        self.assertEqual(inst["worktree_path"], os.path.join(want, "work-a1"))
+
     def test_config_secret(self):
         token = "ghp_CliSecretTokenValue0123456789XYZ"
         tb = token.encode()

@@ -40,9 +40,12 @@ int fuzz_utf8_valid(const char *s, size_t len);
 
 /* What the server owes one received line (see fuzz_owed()). */
 typedef enum fuzz_owed_kind {
-    OWED_UNKNOWN,  /* anything well-formed (a batch, a response, ...) */
-    OWED_NOTHING,  /* a blank line or a notification: no output at all */
-    OWED_RESPONSE, /* exactly one response, whose id is `id` (json null: id null) */
+    OWED_UNKNOWN,          /* anything well-formed (a batch, a response, ...) */
+    OWED_NOTHING,          /* a blank line or a notification: no output at all */
+    OWED_RESPONSE,         /* exactly one response, whose id is `id` (json null: id null) */
+    OWED_RESPONSE_SOME_ID, /* exactly one response, whose id is null or a valid id: JSON that
+                              jansson cannot hold (a number beyond int64 or double, a lone
+                              surrogate), whose id grove salvages when it can */
 } fuzz_owed_kind;
 
 /*

@@ -110,6 +110,7 @@ static int is_id(const json_t *id)
 
 fuzz_owed_kind fuzz_owed(const char *line, size_t len, json_t **id)
 {
+    json_error_t jerr;
     json_t *v, *jsonrpc, *method, *mid;
     fuzz_owed_kind kind = OWED_RESPONSE;
     size_t i;
@@ -123,7 +124,22 @@ fuzz_owed_kind fuzz_owed(const char *line, size_t len, json_t **id)
         line += 3;
         len -= 3;
     }
-    v = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    v = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
+    if (!v && (json_error_code(&jerr) == json_error_numeric_overflow ||
+               strncmp(jerr.text, "invalid Unicode", 15) == 0))
+        return OWED_RESPONSE_SOME_ID;
+    if (!v && json_error_code(&jerr) == json_error_duplicate_key) {
+        /* refused whatever it is; the id echoed is the last one given */
+        v = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        if (!v && (json_error_code(&jerr) == json_error_numeric_overflow ||
+                   strncmp(jerr.text, "invalid Unicode", 15) == 0))
+            return OWED_RESPONSE_SOME_ID;
+        if (v && value_depth(v) <= RPC_MAX_DEPTH && json_is_object(v) &&
+            is_id(json_object_get(v, "id")))
+            *id = json_incref(json_object_get(v, "id"));
+        json_decref(v);
+        return OWED_RESPONSE;
+    }
     if (!v || value_depth(v) > RPC_MAX_DEPTH) {
         json_decref(v);
         return OWED_RESPONSE; /* parse error or too deep: one error, id null */
@@ -273,12 +289,15 @@ void fuzz_check_output(const char *out, size_t len, fuzz_owed_kind owed, const j
         problem = "more than one response to one line";
     if (!problem && owed == OWED_NOTHING && (responses || notes))
         problem = "output for a line that calls for none";
-    if (!problem && owed == OWED_RESPONSE && responses == 0)
+    if (!problem && (owed == OWED_RESPONSE || owed == OWED_RESPONSE_SOME_ID) && responses == 0)
         problem = "no response to a line that calls for one";
     if (!problem && owed == OWED_RESPONSE &&
         !(id ? json_equal(resp_id, (json_t *)id) : json_is_null(resp_id)))
         problem = "the response's id is not the request's (or null)";
-    if (!problem && notes > 0 && owed != OWED_RESPONSE && owed != OWED_UNKNOWN)
+    if (!problem && owed == OWED_RESPONSE_SOME_ID && !json_is_null(resp_id) && !is_id(resp_id))
+        problem = "the response's id is neither null nor an id";
+    if (!problem && notes > 0 && owed != OWED_RESPONSE && owed != OWED_RESPONSE_SOME_ID &&
+        owed != OWED_UNKNOWN)
         problem = "progress for a line that is not a request";
     json_decref(resp_id);
     if (problem) {

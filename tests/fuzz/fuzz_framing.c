@@ -124,18 +124,22 @@ static void dump_check(json_t *msg, const char *what)
 static void rpc_line(const char *line, size_t len)
 {
     char msg[256];
-    int code = 0;
-    json_t *v;
+    int code = 0, salvageable = 0;
+    json_t *v, *id;
     rpc_msg m;
 
     msg[0] = '\0';
-    v = rpc_parse(line, len, &code, msg, sizeof(msg));
+    v = rpc_parse(line, len, &code, msg, sizeof(msg), &salvageable);
     if (!v) {
         FUZZ_CHECK(code == RPC_PARSE_ERROR || code == RPC_INVALID_REQUEST,
                    "rpc_parse failed with code %d", code);
         FUZZ_CHECK(msg[0] != '\0', "rpc_parse failed without a message");
+        id = salvageable ? rpc_salvage_id(line, len) : NULL;
+        FUZZ_CHECK(!id || json_is_string(id) || json_is_number(id),
+                   "rpc_salvage_id returned an id that is not a string or a number");
         grove_utf8_sanitize(msg);
-        dump_check(rpc_error(NULL, code, msg, NULL), "parse error");
+        dump_check(rpc_error(id, code, msg, NULL), "parse error");
+        json_decref(id);
         return;
     }
     FUZZ_CHECK(depth_of(v) <= RPC_MAX_DEPTH, "rpc_parse accepted a value nested %d deep",

@@ -13,8 +13,8 @@
 static json_t *parse_ok(const char *s)
 {
     char msg[256];
-    int code = 0;
-    json_t *v = rpc_parse(s, strlen(s), &code, msg, sizeof(msg));
+    int code = 0, salvageable = 0;
+    json_t *v = rpc_parse(s, strlen(s), &code, msg, sizeof(msg), &salvageable);
 
     assert_non_null(v);
     return v;
@@ -23,12 +23,57 @@ static json_t *parse_ok(const char *s)
 static int parse_fails(const char *s, size_t len)
 {
     char msg[256];
-    int code = 0;
-    json_t *v = rpc_parse(s, len, &code, msg, sizeof(msg));
+    int code = 0, salvageable = 0;
+    json_t *v = rpc_parse(s, len, &code, msg, sizeof(msg), &salvageable);
 
     assert_null(v);
     assert_true(strlen(msg) > 0);
     return code;
+}
+
+/* JSON grove refuses, and the id its error echoes (as compact JSON; "none" when none). */
+static void refused_with_id(const char *s, int want_code, const char *want_id)
+{
+    char msg[256], *got;
+    int code = 0, salvageable = 0;
+    json_t *id;
+
+    assert_null(rpc_parse(s, strlen(s), &code, msg, sizeof(msg), &salvageable));
+    assert_int_equal(code, want_code);
+    assert_true(salvageable);
+    id = rpc_salvage_id(s, strlen(s));
+    got = id ? json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT) : strdup("none");
+    if (strcmp(got, want_id) != 0)
+        fail_msg("%s: id %s, want %s (%s)", s, got, want_id, msg);
+    free(got);
+    json_decref(id);
+}
+
+static void test_refusals_echo_the_id(void **state)
+{
+    (void)state;
+    /* a number beyond int64 or double, a lone surrogate, a duplicate key: the id comes back */
+    refused_with_id("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\",\"params\":{\"n\":"
+                    "99999999999999999999}}",
+                    RPC_PARSE_ERROR, "7");
+    refused_with_id("{\"id\":\"a\",\"x\":-1e400}", RPC_PARSE_ERROR, "\"a\"");
+    refused_with_id("{\"id\":8,\"p\":{\"x\":\"\\ud800\"}}", RPC_PARSE_ERROR, "8");
+    refused_with_id("{\"id\":9,\"p\":\"\\udc00\\ud800\"}", RPC_PARSE_ERROR, "9");
+    refused_with_id("\xEF\xBB\xBF{\"id\":10,\"p\":\"\\ud800x\"}", RPC_PARSE_ERROR, "10");
+    /* a pair in the id survives */
+    refused_with_id("{\"id\":\"\\ud83d\\ude00\",\"p\":\"\\ud800\"}", RPC_PARSE_ERROR,
+                    "\"\xF0\x9F\x98\x80\"");
+    refused_with_id("{\"id\":\"\\ud800\",\"method\":\"ping\"}", RPC_PARSE_ERROR, "none");
+    /* an id that is itself the number too big, or a lone surrogate, cannot be echoed */
+    refused_with_id("{\"id\":1e400,\"method\":\"ping\"}", RPC_PARSE_ERROR, "none");
+    refused_with_id("{\"id\":-99999999999999999999,\"x\":1e999}", RPC_PARSE_ERROR, "none");
+    refused_with_id("{\"x\":1e999,\"y\":[99999999999999999999],\"id\":-3}", RPC_PARSE_ERROR, "-3");
+    refused_with_id("{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"ping\",\"method\":\"x\"}",
+                    RPC_INVALID_REQUEST, "11");
+    refused_with_id("{\"id\":12,\"params\":{\"a\":1,\"a\":2}}", RPC_INVALID_REQUEST, "12");
+    /* an id that is an object (invalid), a batch: no id to echo */
+    refused_with_id("{\"id\":{},\"x\":99999999999999999999}", RPC_PARSE_ERROR, "none");
+    refused_with_id("[{\"id\":1,\"x\":99999999999999999999}]", RPC_PARSE_ERROR, "none");
 }
 
 static void test_parse_errors(void **state)
@@ -60,7 +105,7 @@ static void test_parse_accepts_bom_and_escaped_nul(void **state)
 static void test_depth_limit(void **state)
 {
     char buf[400];
-    int i, code = 0;
+    int i, code = 0, salvageable = 0;
     json_t *v;
     char msg[128];
 
@@ -70,13 +115,14 @@ static void test_depth_limit(void **state)
         buf[i] = '[';
     for (i = 0; i < 64; i++)
         buf[64 + i] = ']';
-    v = rpc_parse(buf, 128, &code, msg, sizeof(msg));
+    v = rpc_parse(buf, 128, &code, msg, sizeof(msg), &salvageable);
     assert_non_null(v);
     json_decref(v);
     memmove(buf + 1, buf, 128);
     buf[0] = '[';
     buf[129] = ']';
-    assert_null(rpc_parse(buf, 130, &code, msg, sizeof(msg)));
+    assert_null(rpc_parse(buf, 130, &code, msg, sizeof(msg), &salvageable));
+    assert_false(salvageable);
     assert_int_equal(code, RPC_INVALID_REQUEST);
     assert_int_equal(rpc_depth("[\"[[[[\\\"[[\"]", 13, 64), 1);
     assert_int_equal(rpc_depth("{\"a\":[{}]}", 10, 64), 3);
@@ -200,6 +246,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_refusals_echo_the_id),
         cmocka_unit_test(test_parse_accepts_bom_and_escaped_nul),
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_classify_requests_and_notifications),

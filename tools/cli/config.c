@@ -43,6 +43,20 @@ static const setting SETTINGS[] = {
     {"worktrees.setup_command", NULL, NULL, NULL, 0, "no setup command"},
 };
 
+/*
+ * 1 when `key` holds a credential: a setting grove knows as a secret
+ * (github.token), or any key whose name says so (token, password, ...).
+ */
+static int secret_setting(const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(SETTINGS) / sizeof(SETTINGS[0]); i++)
+        if (strcmp(SETTINGS[i].key, key) == 0)
+            return SETTINGS[i].secret;
+    return secret_key_name(key);
+}
+
 /* <parent of the main worktree>/<repo name>.worktrees, as ctx_open() computes it. */
 static char *default_base(grove_ctx *ctx)
 {
@@ -262,6 +276,15 @@ int cmd_config(int argc, char **argv)
     if (strcmp(verb, "set") == 0 && is_secret && a.npos == 3) {
         fprintf(stderr, "grove config: --secret reads the value from stdin; do not pass it as an "
                         "argument (it would be in your shell history and the process list)\n");
+        return 2;
+    }
+    if (strcmp(verb, "set") == 0 && !is_secret && a.npos == 3 && secret_setting(a.pos[1])) {
+        fprintf(stderr,
+                "grove config: '%s' is a secret: give it on stdin with --secret, e.g. printf %%s "
+                "\"$TOKEN\" | grove config set %s --secret (a value on the command line is "
+                "visible in the process list and your shell history, and would be stored in "
+                "clear); nothing was stored\n",
+                a.pos[1], a.pos[1]);
         return 2;
     }
     if (!((strcmp(verb, "get") == 0 && a.npos == 2) ||

@@ -100,25 +100,58 @@ int ctx_check_repo(grove_ctx *ctx, grove_err *err)
 }
 
 /* An absolute version of `path` (relative to the working directory), without trailing slashes. */
-static char *absolute(const char *path)
+/*
+ * Removes "." and ".." components and repeated slashes from an absolute
+ * path, in place, without touching the file system (the folder may not
+ * exist yet): "/a/b/../c/./d//" becomes "/a/c/d".
+ */
+static void path_clean(char *p)
+{
+    char *out = p, *in = p; /* out never passes in - 1: nothing unread is overwritten */
+
+    while (*in) {
+        size_t n;
+
+        while (*in == '/')
+            in++;
+        if (!(n = strcspn(in, "/")))
+            break;
+        if (n == 2 && in[0] == '.' && in[1] == '.') {
+            while (out > p && *--out != '/')
+                ; /* back to the slash before the last component */
+        } else if (!(n == 1 && in[0] == '.')) {
+            *out++ = '/';
+            memmove(out, in, n);
+            out += n;
+        }
+        in += n;
+    }
+    if (out == p)
+        *out++ = '/';
+    *out = '\0';
+}
+
+/* `path` made absolute against `dir` (NULL: the working directory), cleaned (path_clean()). */
+static char *absolute_in(const char *path, const char *dir)
 {
     char cwd[PATH_MAX];
     char *out;
-    size_t n;
 
     if (path[0] == '/') {
         out = strdup(path);
     } else {
-        if (!getcwd(cwd, sizeof(cwd)))
+        if (!dir && !(dir = getcwd(cwd, sizeof(cwd))))
             return NULL;
-        out = grove_asprintf("%s/%s", cwd, path);
+        out = grove_asprintf("%s/%s", dir, path);
     }
-    if (!out)
-        return NULL;
-    n = strlen(out);
-    while (n > 1 && out[n - 1] == '/')
-        out[--n] = '\0';
+    if (out)
+        path_clean(out);
     return out;
+}
+
+static char *absolute(const char *path)
+{
+    return absolute_in(path, NULL);
 }
 
 /* The instance whose worktree holds the working directory: <base>/<id>/... */
@@ -228,7 +261,12 @@ int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err)
 
     base = ctx_setting(ctx, "GROVE_WORKTREES", "worktrees.base_path");
     if (base) {
-        ctx->worktrees_base = absolute(base);
+        /*
+         * A relative base is relative to the repository (its main worktree), not
+         * to each server's working directory: every server of the repository,
+         * whichever worktree it runs in, must find the same folder.
+         */
+        ctx->worktrees_base = absolute_in(base, gitops_workdir(ctx->repo));
     } else {
         const char *wd = gitops_workdir(ctx->repo);
         const char *name = strrchr(wd, '/');
