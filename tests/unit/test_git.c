@@ -37,6 +37,7 @@ typedef struct fixture {
     char c1[41];         /* main~1 */
     char c2[41];         /* main */
     gitops_repo *r;
+    pid_t server; /* a test server to stop in teardown (when a test failed before it did), or 0 */
 } fixture;
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -156,6 +157,10 @@ static int teardown(void **state)
 {
     fixture *fx = *state;
 
+    if (fx->server > 0) { /* it holds the test's stdout: meson would wait for it */
+        kill(fx->server, SIGKILL);
+        waitpid(fx->server, NULL, 0);
+    }
     gitops_repo_free(fx->r);
     unit_rmrf(fx->root);
     free(fx);
@@ -1883,6 +1888,34 @@ static pid_t start_401_server(const char *host, const char *portfile, const char
     return pid;
 }
 
+static void test_url_host(void **state)
+{
+    static const char *const cases[][2] = {
+        {"https://github.com/o/r.git", "github.com"},
+        {"https://x-access-token:t@GitHub.COM:443/o/r", "github.com"},
+        {"https://a@b@evil.example/o/r", "evil.example"},
+        {"http://127.0.0.1:8080/x", "127.0.0.1"},
+        {"http://[::1]:9/x", "[::1]"},
+        {"https://github.com.evil.example/o/r", "github.com.evil.example"},
+        {"https://evil.example/github.com/o/r", "evil.example"},
+        {"https://evil.example?github.com", "evil.example"},
+        {"ssh://git@github.com/o/r", "github.com"},
+    };
+    char host[64];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(gitops_url_host(cases[i][0], host, sizeof(host)), 0);
+        assert_string_equal(host, cases[i][1]);
+    }
+    assert_int_equal(gitops_url_host("github.com/o/r", host, sizeof(host)), -1);
+    assert_int_equal(gitops_url_host("https:///o/r", host, sizeof(host)), -1);
+    assert_int_equal(gitops_url_host("https://[::1/o", host, sizeof(host)), -1);
+    assert_int_equal(gitops_url_host("https://a-very-long-host.example/", host, 8), -1);
+    assert_int_equal(gitops_url_host(NULL, host, sizeof(host)), -1);
+}
+
 static void test_push_credentials_refused(void **state)
 {
     fixture *fx = *state;
@@ -1896,7 +1929,7 @@ static void test_push_credentials_refused(void **state)
     make_origin(fx, sha);
     snprintf(portfile, sizeof(portfile), "%s/port", fx->root);
     snprintf(log, sizeof(log), "%s/auth.log", fx->root);
-    srv = start_401_server("127.0.0.1", portfile, log);
+    fx->server = srv = start_401_server("127.0.0.1", portfile, log);
     port = read_file(portfile);
     assert_non_null(port);
     assert_int_equal(
@@ -1904,6 +1937,15 @@ static void test_push_credentials_refused(void **state)
     o.remote = "web";
     o.branch = "grove/push";
     o.token = PUSH_TOKEN;
+    /* A host that is neither github.com nor the API's: the token is not offered. */
+    o.token_host = "ghe.example.com";
+    assert_int_equal(gitops_push(fx->r, &o, &err), -1);
+    auth = unit_sh_out("grep -vc '^None$' '%s'", log);
+    assert_string_equal(auth, "0");
+    free(auth);
+    assert_int_equal(unlink(log), 0);
+    /* The API's host (here the loopback test server) gets it. */
+    o.token_host = "127.0.0.1";
     assert_int_equal(gitops_push(fx->r, &o, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);
     assert_non_null(strstr(err.msg, "the remote refused the credentials: "));
@@ -1924,18 +1966,20 @@ static void test_push_credentials_refused(void **state)
     assert_non_null(strstr(err.msg, "no token was given"));
     kill(srv, SIGTERM);
     assert_int_equal(waitpid(srv, &st, 0), srv);
+    fx->server = 0;
     free(port);
 
     /* Plain http to another host: the token is not sent in clear text. */
     assert_int_equal(unlink(portfile), 0);
     assert_int_equal(unlink(log), 0);
-    srv = start_401_server("127.0.0.2", portfile, log);
+    fx->server = srv = start_401_server("127.0.0.2", portfile, log);
     port = read_file(portfile);
     assert_non_null(port);
     assert_int_equal(
         unit_sh("git -C '%s' remote add plain 'http://127.0.0.2:%s/o/r.git'", fx->repo, port), 0);
     o.remote = "plain";
     o.token = PUSH_TOKEN;
+    o.token_host = "127.0.0.2"; /* even the API's host: never in clear text over a network */
     assert_int_equal(gitops_push(fx->r, &o, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);
     auth = unit_sh_out("grep -vc '^None$' '%s'", log);
@@ -1946,6 +1990,7 @@ static void test_push_credentials_refused(void **state)
     free(auth);
     kill(srv, SIGTERM);
     assert_int_equal(waitpid(srv, &st, 0), srv);
+    fx->server = 0;
     free(port);
 }
 
@@ -2405,6 +2450,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_push_file_url_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_transport_errors_hide_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_credentials_refused, setup, teardown),
+        cmocka_unit_test(test_url_host),
     };
     return unit_run_git_tests("git", tests, sizeof(tests) / sizeof(tests[0]));
 }

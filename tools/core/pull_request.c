@@ -146,7 +146,7 @@ int pull_request_open(grove_ctx *ctx, const char *id, const pr_opts *o, const gr
     const char *base = NULL, *branch;
     grove_instance inst = {0};
     char *remote = NULL, *remote_url = NULL, *token = NULL;
-    char head[41];
+    char head[41], api_host[256];
     github_target target = {0};
     forge_pr pr = {0};
     gitops_push_opts po = {0};
@@ -166,9 +166,13 @@ int pull_request_open(grove_ctx *ctx, const char *id, const pr_opts *o, const gr
     if (gitops_remote_url(ctx->repo, remote, &remote_url, err) != 0)
         goto done;
     token = ctx_github_token(ctx);
+    github_find_target(ctx, remote_url, &target);
     po.remote = remote;
     po.branch = branch;
     po.token = token;
+    /* The token goes to github.com and to the API's own host (GitHub Enterprise), nowhere else. */
+    if (target.api_url && gitops_url_host(target.api_url, api_host, sizeof(api_host)) == 0)
+        po.token_host = api_host;
     po.progress = p ? on_push : NULL;
     po.progress_arg = &ps;
     grove_progress_step(p, 2, PR_STEPS, "pushing");
@@ -176,7 +180,6 @@ int pull_request_open(grove_ctx *ctx, const char *id, const pr_opts *o, const gr
         goto done;
     grove_progress_step(p, 3, PR_STEPS, "pushed");
 
-    github_find_target(ctx, remote_url, &target);
     if (target.api_url && token) {
         forge_opts fo = {0};
 

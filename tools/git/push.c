@@ -1,10 +1,12 @@
 /* push: remotes as their configuration describes them, and pushing a branch. */
 #include "tools/git/git_internal.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- remotes and push -------------------------------------------------- */
 
@@ -203,25 +205,62 @@ typedef struct push_state {
     size_t remote_len;
 } push_state;
 
-/*
- * 1 when a token may be sent to `url`: https, or plain http to this
- * machine only (tests, local proxies). Never in clear text over a network.
- */
-static int token_url_ok(const char *url)
+int gitops_url_host(const char *url, char *host, size_t n)
 {
-    static const char *const local[] = {"http://127.0.0.1:", "http://127.0.0.1/",
-                                        "http://localhost:", "http://localhost/",
-                                        "http://[::1]:",     "http://[::1]/"};
-    size_t i;
+    const char *p = url ? strstr(url, "://") : NULL, *end, *at;
+    size_t i, len;
 
-    if (!url)
-        return 0;
-    if (strncmp(url, "https://", 8) == 0)
-        return 1;
-    for (i = 0; i < sizeof(local) / sizeof(local[0]); i++)
-        if (strncmp(url, local[i], strlen(local[i])) == 0)
-            return 1;
+    if (!p || p == url)
+        return -1;
+    p += 3;
+    end = p + strcspn(p, "/?#");
+    at = memchr(p, '@', (size_t)(end - p));
+    while (at) { /* the last '@' before the path ends the userinfo */
+        const char *next = memchr(at + 1, '@', (size_t)(end - at - 1));
+
+        if (!next)
+            break;
+        at = next;
+    }
+    if (at)
+        p = at + 1;
+    if (*p == '[') {
+        const char *close = memchr(p, ']', (size_t)(end - p));
+
+        if (!close)
+            return -1;
+        len = (size_t)(close - p) + 1;
+    } else {
+        len = strcspn(p, ":/?#");
+        if (p + len > end)
+            len = (size_t)(end - p);
+    }
+    if (len == 0 || len >= n)
+        return -1;
+    for (i = 0; i < len; i++)
+        host[i] = (char)tolower((unsigned char)p[i]);
+    host[len] = '\0';
     return 0;
+}
+
+/*
+ * 1 when the token may be offered to `url`: its host is github.com or
+ * `token_host` (the API's host), over https, or over http only to a
+ * loopback address (tests, local proxies). Never to another host, never
+ * in clear text over a network.
+ */
+static int token_url_ok(const char *url, const char *token_host)
+{
+    char host[256];
+    int https = url && strncmp(url, "https://", 8) == 0;
+    int http = url && strncmp(url, "http://", 7) == 0;
+
+    if ((!https && !http) || gitops_url_host(url, host, sizeof(host)) != 0)
+        return 0;
+    if (strcmp(host, "github.com") != 0 && !(token_host && strcasecmp(host, token_host) == 0))
+        return 0;
+    return https || strcmp(host, "127.0.0.1") == 0 || strcmp(host, "localhost") == 0 ||
+           strcmp(host, "[::1]") == 0;
 }
 
 static int push_credentials(git_credential **out, const char *url, const char *user_from_url,
@@ -240,7 +279,7 @@ static int push_credentials(git_credential **out, const char *url, const char *u
         return GIT_EAUTH;
     }
     if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && ps->o->token && *ps->o->token &&
-        token_url_ok(url))
+        token_url_ok(url, ps->o->token_host))
         return git_credential_userpass_plaintext_new(out, "x-access-token", ps->o->token);
     if (allowed & GIT_CREDENTIAL_SSH_KEY)
         return git_credential_ssh_key_from_agent(out, user);
