@@ -363,7 +363,80 @@ static void test_tmux_cwd_with_format(void **state)
     agent_free_argv(argv);
 }
 
-/* Long text goes in several send-keys calls, without cutting UTF-8. */
+/*
+ * Feedback reaches an agent that asked for bracketed paste as one paste
+ * without control characters: ^C, CR, ESC (so no early end of the paste),
+ * DEL and C1 are gone; newline and tab stay (tmux pastes LF as CR).
+ */
+static void test_tmux_send_is_one_clean_paste(void **state)
+{
+    char dir[PATH_MAX];
+    char **argv;
+    char *ready, *got;
+    agent_handle h;
+    grove_err err = GROVE_ERR_INIT;
+    int i;
+    const char *text = "a\x03"
+                       "b\rc\x1b[201~d\ne\x7f\xc2\x85"
+                       "f\tg\x04h \xc3\xa9";
+    const char *want = "\x1b[200~abc[201~d\ref\tgh \xc3\xa9\x1b[201~\r";
+
+    (void)state;
+    if (!agent_have_tmux())
+        skip();
+    mkdir_in(dir, sizeof(dir), "tmux-paste");
+    ready = path_in(dir, "ready");
+    got = path_in(dir, "got.bin");
+    /* an agent's input box: raw mode, and it asks the terminal for bracketed paste */
+    argv = argv_of("[\"sh\",\"-c\",\"stty raw -echo; printf '\\\\033[?2004h'; touch ready; "
+                   "cat > got.bin\"]",
+                   NULL);
+    assert_int_equal(agent_launch("work-9-a1", dir, argv, NULL, 1, &h, &err), 0);
+    for (i = 0; i < 250 && !exists(ready); i++)
+        nap();
+    assert_true(exists(ready));
+    assert_int_equal(agent_send_keys(h.session, text, &err), 0);
+    assert_true(wait_content(got, want, 10000));
+    assert_int_equal(agent_alive(h.session, h.pid), 1);
+    assert_int_equal(agent_stop(h.session, h.pid, &err), 0);
+    free(ready);
+    free(got);
+    agent_free_argv(argv);
+}
+
+/* ^C in feedback does not interrupt a line-mode agent (it would die of SIGINT). */
+static void test_tmux_send_cannot_interrupt(void **state)
+{
+    char dir[PATH_MAX];
+    char **argv;
+    char *ready, *got;
+    agent_handle h;
+    grove_err err = GROVE_ERR_INIT;
+    int i;
+
+    (void)state;
+    if (!agent_have_tmux())
+        skip();
+    mkdir_in(dir, sizeof(dir), "tmux-intr");
+    ready = path_in(dir, "ready");
+    got = path_in(dir, "got.txt");
+    argv = argv_of("[\"sh\",\"-c\",\"touch ready; cat > got.txt\"]", NULL);
+    assert_int_equal(agent_launch("work-10-a1", dir, argv, NULL, 1, &h, &err), 0);
+    for (i = 0; i < 250 && !exists(ready); i++)
+        nap();
+    assert_true(exists(ready));
+    assert_int_equal(agent_send_keys(h.session, "x\x03y\x04", &err), 0);
+    assert_true(wait_content(got, "xy\n", 10000));
+    assert_int_equal(agent_send_keys(h.session, "still here", &err), 0);
+    assert_true(wait_content(got, "xy\nstill here\n", 10000));
+    assert_int_equal(agent_alive(h.session, h.pid), 1);
+    assert_int_equal(agent_stop(h.session, h.pid, &err), 0);
+    free(ready);
+    free(got);
+    agent_free_argv(argv);
+}
+
+/* Long text arrives whole, without cutting UTF-8. */
 static void test_tmux_send_long_text(void **state)
 {
     char dir[PATH_MAX];
@@ -736,6 +809,8 @@ int main(void)
         cmocka_unit_test(test_tmux_prompt_argument),
         cmocka_unit_test(test_tmux_cwd_with_format),
         cmocka_unit_test(test_tmux_send_long_text),
+        cmocka_unit_test(test_tmux_send_is_one_clean_paste),
+        cmocka_unit_test(test_tmux_send_cannot_interrupt),
         cmocka_unit_test(test_launch_refuses),
         cmocka_unit_test(test_detached),
         cmocka_unit_test(test_stop_detached),

@@ -38,13 +38,13 @@
 #include <unistd.h>
 
 #include "tools/base/buf.h"
+#include "tools/base/io.h"
 
 extern char **environ;
 
 #define TMUX_TIMEOUT_MS   10000.0
 #define TMUX_OUT_MAX      (4u << 20) /* bytes of tmux stdout kept */
 #define TMUX_ERR_MAX      512        /* bytes of tmux stderr kept */
-#define SEND_CHUNK        8192       /* bytes of text per send-keys call */
 #define STOP_GRACE_MS     2000.0
 #define STOP_KILL_WAIT_MS 1000.0
 #define ID_MAX            128
@@ -999,43 +999,91 @@ int agent_stop(const char *session, long long pid, grove_err *err)
 
 /* ---- typing ------------------------------------------------------------ */
 
+/*
+ * text without what a terminal would act on: C0 control characters (but
+ * newline and tab), DEL and C1 (U+0080..U+009F, two bytes in UTF-8).
+ * ESC goes with C0, so no escape sequence (an end of bracketed paste
+ * included) survives. Malloc'd; NULL when memory ran out.
+ */
+static char *printable(const char *text)
+{
+    size_t i, o = 0, n = strlen(text);
+    char *out = malloc(n + 1);
+
+    if (!out)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+            continue;
+        if (c == 0xC2 && i + 1 < n && (unsigned char)text[i + 1] >= 0x80 &&
+            (unsigned char)text[i + 1] <= 0x9F) {
+            i++;
+            continue;
+        }
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Writes text to a new 0600 file; its path into path (size n). 0 or -1 with err filled. */
+static int paste_file(const char *text, char *path, size_t n, grove_err *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    size_t len = strlen(text);
+    int fd;
+
+    snprintf(path, n, "%s/grove-paste-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if ((fd = mkstemp(path)) < 0) /* 0600 */
+        return grove_fail(err, GROVE_EIO, "cannot make a file for the text: %s", strerror(errno));
+    if (io_write_all(fd, text, len) != 0) {
+        grove_fail(err, GROVE_EIO, "cannot write the text to '%s': %s", path, strerror(errno));
+        close(fd);
+        unlink(path);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 int agent_send_keys(const char *session, const char *text, grove_err *err)
 {
-    char errtext[TMUX_ERR_MAX];
-    char *target = NULL, *chunk = NULL;
-    size_t len, off = 0;
+    char errtext[TMUX_ERR_MAX], path[PATH_MAX] = "", buffer[64];
+    char *target = NULL, *clean = NULL;
     int code = 0, rc = -1;
 
     if (!session || !*session)
         return grove_fail(err, GROVE_EINVAL, "no agent session to send keys to");
-    if (!text)
-        text = "";
     if (!session_exists(session))
         return grove_fail(err, GROVE_ENOTFOUND, "agent session '%s' is not running", session);
     target = grove_asprintf("=%s:", session);
-    chunk = malloc(SEND_CHUNK + 1);
-    if (!target || !chunk) {
+    clean = printable(text ? text : "");
+    if (!target || !clean) {
         grove_nomem(err);
         goto done;
     }
-    len = strlen(text);
-    while (off < len) {
-        const char *args[] = {"send-keys", "-t", target, "-l", "--", chunk, NULL};
-        size_t n = len - off;
+    /*
+     * One bracketed paste (when the program asked for bracketed paste: an
+     * agent's input box takes it as typed text, newlines and all, and no
+     * line of it is submitted on its own), then Enter.
+     */
+    if (*clean) {
+        const char *load[] = {"load-buffer", "-b", buffer, path, NULL};
+        const char *paste[] = {"paste-buffer", "-p", "-d", "-b", buffer, "-t", target, NULL};
 
-        if (n > SEND_CHUNK) {
-            n = SEND_CHUNK;
-            /* do not cut a UTF-8 sequence */
-            while (n > 1 && ((unsigned char)text[off + n] & 0xC0) == 0x80)
-                n--;
-        }
-        memcpy(chunk, text + off, n);
-        chunk[n] = '\0';
-        if (tmux_run(args, NULL, &code, errtext, sizeof(errtext), err) != 0)
+        snprintf(buffer, sizeof(buffer), "grove-paste-%ld", (long)getpid());
+        if (paste_file(clean, path, sizeof(path), err) != 0)
+            goto done;
+        if (tmux_run(load, NULL, &code, errtext, sizeof(errtext), err) != 0)
             goto done;
         if (code != 0)
             goto failed;
-        off += n;
+        if (tmux_run(paste, NULL, &code, errtext, sizeof(errtext), err) != 0)
+            goto done;
+        if (code != 0)
+            goto failed;
     }
     {
         const char *args[] = {"send-keys", "-t", target, "Enter", NULL};
@@ -1054,7 +1102,9 @@ failed:
         grove_fail(err, GROVE_EIO, "cannot send keys to agent session '%s': %s", session,
                    errtext[0] ? errtext : "tmux failed");
 done:
-    free(chunk);
+    if (path[0])
+        unlink(path);
+    free(clean);
     free(target);
     return rc;
 }

@@ -74,8 +74,13 @@ int agent_pid_alive(long long pid);
 int agent_stop(const char *session, long long pid, grove_err *err);
 
 /*
- * Types `text` into the tmux session as literal keys (`send-keys -l`), then
- * presses Enter. GROVE_ENOTFOUND when the session does not exist.
+ * Delivers `text` into the tmux session as one bracketed paste (tmux
+ * load-buffer from a 0600 file, paste-buffer -p: the brackets go around it
+ * when the program asked for bracketed paste), then presses Enter. The
+ * text loses what a terminal would act on first: C0 control characters
+ * but newline and tab, DEL and C1, so it can neither interrupt the program
+ * (^C, ^D), answer a prompt on its own (CR) nor end the paste (ESC[201~).
+ * GROVE_ENOTFOUND when the session does not exist.
  */
 int agent_send_keys(const char *session, const char *text, grove_err *err);
 
