@@ -11,6 +11,7 @@
 #include "tools/base/buf.h"
 #include "tools/base/grove.h"
 #include "tools/base/secret.h"
+#include "tools/base/url.h"
 
 static void test_buf_grows_and_stays_terminated(void **state)
 {
@@ -168,6 +169,39 @@ static void test_scrub(void **state)
     assert_null(set.plain.v);
 }
 
+static void test_url_host(void **state)
+{
+    static const char *const cases[][2] = {
+        {"https://github.com/o/r.git", "github.com"},
+        {"https://x-access-token:t@GitHub.COM:443/o/r", "github.com"},
+        {"https://a@b@evil.example/o/r", "evil.example"},
+        {"http://127.0.0.1:8080/x", "127.0.0.1"},
+        {"http://[::1]:9/x", "[::1]"},
+        {"https://github.com.evil.example/o/r", "github.com.evil.example"},
+        {"https://evil.example/github.com/o/r", "evil.example"},
+        {"https://evil.example?github.com", "evil.example"},
+        {"ssh://git@github.com/o/r", "github.com"},
+    };
+    char host[64];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(url_host(cases[i][0], host, sizeof(host)), 0);
+        assert_string_equal(host, cases[i][1]);
+    }
+    assert_int_equal(url_host("github.com/o/r", host, sizeof(host)), -1);
+    assert_int_equal(url_host("https:///o/r", host, sizeof(host)), -1);
+    assert_int_equal(url_host("https://[::1/o", host, sizeof(host)), -1);
+    assert_int_equal(url_host("https://a-very-long-host.example/", host, 8), -1);
+    assert_int_equal(url_host(NULL, host, sizeof(host)), -1);
+    assert_true(url_host_is_loopback("127.0.0.1"));
+    assert_true(url_host_is_loopback("[::1]"));
+    assert_true(url_host_is_loopback("localhost"));
+    assert_false(url_host_is_loopback("127.0.0.2"));
+    assert_false(url_host_is_loopback("localhost.evil.example"));
+}
+
 static void test_nomem_and_fail(void **state)
 {
     grove_err err = GROVE_ERR_INIT;
@@ -193,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_token_at),
         cmocka_unit_test(test_redact_json),
         cmocka_unit_test(test_scrub),
+        cmocka_unit_test(test_url_host),
         cmocka_unit_test(test_nomem_and_fail),
     };
 

@@ -695,6 +695,23 @@ static void test_bad_arguments_send_nothing(void **state)
     o.token = TOKEN;
     assert_int_equal(forge_get_issue(&o, 0, &issue, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);
+    /* the token never goes over plain http to another machine */
+    {
+        static const char *const clear[] = {"http://api.example.com", "http://127.0.0.2:9",
+                                            "HTTP://github.com/api", "ftp://127.0.0.1/"};
+        const char *api = o.api_url;
+
+        for (i = 0; i < sizeof(clear) / sizeof(clear[0]); i++) {
+            o.api_url = clear[i];
+            err.code = GROVE_OK;
+            assert_int_equal(forge_get_issue(&o, 1, &issue, &err), -1);
+            assert_int_equal(err.code, GROVE_EINVAL);
+            assert_contains(err.msg, "must be https");
+            assert_int_equal(forge_create_pr(&o, "t", NULL, "h", "main", 0, &pr, &err), -1);
+            assert_contains(err.msg, "must be https");
+        }
+        o.api_url = api;
+    }
     assert_int_equal(forge_create_pr(&o, "t", NULL, "h", "", 0, &pr, &err), -1);
     assert_int_equal(forge_create_pr(&o, "bad \xff UTF-8", NULL, "h", "main", 0, &pr, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);

@@ -1888,34 +1888,6 @@ static pid_t start_401_server(const char *host, const char *portfile, const char
     return pid;
 }
 
-static void test_url_host(void **state)
-{
-    static const char *const cases[][2] = {
-        {"https://github.com/o/r.git", "github.com"},
-        {"https://x-access-token:t@GitHub.COM:443/o/r", "github.com"},
-        {"https://a@b@evil.example/o/r", "evil.example"},
-        {"http://127.0.0.1:8080/x", "127.0.0.1"},
-        {"http://[::1]:9/x", "[::1]"},
-        {"https://github.com.evil.example/o/r", "github.com.evil.example"},
-        {"https://evil.example/github.com/o/r", "evil.example"},
-        {"https://evil.example?github.com", "evil.example"},
-        {"ssh://git@github.com/o/r", "github.com"},
-    };
-    char host[64];
-    size_t i;
-
-    (void)state;
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(gitops_url_host(cases[i][0], host, sizeof(host)), 0);
-        assert_string_equal(host, cases[i][1]);
-    }
-    assert_int_equal(gitops_url_host("github.com/o/r", host, sizeof(host)), -1);
-    assert_int_equal(gitops_url_host("https:///o/r", host, sizeof(host)), -1);
-    assert_int_equal(gitops_url_host("https://[::1/o", host, sizeof(host)), -1);
-    assert_int_equal(gitops_url_host("https://a-very-long-host.example/", host, 8), -1);
-    assert_int_equal(gitops_url_host(NULL, host, sizeof(host)), -1);
-}
-
 static void test_push_credentials_refused(void **state)
 {
     fixture *fx = *state;
@@ -2450,7 +2422,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_push_file_url_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_transport_errors_hide_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_credentials_refused, setup, teardown),
-        cmocka_unit_test(test_url_host),
     };
     return unit_run_git_tests("git", tests, sizeof(tests) / sizeof(tests[0]));
 }

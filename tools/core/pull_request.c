@@ -11,6 +11,7 @@
 
 #include "db/queries.h"
 #include "tools/base/secret.h"
+#include "tools/base/url.h"
 #include "tools/core/github.h"
 #include "tools/core/instance.h"
 #include "tools/forge/forge.h"
@@ -171,7 +172,7 @@ int pull_request_open(grove_ctx *ctx, const char *id, const pr_opts *o, const gr
     po.branch = branch;
     po.token = token;
     /* The token goes to github.com and to the API's own host (GitHub Enterprise), nowhere else. */
-    if (target.api_url && gitops_url_host(target.api_url, api_host, sizeof(api_host)) == 0)
+    if (target.api_url && url_host(target.api_url, api_host, sizeof(api_host)) == 0)
         po.token_host = api_host;
     po.progress = p ? on_push : NULL;
     po.progress_arg = &ps;

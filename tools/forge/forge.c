@@ -19,6 +19,7 @@
 
 #include "tools/base/buf.h"
 #include "tools/base/secret.h"
+#include "tools/base/url.h"
 
 #ifndef GROVE_VERSION
 #define GROVE_VERSION "0.1.0"
@@ -336,6 +337,31 @@ static long opt_ms(long v, long fallback)
     return v > 0 ? v : fallback;
 }
 
+static const char *api_base(const forge_opts *o)
+{
+    return o->api_url && *o->api_url ? o->api_url : FORGE_DEFAULT_API_URL;
+}
+
+/*
+ * The token goes over https, or over plain http only to this machine (tests,
+ * a local proxy): never in clear text over a network.
+ */
+static int check_api_url(const char *base, grove_err *err)
+{
+    char host[256];
+
+    if (strncasecmp(base, "https://", 8) == 0)
+        return 0;
+    if (strncasecmp(base, "http://", 7) == 0 && url_host(base, host, sizeof(host)) == 0 &&
+        url_host_is_loopback(host))
+        return 0;
+    return grove_fail(err, GROVE_EINVAL,
+                      "refusing to send the GitHub token to '%.200s': the API URL must be https "
+                      "(plain http only to 127.0.0.1, localhost or [::1]); fix GITHUB_API_URL or "
+                      "config github.api_url",
+                      base);
+}
+
 static int check_opts(const forge_opts *o, grove_err *err)
 {
     if (!o || !o->token || !*o->token)
@@ -347,12 +373,7 @@ static int check_opts(const forge_opts *o, grove_err *err)
                           "invalid GitHub repository '%s': expected 'owner/name' "
                           "(letters, digits, '.', '_', '-')",
                           o->owner_repo ? o->owner_repo : "");
-    return 0;
-}
-
-static const char *api_base(const forge_opts *o)
-{
-    return o->api_url && *o->api_url ? o->api_url : FORGE_DEFAULT_API_URL;
+    return check_api_url(api_base(o), err);
 }
 
 /*

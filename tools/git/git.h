@@ -272,13 +272,6 @@ int gitops_remote_url(gitops_repo *r, const char *remote, char **out, grove_err 
 /* Transfer progress while pushing: objects sent so far of total, bytes sent. */
 typedef void (*gitops_push_progress_fn)(void *arg, unsigned current, unsigned total, size_t bytes);
 
-/*
- * The host of a URL ("https://user@Host.example:8443/x" → "host.example",
- * lowercased; "[::1]" keeps its brackets) into host. 0, or -1 when url is
- * not scheme://host... or the host does not fit.
- */
-int gitops_url_host(const char *url, char *host, size_t n);
-
 typedef struct gitops_push_opts {
     const char *remote;     /* remote name, e.g. "origin" */
     const char *branch;     /* local branch, pushed as refs/heads/<branch>:refs/heads/<branch> */

@@ -1,6 +1,8 @@
 /* push: remotes as their configuration describes them, and pushing a branch. */
 #include "tools/git/git_internal.h"
 
+#include "tools/base/url.h"
+
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
@@ -205,44 +207,6 @@ typedef struct push_state {
     size_t remote_len;
 } push_state;
 
-int gitops_url_host(const char *url, char *host, size_t n)
-{
-    const char *p = url ? strstr(url, "://") : NULL, *end, *at;
-    size_t i, len;
-
-    if (!p || p == url)
-        return -1;
-    p += 3;
-    end = p + strcspn(p, "/?#");
-    at = memchr(p, '@', (size_t)(end - p));
-    while (at) { /* the last '@' before the path ends the userinfo */
-        const char *next = memchr(at + 1, '@', (size_t)(end - at - 1));
-
-        if (!next)
-            break;
-        at = next;
-    }
-    if (at)
-        p = at + 1;
-    if (*p == '[') {
-        const char *close = memchr(p, ']', (size_t)(end - p));
-
-        if (!close)
-            return -1;
-        len = (size_t)(close - p) + 1;
-    } else {
-        len = strcspn(p, ":/?#");
-        if (p + len > end)
-            len = (size_t)(end - p);
-    }
-    if (len == 0 || len >= n)
-        return -1;
-    for (i = 0; i < len; i++)
-        host[i] = (char)tolower((unsigned char)p[i]);
-    host[len] = '\0';
-    return 0;
-}
-
 /*
  * 1 when the token may be offered to `url`: its host is github.com or
  * `token_host` (the API's host), over https, or over http only to a
@@ -255,12 +219,11 @@ static int token_url_ok(const char *url, const char *token_host)
     int https = url && strncmp(url, "https://", 8) == 0;
     int http = url && strncmp(url, "http://", 7) == 0;
 
-    if ((!https && !http) || gitops_url_host(url, host, sizeof(host)) != 0)
+    if ((!https && !http) || url_host(url, host, sizeof(host)) != 0)
         return 0;
     if (strcmp(host, "github.com") != 0 && !(token_host && strcasecmp(host, token_host) == 0))
         return 0;
-    return https || strcmp(host, "127.0.0.1") == 0 || strcmp(host, "localhost") == 0 ||
-           strcmp(host, "[::1]") == 0;
+    return https || url_host_is_loopback(host);
 }
 
 static int push_credentials(git_credential **out, const char *url, const char *user_from_url,
