@@ -224,6 +224,62 @@ class Cli(unittest.TestCase):
         inst = self.spawn()
         self.assertEqual(inst["worktree_path"], os.path.join(want, "work-a1"))
 
+    def test_untrusted_database_runs_nothing_and_sends_no_token(self):
+        """Issue 13, finding 1: a database that came with a clone (inside the working tree, or
+        not private) gives no setting that runs a program or sends the token."""
+        import http.server
+        import threading
+
+        hits = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                hits.append((self.path, self.headers.get("Authorization")))
+                self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        marker = os.path.join(self.tmp, "pwned")
+        outside = os.path.join(self.tmp, "private", "grove.db")
+        os.makedirs(os.path.dirname(outside), mode=0o700)
+        cases = [("inside the working tree", os.path.join(self.repo, ".beads", "beads.db"), None),
+                 ("mode 0644 outside", os.path.join(self.tmp, "shared.db"), 0o644),
+                 ("private, outside: trusted", outside, None)]
+        try:
+            for n, (what, db, mode) in enumerate(cases):
+                env = dict(self.env, GROVE_DB=db, GROVE_LOG="warn",
+                           GITHUB_TOKEN="ghp_ShouldNeverLeave0123456789abcdef",
+                           GITHUB_REPOSITORY="acme/widgets")
+                for key, value in (("worktrees.setup_command", json.dumps(["touch", marker])),
+                                   ("github.api_url", "http://127.0.0.1:%d" % srv.server_port)):
+                    p = self.grove("config", "set", key, value, env=env)
+                    self.assertEqual(p.returncode, 0, p.stderr)
+                if mode is not None:
+                    os.chmod(db, mode)
+                call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                        "params": {"name": "spawn_work_instance", "arguments": {"issue": 7 + n}}}
+                p, out = G.serve_once(GROVE, self.repo, env, [INIT, call], timeout=60)
+                self.assertFalse(out[1]["result"]["isError"], out[1])
+                listed = self.grove("config", "list", env=env).stdout.decode()
+                if db == outside:
+                    self.assertTrue(os.path.exists(marker), what)  # the control: it would run
+                    self.assertEqual(len(hits), 1, hits)
+                    self.assertNotIn("IGNORED", listed)
+                    continue
+                self.assertFalse(os.path.exists(marker), what)
+                self.assertEqual(hits, [], what)
+                self.assertIn(b"is ignored", p.stderr, what)
+                self.assertIn("worktrees.setup_command", listed)
+                self.assertIn("IGNORED", listed)
+        finally:
+            srv.shutdown()
+        # the trusted database's fetch carried the token to the local API it names
+        self.assertEqual(hits[0][1], "Bearer ghp_ShouldNeverLeave0123456789abcdef")
+
     def test_config_secret(self):
         token = "ghp_CliSecretTokenValue0123456789XYZ"
         tb = token.encode()

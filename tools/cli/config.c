@@ -104,6 +104,9 @@ static json_t *source_row(grove_ctx *ctx, const setting *s, const char *key,
                     "source", source, "env", env, "is_encrypted", encrypted && !env, "updated_at",
                     stored && !env ? stored->updated_at : NULL, "overrides",
                     env && stored ? "database" : NULL, "note", !value && s ? s->note : NULL);
+    /* A stored value grove does not use: the database is not trusted with this setting. */
+    if (row && !env && stored && ctx->db_untrusted && ctx_setting_is_guarded(key))
+        json_object_set_new(row, "ignored", json_string(ctx->db_untrusted));
     free(computed);
     return row;
 }
@@ -354,11 +357,13 @@ int cmd_config(int argc, char **argv)
             {
                 const char *value = cli_str_or(v, "value", NULL);
 
-                printf("%s=%s%s%s%s  [%s%s%s%s]\n", cli_str_or(v, "key", "?"),
+                printf("%s=%s%s%s%s  [%s%s%s%s%s%s]\n", cli_str_or(v, "key", "?"),
                        value ? value : "(not set", cli_str_or(v, "note", NULL) ? ": " : "",
                        cli_str_or(v, "note", ""), value ? "" : ")", cli_str_or(v, "source", "?"),
                        cli_str_or(v, "env", NULL) ? " " : "", cli_str_or(v, "env", ""),
-                       cli_str_or(v, "overrides", NULL) ? "; overrides the database" : "");
+                       cli_str_or(v, "overrides", NULL) ? "; overrides the database" : "",
+                       cli_str_or(v, "ignored", NULL) ? "; IGNORED: " : "",
+                       cli_str_or(v, "ignored", ""));
             }
         }
         json_decref(list);

@@ -12,6 +12,21 @@
 #include "db/beads.h"
 #include "tools/base/secret.h"
 
+/* Settings that run programs or send credentials: trusted only from a private database. */
+static const char *const GUARDED[] = {"agent.command",  "agent.profiles", "worktrees.setup_command",
+                                      "notify.command", "github.api_url", "github.repo",
+                                      "git.remote"};
+
+int ctx_setting_is_guarded(const char *key)
+{
+    size_t i;
+
+    for (i = 0; key && i < sizeof(GUARDED) / sizeof(GUARDED[0]); i++)
+        if (strcmp(GUARDED[i], key) == 0)
+            return 1;
+    return 0;
+}
+
 char *ctx_setting(grove_ctx *ctx, const char *env, const char *key)
 {
     const char *v = env ? getenv(env) : NULL;
@@ -21,6 +36,14 @@ char *ctx_setting(grove_ctx *ctx, const char *env, const char *key)
 
     if (v && *v)
         return strdup(v);
+    if (key && ctx->db_untrusted && ctx_setting_is_guarded(key)) {
+        if (db_config_get(ctx->db, key, &value, &encrypted, &err) == 0 && value)
+            log_warn("config '%s' in '%s' is ignored: %s; set it in the environment instead, or "
+                     "keep grove's database private (yours, mode 0600, outside the working tree)",
+                     key, ctx->db_path, ctx->db_untrusted);
+        free(value);
+        return NULL;
+    }
     if (key && ctx->db && db_config_get(ctx->db, key, &value, &encrypted, &err) != 0) {
         log_warn("cannot read config '%s': %s", key, err.msg);
         return NULL;
@@ -231,6 +254,53 @@ static void ctx_attach_beads(grove_ctx *ctx)
     db_beads_orphan_list_free(&orphans);
 }
 
+/* 1 when `path` is `dir` or inside it (both resolved). */
+static int path_under(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+/*
+ * Whether the database may give guarded settings: NULL when it may, else a
+ * malloc'd reason. It must be a file of this user's, with no permissions for
+ * others, outside every working tree of the repository (its .git folder is
+ * not part of the working tree: the default location qualifies).
+ */
+static char *db_trust(grove_ctx *ctx)
+{
+    char rp[PATH_MAX], wt[PATH_MAX], dotgit[PATH_MAX + 8];
+    gitops_worktree_info *list = NULL;
+    grove_err err = GROVE_ERR_INIT;
+    char *why = NULL;
+    struct stat sb;
+    size_t n = 0, i;
+
+    if (strcmp(ctx->db_path, ":memory:") == 0)
+        return NULL;
+    if (!realpath(ctx->db_path, rp) || stat(rp, &sb) != 0)
+        return grove_asprintf("it cannot be examined (%s)", strerror(errno));
+    if (sb.st_uid != geteuid())
+        return grove_asprintf("the file belongs to another user (uid %ld)", (long)sb.st_uid);
+    if (sb.st_mode & 077)
+        return grove_asprintf("the file has mode 0%o, not 0600", (unsigned)(sb.st_mode & 0777));
+    if (realpath(gitops_workdir(ctx->repo), wt)) {
+        snprintf(dotgit, sizeof(dotgit), "%s/.git", wt);
+        if (path_under(rp, wt) && !path_under(rp, dotgit))
+            return grove_asprintf("the file lies inside the working tree '%s' (it may have come "
+                                  "with the repository)",
+                                  wt);
+    }
+    if (gitops_worktree_list(ctx->repo, &list, &n, &err) != 0)
+        return grove_asprintf("the repository's worktrees cannot be listed (%s)", err.msg);
+    for (i = 0; i < n && !why; i++)
+        if (list[i].path && realpath(list[i].path, wt) && path_under(rp, wt))
+            why = grove_asprintf("the file lies inside the working tree '%s'", wt);
+    gitops_worktree_list_free(list, n);
+    return why;
+}
+
 int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err)
 {
     grove_ctx *ctx;
@@ -258,6 +328,7 @@ int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err)
         goto fail;
     if (opts->migrate)
         ctx_attach_beads(ctx); /* beads extension mode: TEMP views, orphaned links */
+    ctx->db_untrusted = db_trust(ctx);
 
     base = ctx_setting(ctx, "GROVE_WORKTREES", "worktrees.base_path");
     if (base) {
@@ -305,5 +376,6 @@ void ctx_free(grove_ctx *ctx)
     free(ctx->worktrees_base);
     free(ctx->branch_prefix);
     free(ctx->caller_id);
+    free(ctx->db_untrusted);
     free(ctx);
 }

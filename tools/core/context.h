@@ -17,8 +17,11 @@ typedef struct grove_ctx {
     char *worktrees_base; /* owned, absolute, no trailing slash */
     char *branch_prefix;  /* owned, "grove/" unless config branch.prefix */
     char *caller_id;      /* owned; NULL when this process speaks for no instance */
-    /* The tool call in progress (tools/registry.c), NULL between calls. */
-    struct tool_call *call;
+    /*
+     * Why the database may not give settings that run programs or send
+     * credentials (ctx_setting_guarded()), or NULL when it may. Owned.
+     */
+    char *db_untrusted;
 } grove_ctx;
 
 /* How to open: each NULL means "use the environment, then the default" (§1 of the contract). */
@@ -49,8 +52,18 @@ int ctx_check_repo(grove_ctx *ctx, grove_err *err);
 /*
  * A setting: the environment variable `env` (may be NULL) if set and
  * non-empty, else config `key` from the database, else NULL. Malloc'd.
+ *
+ * The settings that run programs or send credentials (agent.command,
+ * agent.profiles, worktrees.setup_command, notify.command, github.api_url,
+ * github.repo, git.remote) come from the database only when that file is
+ * the user's own, mode 0600 and outside every working tree of the
+ * repository (a database that came with a clone is none of these); else
+ * they are ignored, with a warning on stderr that says why.
  */
 char *ctx_setting(grove_ctx *ctx, const char *env, const char *key);
+
+/* 1 when `key` is one of the settings ctx_setting() guards. */
+int ctx_setting_is_guarded(const char *key);
 
 /*
  * The GitHub token: GITHUB_TOKEN, else GH_TOKEN (non-empty), else the secret
