@@ -364,6 +364,30 @@ static void test_tmux_cwd_with_format(void **state)
 }
 
 /*
+ * Launches `argv_json` as instance `id` under tmux in a new folder `name`
+ * (its path into dir) and waits until the program has touched "ready"
+ * there. argv is freed here.
+ */
+static void launch_ready(char *dir, size_t len, const char *name, const char *id,
+                         const char *argv_json, agent_handle *h)
+{
+    char **argv = argv_of(argv_json, NULL);
+    grove_err err = GROVE_ERR_INIT;
+    char *ready;
+    int i;
+
+    mkdir_in(dir, len, name);
+    ready = path_in(dir, "ready");
+    if (agent_launch(id, dir, argv, NULL, 1, h, &err) != 0)
+        fail_msg("agent_launch: %s", err.msg);
+    agent_free_argv(argv);
+    for (i = 0; i < 250 && !exists(ready); i++)
+        nap();
+    assert_true(exists(ready));
+    free(ready);
+}
+
+/*
  * Feedback reaches an agent that asked for bracketed paste as one paste
  * without control characters: ^C, CR, ESC (so no early end of the paste),
  * DEL and C1 are gone; newline and tab stay (tmux pastes LF as CR).
@@ -371,11 +395,9 @@ static void test_tmux_cwd_with_format(void **state)
 static void test_tmux_send_is_one_clean_paste(void **state)
 {
     char dir[PATH_MAX];
-    char **argv;
-    char *ready, *got;
+    char *got;
     agent_handle h;
     grove_err err = GROVE_ERR_INIT;
-    int i;
     const char *text = "a\x03"
                        "b\rc\x1b[201~d\ne\x7f\xc2\x85"
                        "f\tg\x04h \xc3\xa9";
@@ -384,64 +406,47 @@ static void test_tmux_send_is_one_clean_paste(void **state)
     (void)state;
     if (!agent_have_tmux())
         skip();
-    mkdir_in(dir, sizeof(dir), "tmux-paste");
-    ready = path_in(dir, "ready");
-    got = path_in(dir, "got.bin");
     /* an agent's input box: raw mode, and it asks the terminal for bracketed paste */
-    argv = argv_of("[\"sh\",\"-c\",\"stty raw -echo; printf '\\\\033[?2004h'; touch ready; "
-                   "cat > got.bin\"]",
-                   NULL);
-    assert_int_equal(agent_launch("work-9-a1", dir, argv, NULL, 1, &h, &err), 0);
-    for (i = 0; i < 250 && !exists(ready); i++)
-        nap();
-    assert_true(exists(ready));
+    launch_ready(dir, sizeof(dir), "tmux-paste", "work-9-a1",
+                 "[\"sh\",\"-c\",\"stty raw -echo; printf '\\\\033[?2004h'; touch ready; "
+                 "cat > got.bin\"]",
+                 &h);
+    got = path_in(dir, "got.bin");
     assert_int_equal(agent_send_keys(h.session, text, &err), 0);
     assert_true(wait_content(got, want, 10000));
     assert_int_equal(agent_alive(h.session, h.pid), 1);
     assert_int_equal(agent_stop(h.session, h.pid, &err), 0);
-    free(ready);
     free(got);
-    agent_free_argv(argv);
 }
 
 /* ^C in feedback does not interrupt a line-mode agent (it would die of SIGINT). */
 static void test_tmux_send_cannot_interrupt(void **state)
 {
     char dir[PATH_MAX];
-    char **argv;
-    char *ready, *got;
+    char *got;
     agent_handle h;
     grove_err err = GROVE_ERR_INIT;
-    int i;
 
     (void)state;
     if (!agent_have_tmux())
         skip();
-    mkdir_in(dir, sizeof(dir), "tmux-intr");
-    ready = path_in(dir, "ready");
+    launch_ready(dir, sizeof(dir), "tmux-intr", "work-10-a1",
+                 "[\"sh\",\"-c\",\"touch ready; cat > got.txt\"]", &h);
     got = path_in(dir, "got.txt");
-    argv = argv_of("[\"sh\",\"-c\",\"touch ready; cat > got.txt\"]", NULL);
-    assert_int_equal(agent_launch("work-10-a1", dir, argv, NULL, 1, &h, &err), 0);
-    for (i = 0; i < 250 && !exists(ready); i++)
-        nap();
-    assert_true(exists(ready));
     assert_int_equal(agent_send_keys(h.session, "x\x03y\x04", &err), 0);
     assert_true(wait_content(got, "xy\n", 10000));
     assert_int_equal(agent_send_keys(h.session, "still here", &err), 0);
     assert_true(wait_content(got, "xy\nstill here\n", 10000));
     assert_int_equal(agent_alive(h.session, h.pid), 1);
     assert_int_equal(agent_stop(h.session, h.pid, &err), 0);
-    free(ready);
     free(got);
-    agent_free_argv(argv);
 }
 
 /* Long text arrives whole, without cutting UTF-8. */
 static void test_tmux_send_long_text(void **state)
 {
     char dir[PATH_MAX];
-    char **argv;
-    char *ready, *big, *text, *want;
+    char *big, *text, *want;
     agent_handle h;
     grove_err err = GROVE_ERR_INIT;
     size_t i, len = 0;
@@ -449,9 +454,6 @@ static void test_tmux_send_long_text(void **state)
     (void)state;
     if (!agent_have_tmux())
         skip();
-    mkdir_in(dir, sizeof(dir), "tmux-long");
-    ready = path_in(dir, "ready");
-    big = path_in(dir, "big.txt");
     text = malloc(30001);
     assert_non_null(text);
     text[len++] = 'x';
@@ -460,11 +462,9 @@ static void test_tmux_send_long_text(void **state)
         text[len++] = '\xa9';
     }
     text[len] = '\0';
-    argv = argv_of("[\"sh\",\"-c\",\"stty raw -echo; touch ready; cat > big.txt\"]", NULL);
-    assert_int_equal(agent_launch("work-8-a1", dir, argv, NULL, 1, &h, &err), 0);
-    for (i = 0; i < 250 && !exists(ready); i++)
-        nap();
-    assert_true(exists(ready));
+    launch_ready(dir, sizeof(dir), "tmux-long", "work-8-a1",
+                 "[\"sh\",\"-c\",\"stty raw -echo; touch ready; cat > big.txt\"]", &h);
+    big = path_in(dir, "big.txt");
     assert_int_equal(agent_send_keys(h.session, text, &err), 0);
     want = grove_asprintf("%s\r", text); /* raw mode: Enter arrives as CR */
     assert_true(wait_content(big, want, 10000));
@@ -472,8 +472,6 @@ static void test_tmux_send_long_text(void **state)
     free(want);
     free(text);
     free(big);
-    free(ready);
-    agent_free_argv(argv);
 }
 
 static void test_launch_refuses(void **state)
