@@ -105,7 +105,7 @@ static json_t *source_row(grove_ctx *ctx, const setting *s, const char *key,
                     stored && !env ? stored->updated_at : NULL, "overrides",
                     env && stored ? "database" : NULL, "note", !value && s ? s->note : NULL);
     /* A stored value grove does not use: the database is not trusted with this setting. */
-    if (row && !env && stored && ctx->db_untrusted && ctx_setting_is_guarded(key))
+    if (row && !env && stored && ctx->db_untrusted[0] && ctx_setting_is_guarded(key))
         json_object_set_new(row, "ignored", json_string(ctx->db_untrusted));
     free(computed);
     return row;

@@ -36,7 +36,7 @@ char *ctx_setting(grove_ctx *ctx, const char *env, const char *key)
 
     if (v && *v)
         return strdup(v);
-    if (key && ctx->db_untrusted && ctx_setting_is_guarded(key)) {
+    if (key && ctx->db_untrusted[0] && ctx_setting_is_guarded(key)) {
         if (db_config_get(ctx->db, key, &value, &encrypted, &err) == 0 && value)
             log_warn("config '%s' in '%s' is ignored: %s; set it in the environment instead, or "
                      "keep grove's database private (yours, mode 0600, outside the working tree)",
@@ -263,42 +263,52 @@ static int path_under(const char *path, const char *dir)
 }
 
 /*
- * Whether the database may give guarded settings: NULL when it may, else a
- * malloc'd reason. It must be a file of this user's, with no permissions for
- * others, outside every working tree of the repository (its .git folder is
- * not part of the working tree: the default location qualifies).
+ * Whether the database may give guarded settings: why[0] stays '\0' when
+ * it may, else why (n bytes) says why not. It must be a file of this user's, with no permissions
+ * for others, outside every working tree of the repository (its .git folder is not part of the
+ * working tree: the default location qualifies).
  */
-static char *db_trust(grove_ctx *ctx)
+static void db_trust(grove_ctx *ctx, char *why, size_t n)
 {
     char rp[PATH_MAX], wt[PATH_MAX], dotgit[PATH_MAX + 8];
     gitops_worktree_info *list = NULL;
     grove_err err = GROVE_ERR_INIT;
-    char *why = NULL;
     struct stat sb;
-    size_t n = 0, i;
+    size_t count = 0, i;
 
+    why[0] = '\0';
     if (strcmp(ctx->db_path, ":memory:") == 0)
-        return NULL;
-    if (!realpath(ctx->db_path, rp) || stat(rp, &sb) != 0)
-        return grove_asprintf("it cannot be examined (%s)", strerror(errno));
-    if (sb.st_uid != geteuid())
-        return grove_asprintf("the file belongs to another user (uid %ld)", (long)sb.st_uid);
-    if (sb.st_mode & 077)
-        return grove_asprintf("the file has mode 0%o, not 0600", (unsigned)(sb.st_mode & 0777));
+        return;
+    if (!realpath(ctx->db_path, rp) || stat(rp, &sb) != 0) {
+        snprintf(why, n, "it cannot be examined (%s)", strerror(errno));
+        return;
+    }
+    if (sb.st_uid != geteuid()) {
+        snprintf(why, n, "the file belongs to another user (uid %ld)", (long)sb.st_uid);
+        return;
+    }
+    if (sb.st_mode & 077) {
+        snprintf(why, n, "the file has mode 0%o, not 0600", (unsigned)(sb.st_mode & 0777));
+        return;
+    }
     if (realpath(gitops_workdir(ctx->repo), wt)) {
         snprintf(dotgit, sizeof(dotgit), "%s/.git", wt);
-        if (path_under(rp, wt) && !path_under(rp, dotgit))
-            return grove_asprintf("the file lies inside the working tree '%s' (it may have come "
-                                  "with the repository)",
-                                  wt);
+        if (path_under(rp, wt) && !path_under(rp, dotgit)) {
+            snprintf(why, n,
+                     "the file lies inside the working tree '%.300s' (it may have come with the "
+                     "repository)",
+                     wt);
+            return;
+        }
     }
-    if (gitops_worktree_list(ctx->repo, &list, &n, &err) != 0)
-        return grove_asprintf("the repository's worktrees cannot be listed (%s)", err.msg);
-    for (i = 0; i < n && !why; i++)
+    if (gitops_worktree_list(ctx->repo, &list, &count, &err) != 0) {
+        snprintf(why, n, "the repository's worktrees cannot be listed (%.300s)", err.msg);
+        return;
+    }
+    for (i = 0; i < count && !why[0]; i++)
         if (list[i].path && realpath(list[i].path, wt) && path_under(rp, wt))
-            why = grove_asprintf("the file lies inside the working tree '%s'", wt);
-    gitops_worktree_list_free(list, n);
-    return why;
+            snprintf(why, n, "the file lies inside the working tree '%.300s'", wt);
+    gitops_worktree_list_free(list, count);
 }
 
 int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err)
@@ -328,7 +338,7 @@ int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err)
         goto fail;
     if (opts->migrate)
         ctx_attach_beads(ctx); /* beads extension mode: TEMP views, orphaned links */
-    ctx->db_untrusted = db_trust(ctx);
+    db_trust(ctx, ctx->db_untrusted, sizeof(ctx->db_untrusted));
 
     base = ctx_setting(ctx, "GROVE_WORKTREES", "worktrees.base_path");
     if (base) {
@@ -376,6 +386,5 @@ void ctx_free(grove_ctx *ctx)
     free(ctx->worktrees_base);
     free(ctx->branch_prefix);
     free(ctx->caller_id);
-    free(ctx->db_untrusted);
     free(ctx);
 }

@@ -19,9 +19,10 @@ typedef struct grove_ctx {
     char *caller_id;      /* owned; NULL when this process speaks for no instance */
     /*
      * Why the database may not give settings that run programs or send
-     * credentials (ctx_setting_guarded()), or NULL when it may. Owned.
+     * credentials (see ctx_setting()); "" when it may. A buffer, so that
+     * running out of memory can never leave it looking trusted.
      */
-    char *db_untrusted;
+    char db_untrusted[512];
 } grove_ctx;
 
 /* How to open: each NULL means "use the environment, then the default" (§1 of the contract). */
