@@ -71,6 +71,14 @@ static const char SQL_RELATIONSHIPS[] =
     "SELECT id, parent_instance, child_instance, relationship_type, created_at"
     " FROM grove_instance_relationships WHERE parent_instance = ?1 OR child_instance = ?1"
     " ORDER BY created_at, id";
+/* Every relationship on the way up from ?1 and from ?2 (UNION stops at cycles). */
+static const char SQL_ANCESTRY[] =
+    "WITH RECURSIVE up(id) AS (VALUES (?1), (?2) UNION"
+    " SELECT r.parent_instance FROM grove_instance_relationships r JOIN up"
+    " ON r.child_instance = up.id)"
+    " SELECT id, parent_instance, child_instance, relationship_type, created_at"
+    " FROM grove_instance_relationships WHERE child_instance IN (SELECT id FROM up)"
+    " ORDER BY created_at, id";
 
 #define SQL_CHECKPOINT_SELECT                                                                      \
     "SELECT id, instance_id, phase, name, status, data, message, commit_sha, sequence,"            \
@@ -165,7 +173,7 @@ static int one_of(const char *s, const char *const *set)
 
 static const char *const TYPES[] = {"work", "review", "adhoc", NULL};
 static const char *const STATUSES[] = {"running", "terminated", NULL};
-static const char *const RELATIONSHIPS[] = {"spawned_review", "created_fork", NULL};
+static const char *const RELATIONSHIPS[] = {"spawned_review", "created_fork", "spawned_work", NULL};
 static const char *const CHECKPOINT_STATUSES[] = {"in_progress", "completed", "failed", NULL};
 
 static int clamp_limit(int limit)
@@ -599,18 +607,18 @@ void db_relationship_list_free(grove_relationship_list *list)
     memset(list, 0, sizeof(*list));
 }
 
-int db_relationships(grove_db *db, const char *id, grove_relationship_list *out, grove_err *err)
+/* The rows of `sql` (SQL_RELATIONSHIPS or SQL_ANCESTRY, ?1 = a, ?2 = b) into *out. */
+static int relationships_read(grove_db *db, const char *sql, const char *a, const char *b,
+                              grove_relationship_list *out, grove_err *err)
 {
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
     int rc, ret = -1;
 
     memset(out, 0, sizeof(*out));
-    if (!id)
-        return grove_fail(err, GROVE_EINVAL, "instance id is empty");
-    if (db_stmt(db, SQL_RELATIONSHIPS, &st, err) != 0)
+    if (db_stmt(db, sql, &st, err) != 0)
         goto done;
-    if (db_bind_text(st, 1, id) != SQLITE_OK) {
+    if (db_bind_text(st, 1, a) != SQLITE_OK || (b && db_bind_text(st, 2, b) != SQLITE_OK)) {
         bind_fail(db, err);
         goto done;
     }
@@ -643,6 +651,23 @@ done:
     if (ret != 0)
         db_relationship_list_free(out);
     return ret;
+}
+
+int db_relationships(grove_db *db, const char *id, grove_relationship_list *out, grove_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!id)
+        return grove_fail(err, GROVE_EINVAL, "instance id is empty");
+    return relationships_read(db, SQL_RELATIONSHIPS, id, NULL, out, err);
+}
+
+int db_relationships_above(grove_db *db, const char *a, const char *b, grove_relationship_list *out,
+                           grove_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!a || !b)
+        return grove_fail(err, GROVE_EINVAL, "instance id is empty");
+    return relationships_read(db, SQL_ANCESTRY, a, b, out, err);
 }
 
 /* ---- checkpoints -------------------------------------------------------- */

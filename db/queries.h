@@ -212,6 +212,16 @@ int db_instance_list(grove_db *db, const db_instance_filter *f, grove_instance_l
  */
 int db_relationships(grove_db *db, const char *id, grove_relationship_list *out, grove_err *err);
 
+/*
+ * Every relationship on the way up from `a` and from `b` (their parents,
+ * the parents' parents, ...; a cycle ends the walk), oldest first, into
+ * *out (zeroed first; the caller frees it with db_relationship_list_free()).
+ * What the caller-rights decision needs: X is an ancestor of Y exactly when
+ * X appears on the way up from Y.
+ */
+int db_relationships_above(grove_db *db, const char *a, const char *b, grove_relationship_list *out,
+                           grove_err *err);
+
 /* Records the agent of an instance: tmux session (NULL = none) and pid (0 = none). */
 int db_instance_set_agent(grove_db *db, const char *id, const char *session, long long pid,
                           grove_err *err);

@@ -2,6 +2,7 @@
 #include "tools/tool_table.h"
 #include "db/queries.h"
 #include "tools/core/instance.h"
+#include "tools/core/rights.h"
 #include "tools/wire.h"
 
 typedef struct insert_arg {
@@ -29,7 +30,8 @@ int tool_log_checkpoint(tool_call *call, const json_t *args, json_t **out, grove
     grove_err gerr = GROVE_ERR_INIT;
     int rc = -1;
 
-    if (!id || instance_load(ctx, id, &inst, err) != 0)
+    if (!id || instance_load(ctx, id, &inst, err) != 0 ||
+        rights_require(ctx, RIGHTS_CHANGE, id, err) != 0)
         goto done;
     in.instance_id = id;
     in.phase = arg_str(args, "phase");

@@ -304,9 +304,9 @@ static void test_status_and_rollback(void **state)
     const char *sum;
     size_t i;
 
-    assert_int_equal(migrate_latest(), 3);
+    assert_int_equal(migrate_latest(), 4);
     assert_int_equal(migrate_status(db, &st, &err), 0);
-    assert_int_equal(st.n, 3);
+    assert_int_equal(st.n, 4);
     row = &st.v[0];
     assert_int_equal(row->version, 1);
     assert_string_equal(row->name, "initial");
@@ -324,7 +324,7 @@ static void test_status_and_rollback(void **state)
     /* Applying again is a no-op; the row is there once. */
     assert_int_equal(migrate_apply(db, 0, &err), 0);
     assert_int_equal(unit_query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"),
-                     3);
+                     4);
     assert_int_equal(migrate_apply(db, 7, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);
 
@@ -332,7 +332,7 @@ static void test_status_and_rollback(void **state)
     assert_int_equal(migrate_rollback(db, 0, &err), 0);
     assert_int_equal(grove_object_count(db_sqlite(db)), 0);
     assert_int_equal(migrate_status(db, &st, &err), 0);
-    assert_int_equal(st.n, 3);
+    assert_int_equal(st.n, 4);
     row = &st.v[0];
     assert_string_equal(row->state, "pending");
     assert_false(row->applied);
@@ -349,7 +349,7 @@ static void test_status_and_rollback(void **state)
     /* A plain reopen verifies and changes nothing. */
     db = open_ok(f->path, 1);
     assert_int_equal(unit_query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"),
-                     3);
+                     4);
     db_close(db);
 }
 
@@ -373,7 +373,7 @@ static void test_newer_database_refused_untouched(void **state)
     assert_null(db);
     assert_int_equal(err.code, GROVE_ESCHEMA);
     assert_string_equal(err.msg, "database schema version 99 is newer than this grove (knows "
-                                 "up to 3); upgrade grove");
+                                 "up to 4); upgrade grove");
     after = slurp(f->path, &na);
     assert_int_equal(na, nb);
     assert_memory_equal(before, after, nb);
@@ -443,7 +443,7 @@ static void test_unknown_gap_version_refused(void **state)
     assert_non_null(strstr(err.msg, "migration 0 'odd'"));
     db = open_ok(f->path, 0);
     assert_int_equal(migrate_status(db, &st, &err), 0);
-    assert_int_equal(st.n, 4);
+    assert_int_equal(st.n, 5);
     assert_string_equal(st.v[0].state, "unknown");
     assert_int_equal(st.v[0].version, 0);
     assert_string_equal(st.v[0].name, "odd");
@@ -520,7 +520,7 @@ static void test_concurrent_first_open(void **state)
     }
     db = open_ok(f->path, 1);
     assert_int_equal(unit_query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"),
-                     3);
+                     4);
     assert_schema(db_sqlite(db));
     assert_int_equal(file_mode(f->path), 0600);
     db_close(db);
@@ -683,6 +683,58 @@ static void test_beads_mode(void **state)
     db_close(db);
 }
 
+/*
+ * Migration 4 rebuilds the relationships table for `spawned_work`: every row
+ * and id survives the way up; the way down is refused, keeping every row,
+ * while a `spawned_work` row exists, and works once none does.
+ */
+static void test_spawned_work_migration(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    grove_db *db = open_ok(f->path, 1);
+    sqlite3 *sq = db_sqlite(db);
+
+    assert_int_equal(migrate_rollback(db, 3, &err), 0);
+    unit_sql(sq, "INSERT INTO grove_instances (id, type, worktree_path, branch_name, agent_number)"
+                 " VALUES ('work-a1', 'work', '/a', 'a', 1), ('review-a1', 'review', '/b', 'b', 1),"
+                 " ('work-a2', 'work', '/c', 'c', 2);"
+                 "INSERT INTO grove_instance_relationships (id, parent_instance, child_instance,"
+                 " relationship_type) VALUES (7, 'work-a1', 'review-a1', 'spawned_review');");
+    /* Before 4 the type does not exist. */
+    assert_int_not_equal(sqlite3_exec(sq,
+                                      "INSERT INTO grove_instance_relationships (parent_instance,"
+                                      " child_instance, relationship_type) VALUES ('work-a1',"
+                                      " 'work-a2', 'spawned_work')",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_int_equal(migrate_apply(db, 0, &err), 0);
+    assert_int_equal(unit_query_int(sq, "SELECT count(*) FROM grove_instance_relationships WHERE"
+                                        " id = 7 AND relationship_type = 'spawned_review'"),
+                     1);
+    unit_sql(sq, "INSERT INTO grove_instance_relationships (parent_instance, child_instance,"
+                 " relationship_type) VALUES ('work-a1', 'work-a2', 'spawned_work')");
+    assert_schema(sq);
+
+    /* Down while a spawned_work row exists: refused, nothing lost. */
+    assert_int_equal(migrate_rollback(db, 3, &err), -1);
+    assert_int_equal(migrate_latest(), 4);
+    assert_int_equal(unit_query_int(sq, "SELECT max(version) FROM grove_schema_migrations"), 4);
+    assert_int_equal(unit_query_int(sq, "SELECT count(*) FROM grove_instance_relationships"), 2);
+
+    unit_sql(sq, "DELETE FROM grove_instance_relationships WHERE relationship_type = "
+                 "'spawned_work'");
+    assert_int_equal(migrate_rollback(db, 3, &err), 0);
+    assert_int_equal(unit_query_int(sq, "SELECT count(*) FROM grove_instance_relationships WHERE"
+                                        " id = 7"),
+                     1);
+    /* Deleting an instance still cascades to its relationships (the foreign keys survived). */
+    assert_int_equal(migrate_apply(db, 0, &err), 0);
+    unit_sql(sq, "DELETE FROM grove_instances WHERE id = 'review-a1'");
+    assert_int_equal(unit_query_int(sq, "SELECT count(*) FROM grove_instance_relationships"), 0);
+    db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -697,6 +749,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_txn_waits_out_a_long_lock, setup, unit_db_teardown),
         cmocka_unit_test_setup_teardown(test_views, setup, unit_db_teardown),
         cmocka_unit_test_setup_teardown(test_beads_mode, setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_spawned_work_migration, setup, unit_db_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

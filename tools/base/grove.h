@@ -23,6 +23,7 @@ typedef enum grove_code {
     GROVE_EIO,       /* the OS failed (files, processes) */
     GROVE_ENOMEM,
     GROVE_ESCHEMA, /* the database schema is newer or edited: refused */
+    GROVE_EDENIED, /* the caller has no right to this (CONTRACT §5, caller rights) */
 } grove_code;
 
 /* A failure: code plus one-line message. Lives on the caller's stack. */

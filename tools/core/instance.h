@@ -51,7 +51,7 @@ typedef struct instance_spec {
     const char *start_commit;  /* where the new branch starts */
     const char *prompt;        /* recorded prompt, and the agent's {prompt} */
     const char *parent_id;     /* with relationship: recorded as parent -> child */
-    const char *relationship;  /* spawned_review | created_fork | NULL */
+    const char *relationship;  /* spawned_review | created_fork | spawned_work | NULL */
     const char *agent_command; /* JSON argv to launch, or NULL for no agent */
 } instance_spec;
 

@@ -16,6 +16,7 @@
 #include "tools/core/instance.h"
 #include "tools/forge/forge.h"
 #include "tools/git/git.h"
+#include "tools/core/rights.h"
 
 #define PR_STEPS 5
 
@@ -86,7 +87,7 @@ static int preflight(grove_ctx *ctx, const char *id, const pr_opts *o, const gro
     struct stat sb;
     int rc = -1;
 
-    if (instance_load(ctx, id, inst, err) != 0)
+    if (instance_load(ctx, id, inst, err) != 0 || rights_require(ctx, RIGHTS_CHANGE, id, err) != 0)
         goto done;
     branch = inst->branch_name;
     path = inst->worktree_path;

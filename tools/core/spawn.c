@@ -6,6 +6,7 @@
 
 #include "tools/core/beads.h"
 #include "tools/core/github.h"
+#include "tools/core/rights.h"
 
 int spawn_work(grove_ctx *ctx, const spawn_work_opts *o, const grove_progress *p,
                instance_created *out, grove_err *err)
@@ -17,6 +18,25 @@ int spawn_work(grove_ctx *ctx, const spawn_work_opts *o, const grove_progress *p
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
+    /* An agent's server spawns its own child (CONTRACT §5): the new instance is its descendant. */
+    if (ctx->caller_id) {
+        grove_instance caller = {0};
+        int known = instance_load(ctx, ctx->caller_id, &caller, err);
+
+        db_instance_free(&caller);
+        if (known != 0) {
+            if (err->code == GROVE_ENOTFOUND)
+                grove_fail(err, GROVE_EINVAL,
+                           "this server speaks for instance '%s' (GROVE_INSTANCE_ID or the "
+                           "working directory), which does not exist: a new instance would "
+                           "have no parent; unset GROVE_INSTANCE_ID or start grove outside "
+                           "the instance worktrees",
+                           ctx->caller_id);
+            return -1;
+        }
+        spec.parent_id = ctx->caller_id;
+        spec.relationship = "spawned_work";
+    }
     if (instance_agent_choice(ctx, o->launch, &agent, err) != 0)
         return -1;
     if (!base) {
@@ -72,7 +92,8 @@ int spawn_review(grove_ctx *ctx, const char *work_id, const char *prompt, int la
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
-    if (instance_load(ctx, work_id, &work, err) != 0)
+    if (instance_load(ctx, work_id, &work, err) != 0 ||
+        rights_require(ctx, RIGHTS_CHANGE, work_id, err) != 0)
         goto done;
     if (strcmp(work.type, "work") != 0) {
         grove_fail(err, GROVE_EINVAL,
@@ -126,7 +147,9 @@ int spawn_fork(grove_ctx *ctx, const char *src_id, const char *prompt, int launc
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
-    if (instance_load(ctx, src_id, &src, err) != 0 || instance_issue(&src, &spec.issue, err) != 0 ||
+    if (instance_load(ctx, src_id, &src, err) != 0 ||
+        rights_require(ctx, RIGHTS_CHANGE, src_id, err) != 0 ||
+        instance_issue(&src, &spec.issue, err) != 0 ||
         instance_agent_choice(ctx, launch, &agent, err) != 0)
         goto done;
     if (gitops_branch_head(ctx->repo, src.branch_name, head, err) != 0) {

@@ -7,6 +7,7 @@
 
 #include "db/queries.h"
 #include "tools/agents/agent.h"
+#include "tools/core/rights.h"
 
 void terminate_result_free(terminate_result *r)
 {
@@ -76,7 +77,7 @@ int terminate_instance(grove_ctx *ctx, const char *id, const terminate_opts *o,
     int removed = 0, running, rm_rc = 0, rc = -1;
 
     memset(out, 0, sizeof(*out));
-    if (instance_load(ctx, id, &inst, err) != 0)
+    if (instance_load(ctx, id, &inst, err) != 0 || rights_require(ctx, RIGHTS_CHANGE, id, err) != 0)
         goto done;
     grove_progress_step(p, 1, steps, "started");
     if (remove && terminate_check_removal(ctx, &inst, o->force, err) != 0)
