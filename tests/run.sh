@@ -81,14 +81,18 @@ run_fuzz() {
     if [ -d /dev/shm ] && [ -w /dev/shm ]; then
         scratch=$(mktemp -d /dev/shm/grove-fuzz.XXXXXX) || scratch=$work/tmp
     fi
-    for t in fuzz_framing fuzz_schema fuzz_dispatch; do
+    for t in fuzz_framing fuzz_schema fuzz_dispatch fuzz_rights; do
         log=$work/$t.log
         fixtures=
         [ -d "fixtures/fuzz/$t" ] && fixtures=fixtures/fuzz/$t
-        dict=tests/fuzz/jsonrpc.dict
-        [ "$t" = fuzz_schema ] && dict=tests/fuzz/fuzz_schema.dict
+        case $t in
+        fuzz_schema) dict=tests/fuzz/fuzz_schema.dict ;;
+        fuzz_rights) dict= ;; # bytes, not JSON
+        *) dict=tests/fuzz/jsonrpc.dict ;;
+        esac
+        mkdir -p "$work/corpus/$t"
         TMPDIR=$scratch "build-fuzz/tests/fuzz/$t" -max_total_time="$secs" -max_len=65536 \
-            -rss_limit_mb=2048 -timeout=120 -print_final_stats=1 -dict="$dict" \
+            -rss_limit_mb=2048 -timeout=120 -print_final_stats=1 ${dict:+-dict="$dict"} \
             -artifact_prefix="$top/build-fuzz/artifacts/$t-" \
             "$work/corpus/$t" ${fixtures:+"$fixtures"} >"$log" 2>&1
         rc=$?
