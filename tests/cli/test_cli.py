@@ -39,6 +39,7 @@ class Cli(unittest.TestCase):
         G.make_repo(self.repo, self.env, files={"README.md": "hi\n"}, message="init")
 
     def tearDown(self):
+        self.doCleanups()  # first: a test's tmux server is reached through a socket in tmp
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def grove(self, *args, cwd=None, stdin=b"", env=None):
@@ -641,10 +642,148 @@ class Cli(unittest.TestCase):
         self.assertIn("other/keep", self.git("branch", "--list", "other/keep"))
         self.assertEqual({n["action"] for n in self.gc_json()}, {"kept"})
 
+    # ---- issue 13: agents' sessions, environment and long prompts ----
+
+    def agent_env(self, agent, **extra):
+        """self.env with `agent` (an argv) as the agent command, on a tmux server of this test
+        alone (its own socket in its own TMUX_TMPDIR), killed at cleanup."""
+        tmuxdir = os.path.join(self.tmp, "tmux")
+        os.makedirs(tmuxdir, exist_ok=True)
+        sock = "grove-test-%d-cli" % os.getpid()
+        env = dict(self.env, TMUX_TMPDIR=tmuxdir, GROVE_TMUX_SOCKET=sock,
+                   GROVE_AGENT_COMMAND=json.dumps(agent), **extra)
+        self.addCleanup(subprocess.run, ["tmux", "-L", sock, "kill-server"], env=env,
+                        capture_output=True)
+        return env, sock
+
+    def stand_in(self, body):
+        """A stand-in agent: a shell script (its arguments in "$@"); its path."""
+        path = os.path.join(self.tmp, "agent-%d.sh" % len(os.listdir(self.tmp)))
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n" + body + "\n")
+        os.chmod(path, 0o755)
+        return path
+
+    def wait_file(self, path, timeout=10.0):
+        import time
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(os.path.exists(path), path)
+        with open(path, "rb") as f:
+            return f.read()
+
+    def tool(self, name, args, env):
+        call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": name, "arguments": args}}
+        return self.serve(INIT, call, env=env)[1]["result"]
+
+    def test_agent_sessions_do_not_collide(self):
+        """Finding 6: issues a.b and a_b gave two instances one tmux session (tmux makes '.'
+        '_'), and terminating one killed the other's agent."""
+        agent = self.stand_in('echo $$ > "$1/$GROVE_INSTANCE_ID.pid"; exec sleep 60')
+        env, sock = self.agent_env([agent, self.tmp])
+        a = self.tool("spawn_work_instance", {"issue": "a.b", "prompt": "x"}, env)
+        self.assertFalse(a.get("isError"), a)
+        b = self.tool("spawn_work_instance", {"issue": "a_b", "prompt": "x"}, env)
+        self.assertFalse(b.get("isError"), b)
+        a, b = a["structuredContent"]["instance"], b["structuredContent"]["instance"]
+        self.assertEqual(b["session_name"], "grove-work-a_b-a1")
+        self.assertNotEqual(a["session_name"], b["session_name"])
+        self.wait_file(os.path.join(self.tmp, "work-a_b-a1.pid"))
+        res = self.tool("terminate_instance", {"instance_id": a["id"]}, env)
+        self.assertFalse(res.get("isError"), res)
+        # b's agent and session live on
+        os.kill(b["pid"], 0)
+        p = subprocess.run(["tmux", "-L", sock, "has-session", "-t", "=" + b["session_name"]],
+                           env=env, capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = self.tool("get_instance", {"instance_id": b["id"]}, env)
+        self.assertEqual(got["structuredContent"]["instance"]["status"], "running")
+
+    def test_agent_and_setup_get_no_token(self):
+        """Finding 8: the token in grove's environment reaches neither the tmux server grove
+        starts, nor the agent, nor the setup command; the agent gets GROVE_INSTANCE_ID."""
+        token = "ghp_" + "S3cretS3cretS3cretS3cret0123"
+        out = os.path.join(self.tmp, "out")
+        os.makedirs(out)
+        agent = self.stand_in('env > "$1/agent.env.tmp"; mv "$1/agent.env.tmp" "$1/agent.env"; '
+                              'exec sleep 60')
+        env, sock = self.agent_env([agent, out], GITHUB_TOKEN=token, GH_TOKEN=token)
+        p = self.grove("config", "set", "worktrees.setup_command",
+                       json.dumps(["sh", "-c", 'env > "$0"', os.path.join(out, "setup.env")]),
+                       env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        res = self.tool("spawn_work_instance", {"issue": 8, "prompt": "x"}, env)
+        self.assertFalse(res.get("isError"), res)
+        inst = res["structuredContent"]["instance"]
+        agent_env = self.wait_file(os.path.join(out, "agent.env")).decode()
+        self.assertNotIn(token, agent_env)
+        self.assertNotIn("GITHUB_TOKEN=", agent_env)
+        self.assertIn("GROVE_INSTANCE_ID=%s\n" % inst["id"], agent_env)
+        with open("/proc/%d/environ" % inst["pid"], "rb") as f:
+            self.assertNotIn(token.encode(), f.read())
+        setup_env = self.wait_file(os.path.join(out, "setup.env")).decode()
+        self.assertIn("PATH=", setup_env)
+        self.assertNotIn(token, setup_env)
+        p = subprocess.run(["tmux", "-L", sock, "show-environment", "-g"], env=env,
+                           capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"PATH=", p.stdout)
+        self.assertNotIn(token.encode(), p.stdout)
+        self.assertNotIn(b"GITHUB_TOKEN", p.stdout)
+
+    def test_prompt_file_carries_1mib(self):
+        """Finding 9: with {prompt_file}, a 1 MiB prompt reaches the agent whole, through a
+        0600 file outside the worktree, removed when the instance is terminated."""
+        import hashlib
+        out = os.path.join(self.tmp, "out")
+        os.makedirs(out)
+        agent = self.stand_in('cp "$2" "$1/prompt.tmp"; stat -c %a "$2" > "$1/mode"; '
+                              'echo "$2" > "$1/path"; mv "$1/prompt.tmp" "$1/prompt"; '
+                              'exec sleep 60')
+        env, _ = self.agent_env([agent, out, "{prompt_file}"])
+        prompt = ("0123456789abcdef" * 65536)[:1 << 20]
+        self.assertEqual(len(prompt.encode()), 1 << 20)
+        res = self.tool("spawn_work_instance", {"issue": 9, "prompt": prompt}, env)
+        self.assertFalse(res.get("isError"), res)
+        inst = res["structuredContent"]["instance"]
+        got = self.wait_file(os.path.join(out, "prompt"))
+        self.assertEqual(hashlib.sha256(got).hexdigest(),
+                         hashlib.sha256(prompt.encode()).hexdigest())
+        with open(os.path.join(out, "mode")) as f:
+            self.assertEqual(f.read().strip(), "600")
+        with open(os.path.join(out, "path")) as f:
+            path = f.read().strip()
+        self.assertEqual(path, os.path.join(self.repo, ".git", "grove", "prompts",
+                                            inst["id"] + ".prompt"))
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode), 0o700)
+        res = self.tool("terminate_instance", {"instance_id": inst["id"]}, env)
+        self.assertFalse(res.get("isError"), res)
+        self.assertFalse(os.path.exists(path))
+
+    def test_prompt_too_long_for_tmux_refused(self):
+        """Finding 9: a 64 KiB prompt through {prompt} is refused before anything is made,
+        naming the limit and {prompt_file} (tmux said "command too long", after the worktree
+        and the row were made)."""
+        agent = self.stand_in("exec sleep 60")
+        env, _ = self.agent_env([agent, "{prompt}"])
+        res = self.tool("spawn_work_instance", {"issue": 10, "prompt": "p" * 65536}, env)
+        self.assertTrue(res.get("isError"), res)
+        text = res["content"][0]["text"]
+        self.assertIn("16364 bytes", text)
+        self.assertIn("{prompt_file}", text)
+        self.assertNotIn("command too long", text)
+        listed = json.loads(self.grove("ls", "--all", "--json", env=env).stdout)
+        self.assertEqual(listed, [])
+        self.assertEqual(self.worktree_list(), {})
+        self.assertEqual(self.grove_branches(), set())
+        self.assertFalse(os.path.exists(self.repo + ".worktrees/work-10-a1"))
+
     def test_demo(self):
         env = dict(self.env, TMUX_TMPDIR=self.tmp)  # a private tmux server
         p = self.grove("demo", cwd=self.tmp, env=env)
-        subprocess.run(["tmux", "kill-server"], env=env, capture_output=True)
+        subprocess.run(["tmux", "-L", "grove", "kill-server"], env=env, capture_output=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         out = p.stdout.decode()
         for needle in ("spawn_work_instance", "work-1-a1", "log_checkpoint", "get_instance",

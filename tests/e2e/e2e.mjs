@@ -176,7 +176,7 @@ test('review, fork, feedback into a live tmux session, liveness and terminate th
     GROVE_AGENT_COMMAND: JSON.stringify(['sh', '-c', 'cat > .agent-input']),
     TMUX_TMPDIR: tmuxDir,
   };
-  const tmux = (...args) => execFileSync('tmux', args, { env: { ...process.env, TMUX_TMPDIR: tmuxDir }, stdio: 'pipe' });
+  const tmux = (...args) => execFileSync('tmux', ['-L', 'grove', ...args], { env: { ...process.env, TMUX_TMPDIR: tmuxDir }, stdio: 'pipe' });
   const client = await connect(repo, agentEnv);
   try {
     const work = (await client.callTool({ name: 'spawn_work_instance', arguments: { issue: 'bd-e2e', prompt: 'work' } })).structuredContent.instance;

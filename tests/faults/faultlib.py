@@ -113,7 +113,7 @@ class FaultCase(unittest.TestCase):
                 fn()
             except Exception as e:  # a cleanup must not hide the test's result
                 print("cleanup failed: %s" % e, file=sys.stderr)
-        subprocess.run(["tmux", "kill-server"], env=self.env, capture_output=True)
+        subprocess.run(["tmux", "-L", "grove", "kill-server"], env=self.env, capture_output=True)
         subprocess.run(["chmod", "-R", "u+rwX", self.tmp], capture_output=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
 

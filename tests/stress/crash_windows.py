@@ -218,7 +218,7 @@ def setup_window(repo):
 
 
 def tmux_sessions(repo):
-    p = subprocess.run(["tmux", "list-sessions", "-F", "#{session_name}"], env=repo.env,
+    p = subprocess.run(["tmux", "-L", "grove", "list-sessions", "-F", "#{session_name}"], env=repo.env,
                        capture_output=True)
     return set(p.stdout.decode().split()) if p.returncode == 0 else set()
 
@@ -284,7 +284,7 @@ def main(grove):
         setup_window(repo)
         launch_window(repo)
     finally:
-        subprocess.run(["tmux", "kill-server"], env=repo.env, capture_output=True)
+        subprocess.run(["tmux", "-L", "grove", "kill-server"], env=repo.env, capture_output=True)
         repo.close()
     print("total %.1f s" % (time.monotonic() - started))
 

@@ -303,7 +303,7 @@ def run(grove, fixture, record):
     finally:
         if "TMUX_TMPDIR" in env:
             # the tmux server of this transcript's agents
-            subprocess.run(["tmux", "kill-server"], capture_output=True,
+            subprocess.run(["tmux", "-L", "grove", "kill-server"], capture_output=True,
                            env=dict(os.environ, TMUX_TMPDIR=env["TMUX_TMPDIR"].replace("$TMP", tmp)))
         shutil.rmtree(tmp, ignore_errors=True)
     return failures, validated

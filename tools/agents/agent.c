@@ -39,6 +39,7 @@
 
 #include "tools/base/buf.h"
 #include "tools/base/io.h"
+#include "tools/base/secret.h"
 
 extern char **environ;
 
@@ -48,9 +49,24 @@ extern char **environ;
 #define STOP_GRACE_MS     2000.0
 #define STOP_KILL_WAIT_MS 1000.0
 #define ID_MAX            128
+/*
+ * The bytes of one tmux command line (its arguments, each with its NUL)
+ * that a client can send: a client message is at most 16384 bytes, less
+ * a 16-byte header and the 4-byte argument count (measured with tmux
+ * 3.3a: 16364 bytes pass, 16365 give "command too long").
+ */
+#define TMUX_CMD_MAX 16364u
+/* What grove adds around an agent's argv in new-session (session, folder, variables). */
+#define TMUX_CMD_RESERVE 4096u
+/* One argument of execve (Linux MAX_ARG_STRLEN: 32 pages): E2BIG beyond. */
+#define ARG_ONE_MAX 131072u
 
-static const char PLACEHOLDER[] = "{prompt}";
+static const char PH_PROMPT[] = "{prompt}";
+static const char PH_FILE[] = "{prompt_file}";
 static const char ENV_NAME[] = "GROVE_INSTANCE_ID";
+static const char SOCKET_ENV[] = "GROVE_TMUX_SOCKET";
+static const char SOCKET_DEFAULT[] = "grove";
+static const char OWNER_OPTION[] = "@grove_instance";
 
 static void sleep_ms(long ms)
 {
@@ -134,6 +150,93 @@ static int spawn_prog(pid_t *pid, const char *file, char *const argv[], char *co
     return rc;
 }
 
+/* ---- environment --------------------------------------------------------- */
+
+/* 1 when `name` (NUL-terminated) is one of the NULL-terminated `names`. */
+static int name_listed(const char *name, const char *const *names)
+{
+    size_t i;
+
+    for (i = 0; names && names[i]; i++)
+        if (strcmp(names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+int agent_env_secret(const char *entry, const char *const *pass_env)
+{
+    const char *eq = strchr(entry, '=');
+    size_t n = eq ? (size_t)(eq - entry) : strlen(entry), i;
+    char name[256];
+
+    if (n >= sizeof(name))
+        return 1; /* no such variable of ours: not worth the risk */
+    memcpy(name, entry, n);
+    name[n] = '\0';
+    if (name_listed(name, pass_env))
+        return 0;
+    if (secret_key_name(name))
+        return 1;
+    for (i = 0; eq && eq[1 + i]; i++)
+        if (secret_token_at(eq + 1 + i, strlen(eq + 1 + i)))
+            return 1;
+    return 0;
+}
+
+/*
+ * environ without secrets (agent_env_secret(), but `pass_env`) and without
+ * GROVE_INSTANCE_ID, plus `add` (may be NULL). The strings are borrowed;
+ * the array is malloc'd (caller frees), NULL when memory ran out.
+ */
+static char **env_clean(const char *const *pass_env, const char *add)
+{
+    size_t n = 0, i, k = 0, nlen = strlen(ENV_NAME);
+    char **env;
+
+    while (environ && environ[n])
+        n++;
+    env = calloc(n + 2, sizeof(*env));
+    if (!env)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        if (strncmp(environ[i], ENV_NAME, nlen) == 0 && environ[i][nlen] == '=')
+            continue;
+        if (agent_env_secret(environ[i], pass_env))
+            continue;
+        env[k++] = environ[i];
+    }
+    if (add)
+        env[k++] = (char *)add;
+    env[k] = NULL;
+    return env;
+}
+
+/* ---- tmux ------------------------------------------------------------------ */
+
+int agent_tmux_socket(const char **name, grove_err *err)
+{
+    const char *s = getenv(SOCKET_ENV);
+    size_t i;
+
+    if (!s || !*s) {
+        *name = SOCKET_DEFAULT;
+        return 0;
+    }
+    for (i = 0; s[i]; i++) {
+        char c = s[i];
+
+        if (i >= 64 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return grove_fail(err, GROVE_EINVAL,
+                              "%s '%s' is not a tmux socket name (up to 64 letters, digits, "
+                              "'.', '_', '-'): unset it for grove's own server '%s', or set "
+                              "'default' for your own tmux server",
+                              SOCKET_ENV, s, SOCKET_DEFAULT);
+    }
+    *name = strcmp(s, "default") == 0 ? NULL : s;
+    return 0;
+}
+
 /*
  * Reads tmux's stdout and stderr (fds[0], fds[1]; each closed and set to -1
  * at its end) into bufs[0] and bufs[1] until both end, or tmux has exited
@@ -199,33 +302,49 @@ static int tmux_collect(pid_t pid, int fds[2], grove_buf bufs[2], int *exited, i
 static int tmux_run(const char *const *args, char **out, int *code, char *errtext, size_t errlen,
                     grove_err *err)
 {
-    const char **argv = NULL;
+    const char **argv = NULL, *socket = NULL;
+    /*
+     * tmux's environment, without secrets: the first tmux command starts
+     * the server, which keeps this environment as its global one and
+     * hands it to every pane.
+     */
+    char **env = NULL;
     /* stdout and stderr; bytes beyond the caps are read and dropped */
     grove_buf bufs[2] = {BUF_INIT(TMUX_OUT_MAX), BUF_INIT(TMUX_ERR_MAX)};
     int op[2] = {-1, -1}, ep[2] = {-1, -1}, fds[2] = {-1, -1}, nullfd = -1;
     int rc = -1, exited = 0, st = 0, prc;
-    size_t n = 0, i;
+    size_t n = 0, i, k = 0;
     pid_t pid = -1;
 
     if (out)
         *out = NULL;
     if (errlen)
         errtext[0] = '\0';
+    if (agent_tmux_socket(&socket, err) != 0)
+        return -1;
     while (args[n])
         n++;
-    argv = calloc(n + 2, sizeof(*argv));
-    if (!argv)
-        return grove_nomem(err);
-    argv[0] = "tmux";
+    /* The one place that starts tmux: "tmux [-L socket] args...". */
+    argv = calloc(n + 4, sizeof(*argv));
+    env = env_clean(NULL, NULL);
+    if (!argv || !env) {
+        grove_nomem(err);
+        goto done;
+    }
+    argv[k++] = "tmux";
+    if (socket) {
+        argv[k++] = "-L";
+        argv[k++] = socket;
+    }
     for (i = 0; i < n; i++)
-        argv[i + 1] = args[i];
+        argv[k++] = args[i];
 
     if (pipe2(op, O_CLOEXEC) != 0 || pipe2(ep, O_CLOEXEC) != 0 ||
         (nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
         grove_fail(err, GROVE_EIO, "cannot run 'tmux': %s", strerror(errno));
         goto done;
     }
-    prc = spawn_prog(&pid, "tmux", (char *const *)argv, environ, NULL, nullfd, op[1], ep[1], 0);
+    prc = spawn_prog(&pid, "tmux", (char *const *)argv, env, NULL, nullfd, op[1], ep[1], 0);
     if (prc != 0) {
         pid = -1;
         grove_fail(err, prc == ENOENT ? GROVE_ENOTFOUND : GROVE_EIO, "cannot run 'tmux': %s",
@@ -278,6 +397,7 @@ done:
     }
     if (nullfd >= 0)
         close(nullfd);
+    free(env);
     free(argv);
     return rc;
 }
@@ -367,50 +487,57 @@ static int spawn_fail(grove_err *err, const char *prog, int e)
 
 /* ---- argv from JSON ---------------------------------------------------- */
 
-/* `s` with every PLACEHOLDER replaced by `prompt`; malloc'd or NULL. */
-static char *replace_placeholder(const char *s, const char *prompt)
+/*
+ * `s` with every PH_PROMPT replaced by `prompt` and every PH_FILE by `file`,
+ * in one pass (a placeholder inside a replacement stays as it is);
+ * *uses_file |= 1 when PH_FILE occurs. Malloc'd, or NULL when memory ran
+ * out (or the size overflowed).
+ */
+static char *replace_placeholders(const char *s, const char *prompt, const char *file,
+                                  int *uses_file)
 {
-    size_t plen = strlen(prompt), hlen = sizeof(PLACEHOLDER) - 1, count = 0, len;
-    const char *p;
-    char *res, *w;
+    grove_buf b = BUF_INIT(SIZE_MAX / 2);
+    const char *p = s;
 
-    for (p = strstr(s, PLACEHOLDER); p; p = strstr(p + hlen, PLACEHOLDER))
-        count++;
-    len = strlen(s);
-    if (count && plen > hlen && (plen - hlen) > (SIZE_MAX - len - 1) / count)
-        return NULL;
-    len = len - count * hlen + count * plen;
-    res = malloc(len + 1);
-    if (!res)
-        return NULL;
-    w = res;
-    for (p = s;;) {
-        const char *hit = strstr(p, PLACEHOLDER);
+    while (*p) {
+        size_t plen = sizeof(PH_PROMPT) - 1, flen = sizeof(PH_FILE) - 1;
+        int r;
 
-        if (!hit) {
-            strcpy(w, p);
-            break;
+        if (strncmp(p, PH_PROMPT, plen) == 0) {
+            r = buf_add(&b, prompt, strlen(prompt));
+            p += plen;
+        } else if (strncmp(p, PH_FILE, flen) == 0) {
+            *uses_file = 1;
+            r = buf_add(&b, file, strlen(file));
+            p += flen;
+        } else {
+            r = buf_add(&b, p, 1);
+            p++;
         }
-        memcpy(w, p, (size_t)(hit - p));
-        w += hit - p;
-        memcpy(w, prompt, plen);
-        w += plen;
-        p = hit + hlen;
+        if (r != 0) {
+            buf_free(&b);
+            return NULL;
+        }
     }
-    return res;
+    return buf_take(&b); /* "" when nothing was added */
 }
 
-int agent_build_argv(const char *command_json, const char *prompt, char ***out, grove_err *err)
+int agent_build_command(const char *command_json, const char *prompt, const char *prompt_file,
+                        char ***out, int *uses_prompt_file, grove_err *err)
 {
     json_error_t jerr;
     json_t *arr = NULL;
     char **argv = NULL;
     size_t i, n;
-    int rc = -1;
+    int rc = -1, uses = 0;
 
     *out = NULL;
+    if (uses_prompt_file)
+        *uses_prompt_file = 0;
     if (!prompt)
         prompt = "";
+    if (!prompt_file)
+        prompt_file = "";
     if (!command_json)
         return grove_fail(err, GROVE_EINVAL, "the command is missing");
     arr = json_loads(command_json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
@@ -440,7 +567,7 @@ int agent_build_argv(const char *command_json, const char *prompt, char ***out, 
             grove_fail(err, GROVE_EINVAL, "element %zu of the command contains a NUL byte", i);
             goto done;
         }
-        argv[i] = replace_placeholder(s, prompt);
+        argv[i] = replace_placeholders(s, prompt, prompt_file, &uses);
         if (!argv[i]) {
             grove_nomem(err);
             goto done;
@@ -452,11 +579,18 @@ int agent_build_argv(const char *command_json, const char *prompt, char ***out, 
     }
     *out = argv;
     argv = NULL;
+    if (uses_prompt_file)
+        *uses_prompt_file = uses;
     rc = 0;
 done:
     agent_free_argv(argv);
     json_decref(arr);
     return rc;
+}
+
+int agent_build_argv(const char *command_json, const char *prompt, char ***out, grove_err *err)
+{
+    return agent_build_command(command_json, prompt, NULL, out, NULL, err);
 }
 
 void agent_free_argv(char **argv)
@@ -551,32 +685,202 @@ static char *escape_format(const char *s)
     return res;
 }
 
-static int launch_tmux(const char *id, const char *cwd, char *const argv[], agent_handle *out,
-                       grove_err *err)
+int agent_session_name(const char *id, char *out, size_t n, grove_err *err)
+{
+    size_t i;
+    int w;
+
+    if (!valid_id(id))
+        return grove_fail(err, GROVE_EINVAL, "invalid instance id '%s'", id ? id : "");
+    w = snprintf(out, n, "grove-%s", id);
+    if (w < 0 || (size_t)w >= n)
+        return grove_fail(err, GROVE_EINVAL, "instance id '%s' is too long for a session name", id);
+    /*
+     * tmux would make '.' (and ':', which no id holds) a '_', so that
+     * "a.b" and "a_b" met in one session. '+' never occurs in an id and
+     * tmux keeps it: one character for another, so the mapping stays
+     * one-to-one and every other id keeps the name grove-<id>.
+     */
+    for (i = 0; out[i]; i++)
+        if (out[i] == '.')
+            out[i] = '+';
+    return 0;
+}
+
+/*
+ * `s` as one argument of a tmux command line: tmux ends a command at an
+ * argument that ends in ';', unless it ends in "\;" (which it turns back
+ * into ";"). Malloc'd, NULL when memory ran out.
+ */
+static char *escape_semicolon(const char *s)
+{
+    size_t n = strlen(s);
+    char *r;
+
+    if (n == 0 || s[n - 1] != ';')
+        return strdup(s);
+    r = malloc(n + 2);
+    if (!r)
+        return NULL;
+    memcpy(r, s, n - 1);
+    r[n - 1] = '\\';
+    r[n] = ';';
+    r[n + 1] = '\0';
+    return r;
+}
+
+/* Bytes a tmux client sends for these arguments (each with its NUL). */
+static size_t tmux_args_bytes(const char *const *args)
+{
+    size_t n = 0, i;
+
+    for (i = 0; args[i]; i++)
+        n += strlen(args[i]) + 1;
+    return n;
+}
+
+/* The refusal for a command line that does not fit (`bytes` > `limit`). */
+static int too_long(grove_err *err, size_t bytes, size_t limit, const char *where)
+{
+    return grove_fail(err, GROVE_EINVAL,
+                      "the agent's command line is %zu bytes with the prompt in it, but %s takes "
+                      "at most %zu bytes; put {prompt_file} in the agent command "
+                      "(GROVE_AGENT_COMMAND or config agent.command) instead of {prompt}: grove "
+                      "then writes the prompt to a private file (mode 0600) and passes its path",
+                      bytes, where, limit);
+}
+
+int agent_argv_fits(char *const argv[], int use_tmux, grove_err *err)
+{
+    size_t total = 0, i, arg_max;
+    long sys = sysconf(_SC_ARG_MAX);
+
+    for (i = 0; argv[i]; i++) {
+        size_t len = strlen(argv[i]) + 1;
+
+        if (!use_tmux && len > ARG_ONE_MAX)
+            return too_long(err, len, ARG_ONE_MAX, "one argument of a program (Linux)");
+        total += len;
+    }
+    if (use_tmux && total > TMUX_CMD_MAX - TMUX_CMD_RESERVE)
+        return too_long(err, total, TMUX_CMD_MAX - TMUX_CMD_RESERVE,
+                        "tmux (16364 bytes for its whole command, of which grove keeps 4096 for "
+                        "the session, folder and variables)");
+    arg_max = sys > 0 ? (size_t)sys / 2 : ARG_ONE_MAX;
+    if (!use_tmux && total > arg_max)
+        return too_long(err, total, arg_max, "a program's argument list");
+    return 0;
+}
+
+/*
+ * Names of the secret variables (agent_env_secret(), but `pass_env`) in
+ * the tmux server's global environment, which a server grove did not
+ * start may hold (env -u takes them out of the agent's environment).
+ * *names: NULL-terminated, malloc'd (free with agent_free_argv()), NULL
+ * when there are none or no server runs.
+ */
+static int server_secrets(const char *const *pass_env, char ***names, grove_err *err)
+{
+    const char *args[] = {"show-environment", "-g", NULL};
+    char errtext[TMUX_ERR_MAX];
+    char *res = NULL, *line, *next;
+    char **list = NULL; /* owned until *names takes it */
+    size_t count = 0, cap = 0;
+    int code = 0, rc = -1;
+
+    *names = NULL;
+    if (tmux_run(args, &res, &code, errtext, sizeof(errtext), err) != 0)
+        return -1;
+    for (line = code == 0 ? res : NULL; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (*line == '-' || !strchr(line, '=') || !agent_env_secret(line, pass_env))
+            continue;
+        if (count + 1 >= cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            char **l = realloc(list, ncap * sizeof(*l));
+
+            if (!l) {
+                grove_nomem(err);
+                goto done;
+            }
+            list = l;
+            cap = ncap;
+        }
+        *strchr(line, '=') = '\0';
+        if (!(list[count] = strdup(line))) {
+            grove_nomem(err);
+            goto done;
+        }
+        list[++count] = NULL;
+    }
+    *names = list;
+    list = NULL;
+    rc = 0;
+done:
+    agent_free_argv(list);
+    free(res);
+    return rc;
+}
+
+/* Kills session `name` that launch_tmux() just made (its start failed half-way). */
+static void kill_new_session(const char *name)
+{
+    char *target = grove_asprintf("=%s", name);
+    const char *args[] = {"kill-session", "-t", target, NULL};
+    char errtext[TMUX_ERR_MAX];
+    int code = 0;
+
+    if (target)
+        tmux_run(args, NULL, &code, errtext, sizeof(errtext), NULL);
+    free(target);
+}
+
+static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
 {
     char name[sizeof(out->session)];
     char errtext[TMUX_ERR_MAX];
-    char *ecwd = NULL, *idenv = NULL, *res = NULL, *sp;
+    char *ecwd = NULL, *idenv = NULL, *res = NULL, *target = NULL, *spos;
+    char **secrets = NULL, **esc = NULL; /* owned: copies the arguments borrow */
     const char **args = NULL;
-    size_t argc = 0, i, k = 0;
+    size_t argc = 0, nsec = 0, i, k = 0, bytes;
     int code = 0, rc = -1;
 
-    snprintf(name, sizeof(name), "grove-%s", id);
-    for (i = 0; name[i]; i++)
-        if (name[i] == '.' || name[i] == ':')
-            name[i] = '_';
+    if (agent_session_name(sp->id, name, sizeof(name), err) != 0)
+        return -1;
     if (session_exists(name))
         return grove_fail(err, GROVE_ECONFLICT, "agent session '%s' already exists", name);
-
-    while (argv[argc])
+    if (server_secrets(sp->pass_env, &secrets, err) != 0)
+        goto done;
+    while (secrets && secrets[nsec])
+        nsec++;
+    while (sp->argv[argc])
         argc++;
-    ecwd = escape_format(cwd);
-    idenv = grove_asprintf("%s=%s", ENV_NAME, id);
-    args = calloc(argc + 14, sizeof(*args));
-    if (!ecwd || !idenv || !args) {
+    ecwd = escape_format(sp->cwd);
+    idenv = grove_asprintf("%s=%s", ENV_NAME, sp->id);
+    target = grove_asprintf("=%s:", name);
+    esc = calloc(argc + 2, sizeof(*esc));
+    args = calloc(argc + 2 * nsec + 24, sizeof(*args));
+    if (!ecwd || !idenv || !target || !esc || !args) {
         grove_nomem(err);
         goto done;
     }
+    esc[argc] = escape_semicolon(ecwd);
+    if (!esc[argc]) {
+        grove_nomem(err);
+        goto done;
+    }
+    for (i = 0; i < argc; i++)
+        if (!(esc[i] = escape_semicolon(sp->argv[i]))) {
+            grove_nomem(err);
+            goto done;
+        }
+    /*
+     * One client message: the session, with the agent's variables given
+     * to it alone (-e), then its owner mark, so that no session of grove's
+     * is ever without one.
+     */
     args[k++] = "new-session";
     args[k++] = "-d";
     args[k++] = "-P";
@@ -585,90 +889,104 @@ static int launch_tmux(const char *id, const char *cwd, char *const argv[], agen
     args[k++] = "-s";
     args[k++] = name;
     args[k++] = "-c";
-    args[k++] = ecwd;
+    args[k++] = esc[argc];
+    args[k++] = "-e";
+    args[k++] = idenv;
     args[k++] = "--";
+    /* two or more words: tmux execs them (one would go through sh -c) */
     args[k++] = "env";
+    for (i = 0; i < nsec; i++) {
+        args[k++] = "-u";
+        args[k++] = secrets[i];
+    }
     args[k++] = idenv;
     for (i = 0; i < argc; i++)
-        args[k++] = argv[i];
+        args[k++] = esc[i];
+    args[k++] = ";";
+    args[k++] = "set-option";
+    args[k++] = "-t";
+    args[k++] = target;
+    args[k++] = OWNER_OPTION;
+    args[k++] = sp->id;
     args[k] = NULL;
 
+    /* Refused here with a clear message, not by tmux with "command too long". */
+    if ((bytes = tmux_args_bytes(args)) > TMUX_CMD_MAX) {
+        too_long(err, bytes, TMUX_CMD_MAX, "tmux (its whole command, with what grove adds)");
+        goto done;
+    }
     if (tmux_run(args, &res, &code, errtext, sizeof(errtext), err) != 0)
         goto done;
     if (code != 0) {
-        if (strstr(errtext, "duplicate session"))
+        if (strstr(errtext, "duplicate session")) {
             grove_fail(err, GROVE_ECONFLICT, "agent session '%s' already exists", name);
-        else
+        } else {
             grove_fail(err, GROVE_EIO, "cannot start agent session '%s': %s", name,
                        errtext[0] ? errtext : "tmux failed");
+            if (res && *res) /* the session started, its owner mark did not */
+                kill_new_session(name);
+        }
         goto done;
     }
     /* "<pane pid> <session name>\n" */
-    out->pid = strtoll(res, &sp, 10);
-    if (out->pid < 0 || sp == res)
+    out->pid = strtoll(res, &spos, 10);
+    if (out->pid < 0 || spos == res)
         out->pid = 0;
+    out->start = agent_process_start(out->pid);
     snprintf(out->session, sizeof(out->session), "%s", name);
-    if (*sp == ' ') {
-        sp++;
-        sp[strcspn(sp, "\r\n")] = '\0';
-        if (*sp)
-            snprintf(out->session, sizeof(out->session), "%s", sp);
+    if (*spos == ' ') {
+        spos++;
+        spos[strcspn(spos, "\r\n")] = '\0';
+        if (*spos && strcmp(spos, name) != 0) {
+            grove_fail(err, GROVE_EIO, "tmux named agent session '%s' '%s'", name, spos);
+            kill_new_session(spos);
+            goto done;
+        }
     }
     rc = 0;
 done:
     free(res);
     free(args);
+    for (i = 0; esc && i <= argc; i++)
+        free(esc[i]);
+    free(esc);
+    agent_free_argv(secrets);
+    free(target);
     free(idenv);
     free(ecwd);
     return rc;
 }
 
-/* environ without GROVE_INSTANCE_ID, plus `idenv`. The strings are borrowed. */
-static char **env_with(const char *idenv)
-{
-    size_t n = 0, i, k = 0, nlen = strlen(ENV_NAME);
-    char **env;
-
-    while (environ && environ[n])
-        n++;
-    env = calloc(n + 2, sizeof(*env));
-    if (!env)
-        return NULL;
-    for (i = 0; i < n; i++)
-        if (!(strncmp(environ[i], ENV_NAME, nlen) == 0 && environ[i][nlen] == '='))
-            env[k++] = environ[i];
-    env[k++] = (char *)idenv;
-    env[k] = NULL;
-    return env;
-}
-
-static int launch_detached(const char *id, const char *cwd, char *const argv[],
-                           const char *log_path, agent_handle *out, grove_err *err)
+static int launch_detached(const agent_spec *sp, agent_handle *out, grove_err *err)
 {
     char *idenv = NULL;
     char **env = NULL;
     int logfd = -1, nullfd = -1, prc, rc = -1;
     pid_t pid;
 
-    idenv = grove_asprintf("%s=%s", ENV_NAME, id);
-    env = idenv ? env_with(idenv) : NULL;
+    idenv = grove_asprintf("%s=%s", ENV_NAME, sp->id);
+    env = idenv ? env_clean(sp->pass_env, idenv) : NULL;
     if (!env) {
         grove_nomem(err);
         goto done;
     }
-    if ((logfd = open_log(log_path, err)) < 0)
+    if ((logfd = open_log(sp->log_path, err)) < 0)
         goto done;
     if ((nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
         grove_fail(err, GROVE_EIO, "cannot open '/dev/null': %s", strerror(errno));
         goto done;
     }
-    prc = spawn_prog(&pid, argv[0], argv, env, cwd, nullfd, logfd, logfd, POSIX_SPAWN_SETSID);
+    prc = spawn_prog(&pid, sp->argv[0], sp->argv, env, sp->cwd, nullfd, logfd, logfd,
+                     POSIX_SPAWN_SETSID);
     if (prc != 0) {
-        spawn_fail(err, argv[0], prc);
+        /* E2BIG: say which limit, when agent_argv_fits() knows it */
+        if (prc != E2BIG || agent_argv_fits(sp->argv, 0, err) == 0)
+            spawn_fail(err, sp->argv[0], prc);
         goto done;
     }
     out->session[0] = '\0';
     out->pid = pid;
+    out->start = agent_process_start(pid);
     rc = 0;
 done:
     if (logfd >= 0)
@@ -680,26 +998,31 @@ done:
     return rc;
 }
 
-int agent_launch(const char *id, const char *cwd, char *const argv[], const char *log_path,
-                 int use_tmux, agent_handle *out, grove_err *err)
+int agent_launch(const agent_spec *sp, agent_handle *out, grove_err *err)
 {
+    int use_tmux;
+
     if (!out)
         return grove_fail(err, GROVE_EINVAL, "no handle for the agent");
     memset(out, 0, sizeof(*out));
-    if (!valid_id(id))
-        return grove_fail(err, GROVE_EINVAL, "invalid instance id '%s'", id ? id : "");
-    if (!cwd)
-        return grove_fail(err, GROVE_EINVAL, "no folder for agent '%s'", id);
-    if (check_argv(argv, err) != 0)
+    if (!sp || !valid_id(sp->id))
+        return grove_fail(err, GROVE_EINVAL, "invalid instance id '%s'",
+                          sp && sp->id ? sp->id : "");
+    if (!sp->cwd)
+        return grove_fail(err, GROVE_EINVAL, "no folder for agent '%s'", sp->id);
+    if (check_argv(sp->argv, err) != 0)
         return -1;
     /* env(1) would take a first word with '=' as one more assignment. */
-    if (strchr(argv[0], '='))
-        return grove_fail(err, GROVE_EINVAL, "agent program '%s' contains '='", argv[0]);
-    if (check_cwd(cwd, err) != 0)
+    if (strchr(sp->argv[0], '='))
+        return grove_fail(err, GROVE_EINVAL, "agent program '%s' contains '='", sp->argv[0]);
+    if (check_cwd(sp->cwd, err) != 0)
         return -1;
-    if (use_tmux && agent_have_tmux())
-        return launch_tmux(id, cwd, argv, out, err);
-    return launch_detached(id, cwd, argv, log_path, out, err);
+    use_tmux = sp->use_tmux && agent_have_tmux();
+    if (agent_argv_fits(sp->argv, use_tmux, err) != 0)
+        return -1;
+    if (use_tmux)
+        return launch_tmux(sp, out, err);
+    return launch_detached(sp, out, err);
 }
 
 /* ---- watching ---------------------------------------------------------- */
@@ -945,34 +1268,127 @@ static void wait_gone(pid_t pid, int group, double ms)
         sleep_ms(20);
 }
 
-int agent_stop(const char *session, long long pid, grove_err *err)
+/*
+ * Whether session `name` is the one grove started for agent `a`: its owner
+ * mark (OWNER_OPTION) is a->instance_id, its pane runs a->pid (when
+ * recorded) and that process started at a->start (when recorded). 0 with
+ * *found = 0 when no such session exists, 0 with *found = 1 when it is
+ * a's; -1 (GROVE_ECONFLICT) when it is another's, err saying why.
+ */
+static int session_check_owner(const agent_ref *a, int *found, grove_err *err)
 {
-    if (session && *session) {
-        char *target = grove_asprintf("=%s", session);
-        const char *args[] = {"kill-session", "-t", target, NULL};
+    char *target = grove_asprintf("=%s:", a->session);
+    const char *args[] = {
+        "display-message", "-p", "-t", target, "#{pane_pid} #{@grove_instance}", NULL};
+    char errtext[TMUX_ERR_MAX];
+    char *res = NULL, *owner;
+    long long pane = 0;
+    unsigned long long start;
+    int code = 0, rc = -1;
+
+    *found = 0;
+    if (!target)
+        return grove_nomem(err);
+    /* display-message succeeds, printing nothing, for a session that does not exist */
+    if (!session_exists(a->session)) {
+        rc = 0;
+        goto done;
+    }
+    if (tmux_run(args, &res, &code, errtext, sizeof(errtext), err) != 0)
+        goto done;
+    /* "<pane pid> <owner>\n" */
+    pane = strtoll(res, &owner, 10);
+    if (code != 0 || owner == res) {
+        if (!session_exists(a->session)) {
+            rc = 0; /* gone meanwhile */
+            goto done;
+        }
+        grove_fail(err, GROVE_EIO, "cannot read agent session '%s': %s", a->session,
+                   errtext[0] ? errtext : "tmux printed no pane");
+        goto done;
+    }
+    *found = 1;
+    owner += *owner == ' ';
+    owner[strcspn(owner, "\r\n")] = '\0';
+    if (!a->instance_id || strcmp(owner, a->instance_id) != 0) {
+        grove_fail(err, GROVE_ECONFLICT,
+                   "agent session '%s' is not instance '%s''s (its owner mark %s is %s%s%s): "
+                   "grove leaves it alone; stop it with tmux yourself if it is yours",
+                   a->session, a->instance_id ? a->instance_id : "?", OWNER_OPTION,
+                   *owner ? "'" : "", *owner ? owner : "missing", *owner ? "'" : "");
+        goto done;
+    }
+    if (a->pid > 0 && pane != a->pid) {
+        grove_fail(err, GROVE_ECONFLICT,
+                   "agent session '%s' runs process %lld, not the agent (process %lld) that grove "
+                   "started for '%s': grove leaves it alone",
+                   a->session, pane, a->pid, a->instance_id);
+        goto done;
+    }
+    start = agent_process_start(pane);
+    if (a->start && start && start != a->start) {
+        grove_fail(err, GROVE_ECONFLICT,
+                   "agent session '%s' runs process %lld, which started at another time than the "
+                   "agent grove started for '%s' (another process with the same pid): grove "
+                   "leaves it alone",
+                   a->session, pane, a->instance_id);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(res);
+    free(target);
+    return rc;
+}
+
+int agent_stop(const agent_ref *a, grove_err *err)
+{
+    if (a->session && *a->session) {
+        char *target = NULL;
+        const char *args[] = {"kill-session", "-t", NULL, NULL};
         char errtext[TMUX_ERR_MAX];
         grove_err terr = GROVE_ERR_INIT;
-        int code = 0, r;
+        int code = 0, r, found = 0;
 
-        if (!target)
-            return grove_nomem(err);
-        r = tmux_run(args, NULL, &code, errtext, sizeof(errtext), &terr);
-        free(target);
-        if (r != 0 && terr.code != GROVE_ENOTFOUND) {
-            *err = terr;
+        /* Never a session that is not this agent's. */
+        if (session_check_owner(a, &found, err) != 0)
             return -1;
+        if (found) {
+            if (!(target = grove_asprintf("=%s", a->session)))
+                return grove_nomem(err);
+            args[2] = target;
+            r = tmux_run(args, NULL, &code, errtext, sizeof(errtext), &terr);
+            free(target);
+            if (r != 0 && terr.code != GROVE_ENOTFOUND) {
+                *err = terr;
+                return -1;
+            }
+            /* A session that is already gone is fine. */
+            if (r == 0 && code != 0 && session_exists(a->session))
+                return grove_fail(err, GROVE_EIO, "cannot stop agent session '%s': %s", a->session,
+                                  errtext[0] ? errtext : "tmux failed");
         }
-        /* A session that is already gone is fine. */
-        if (r == 0 && code != 0 && session_exists(session))
-            return grove_fail(err, GROVE_EIO, "cannot stop agent session '%s': %s", session,
-                              errtext[0] ? errtext : "tmux failed");
     }
-    if (pid > 0) {
+    if (a->pid > 0) {
+        long long pid = a->pid;
         pid_t p = (pid_t)pid;
+        unsigned long long now;
         int group;
 
         if (pid > INT_MAX || pid == 1 || p == getpid() || p == getpgrp())
             return grove_fail(err, GROVE_EINVAL, "refusing to signal process %lld", pid);
+        now = agent_process_start(pid);
+        if (!now)
+            return 0; /* gone */
+        /* The pid of an agent that is gone may be another process's now. */
+        if (!a->start)
+            return grove_fail(err, GROVE_EINVAL,
+                              "refusing to signal process %lld: grove did not record when the "
+                              "agent started, so it cannot tell it from another process that got "
+                              "the same pid; stop it yourself (kill %lld) if it is the agent",
+                              pid, pid);
+        if (now != a->start)
+            return 0; /* another process: the agent is gone */
         /* Its process group, when it leads one (setsid or a tmux pane). */
         group = getpgid(p) == p;
         if (!pid_or_group_alive(p, group))
@@ -1048,15 +1464,19 @@ static int paste_file(const char *text, char *path, size_t n, grove_err *err)
     return 0;
 }
 
-int agent_send_keys(const char *session, const char *text, grove_err *err)
+int agent_send_keys(const agent_ref *a, const char *text, grove_err *err)
 {
     char errtext[TMUX_ERR_MAX], path[PATH_MAX] = "", buffer[64];
     char *target = NULL, *clean = NULL;
-    int code = 0, rc = -1;
+    const char *session = a->session;
+    int code = 0, rc = -1, found = 0;
 
     if (!session || !*session)
         return grove_fail(err, GROVE_EINVAL, "no agent session to send keys to");
-    if (!session_exists(session))
+    /* Never type into a session that is not this agent's. */
+    if (session_check_owner(a, &found, err) != 0)
+        return -1;
+    if (!found)
         return grove_fail(err, GROVE_ENOTFOUND, "agent session '%s' is not running", session);
     target = grove_asprintf("=%s:", session);
     clean = printable(text ? text : "");
@@ -1109,6 +1529,75 @@ done:
     return rc;
 }
 
+/* ---- the prompt file --------------------------------------------------- */
+
+/* <dir>/<id>.prompt, malloc'd; NULL for an invalid id or when memory ran out. */
+static char *prompt_path(const char *dir, const char *id)
+{
+    return valid_id(id) ? grove_asprintf("%s/%s.prompt", dir, id) : NULL;
+}
+
+int agent_prompt_file_write(const char *dir, const char *id, const char *prompt, char **path,
+                            grove_err *err)
+{
+    char *p = NULL, *tmp = NULL;
+    struct stat sb;
+    int fd = -1, rc = -1;
+
+    *path = NULL;
+    if (!valid_id(id))
+        return grove_fail(err, GROVE_EINVAL, "invalid instance id '%s'", id ? id : "");
+    if (grove_mkdirs(dir, 0700, err) != 0)
+        return -1;
+    /* A folder of ours that only we can enter (it may have been made before, or by another). */
+    if (lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || sb.st_uid != geteuid())
+        return grove_fail(err, GROVE_EIO,
+                          "cannot keep the prompt in '%s': not a folder of this user; remove it",
+                          dir);
+    if ((sb.st_mode & 0077) && chmod(dir, 0700) != 0)
+        return grove_fail(err, GROVE_EIO, "cannot make '%s' private (mode 0700): %s", dir,
+                          strerror(errno));
+    p = prompt_path(dir, id);
+    tmp = grove_asprintf("%s/.%s.prompt-XXXXXX", dir, id);
+    if (!p || !tmp) {
+        grove_nomem(err);
+        goto done;
+    }
+    if ((fd = mkstemp(tmp)) < 0) { /* 0600, O_EXCL */
+        grove_fail(err, GROVE_EIO, "cannot make a file in '%s': %s", dir, strerror(errno));
+        goto done;
+    }
+    if (io_write_all(fd, prompt, strlen(prompt)) != 0 || fsync(fd) != 0) {
+        grove_fail(err, GROVE_EIO, "cannot write the prompt to '%s': %s", tmp, strerror(errno));
+        goto done;
+    }
+    if (rename(tmp, p) != 0) {
+        grove_fail(err, GROVE_EIO, "cannot move the prompt to '%s': %s", p, strerror(errno));
+        goto done;
+    }
+    tmp[0] = '\0';
+    *path = p;
+    p = NULL;
+    rc = 0;
+done:
+    if (fd >= 0)
+        close(fd);
+    if (tmp && tmp[0] && fd >= 0)
+        unlink(tmp);
+    free(tmp);
+    free(p);
+    return rc;
+}
+
+void agent_prompt_file_remove(const char *dir, const char *id)
+{
+    char *p = prompt_path(dir, id);
+
+    if (p)
+        unlink(p);
+    free(p);
+}
+
 /* ---- running to completion --------------------------------------------- */
 
 int agent_run(char *const argv[], const char *cwd, const char *log_path, int timeout_s,
@@ -1120,6 +1609,7 @@ int agent_run(char *const argv[], const char *cwd, const char *log_path, int tim
 int agent_run_watched(char *const argv[], const char *cwd, const char *log_path, int timeout_s,
                       agent_started_fn started, void *arg, int *exit_status, grove_err *err)
 {
+    char **env = NULL; /* borrowed strings, owned array */
     int logfd = -1, nullfd = -1, prc, st = 0, rc = -1;
     long nap = 10;
     double deadline;
@@ -1134,8 +1624,12 @@ int agent_run_watched(char *const argv[], const char *cwd, const char *log_path,
         grove_fail(err, GROVE_EIO, "cannot open '/dev/null': %s", strerror(errno));
         goto done;
     }
-    prc =
-        spawn_prog(&pid, argv[0], argv, environ, cwd, nullfd, logfd, logfd, POSIX_SPAWN_SETPGROUP);
+    /* A setup command gets no secrets either. */
+    if (!(env = env_clean(NULL, NULL))) {
+        grove_nomem(err);
+        goto done;
+    }
+    prc = spawn_prog(&pid, argv[0], argv, env, cwd, nullfd, logfd, logfd, POSIX_SPAWN_SETPGROUP);
     if (prc != 0) {
         spawn_fail(err, argv[0], prc);
         goto done;
@@ -1174,5 +1668,6 @@ done:
         close(logfd);
     if (nullfd >= 0)
         close(nullfd);
+    free(env);
     return rc;
 }

@@ -1,7 +1,15 @@
 /*
  * agent: the processes grove starts and watches. Agents run in a detached
- * tmux session "grove-<instance id>" when tmux is installed, otherwise as a
- * detached process in a session of its own with its output in a log file.
+ * tmux session "grove-<instance id>" (agent_session_name()) on grove's own
+ * tmux server (`tmux -L grove`; env GROVE_TMUX_SOCKET names another socket,
+ * "default" means the user's own server) when tmux is installed, otherwise
+ * as a detached process in a session of its own with its output in a log
+ * file. Every tmux command goes through one function that adds the socket.
+ *
+ * Secrets stay out of what grove starts: tmux (so the server it starts
+ * holds none in its global environment), agents and setup commands get
+ * grove's environment without the variables agent_env_secret() names.
+ * Each agent gets GROVE_INSTANCE_ID through its own session (-e).
  * Nothing ever goes through a shell: every program is started with an argv
  * (posix_spawnp), and text typed into a session is sent with
  * `tmux send-keys -l` as one literal argument.
@@ -17,11 +25,17 @@
 /*
  * Builds an argv from a JSON array of strings (`command_json`, e.g.
  * ["claude","--print","{prompt}"]), replacing every "{prompt}" inside an
- * element with `prompt` (NULL = ""). The prompt stays one element whatever it
- * holds. Fails with GROVE_EINVAL when the JSON is not a non-empty array of
- * strings, or an element contains a NUL. *out: NULL-terminated, free with
- * agent_free_argv().
+ * element with `prompt` and every "{prompt_file}" with `prompt_file` (NULL =
+ * ""), in one pass: a placeholder inside a replacement stays as it is. The
+ * prompt stays one element whatever it holds. *uses_prompt_file (may be
+ * NULL) is 1 when "{prompt_file}" occurs. Fails with GROVE_EINVAL when the
+ * JSON is not a non-empty array of strings, or an element contains a NUL.
+ * *out: NULL-terminated, free with agent_free_argv().
  */
+int agent_build_command(const char *command_json, const char *prompt, const char *prompt_file,
+                        char ***out, int *uses_prompt_file, grove_err *err);
+
+/* agent_build_command() without a prompt file. */
 int agent_build_argv(const char *command_json, const char *prompt, char ***out, grove_err *err);
 void agent_free_argv(char **argv);
 
@@ -31,22 +45,78 @@ int agent_find_program(const char *name);
 /* 1 when the tmux program can be found on PATH. */
 int agent_have_tmux(void);
 
+/*
+ * 1 when an environment entry ("NAME=VALUE", or a bare name) is a secret
+ * that no agent, setup command or tmux server gets: its name suggests a
+ * credential (secret_key_name(): GITHUB_TOKEN, GH_TOKEN, ...) or its value
+ * holds a GitHub token. A name in `pass_env` (NULL-terminated, may be
+ * NULL: the seam for a profile's pass_env) is never one.
+ */
+int agent_env_secret(const char *entry, const char *const *pass_env);
+
+/*
+ * The tmux socket name grove uses (-L): GROVE_TMUX_SOCKET, "grove" when it
+ * is unset or empty; *name NULL for "default" (the user's own server).
+ * GROVE_EINVAL for a value that is not a plain name.
+ */
+int agent_tmux_socket(const char **name, grove_err *err);
+
+/*
+ * The tmux session name of instance `id`: "grove-<id>", with '.' (which
+ * tmux would turn into '_') written '+', a character no id holds. So
+ * different ids never share a session and an id without '.' keeps
+ * "grove-<id>". GROVE_EINVAL for an id grove would not make.
+ */
+int agent_session_name(const char *id, char *out, size_t n, grove_err *err);
+
+/*
+ * 0 when argv fits on the command line that starts it: under tmux
+ * (use_tmux) the whole tmux command is at most 16364 bytes, of which grove
+ * keeps 4096 for itself; without, Linux takes 131072 bytes per argument.
+ * GROVE_EINVAL otherwise, naming the limit and saying to use {prompt_file}.
+ */
+int agent_argv_fits(char *const argv[], int use_tmux, grove_err *err);
+
+/* What to launch. */
+typedef struct agent_spec {
+    const char *id;       /* the instance; becomes GROVE_INSTANCE_ID */
+    const char *cwd;      /* the folder it runs in */
+    char *const *argv;    /* the program and its arguments */
+    const char *log_path; /* without tmux: stdout and stderr go here (NULL: /dev/null) */
+    int use_tmux;         /* 0: never tmux */
+    /* names of secret variables this agent may see (a profile's pass_env); NULL: none */
+    const char *const *pass_env;
+} agent_spec;
+
 /* What agent_launch started. */
 typedef struct agent_handle {
-    char session[160]; /* tmux session name, "" when started without tmux */
-    long long pid;     /* the agent process (the tmux pane's process), 0 if unknown */
+    char session[160];        /* tmux session name, "" when started without tmux */
+    long long pid;            /* the agent process (the tmux pane's process), 0 if unknown */
+    unsigned long long start; /* when pid started (agent_process_start()), 0 if unknown */
 } agent_handle;
 
 /*
- * Starts argv in `cwd` with GROVE_INSTANCE_ID=`id` added to its
- * environment. With tmux: `tmux new-session -d -s grove-<id> -c cwd` running
- * argv directly (never `sh -c`). Without tmux (or when `use_tmux` is 0):
- * posix_spawnp with a new session (setsid), stdin from /dev/null, stdout and
- * stderr appended to `log_path` (its folder is created 0700). A session that
- * already exists: GROVE_ECONFLICT.
+ * Starts s->argv in s->cwd with GROVE_INSTANCE_ID=<id> added to its
+ * environment and secrets taken out (agent_env_secret()). With tmux: one
+ * tmux command `new-session -d -s <agent_session_name(id)> -c cwd -e
+ * GROVE_INSTANCE_ID=<id> -- env [-u SECRET]... argv ; set-option -t
+ * =<session>: @grove_instance <id>` running argv directly (never `sh -c`);
+ * the option marks the session as the instance's, and `env -u` takes out
+ * secrets that a tmux server grove did not start may hold. Without tmux
+ * (or when use_tmux is 0): posix_spawnp with a new session (setsid), stdin
+ * from /dev/null, stdout and stderr appended to log_path (its folder is
+ * created 0700). A session that already exists: GROVE_ECONFLICT. A command
+ * line too long for tmux or the kernel: GROVE_EINVAL (agent_argv_fits()).
  */
-int agent_launch(const char *id, const char *cwd, char *const argv[], const char *log_path,
-                 int use_tmux, agent_handle *out, grove_err *err);
+int agent_launch(const agent_spec *s, agent_handle *out, grove_err *err);
+
+/* An agent as grove recorded it, for agent_stop() and agent_send_keys(). */
+typedef struct agent_ref {
+    const char *instance_id;  /* whose agent it is */
+    const char *session;      /* tmux session; NULL or "": none */
+    long long pid;            /* the agent process; 0: none */
+    unsigned long long start; /* when pid started, as recorded at launch; 0: unknown */
+} agent_ref;
 
 /*
  * 1 when the agent still runs: its tmux session exists, or its pid is alive
@@ -67,14 +137,20 @@ void agent_free_list(char **list, size_t n);
 int agent_pid_alive(long long pid);
 
 /*
- * Stops an agent: kills the tmux session when there is one, and sends
- * SIGTERM to the process group of pid (then SIGKILL after a grace period of
- * up to 2 s). Already gone is not an error.
+ * Stops an agent. Its session is killed only when it is the agent's:
+ * its owner mark is a->instance_id, its pane runs a->pid (when recorded)
+ * and that process started at a->start (when recorded); another's:
+ * GROVE_ECONFLICT, and nothing is stopped. Then a->pid and its process
+ * group get SIGTERM (SIGKILL after up to 2 s), but only when the process
+ * with that pid started at a->start: a pid whose start time differs is
+ * another process's now (the agent is gone), and one with no recorded
+ * start time is refused (GROVE_EINVAL). Already gone is not an error.
  */
-int agent_stop(const char *session, long long pid, grove_err *err);
+int agent_stop(const agent_ref *a, grove_err *err);
 
 /*
- * Delivers `text` into the tmux session as one bracketed paste (tmux
+ * Delivers `text` into a->session, after the same check as agent_stop()
+ * (another's session: GROVE_ECONFLICT), as one bracketed paste (tmux
  * load-buffer from a 0600 file, paste-buffer -p: the brackets go around it
  * when the program asked for bracketed paste), then presses Enter. The
  * text loses what a terminal would act on first: C0 control characters
@@ -82,13 +158,24 @@ int agent_stop(const char *session, long long pid, grove_err *err);
  * (^C, ^D), answer a prompt on its own (CR) nor end the paste (ESC[201~).
  * GROVE_ENOTFOUND when the session does not exist.
  */
-int agent_send_keys(const char *session, const char *text, grove_err *err);
+int agent_send_keys(const agent_ref *a, const char *text, grove_err *err);
 
 /*
- * Runs argv in `cwd` to completion (a worktree's setup command), stdin from
- * /dev/null, stdout and stderr appended to `log_path`, killed after
- * `timeout_s` seconds. *exit_status: the exit code, or 128 + signal. Returns
- * -1 only when the program could not be started at all (err filled).
+ * Writes `prompt` to <dir>/<id>.prompt (mode 0600; dir is created 0700,
+ * and must be a folder of ours that no one else can read), replacing an
+ * earlier one. *path: malloc'd. For "{prompt_file}".
+ */
+int agent_prompt_file_write(const char *dir, const char *id, const char *prompt, char **path,
+                            grove_err *err);
+
+/* Removes <dir>/<id>.prompt; one that is not there is fine. */
+void agent_prompt_file_remove(const char *dir, const char *id);
+
+/*
+ * Runs argv in `cwd` to completion (a worktree's setup command), without
+ * secrets in its environment (agent_env_secret()), stdin from /dev/null, stdout and stderr appended
+ * to `log_path`, killed after `timeout_s` seconds. *exit_status: the exit code, or 128 + signal.
+ * Returns -1 only when the program could not be started at all (err filled).
  */
 int agent_run(char *const argv[], const char *cwd, const char *log_path, int timeout_s,
               int *exit_status, grove_err *err);

@@ -67,6 +67,7 @@ int feedback_send(grove_ctx *ctx, const feedback_opts *o, feedback_result *out, 
         out->why = "the receiver has no agent session; the feedback is stored";
     } else {
         grove_err derr = GROVE_ERR_INIT;
+        agent_ref agent;
 
         typed = grove_asprintf("[grove feedback from %s: %s, priority %s] %s",
                                fb.from_instance ? fb.from_instance : "a user", o->type, priority,
@@ -75,7 +76,9 @@ int feedback_send(grove_ctx *ctx, const feedback_opts *o, feedback_result *out, 
             grove_nomem(err);
             goto done;
         }
-        if (agent_send_keys(recv.session_name, typed, &derr) == 0) {
+        if (instance_agent_ref(ctx, &recv, &agent, err) != 0)
+            goto done;
+        if (agent_send_keys(&agent, typed, &derr) == 0) {
             out->delivered = 1;
             if (db_feedback_set_delivered(ctx->db, out->id, 1, err) != 0)
                 goto done;

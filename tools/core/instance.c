@@ -8,13 +8,15 @@
 #include <string.h>
 
 #include "db/queries.h"
-#include "tools/agents/agent.h"
 
 /* Attempts at finding a free id when other processes take the same numbers. */
 #define MAX_ID_ATTEMPTS 64
 
 /* A setup command (npm ci, ...) that runs longer than this is killed. */
 #define SETUP_TIMEOUT_S 1800
+
+/* The metadata key of the agent process's start time (agent_handle.start). */
+#define AGENT_START_KEY "agent_start"
 
 int instance_parse_issue(const char *s, size_t n, issue_ref *out, grove_err *err)
 {
@@ -169,6 +171,37 @@ char *instance_log_path(grove_ctx *ctx, const char *id)
     int dir = slash ? (int)(slash - ctx->db_path) : 1;
 
     return grove_asprintf("%.*s/logs/%s.log", dir, slash ? ctx->db_path : ".", id);
+}
+
+char *instance_prompt_dir(grove_ctx *ctx)
+{
+    return grove_asprintf("%s/grove/prompts", gitops_common_dir(ctx->repo));
+}
+
+void instance_forget_prompt(grove_ctx *ctx, const char *id)
+{
+    char *dir = instance_prompt_dir(ctx);
+
+    if (dir)
+        agent_prompt_file_remove(dir, id);
+    free(dir);
+}
+
+int instance_agent_ref(grove_ctx *ctx, const grove_instance *inst, agent_ref *out, grove_err *err)
+{
+    json_t *meta = NULL, *start;
+
+    memset(out, 0, sizeof(*out));
+    out->instance_id = inst->id;
+    out->session = inst->session_name;
+    out->pid = inst->pid;
+    if (db_instance_metadata(ctx->db, inst->id, &meta, err) != 0)
+        return -1;
+    start = json_object_get(meta, AGENT_START_KEY);
+    if (json_is_integer(start) && json_integer_value(start) > 0)
+        out->start = (unsigned long long)json_integer_value(start);
+    json_decref(meta);
+    return 0;
 }
 
 int instance_path_removable(grove_ctx *ctx, const char *path)
@@ -358,30 +391,89 @@ static json_t *setup_metadata(const instance_setup *s)
                      "exit_code", s->exit_code, "log", s->log);
 }
 
-/* Launches the agent of a recorded instance and records its session and pid. */
+/*
+ * Launches the agent of a recorded instance and records its session, pid
+ * and the pid's start time. With "{prompt_file}" in the command the prompt
+ * goes to a private file first (instance_prompt_dir()). On failure nothing
+ * of it is left: the agent is stopped and the file removed.
+ */
 static int launch_agent(grove_ctx *ctx, const instance_spec *spec, const char *id, const char *path,
                         grove_err *err)
 {
-    char **argv = NULL, *log = instance_log_path(ctx, id);
+    char **argv = NULL, *log = instance_log_path(ctx, id), *dir = instance_prompt_dir(ctx);
+    char *file = NULL;
     agent_handle h;
-    int rc = -1;
+    agent_spec as = {0};
+    agent_ref ref = {0};
+    json_t *meta = NULL;
+    int rc = -1, uses_file = 0, launched = 0;
 
-    if (!log)
-        return grove_nomem(err);
-    if (agent_build_argv(spec->agent_command, spec->prompt, &argv, err) != 0)
-        goto done;
-    if (agent_launch(id, path, argv, log, agent_have_tmux(), &h, err) != 0)
-        goto done;
-    if (db_instance_set_agent(ctx->db, id, h.session, h.pid, err) != 0) {
-        grove_err serr = GROVE_ERR_INIT;
-
-        agent_stop(h.session, h.pid, &serr);
+    if (!log || !dir) {
+        grove_nomem(err);
         goto done;
     }
+    if (agent_build_command(spec->agent_command, spec->prompt, NULL, &argv, &uses_file, err) != 0)
+        goto done;
+    if (uses_file) {
+        agent_free_argv(argv);
+        argv = NULL;
+        if (agent_prompt_file_write(dir, id, spec->prompt ? spec->prompt : "", &file, err) != 0 ||
+            agent_build_command(spec->agent_command, spec->prompt, file, &argv, NULL, err) != 0)
+            goto done;
+    }
+    as.id = id;
+    as.cwd = path;
+    as.argv = argv;
+    as.log_path = log;
+    as.use_tmux = agent_have_tmux();
+    if (agent_launch(&as, &h, err) != 0)
+        goto done;
+    launched = 1;
+    if (!(meta = json_pack("{s:I}", AGENT_START_KEY, (json_int_t)h.start))) {
+        grove_nomem(err);
+        goto done;
+    }
+    if (db_instance_set_agent(ctx->db, id, h.session, h.pid, err) != 0 ||
+        db_instance_merge_metadata(ctx->db, id, meta, err) != 0)
+        goto done;
     rc = 0;
 done:
+    if (rc != 0 && launched) {
+        grove_err serr = GROVE_ERR_INIT;
+
+        ref.instance_id = id;
+        ref.session = h.session;
+        ref.pid = h.pid;
+        ref.start = h.start;
+        if (agent_stop(&ref, &serr) != 0)
+            log_warn("instance '%s': %s", id, serr.msg);
+    }
+    if (rc != 0 && file)
+        agent_prompt_file_remove(dir, id);
+    json_decref(meta);
     agent_free_argv(argv);
+    free(file);
+    free(dir);
     free(log);
+    return rc;
+}
+
+/*
+ * Refuses, before anything is made, an agent command whose argv with the
+ * prompt in it (through "{prompt}") cannot be started: tmux and the
+ * kernel limit a command line.
+ */
+static int check_agent_fits(const instance_spec *spec, grove_err *err)
+{
+    char **argv = NULL;
+    int rc;
+
+    if (!spec->agent_command)
+        return 0;
+    if (agent_build_command(spec->agent_command, spec->prompt, NULL, &argv, NULL, err) != 0)
+        return -1;
+    rc = agent_argv_fits(argv, agent_have_tmux(), err);
+    agent_free_argv(argv);
     return rc;
 }
 
@@ -396,6 +488,8 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
     grove_err werr = GROVE_ERR_INIT;
 
     memset(out, 0, sizeof(*out));
+    if (check_agent_fits(spec, err) != 0)
+        return -1;
     grove_progress_step(p, 1, CREATE_STEPS, "started");
     for (attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
         int next;

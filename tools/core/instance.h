@@ -8,6 +8,7 @@
 #define GROVE_INSTANCE_H
 
 #include "db/queries.h"
+#include "tools/agents/agent.h"
 #include "tools/core/context.h"
 
 /* An `issue` argument: a GitHub number (number > 0) or a beads id (beads[0] != 0), or neither. */
@@ -95,6 +96,23 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
 
 /* The log file of instance `id`: <database folder>/logs/<id>.log. Malloc'd. */
 char *instance_log_path(grove_ctx *ctx, const char *id);
+
+/*
+ * The folder of prompt files ("{prompt_file}" in an agent command):
+ * <git common dir>/grove/prompts, mode 0700, outside every worktree (git
+ * status never sees it). Malloc'd.
+ */
+char *instance_prompt_dir(grove_ctx *ctx);
+
+/* Removes instance `id`'s prompt file, if it has one (its agent is stopped). */
+void instance_forget_prompt(grove_ctx *ctx, const char *id);
+
+/*
+ * The agent of `inst` as recorded at its launch (session, pid and the
+ * pid's start time, which lives in the metadata as "agent_start"), for
+ * agent_stop() and agent_send_keys(). out borrows inst's strings.
+ */
+int instance_agent_ref(grove_ctx *ctx, const grove_instance *inst, agent_ref *out, grove_err *err);
 
 /*
  * Liveness: every running instance with an agent whose tmux session and

@@ -94,9 +94,12 @@ int terminate_instance(grove_ctx *ctx, const char *id, const terminate_opts *o,
     running = strcmp(inst.status, "running") == 0;
     if (running) {
         grove_err serr = GROVE_ERR_INIT;
+        agent_ref agent;
 
-        if (agent_stop(inst.session_name, inst.pid, &serr) != 0)
+        if (instance_agent_ref(ctx, &inst, &agent, &serr) != 0 || agent_stop(&agent, &serr) != 0)
             log_warn("instance '%s': %s", id, serr.msg);
+        else
+            instance_forget_prompt(ctx, id);
     }
     grove_progress_step(p, 2, steps, "agent stopped");
     instance_kill_point("terminate_instance:agent-stopped");
