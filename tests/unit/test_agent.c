@@ -561,8 +561,8 @@ static void test_launch_refuses(void **state)
 /* ---- issue 13: sessions, secrets, long prompts --------------------------- */
 
 /* Runs `tmux -L <socket> args...` with `env` (NULL: ours); its stdout (malloc'd) into *out. */
-static int tmux_on(const char *socket, char **envp, char **out, const char *a1, const char *a2,
-                   const char *a3, const char *a4, const char *a5, const char *a6)
+static int tmux_once(const char *socket, char **envp, char **out, const char *a1, const char *a2,
+                     const char *a3, const char *a4, const char *a5, const char *a6)
 {
     char *argv[10] = {(char *)"tmux", (char *)"-L", (char *)socket, (char *)a1, (char *)a2,
                       (char *)a3,     (char *)a4,   (char *)a5,     (char *)a6, NULL};
@@ -583,6 +583,29 @@ static int tmux_on(const char *socket, char **envp, char **out, const char *a1, 
     unlink(path);
     free(path);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/*
+ * tmux_once(), but a new-session is tried again a few times: a tmux server
+ * exits when its last session ends, and a client that reaches it meanwhile
+ * fails ("server exited unexpectedly").
+ */
+static int tmux_on(const char *socket, char **envp, char **out, const char *a1, const char *a2,
+                   const char *a3, const char *a4, const char *a5, const char *a6)
+{
+    int tries, rc = 0;
+
+    for (tries = 0; tries < 5; tries++) {
+        rc = tmux_once(socket, envp, out, a1, a2, a3, a4, a5, a6);
+        if (rc == 0 || strcmp(a1, "new-session") != 0)
+            break;
+        if (out) {
+            free(*out);
+            *out = NULL;
+        }
+        usleep(50000);
+    }
+    return rc;
 }
 
 /* What tmux makes of a session name: '.' and ':' become '_'. */

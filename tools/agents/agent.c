@@ -845,7 +845,7 @@ static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
     char **secrets = NULL, **esc = NULL; /* owned: copies the arguments borrow */
     const char **args = NULL;
     size_t argc = 0, nsec = 0, i, k = 0, bytes;
-    int code = 0, rc = -1;
+    int code = 0, rc = -1, tries;
 
     if (agent_session_name(sp->id, name, sizeof(name), err) != 0)
         return -1;
@@ -915,8 +915,20 @@ static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
         too_long(err, bytes, TMUX_CMD_MAX, "tmux (its whole command, with what grove adds)");
         goto done;
     }
-    if (tmux_run(args, &res, &code, errtext, sizeof(errtext), err) != 0)
-        goto done;
+    /*
+     * A tmux server exits when its last session ends; a new-session that
+     * reaches it while it shuts down fails with "server exited unexpectedly"
+     * (seen after a terminate). Nothing was made then: try again.
+     */
+    for (tries = 0;; tries++) {
+        if (tmux_run(args, &res, &code, errtext, sizeof(errtext), err) != 0)
+            goto done;
+        if (code == 0 || tries == 4 || !strstr(errtext, "server exited unexpectedly"))
+            break;
+        free(res);
+        res = NULL;
+        sleep_ms(20L * (tries + 1));
+    }
     if (code != 0) {
         if (strstr(errtext, "duplicate session")) {
             grove_fail(err, GROVE_ECONFLICT, "agent session '%s' already exists", name);
