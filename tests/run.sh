@@ -81,12 +81,14 @@ run_fuzz() {
     if [ -d /dev/shm ] && [ -w /dev/shm ]; then
         scratch=$(mktemp -d /dev/shm/grove-fuzz.XXXXXX) || scratch=$work/tmp
     fi
-    for t in fuzz_framing fuzz_schema fuzz_dispatch; do
+    for t in fuzz_framing fuzz_schema fuzz_dispatch fuzz_removal; do
         log=$work/$t.log
         fixtures=
         [ -d "fixtures/fuzz/$t" ] && fixtures=fixtures/fuzz/$t
+        mkdir -p "$work/corpus/$t" # seeds.py makes some; fuzz_removal's seeds are its fixtures
         dict=tests/fuzz/jsonrpc.dict
         [ "$t" = fuzz_schema ] && dict=tests/fuzz/fuzz_schema.dict
+        [ "$t" = fuzz_removal ] && dict=tests/fuzz/fuzz_removal.dict
         TMPDIR=$scratch "build-fuzz/tests/fuzz/$t" -max_total_time="$secs" -max_len=65536 \
             -rss_limit_mb=2048 -timeout=120 -print_final_stats=1 -dict="$dict" \
             -artifact_prefix="$top/build-fuzz/artifacts/$t-" \
