@@ -81,16 +81,17 @@ run_fuzz() {
     if [ -d /dev/shm ] && [ -w /dev/shm ]; then
         scratch=$(mktemp -d /dev/shm/grove-fuzz.XXXXXX) || scratch=$work/tmp
     fi
-    for t in fuzz_framing fuzz_schema fuzz_dispatch fuzz_rights; do
+    for t in fuzz_framing fuzz_schema fuzz_dispatch fuzz_rights fuzz_removal; do
         log=$work/$t.log
         fixtures=
         [ -d "fixtures/fuzz/$t" ] && fixtures=fixtures/fuzz/$t
         case $t in
         fuzz_schema) dict=tests/fuzz/fuzz_schema.dict ;;
+        fuzz_removal) dict=tests/fuzz/fuzz_removal.dict ;;
         fuzz_rights) dict= ;; # bytes, not JSON
         *) dict=tests/fuzz/jsonrpc.dict ;;
         esac
-        mkdir -p "$work/corpus/$t"
+        mkdir -p "$work/corpus/$t" # seeds.py makes some; the others' seeds are their fixtures
         TMPDIR=$scratch "build-fuzz/tests/fuzz/$t" -max_total_time="$secs" -max_len=65536 \
             -rss_limit_mb=2048 -timeout=120 -print_final_stats=1 ${dict:+-dict="$dict"} \
             -artifact_prefix="$top/build-fuzz/artifacts/$t-" \

@@ -27,6 +27,7 @@
 #include "tools/core/context.h"
 #include "tools/core/gc.h"
 #include "tools/core/instance.h"
+#include "tools/core/terminate.h"
 
 typedef struct fixture {
     char root[PATH_MAX]; /* realpath of the mkdtemp folder */
@@ -366,6 +367,178 @@ static void test_gc_missing_worktree_terminates(void **state)
     instance_created_free(&c);
 }
 
+/* ---- terminate_instance: which folder removal may delete (issue 13, finding 2) ---------- */
+
+static int file_has(const char *path, const char *text)
+{
+    char buf[64] = "";
+    FILE *fp = fopen(path, "r");
+    int ok = fp && fgets(buf, sizeof(buf), fp) && strncmp(buf, text, strlen(text)) == 0;
+
+    if (fp)
+        fclose(fp);
+    return ok;
+}
+
+/* terminate_instance with remove_worktree (and force); its result freed. 0, or -1 with *err. */
+static int terminate_remove(fixture *f, const char *id, int force, grove_err *err)
+{
+    terminate_opts o = {1, force};
+    terminate_result r;
+    int rc = terminate_instance(f->ctx, id, &o, &r, NULL, err);
+
+    if (rc == 0) {
+        assert_true(r.worktree_removed);
+        terminate_result_free(&r);
+    }
+    return rc;
+}
+
+/*
+ * The attack: `git worktree move` takes the instance's worktree, with
+ * uncommitted work, outside the worktrees base. Removal used to count 0
+ * dirty files at the (missing) recorded path and delete the folder git's
+ * record names. Now refused, with and without force; nothing is touched.
+ */
+static void test_terminate_moved_worktree_refused(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    instance_created c;
+    char moved[PATH_MAX + 16], file[PATH_MAX + 32];
+    int force;
+
+    create(f, &c);
+    snprintf(moved, sizeof(moved), "%s/elsewhere", f->root);
+    snprintf(file, sizeof(file), "%s/precious.txt", moved);
+    assert_int_equal(unit_sh("echo precious > '%s/precious.txt' && git -C '%s' worktree move '%s' "
+                             "'%s'",
+                             c.instance.worktree_path, f->repo, c.instance.worktree_path, moved),
+                     0);
+    assert_false(is_dir(c.instance.worktree_path));
+    for (force = 1; force >= 0; force--) {
+        int rc;
+
+        err = (grove_err)GROVE_ERR_INIT;
+        rc = terminate_remove(f, c.instance.id, force, &err);
+        assert_true(file_has(file, "precious")); /* the work, first */
+        assert_int_equal(rc, -1);
+        assert_int_equal(err.code, GROVE_ECONFLICT);
+        assert_non_null(strstr(err.msg, "not even with force"));
+        assert_non_null(strstr(err.msg, moved));
+        assert_non_null(strstr(err.msg, c.instance.worktree_path));
+        assert_non_null(strstr(err.msg, "git worktree move"));
+        assert_true(is_dir(moved));
+        assert_true(has_branch(f, c.instance.branch_name));
+        assert_true(row_exists(f, c.instance.id));
+    }
+    /* Moved back, it is removed as usual (force: the file is uncommitted). */
+    assert_int_equal(
+        unit_sh("git -C '%s' worktree move '%s' '%s'", f->repo, moved, c.instance.worktree_path),
+        0);
+    err = (grove_err)GROVE_ERR_INIT;
+    assert_int_equal(terminate_remove(f, c.instance.id, 0, &err), -1);
+    assert_non_null(strstr(err.msg, "1 uncommitted file"));
+    assert_int_equal(terminate_remove(f, c.instance.id, 1, &err), 0);
+    assert_false(is_dir(c.instance.worktree_path));
+    assert_false(has_branch(f, c.instance.branch_name));
+    instance_created_free(&c);
+}
+
+/*
+ * The instance's folder replaced by a symlink: to a worktree moved next to
+ * it inside the base (force used to delete that one), and to a folder
+ * outside. Refused even with force; the link's target untouched.
+ */
+static void test_terminate_symlink_refused(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    instance_created c;
+    char other[PATH_MAX + 16], outside[PATH_MAX + 16], file[PATH_MAX + 32];
+    const char *path;
+    int force;
+
+    create(f, &c);
+    path = c.instance.worktree_path;
+    /* base/moved-here: the worktree, moved within the base; base/<id> -> moved-here */
+    snprintf(other, sizeof(other), "%s/repo.worktrees/moved-here", f->root);
+    snprintf(file, sizeof(file), "%s/precious.txt", other);
+    assert_int_equal(unit_sh("echo precious > '%s/precious.txt' && git -C '%s' worktree move '%s' "
+                             "'%s' && ln -s moved-here '%s'",
+                             path, f->repo, path, other, path),
+                     0);
+    for (force = 1; force >= 0; force--) {
+        int rc;
+
+        err = (grove_err)GROVE_ERR_INIT;
+        rc = terminate_remove(f, c.instance.id, force, &err);
+        assert_true(file_has(file, "precious")); /* the work, first */
+        assert_int_equal(rc, -1);
+        assert_non_null(strstr(err.msg, "not even with force"));
+        assert_non_null(strstr(err.msg, path));
+        assert_true(is_dir(other));
+        assert_true(has_branch(f, c.instance.branch_name));
+    }
+    /* A link out of the base, to a plain folder. */
+    snprintf(outside, sizeof(outside), "%s/outside", f->root);
+    snprintf(file, sizeof(file), "%s/precious.txt", outside);
+    assert_int_equal(unit_sh("rm '%s' && mkdir '%s' && echo precious > '%s' && ln -s '%s' '%s'",
+                             path, outside, file, outside, path),
+                     0);
+    for (force = 0; force <= 1; force++) {
+        err = (grove_err)GROVE_ERR_INIT;
+        assert_int_equal(terminate_remove(f, c.instance.id, force, &err), -1);
+        assert_int_equal(err.code, GROVE_EINVAL);
+        assert_non_null(strstr(err.msg, "not inside the worktrees folder"));
+        assert_true(file_has(file, "precious"));
+        assert_true(is_dir(other));
+    }
+    instance_created_free(&c);
+}
+
+/* git has no record of the worktree, its folder is there: refused even with force. */
+static void test_terminate_unrecorded_folder_refused(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    instance_created c;
+    char file[PATH_MAX + 32];
+
+    create(f, &c);
+    snprintf(file, sizeof(file), "%s/a.txt", c.instance.worktree_path);
+    assert_int_equal(unit_sh("rm -rf '%s/.git/worktrees/%s'", f->repo, c.instance.id), 0);
+    assert_int_equal(terminate_remove(f, c.instance.id, 1, &err), -1);
+    assert_int_equal(err.code, GROVE_ECONFLICT);
+    assert_non_null(strstr(err.msg, "git has no record"));
+    assert_true(file_has(file, "hello"));
+    instance_created_free(&c);
+}
+
+/* The normal cases: a clean worktree goes; a deleted folder's git entry and branch go. */
+static void test_terminate_removes(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    instance_created c;
+    char admin[PATH_MAX + 64];
+
+    create(f, &c);
+    assert_int_equal(terminate_remove(f, c.instance.id, 0, &err), 0);
+    assert_false(is_dir(c.instance.worktree_path));
+    assert_false(has_branch(f, c.instance.branch_name));
+    instance_created_free(&c);
+
+    create(f, &c);
+    snprintf(admin, sizeof(admin), "%s/.git/worktrees/%s", f->repo, c.instance.id);
+    assert_int_equal(unit_sh("rm -rf '%s'", c.instance.worktree_path), 0);
+    assert_true(is_dir(admin));
+    assert_int_equal(terminate_remove(f, c.instance.id, 0, &err), 0);
+    assert_false(is_dir(admin));
+    assert_false(has_branch(f, c.instance.branch_name));
+    instance_created_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +548,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reconcile_dead_and_live_agents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_orphan_worktrees, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_missing_worktree_terminates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_terminate_moved_worktree_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_terminate_symlink_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_terminate_unrecorded_folder_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_terminate_removes, setup, teardown),
     };
 
     return unit_run_git_tests("core", tests, sizeof(tests) / sizeof(tests[0]));

@@ -2385,6 +2385,173 @@ static void test_checkout_filter_sources(void **state)
     free(s);
 }
 
+/* ---- removal of an instance's worktree: the decision and its re-check --------------- */
+
+/* Facts of a normal removal of /t/wts/w1, each test changing one. */
+static gitops_removal_facts facts_normal(void)
+{
+    gitops_removal_facts f;
+
+    memset(&f, 0, sizeof(f));
+    f.name = "w1";
+    f.recorded = "/t/wts/w1";
+    f.base = "/t/wts";
+    f.base_real = "/t/wts";
+    f.main_real = "/t/repo";
+    f.common_real = "/t/repo/.git";
+    f.recorded_parent_real = "/t/wts";
+    f.recorded_real = "/t/wts/w1";
+    f.recorded_present = 1;
+    f.git_record = 1;
+    f.git_path = "/t/wts/w1";
+    f.git_real = "/t/wts/w1";
+    f.git_present = 1;
+    f.git_folder_ours = 1;
+    return f;
+}
+
+static void decide_refused(const gitops_removal_facts *f, const char *says)
+{
+    gitops_removal_plan p;
+    grove_err err = GROVE_ERR_INIT;
+
+    assert_int_equal(gitops_removal_decide(&p, f, &err), -1);
+    assert_int_equal(p.action, GITOPS_REMOVAL_REFUSE);
+    if (!strstr(err.msg, says))
+        fail_msg("expected '%s' in: %s", says, err.msg);
+}
+
+static void test_removal_decide(void **state)
+{
+    gitops_removal_facts f;
+    gitops_removal_plan p;
+    grove_err err = GROVE_ERR_INIT;
+
+    (void)state;
+    f = facts_normal();
+    assert_int_equal(gitops_removal_decide(&p, &f, &err), 0);
+    assert_int_equal(p.action, GITOPS_REMOVAL_FOLDER);
+    assert_string_equal(p.folder, "/t/wts/w1");
+
+    /* Nothing on disk anywhere: git's entry and the branch only. */
+    f.recorded_present = 0;
+    f.recorded_real = NULL;
+    f.git_present = 0;
+    f.git_real = NULL;
+    assert_int_equal(gitops_removal_decide(&p, &f, &err), 0);
+    assert_int_equal(p.action, GITOPS_REMOVAL_RECORD);
+    assert_string_equal(p.folder, "");
+    f.git_record = 0;
+    f.git_path = NULL;
+    assert_int_equal(gitops_removal_decide(&p, &f, &err), 0);
+    assert_int_equal(p.action, GITOPS_REMOVAL_RECORD);
+
+    /* Moved (git worktree move) outside the base, or inside it. */
+    f = facts_normal();
+    f.recorded_present = 0;
+    f.recorded_real = NULL;
+    f.git_path = f.git_real = "/t/elsewhere";
+    decide_refused(&f, "git worktree move '/t/elsewhere' '/t/wts/w1'");
+    f.git_path = f.git_real = "/t/wts/w2";
+    decide_refused(&f, "not even with force");
+    /* ...and a link left in its place. */
+    f.recorded_present = 1;
+    f.recorded_is_link = 1;
+    f.recorded_real = "/t/wts/w2";
+    decide_refused(&f, "symbolic link");
+    f.recorded_real = "/t/elsewhere";
+    decide_refused(&f, "not inside the worktrees folder");
+
+    /* The recorded folder outside the base, or the main worktree. */
+    f = facts_normal();
+    f.recorded = f.recorded_real = f.git_path = f.git_real = "/t/repo";
+    f.recorded_parent_real = "/t";
+    decide_refused(&f, "not inside the worktrees folder");
+    f.base_real = "/t";
+    decide_refused(&f, "main worktree");
+    f = facts_normal();
+    f.recorded_parent_real = "/t/other"; /* a symlink in the recorded path */
+    decide_refused(&f, "not inside the worktrees folder");
+    f = facts_normal();
+    f.recorded = "/t/wts/..";
+    decide_refused(&f, "not inside the worktrees folder");
+    f = facts_normal();
+    f.base_real = NULL;
+    decide_refused(&f, "does not resolve");
+
+    /* git's record: missing, unreadable, elsewhere, a link, not pointing back. */
+    f = facts_normal();
+    f.git_record = 0;
+    f.git_path = f.git_real = NULL;
+    f.git_present = 0;
+    decide_refused(&f, "git has no record");
+    f.git_record = 1;
+    decide_refused(&f, "git worktree repair");
+    f = facts_normal();
+    f.git_present = 0;
+    f.git_real = NULL;
+    f.git_path = "/t/gone";
+    decide_refused(&f, "'/t/gone'");
+    f = facts_normal();
+    f.git_is_link = 1;
+    decide_refused(&f, "not even with force");
+    f = facts_normal();
+    f.git_folder_ours = 0;
+    decide_refused(&f, "does not point to git's record");
+    f = facts_normal();
+    f.name = "../x";
+    decide_refused(&f, "invalid worktree name");
+}
+
+/* A swap between the check and the removal is caught: nothing is deleted. */
+static void test_removal_target_rechecked(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    gitops_removal_target t;
+    char base[PATH_MAX + 8], path[PATH_MAX + 16], moved[PATH_MAX + 16];
+
+    snprintf(base, sizeof(base), "%s/wts", fx->root);
+    snprintf(path, sizeof(path), "%s/wts/rt1", fx->root);
+    snprintf(moved, sizeof(moved), "%s/wts/rt1-moved", fx->root);
+    create_ok(fx, "rt1", path, "grove/rt1", fx->c2);
+    assert_int_equal(gitops_worktree_unlock(fx->r, "rt1", &err),
+                     0); /* git worktree move needs it */
+    if (gitops_removal_resolve(fx->r, "rt1", path, base, &t, &err) != 0)
+        fail_msg("resolve: %s", err.msg);
+    assert_int_equal(t.plan.action, GITOPS_REMOVAL_FOLDER);
+    assert_string_equal(t.plan.folder, path);
+    /*
+     * Swapped for a copy (another folder at the same path, whose .git points
+     * back to the same record: every fact but its identity is the same).
+     */
+    assert_int_equal(unit_sh("mv '%s' '%s' && cp -a '%s' '%s' && echo precious > '%s/p.txt'", path,
+                             moved, moved, path, path),
+                     0);
+    assert_int_equal(gitops_worktree_remove_target(fx->r, &t, "grove/rt1", &err), -1);
+    assert_int_equal(err.code, GROVE_ECONFLICT);
+    assert_non_null(strstr(err.msg, "changed since it was checked"));
+    assert_true(exists("%s/p.txt", path));
+    assert_true(exists("%s/a.txt", moved));
+    assert_true(branch_exists(fx, "grove/rt1"));
+    gitops_removal_target_free(&t);
+    /* Moved too: git's record names the new place; the check refuses. */
+    assert_int_equal(
+        unit_sh("rm -rf '%s' && git -C '%s' worktree move '%s' '%s'", moved, fx->repo, path, moved),
+        0);
+    assert_int_equal(gitops_removal_resolve(fx->r, "rt1", path, base, &t, &err), -1);
+    assert_non_null(strstr(err.msg, "git worktree move"));
+    assert_true(exists("%s/p.txt", moved));
+    /* Moved back: resolved again, removed. */
+    assert_int_equal(unit_sh("git -C '%s' worktree move '%s' '%s'", fx->repo, moved, path), 0);
+    if (gitops_removal_resolve(fx->r, "rt1", path, base, &t, &err) != 0)
+        fail_msg("resolve: %s", err.msg);
+    assert_int_equal(gitops_worktree_remove_target(fx->r, &t, "grove/rt1", &err), 0);
+    assert_false(exists("%s", path));
+    assert_false(branch_exists(fx, "grove/rt1"));
+    gitops_removal_target_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2422,6 +2589,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_push_file_url_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_transport_errors_hide_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_credentials_refused, setup, teardown),
+        cmocka_unit_test(test_removal_decide),
+        cmocka_unit_test_setup_teardown(test_removal_target_rechecked, setup, teardown),
     };
     return unit_run_git_tests("git", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -268,6 +268,7 @@ static void gc_orphan_folder(grove_ctx *ctx, int dry, const char *path,
                              const gitops_worktree_info *wts, size_t nwts, gc_report *report)
 {
     const gitops_worktree_info *wt = NULL;
+    gitops_removal_target target = {0}; /* owned: the removal checked, freed at the end */
     gitops_loss loss = {0};
     grove_err lerr = GROVE_ERR_INIT;
     char detail[512];
@@ -294,7 +295,14 @@ static void gc_orphan_folder(grove_ctx *ctx, int dry, const char *path,
         gc_note(report, "orphan-worktree", path, "kept", detail);
     } else if (!wt->branch) {
         gc_note(report, "orphan-worktree", path, "kept", "detached HEAD: no branch to check");
-    } else if (gitops_removal_loss(ctx->repo, path, wt->branch, NULL, &loss, &lerr) != 0) {
+    } else if (gitops_removal_resolve(ctx->repo, wt->name, path, ctx->worktrees_base, &target,
+                                      &lerr) != 0) {
+        /* The same rule as terminate_instance: only git's own folder, inside the base. */
+        gc_note(report, "orphan-worktree", path, "kept", lerr.msg);
+    } else if (gitops_removal_loss(ctx->repo,
+                                   target.plan.action == GITOPS_REMOVAL_FOLDER ? target.plan.folder
+                                                                               : NULL,
+                                   wt->branch, NULL, &loss, &lerr) != 0) {
         gc_note(report, "orphan-worktree", path, "kept", lerr.msg);
     } else if (loss.dirty_files || loss.unique_commits) {
         snprintf(detail, sizeof(detail),
@@ -304,11 +312,12 @@ static void gc_orphan_folder(grove_ctx *ctx, int dry, const char *path,
         gc_note(report, "orphan-worktree", path, "kept", detail);
     } else if (dry) {
         gc_note(report, "orphan-worktree", path, "would remove", wt->branch);
-    } else if (gitops_worktree_remove(ctx->repo, wt->name, wt->branch, &lerr) == 0) {
+    } else if (gitops_worktree_remove_target(ctx->repo, &target, wt->branch, &lerr) == 0) {
         gc_note(report, "orphan-worktree", path, "removed", wt->branch);
     } else {
         gc_note(report, "orphan-worktree", path, "kept", lerr.msg);
     }
+    gitops_removal_target_free(&target);
 }
 
 /* Step 4: folders under the worktrees base that no instance row names. */

@@ -3,7 +3,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "db/queries.h"
 #include "tools/agents/agent.h"
@@ -19,25 +18,30 @@ void terminate_result_free(terminate_result *r)
 
 /*
  * Whether the worktree of `inst` may be removed; checked before anything
- * changes, so that a refusal leaves the instance as it was.
+ * changes, so that a refusal leaves the instance as it was. The folder that
+ * would go is resolved first, through git's own record of the worktree
+ * (gitops_removal_resolve: a moved worktree, a symlink, anything outside
+ * the worktrees folder or the main worktree is refused, even with force);
+ * the loss checks then run on exactly that folder. *target gets the allowed
+ * removal (freed by the caller, also on failure).
  */
 static int terminate_check_removal(grove_ctx *ctx, const grove_instance *inst, int force,
-                                   grove_err *err)
+                                   gitops_removal_target *target, grove_err *err)
 {
     const char *id = inst->id, *path = inst->worktree_path, *branch = inst->branch_name;
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    const char *folder;
     gitops_loss loss = {0};
     char dirty[64] = "", unique[96] = "";
-    struct stat sb;
-    int exists = path && stat(path, &sb) == 0;
 
-    /* Never the main worktree, never anything outside the worktrees folder, even with force. */
-    if (exists && !instance_path_removable(ctx, path))
-        return grove_fail(err, GROVE_EINVAL,
-                          "refusing to remove '%s': it is not inside the worktrees folder '%s'",
-                          path, ctx->worktrees_base);
+    /* The worktree is registered under its folder's name, the instance id. */
+    if (gitops_removal_resolve(ctx->repo, slash ? slash + 1 : id, path, ctx->worktrees_base, target,
+                               err) != 0)
+        return -1;
     if (force)
         return 0;
-    if (exists) {
+    folder = target->plan.action == GITOPS_REMOVAL_FOLDER ? target->plan.folder : NULL;
+    if (folder) {
         char sha[41];
         grove_err berr = GROVE_ERR_INIT;
 
@@ -47,9 +51,9 @@ static int terminate_check_removal(grove_ctx *ctx, const grove_instance *inst, i
                               "refusing to remove the worktree of '%s': its branch '%s' no longer "
                               "exists (deleted outside grove), so grove cannot tell what removing "
                               "'%s' would lose; pass force: true to remove it anyway",
-                              id, branch ? branch : "?", path);
+                              id, branch ? branch : "?", folder);
     }
-    if (gitops_removal_loss(ctx->repo, path, branch, inst->base_commit, &loss, err) != 0 &&
+    if (gitops_removal_loss(ctx->repo, folder, branch, inst->base_commit, &loss, err) != 0 &&
         err->code != GROVE_ENOTFOUND)
         return -1;
     if (!loss.dirty_files && !loss.unique_commits)
@@ -72,15 +76,17 @@ int terminate_instance(grove_ctx *ctx, const char *id, const terminate_opts *o,
                        terminate_result *out, const grove_progress *p, grove_err *err)
 {
     grove_instance inst = {0};
+    gitops_removal_target target; /* owned: the removal checked, freed at done */
     grove_err rerr = GROVE_ERR_INIT;
     int remove = o->remove_worktree, steps = o->remove_worktree ? 4 : 2;
     int removed = 0, running, rm_rc = 0, rc = -1;
 
     memset(out, 0, sizeof(*out));
+    memset(&target, 0, sizeof(target));
     if (instance_load(ctx, id, &inst, err) != 0 || rights_require(ctx, RIGHTS_CHANGE, id, err) != 0)
         goto done;
     grove_progress_step(p, 1, steps, "started");
-    if (remove && terminate_check_removal(ctx, &inst, o->force, err) != 0)
+    if (remove && terminate_check_removal(ctx, &inst, o->force, &target, err) != 0)
         goto done;
     /*
      * Stop, remove, then mark: wherever a kill -9 stops this, `grove gc`
@@ -104,10 +110,8 @@ int terminate_instance(grove_ctx *ctx, const char *id, const terminate_opts *o,
     grove_progress_step(p, 2, steps, "agent stopped");
     instance_kill_point("terminate_instance:agent-stopped");
     if (remove) {
-        const char *slash = strrchr(inst.worktree_path, '/');
-
-        /* The worktree is registered under its folder's name, the instance id. */
-        rm_rc = gitops_worktree_remove(ctx->repo, slash ? slash + 1 : id, inst.branch_name, &rerr);
+        /* Exactly the folder checked, checked again under the repo lock. */
+        rm_rc = gitops_worktree_remove_target(ctx->repo, &target, inst.branch_name, &rerr);
         if (rm_rc == 0) {
             removed = 1;
             grove_progress_step(p, 3, 4, "worktree removed");
@@ -142,6 +146,7 @@ int terminate_instance(grove_ctx *ctx, const char *id, const terminate_opts *o,
 done:
     if (rc != 0)
         terminate_result_free(out);
+    gitops_removal_target_free(&target);
     db_instance_free(&inst);
     return rc;
 }

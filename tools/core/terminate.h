@@ -23,8 +23,12 @@ void terminate_result_free(terminate_result *r);
 
 /*
  * Terminates instance `id`. With o->remove_worktree the worktree is removed
- * only when it lies strictly inside the worktrees base (never the main
- * worktree, even with force) and, unless o->force, when it has no
+ * only when the folder git's own record of it names is the instance's
+ * recorded folder, strictly inside the worktrees base, no symlink, never
+ * the main worktree (gitops_removal_resolve; refused even with force: a
+ * worktree moved with `git worktree move` stays where it is), only that
+ * folder (checked again under the repo lock just before it goes), and,
+ * unless o->force, when that folder has no
  * uncommitted files, no commits that exist on no remote branch, and its
  * branch still exists; a refusal (GROVE_EINVAL, GROVE_ECONFLICT) changes
  * nothing. Order: stop the agent, remove, then mark terminated, so that

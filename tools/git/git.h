@@ -115,6 +115,115 @@ int gitops_worktree_unlock(gitops_repo *r, const char *name, grove_err *err);
  */
 int gitops_worktree_remove(gitops_repo *r, const char *name, const char *branch, grove_err *err);
 
+/*
+ * Removing the worktree of an instance (terminate_instance, `grove gc`):
+ * the folder that would be removed is resolved first, through git's own
+ * record of the worktree (<common>/worktrees/<name>/gitdir, or the admin dir
+ * an interrupted removal moved aside), and compared with the folder the
+ * caller recorded (`recorded`, <worktrees base>/<leaf>). The loss checks
+ * then run on exactly that folder, and gitops_worktree_remove_target()
+ * deletes exactly that folder after checking again, under the repo lock,
+ * that nothing changed in between.
+ *
+ * gitops_removal_decide() is the whole decision, a pure function of the
+ * facts gitops_removal_resolve() gathers (it touches no file), so that it
+ * can be tested and fuzzed on its own. "expected" below is
+ * <base_real>/<last component of recorded>. Its table, first match wins:
+ *
+ *   nothing at `recorded` and no folder at git's record (gone, record
+ *   missing or unreadable)      -> RECORD: no folder is deleted anywhere;
+ *                                  git's entry (if any) and the branch go
+ *   the worktrees base cannot be resolved, or `recorded`'s last component is
+ *   not a valid name, or its parent does not resolve to the real base
+ *                               -> refuse: not inside the worktrees folder
+ *   `recorded` is a symlink, or resolves to anything but expected
+ *                               -> refuse (outside the base: "not inside
+ *                                  the worktrees folder"; else a mismatch)
+ *   nothing at `recorded`, but git's record names a folder that exists
+ *   (a moved worktree)          -> refuse: move it back or remove it yourself
+ *   git has no record of `name` -> refuse: nothing ties the folder to git
+ *   git's record is unreadable  -> refuse: `git worktree repair`
+ *   git's folder is gone, or is a symlink, or resolves to anything but
+ *   expected                    -> refuse (a mismatch)
+ *   the folder's .git does not point back to git's record of `name`
+ *                               -> refuse: not this repository's worktree
+ *   expected is, or holds, the main worktree or the git common dir
+ *                               -> refuse
+ *   otherwise                   -> FOLDER: delete expected, git's entry and
+ *                                  the branch
+ * Every refusal holds even with force: force only overrides lost work.
+ */
+typedef struct gitops_removal_facts {
+    const char *name;                 /* git's name of the worktree (<common>/worktrees/<name>) */
+    const char *recorded;             /* the folder the caller recorded (may be NULL) */
+    const char *base;                 /* the worktrees base as configured (for messages) */
+    const char *base_real;            /* its realpath; NULL when it does not resolve */
+    const char *main_real;            /* realpath of the main worktree */
+    const char *common_real;          /* realpath of the git common dir */
+    const char *recorded_parent_real; /* realpath of recorded's parent; NULL: does not resolve */
+    const char *recorded_real;        /* realpath of recorded; NULL: nothing there / dangling */
+    int recorded_present;             /* lstat(recorded) finds something (a dangling link too) */
+    int recorded_is_link;             /* recorded itself is a symbolic link */
+    int git_record;                   /* git's admin dir of `name` exists */
+    const char *git_path;             /* the folder its gitdir file names; NULL: unreadable */
+    const char *git_real;             /* realpath of git_path; NULL: nothing there / dangling */
+    int git_present;                  /* lstat(git_path) finds something */
+    int git_is_link;                  /* git_path itself is a symbolic link */
+    int git_folder_ours;              /* git_real's .git file points back to git's record */
+} gitops_removal_facts;
+
+typedef enum gitops_removal_action {
+    GITOPS_REMOVAL_REFUSE = 0,
+    GITOPS_REMOVAL_FOLDER, /* delete `folder`, then git's entry and the branch */
+    GITOPS_REMOVAL_RECORD, /* no folder on disk: git's entry (if any) and the branch */
+} gitops_removal_action;
+
+/*
+ * Decides on `f` alone (no file is touched). 0 with out->action FOLDER (and
+ * out->folder the real folder to delete) or RECORD (out->folder ""); -1
+ * with out->action REFUSE and `err` saying why and what to do
+ * (GROVE_EINVAL: outside the worktrees folder, GROVE_ECONFLICT: a mismatch).
+ */
+typedef struct gitops_removal_plan {
+    gitops_removal_action action;
+    char folder[4096];
+} gitops_removal_plan;
+
+int gitops_removal_decide(gitops_removal_plan *out, const gitops_removal_facts *f, grove_err *err);
+
+/* A removal that gitops_removal_resolve() allowed. */
+typedef struct gitops_removal_target {
+    gitops_removal_plan plan;
+    char *name;     /* owned: git's name of the worktree */
+    char *recorded; /* owned: the caller's recorded folder */
+    char *base;     /* owned: the worktrees base as configured */
+    /* The folder's identity when checked (FOLDER only). */
+    unsigned long long dev, ino;
+} gitops_removal_target;
+
+/*
+ * Gathers the facts about removing worktree `name` whose folder the caller
+ * recorded as `recorded`, inside worktrees base `base`, and decides
+ * (gitops_removal_decide). 0: *out is the allowed removal (the caller runs
+ * its loss checks on out->plan.folder, "" meaning no folder, and frees it
+ * with gitops_removal_target_free()); -1: refused or failed, *out holds
+ * nothing.
+ */
+int gitops_removal_resolve(gitops_repo *r, const char *name, const char *recorded, const char *base,
+                           gitops_removal_target *out, grove_err *err);
+void gitops_removal_target_free(gitops_removal_target *t);
+
+/*
+ * Removes what `t` allowed and deletes `branch` (may be NULL): under the
+ * repo lock resolves again and refuses (GROVE_ECONFLICT, nothing changed)
+ * unless the decision, the folder and its identity (device, inode) are
+ * still the ones checked; then deletes exactly t->plan.folder (never
+ * re-reading git's record for it), git's entry and the branch, journalled
+ * like gitops_worktree_remove().
+ */
+int gitops_worktree_remove_target(gitops_repo *r, const gitops_removal_target *t,
+                                  const char *branch, grove_err *err);
+
 /* HEAD commit of the worktree at `path` into sha (40 hex + NUL). */
 int gitops_worktree_head(const char *path, char sha[41], grove_err *err);
 

@@ -104,6 +104,9 @@ char *journal_removal_path(const gitops_repo *r, const char *name, const char *s
 /* Removes worktree `name` and `branch` (may be NULL), journalled; repo lock held. */
 int worktree_remove_locked(gitops_repo *r, const char *name, const char *folder_hint,
                            const char *branch, grove_err *err);
+/* The same, deleting exactly `folder` (NULL: no folder), never the one git's record names. */
+int worktree_remove_at(gitops_repo *r, const char *name, const char *folder, const char *branch,
+                       grove_err *err);
 /* Fills `wi` for admin dir <common>/worktrees/<name>. -1 only when out of memory. */
 int worktree_info_read(const gitops_repo *r, const char *name, gitops_worktree_info *wi);
 

@@ -51,7 +51,12 @@ int gitops_removal_finish(gitops_repo *r, const char *name, grove_err *err)
     }
     if (branch)
         stale_ref_lock_remove(r, branch);
-    rc = worktree_remove_locked(r, name, folder && folder[0] == '/' ? folder : NULL, branch, err);
+    /*
+     * Exactly the folder the journal names, the one checked before the
+     * removal began (none when it names none): git's record, moved aside
+     * meanwhile, is not read again for it.
+     */
+    rc = worktree_remove_at(r, name, folder && folder[0] == '/' ? folder : NULL, branch, err);
 done:
     repo_unlock(lock_fd);
     free(journal);

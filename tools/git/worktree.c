@@ -563,17 +563,42 @@ static char *admin_worktree_folder(const char *admin);
  *   3. the folder goes, its .git file last (what is left of it stays
  *      recognisably ours); 4. the branch; 5. the moved admin dir, the
  *      journal and the creation journal, if any.
- * The folder is the one the admin dir names, else `folder_hint` (may be
- * NULL); it is deleted only when its .git points to this worktree, or when
- * it is empty.
+ * worktree_remove_locked() takes the folder the admin dir names, else
+ * `folder_hint` (may be NULL); worktree_remove_at() exactly `folder` (NULL:
+ * none). Either deletes it only when its .git points to this worktree, or
+ * when it is empty.
  */
 int worktree_remove_locked(gitops_repo *r, const char *name, const char *folder_hint,
                            const char *branch, grove_err *err)
 {
+    char *admin = admin_dir(r, name), *moved = journal_removal_path(r, name, ".admin");
+    char *folder = NULL;
+    struct stat st;
+    int rc = -1;
+
+    if (!admin || !moved) {
+        rc = grove_nomem(err);
+        goto done;
+    }
+    folder = admin_worktree_folder(lstat(admin, &st) == 0 && S_ISDIR(st.st_mode) ? admin : moved);
+    if (!folder && folder_hint && !(folder = grove_strdup(folder_hint))) {
+        rc = grove_nomem(err);
+        goto done;
+    }
+    rc = worktree_remove_at(r, name, folder, branch, err);
+done:
+    free(folder);
+    free(moved);
+    free(admin);
+    return rc;
+}
+
+int worktree_remove_at(gitops_repo *r, const char *name, const char *folder, const char *branch,
+                       grove_err *err)
+{
     char *admin = admin_dir(r, name);
     char *journal = journal_removal_path(r, name, ""),
          *moved = journal_removal_path(r, name, ".admin");
-    char *folder = NULL;
     grove_err jerr = GROVE_ERR_INIT;
     struct stat st;
     int rc = -1, have_admin, journaled = 1;
@@ -583,11 +608,6 @@ int worktree_remove_locked(gitops_repo *r, const char *name, const char *folder_
         goto done;
     }
     have_admin = lstat(admin, &st) == 0 && S_ISDIR(st.st_mode);
-    folder = admin_worktree_folder(have_admin ? admin : moved);
-    if (!folder && folder_hint && !(folder = grove_strdup(folder_hint))) {
-        rc = grove_nomem(err);
-        goto done;
-    }
     /* Its folder was made with the repo lock (journal_dirs_make). */
     if (journal_write_two_lines(journal, branch ? branch : "", folder ? folder : "", &jerr) != 0) {
         /* No room for the journal (a full disk, a read-only folder): remove all the same. */
@@ -625,7 +645,6 @@ int worktree_remove_locked(gitops_repo *r, const char *name, const char *folder_
     journal_end(r, name);
     rc = 0;
 done:
-    free(folder);
     free(moved);
     free(journal);
     free(admin);
@@ -643,6 +662,155 @@ int gitops_worktree_remove(gitops_repo *r, const char *name, const char *branch,
     if (repo_lock(r, &lock_fd, err) != 0)
         return -1;
     rc = worktree_remove_locked(r, name, NULL, branch, err);
+    repo_unlock(lock_fd);
+    return rc;
+}
+
+/* ---- removal of an instance's worktree, resolved and checked ---------- */
+
+/* realpath of the folder holding `path` (malloc'd); NULL when it does not resolve. */
+static char *parent_real_path(const char *path)
+{
+    char *copy = grove_strdup(path), *slash, *real = NULL;
+
+    if (!copy)
+        return NULL;
+    slash = strrchr(copy, '/');
+    if (slash) {
+        *slash = '\0';
+        real = real_path(*copy ? copy : "/");
+    }
+    free(copy);
+    return real;
+}
+
+/*
+ * Gathers the facts (repo lock held or not) and decides; *out filled on
+ * success. Every string the facts point to is owned here and freed.
+ */
+static int removal_resolve(gitops_repo *r, const char *name, const char *recorded, const char *base,
+                           gitops_removal_target *out, grove_err *err)
+{
+    gitops_removal_facts f;
+    char *admin = NULL, *moved = NULL, *base_real = NULL, *rec_parent = NULL, *rec_real = NULL,
+         *git_path = NULL, *git_real = NULL; /* owned here; the facts borrow them */
+    struct stat st;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    memset(&f, 0, sizeof(f));
+    f.name = name;
+    f.recorded = recorded;
+    f.base = base;
+    f.main_real = r->workdir;
+    f.common_real = r->common_dir;
+    if (!name_valid(name)) /* decided below; no admin path is made of it */
+        goto decide;
+    if (!(admin = admin_dir(r, name)) || !(moved = journal_removal_path(r, name, ".admin"))) {
+        rc = grove_nomem(err);
+        goto done;
+    }
+    f.base_real = base_real = base ? real_path(base) : NULL;
+    if (recorded && recorded[0] == '/') {
+        f.recorded_parent_real = rec_parent = parent_real_path(recorded);
+        f.recorded_present = lstat(recorded, &st) == 0;
+        f.recorded_is_link = f.recorded_present && S_ISLNK(st.st_mode);
+        f.recorded_real = rec_real = real_path(recorded);
+    }
+    /* git's record: its admin dir, else the one an interrupted removal moved aside. */
+    if (lstat(admin, &st) == 0 && S_ISDIR(st.st_mode)) {
+        f.git_record = 1;
+        git_path = admin_worktree_folder(admin);
+    } else if (lstat(moved, &st) == 0 && S_ISDIR(st.st_mode)) {
+        f.git_record = 1;
+        git_path = admin_worktree_folder(moved);
+    }
+    if (git_path) {
+        f.git_path = git_path;
+        f.git_present = lstat(git_path, &st) == 0;
+        f.git_is_link = f.git_present && S_ISLNK(st.st_mode);
+        f.git_real = git_real = real_path(git_path);
+        f.git_folder_ours = git_real && folder_is_ours(r, git_real, name);
+    }
+decide:
+    if (gitops_removal_decide(&out->plan, &f, err) != 0)
+        goto done;
+    if (out->plan.action == GITOPS_REMOVAL_FOLDER) {
+        if (lstat(out->plan.folder, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            rc = grove_fail(err, GROVE_ECONFLICT,
+                            "worktree folder '%s' changed while it was checked; try again",
+                            out->plan.folder);
+            goto done;
+        }
+        out->dev = (unsigned long long)st.st_dev;
+        out->ino = (unsigned long long)st.st_ino;
+    }
+    if (!(out->name = grove_strdup(name)) || !(out->recorded = grove_strdup(recorded)) ||
+        (base && !(out->base = grove_strdup(base)))) {
+        rc = grove_nomem(err);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (rc != 0)
+        gitops_removal_target_free(out);
+    free(admin);
+    free(moved);
+    free(base_real);
+    free(rec_parent);
+    free(rec_real);
+    free(git_path);
+    free(git_real);
+    return rc;
+}
+
+int gitops_removal_resolve(gitops_repo *r, const char *name, const char *recorded, const char *base,
+                           gitops_removal_target *out, grove_err *err)
+{
+    return removal_resolve(r, name, recorded, base, out, err);
+}
+
+void gitops_removal_target_free(gitops_removal_target *t)
+{
+    if (!t)
+        return;
+    free(t->name);
+    free(t->recorded);
+    free(t->base);
+    memset(t, 0, sizeof(*t));
+}
+
+int gitops_worktree_remove_target(gitops_repo *r, const gitops_removal_target *t,
+                                  const char *branch, grove_err *err)
+{
+    gitops_removal_target now; /* owned: the facts again, under the lock */
+    int lock_fd = -1, rc = -1;
+
+    memset(&now, 0, sizeof(now));
+    if (!t || !t->name || !name_valid(t->name))
+        return grove_fail(err, GROVE_EINVAL, "invalid worktree name '%s'",
+                          t && t->name ? t->name : "");
+    if (t->plan.action != GITOPS_REMOVAL_FOLDER && t->plan.action != GITOPS_REMOVAL_RECORD)
+        return grove_fail(err, GROVE_EINVAL, "worktree '%s': no removal was allowed", t->name);
+    if (branch && !gitops_branch_name_valid(branch))
+        return grove_fail(err, GROVE_EINVAL, "invalid branch name '%s'", branch);
+    if (repo_lock(r, &lock_fd, err) != 0)
+        return -1;
+    /* Checked again where nothing of git's can change: a swap since the check is caught. */
+    if (removal_resolve(r, t->name, t->recorded, t->base, &now, err) != 0)
+        goto done;
+    if (now.plan.action != t->plan.action || strcmp(now.plan.folder, t->plan.folder) != 0 ||
+        now.dev != t->dev || now.ino != t->ino) {
+        rc = grove_fail(err, GROVE_ECONFLICT,
+                        "the worktree folder of '%s' changed since it was checked ('%s'): "
+                        "nothing removed; look at it and try again",
+                        t->name, t->plan.folder[0] ? t->plan.folder : t->recorded);
+        goto done;
+    }
+    rc = worktree_remove_at(
+        r, t->name, t->plan.action == GITOPS_REMOVAL_FOLDER ? t->plan.folder : NULL, branch, err);
+done:
+    gitops_removal_target_free(&now);
     repo_unlock(lock_fd);
     return rc;
 }
@@ -857,8 +1025,11 @@ int gitops_worktree_prune_stale(gitops_repo *r, const char *name, grove_err *err
                         reason[0] ? " ('" : "", reason, reason[0] ? "')" : "");
         goto done;
     }
-    /* Moved aside first, like a removal: a half-deleted entry would break git_worktree_add. */
-    rc = worktree_remove_locked(r, name, NULL, NULL, err);
+    /*
+     * Moved aside first, like a removal: a half-deleted entry would break
+     * git_worktree_add. Its folder is gone (checked above): none is deleted.
+     */
+    rc = worktree_remove_at(r, name, NULL, NULL, err);
 done:
     repo_unlock(lock_fd);
     free(folder);
