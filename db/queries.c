@@ -5,6 +5,7 @@
  */
 #include "db/queries.h"
 
+#include <errno.h>
 #include <math.h>
 #include <regex.h>
 #include <sodium.h>
@@ -101,23 +102,31 @@ static const char SQL_NORMALISE_TIME[] = "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 
 /*
  * Event pages: ?1 instance_id, ?2 tool, ?3 success, ?4 since (normalised;
  * '' for none, which every stored time follows: a plain range the indexes
- * can stop at), ?5 limit. Four variants so that the (instance_id,
- * timestamp), (tool_name, timestamp), (success, timestamp) and (timestamp)
- * indexes each give a filter's page in order, without a sort.
+ * can stop at), ?5 limit + 1, ?6/?7 a cursor's (timestamp, id). Four variants so that the
+ * (instance_id, timestamp), (tool_name, timestamp), (success, timestamp) and (timestamp) indexes
+ * each give a filter's page in order, without a sort.
  */
 #define SQL_EVENT_SELECT                                                                           \
     "SELECT id, instance_id, tool_name, success, error_message, metadata, duration_ms,"            \
     " timestamp FROM grove_mcp_events "
-#define SQL_EVENT_FILTERS                                                                          \
+#define SQL_EVENT_MATCH                                                                            \
     " AND (?2 IS NULL OR tool_name = ?2) AND (?3 IS NULL OR success = ?3)"                         \
-    " AND timestamp >= ?4 ORDER BY timestamp DESC, id DESC LIMIT ?5"
-static const char SQL_EVENTS_BY_INSTANCE[] =
-    SQL_EVENT_SELECT "WHERE instance_id = ?1" SQL_EVENT_FILTERS;
-static const char SQL_EVENTS_BY_TOOL[] =
-    SQL_EVENT_SELECT "WHERE ?1 IS NULL AND tool_name = ?2" SQL_EVENT_FILTERS;
-static const char SQL_EVENTS_BY_SUCCESS[] =
-    SQL_EVENT_SELECT "WHERE ?1 IS NULL AND ?2 IS NULL AND success = ?3" SQL_EVENT_FILTERS;
-static const char SQL_EVENTS_ALL[] = SQL_EVENT_SELECT "WHERE ?1 IS NULL" SQL_EVENT_FILTERS;
+    " AND timestamp >= ?4"
+/* After a cursor: ?6/?7 the last row's (timestamp, id). */
+#define SQL_EVENT_BEFORE " AND (timestamp, id) < (?6, ?7)"
+#define SQL_EVENT_ORDER  " ORDER BY timestamp DESC, id DESC LIMIT ?5"
+#define SQL_EVENTS(where)                                                                          \
+    {                                                                                              \
+        SQL_EVENT_SELECT where SQL_EVENT_MATCH SQL_EVENT_ORDER,                                    \
+            SQL_EVENT_SELECT where SQL_EVENT_MATCH SQL_EVENT_BEFORE SQL_EVENT_ORDER                \
+    }
+/* [filter][after a cursor]; filters: by instance, by tool, by success, all. */
+static const char *const SQL_EVENTS[4][2] = {
+    SQL_EVENTS("WHERE instance_id = ?1"),
+    SQL_EVENTS("WHERE ?1 IS NULL AND tool_name = ?2"),
+    SQL_EVENTS("WHERE ?1 IS NULL AND ?2 IS NULL AND success = ?3"),
+    SQL_EVENTS("WHERE ?1 IS NULL"),
+};
 
 static const char SQL_CONFIG_GET[] =
     "SELECT value, is_encrypted FROM grove_user_config WHERE key = ?1";
@@ -533,7 +542,7 @@ int db_instance_list(grove_db *db, const db_instance_filter *f, grove_instance_l
     sqlite3_stmt *st = NULL;
     char *cursor_text = NULL;
     const char *after_created = NULL, *after_id = NULL, *sql;
-    size_t cap = 0;
+    size_t cap = 0, bytes = 0;
     int limit = clamp_limit(f->limit), rows = 0, rc, ret = -1;
 
     memset(out, 0, sizeof(*out));
@@ -568,12 +577,22 @@ int db_instance_list(grove_db *db, const db_instance_filter *f, grove_instance_l
             grove_nomem(err);
             goto done;
         }
+        if (f->max_bytes && f->size_of) {
+            size_t size = f->size_of(&out->v[out->n - 1], f->size_arg);
+
+            /* Over the budget: this row starts the next page (never the first of this one). */
+            if (out->n > 1 && size > f->max_bytes - bytes) {
+                db_instance_free(&out->v[--out->n]);
+                break;
+            }
+            bytes = size > f->max_bytes - bytes ? f->max_bytes : bytes + size;
+        }
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         db_fail(db, rc, "cannot list instances", err);
         goto done;
     }
-    if (rows > limit && out->n > 0) {
+    if (rc == SQLITE_ROW && out->n > 0) {
         const grove_instance *last = &out->v[out->n - 1];
 
         if (last->created_at && last->id &&
@@ -926,77 +945,131 @@ done:
     return ret == 0 ? 0 : -1;
 }
 
+/* Frees what one event owns and zeroes it. */
+static void event_free(grove_event *e)
+{
+    free(e->instance_id);
+    free(e->tool_name);
+    free(e->error_message);
+    free(e->metadata_json);
+    free(e->timestamp);
+    memset(e, 0, sizeof(*e));
+}
+
 void db_event_list_free(grove_event_list *list)
 {
     size_t i;
 
     if (!list)
         return;
-    for (i = 0; i < list->n; i++) {
-        free(list->v[i].instance_id);
-        free(list->v[i].tool_name);
-        free(list->v[i].error_message);
-        free(list->v[i].metadata_json);
-        free(list->v[i].timestamp);
-    }
+    for (i = 0; i < list->n; i++)
+        event_free(&list->v[i]);
     free(list->v);
+    free(list->next_cursor);
     memset(list, 0, sizeof(*list));
+}
+
+/* The event at the statement's row into *e; 0, or -1 when out of memory (*e is then freed). */
+static int event_read(sqlite3_stmt *st, grove_event *e)
+{
+    int oom = 0;
+
+    e->id = col_int64(st, 0);
+    e->instance_id = col_strdup(st, 1, &oom);
+    e->tool_name = col_strdup(st, 2, &oom);
+    e->success = sqlite3_column_int(st, 3) != 0;
+    e->error_message = col_strdup(st, 4, &oom);
+    e->metadata_json = col_strdup(st, 5, &oom);
+    e->duration_ms = sqlite3_column_double(st, 6);
+    e->timestamp = col_strdup(st, 7, &oom);
+    if (oom)
+        event_free(e);
+    return oom ? -1 : 0;
+}
+
+/* An event cursor's id part: a positive decimal integer. 0, or -1 for any other text. */
+static int parse_event_id(const char *text, long long *id)
+{
+    char *end = NULL;
+
+    errno = 0;
+    if (*text < '1' || *text > '9')
+        return -1;
+    *id = strtoll(text, &end, 10);
+    return errno == 0 && *end == '\0' ? 0 : -1;
 }
 
 int db_event_list(grove_db *db, const db_event_filter *f, grove_event_list *out, grove_err *err)
 {
     sqlite3_stmt *st = NULL;
-    char *since = NULL;
-    const char *sql;
-    size_t cap = 0;
-    int rc, ret = -1;
+    char *since = NULL, *cursor_text = NULL, idbuf[32];
+    const char *sql, *after_time = NULL, *after_id = NULL;
+    size_t cap = 0, bytes = 0;
+    long long after = 0;
+    int limit = clamp_limit(f->limit), rows = 0, which, rc, ret = -1;
 
     memset(out, 0, sizeof(*out));
     if (f->success < -1 || f->success > 1)
         return grove_fail(err, GROVE_EINVAL, "invalid success filter %d", f->success);
+    if (f->cursor && (cursor_decode(f->cursor, &cursor_text, &after_time, &after_id) != 0 ||
+                      parse_event_id(after_id, &after) != 0)) {
+        free(cursor_text);
+        return grove_fail(err, GROVE_EINVAL,
+                          "invalid cursor: pass the next_cursor of a query_events page");
+    }
     if (f->since && normalise_since(db, f->since, &since, err) != 0)
-        return -1;
+        goto done;
     if (f->instance_id)
-        sql = SQL_EVENTS_BY_INSTANCE;
+        which = 0;
     else if (f->tool)
-        sql = SQL_EVENTS_BY_TOOL;
+        which = 1;
     else
-        sql = f->success >= 0 ? SQL_EVENTS_BY_SUCCESS : SQL_EVENTS_ALL;
+        which = f->success >= 0 ? 2 : 3;
+    sql = SQL_EVENTS[which][f->cursor != NULL];
     if (db_stmt(db, sql, &st, err) != 0)
         goto done;
     if (db_bind_text(st, 1, f->instance_id) != SQLITE_OK ||
         db_bind_text(st, 2, f->tool) != SQLITE_OK ||
         bind_int64_or_null(st, 3, f->success, f->success < 0) != SQLITE_OK ||
         db_bind_text(st, 4, since ? since : "") != SQLITE_OK ||
-        sqlite3_bind_int(st, 5, clamp_limit(f->limit)) != SQLITE_OK) {
+        sqlite3_bind_int(st, 5, limit + 1) != SQLITE_OK ||
+        (f->cursor && (db_bind_text(st, 6, after_time) != SQLITE_OK ||
+                       sqlite3_bind_int64(st, 7, after) != SQLITE_OK))) {
         bind_fail(db, err);
         goto done;
     }
     for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-        grove_event *e;
-        int oom = 0;
-
-        if (grow((void **)&out->v, &cap, out->n, sizeof(*out->v)) != 0) {
+        if (++rows > limit)
+            break; /* one more than a page: there is a next page */
+        if (grow((void **)&out->v, &cap, out->n, sizeof(*out->v)) != 0 ||
+            event_read(st, &out->v[out->n]) != 0) {
             grove_nomem(err);
             goto done;
         }
-        e = &out->v[out->n++];
-        e->id = col_int64(st, 0);
-        e->instance_id = col_strdup(st, 1, &oom);
-        e->tool_name = col_strdup(st, 2, &oom);
-        e->success = sqlite3_column_int(st, 3) != 0;
-        e->error_message = col_strdup(st, 4, &oom);
-        e->metadata_json = col_strdup(st, 5, &oom);
-        e->duration_ms = sqlite3_column_double(st, 6);
-        e->timestamp = col_strdup(st, 7, &oom);
-        if (oom) {
-            grove_nomem(err);
-            goto done;
+        out->n++;
+        if (f->max_bytes && f->size_of) {
+            size_t size = f->size_of(&out->v[out->n - 1], f->size_arg);
+
+            /* Over the budget: this row starts the next page (never the first of this one). */
+            if (out->n > 1 && size > f->max_bytes - bytes) {
+                event_free(&out->v[--out->n]);
+                break;
+            }
+            bytes = size > f->max_bytes - bytes ? f->max_bytes : bytes + size;
         }
     }
-    if (rc != SQLITE_DONE) {
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         db_fail(db, rc, "cannot list events", err);
         goto done;
+    }
+    if (rc == SQLITE_ROW && out->n > 0) {
+        const grove_event *last = &out->v[out->n - 1];
+
+        snprintf(idbuf, sizeof(idbuf), "%lld", last->id);
+        if (last->timestamp && !(out->next_cursor = cursor_encode(last->timestamp, idbuf))) {
+            grove_nomem(err);
+            goto done;
+        }
     }
     ret = 0;
 done:
@@ -1004,6 +1077,7 @@ done:
     if (ret != 0)
         db_event_list_free(out);
     free(since);
+    free(cursor_text);
     return ret;
 }
 

@@ -105,6 +105,7 @@ typedef struct grove_event {
 typedef struct grove_event_list {
     grove_event *v; /* owned */
     size_t n;
+    char *next_cursor; /* owned; NULL on the last page */
 } grove_event_list;
 
 /* Frees what *list owns and zeroes it. NULL is a no-op. */
@@ -195,13 +196,23 @@ typedef struct db_instance_filter {
     const char *beads_id;   /* NULL = any */
     int limit;              /* 1..500 */
     const char *cursor;     /* NULL = first page; else a next_cursor from before */
+    /*
+     * A byte budget for the page (0 = none): size_of(row, size_arg) is what
+     * a row takes in the caller's serialization. Rows are read one at a
+     * time; the page ends (with next_cursor) before the row that would take
+     * the sum over max_bytes, never before the first row.
+     */
+    size_t max_bytes;
+    size_t (*size_of)(const grove_instance *row, void *size_arg);
+    void *size_arg;
 } db_instance_filter;
 
 /*
  * A page of instances, oldest first (created_at, then id), into *out
  * (zeroed first; the caller frees it with db_instance_list_free()).
  * out->next_cursor is an opaque string, or NULL on the last page. A cursor
- * this function did not make: GROVE_EINVAL "invalid cursor".
+ * this function did not make: GROVE_EINVAL "invalid cursor". At most
+ * limit rows, and within f->max_bytes (see db_instance_filter).
  */
 int db_instance_list(grove_db *db, const db_instance_filter *f, grove_instance_list *out,
                      grove_err *err);
@@ -332,11 +343,19 @@ typedef struct db_event_filter {
     int success;             /* -1 = any, 0, 1 */
     const char *since;       /* ISO 8601 (any offset; normalised to UTC); NULL = any */
     int limit;               /* 1..500 */
+    const char *cursor;      /* NULL = first page; else a next_cursor from before */
+    /* A byte budget for the page, as in db_instance_filter (0 = none). */
+    size_t max_bytes;
+    size_t (*size_of)(const grove_event *row, void *size_arg);
+    void *size_arg;
 } db_event_filter;
 
 /*
- * Events newest first into *out (zeroed first; the caller frees it with
- * db_event_list_free()). A `since` that is not ISO 8601: GROVE_EINVAL.
+ * A page of events, newest first (timestamp, then id), into *out (zeroed
+ * first; the caller frees it with db_event_list_free()). out->next_cursor
+ * as in db_instance_list(): set when more events follow the page (more
+ * than limit, or over max_bytes). A `since` that is not ISO 8601, or a
+ * cursor this function did not make: GROVE_EINVAL.
  */
 int db_event_list(grove_db *db, const db_event_filter *f, grove_event_list *out, grove_err *err);
 

@@ -45,4 +45,16 @@ int tool_call_txn(tool_call *call, db_txn_fn fn, void *arg, grove_err *err);
  */
 void tool_call_record(tool_call *call, int success, const char *message);
 
+/*
+ * The arguments as an event records them (new reference; NULL when out of
+ * memory): a copy with credentials redacted (secret_redact_json()), in
+ * which every top-level value over LIMIT_EVENT_VALUE_BYTES (4 KiB) is
+ * replaced by {"truncated": true, "bytes": N, "sha256": "<64 hex>"}. N and
+ * the hash are over a string's UTF-8 bytes, and over the compact JSON
+ * (JSON_COMPACT, as stored) of an object or array, after redaction. A
+ * nested value is never larger than the top-level value holding it, so
+ * every stored event is small.
+ */
+json_t *tool_event_metadata(const json_t *args);
+
 #endif

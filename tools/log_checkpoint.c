@@ -2,6 +2,7 @@
 #include "tools/tool_table.h"
 #include "db/queries.h"
 #include "tools/core/instance.h"
+#include "tools/core/limits.h"
 #include "tools/core/rights.h"
 #include "tools/wire.h"
 
@@ -30,15 +31,15 @@ int tool_log_checkpoint(tool_call *call, const json_t *args, json_t **out, grove
     grove_err gerr = GROVE_ERR_INIT;
     int rc = -1;
 
-    if (!id || instance_load(ctx, id, &inst, err) != 0 ||
-        rights_require(ctx, RIGHTS_CHANGE, id, err) != 0)
+    in.data = json_object_get(args, "data");
+    in.message = arg_str(args, "message");
+    if (limits_check_checkpoint(in.data, in.message, err) != 0 || !id ||
+        instance_load(ctx, id, &inst, err) != 0 || rights_require(ctx, RIGHTS_CHANGE, id, err) != 0)
         goto done;
     in.instance_id = id;
     in.phase = arg_str(args, "phase");
     in.name = arg_str(args, "name");
     in.status = arg_str(args, "status");
-    in.data = json_object_get(args, "data");
-    in.message = arg_str(args, "message");
     /* The worktree's current commit, when the worktree is still there (read before the write). */
     if (gitops_worktree_head_cached(ctx->repo, inst.worktree_path, sha, &gerr) == 0)
         in.commit_sha = sha;

@@ -21,6 +21,8 @@ int tool_query_instances(tool_call *call, const json_t *args, json_t **out, grov
     f.beads_id = issue.beads[0] ? issue.beads : NULL;
     f.limit = (int)arg_int(args, "limit", 50);
     f.cursor = arg_str(args, "cursor");
+    f.max_bytes = WIRE_PAGE_ITEMS_BYTES;
+    f.size_of = wire_instance_size;
     if (db_instance_list(ctx->db, &f, &list, err) != 0)
         return -1;
     *out = json_pack("{s:o}", "instances", wire_instances(list.v, list.n));

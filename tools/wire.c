@@ -1,6 +1,7 @@
 /* wire: typed results as the contract's JSON (see tools/wire.h). */
 #include "tools/wire.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -179,6 +180,27 @@ static json_t *event_item(const void *item)
 json_t *wire_events(const grove_event_list *list)
 {
     return array_of(list->v, list->n, sizeof(*list->v), event_item);
+}
+
+/* What v (consumed) takes in a page: its compact JSON and a comma; SIZE_MAX when NULL. */
+static size_t page_size(json_t *v)
+{
+    size_t n = v ? json_dumpb(v, NULL, 0, JSON_COMPACT) : 0;
+
+    json_decref(v);
+    return n ? n + 1 : SIZE_MAX;
+}
+
+size_t wire_instance_size(const grove_instance *inst, void *unused)
+{
+    (void)unused;
+    return page_size(wire_instance(inst));
+}
+
+size_t wire_event_size(const grove_event *e, void *unused)
+{
+    (void)unused;
+    return page_size(event_item(e));
 }
 
 json_t *wire_setup(const instance_setup *setup)

@@ -15,6 +15,7 @@
 #include "db/queries.h"
 #include "db/report.h"
 #include "tools/core/instance.h"
+#include "tools/core/limits.h"
 #include "tools/git/git.h"
 
 /* A string, or null when s is NULL. */
@@ -46,6 +47,17 @@ json_t *wire_relationships(const grove_relationship_list *list);
  * timestamp}.
  */
 json_t *wire_events(const grove_event_list *list);
+
+/*
+ * Page budgets (contract §5: one page of results is at most
+ * LIMIT_PAGE_BYTES as compact JSON): the bytes an item takes in its page
+ * (its compact JSON and a comma; SIZE_MAX when out of memory), for
+ * db_instance_filter and db_event_filter's size_of, and the bytes the items
+ * of a page may take (the rest is for the envelope and next_cursor).
+ */
+size_t wire_instance_size(const grove_instance *inst, void *unused);
+size_t wire_event_size(const grove_event *e, void *unused);
+#define WIRE_PAGE_ITEMS_BYTES (LIMIT_PAGE_BYTES - 4096)
 
 /* A setup report {status, exit_code (or null), log[, error]}; NULL-safe: null when none ran. */
 json_t *wire_setup(const instance_setup *setup);

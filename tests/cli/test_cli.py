@@ -3,6 +3,7 @@
 
 usage: test_cli.py GROVE
 """
+import hashlib
 import json
 import os
 import shutil
@@ -1508,6 +1509,158 @@ class Cli(unittest.TestCase):
             self.assertAlmostEqual(got[1], median)
             self.assertAlmostEqual(got[2], p95)
         con.close()
+
+
+class Limits(unittest.TestCase):
+    """Contract §5, "Limits" (issue 13, finding 7): sizes are capped where they are stored, events
+    summarize large arguments, and pages of results stay within 4 MiB."""
+
+    MiB = 1024 * 1024
+
+    def setUp(self):
+        self.tmp = os.path.realpath(tempfile.mkdtemp(prefix="grove-limits-"))
+        self.repo = os.path.join(self.tmp, "repo")
+        self.env = git_env(self.tmp)
+        G.make_repo(self.repo, self.env, files={"README.md": "hi\n"}, message="init")
+        self.db = G.db_path(self.repo)
+        self.srv = G.Server(GROVE, self.repo, self.env, name="limits")
+        self.srv.initialize()
+
+    def tearDown(self):
+        self.srv.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def count(self, table):
+        return G.sql(self.db, "SELECT count(*) FROM " + table)[0][0]
+
+    def branches(self):
+        return G.git(self.env, self.repo, "branch", "--list", "--format=%(refname:short)", "grove/*").split()
+
+    def test_each_limit_at_the_limit_and_one_byte_over(self):
+        srv = self.srv
+        # The schema's maxLength counts characters: 2-byte characters pass it, the byte limit
+        # does not. 524289 x 'é' is 1048578 bytes.
+        text = srv.error("spawn_work_instance", issue=1, prompt="é" * (self.MiB // 2 + 1),
+                         launch=False)
+        self.assertIn("prompt is 1048578 bytes; the limit is 1048576 bytes (1 MiB)", text)
+        self.assertEqual(self.count("grove_instances"), 0)
+        self.assertEqual(self.branches(), [])
+        wt = os.path.join(self.tmp, "repo.worktrees")
+        self.assertEqual(os.listdir(wt) if os.path.isdir(wt) else [], [])
+        # exactly 1 MiB
+        inst = srv.ok("spawn_work_instance", issue=1, prompt="p" * self.MiB, launch=False)["instance"]
+        self.assertEqual(len(inst["prompt"]), self.MiB)
+        text = srv.error("fork_instance", instance_id=inst["id"], prompt="é" * (self.MiB // 2 + 1),
+                         launch=False)
+        self.assertIn("prompt is 1048578 bytes; the limit is 1048576 bytes (1 MiB)", text)
+        text = srv.error("spawn_review_instance", work_instance_id=inst["id"],
+                         reviewer_prompt="é" * (self.MiB // 2 + 1), launch=False)
+        self.assertIn("prompt is 1048578 bytes; the limit is 1048576 bytes (1 MiB)", text)
+        self.assertEqual(self.count("grove_instances"), 1)
+        self.assertEqual(self.count("grove_instance_relationships"), 0)
+        self.assertEqual(self.branches(), ["grove/work-1-a1"])
+
+        # feedback: 64 KiB
+        text = srv.error("send_feedback", instance_id=inst["id"], feedback_type="suggestions",
+                         feedback="é" * (32 * 1024 + 1))
+        self.assertIn("feedback is 65538 bytes; the limit is 65536 bytes (64 KiB)", text)
+        self.assertEqual(self.count("grove_feedback"), 0)
+        srv.ok("send_feedback", instance_id=inst["id"], feedback_type="suggestions",
+               feedback="f" * 65536)
+        self.assertEqual(self.count("grove_feedback"), 1)
+
+        # checkpoint data: 256 KiB as compact JSON ({"k":"..."} is 8 bytes around the string)
+        over = {"k": "d" * (256 * 1024 - 8 + 1)}
+        text = srv.error("log_checkpoint", instance_id=inst["id"], phase="p", data=over)
+        self.assertIn("checkpoint data is 262145 bytes; the limit is 262144 bytes (256 KiB)", text)
+        text = srv.error("log_checkpoint", instance_id=inst["id"], phase="p",
+                         message="é" * (32 * 1024 + 1))
+        self.assertIn("checkpoint message is 65538 bytes; the limit is 65536 bytes (64 KiB)", text)
+        self.assertEqual(self.count("grove_checkpoints"), 0)
+        exact = {"k": "d" * (256 * 1024 - 8)}
+        self.assertEqual(len(json.dumps(exact, separators=(",", ":"))), 256 * 1024)
+        srv.ok("log_checkpoint", instance_id=inst["id"], phase="p", data=exact, message="m" * 65536)
+        self.assertEqual(self.count("grove_checkpoints"), 1)
+
+        # every refusal is an event, its large arguments summarized
+        for (meta,) in G.sql(self.db, "SELECT metadata FROM grove_mcp_events"):
+            self.assertLess(len(meta), 8192, meta[:200])
+
+    def test_checkpoint_stored_once_event_keeps_a_summary(self):
+        srv = self.srv
+        inst = srv.ok("spawn_work_instance", issue=2, launch=False)["instance"]
+        data = {"notes": "n" * (200 * 1024), "step": 3}
+        compact = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+        def db_bytes():
+            return G.sql(self.db, "SELECT page_count * page_size FROM pragma_page_count(),"
+                                  " pragma_page_size()")[0][0]
+
+        before = db_bytes()
+        srv.ok("log_checkpoint", instance_id=inst["id"], phase="big", data=data)
+        grown = db_bytes() - before
+        (meta,) = G.sql(self.db, "SELECT metadata FROM grove_mcp_events WHERE tool_name ="
+                                 " 'log_checkpoint'")[0]
+        meta = json.loads(meta)
+        self.assertEqual(meta["data"], {"truncated": True, "bytes": len(compact),
+                                        "sha256": hashlib.sha256(compact).hexdigest()})
+        self.assertEqual(meta["phase"], "big")
+        # one copy of the 200 KiB (the checkpoint row), not two (free pages may take some of it)
+        self.assertGreater(grown, len(compact) * 3 // 4)
+        self.assertLess(grown, len(compact) * 3 // 2)
+        # query_events shows the summary too
+        ev = srv.ok("query_events", tool="log_checkpoint")["events"]
+        self.assertEqual(ev[0]["metadata"]["data"]["bytes"], len(compact))
+        # a long string argument: bytes and hash of its UTF-8 bytes
+        srv.ok("send_feedback", instance_id=inst["id"], feedback_type="suggestions",
+               feedback="é" * 3000)
+        (meta,) = G.sql(self.db, "SELECT metadata FROM grove_mcp_events WHERE tool_name ="
+                                 " 'send_feedback'")[0]
+        raw = ("é" * 3000).encode()
+        self.assertEqual(json.loads(meta)["feedback"],
+                         {"truncated": True, "bytes": 6000, "sha256": hashlib.sha256(raw).hexdigest()})
+
+    def follow(self, list_tool, key, /, **args):
+        """Every page of a list tool: [(items, serialized bytes)], following next_cursor."""
+        pages, cursor = [], None
+        while True:
+            a = dict(args, cursor=cursor) if cursor else dict(args)
+            page = self.srv.ok(list_tool, **a)
+            pages.append((page[key], len(json.dumps(page, separators=(",", ":"),
+                                                    ensure_ascii=False).encode())))
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return pages
+            self.assertLess(len(pages), 50)
+
+    def test_pages_of_large_instances_and_events_stay_within_4_mib(self):
+        srv = self.srv
+        for i in range(8):
+            srv.ok("spawn_work_instance", issue=100 + i, prompt=chr(ord("a") + i) * (self.MiB - 100),
+                   launch=False)
+        pages = self.follow("query_instances", "instances", limit=8)
+        self.assertGreater(len(pages), 2)
+        for items, size in pages:
+            self.assertGreaterEqual(len(items), 1)
+            self.assertLessEqual(size, 4 * self.MiB)
+        ids = [x["id"] for items, _ in pages for x in items]
+        self.assertEqual(ids, ["work-%d-a1" % (100 + i) for i in range(8)])
+
+        # Events as large as a database written before they were summarized holds them.
+        con = sqlite3.connect(self.db, timeout=30)
+        with con:
+            for i in range(8):
+                con.execute("INSERT INTO grove_mcp_events (tool_name, success, metadata, duration_ms)"
+                            " VALUES ('old_tool', 1, ?, 1)", (json.dumps({"blob": "x" * self.MiB}),))
+        con.close()
+        pages = self.follow("query_events", "events", tool="old_tool", limit=8)
+        self.assertGreater(len(pages), 2)
+        for items, size in pages:
+            self.assertGreaterEqual(len(items), 1)
+            self.assertLessEqual(size, 4 * self.MiB)
+        ids = [x["id"] for items, _ in pages for x in items]
+        self.assertEqual(len(ids), 8)
+        self.assertEqual(ids, sorted(set(ids), reverse=True))
 
 
 if __name__ == "__main__":

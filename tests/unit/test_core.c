@@ -25,8 +25,10 @@
 #include "tests/unit/unit.h"
 #include "db/queries.h"
 #include "tools/core/context.h"
+#include "tools/core/feedback.h"
 #include "tools/core/gc.h"
 #include "tools/core/instance.h"
+#include "tools/core/limits.h"
 #include "tools/core/terminate.h"
 
 typedef struct fixture {
@@ -539,6 +541,119 @@ static void test_terminate_removes(void **state)
     instance_created_free(&c);
 }
 
+/* ---- limits (contract §5) ------------------------------------------------- */
+
+/* A malloc'd string of n bytes of c. */
+static char *filled_text(size_t n, char c)
+{
+    char *s = malloc(n + 1);
+
+    assert_non_null(s);
+    memset(s, c, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* A prompt of exactly 1 MiB makes an instance; one byte more makes nothing at all. */
+static void test_limit_prompt(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    instance_spec spec = {0};
+    instance_created c;
+    char *prompt = filled_text(LIMIT_PROMPT_BYTES + 1, 'p'), path[PATH_MAX];
+
+    assert_int_equal(LIMIT_PROMPT_BYTES, 1048576);
+    spec.type = "work";
+    spec.issue.number = 9;
+    spec.base_branch = "main";
+    spec.base_commit = f->head;
+    spec.start_commit = f->head;
+    spec.prompt = prompt;
+    assert_int_equal(instance_create(f->ctx, &spec, NULL, &c, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    assert_string_equal(err.msg, "prompt is 1048577 bytes; the limit is 1048576 bytes (1 MiB): "
+                                 "shorten it, or put the long part in a file and name the file");
+    assert_null(c.instance.id);
+    snprintf(path, sizeof(path), "%s/repo.worktrees/work-9-a1", f->root);
+    assert_false(is_dir(path));
+    assert_false(has_branch(f, "grove/work-9-a1"));
+    assert_int_equal(unit_query_int(db_sqlite(f->ctx->db), "SELECT COUNT(*) FROM grove_instances"),
+                     0);
+
+    prompt[LIMIT_PROMPT_BYTES] = '\0'; /* exactly the limit */
+    if (instance_create(f->ctx, &spec, NULL, &c, &err) != 0)
+        fail_msg("instance_create: %s", err.msg);
+    assert_string_equal(c.instance.id, "work-9-a1");
+    assert_int_equal(strlen(c.instance.prompt), LIMIT_PROMPT_BYTES);
+    instance_created_free(&c);
+    free(prompt);
+}
+
+/* Feedback of exactly 64 KiB is stored; one byte more is refused and stores nothing. */
+static void test_limit_feedback(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    instance_created c;
+    feedback_opts o = {0};
+    feedback_result r;
+    char *text = filled_text(LIMIT_FEEDBACK_BYTES + 1, 'f');
+    sqlite3 *sq = db_sqlite(f->ctx->db);
+
+    assert_int_equal(LIMIT_FEEDBACK_BYTES, 65536);
+    create(f, &c);
+    o.to = c.instance.id;
+    o.type = "suggestions";
+    o.text = text;
+    assert_int_equal(feedback_send(f->ctx, &o, &r, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    assert_non_null(strstr(err.msg, "feedback is 65537 bytes; the limit is 65536 bytes (64 KiB)"));
+    assert_int_equal(unit_query_int(sq, "SELECT COUNT(*) FROM grove_feedback"), 0);
+
+    text[LIMIT_FEEDBACK_BYTES] = '\0';
+    if (feedback_send(f->ctx, &o, &r, &err) != 0)
+        fail_msg("feedback_send: %s", err.msg);
+    assert_int_equal(unit_query_int(sq, "SELECT length(feedback) FROM grove_feedback"), 65536);
+    feedback_result_free(&r);
+    instance_created_free(&c);
+    free(text);
+}
+
+/* Checkpoint data of exactly 256 KiB as compact JSON passes, one byte more not; message 64 KiB. */
+static void test_limit_checkpoint(void **state)
+{
+    grove_err err = GROVE_ERR_INIT;
+    /* {"k":"..."} is 8 bytes around the string */
+    char *big = filled_text(LIMIT_CHECKPOINT_DATA_BYTES - 8 + 1, 'd');
+    char *msg = filled_text(LIMIT_CHECKPOINT_MESSAGE_BYTES + 1, 'm');
+    json_t *data;
+
+    (void)state;
+    assert_int_equal(LIMIT_CHECKPOINT_DATA_BYTES, 262144);
+    assert_int_equal(LIMIT_CHECKPOINT_MESSAGE_BYTES, 65536);
+    data = json_pack("{s:s}", "k", big);
+    assert_int_equal(limits_check_checkpoint(data, NULL, &err), -1);
+    assert_int_equal(err.code, GROVE_EINVAL);
+    assert_non_null(
+        strstr(err.msg, "checkpoint data is 262145 bytes; the limit is 262144 bytes (256 KiB)"));
+    json_decref(data);
+    big[LIMIT_CHECKPOINT_DATA_BYTES - 8] = '\0';
+    data = json_pack("{s:s}", "k", big);
+    assert_int_equal(json_dumpb(data, NULL, 0, JSON_COMPACT), LIMIT_CHECKPOINT_DATA_BYTES);
+    assert_int_equal(limits_check_checkpoint(data, NULL, &err), 0);
+
+    assert_int_equal(limits_check_checkpoint(data, msg, &err), -1);
+    assert_non_null(
+        strstr(err.msg, "checkpoint message is 65537 bytes; the limit is 65536 bytes (64 KiB)"));
+    msg[LIMIT_CHECKPOINT_MESSAGE_BYTES] = '\0';
+    assert_int_equal(limits_check_checkpoint(data, msg, &err), 0);
+    assert_int_equal(limits_check_checkpoint(NULL, NULL, &err), 0);
+    json_decref(data);
+    free(big);
+    free(msg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -552,6 +667,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_terminate_symlink_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_terminate_unrecorded_folder_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_terminate_removes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limit_prompt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limit_feedback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limit_checkpoint, setup, teardown),
     };
 
     return unit_run_git_tests("core", tests, sizeof(tests) / sizeof(tests[0]));

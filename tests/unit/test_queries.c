@@ -755,7 +755,7 @@ static json_t *events(grove_db *db, const char *inst, const char *tool, int succ
                       const char *since, int limit)
 {
     grove_err err = GROVE_ERR_INIT;
-    db_event_filter flt;
+    db_event_filter flt = {0};
     json_t *arr = NULL;
 
     flt.instance_id = inst;
@@ -791,7 +791,7 @@ static void test_events(void **state)
     };
     fixture *f = *state;
     grove_err err = GROVE_ERR_INIT;
-    db_event_filter flt;
+    db_event_filter flt = {0};
     db_new_event e;
     json_t *arr = NULL, *ev;
     size_t i;
@@ -1050,6 +1050,151 @@ static void test_concurrent_checkpoints(void **state)
     free(check);
 }
 
+/* ---- pages within a byte budget (contract §5: at most 4 MiB a page) ------- */
+
+/* The ids of an array of objects appended to *seen as text, one per line. */
+static void collect_ids(const json_t *arr, char *seen, size_t cap)
+{
+    size_t i;
+    json_t *o;
+
+    json_array_foreach(arr, i, o)
+    {
+        const json_t *id = json_object_get(o, "id");
+        char line[64];
+
+        if (json_is_integer(id))
+            snprintf(line, sizeof(line), "%lld\n", (long long)json_integer_value(id));
+        else
+            snprintf(line, sizeof(line), "%s\n", json_string_value(id));
+        assert_null(strstr(seen, line)); /* never twice */
+        assert_true(strlen(seen) + strlen(line) < cap);
+        strcat(seen, line);
+    }
+}
+
+static void test_pages_within_byte_budget(void **state)
+{
+    unit_db *f = *state;
+    sqlite3 *sq = db_sqlite(f->db);
+    grove_err err = GROVE_ERR_INIT;
+    db_instance_filter fi;
+    db_event_filter fe;
+    char seen[1024] = "", id[32], *cursor = NULL;
+    const size_t budget = 300000;
+    int i, pages = 0;
+
+    /* Eight instances with a 100 000-byte prompt each, eight events with 100 000 bytes of metadata
+     * (as a database written before events were summarized holds them). */
+    for (i = 1; i <= 8; i++) {
+        snprintf(id, sizeof(id), "work-%d-a1", i);
+        add_instance(f->db, id, "work", i, NULL, 1, NULL, NULL);
+    }
+    unit_sql(sq, "UPDATE grove_instances SET prompt = replace(hex(zeroblob(50000)), '0', 'p')");
+    unit_sql(sq, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8)"
+                 " INSERT INTO grove_mcp_events (tool_name, success, metadata, duration_ms,"
+                 " timestamp) SELECT 'log_checkpoint', 1, json_object('blob',"
+                 " replace(hex(zeroblob(50000)), '0', 'b')), 1,"
+                 " '2026-01-01T00:00:0' || (i / 2) || '.000Z' FROM n");
+
+    /* Instances: pages of at most the budget (two rows), with a cursor, every row once. */
+    memset(&fi, 0, sizeof(fi));
+    fi.limit = 500;
+    fi.max_bytes = budget;
+    fi.size_of = wire_instance_size;
+    do {
+        char *prev = cursor;
+        json_t *arr;
+
+        fi.cursor = prev;
+        arr = page(f->db, &fi, &cursor);
+        free(prev);
+        pages++;
+        assert_true(json_array_size(arr) >= 1);
+        assert_true(json_dumpb(arr, NULL, 0, JSON_COMPACT) <= budget + 2);
+        assert_int_equal(json_array_size(arr), 2);
+        collect_ids(arr, seen, sizeof(seen));
+        json_decref(arr);
+    } while (cursor);
+    assert_int_equal(pages, 4);
+    assert_string_equal(seen, "work-1-a1\nwork-2-a1\nwork-3-a1\nwork-4-a1\nwork-5-a1\nwork-6-a1\n"
+                              "work-7-a1\nwork-8-a1\n");
+
+    /* A budget smaller than one row: one row a page, never none. */
+    fi.max_bytes = 1000;
+    fi.cursor = NULL;
+    {
+        json_t *arr = page(f->db, &fi, &cursor);
+
+        assert_int_equal(json_array_size(arr), 1);
+        assert_non_null(cursor);
+        json_decref(arr);
+        free(cursor);
+        cursor = NULL;
+    }
+
+    /* Events, newest first (ties by id): the same, through the event cursor. */
+    memset(&fe, 0, sizeof(fe));
+    fe.success = -1;
+    fe.limit = 500;
+    fe.max_bytes = budget;
+    fe.size_of = wire_event_size;
+    seen[0] = '\0';
+    pages = 0;
+    do {
+        grove_event_list list;
+        json_t *arr;
+
+        fe.cursor = cursor;
+        if (db_event_list(f->db, &fe, &list, &err) != 0)
+            fail_msg("events: %s", err.msg);
+        free(cursor);
+        cursor = list.next_cursor;
+        list.next_cursor = NULL;
+        arr = wire_events(&list);
+        db_event_list_free(&list);
+        pages++;
+        assert_int_equal(json_array_size(arr), 2);
+        assert_true(json_dumpb(arr, NULL, 0, JSON_COMPACT) <= budget + 2);
+        collect_ids(arr, seen, sizeof(seen));
+        json_decref(arr);
+    } while (cursor);
+    assert_int_equal(pages, 4);
+    assert_string_equal(seen, "8\n7\n6\n5\n4\n3\n2\n1\n");
+
+    /* Without a budget, limit makes the pages: 3 + 3 + 2. */
+    fe.max_bytes = 0;
+    fe.limit = 3;
+    seen[0] = '\0';
+    pages = 0;
+    do {
+        grove_event_list list;
+        json_t *arr;
+
+        fe.cursor = cursor;
+        if (db_event_list(f->db, &fe, &list, &err) != 0)
+            fail_msg("events: %s", err.msg);
+        free(cursor);
+        cursor = list.next_cursor;
+        list.next_cursor = NULL;
+        arr = wire_events(&list);
+        assert_int_equal(list.n, ++pages < 3 ? 3 : 2);
+        db_event_list_free(&list);
+        collect_ids(arr, seen, sizeof(seen));
+        json_decref(arr);
+    } while (cursor);
+    assert_string_equal(seen, "8\n7\n6\n5\n4\n3\n2\n1\n");
+
+    /* A cursor grove did not make (an instance cursor has no numeric id). */
+    fe.cursor = "not-a-cursor";
+    {
+        grove_event_list list;
+
+        assert_int_equal(db_event_list(f->db, &fe, &list, &err), -1);
+        assert_int_equal(err.code, GROVE_EINVAL);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1064,6 +1209,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_invalid_cursor, unit_db_setup, unit_db_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoints, unit_db_setup, unit_db_teardown),
         cmocka_unit_test_setup_teardown(test_events, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_pages_within_byte_budget, unit_db_setup,
+                                        unit_db_teardown),
         cmocka_unit_test_setup_teardown(test_config, unit_db_setup, unit_db_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_checkpoints, unit_db_setup,
                                         unit_db_teardown),

@@ -8,7 +8,12 @@
 
 #include <cmocka.h>
 
+#include <sodium.h>
+
 #include "mcp/schema.h"
+#include "tools/base/secret.h"
+#include "tools/call.h"
+#include "tools/core/limits.h"
 #include "tools/registry.h"
 
 static void test_names_unique_and_findable(void **state)
@@ -97,12 +102,96 @@ static void test_empty_arguments_validate_where_nothing_required(void **state)
     }
 }
 
+/* The sha256 of n bytes as 64 hex digits into hex. */
+static void sha256_hex(const void *p, size_t n, char hex[65])
+{
+    unsigned char d[crypto_hash_sha256_BYTES];
+
+    crypto_hash_sha256(d, p, n);
+    sodium_bin2hex(hex, 65, d, sizeof(d));
+}
+
+/* Asserts that v is the summary {"truncated": true, "bytes": n, "sha256": hex}. */
+static void assert_summary(const json_t *v, size_t n, const char *hex)
+{
+    assert_true(json_is_object(v));
+    assert_int_equal(json_object_size(v), 3);
+    assert_true(json_is_true(json_object_get(v, "truncated")));
+    assert_int_equal(json_integer_value(json_object_get(v, "bytes")), n);
+    assert_string_equal(json_string_value(json_object_get(v, "sha256")), hex);
+}
+
+/* Events keep argument values up to 4 KiB and summarize larger ones (contract §5). */
+static void test_event_metadata_summarizes_large_values(void **state)
+{
+    size_t n = LIMIT_EVENT_VALUE_BYTES;
+    char *s = malloc(n + 2), *dump, hex[65];
+    json_t *args, *meta, *data;
+
+    (void)state;
+    assert_int_equal(n, 4096);
+    assert_non_null(s);
+    memset(s, 'a', n + 1);
+    s[n + 1] = '\0';
+    /* data: {"k":"a...a"} is 8 bytes around its string: 4089 of them make 4097 bytes */
+    data = json_pack("{s:s#}", "k", s, (int)(n + 1 - 8));
+    args = json_pack("{s:s#, s:s, s:o, s:s, s:i, s:[s#]}", "exact", s, (int)n, "over", s, "data",
+                     data, "small", "x", "limit", 5, "list", s, (int)(n - 4));
+    assert_non_null(args);
+    s[n] = '\0';
+
+    meta = tool_event_metadata(args);
+    assert_non_null(meta);
+    /* 4096 bytes: kept as it is; 4097: summarized over the string's bytes */
+    assert_int_equal(json_string_length(json_object_get(meta, "exact")), n);
+    s[n] = 'a';
+    sha256_hex(s, n + 1, hex);
+    assert_summary(json_object_get(meta, "over"), n + 1, hex);
+    /* an object over 4 KiB as compact JSON: summarized over that JSON */
+    dump = json_dumps(data, JSON_COMPACT);
+    assert_int_equal(strlen(dump), n + 1);
+    sha256_hex(dump, strlen(dump), hex);
+    assert_summary(json_object_get(meta, "data"), n + 1, hex);
+    free(dump);
+    /* ["a...a"] of 4092 a's is exactly 4096 bytes: kept */
+    assert_true(json_is_array(json_object_get(meta, "list")));
+    assert_string_equal(json_string_value(json_object_get(meta, "small")), "x");
+    assert_int_equal(json_integer_value(json_object_get(meta, "limit")), 5);
+    /* the arguments themselves are untouched */
+    assert_int_equal(json_string_length(json_object_get(args, "over")), n + 1);
+    json_decref(meta);
+
+    /* Redacted before it is summarized: the hash is of the redacted JSON, never of a credential. */
+    json_object_set_new(data, "note", json_string("ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"));
+    meta = tool_event_metadata(args);
+    assert_non_null(meta);
+    {
+        json_t *redacted = json_deep_copy(data);
+
+        secret_redact_json(redacted);
+        dump = json_dumps(redacted, JSON_COMPACT);
+        assert_null(strstr(dump, "ghp_"));
+        sha256_hex(dump, strlen(dump), hex);
+        assert_summary(json_object_get(meta, "data"), strlen(dump), hex);
+        free(dump);
+        json_decref(redacted);
+    }
+    json_decref(meta);
+
+    meta = tool_event_metadata(NULL);
+    assert_int_equal(json_object_size(meta), 0);
+    json_decref(meta);
+    json_decref(args);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_unique_and_findable),
         cmocka_unit_test(test_every_definition_complete),
         cmocka_unit_test(test_empty_arguments_validate_where_nothing_required),
+        cmocka_unit_test(test_event_metadata_summarizes_large_values),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include "tools/agents/agent.h"
 #include "tools/core/instance.h"
 #include "tools/core/rights.h"
+#include "tools/core/limits.h"
 
 void feedback_result_free(feedback_result *r)
 {
@@ -40,6 +41,8 @@ int feedback_send(grove_ctx *ctx, const feedback_opts *o, feedback_result *out, 
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
+    if (limits_check_text("feedback", o->text, LIMIT_FEEDBACK_BYTES, err) != 0)
+        return -1;
     if (!o->to) {
         if (default_receiver(ctx, &out->to, err) != 0)
             goto done;

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "db/queries.h"
+#include "tools/agents/agent.h"
+#include "tools/core/limits.h"
 
 /* Attempts at finding a free id when other processes take the same numbers. */
 #define MAX_ID_ATTEMPTS 64
@@ -488,7 +490,9 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
     grove_err werr = GROVE_ERR_INIT;
 
     memset(out, 0, sizeof(*out));
-    if (check_agent_fits(spec, err) != 0)
+    /* Before anything is made: a refused prompt leaves no worktree, branch or row. */
+    if (limits_check_text("prompt", spec->prompt, LIMIT_PROMPT_BYTES, err) != 0 ||
+        check_agent_fits(spec, err) != 0)
         return -1;
     grove_progress_step(p, 1, CREATE_STEPS, "started");
     for (attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
