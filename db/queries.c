@@ -29,7 +29,11 @@
 #define SQL_INSTANCE_SELECT                                                                        \
     "SELECT i.id, i.type, i.status, i.worktree_path, i.branch_name, i.base_branch,"                \
     " i.base_commit, i.issue_number, i.beads_id, " SQL_PARENT_OF_I ", i.tmux_session,"             \
-    " i.agent_pid, i.pr_number, i.pr_url, i.prompt, i.created_at, i.terminated_at"                 \
+    " i.agent_pid, i.pr_number, i.pr_url, i.prompt, i.created_at, i.terminated_at,"                \
+    " (SELECT p.first_port FROM grove_port_blocks p WHERE p.instance_id = i.id"                    \
+    "  AND i.status = 'running'),"                                                                 \
+    " (SELECT p.port_count FROM grove_port_blocks p WHERE p.instance_id = i.id"                    \
+    "  AND i.status = 'running')"                                                                  \
     " FROM grove_instances i "
 
 static const char SQL_INSTANCE_GET[] = SQL_INSTANCE_SELECT "WHERE i.id = ?1";
@@ -283,6 +287,8 @@ static int instance_read(sqlite3_stmt *st, grove_instance *o)
     o->prompt = col_strdup(st, 14, &oom);
     o->created_at = col_strdup(st, 15, &oom);
     o->terminated_at = col_strdup(st, 16, &oom);
+    o->port_first = col_int64(st, 17);
+    o->port_count = col_int64(st, 18);
     return oom ? -1 : 0;
 }
 
@@ -1263,6 +1269,15 @@ typedef struct write_args {
     const char *must_exist; /* when set: this instance id must exist first */
 } write_args;
 
+static const char SQL_PORT_BLOCKS[] =
+    "SELECT p.instance_id, i.status, p.first_port, p.port_count FROM grove_port_blocks p"
+    " LEFT JOIN grove_instances i ON i.id = p.instance_id ORDER BY p.first_port, p.id";
+static const char SQL_PORT_BLOCK_SET[] =
+    "INSERT INTO grove_port_blocks (instance_id, first_port, port_count) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (instance_id) DO UPDATE SET first_port = excluded.first_port,"
+    " port_count = excluded.port_count, created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+static const char SQL_PORT_BLOCK_DELETE[] = "DELETE FROM grove_port_blocks WHERE instance_id = ?1";
+
 static int write_fn(grove_db *db, void *arg, grove_err *err)
 {
     write_args *a = arg;
@@ -1528,4 +1543,78 @@ int db_github_issue_upsert(grove_db *db, const db_github_issue *in, grove_err *e
     rc = run_write(db, &a, err);
     free(labels);
     return rc;
+}
+
+void db_port_block_list_free(grove_port_block_list *list)
+{
+    size_t i;
+
+    if (!list)
+        return;
+    for (i = 0; i < list->n; i++) {
+        free(list->v[i].instance_id);
+        free(list->v[i].status);
+    }
+    free(list->v);
+    memset(list, 0, sizeof(*list));
+}
+
+int db_port_blocks(grove_db *db, grove_port_block_list *out, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int rc, ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (db_stmt(db, SQL_PORT_BLOCKS, &st, err) != 0)
+        goto done;
+    for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        grove_port_block *b;
+        int oom = 0;
+
+        if (grow((void **)&out->v, &cap, out->n, sizeof(*out->v)) != 0) {
+            grove_nomem(err);
+            goto done;
+        }
+        b = &out->v[out->n++];
+        b->instance_id = col_strdup(st, 0, &oom);
+        b->status = col_strdup(st, 1, &oom);
+        b->first = col_int64(st, 2);
+        b->count = col_int64(st, 3);
+        if (oom) {
+            grove_nomem(err);
+            goto done;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(db, rc, "cannot read the port blocks", err);
+        goto done;
+    }
+    ret = 0;
+done:
+    db_stmt_release(db, st);
+    if (ret != 0)
+        db_port_block_list_free(out);
+    return ret;
+}
+
+int db_port_block_set(grove_db *db, const char *id, long long first, long long count,
+                      grove_err *err)
+{
+    write_args a = {SQL_PORT_BLOCK_SET, "cannot record the port block", 3, {{0}}, 0, 0, NULL};
+
+    a.v[0].s = id;
+    a.v[1].i = first;
+    a.v[1].is_int = 1;
+    a.v[2].i = count;
+    a.v[2].is_int = 1;
+    return run_write(db, &a, err);
+}
+
+int db_port_block_delete(grove_db *db, const char *id, grove_err *err)
+{
+    write_args a = {SQL_PORT_BLOCK_DELETE, "cannot delete the port block", 1, {{0}}, 0, 0, NULL};
+
+    a.v[0].s = id;
+    return run_write(db, &a, err);
 }

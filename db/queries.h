@@ -39,8 +39,10 @@ typedef struct grove_instance {
     long long pr_number;    /* 0 = none */
     char *pr_url;
     char *prompt;
-    char *created_at;    /* "YYYY-MM-DDTHH:MM:SS.sssZ" */
-    char *terminated_at; /* NULL while running */
+    char *created_at;     /* "YYYY-MM-DDTHH:MM:SS.sssZ" */
+    char *terminated_at;  /* NULL while running */
+    long long port_first; /* its block of ports while it runs (grove_port_blocks); 0 = none */
+    long long port_count;
 } grove_instance;
 
 /* Frees what *inst owns (not inst itself) and zeroes it. NULL is a no-op. */
@@ -249,6 +251,30 @@ int db_instance_merge_metadata(grove_db *db, const char *id, const json_t *patch
 
 /* The instance's metadata object (new reference). Unknown id: GROVE_ENOTFOUND. */
 int db_instance_metadata(grove_db *db, const char *id, json_t **out, grove_err *err);
+
+/* A grove_port_blocks row, with its instance's status. */
+typedef struct grove_port_block {
+    char *instance_id; /* owned */
+    char *status;      /* owned: running | terminated; NULL while the instance has no row yet */
+    long long first, count;
+} grove_port_block;
+
+typedef struct grove_port_block_list {
+    grove_port_block *v; /* owned */
+    size_t n;
+} grove_port_block_list;
+
+void db_port_block_list_free(grove_port_block_list *list);
+
+/* Every port block, lowest first, into *out (zeroed first; free with db_port_block_list_free()). */
+int db_port_blocks(grove_db *db, grove_port_block_list *out, grove_err *err);
+
+/* Records instance `id`'s block (replacing one it had). */
+int db_port_block_set(grove_db *db, const char *id, long long first, long long count,
+                      grove_err *err);
+
+/* Deletes instance `id`'s block; none is not an error. */
+int db_port_block_delete(grove_db *db, const char *id, grove_err *err);
 
 /* The instance's parent (earliest relationship), malloc'd, or NULL when it has none. */
 int db_instance_parent(grove_db *db, const char *id, char **out, grove_err *err);

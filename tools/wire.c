@@ -75,6 +75,10 @@ json_t *wire_instance(const grove_instance *inst)
     bad |= put(o, "prompt", wire_str(inst->prompt));
     bad |= put(o, "created_at", wire_str(inst->created_at));
     bad |= put(o, "terminated_at", wire_str(inst->terminated_at));
+    bad |= put(o, "ports",
+               inst->port_count > 0 ? json_pack("{s:I, s:I}", "first", (json_int_t)inst->port_first,
+                                                "count", (json_int_t)inst->port_count)
+                                    : json_null());
     if (bad) {
         json_decref(o);
         return NULL;

@@ -183,30 +183,46 @@ int agent_env_secret(const char *entry, const char *const *pass_env)
     return 0;
 }
 
-/*
- * environ without secrets (agent_env_secret(), but `pass_env`) and without
- * GROVE_INSTANCE_ID, plus `add` (may be NULL). The strings are borrowed;
- * the array is malloc'd (caller frees), NULL when memory ran out.
- */
-static char **env_clean(const char *const *pass_env, const char *add)
+/* 1 when "NAME=..." entry `e` sets one of the "NAME=VALUE" entries of `vars` (may be NULL). */
+static int env_overridden(const char *e, const char *const *vars)
 {
-    size_t n = 0, i, k = 0, nlen = strlen(ENV_NAME);
+    size_t len = strcspn(e, "=");
+
+    for (; vars && *vars; vars++)
+        if (strncmp(*vars, e, len) == 0 && (*vars)[len] == '=')
+            return 1;
+    return 0;
+}
+
+/*
+ * environ without secrets (agent_env_secret(), but `pass_env`), without
+ * GROVE_INSTANCE_ID and without the variables `extra` sets, plus `add` (may
+ * be NULL) and `extra` ("NAME=VALUE" entries, may be NULL). The strings are
+ * borrowed; the array is malloc'd (caller frees), NULL when memory ran out.
+ */
+static char **env_clean(const char *const *pass_env, const char *add, const char *const *extra)
+{
+    size_t n = 0, i, k = 0, nx = 0, nlen = strlen(ENV_NAME);
     char **env;
 
     while (environ && environ[n])
         n++;
-    env = calloc(n + 2, sizeof(*env));
+    while (extra && extra[nx])
+        nx++;
+    env = calloc(n + nx + 2, sizeof(*env));
     if (!env)
         return NULL;
     for (i = 0; i < n; i++) {
         if (strncmp(environ[i], ENV_NAME, nlen) == 0 && environ[i][nlen] == '=')
             continue;
-        if (agent_env_secret(environ[i], pass_env))
+        if (agent_env_secret(environ[i], pass_env) || env_overridden(environ[i], extra))
             continue;
         env[k++] = environ[i];
     }
     if (add)
         env[k++] = (char *)add;
+    for (i = 0; i < nx; i++)
+        env[k++] = (char *)extra[i];
     env[k] = NULL;
     return env;
 }
@@ -326,7 +342,7 @@ static int tmux_run(const char *const *args, char **out, int *code, char *errtex
         n++;
     /* The one place that starts tmux: "tmux [-L socket] args...". */
     argv = calloc(n + 4, sizeof(*argv));
-    env = env_clean(NULL, NULL);
+    env = env_clean(NULL, NULL, NULL);
     if (!argv || !env) {
         grove_nomem(err);
         goto done;
@@ -844,7 +860,7 @@ static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
     char *ecwd = NULL, *idenv = NULL, *res = NULL, *target = NULL, *spos;
     char **secrets = NULL, **esc = NULL; /* owned: copies the arguments borrow */
     const char **args = NULL;
-    size_t argc = 0, nsec = 0, i, k = 0, bytes;
+    size_t argc = 0, nsec = 0, nenv = 0, i, k = 0, bytes;
     int code = 0, rc = -1, tries;
 
     if (agent_session_name(sp->id, name, sizeof(name), err) != 0)
@@ -857,11 +873,13 @@ static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
         nsec++;
     while (sp->argv[argc])
         argc++;
+    while (sp->env && sp->env[nenv])
+        nenv++;
     ecwd = escape_format(sp->cwd);
     idenv = grove_asprintf("%s=%s", ENV_NAME, sp->id);
     target = grove_asprintf("=%s:", name);
     esc = calloc(argc + 2, sizeof(*esc));
-    args = calloc(argc + 2 * nsec + 24, sizeof(*args));
+    args = calloc(argc + 2 * nsec + 3 * nenv + 24, sizeof(*args));
     if (!ecwd || !idenv || !target || !esc || !args) {
         grove_nomem(err);
         goto done;
@@ -892,6 +910,10 @@ static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
     args[k++] = esc[argc];
     args[k++] = "-e";
     args[k++] = idenv;
+    for (i = 0; i < nenv; i++) {
+        args[k++] = "-e";
+        args[k++] = sp->env[i];
+    }
     args[k++] = "--";
     /* two or more words: tmux execs them (one would go through sh -c) */
     args[k++] = "env";
@@ -900,6 +922,8 @@ static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
         args[k++] = secrets[i];
     }
     args[k++] = idenv;
+    for (i = 0; i < nenv; i++)
+        args[k++] = sp->env[i];
     for (i = 0; i < argc; i++)
         args[k++] = esc[i];
     args[k++] = ";";
@@ -977,7 +1001,7 @@ static int launch_detached(const agent_spec *sp, agent_handle *out, grove_err *e
     pid_t pid;
 
     idenv = grove_asprintf("%s=%s", ENV_NAME, sp->id);
-    env = idenv ? env_clean(sp->pass_env, idenv) : NULL;
+    env = idenv ? env_clean(sp->pass_env, idenv, sp->env) : NULL;
     if (!env) {
         grove_nomem(err);
         goto done;
@@ -1615,11 +1639,12 @@ void agent_prompt_file_remove(const char *dir, const char *id)
 int agent_run(char *const argv[], const char *cwd, const char *log_path, int timeout_s,
               int *exit_status, grove_err *err)
 {
-    return agent_run_watched(argv, cwd, log_path, timeout_s, NULL, NULL, exit_status, err);
+    return agent_run_watched(argv, cwd, NULL, log_path, timeout_s, NULL, NULL, exit_status, err);
 }
 
-int agent_run_watched(char *const argv[], const char *cwd, const char *log_path, int timeout_s,
-                      agent_started_fn started, void *arg, int *exit_status, grove_err *err)
+int agent_run_watched(char *const argv[], const char *cwd, const char *const *env_add,
+                      const char *log_path, int timeout_s, agent_started_fn started, void *arg,
+                      int *exit_status, grove_err *err)
 {
     char **env = NULL; /* borrowed strings, owned array */
     int logfd = -1, nullfd = -1, prc, st = 0, rc = -1;
@@ -1637,7 +1662,7 @@ int agent_run_watched(char *const argv[], const char *cwd, const char *log_path,
         goto done;
     }
     /* A setup command gets no secrets either. */
-    if (!(env = env_clean(NULL, NULL))) {
+    if (!(env = env_clean(NULL, NULL, env_add))) {
         grove_nomem(err);
         goto done;
     }

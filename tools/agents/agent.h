@@ -86,6 +86,8 @@ typedef struct agent_spec {
     int use_tmux;         /* 0: never tmux */
     /* names of secret variables this agent may see (a profile's pass_env); NULL: none */
     const char *const *pass_env;
+    /* "NAME=VALUE" variables added to its environment (GROVE_PORT, ...); NULL: none */
+    const char *const *env;
 } agent_spec;
 
 /* What agent_launch started. */
@@ -184,13 +186,15 @@ int agent_run(char *const argv[], const char *cwd, const char *log_path, int tim
 typedef void (*agent_started_fn)(void *arg, long long pgid);
 
 /*
- * agent_run() that tells `started` (may be NULL) the process group it
+ * agent_run() with the "NAME=VALUE" variables `env_add` (may be NULL) added
+ * to its environment, that tells `started` (may be NULL) the process group it
  * started: the program leads a group of its own, which everything it
  * starts joins, so that the whole of it can be stopped after grove is
  * gone (agent_group_kill()).
  */
-int agent_run_watched(char *const argv[], const char *cwd, const char *log_path, int timeout_s,
-                      agent_started_fn started, void *arg, int *exit_status, grove_err *err);
+int agent_run_watched(char *const argv[], const char *cwd, const char *const *env_add,
+                      const char *log_path, int timeout_s, agent_started_fn started, void *arg,
+                      int *exit_status, grove_err *err);
 
 /* The start time of process `pid` (clock ticks after boot, from /proc), 0 when unknown. */
 unsigned long long agent_process_start(long long pid);

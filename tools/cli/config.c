@@ -38,6 +38,8 @@ static const setting SETTINGS[] = {
     {"github.api_url", "GITHUB_API_URL", NULL, "https://api.github.com", 0, NULL},
     {"github.repo", "GITHUB_REPOSITORY", NULL, NULL, 0, "parsed from the remote's URL"},
     {"github.token", "GITHUB_TOKEN", "GH_TOKEN", NULL, 1, "no token"},
+    {"ports.per_instance", NULL, NULL, "10", 0, NULL},
+    {"ports.range", NULL, NULL, "20000-29999", 0, NULL},
     {"stats.stale_after_hours", NULL, NULL, "24", 0, NULL},
     {"worktrees.base_path", "GROVE_WORKTREES", NULL, NULL, 0, NULL},
     {"worktrees.setup_command", NULL, NULL, NULL, 0, "no setup command"},

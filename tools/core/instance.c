@@ -10,6 +10,7 @@
 #include "db/queries.h"
 #include "tools/agents/agent.h"
 #include "tools/core/limits.h"
+#include "tools/core/ports.h"
 
 /* Attempts at finding a free id when other processes take the same numbers. */
 #define MAX_ID_ATTEMPTS 64
@@ -349,8 +350,8 @@ static void setup_started(void *arg, long long pgid)
  * report (setup->ran stays 0 when none is configured). Fails only when
  * memory runs out: a command that fails or cannot run is reported.
  */
-static int run_setup(grove_ctx *ctx, const char *id, const char *path, instance_setup *setup,
-                     grove_err *err)
+static int run_setup(grove_ctx *ctx, const char *id, const char *path, const char *const *env,
+                     instance_setup *setup, grove_err *err)
 {
     char *command = ctx_setting(ctx, NULL, "worktrees.setup_command");
     char **argv = NULL;
@@ -367,8 +368,8 @@ static int run_setup(grove_ctx *ctx, const char *id, const char *path, instance_
     setup->ran = 1;
     if (agent_build_argv(command, "", &argv, err) != 0) {
         setup->error = grove_asprintf("config worktrees.setup_command is not usable: %s", err->msg);
-    } else if (agent_run_watched(argv, path, setup->log, SETUP_TIMEOUT_S, setup_started, &watch,
-                                 &status, err) != 0) {
+    } else if (agent_run_watched(argv, path, env, setup->log, SETUP_TIMEOUT_S, setup_started,
+                                 &watch, &status, err) != 0) {
         setup->error = strdup(err->msg);
     } else {
         setup->exit_code = status;
@@ -400,7 +401,7 @@ static json_t *setup_metadata(const instance_setup *s)
  * of it is left: the agent is stopped and the file removed.
  */
 static int launch_agent(grove_ctx *ctx, const instance_spec *spec, const char *id, const char *path,
-                        grove_err *err)
+                        const char *const *env, grove_err *err)
 {
     char **argv = NULL, *log = instance_log_path(ctx, id), *dir = instance_prompt_dir(ctx);
     char *file = NULL;
@@ -428,6 +429,7 @@ static int launch_agent(grove_ctx *ctx, const instance_spec *spec, const char *i
     as.argv = argv;
     as.log_path = log;
     as.use_tmux = agent_have_tmux();
+    as.env = env;
     if (agent_launch(&as, &h, err) != 0)
         goto done;
     launched = 1;
@@ -486,13 +488,16 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
     stage_state st = {p, 1};
     db_new_instance row;
     size_t copied = 0;
-    int n = 0, attempt, rc = -1, made = 0, recorded = 0;
+    int n = 0, attempt, rc = -1, made = 0, recorded = 0, reserved = 0;
     grove_err werr = GROVE_ERR_INIT;
+    ports_block ports;
+    char port_var[32], ports_var[48];
+    const char *const env[] = {port_var, ports_var, NULL};
 
     memset(out, 0, sizeof(*out));
     /* Before anything is made: a refused prompt leaves no worktree, branch or row. */
     if (limits_check_text("prompt", spec->prompt, LIMIT_PROMPT_BYTES, err) != 0 ||
-        check_agent_fits(spec, err) != 0)
+        check_agent_fits(spec, err) != 0 || ports_config_check(ctx, err) != 0)
         return -1;
     grove_progress_step(p, 1, CREATE_STEPS, "started");
     for (attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
@@ -566,9 +571,14 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
         goto done;
     }
 
+    /* Its ports, before the setup command (which may start a server) runs. */
+    if (ports_reserve(ctx, id, &ports, err) != 0)
+        goto undo;
+    reserved = 1;
+    ports_env(&ports, port_var, ports_var);
     if (gitops_copy_worktreeinclude(ctx->repo, path, &copied, &werr) != 0)
         log_warn("instance '%s': .worktreeinclude: %s", id, werr.msg);
-    if (run_setup(ctx, id, path, &out->setup, err) != 0)
+    if (run_setup(ctx, id, path, env, &out->setup, err) != 0)
         goto undo;
     grove_progress_step(p, 4, CREATE_STEPS,
                         out->setup.ran ? "setup command ran" : "worktree ready");
@@ -607,7 +617,7 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
     }
     instance_kill_point("instance_create:unlocked");
     if (spec->agent_command) {
-        if (launch_agent(ctx, spec, id, path, err) != 0)
+        if (launch_agent(ctx, spec, id, path, env, err) != 0)
             goto undo;
         grove_progress_step(p, 5, CREATE_STEPS, "agent launched");
     }
@@ -621,6 +631,8 @@ undo : {
 
     if (recorded && db_instance_delete(ctx->db, id, &rerr) != 0)
         log_error("could not delete the row of failed instance '%s': %s", id, rerr.msg);
+    if (reserved)
+        ports_release(ctx, id);
     if (gitops_worktree_remove(ctx->repo, id, branch, &rerr) != 0)
         log_error("could not remove the worktree of failed instance '%s': %s", id, rerr.msg);
 }
