@@ -1245,7 +1245,8 @@ static const char SQL_PARENT[] =
  * rather walk every running instance through the status index).
  */
 static const char SQL_WITH_AGENTS[] =
-    "SELECT id, tmux_session, agent_pid FROM grove_instances INDEXED BY grove_instances_agents"
+    "SELECT id, tmux_session, agent_pid, json_extract(metadata, '$.agent_start')"
+    " FROM grove_instances INDEXED BY grove_instances_agents"
     " WHERE status = 'running' AND (tmux_session IS NOT NULL OR agent_pid IS NOT NULL)"
     " ORDER BY created_at, id";
 static const char SQL_FEEDBACK_INSERT[] =
@@ -1452,6 +1453,7 @@ int db_instances_with_agents(grove_db *db, grove_agent_list *out, grove_err *err
         a->id = col_strdup(st, 0, &oom);
         a->session = col_strdup(st, 1, &oom);
         a->pid = col_int64(st, 2);
+        a->start = (unsigned long long)col_int64(st, 3);
         if (oom) {
             ret = grove_nomem(err);
             break;

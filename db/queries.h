@@ -134,6 +134,8 @@ typedef struct grove_agent {
     char *id;
     char *session; /* tmux session; NULL = none */
     long long pid; /* 0 = none */
+    /* when pid started (metadata.agent_start, as core records it at launch); 0 = unknown */
+    unsigned long long start;
 } grove_agent;
 
 typedef struct grove_agent_list {

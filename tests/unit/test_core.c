@@ -24,6 +24,7 @@
 
 #include "tests/unit/unit.h"
 #include "db/queries.h"
+#include "tools/agents/agent.h"
 #include "tools/core/context.h"
 #include "tools/core/feedback.h"
 #include "tools/core/gc.h"
@@ -286,6 +287,57 @@ static void test_reconcile_dead_and_live_agents(void **state)
     assert_int_equal(ended, 1);
     instance_created_free(&dead);
     instance_created_free(&live);
+}
+
+/*
+ * A recorded pid that now belongs to another process (its start time is not
+ * the one recorded at launch) is no agent: reconcile ends the instance. The
+ * same process with the recorded start time is alive.
+ */
+static void test_reconcile_reused_pid(void **state)
+{
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    instance_created reused, same;
+    grove_instance inst;
+    pid_t other;
+    size_t ended = 99;
+    unsigned long long start;
+    json_t *meta;
+
+    create(f, &reused);
+    create(f, &same);
+    other = fork();
+    assert_true(other >= 0);
+    if (other == 0) {
+        pause();
+        _exit(0);
+    }
+    f->child = other;
+    start = agent_process_start(other);
+    assert_true(start > 0);
+    assert_int_equal(db_instance_set_agent(f->ctx->db, reused.instance.id, NULL, other, &err), 0);
+    assert_int_equal(db_instance_set_agent(f->ctx->db, same.instance.id, NULL, other, &err), 0);
+    meta = json_pack("{s:I}", "agent_start", (json_int_t)(start + 1));
+    assert_int_equal(db_instance_merge_metadata(f->ctx->db, reused.instance.id, meta, &err), 0);
+    json_decref(meta);
+    meta = json_pack("{s:I}", "agent_start", (json_int_t)start);
+    assert_int_equal(db_instance_merge_metadata(f->ctx->db, same.instance.id, meta, &err), 0);
+    json_decref(meta);
+
+    assert_int_equal(instance_reconcile_all(f->ctx, &ended, &err), 0);
+    assert_int_equal(ended, 1);
+    assert_int_equal(db_instance_get(f->ctx->db, reused.instance.id, &inst, &err), 0);
+    assert_string_equal(inst.status, "terminated");
+    db_instance_free(&inst);
+    assert_int_equal(db_instance_get(f->ctx->db, same.instance.id, &inst, &err), 0);
+    assert_string_equal(inst.status, "running");
+    db_instance_free(&inst);
+    kill(other, SIGKILL);
+    waitpid(other, NULL, 0);
+    f->child = 0;
+    instance_created_free(&reused);
+    instance_created_free(&same);
 }
 
 /* ---- gc ------------------------------------------------------------------ */
@@ -661,6 +713,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_failure_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_reports_setup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_dead_and_live_agents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile_reused_pid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_orphan_worktrees, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_missing_worktree_terminates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_terminate_moved_worktree_refused, setup, teardown),

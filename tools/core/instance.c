@@ -261,8 +261,10 @@ int instance_reconcile_all(grove_ctx *ctx, size_t *ended, grove_err *err)
 
         for (k = 0; a->session && k < nsessions && !alive; k++)
             alive = strcmp(sessions[k], a->session) == 0;
+        /* A pid that now belongs to another process (its start time differs) is gone. */
         if (!alive && a->pid > 0)
-            alive = agent_pid_alive(a->pid);
+            alive = agent_pid_alive(a->pid) &&
+                    (a->start == 0 || agent_process_start(a->pid) == a->start);
         if (!alive && reconcile_end(ctx, a, &count, err) != 0)
             goto done;
     }
