@@ -304,6 +304,7 @@ static void test_reconcile_reused_pid(void **state)
     size_t ended = 99;
     unsigned long long start;
     json_t *meta;
+    char *dir, *file1 = NULL, *file2 = NULL;
 
     create(f, &reused);
     create(f, &same);
@@ -325,6 +326,12 @@ static void test_reconcile_reused_pid(void **state)
     assert_int_equal(db_instance_merge_metadata(f->ctx->db, same.instance.id, meta, &err), 0);
     json_decref(meta);
 
+    /* Their {prompt_file}s: the ended instance's goes with it. */
+    dir = instance_prompt_dir(f->ctx);
+    assert_non_null(dir);
+    assert_int_equal(agent_prompt_file_write(dir, reused.instance.id, "p", &file1, &err), 0);
+    assert_int_equal(agent_prompt_file_write(dir, same.instance.id, "p", &file2, &err), 0);
+
     assert_int_equal(instance_reconcile_all(f->ctx, &ended, &err), 0);
     assert_int_equal(ended, 1);
     assert_int_equal(db_instance_get(f->ctx->db, reused.instance.id, &inst, &err), 0);
@@ -333,6 +340,11 @@ static void test_reconcile_reused_pid(void **state)
     assert_int_equal(db_instance_get(f->ctx->db, same.instance.id, &inst, &err), 0);
     assert_string_equal(inst.status, "running");
     db_instance_free(&inst);
+    assert_int_equal(access(file1, F_OK), -1);
+    assert_int_equal(access(file2, F_OK), 0);
+    free(file1);
+    free(file2);
+    free(dir);
     kill(other, SIGKILL);
     waitpid(other, NULL, 0);
     f->child = 0;

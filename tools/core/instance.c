@@ -234,6 +234,7 @@ static int reconcile_end(grove_ctx *ctx, const grove_agent *a, size_t *count, gr
         return 0;
     (*count)++;
     log_info("instance '%s': agent gone, marked terminated", a->id);
+    instance_forget_prompt(ctx, a->id); /* its {prompt_file}, if it had one */
     return instance_note_ended(ctx, a->id, "the agent's session and process are gone", err);
 }
 
