@@ -118,6 +118,12 @@ static int cmd_serve(int argc, char **argv)
     return rc;
 }
 
+/* grove call, with grove's tools. */
+static int cmd_call_tools(int argc, char **argv)
+{
+    return cmd_call(tools_table(), argc, argv);
+}
+
 typedef struct command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -136,6 +142,7 @@ static const command commands[] = {
     {"stats", cmd_stats, "tool success rates, recent failures, stale checkpoints"},
     {"gc", cmd_gc, "reconcile dead agents, orphan worktrees and rows"},
     {"config", cmd_config, "get, set or list settings"},
+    {"call", cmd_call_tools, "run one tool from a script; print its result as JSON"},
 };
 
 static void usage(FILE *f)

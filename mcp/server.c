@@ -472,10 +472,15 @@ static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params)
     open_context(s);
     if (!args || json_is_null(args))
         args = empty = json_object();
+    /* Not the tool's arguments at all: a malformed request, in every version (§8). */
     if (!json_is_object(args)) {
-        snprintf(msg, sizeof(msg), "(root): \"arguments\" must be an object");
-        valid = 0;
-    } else if (find_nul(args, msg, sizeof(msg) - 80, 0)) {
+        s->tools->rejected(s->ctx, (size_t)idx, NULL, "\"arguments\" must be an object");
+        return error_msg(id, RPC_INVALID_PARAMS,
+                         "invalid arguments for tool '%s': (root): \"arguments\" must be an "
+                         "object",
+                         s->tools->name((size_t)idx));
+    }
+    if (find_nul(args, msg, sizeof(msg) - 80, 0)) {
         size_t len = strlen(msg);
 
         snprintf(msg + len, sizeof(msg) - len,

@@ -185,6 +185,28 @@ static void test_event_metadata_summarizes_large_values(void **state)
     free(s);
 }
 
+/* Each tool's description and the server's instructions stay under 2 KB (CONTRACT §8). */
+static void test_descriptions_under_2_kb(void **state)
+{
+    grove_err err = GROVE_ERR_INIT;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < tools_count(); i++) {
+        json_t *spec = tools_spec(i, &err);
+        const char *d;
+
+        assert_non_null(spec);
+        d = json_string_value(json_object_get(spec, "description"));
+        assert_non_null(d);
+        if (strlen(d) >= 2048)
+            fail_msg("tool '%s': description of %zu bytes", tools_get(i)->name, strlen(d));
+        json_decref(spec);
+    }
+    assert_non_null(tools_table()->instructions);
+    assert_true(strlen(tools_table()->instructions) < 2048);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_every_definition_complete),
         cmocka_unit_test(test_empty_arguments_validate_where_nothing_required),
         cmocka_unit_test(test_event_metadata_summarizes_large_values),
+        cmocka_unit_test(test_descriptions_under_2_kb),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,8 @@
 #ifndef GROVE_CLI_H
 #define GROVE_CLI_H
 
+struct mcp_tools;
+
 int cmd_init(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_show(int argc, char **argv);
@@ -16,6 +18,8 @@ int cmd_import(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+/* grove call: one tool of `tools` (grove's table, handed in by the program) from a script. */
+int cmd_call(const struct mcp_tools *tools, int argc, char **argv);
 
 /* Their shared helpers are in tools/cli/cli_common.h. */
 
