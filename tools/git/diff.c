@@ -165,10 +165,14 @@ static int sim_of_buffer(void **out, const unsigned char *p, size_t n)
     sim_sig *s = calloc(1, sizeof(*s)); /* owned by libgit2 until sim_free() */
     int text = memchr(p, '\0', n < SIM_BINARY_PROBE ? n : SIM_BINARY_PROBE) == NULL;
     unsigned a1 = 0, a2 = 0;
-    size_t i, k, len = 0;
+    size_t i, k, len = 0, most = n / SIM_CHUNK + 1;
+    const unsigned char *nl;
 
     *out = NULL;
-    if (!s || !(s->spans = calloc(n / 1 + 1, sizeof(*s->spans)))) {
+    /* A chunk ends at a newline or after SIM_CHUNK bytes: at most this many. */
+    for (nl = p; n > 0 && (nl = memchr(nl, '\n', (size_t)(p + n - nl))) != NULL; nl++)
+        most++;
+    if (!s || !(s->spans = calloc(most, sizeof(*s->spans)))) {
         free(s);
         return -1;
     }
