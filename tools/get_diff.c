@@ -40,6 +40,46 @@ static int paths_read(const json_t *args, const char ***out, size_t *n, grove_er
     return 0;
 }
 
+/* Bytes n bytes of JSON text take inside a JSON string (quotes not counted), as jansson writes it.
+ */
+static size_t escaped_len(const char *s, size_t n)
+{
+    size_t i, len = 0;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+            len += 2;
+        else if (c < 0x20)
+            len += 6;
+        else
+            len++;
+    }
+    return len;
+}
+
+/*
+ * The size of result `res` as its text block (its compact JSON as a JSON
+ * string) into *size, and the part of it the patch takes into *patch_part.
+ */
+static int result_size(const json_t *res, size_t *size, size_t *patch_part)
+{
+    char *text = json_dumps(res, JSON_COMPACT); /* owned here */
+    char *patch = json_dumps(json_object_get(res, "patch"), JSON_COMPACT | JSON_ENCODE_ANY);
+    int rc = -1;
+
+    if (!text || !patch)
+        goto done;
+    *size = escaped_len(text, strlen(text)) + 2;
+    *patch_part = escaped_len(patch, strlen(patch));
+    rc = 0;
+done:
+    free(text);
+    free(patch);
+    return rc;
+}
+
 int tool_get_diff(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
     const char **paths = NULL;
@@ -66,30 +106,39 @@ int tool_get_diff(tool_call *call, const json_t *args, json_t **out, grove_err *
     if (instance_reconcile_all(call->ctx, NULL, err) != 0 ||
         diff_instance(call->ctx, &rq, &r, err) != 0)
         goto done;
-    /* One result is at most LIMIT_PAGE_BYTES of compact JSON (contract §5): cut the patch. */
+    /*
+     * One result is at most LIMIT_PAGE_BYTES (contract §5), measured as the
+     * text block that carries it (its compact JSON, escaped once more): the
+     * whole response, text block and structuredContent, then stays under
+     * 10 MiB, the most the official TypeScript SDK's stdio client reads.
+     */
     for (;;) {
-        size_t size;
+        size_t size, patch_part, rest, len;
 
         if (!(res = wire_diff(&r.diff, r.uncommitted))) {
             rc = grove_nomem(err);
             goto done;
         }
-        size = json_dumpb(res, NULL, 0, JSON_COMPACT);
+        if (result_size(res, &size, &patch_part) != 0) {
+            rc = grove_nomem(err);
+            goto done;
+        }
         if (size <= LIMIT_PAGE_BYTES)
             break;
         json_decref(res);
         res = NULL;
-        if (r.diff.patch_len == 0) {
+        rest = size - patch_part;
+        if (rest + 16 >= LIMIT_PAGE_BYTES || r.diff.patch_len == 0) {
             rc = grove_fail(err, GROVE_EINVAL,
                             "the diff lists %zu files, more than a result may hold (%zu bytes): "
                             "narrow it with paths",
                             r.diff.nfiles, LIMIT_PAGE_BYTES);
             goto done;
         }
-        /* Each byte of patch takes at least one byte of JSON: this much must go. */
-        diff_result_trim(&r, size - LIMIT_PAGE_BYTES < r.diff.patch_len
-                                 ? r.diff.patch_len - (size - LIMIT_PAGE_BYTES)
-                                 : 0);
+        /* Keep the share of the patch that fits what is left (escaping taken as even). */
+        len = (size_t)((double)r.diff.patch_len * (double)(LIMIT_PAGE_BYTES - rest) /
+                       (double)patch_part);
+        diff_result_trim(&r, len < r.diff.patch_len ? len : r.diff.patch_len - 1);
     }
     *out = res;
     rc = 0;

@@ -385,6 +385,21 @@ test('get_diff through the SDK: committed, uncommitted and untracked changes, as
     assert.deepEqual(cut.files, r.files);
     assert.ok(r.patch.startsWith(cut.patch));
 
+    // one result is at most 4 MiB (contract §5), measured as its text block (the compact JSON
+    // escaped once more), so that the whole response stays under the SDK's 10 MiB read limit:
+    // a patch whose escaping doubles it is cut further, after a whole line, files and stat whole
+    sh(`python3 -c 'import sys; sys.stdout.write("\\"\\\\\\t\\"\\n" * 1000000)' > big.txt`, inst.worktree_path);
+    const big = await client.callTool({ name: 'get_diff', arguments: { instance_id: inst.id, max_bytes: 4194304 } });
+    assert.equal(big.isError, false, JSON.stringify(big).slice(0, 500));
+    const b = big.structuredContent;
+    assert.deepEqual(JSON.parse(big.content[0].text), b);
+    const size = Buffer.byteLength(JSON.stringify(big.content[0].text));
+    assert.ok(size <= 4194304 && size > 4194304 - 65536, `${size} bytes`);
+    assert.equal(b.truncated, true);
+    assert.ok(b.patch.endsWith('\n'));
+    assert.deepEqual(b.files.find((f) => f.path === 'big.txt'), { path: 'big.txt', old_path: null, status: 'added', insertions: 1000000, deletions: 0, binary: false });
+    assert.equal(b.stat.insertions, 1000003);
+
     const bad = await client.callTool({ name: 'get_diff', arguments: { instance_id: inst.id, against: 'no-such-branch' } });
     assert.equal(bad.isError, true);
     assert.match(bad.content[0].text, /no-such-branch/);

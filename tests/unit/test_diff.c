@@ -23,6 +23,7 @@
 
 #include "tests/unit/unit.h"
 #include "tools/base/buf.h"
+#include "tools/core/diff.h"
 #include "tools/git/git.h"
 
 typedef struct fixture {
@@ -444,6 +445,32 @@ static void test_errors(void **state)
     assert_null(d.patch);
 }
 
+/*
+ * diff_result_trim (core: a front-end's size limit) cuts after a whole line
+ * and never between a line and its "\ No newline at end of file".
+ */
+static void test_trim(void **state)
+{
+    static const char text[] = "@@ -1 +1 @@\n-a\n\\ No newline at end of file\n+b\n";
+    static const struct {
+        size_t len, want;
+    } cases[] = {{100, 46}, {45, 43}, {42, 12}, {16, 12}, {15, 12}, {12, 12}, {11, 0}, {0, 0}};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        diff_result r = {0};
+
+        r.diff.patch = strdup(text);
+        r.diff.patch_len = sizeof(text) - 1;
+        diff_result_trim(&r, cases[i].len);
+        assert_int_equal(r.diff.patch_len, cases[i].want);
+        assert_int_equal(strlen(r.diff.patch), cases[i].want);
+        assert_int_equal(r.diff.truncated, cases[i].len < sizeof(text) - 1);
+        diff_result_free(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -452,6 +479,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_options_match_git, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test(test_trim),
     };
 
     return unit_run_git_tests("diff", tests, sizeof(tests) / sizeof(tests[0]));
