@@ -246,6 +246,55 @@ json_t *wire_git_state(const gitops_state *st)
     return obj;
 }
 
+/* n bytes of s (NUL bytes allowed) as a JSON string; bytes that are not UTF-8 become '?'. */
+static json_t *wire_strn(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    char *copy;
+    size_t at;
+
+    if (j)
+        return j;
+    if (!(copy = malloc(n + 1))) /* owned here */
+        return NULL;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    for (at = 0; at < n; at += strlen(copy + at) + 1) /* each NUL-free run */
+        grove_utf8_sanitize(copy + at);
+    j = json_stringn(copy, n);
+    free(copy);
+    return j;
+}
+
+json_t *wire_diff(const gitops_diff *d, int uncommitted)
+{
+    json_t *files = json_array(), *obj = NULL;
+    size_t i;
+
+    for (i = 0; files && i < d->nfiles; i++) {
+        const gitops_diff_file *f = &d->files[i];
+
+        if (json_array_append_new(files,
+                                  json_pack("{s:o, s:o, s:s, s:I, s:I, s:b}", "path",
+                                            wire_str(f->path), "old_path", wire_str(f->old_path),
+                                            "status", gitops_diff_status_name(f->status),
+                                            "insertions", (json_int_t)f->insertions, "deletions",
+                                            (json_int_t)f->deletions, "binary", f->binary)) != 0) {
+            json_decref(files);
+            return NULL;
+        }
+    }
+    if (!files)
+        return NULL;
+    obj = json_pack("{s:s, s:s, s:s, s:b, s:o, s:{s:I, s:I, s:I}, s:o, s:b}", "from_commit",
+                    d->against, "to_commit", d->head, "merge_base", d->merge_base,
+                    "uncommitted_included", uncommitted, "files", files, "stat", "files_changed",
+                    (json_int_t)d->stat.files_changed, "insertions", (json_int_t)d->stat.insertions,
+                    "deletions", (json_int_t)d->stat.deletions, "patch",
+                    wire_strn(d->patch ? d->patch : "", d->patch_len), "truncated", d->truncated);
+    return obj;
+}
+
 json_t *wire_stats(const db_stats_report *r, const char *since)
 {
     char *window = since ? grove_asprintf("since %s", since) : strdup("last 24 hours");

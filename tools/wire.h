@@ -65,6 +65,15 @@ json_t *wire_setup(const instance_setup *setup);
 /* {"instance": {...}[, "setup": {...}]}: what spawning tools return. */
 json_t *wire_created(const instance_created *c);
 
+/*
+ * get_diff's result: {from_commit, to_commit, merge_base,
+ * uncommitted_included, files [{path, old_path, status, insertions,
+ * deletions, binary}], stat {files_changed, insertions, deletions}, patch,
+ * truncated}. The patch keeps NUL bytes (as \u0000); bytes that are not
+ * UTF-8 become '?'.
+ */
+json_t *wire_diff(const gitops_diff *d, int uncommitted);
+
 /* A worktree's live state {head, ahead, behind, dirty_files}. */
 json_t *wire_git_state(const gitops_state *st);
 

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 
-SECTIONS = ["cold_start", "calls", "queries", "worktree", "agents", "memory", "reconcile"]
+SECTIONS = ["cold_start", "calls", "queries", "worktree", "agents", "memory", "reconcile", "diff"]
 
 SIZES = {
     "full": dict(
@@ -41,6 +41,7 @@ SIZES = {
         agents=8, agent_runs=3, agent_calls=500,
         mem_runs=3, mem_points=[10000, 100000],
         rec_instances=10000, rec_running=400, rec_runs=5, rec_starts=10,
+        diff_files=5000, diff_runs=7,
     ),
     "quick": dict(
         start_runs=2, start_grove=3, start_sdk=1,
@@ -50,6 +51,7 @@ SIZES = {
         agents=8, agent_runs=2, agent_calls=5,
         mem_runs=2, mem_points=[100, 400],
         rec_instances=200, rec_running=20, rec_starts=2, rec_runs=2,
+        diff_files=60, diff_runs=2,
     ),
 }
 
@@ -575,6 +577,104 @@ def bench_worktree(env, S):
     return out
 
 
+# ---- 4b. get_diff ------------------------------------------------------------------
+
+
+def bench_diff(env, S):
+    """get_diff against `git diff --stat -p <merge base>` on a repository of diff_files files:
+    an instance that modified 5% of the files (an edit in the middle, a line appended), renamed
+    1% with an edit, deleted and added 1% each, in two commits, then left 1% modified
+    uncommitted and a few untracked files, while main moved on. Both ways: with the worktree
+    (grove's default; git's side leaves out the untracked files, which it does not show) and
+    commits only (`git diff --stat -p <merge base> <head>`)."""
+    repo = os.path.join(env.work, "diff-repo")
+    info = make_repo(env, repo, S["diff_files"], seed=20260502)
+    env.run([env.args.grove, "init"], cwd=repo)
+    inst = env.grove_session(repo, [("spawn_work_instance", {"launch": False})])[0]["instance"]
+    wt = inst["worktree_path"]
+    rng = random.Random(5)
+    tracked = sorted(env.git(wt, "ls-files").stdout.decode().split("\n")[:-1])
+    picks = rng.sample(tracked, max(6, len(tracked) // 10))
+    n = max(1, len(tracked) // 100)
+    modified, renamed, deleted, dirty = (picks[:5 * n], picks[5 * n:6 * n], picks[6 * n:7 * n],
+                                         picks[7 * n:8 * n])
+
+    def edit(rel, tag):
+        full = os.path.join(wt, rel)
+        with open(full, "rb") as f:
+            lines = f.read().split(b"\n")
+        lines[len(lines) // 2] = b"/* edited by " + tag + b" */"
+        with open(full, "wb") as f:
+            f.write(b"\n".join(lines) + b"appended line\n")
+
+    for rel in modified:
+        edit(rel, b"commit one")
+    env.git(wt, "commit", "-qam", "modify")
+    for i, rel in enumerate(renamed):
+        env.git(wt, "mv", rel, rel + ".moved")
+        edit(rel + ".moved", b"rename")
+    for rel in deleted:
+        env.git(wt, "rm", "-q", rel)
+    for i in range(n):
+        with open(os.path.join(wt, "added-%d.txt" % i), "w") as f:
+            f.write("".join("new line %d\n" % k for k in range(40)))
+    env.git(wt, "add", "-A")
+    env.git(wt, "commit", "-qm", "rename delete add")
+    for rel in dirty:
+        edit(rel, b"uncommitted")
+    for i in range(5):
+        with open(os.path.join(wt, "untracked-%d.txt" % i), "w") as f:
+            f.write("untracked\n")
+    other = [t for t in tracked if t not in picks][:20]
+    for rel in other:  # main moves on
+        with open(os.path.join(repo, rel), "a") as f:
+            f.write("on main\n")
+    env.git(repo, "commit", "-qam", "main moves")
+    head = env.git(wt, "rev-parse", "HEAD").stdout.decode().strip()
+    mb = env.git(repo, "merge-base", "main", head).stdout.decode().strip()
+    reqs = {}
+    for mode, uncommitted in (("worktree", True), ("commits", False)):
+        reqs[mode] = os.path.join(env.work, "diff-%s.jsonl" % mode)
+        # call 1 warms the server up (opens repository and database); call 2 is timed
+        write_requests(reqs[mode], [
+            tool_req("query_instances", {"limit": 1}),
+            tool_req("get_diff", {"instance_id": inst["id"], "include_uncommitted": uncommitted,
+                                  "max_bytes": 4194304})])
+    git_cmd = {"worktree": ["git", "diff", "--stat", "-p", mb],
+               "commits": ["git", "diff", "--stat", "-p", mb, head]}
+    patch_bytes = {m: len(env.run(git_cmd[m], cwd=wt).stdout) for m in git_cmd}
+    times = {m: {"grove": [], "git": []} for m in git_cmd}
+
+    def run_one(mode, who):
+        if who == "git":
+            return timed(env, git_cmd[mode], cwd=wt)
+        a = env.client(["calls", "-e", env.errfile("diff"), reqs[mode], "2", "--",
+                        env.args.grove, "serve"], cwd=repo)
+        if a["errors"]:
+            raise RuntimeError("get_diff failed: " + a["first_error"])
+        return a["lat_ms"][1]
+
+    for mode in git_cmd:  # warm-up: objects and files in the page cache
+        for who in ("grove", "git"):
+            run_one(mode, who)
+    for r in range(S["diff_runs"]):
+        env.settle()
+        for mode in git_cmd:
+            order = ("grove", "git") if r % 2 == 0 else ("git", "grove")
+            for who in order:
+                times[mode][who].append(run_one(mode, who))
+    out = {"repository": info, "changed": {"modified": len(modified), "renamed": len(renamed),
+                                           "deleted": len(deleted), "added": n,
+                                           "uncommitted": len(dirty), "untracked": 5},
+           "git_output_bytes": patch_bytes}
+    for mode in git_cmd:
+        out[mode] = {"grove_ms": figure(times[mode]["grove"], "ms"),
+                     "git_ms": figure(times[mode]["git"], "ms"),
+                     "grove_over_git": figure([g / b for g, b in zip(times[mode]["grove"],
+                                                                      times[mode]["git"])], "×")}
+    return out
+
+
 # ---- 5. many agents ------------------------------------------------------------------
 
 
@@ -932,6 +1032,14 @@ def table(res, g):
                     "settled | %s / %s | empty database: %s | %s |" % (
                         fmt(rc["big_first_call_ms"]), fmt(rc["big_settled_first_call_ms"]),
                         fmt(rc["empty_first_call_ms"]), fmt(rc["big_over_empty_first_call"])))
+    d = res.get("diff")
+    if d:
+        for mode, what in (("worktree", "with the worktree (default)"),
+                           ("commits", "commits only")):
+            rows.append("| `get_diff` %s, %d files (%d changed) | %s | `git diff --stat -p`: %s |"
+                        " %s |" % (what, d["repository"]["files"], sum(d["changed"].values()),
+                                   fmt(d[mode]["grove_ms"]), fmt(d[mode]["git_ms"]),
+                                   fmt(d[mode]["grove_over_git"])))
     text = "\n".join(rows) + "\n\n| goal | target | measured | status |\n|---|---|---|---|\n"
     text += "\n".join("| %s | %s | %s | %s |" % (x["goal"], x["target"], x["value"],
                                                   "met" if x["met"] else "**not met**") for x in g)

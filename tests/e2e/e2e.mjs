@@ -60,7 +60,7 @@ test('the official SDK drives grove: list, spawn, checkpoint, read back', async 
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name).sort();
     assert.deepEqual(names, [
-      'create_pull_request', 'fork_instance', 'get_checkpoint', 'get_instance',
+      'create_pull_request', 'fork_instance', 'get_checkpoint', 'get_diff', 'get_instance',
       'log_checkpoint', 'query_events', 'query_instances', 'send_feedback',
       'spawn_review_instance', 'spawn_work_instance', 'terminate_instance',
     ]);
@@ -345,4 +345,66 @@ print(json.dumps(con.execute("SELECT repo, number, title, state, html_url, label
   assert.ok(!Buffer.concat(stderrChunks).includes(token), 'token in stderr');
   for (const r of results) assert.ok(!r.includes(token), 'token in a tool result');
   rmSync(tmp, { recursive: true, force: true });
+});
+
+test('get_diff through the SDK: committed, uncommitted and untracked changes, as git diff shows them', async () => {
+  const { tmp, repo, git } = makeRepo();
+  const client = await connect(repo);
+  try {
+    const inst = (await client.callTool({ name: 'spawn_work_instance', arguments: { launch: false } })).structuredContent.instance;
+    const sh = (cmd, cwd) => execFileSync('bash', ['-c', cmd], { cwd });
+    sh('git mv src/a.txt src/b.txt && echo more >> README.md && git -c user.name=e -c user.email=e@e commit -qam work', inst.worktree_path);
+    sh('echo main > main.txt && git add main.txt && git -c user.name=e -c user.email=e@e commit -qm main-moves', repo);
+    sh('echo draft > draft.txt && echo staged >> README.md && git add README.md', inst.worktree_path);
+
+    const d = await client.callTool({ name: 'get_diff', arguments: { instance_id: inst.id } });
+    assert.equal(d.isError, false, JSON.stringify(d));
+    const r = d.structuredContent;
+    assert.deepEqual(JSON.parse(d.content[0].text), r);
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: inst.worktree_path }).toString().trim();
+    assert.equal(r.to_commit, head);
+    assert.equal(r.from_commit, git('rev-parse', 'main').toString().trim());
+    assert.equal(r.merge_base, inst.base_commit);
+    assert.equal(r.uncommitted_included, true);
+    assert.equal(r.truncated, false);
+    assert.deepEqual(r.files.map((f) => [f.path, f.old_path, f.status, f.insertions, f.deletions, f.binary]), [
+      ['README.md', null, 'modified', 2, 0, false],
+      ['draft.txt', null, 'added', 1, 0, false],
+      ['src/b.txt', 'src/a.txt', 'renamed', 0, 0, false],
+    ]);
+    assert.deepEqual(r.stat, { files_changed: 3, insertions: 3, deletions: 0 });
+    assert.match(r.patch, /^diff --git a\/README.md b\/README.md\n/);
+    assert.match(r.patch, /\nsimilarity index 100%\nrename from src\/a.txt\nrename to src\/b.txt\n/);
+    assert.ok(!r.patch.includes('main.txt'), 'the diff starts at the merge base');
+
+    // commits only equal `git diff <merge base> <head>` byte for byte
+    const c = (await client.callTool({ name: 'get_diff', arguments: { instance_id: inst.id, include_uncommitted: false } })).structuredContent;
+    assert.equal(c.patch, git('diff', r.merge_base, head).toString());
+    const cut = (await client.callTool({ name: 'get_diff', arguments: { instance_id: inst.id, max_bytes: 40 } })).structuredContent;
+    assert.equal(cut.truncated, true);
+    assert.deepEqual(cut.files, r.files);
+    assert.ok(r.patch.startsWith(cut.patch));
+
+    // one result is at most 4 MiB (contract §5), measured as its text block (the compact JSON
+    // escaped once more), so that the whole response stays under the SDK's 10 MiB read limit:
+    // a patch whose escaping doubles it is cut further, after a whole line, files and stat whole
+    sh(`python3 -c 'import sys; sys.stdout.write("\\"\\\\\\t\\"\\n" * 1000000)' > big.txt`, inst.worktree_path);
+    const big = await client.callTool({ name: 'get_diff', arguments: { instance_id: inst.id, max_bytes: 4194304 } });
+    assert.equal(big.isError, false, JSON.stringify(big).slice(0, 500));
+    const b = big.structuredContent;
+    assert.deepEqual(JSON.parse(big.content[0].text), b);
+    const size = Buffer.byteLength(JSON.stringify(big.content[0].text));
+    assert.ok(size <= 4194304 && size > 4194304 - 65536, `${size} bytes`);
+    assert.equal(b.truncated, true);
+    assert.ok(b.patch.endsWith('\n'));
+    assert.deepEqual(b.files.find((f) => f.path === 'big.txt'), { path: 'big.txt', old_path: null, status: 'added', insertions: 1000000, deletions: 0, binary: false });
+    assert.equal(b.stat.insertions, 1000003);
+
+    const bad = await client.callTool({ name: 'get_diff', arguments: { instance_id: inst.id, against: 'no-such-branch' } });
+    assert.equal(bad.isError, true);
+    assert.match(bad.content[0].text, /no-such-branch/);
+  } finally {
+    await client.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });

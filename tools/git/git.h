@@ -12,7 +12,8 @@
  * repository, HEAD, branch names), worktree.c (create, unlock, remove, list,
  * prune), journal.c (gitops_creation_note_setup), recover.c (crash
  * recovery), branch.c (branches by prefix, deletion, heads), state.c
- * (worktree HEAD and state, diff stats, removal loss), include.c
+ * (worktree HEAD and state, diff stats, removal loss), diff.c (diffs with
+ * patch text), include.c
  * (.worktreeinclude), push.c (remotes and push); checkout.c, tls.c and
  * sample.c are named where declared.
  */
@@ -266,6 +267,82 @@ typedef struct gitops_diff_stat {
 /* Diff stat of the trees of commits `from` and `to` (hex ids), computed with libgit2. */
 int gitops_diff_stat_between(gitops_repo *r, const char *from, const char *to,
                              gitops_diff_stat *out, grove_err *err);
+
+/*
+ * A diff like `git diff <merge base> <to>` (tools/git/diff.c): from the
+ * merge base of commits `against` and `to`, to commit `to`, or, with a
+ * worktree, to that worktree's files (`git diff <merge base>` run there,
+ * untracked files included as if `git add -N` had been run). Rename
+ * detection as git's default (on, 50% similarity), no copies; mode
+ * changes, binary files ("Binary files a/x and b/x differ"), deletions and
+ * additions as git prints them. A type change (file <-> symlink) is printed
+ * as git does, a deletion then an addition, and listed once as
+ * GITOPS_DIFF_TYPECHANGE. No filter, textconv or external diff program runs.
+ */
+typedef enum gitops_diff_status {
+    GITOPS_DIFF_ADDED,
+    GITOPS_DIFF_MODIFIED,
+    GITOPS_DIFF_DELETED,
+    GITOPS_DIFF_RENAMED,
+    GITOPS_DIFF_TYPECHANGE,
+} gitops_diff_status;
+
+/* "added", "modified", "deleted", "renamed" or "typechange". */
+const char *gitops_diff_status_name(gitops_diff_status s);
+
+typedef struct gitops_diff_file {
+    char *path;     /* owned: the path after the change (before it, for a deletion) */
+    char *old_path; /* owned: the path before a rename; NULL for any other status */
+    gitops_diff_status status;
+    long long insertions; /* lines, as `git diff --numstat`; 0 for a binary file */
+    long long deletions;
+    int binary;
+} gitops_diff_file;
+
+typedef struct gitops_diff_opts {
+    const char *against; /* commit (hex) whose merge base with the head starts the diff */
+    const char *to;      /* commit (hex) the diff ends at; ignored when worktree is set */
+    /*
+     * NULL: commits only. Else the worktree folder: the diff ends at its
+     * files (staged, unstaged and untracked, ignored files left out) and
+     * the head is that worktree's HEAD commit.
+     */
+    const char *worktree;
+    const char *const *paths; /* pathspecs as git takes them (no ":(magic)"); may be NULL */
+    size_t npaths;
+    unsigned context_lines; /* lines of context around each change (git's -U) */
+    size_t max_bytes;       /* most bytes of patch text */
+} gitops_diff_opts;
+
+typedef struct gitops_diff {
+    char against[41];        /* the commit diffed against */
+    char head[41];           /* the commit the diff ends at (the worktree's HEAD with a worktree) */
+    char merge_base[41];     /* where the diff starts */
+    gitops_diff_file *files; /* owned: every changed file, in git's order */
+    size_t nfiles;
+    gitops_diff_stat stat; /* over all of files, as `git diff --shortstat` */
+    char *patch;           /* owned: the unified diff text (NUL-terminated), at most max_bytes */
+    size_t patch_len;
+    /*
+     * 1 when the patch stopped at max_bytes: it is then the full patch's
+     * first part, cut at a line boundary (a file's header lines, a hunk
+     * header, a content line together with its "\ No newline at end of
+     * file", are never split). files and stat stay complete.
+     */
+    int truncated;
+} gitops_diff;
+
+/*
+ * Computes the diff of `o` into *out (zeroed first; on success the caller
+ * frees it with gitops_diff_free()). No merge base: GROVE_ECONFLICT; an
+ * unknown commit: GROVE_ENOTFOUND; a worktree folder that is gone:
+ * GROVE_ENOTFOUND. Reads only: no index, ref or file is written.
+ */
+int gitops_diff_compute(gitops_repo *r, const gitops_diff_opts *o, gitops_diff *out,
+                        grove_err *err);
+
+/* Frees what a gitops_diff holds. Safe on a zeroed struct and twice. */
+void gitops_diff_free(gitops_diff *d);
 
 /* The commit branch `branch` points at (40 hex + NUL). Unknown branch: GROVE_ENOTFOUND. */
 int gitops_branch_head(gitops_repo *r, const char *branch, char sha[41], grove_err *err);

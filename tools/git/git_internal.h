@@ -14,6 +14,7 @@
  *   recover.c   interrupted creations and removals (gitops_interrupted_*)
  *   branch.c    branch deletion, branches by prefix, branch heads
  *   state.c     worktree HEAD and state, diff stats, removal loss
+ *   diff.c      diffs with patch text (gitops_diff_compute)
  *   include.c   .worktreeinclude
  *   push.c      remotes and push
  *   checkout.c, tls.c, sample.c, lazy_git2.c: see each file
@@ -116,5 +117,13 @@ int worktree_info_read(const gitops_repo *r, const char *name, gitops_worktree_i
 int branch_delete(gitops_repo *r, const char *branch, grove_err *err);
 /* The commit local branch `branch` points at. Unknown: GROVE_ENOTFOUND. */
 int branch_commit_oid(gitops_repo *r, const char *branch, git_oid *oid, grove_err *err);
+
+/* ---- state.c ----------------------------------------------------------- */
+
+/* Opens the repository whose worktree is exactly `path` (no discovery upwards). */
+int open_worktree_path(git_repository **out, const char *path, grove_err *err);
+/* The commit of hex id `hex` (4 to 40 digits); `what` names it in messages ("commit"). */
+int lookup_commit_hex(git_repository *repo, const char *hex, const char *what, git_commit **out,
+                      grove_err *err);
 
 #endif

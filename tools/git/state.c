@@ -12,8 +12,7 @@
 
 /* ---- worktree state ---------------------------------------------------- */
 
-/* Opens the repository whose worktree is exactly `path` (no discovery upwards). */
-static int open_worktree_path(git_repository **out, const char *path, grove_err *err)
+int open_worktree_path(git_repository **out, const char *path, grove_err *err)
 {
     struct stat st;
     int rc;
@@ -268,9 +267,8 @@ done:
 
 /* ---- commits and diffs ------------------------------------------------- */
 
-/* The commit of hex id `hex` (4 to 40 digits); `what` names it in messages ("commit"). */
-static int lookup_commit_hex(git_repository *repo, const char *hex, const char *what,
-                             git_commit **out, grove_err *err)
+int lookup_commit_hex(git_repository *repo, const char *hex, const char *what, git_commit **out,
+                      grove_err *err)
 {
     git_oid oid;
     int rc;
