@@ -16,6 +16,7 @@
  *   state.c     worktree HEAD and state, diff stats, removal loss
  *   include.c   .worktreeinclude
  *   push.c      remotes and push
+ *   conflicts.c conflicts between commits, in memory
  *   checkout.c, tls.c, sample.c, lazy_git2.c: see each file
  */
 #ifndef GROVE_GIT_INTERNAL_H
