@@ -251,6 +251,34 @@ static void test_file_against_folder(void **state)
     conflicts_report_free(&r);
 }
 
+static void test_rename_and_nested_paths(void **state)
+{
+    fixture *f = *state;
+    conflicts_report r;
+
+    assert_int_equal(unit_sh("cd '%s' && mkdir -p src/deep && seq 1 40 > src/deep/x.txt && "
+                             "git add -A && " COMMIT " -m deep",
+                             f->repo),
+                     0);
+    create(f, 1);
+    create(f, 2);
+    create(f, 3);
+    /* work-1 renames notes.txt; work-2 edits it: git's merge follows the rename, cleanly. */
+    commit_in(f, 1, "git mv notes.txt renamed.txt && sed -i 20s/.*/x/ src/deep/x.txt");
+    commit_in(f, 2, "sed -i 2s/.*/two/ notes.txt && sed -i 20s/.*/y/ src/deep/x.txt");
+    commit_in(f, 3, "sed -i 2s/.*/three/ notes.txt");
+    check(f, NULL, &r);
+    assert_int_equal(r.npairs, 3);
+    assert_string_equal(r.pairs[0].b, "work-2-a1");
+    assert_string_equal(joined(&r.pairs[0].overlapping), "notes.txt,src/deep/x.txt");
+    assert_string_equal(joined(&r.pairs[0].conflicting), "src/deep/x.txt");
+    assert_string_equal(r.pairs[1].b, "work-3-a1");
+    assert_string_equal(joined(&r.pairs[1].overlapping), "notes.txt");
+    assert_int_equal(r.pairs[1].conflicting.n, 0);
+    assert_string_equal(joined(&r.pairs[2].conflicting), "notes.txt");
+    conflicts_report_free(&r);
+}
+
 static void test_with_base_when_main_moves(void **state)
 {
     fixture *f = *state;
@@ -396,6 +424,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_add_add_and_delete_modify_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_against_folder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rename_and_nested_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_with_base_when_main_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_ids_and_gone_branches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_base_branch_gone, setup, teardown),

@@ -12,7 +12,9 @@
  * Speed: the paths each head changes since a merge base are computed once
  * per (merge base, head) and kept; the merge runs only when both sides
  * changed a common path (or a file on one side where the other has a
- * folder), since without that there is nothing it could fail to resolve.
+ * folder), since without that there is nothing it could fail to resolve,
+ * and then on trees cut down to the paths either side changed (made in the
+ * mempack too): a merge of whole trees walks every file of the repository.
  */
 #include "tools/git/git_internal.h"
 
@@ -326,11 +328,84 @@ done:
     return rc;
 }
 
-/* The paths git_merge_trees() leaves in conflict when merging `a` and `b` over `base`. */
+/* Adds to `index` the entry of `tree` at `path`, if it has a file (or link, or submodule) there. */
+static int prune_add(git_index *index, git_tree *tree, const char *path, grove_err *err)
+{
+    git_tree_entry *te = NULL;
+    git_index_entry e;
+    int rc;
+
+    git_error_clear();
+    rc = git_tree_entry_bypath(&te, tree, path);
+    if (rc == GIT_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return fail_git(err, GROVE_EGIT, "cannot read '%s' in a tree", path);
+    rc = 0;
+    /* A folder here is a file on the other side: the paths below it are in the union too. */
+    if (git_tree_entry_type(te) != GIT_OBJECT_TREE) {
+        memset(&e, 0, sizeof(e));
+        e.mode = (uint32_t)git_tree_entry_filemode(te);
+        git_oid_cpy(&e.id, git_tree_entry_id(te));
+        e.path = path;
+        git_error_clear();
+        if (git_index_add(index, &e) < 0)
+            rc = fail_git(err, GROVE_EGIT, "cannot stage '%s' in memory", path);
+    }
+    git_tree_entry_free(te);
+    return rc;
+}
+
+/*
+ * *out: `tree` cut down to the paths of ca and cb (written to the mempack).
+ * Every other path is the same in the merge base and both heads, so a merge
+ * of the cut trees leaves the same conflicts as one of the whole trees, and
+ * its rename detection sees the same deleted and added files; it costs the
+ * changed paths instead of the whole repository.
+ */
+static int prune_tree(gitops_conflicts *s, git_tree *tree, const gitops_paths *ca,
+                      const gitops_paths *cb, git_tree **out, grove_err *err)
+{
+    git_index *index = NULL;
+    git_oid oid;
+    size_t i = 0, j = 0;
+    int rc = -1;
+
+    *out = NULL;
+    git_error_clear();
+    if (git_index_new(&index) < 0)
+        return fail_git(err, GROVE_EGIT, "cannot make an index in memory");
+    while (i < ca->n || j < cb->n) {
+        int c = i == ca->n ? 1 : j == cb->n ? -1 : strcmp(ca->v[i], cb->v[j]);
+        const char *path = c <= 0 ? ca->v[i] : cb->v[j];
+
+        i += c <= 0;
+        j += c >= 0;
+        if (prune_add(index, tree, path, err) != 0)
+            goto done;
+    }
+    git_error_clear();
+    if (git_index_write_tree_to(&oid, index, s->repo) < 0 ||
+        git_tree_lookup(out, s->repo, &oid) < 0) {
+        rc = fail_git(err, GROVE_EGIT, "cannot make a tree in memory");
+        goto done;
+    }
+    rc = 0;
+done:
+    git_index_free(index);
+    return rc;
+}
+
+/*
+ * The paths git_merge_trees() leaves in conflict when merging `a` and `b`
+ * over `base`, which changed the paths ca and cb since.
+ */
 static int merge_conflicts(gitops_conflicts *s, const git_oid *base, const git_oid *a,
-                           const git_oid *b, gitops_paths *out, grove_err *err)
+                           const git_oid *b, const gitops_paths *ca, const gitops_paths *cb,
+                           gitops_paths *out, grove_err *err)
 {
     git_tree *t_base = NULL, *t_a = NULL, *t_b = NULL;
+    git_tree *p_base = NULL, *p_a = NULL, *p_b = NULL;
     git_merge_options opts;
     git_index *index = NULL;
     int rc = -1;
@@ -338,19 +413,25 @@ static int merge_conflicts(gitops_conflicts *s, const git_oid *base, const git_o
     if ((!git_oid_is_zero(base) && commit_tree(s->repo, base, &t_base, err) != 0) ||
         commit_tree(s->repo, a, &t_a, err) != 0 || commit_tree(s->repo, b, &t_b, err) != 0)
         goto done;
+    if ((t_base && prune_tree(s, t_base, ca, cb, &p_base, err) != 0) ||
+        prune_tree(s, t_a, ca, cb, &p_a, err) != 0 || prune_tree(s, t_b, ca, cb, &p_b, err) != 0)
+        goto done;
     git_error_clear();
     if (git_merge_options_init(&opts, GIT_MERGE_OPTIONS_VERSION) < 0 ||
-        git_merge_trees(&index, s->repo, t_base, t_a, t_b, &opts) < 0) {
+        git_merge_trees(&index, s->repo, p_base, p_a, p_b, &opts) < 0) {
         rc = fail_git(err, GROVE_EGIT, "cannot merge the trees");
         goto done;
     }
     rc = git_index_has_conflicts(index) ? conflict_paths(index, out, err) : 0;
 done:
     git_index_free(index);
+    git_tree_free(p_base);
+    git_tree_free(p_a);
+    git_tree_free(p_b);
     git_tree_free(t_base);
     git_tree_free(t_a);
     git_tree_free(t_b);
-    /* The blobs of cleanly merged files went to memory: let them go. */
+    /* The cut trees and the blobs of cleanly merged files went to memory: let them go. */
     git_mempack_reset(s->memory);
     return rc;
 }
@@ -378,7 +459,7 @@ int gitops_conflicts_check(gitops_conflicts *s, const char *a, const char *b,
         return -1;
     if (paths_overlap(ca, cb, &out->overlapping, &touch, err) != 0)
         return -1;
-    if (touch && merge_conflicts(s, &base, &oa, &ob, &out->conflicting, err) != 0) {
+    if (touch && merge_conflicts(s, &base, &oa, &ob, ca, cb, &out->conflicting, err) != 0) {
         gitops_merge_check_free(out);
         return -1;
     }
