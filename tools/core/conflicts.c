@@ -136,11 +136,31 @@ done:
     return rc;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * 1 when `branch` is surely gone: it has the branch prefix and is not among
+ * `names` (sorted), the branches with that prefix listed once, so that the
+ * many running rows whose branch is gone cost no lookup each.
+ */
+static int branch_gone(grove_ctx *ctx, char **names, size_t n, const char *branch)
+{
+    size_t plen = strlen(ctx->branch_prefix);
+
+    return branch && strncmp(branch, ctx->branch_prefix, plen) == 0 &&
+           !bsearch(&branch, names, n, sizeof(*names), cmp_str);
+}
+
 int conflicts_check(grove_ctx *ctx, const char *instance_id, conflicts_report *out, grove_err *err)
 {
     grove_instance target = {0};
     gitops_conflicts *s = NULL;
     char(*heads)[41] = NULL; /* owned: each running instance's branch head, "" when gone */
+    char **branches = NULL;  /* owned: the branches with the branch prefix, sorted */
+    size_t nbranches = 0;
     size_t i, j, t = (size_t)-1;
     int rc = -1;
 
@@ -172,10 +192,16 @@ int conflicts_check(grove_ctx *ctx, const char *instance_id, conflicts_report *o
         rc = grove_nomem(err);
         goto done;
     }
+    if (gitops_branch_list(ctx->repo, ctx->branch_prefix, &branches, &nbranches, err) != 0)
+        goto done;
+    if (nbranches > 0)
+        qsort(branches, nbranches, sizeof(*branches), cmp_str);
     for (i = 0; i < out->running.n; i++) {
         grove_err berr = GROVE_ERR_INIT;
 
-        if (gitops_branch_head(ctx->repo, out->running.v[i].branch_name, heads[i], &berr) == 0)
+        if (branch_gone(ctx, branches, nbranches, out->running.v[i].branch_name))
+            berr.code = GROVE_ENOTFOUND;
+        else if (gitops_branch_head(ctx->repo, out->running.v[i].branch_name, heads[i], &berr) == 0)
             continue;
         if (berr.code != GROVE_ENOTFOUND) {
             *err = berr;
@@ -205,6 +231,7 @@ int conflicts_check(grove_ctx *ctx, const char *instance_id, conflicts_report *o
     rc = 0;
 done:
     gitops_conflicts_close(s);
+    gitops_branch_list_free(branches, nbranches);
     free(heads);
     db_instance_free(&target);
     return rc;
