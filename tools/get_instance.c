@@ -2,8 +2,11 @@
  * get_instance.json. */
 #include "tools/tool_table.h"
 #include "db/queries.h"
+#include "tools/core/conflicts.h"
 #include "tools/core/instance.h"
 #include "tools/wire.h"
+
+#include <string.h>
 
 int tool_get_instance(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
@@ -12,7 +15,8 @@ int tool_get_instance(tool_call *call, const json_t *args, json_t **out, grove_e
     grove_instance inst = {0};
     grove_relationship_list rels = {0};
     grove_checkpoint cp = {0};
-    json_t *git = NULL;
+    json_t *git = NULL, *conflicts = NULL; /* owned until packed into *out */
+    conflicts_report report = {0};         /* owned here */
     gitops_state state;
     grove_err gerr = GROVE_ERR_INIT;
     int found = 0, rc = -1;
@@ -32,13 +36,25 @@ int tool_get_instance(tool_call *call, const json_t *args, json_t **out, grove_e
             log_warn("instance '%s': %s", id, gerr.msg);
         git = json_null();
     }
-    *out = json_pack("{s:o, s:o, s:o, s:o}", "instance", wire_instance(&inst), "relationships",
-                     wire_relationships(&rels), "last_checkpoint",
-                     found ? wire_checkpoint(&cp) : json_null(), "git", git);
+    /* A summary that cannot be computed leaves the rest of the answer standing. */
+    gerr = (grove_err)GROVE_ERR_INIT;
+    if (strcmp(inst.status, "running") != 0) {
+        conflicts = json_null();
+    } else if (conflicts_check(ctx, id, &report, &gerr) == 0) {
+        conflicts = wire_conflicts_summary(&report, id);
+    } else {
+        log_warn("instance '%s': no conflicts summary: %s", id, gerr.msg);
+        conflicts = json_null();
+    }
+    *out =
+        json_pack("{s:o, s:o, s:o, s:o, s:o}", "instance", wire_instance(&inst), "relationships",
+                  wire_relationships(&rels), "last_checkpoint",
+                  found ? wire_checkpoint(&cp) : json_null(), "git", git, "conflicts", conflicts);
     rc = *out ? 0 : grove_nomem(err);
 done:
     db_instance_free(&inst);
     db_relationship_list_free(&rels);
     db_checkpoint_free(&cp);
+    conflicts_report_free(&report);
     return rc;
 }

@@ -321,3 +321,75 @@ json_t *wire_beads_stats(const db_beads_stats_report *r)
                      r->next_ready, "linked_instances", (json_int_t)r->linked, "orphaned_links",
                      r->orphans, "success_by_issue_type", r->by_type);
 }
+
+/* An array of the paths of p. */
+static json_t *wire_paths(const gitops_paths *p)
+{
+    json_t *arr = json_array();
+    size_t i;
+
+    for (i = 0; arr && i < p->n; i++)
+        if (json_array_append_new(arr, wire_str(p->v[i])) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    return arr;
+}
+
+json_t *wire_conflicts(const conflicts_report *r)
+{
+    json_t *pairs = json_array(), *bases = json_array(), *skipped = json_array();
+    size_t i;
+    int ok = pairs && bases && skipped;
+
+    for (i = 0; ok && i < r->npairs; i++)
+        ok = json_array_append_new(
+                 pairs, json_pack("{s:s, s:s, s:o, s:o}", "a", r->pairs[i].a, "b", r->pairs[i].b,
+                                  "overlapping_files", wire_paths(&r->pairs[i].overlapping),
+                                  "conflicting_files", wire_paths(&r->pairs[i].conflicting))) == 0;
+    for (i = 0; ok && i < r->nbases; i++)
+        ok = json_array_append_new(
+                 bases, json_pack("{s:s, s:I, s:o}", "instance_id", r->bases[i].instance_id,
+                                  "behind", (json_int_t)r->bases[i].behind, "conflicting_files",
+                                  wire_paths(&r->bases[i].conflicting))) == 0;
+    for (i = 0; ok && i < r->nskipped; i++)
+        ok = json_array_append_new(skipped,
+                                   json_pack("{s:s, s:o}", "instance_id", r->skipped[i].instance_id,
+                                             "reason", wire_str(r->skipped[i].reason))) == 0;
+    if (!ok) {
+        json_decref(pairs);
+        json_decref(bases);
+        json_decref(skipped);
+        return NULL;
+    }
+    return json_pack("{s:s, s:o, s:o, s:o}", "checked_at", r->checked_at, "pairs", pairs,
+                     "with_base", bases, "skipped", skipped);
+}
+
+json_t *wire_conflicts_summary(const conflicts_report *r, const char *id)
+{
+    json_t *with;
+    size_t i, base = 0;
+
+    for (i = 0; i < r->nskipped; i++)
+        if (r->skipped[i].branch_gone && strcmp(r->skipped[i].instance_id, id) == 0)
+            return json_null(); /* its branch is gone: compared with nothing */
+    with = json_array();
+
+    for (i = 0; with && i < r->npairs; i++) {
+        const conflicts_pair *p = &r->pairs[i];
+
+        if (p->conflicting.n == 0)
+            continue;
+        if (json_array_append_new(with, wire_str(strcmp(p->a, id) == 0 ? p->b : p->a)) != 0) {
+            json_decref(with);
+            return NULL;
+        }
+    }
+    if (!with)
+        return NULL;
+    for (i = 0; i < r->nbases; i++)
+        if (strcmp(r->bases[i].instance_id, id) == 0)
+            base = r->bases[i].conflicting.n;
+    return json_pack("{s:o, s:I}", "with", with, "with_base", (json_int_t)base);
+}

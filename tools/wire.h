@@ -14,6 +14,7 @@
 #include "db/beads.h"
 #include "db/queries.h"
 #include "db/report.h"
+#include "tools/core/conflicts.h"
 #include "tools/core/instance.h"
 #include "tools/core/limits.h"
 #include "tools/git/git.h"
@@ -76,6 +77,21 @@ json_t *wire_diff(const gitops_diff *d, int uncommitted);
 
 /* A worktree's live state {head, ahead, behind, dirty_files}. */
 json_t *wire_git_state(const gitops_state *st);
+
+/*
+ * get_conflicts: {checked_at, pairs [{a, b, overlapping_files,
+ * conflicting_files}], with_base [{instance_id, behind, conflicting_files}],
+ * skipped [{instance_id, reason}]}.
+ */
+json_t *wire_conflicts(const conflicts_report *r);
+
+/*
+ * get_instance's `conflicts` for instance `id` from a report about it:
+ * {with: [ids of the instances whose branches conflict with it],
+ * with_base: number of files that conflict with its base branch's head}, or
+ * null when its branch is gone (compared with nothing).
+ */
+json_t *wire_conflicts_summary(const conflicts_report *r, const char *id);
 
 /*
  * `grove stats --json`: {since, instances {total, running, terminated,

@@ -30,7 +30,8 @@ import sys
 import tempfile
 import time
 
-SECTIONS = ["cold_start", "calls", "queries", "worktree", "agents", "memory", "reconcile", "diff"]
+SECTIONS = ["cold_start", "calls", "queries", "worktree", "agents", "memory", "reconcile", "diff",
+            "conflicts"]
 
 SIZES = {
     "full": dict(
@@ -42,6 +43,7 @@ SIZES = {
         mem_runs=3, mem_points=[10000, 100000],
         rec_instances=10000, rec_running=400, rec_runs=5, rec_starts=10,
         diff_files=5000, diff_runs=7,
+        cf_files=5000, cf_instances=10, cf_commits=20, cf_runs=5, cf_calls=50,
     ),
     "quick": dict(
         start_runs=2, start_grove=3, start_sdk=1,
@@ -52,6 +54,7 @@ SIZES = {
         mem_runs=2, mem_points=[100, 400],
         rec_instances=200, rec_running=20, rec_starts=2, rec_runs=2,
         diff_files=60, diff_runs=2,
+        cf_files=60, cf_instances=3, cf_commits=3, cf_runs=2, cf_calls=3,
     ),
 }
 
@@ -885,6 +888,76 @@ def bench_reconcile(env, S):
 # ---- machine, goals, table ---------------------------------------------------------------
 
 
+# ---- 8. conflicts ---------------------------------------------------------------------
+
+
+def bench_conflicts(env, S):
+    """get_conflicts over every pair of running instances: a repository of cf_files files,
+    cf_instances instances each cf_commits commits ahead of main (one file a commit). All of
+    them change shared.txt (each its own line: every pair overlaps, and is merged), the first
+    half the same line of hot.txt (those pairs conflict); main then moves on by two commits,
+    one of them against hot.txt (every instance is behind, the first half conflicts)."""
+    repo = os.path.join(env.work, "conflicts")
+    info = make_repo(env, repo, S["cf_files"], seed=14)
+    n, k = S["cf_instances"], S["cf_commits"]
+    with open(os.path.join(repo, "shared.txt"), "w") as f:
+        f.write("".join("line %d\n" % i for i in range(10 * n + 10)))
+    with open(os.path.join(repo, "hot.txt"), "w") as f:
+        f.write("".join("hot %d\n" % i for i in range(10)))
+    env.git(repo, "add", "shared.txt", "hot.txt")
+    env.git(repo, "commit", "-qm", "shared files")
+    env.run([env.args.grove, "init"], cwd=repo)
+    files = sorted(env.git(repo, "ls-files").stdout.decode().split())
+    files = [x for x in files if x not in ("shared.txt", "hot.txt")]
+    made = env.grove_session(repo, [("spawn_work_instance", {"launch": False, "prompt": "p%d" % i})
+                                    for i in range(n)])
+    ids = [m["instance"]["id"] for m in made]
+    for i, m in enumerate(made):
+        wt = m["instance"]["worktree_path"]
+        script = ["set -e"]
+        for c in range(k):
+            if c == 0:
+                script.append("sed -i '%ds/.*/instance %d/' shared.txt" % (10 * i + 5, i))
+            elif c == 1 and i < max(1, n // 2):
+                script.append("sed -i '5s/.*/hot from %d/' hot.txt" % i)
+            else:
+                script.append("echo 'change %d of %d' >> '%s'" % (c, i, files[(i * k + c) % len(files)]))
+            script.append("git commit -qam 'c%d'" % c)
+        env.run(["bash", "-c", "\n".join(script)], cwd=wt)
+    env.run(["bash", "-ec", "sed -i '5s/.*/hot on main/' hot.txt && git commit -qam m1 && "
+             "echo more >> '%s' && git commit -qam m2" % files[-1]], cwd=repo)
+    check = env.grove_session(repo, [("get_conflicts", {})])[0]
+    npairs = len(check["pairs"])
+    nconf = sum(1 for p in check["pairs"] if p["conflicting_files"])
+    log("conflicts: %d instances, %d pairs overlap, %d conflict, %d behind main" % (
+        n, npairs, nconf, len(check["with_base"])))
+    cmd = ["--", env.args.grove, "serve"]
+    err = env.errfile("conflicts")
+    results = {}
+    errors = 0
+    for name, tool, args in [("get_conflicts_all_pairs", "get_conflicts", {}),
+                             ("get_conflicts_one", "get_conflicts", {"instance_id": ids[0]}),
+                             ("get_instance", "get_instance", {"instance_id": ids[0]})]:
+        reqs = os.path.join(env.work, "cf.jsonl")
+        write_requests(reqs, [tool_req(tool, args)])
+        env.client(["calls", "-e", err, reqs, "2"] + cmd, cwd=repo)  # warm-up
+        p50, p99 = [], []
+        for r in range(S["cf_runs"]):
+            env.settle()
+            a = env.client(["calls", "-e", err, reqs, str(S["cf_calls"])] + cmd, cwd=repo)
+            errors += a["errors"] + (a["exit"] != 0)
+            if a["errors"]:
+                log("conflicts: %s: %s" % (name, a["first_error"]))
+            lat = a["lat_ms"][1:] if len(a["lat_ms"]) > 1 else a["lat_ms"]
+            p50.append(percentile(lat, 50))
+            p99.append(percentile(lat, 99))
+        results[name] = {"p50_ms": figure(p50, "ms"), "p99_ms": figure(p99, "ms")}
+    return {"repository": info, "instances": n, "commits_each": k, "pairs": n * (n - 1) // 2,
+            "pairs_overlapping": npairs, "pairs_conflicting": nconf,
+            "behind_base": len(check["with_base"]), "calls_per_run": S["cf_calls"],
+            "errors": errors, "ms": results}
+
+
 def machine(env):
     def first(path, key):
         try:
@@ -967,6 +1040,12 @@ def goals(res):
         add("startup reconciliation", "`initialize` with %s instances ≤ 1.1× an empty database"
             % f"{rc['rows'].get('running', 0) + rc['rows'].get('terminated', 0):,}",
             "%.2f×" % r, r <= 1.1)
+    cf = res.get("conflicts")
+    if cf:
+        v = cf["ms"]["get_conflicts_all_pairs"]["p50_ms"]["median"]
+        add("get_conflicts", "all %d pairs of %d instances (%s files, %d commits ahead) < 100 ms"
+            % (cf["pairs"], cf["instances"], f"{cf['repository']['files']:,}", cf["commits_each"]),
+            "p50 %.1f ms" % v, v < 100)
     return g
 
 
@@ -1040,6 +1119,17 @@ def table(res, g):
                         " %s |" % (what, d["repository"]["files"], sum(d["changed"].values()),
                                    fmt(d[mode]["grove_ms"]), fmt(d[mode]["git_ms"]),
                                    fmt(d[mode]["grove_over_git"])))
+    cf = res.get("conflicts")
+    if cf:
+        ms = cf["ms"]
+        rows.append("| `get_conflicts` {}: %d instances, %d pairs (%d overlap, %d conflict), "
+                    "%s files, p50 / p99 | %s / %s | | |" % (
+                        cf["instances"], cf["pairs"], cf["pairs_overlapping"],
+                        cf["pairs_conflicting"], f"{cf['repository']['files']:,}",
+                        fmt(ms["get_conflicts_all_pairs"]["p50_ms"]),
+                        fmt(ms["get_conflicts_all_pairs"]["p99_ms"])))
+        rows.append("| `get_conflicts` {instance_id} / `get_instance` there, p50 | %s / %s | | |"
+                    % (fmt(ms["get_conflicts_one"]["p50_ms"]), fmt(ms["get_instance"]["p50_ms"])))
     text = "\n".join(rows) + "\n\n| goal | target | measured | status |\n|---|---|---|---|\n"
     text += "\n".join("| %s | %s | %s | %s |" % (x["goal"], x["target"], x["value"],
                                                   "met" if x["met"] else "**not met**") for x in g)

@@ -60,7 +60,8 @@ test('the official SDK drives grove: list, spawn, checkpoint, read back', async 
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name).sort();
     assert.deepEqual(names, [
-      'create_pull_request', 'fork_instance', 'get_checkpoint', 'get_diff', 'get_instance',
+      'create_pull_request', 'fork_instance', 'get_checkpoint', 'get_conflicts', 'get_diff',
+      'get_instance',
       'log_checkpoint', 'query_events', 'query_instances', 'send_feedback',
       'spawn_review_instance', 'spawn_work_instance', 'terminate_instance',
     ]);
@@ -403,6 +404,44 @@ test('get_diff through the SDK: committed, uncommitted and untracked changes, as
     const bad = await client.callTool({ name: 'get_diff', arguments: { instance_id: inst.id, against: 'no-such-branch' } });
     assert.equal(bad.isError, true);
     assert.match(bad.content[0].text, /no-such-branch/);
+  } finally {
+    await client.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('get_conflicts through the SDK: pairs, the base branch, and get_instance\'s summary', async () => {
+  const { tmp, repo, git, env } = makeRepo();
+  const client = await connect(repo);
+  try {
+    const spawn = async (issue) => (await client.callTool({ name: 'spawn_work_instance', arguments: { issue, launch: false } })).structuredContent.instance;
+    const one = await spawn(1);
+    const two = await spawn(2);
+    const commit = (wt, text) => execFileSync('bash', ['-ec', `echo '${text}' > src/a.txt && git commit -qam '${text}'`], { cwd: wt, env });
+    commit(one.worktree_path, 'one');
+    commit(two.worktree_path, 'two');
+    execFileSync('bash', ['-ec', 'echo moved >> README.md && git commit -qam moved'], { cwd: repo, env });
+    const before = git('for-each-ref').toString();
+
+    const r = await client.callTool({ name: 'get_conflicts', arguments: {} });
+    assert.equal(r.isError, false, JSON.stringify(r));
+    const c = r.structuredContent;
+    assert.deepEqual(JSON.parse(r.content[0].text), c);
+    assert.match(c.checked_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.deepEqual(c.pairs, [{ a: one.id, b: two.id, overlapping_files: ['src/a.txt'], conflicting_files: ['src/a.txt'] }]);
+    assert.deepEqual(c.with_base, [
+      { instance_id: one.id, behind: 1, conflicting_files: [] },
+      { instance_id: two.id, behind: 1, conflicting_files: [] },
+    ]);
+    assert.deepEqual(c.skipped, []);
+    assert.equal(git('for-each-ref').toString(), before);
+
+    const g = (await client.callTool({ name: 'get_instance', arguments: { instance_id: two.id } })).structuredContent;
+    assert.deepEqual(g.conflicts, { with: [one.id], with_base: 0 });
+
+    const bad = await client.callTool({ name: 'get_conflicts', arguments: { instance_id: 'work-a404' } });
+    assert.equal(bad.isError, true);
+    assert.match(bad.content[0].text, /not found/);
   } finally {
     await client.close();
     rmSync(tmp, { recursive: true, force: true });

@@ -13,8 +13,8 @@
  * prune), journal.c (gitops_creation_note_setup), recover.c (crash
  * recovery), branch.c (branches by prefix, deletion, heads), state.c
  * (worktree HEAD and state, diff stats, removal loss), diff.c (diffs with
- * patch text), include.c
- * (.worktreeinclude), push.c (remotes and push); checkout.c, tls.c and
+ * patch text), include.c (.worktreeinclude), push.c (remotes and push),
+ * conflicts.c (conflicts between commits, in memory); checkout.c, tls.c and
  * sample.c are named where declared.
  */
 #ifndef GROVE_GIT_H
@@ -346,6 +346,56 @@ void gitops_diff_free(gitops_diff *d);
 
 /* The commit branch `branch` points at (40 hex + NUL). Unknown branch: GROVE_ENOTFOUND. */
 int gitops_branch_head(gitops_repo *r, const char *branch, char sha[41], grove_err *err);
+
+/*
+ * Conflicts between commits, in memory (tools/git/conflicts.c; CONTRACT §6).
+ * A session holds its own repository handle whose object writes go to
+ * memory (git_merge_trees() writes the blobs it merges cleanly), and the
+ * paths each head changed since each merge base, computed once. Nothing on
+ * disk changes: no worktree, index file, reference or object.
+ */
+typedef struct gitops_conflicts gitops_conflicts;
+
+/* Paths, sorted (strcmp) and unique; v[0..n) owned, v NULL-terminated. */
+typedef struct gitops_paths {
+    char **v;
+    size_t n;
+} gitops_paths;
+
+/* Frees what *p holds and zeroes it. Safe on a zeroed struct. */
+void gitops_paths_free(gitops_paths *p);
+
+/* Opens a session on r's repository; *out goes to gitops_conflicts_close(). */
+int gitops_conflicts_open(gitops_repo *r, gitops_conflicts **out, grove_err *err);
+void gitops_conflicts_close(gitops_conflicts *s);
+
+/* Two commits compared (gitops_conflicts_check()); every part owned. */
+typedef struct gitops_merge_check {
+    char merge_base[41];      /* "" when they share no history */
+    gitops_paths overlapping; /* changed on both sides since the merge base */
+    gitops_paths conflicting; /* left in conflict by a merge of the two trees */
+} gitops_merge_check;
+
+/* Frees what *m holds and zeroes it. Safe on a zeroed struct. */
+void gitops_merge_check_free(gitops_merge_check *m);
+
+/*
+ * Commits `a` and `b` (40 hex digits each): the paths both changed since
+ * their merge base (tree diffs, no rename detection: a rename changes its
+ * old and its new path), and the paths that git_merge_trees() of the merge
+ * base's tree, a's and b's (with git's default rename detection) leaves in
+ * conflict. The merge runs only when the sides changed a common path or a
+ * file of one is a folder of the other; otherwise nothing can conflict.
+ * Unrelated histories compare against the empty tree. A missing commit:
+ * GROVE_ENOTFOUND. On success *out belongs to the caller
+ * (gitops_merge_check_free()); on failure it holds nothing.
+ */
+int gitops_conflicts_check(gitops_conflicts *s, const char *a, const char *b,
+                           gitops_merge_check *out, grove_err *err);
+
+/* Commits `upstream` has that `head` lacks (both 40 hex digits) into *behind. */
+int gitops_conflicts_behind(gitops_conflicts *s, const char *head, const char *upstream,
+                            size_t *behind, grove_err *err);
 
 /*
  * What removing a worktree and its branch would lose. dirty_files: the

@@ -17,6 +17,7 @@
  *   diff.c      diffs with patch text (gitops_diff_compute)
  *   include.c   .worktreeinclude
  *   push.c      remotes and push
+ *   conflicts.c conflicts between commits, in memory
  *   checkout.c, tls.c, sample.c, lazy_git2.c: see each file
  */
 #ifndef GROVE_GIT_INTERNAL_H
