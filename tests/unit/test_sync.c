@@ -257,6 +257,35 @@ static void test_rebase_matches_git(void **state)
     free(base);
 }
 
+/* A branch holding a merge with a change of its own ("evil"): skipped, as by `git rebase`. */
+static void test_rebase_skips_merges(void **state)
+{
+    fixture *f = *state;
+    gitops_sync_result res;
+    grove_err err = GROVE_ERR_INIT;
+    char *mine, *gits;
+
+    branch_commits(f, "two");
+    base_moves(f, NULL);
+    SH("set -e; cd '%s'; git merge -q --no-commit main; printf 'evil\\n' > evil.txt;"
+       "git add evil.txt; git commit -qm 'merge main'; printf 'w\\n' > w.txt; git add w.txt;"
+       "git commit -qm 'after the merge'; cd '%s'; printf 'q\\n' > q.txt; git add q.txt;"
+       "git commit -qm 'base adds q'; git branch ref grove/work-7-a1;"
+       "git worktree add -q ../ref-wt ref; cd ../ref-wt; git rebase -q main",
+       wt(f), f->repo);
+    if (run_sync(f, GITOPS_SYNC_REBASE, &res, &err) != 0)
+        fail_msg("sync: %s", err.msg);
+    assert_true(res.synced);
+    mine = log_of(f, "main..grove/work-7-a1");
+    gits = log_of(f, "main..ref");
+    assert_string_equal(mine, gits);
+    assert_int_equal(unit_sh("test ! -e '%s/evil.txt'", wt(f)), 0);
+    expect_worktree_at(f, res.new_head);
+    gitops_sync_result_free(&res);
+    free(mine);
+    free(gits);
+}
+
 static void test_merge_matches_git(void **state)
 {
     fixture *f = *state;
@@ -508,6 +537,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_up_to_date, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebase_matches_git, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rebase_skips_merges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_matches_git, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_forward, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflict_changes_nothing, setup, teardown),
