@@ -66,8 +66,8 @@ void sync_result_free(sync_result *r)
 int sync_instance(grove_ctx *ctx, const char *id, const char *strategy, sync_result *out,
                   const grove_progress *p, grove_err *err)
 {
-    grove_instance inst = {0};
-    gitops_state state = {0};
+    grove_instance inst = {0}; /* owned: freed at done */
+    gitops_state state = {0};  /* owned: freed at done */
     gitops_sync_opts o = {0};
     gitops_sync_result gr = {0}; /* owned: moved into *out */
     sync_stage_state ss = {p};

@@ -106,7 +106,7 @@ static void stage(const gitops_sync_opts *o, const char *what)
 static char *journal_sync_path(const gitops_repo *r, const char *name, int make)
 {
     if (make) {
-        char *dir = grove_asprintf("%s/grove/syncing", r->common_dir);
+        char *dir = grove_asprintf("%s/grove/syncing", r->common_dir); /* owned: freed here */
 
         if (dir && mkdir(dir, 0700) != 0 && errno != EEXIST)
             log_warn("cannot create folder '%s': %s", dir, strerror(errno));
@@ -119,7 +119,7 @@ static char *journal_sync_path(const gitops_repo *r, const char *name, int make)
 static int open_worktree_on(git_repository **out, const char *path, const char *branch,
                             grove_err *err)
 {
-    git_reference *head = NULL;
+    git_reference *head = NULL; /* owned: freed at done */
     const char *target;
     int rc = -1;
 
@@ -157,7 +157,7 @@ static int status_paths(git_repository *wt, const char *path, int recurse, str_l
                         grove_err *err)
 {
     git_status_options so;
-    git_status_list *list = NULL;
+    git_status_list *list = NULL; /* owned: freed at done */
     size_t i, n;
     int rc = -1;
 
@@ -198,7 +198,7 @@ done:
 /* The paths of the conflicts in merged index `idx`, sorted, into out. */
 static int conflict_paths(git_index *idx, str_list *out, grove_err *err)
 {
-    git_index_conflict_iterator *it = NULL;
+    git_index_conflict_iterator *it = NULL; /* owned: freed at done */
     const git_index_entry *anc, *ours, *theirs;
     int nrc, rc = -1;
 
@@ -234,7 +234,7 @@ static int merge_step(git_repository *repo, const git_tree *anc, const git_tree 
                       grove_err *err)
 {
     git_merge_options mo;
-    git_index *idx = NULL;
+    git_index *idx = NULL; /* owned: the merged index, freed at done */
     int rc = -1;
 
     *clean = 0;
@@ -281,6 +281,7 @@ static int rebase_compute(git_repository *repo, const git_oid *head, const git_o
                           git_oid *new_head, int *clean, size_t *replayed, str_list *conflicts,
                           grove_err *err)
 {
+    /* All owned: each step's objects are freed at the next step and at done. */
     git_revwalk *walk = NULL;
     git_commit *c = NULL, *parent = NULL, *onto = NULL;
     git_tree *anc = NULL, *ours = NULL, *theirs = NULL, *merged = NULL;
@@ -375,6 +376,7 @@ static int merge_compute(git_repository *repo, const gitops_sync_opts *o, const 
                          const git_oid *base, const git_oid *mb, git_oid *new_head, int *clean,
                          str_list *conflicts, grove_err *err)
 {
+    /* All owned: freed at done. */
     git_commit *ch = NULL, *cb = NULL, *cm = NULL;
     git_tree *th = NULL, *tb = NULL, *tm = NULL, *merged = NULL;
     git_signature *sig = NULL;
@@ -434,7 +436,7 @@ done:
 /* The tree of commit `id`. */
 static int commit_tree_of(git_repository *repo, const git_oid *id, git_tree **out, grove_err *err)
 {
-    git_commit *c = NULL;
+    git_commit *c = NULL; /* owned: freed here */
     int rc;
 
     *out = NULL;
@@ -477,7 +479,7 @@ static int checkout_trees(git_repository *wt, const char *path, git_tree *from, 
 /* Reads the journal: *old, *new and the branch (malloc'd). 0 read, 1 none, -1 unreadable. */
 static int journal_sync_read(const char *file, git_oid *old, git_oid *new, char **branch)
 {
-    char *one = NULL, *two = NULL;
+    char *one = NULL, *two = NULL; /* owned: freed at done (two moves to *branch) */
     int rc = -1;
 
     *branch = NULL;
@@ -554,6 +556,7 @@ static void list_text(const str_list *l, char *buf, size_t size)
 static int finish_checkout(git_repository *wt, const char *root, const git_oid *old,
                            const git_oid *new, grove_err *err)
 {
+    /* All owned: freed at done. */
     git_tree *told = NULL, *tnew = NULL;
     git_diff *diff = NULL;
     str_list changed = {0}, dirty = {0}, bad = {0};
@@ -622,6 +625,7 @@ done:
 static int recover_locked(gitops_repo *r, const char *name, const char *worktree, int *finished,
                           grove_err *err)
 {
+    /* wt, file, branch and tmp owned: freed at done. */
     git_repository *wt = NULL;
     git_oid old, new, cur;
     char *file = journal_sync_path(r, name, 0), *branch = NULL, *tmp = NULL;
@@ -680,7 +684,7 @@ done:
 int gitops_sync_recover(gitops_repo *r, const char *name, const char *worktree, int *finished,
                         grove_err *err)
 {
-    char *file;
+    char *file; /* owned: freed below */
     int fd, rc, there;
 
     *finished = 0;
@@ -706,6 +710,7 @@ int gitops_sync_recover(gitops_repo *r, const char *name, const char *worktree, 
 static int apply_locked(gitops_repo *r, const gitops_sync_opts *o, const git_oid *old,
                         const git_oid *new, grove_err *err)
 {
+    /* All owned: freed at done. */
     git_repository *wt = NULL;
     git_reference *ref = NULL;
     git_tree *told = NULL, *tnew = NULL;
@@ -787,7 +792,7 @@ done:
 int gitops_sync(gitops_repo *r, const gitops_sync_opts *o, gitops_sync_result *out, grove_err *err)
 {
     git_oid old, base, mb, new;
-    str_list conflicts = {0};
+    str_list conflicts = {0}; /* owned: moved into out->conflicting, else freed at done */
     int clean = 1, fd = -1, rc = -1, grc;
     char sha[41];
 
