@@ -36,6 +36,7 @@ MATRIX = {
     "spawn_review_instance": CHANGE,
     "fork_instance": CHANGE,
     "send_feedback": FEEDBACK,
+    "sync_instance": CHANGE,
     "terminate_instance": CHANGE,  # last: it ends the targets it may end
 }
 
@@ -48,6 +49,7 @@ def arguments(tool, target):
         "spawn_review_instance": {"work_instance_id": target, "launch": False},
         "fork_instance": {"instance_id": target, "launch": False},
         "send_feedback": {"instance_id": target, "feedback": "f", "feedback_type": "suggestions"},
+        "sync_instance": {"instance_id": target},
         "terminate_instance": {"instance_id": target, "remove_worktree": True, "force": True},
     }[tool]
 
@@ -97,7 +99,9 @@ class Rights(unittest.TestCase):
                 self.count("SELECT status FROM grove_instances WHERE id = ?", target),
                 self.count("SELECT count(*) FROM grove_checkpoints WHERE instance_id = ?", target),
                 self.count("SELECT count(*) FROM grove_feedback WHERE to_instance = ?", target),
-                os.path.isdir(os.path.join(self.tmp, "repo.worktrees", target)))
+                os.path.isdir(os.path.join(self.tmp, "repo.worktrees", target)),
+                subprocess.run(["git", "-C", self.repo, "rev-parse", "-q", "--verify",
+                                "grove/" + target], env=self.env, capture_output=True).stdout)
 
     def test_relationships_of_the_family(self):
         rels = G.sql(self.db, "SELECT parent_instance, child_instance, relationship_type"
@@ -111,6 +115,12 @@ class Rights(unittest.TestCase):
         self.assertIsNone(self.x.ok("get_instance", instance_id=self.U)["instance"]["parent_id"])
 
     def test_matrix(self):
+        # The base moves, so that an allowed sync_instance changes the branch and a refused
+        # one would show in the snapshot.
+        with open(os.path.join(self.repo, "base.txt"), "w") as f:
+            f.write("moved\n")
+        for cmd in (["add", "base.txt"], ["commit", "-qm", "base moves"]):
+            subprocess.run(["git", "-C", self.repo] + cmd, env=self.env, check=True)
         targets = {"self": self.X, "descendant": self.G, "parent": self.P, "sibling": self.S,
                    "unrelated": self.U, "operator": self.U}
         order = ["parent", "sibling", "unrelated", "descendant", "self", "operator"]

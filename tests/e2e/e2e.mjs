@@ -63,7 +63,7 @@ test('the official SDK drives grove: list, spawn, checkpoint, read back', async 
       'create_pull_request', 'fork_instance', 'get_checkpoint', 'get_conflicts', 'get_diff',
       'get_instance',
       'log_checkpoint', 'query_events', 'query_instances', 'send_feedback',
-      'spawn_review_instance', 'spawn_work_instance', 'terminate_instance',
+      'spawn_review_instance', 'spawn_work_instance', 'sync_instance', 'terminate_instance',
     ]);
     for (const t of tools) {
       assert.equal(t.inputSchema.type, 'object');
@@ -442,6 +442,54 @@ test('get_conflicts through the SDK: pairs, the base branch, and get_instance\'s
     const bad = await client.callTool({ name: 'get_conflicts', arguments: { instance_id: 'work-a404' } });
     assert.equal(bad.isError, true);
     assert.match(bad.content[0].text, /not found/);
+  } finally {
+    await client.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('sync_instance through the SDK: rebase onto the moved base, then a conflict that changes nothing', async () => {
+  const { tmp, repo, git } = makeRepo();
+  const client = await connect(repo);
+  try {
+    const inst = (await client.callTool({ name: 'spawn_work_instance', arguments: {} })).structuredContent.instance;
+    const wtGit = (...args) => execFileSync('git', args, { cwd: inst.worktree_path, stdio: 'pipe' }).toString().trim();
+    execFileSync('bash', ['-c', 'echo mine > mine.txt && git add mine.txt && git -c user.name=e -c user.email=e@e commit -qm mine'], { cwd: inst.worktree_path });
+    execFileSync('bash', ['-c', 'echo base > base.txt && git add base.txt && git commit -qm base'], { cwd: repo });
+    const base = git('rev-parse', 'main').toString().trim();
+
+    const synced = await client.callTool({ name: 'sync_instance', arguments: { instance_id: inst.id } });
+    assert.equal(synced.isError, false, JSON.stringify(synced));
+    const r = synced.structuredContent;
+    assert.equal(r.synced, true);
+    assert.equal(r.strategy, 'rebase');
+    assert.equal(r.base_head, base);
+    assert.notEqual(r.new_head, r.old_head);
+    assert.deepEqual(r.conflicting_files, []);
+    assert.equal(wtGit('rev-parse', 'HEAD'), r.new_head);
+    assert.equal(wtGit('rev-parse', 'HEAD~1'), base);
+    assert.equal(wtGit('status', '--porcelain'), '');
+    assert.ok(existsSync(join(inst.worktree_path, 'base.txt')));
+    assert.deepEqual(JSON.parse(synced.content[0].text), r);
+
+    // both sides change base.txt: synced false, the file named, the branch where it was
+    execFileSync('bash', ['-c', 'echo theirs > base.txt && git -c user.name=e -c user.email=e@e commit -qam theirs'], { cwd: inst.worktree_path });
+    execFileSync('bash', ['-c', 'echo ours > base.txt && git commit -qam ours'], { cwd: repo });
+    const head = wtGit('rev-parse', 'HEAD');
+    const conflict = await client.callTool({ name: 'sync_instance', arguments: { instance_id: inst.id, strategy: 'merge' } });
+    assert.equal(conflict.isError, false, JSON.stringify(conflict));
+    assert.equal(conflict.structuredContent.synced, false);
+    assert.deepEqual(conflict.structuredContent.conflicting_files, ['base.txt']);
+    assert.equal(wtGit('rev-parse', 'HEAD'), head);
+    assert.equal(wtGit('status', '--porcelain'), '');
+
+    const dirty = await client.callTool({ name: 'sync_instance', arguments: { instance_id: inst.id, strategy: 'merge' } });
+    assert.equal(dirty.isError, false); // still the same conflict: nothing changed in between
+    execFileSync('bash', ['-c', 'echo wip > wip.txt'], { cwd: inst.worktree_path });
+    const refused = await client.callTool({ name: 'sync_instance', arguments: { instance_id: inst.id } });
+    assert.equal(refused.isError, true);
+    assert.match(refused.content[0].text, /wip\.txt/);
+    assert.match(refused.content[0].text, /commit or stash/);
   } finally {
     await client.close();
     rmSync(tmp, { recursive: true, force: true });

@@ -19,6 +19,13 @@ setup command runs. After each kill `grove gc` must leave a consistent state:
   (session_name and pid null) in query_instances, get_instance and `grove ls --json`, no
   agent process or tmux session exists, gc completes the creation (unlocks the worktree) and
   the instance can be used and terminated.
+- sync_instance (rebase) killed after the new commits are computed, after the sync journal is
+  written, after the branch moved, after the worktree's files were updated: afterwards the
+  branch is at its old head (the first two) or its new one (the last two), `grove gc` leaves
+  the state consistent, and the next sync_instance finishes what was interrupted: the branch
+  on the base head with the instance's commit on top, its worktree clean and holding the new
+  files, no sync journal left. Killed after the move, a file that the sync would write but
+  that somebody edited meanwhile is never overwritten: the next sync refuses, naming it.
 
 usage: crash_windows.py GROVE
 """
@@ -276,6 +283,89 @@ def launch_window(repo):
             or "nothing to do"))
 
 
+# ---- 5. sync_instance: between the computed commits, the branch move and the checkout -------
+
+
+def sync_journal(repo, iid):
+    return os.path.join(repo.path, ".git", "grove", "syncing", iid)
+
+
+def sync_windows(repo):
+    points = ["sync_instance:computed", "sync_instance:journal-written",
+              "sync_instance:ref-moved", "sync_instance:checked-out"]
+    for k, point in enumerate(points):
+        inst = spawn(repo, "s-spawn%d" % k, prompt="sync %d" % k)
+        wt, branch = inst["worktree_path"], inst["branch_name"]
+        with open(os.path.join(wt, "mine%d.txt" % k), "w") as f:
+            f.write("mine\n")
+        repo.git("add", "-A", cwd=wt)
+        repo.git("commit", "-qm", "instance %d" % k, cwd=wt)
+        # The base changes 40 files, so that the checkout has work to do.
+        for i in range(1, 41):
+            with open(os.path.join(repo.path, "src", "d1", "f%d.txt" % i), "a") as f:
+                f.write("base %d\n" % k)
+        repo.git("commit", "-qam", "base moves %d" % k)
+        old = repo.git("rev-parse", branch).strip()
+        base = repo.git("rev-parse", "main").strip()
+        killed_call(repo, "s-kill%d" % k, point, "sync_instance", {"instance_id": inst["id"]})
+        now = repo.git("rev-parse", branch).strip()
+        moved = point in ("sync_instance:ref-moved", "sync_instance:checked-out")
+        S.check((now != old) == moved, "killed at %s: branch %s is at %s (old %s)", point,
+                branch, now, old)
+        notes = gc(repo)
+        repo.check_consistent()
+        srv = repo.server("s-again%d" % k)
+        try:
+            srv.initialize()
+            res = srv.ok("sync_instance", instance_id=inst["id"])
+            srv.close()
+        except BaseException:
+            srv.kill()
+            raise
+        S.check(res["synced"] and res["base_head"] == base, "killed at %s: the next sync: %s",
+                point, res)
+        head = repo.git("rev-parse", "HEAD", cwd=wt).strip()
+        S.check(repo.git("rev-parse", "HEAD~1", cwd=wt).strip() == base,
+                "killed at %s: the branch is not on the base head", point)
+        S.check(repo.git("status", "--porcelain", cwd=wt).strip() == "",
+                "killed at %s: the worktree is not clean after the next sync: %s", point,
+                repo.git("status", "--porcelain", cwd=wt))
+        with open(os.path.join(wt, "src", "d1", "f40.txt")) as f:
+            S.check(("base %d" % k) in f.read(), "killed at %s: the files are old", point)
+        S.check(not os.path.exists(sync_journal(repo, inst["id"])),
+                "killed at %s: the sync journal stays", point)
+        repo.check_consistent()
+        print("sync killed at %-32s -> branch %s; the next sync finished it (head %s); gc: %s" % (
+            point, "moved" if moved else "kept", head[:8],
+            ", ".join("%s %s" % (n["kind"], n["action"]) for n in notes) or "nothing to do"))
+
+    # Killed after the move, then somebody edits a file the sync writes: never overwritten.
+    inst = spawn(repo, "s-spawn-edit", prompt="sync edit")
+    wt = inst["worktree_path"]
+    with open(os.path.join(repo.path, "src", "d2", "f1.txt"), "a") as f:
+        f.write("base edit\n")
+    repo.git("commit", "-qam", "base edits d2/f1")
+    killed_call(repo, "s-kill-edit", "sync_instance:ref-moved", "sync_instance",
+                {"instance_id": inst["id"]})
+    with open(os.path.join(wt, "src", "d2", "f1.txt"), "w") as f:
+        f.write("somebody's work\n")
+    srv = repo.server("s-refuse")
+    try:
+        srv.initialize()
+        rid = srv.send_request("tools/call", {"name": "sync_instance",
+                                              "arguments": {"instance_id": inst["id"]}})
+        res = srv.response(rid)["result"]
+        srv.close()
+    except BaseException:
+        srv.kill()
+        raise
+    S.check(res.get("isError") and "src/d2/f1.txt" in res["content"][0]["text"],
+            "sync after an edit in the interrupted window: %s", res)
+    with open(os.path.join(wt, "src", "d2", "f1.txt")) as f:
+        S.check(f.read() == "somebody's work\n", "the interrupted sync overwrote an edit")
+    print("sync killed after the move, a file edited meanwhile: refused, the edit kept")
+
+
 def main(grove):
     started = time.monotonic()
     repo = S.Repo(grove, "grove-stress-crashwin-")
@@ -283,6 +373,7 @@ def main(grove):
         terminate_windows(repo)
         setup_window(repo)
         launch_window(repo)
+        sync_windows(repo)
     finally:
         subprocess.run(["tmux", "-L", "grove", "kill-server"], env=repo.env, capture_output=True)
         repo.close()

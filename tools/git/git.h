@@ -542,6 +542,78 @@ int gitops_tls_restore(grove_err *err);
 int gitops_push(gitops_repo *r, const gitops_push_opts *o, grove_err *err);
 
 /*
+ * Sync (tools/git/sync.c): brings a base branch's current head into a branch
+ * that is checked out in a linked worktree, by rebase or merge, all or
+ * nothing.
+ *
+ * Every new commit is made in memory first (git_merge_trees per step: only
+ * objects are written, which change nothing anyone sees). A conflict at any
+ * step returns synced 0 with that step's conflicting paths, and the branch,
+ * the index and the files are exactly as before. Only when every step is
+ * clean, under the repo lock: a sync journal <common>/grove/syncing/<name>
+ * ("<old> <new>" and the branch) is written, the branch moves by
+ * compare-and-swap (GROVE_ECONFLICT when it moved meanwhile), the worktree's
+ * files and index are updated from the old tree to the new one, and the
+ * journal goes. A process killed in between leaves the journal; the next
+ * gitops_sync_recover() of that worktree finishes the update (see there).
+ */
+typedef enum gitops_sync_strategy {
+    GITOPS_SYNC_REBASE = 0, /* replay the branch's own commits onto the base head */
+    GITOPS_SYNC_MERGE,      /* one merge commit (branch head, base head) */
+} gitops_sync_strategy;
+
+typedef struct gitops_sync_opts {
+    const char *name;     /* the worktree's name (the instance id): names the journal */
+    const char *worktree; /* its folder */
+    const char *branch;   /* the branch checked out there ("grove/work-a1") */
+    const char *base;     /* the branch to bring in ("main", or "origin/main") */
+    gitops_sync_strategy strategy;
+    /* Called after "computed", "journal-written", "ref-moved", "checked-out"; may be NULL. */
+    gitops_stage_fn stage;
+    void *stage_arg;
+} gitops_sync_opts;
+
+typedef struct gitops_sync_result {
+    int synced;          /* 1: the branch holds the base head (already, or now) */
+    char old_head[41];   /* the branch before */
+    char new_head[41];   /* the branch after (old_head when not synced or up to date) */
+    char base_head[41];  /* the base branch's head the sync used */
+    char **conflicting;  /* owned: the paths of the conflicting step, sorted; NULL when none */
+    size_t nconflicting; /* 0 when synced */
+    size_t replayed;     /* rebase: commits made anew (merges skipped, emptied ones dropped) */
+} gitops_sync_result;
+
+/*
+ * Syncs o->branch with o->base (see above). The branch must be checked out
+ * in o->worktree, which must be clean (checked again under the repo lock:
+ * GROVE_ECONFLICT when it is not). Rebase replays merge-base..head in
+ * topological order, oldest first, like `git rebase` without
+ * --rebase-merges: merge commits are skipped, commits that become empty are
+ * dropped, commits that were empty are kept; each keeps its author and raw
+ * message; the committer is user.name/user.email of the repository's
+ * configuration, else the original committer, with the current time. A
+ * branch behind its base fast-forwards with either strategy. Base not
+ * found: GROVE_ENOTFOUND "base branch 'x' not found". *out is zeroed first;
+ * gitops_sync_result_free() it.
+ */
+int gitops_sync(gitops_repo *r, const gitops_sync_opts *o, gitops_sync_result *out, grove_err *err);
+void gitops_sync_result_free(gitops_sync_result *res);
+
+/*
+ * Finishes a sync of worktree `name` (folder `worktree`) that a killed
+ * process interrupted, under the repo lock; no journal: nothing to do. The
+ * branch still at the journal's old commit: the move never happened, the
+ * journal goes. At its new commit: the files still differing from the new
+ * tree are updated, but only when each path that differs from it is one the
+ * sync changes and holds exactly the old or the new content (anything else
+ * is somebody's work: GROVE_ECONFLICT naming the files, nothing touched).
+ * Elsewhere: GROVE_ECONFLICT naming the journal. *finished: 1 when files
+ * were updated or the journal removed after a move.
+ */
+int gitops_sync_recover(gitops_repo *r, const char *name, const char *worktree, int *finished,
+                        grove_err *err);
+
+/*
  * Makes a small sample project for `grove demo` in folder `dir`: a bare
  * repository dir/origin.git and a repository dir/repo on branch main with
  * one commit and `origin` pointing at the bare one (tools/git/sample.c).
