@@ -492,9 +492,10 @@ class Cli(unittest.TestCase):
         return set(self.git("for-each-ref", "--format=%(refname:short)", "refs/heads/grove/").split())
 
     def gc_json(self, *extra):
+        """gc's findings: what it did or kept (its classes and sizes: test_gc_merged.py)."""
         p = self.grove("gc", "--json", *extra)
         self.assertEqual(p.returncode, 0, p.stderr)
-        return json.loads(p.stdout)
+        return [n for n in json.loads(p.stdout) if n["kind"] not in ("instance", "disk-total")]
 
     def half_made(self, name, journal=True, worktree=True, lock="initializing", checkout=True):
         """What a spawn killed after making branch `grove/<name>` leaves (no row)."""

@@ -387,14 +387,14 @@ static void test_gc_orphan_worktrees(void **state)
     assert_int_equal(db_instance_delete(f->ctx->db, unique.instance.id, &err), 0);
 
     /* A dry run changes nothing. */
-    assert_int_equal(gc_run(f->ctx, 1, &r, &err), 0);
+    assert_int_equal(gc_run(f->ctx, &(gc_opts){1, 0}, &r, &err), 0);
     g = finding(&r, "orphan-worktree", merged_path);
     assert_non_null(g);
     assert_string_equal(g->action, "would remove");
     gc_report_free(&r);
     assert_true(is_dir(merged_path));
 
-    assert_int_equal(gc_run(f->ctx, 0, &r, &err), 0);
+    assert_int_equal(gc_run(f->ctx, &(gc_opts){0, 0}, &r, &err), 0);
     g = finding(&r, "orphan-worktree", merged_path);
     assert_non_null(g);
     assert_string_equal(g->action, "removed");
@@ -422,7 +422,7 @@ static void test_gc_missing_worktree_terminates(void **state)
 
     create(f, &c);
     assert_int_equal(unit_sh("rm -rf '%s'", c.instance.worktree_path), 0);
-    assert_int_equal(gc_run(f->ctx, 0, &r, &err), 0);
+    assert_int_equal(gc_run(f->ctx, &(gc_opts){0, 0}, &r, &err), 0);
     g = finding(&r, "missing-worktree", c.instance.id);
     assert_non_null(g);
     assert_string_equal(g->action, "terminated");
@@ -449,7 +449,7 @@ static int file_has(const char *path, const char *text)
 /* terminate_instance with remove_worktree (and force); its result freed. 0, or -1 with *err. */
 static int terminate_remove(fixture *f, const char *id, int force, grove_err *err)
 {
-    terminate_opts o = {1, force};
+    terminate_opts o = {1, force, NULL};
     terminate_result r;
     int rc = terminate_instance(f->ctx, id, &o, &r, NULL, err);
 

@@ -1040,6 +1040,118 @@ static void test_removal_loss(void **state)
     assert_int_equal(err.code, GROVE_EINVAL);
 }
 
+/* ---- merged into the base -------------------------------------------------------------- */
+
+static void expect_merged(const fixture *fx, const char *branch, const char *base,
+                          const char *base_commit, gitops_merged_how how, int own)
+{
+    grove_err err = GROVE_ERR_INIT;
+    gitops_merged m;
+    char head[41], base_head[41];
+
+    if (gitops_branch_merged(fx->r, branch, base, base_commit, &m, &err) != 0)
+        fail_msg("gitops_branch_merged(%s, %s): %s", branch, base, err.msg);
+    if ((int)m.how != (int)how || m.own_commits != own)
+        fail_msg("%s into %s: how %d own %d, expected how %d own %d", branch, base, (int)m.how,
+                 m.own_commits, (int)how, own);
+    rev_parse(fx, NULL, branch, head);
+    rev_parse(fx, NULL, base, base_head);
+    assert_string_equal(m.head, head);
+    assert_string_equal(m.base_head, base_head);
+}
+
+/* A branch `branch` from main with one commit adding `file`; main checked out again. */
+static void branch_with_commit(const fixture *fx, const char *branch, const char *file)
+{
+    assert_int_equal(unit_sh("set -e; cd '%s'; git checkout -q -b '%s' main; echo '%s' > '%s';"
+                             "git add '%s'; git commit -qm '%s'; git checkout -q main",
+                             fx->repo, branch, file, file, file, file),
+                     0);
+}
+
+static void test_branch_merged(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    gitops_merged m;
+    char start[41], *before, *after;
+
+    /* No commits of its own: at its base commit, or behind it. Never "merged". */
+    assert_int_equal(unit_sh("git -C '%s' branch grove/fresh main", fx->repo), 0);
+    expect_merged(fx, "grove/fresh", "main", fx->c2, GITOPS_MERGED_NO, 0);
+    assert_int_equal(unit_sh("git -C '%s' branch grove/behind main~1", fx->repo), 0);
+    expect_merged(fx, "grove/behind", "main", fx->c2, GITOPS_MERGED_NO, 0);
+    /* Without a base commit it has its "own" commit only when it is not in the base. */
+    expect_merged(fx, "grove/fresh", "main", NULL, GITOPS_MERGED_ANCESTOR, 1);
+
+    /* Fast-forward merged: an ancestor of (here: equal to) the base head. */
+    branch_with_commit(fx, "grove/ff", "ff.txt");
+    expect_merged(fx, "grove/ff", "main", fx->c2, GITOPS_MERGED_NO, 1);
+    assert_int_equal(unit_sh("git -C '%s' merge -q --ff-only grove/ff", fx->repo), 0);
+    expect_merged(fx, "grove/ff", "main", fx->c2, GITOPS_MERGED_ANCESTOR, 1);
+    rev_parse(fx, NULL, "main", start);
+
+    /* Squash-merged (two commits into one), and more work on main since: by tree. */
+    branch_with_commit(fx, "grove/sq", "s1.txt");
+    assert_int_equal(unit_sh("set -e; cd '%s'; git checkout -q grove/sq; echo x > s2.txt;"
+                             "git add s2.txt; git commit -qm s2; git checkout -q main",
+                             fx->repo),
+                     0);
+    expect_merged(fx, "grove/sq", "main", start, GITOPS_MERGED_NO, 1);
+    assert_int_equal(unit_sh("set -e; cd '%s'; git merge -q --squash grove/sq >/dev/null;"
+                             "git commit -qm squashed; echo m > later.txt; git add later.txt;"
+                             "git commit -qm later",
+                             fx->repo),
+                     0);
+    before = unit_sh_out("git -C '%s' count-objects | cut -d' ' -f1", fx->repo);
+    expect_merged(fx, "grove/sq", "main", start, GITOPS_MERGED_TREE, 1);
+    after = unit_sh_out("git -C '%s' count-objects | cut -d' ' -f1", fx->repo);
+    assert_string_equal(before, after); /* in memory: no object written */
+    free(before);
+    free(after);
+
+    /* Cherry-picked (as a rebase-and-merge does): by tree. */
+    branch_with_commit(fx, "grove/cp", "cp.txt");
+    /* main moves first: a pick onto the same parent in the same second is the same commit */
+    assert_int_equal(unit_sh("set -e; cd '%s'; echo n > cp-base.txt; git add cp-base.txt;"
+                             "git commit -qm 'main moves'; git cherry-pick grove/cp >/dev/null",
+                             fx->repo),
+                     0);
+    expect_merged(fx, "grove/cp", "main", start, GITOPS_MERGED_TREE, 1);
+
+    /* Squash-merged, then the base undid part of it: not merged. */
+    branch_with_commit(fx, "grove/undone", "u.txt");
+    assert_int_equal(unit_sh("set -e; cd '%s'; git merge -q --squash grove/undone >/dev/null;"
+                             "git commit -qm squashed; git rm -q u.txt; git commit -qm undo",
+                             fx->repo),
+                     0);
+    expect_merged(fx, "grove/undone", "main", start, GITOPS_MERGED_NO, 1);
+
+    /* A conflict with the base: not merged. */
+    assert_int_equal(unit_sh("set -e; cd '%s'; git checkout -q -b grove/cf main;"
+                             "echo theirs > a.txt; git commit -qam cf; git checkout -q main;"
+                             "echo ours > a.txt; git commit -qam ours",
+                             fx->repo),
+                     0);
+    expect_merged(fx, "grove/cf", "main", start, GITOPS_MERGED_NO, 1);
+
+    /* Unrelated history: not merged. */
+    assert_int_equal(unit_sh("set -e; cd '%s'; git checkout -q --orphan grove/alien;"
+                             "git commit -qm alien; git checkout -q -f main",
+                             fx->repo),
+                     0);
+    expect_merged(fx, "grove/alien", "main", NULL, GITOPS_MERGED_NO, 1);
+
+    /* Errors: unknown branch or base. */
+    assert_int_equal(gitops_branch_merged(fx->r, "grove/nope", "main", NULL, &m, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_string_equal(err.msg, "branch 'grove/nope' not found");
+    assert_int_equal(gitops_branch_merged(fx->r, "grove/ff", "nope", NULL, &m, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_string_equal(err.msg, "base branch 'nope' not found");
+    assert_int_equal(m.how, GITOPS_MERGED_NO);
+}
+
 /* ---- .worktreeinclude ---------------------------------------------------------------- */
 
 static void write_text(const char *path, const char *text, mode_t mode)
@@ -2559,6 +2671,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_branch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resolve_branch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_branch_merged, setup, teardown),
         cmocka_unit_test(test_branch_name_valid),
         cmocka_unit_test_setup_teardown(test_create_and_unlock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_conflicts, setup, teardown),

@@ -54,12 +54,61 @@ static void issue_text(const grove_instance *inst, char *buf, size_t len)
         snprintf(buf, len, "-");
 }
 
+/* A size on disk as text: "512 B", "4.0 KiB", "1.3 MiB", "2.0 GiB"; "?" when unknown (< 0). */
+static void size_text(long long bytes, char *buf, size_t len)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    size_t u = 0;
+
+    if (bytes < 0) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    if (bytes < 1024) {
+        snprintf(buf, len, "%lld B", bytes);
+        return;
+    }
+    v /= 1024.0;
+    while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+/* Sizes on disk of the instances' worktrees (`grove ls --disk`); -1 where there is none. */
+static long long *ls_sizes(const grove_instance_list *list, unsigned long long *total)
+{
+    long long *v = calloc(list->n ? list->n : 1, sizeof(*v)); /* owned by the caller */
+    size_t i;
+
+    *total = 0;
+    for (i = 0; v && i < list->n; i++) {
+        grove_err err = GROVE_ERR_INIT;
+        unsigned long long bytes = 0;
+
+        v[i] = -1;
+        if (list->v[i].worktree_path &&
+            gc_disk_usage(list->v[i].worktree_path, &bytes, NULL, &err) == 0) {
+            v[i] = (long long)bytes;
+            *total += bytes;
+        }
+    }
+    return v;
+}
+
 int cmd_ls(int argc, char **argv)
 {
-    static const arg_flag flags[] = {{"repo", 1}, {"db", 1}, {"all", 0}, {"json", 0}, {NULL, 0}};
+    static const arg_flag flags[] = {{"repo", 1}, {"db", 1},   {"all", 0},
+                                     {"json", 0}, {"disk", 0}, {NULL, 0}};
     grove_ctx *ctx;
     grove_instance_list list = {0};
     grove_err err = GROVE_ERR_INIT;
+    long long *sizes = NULL; /* owned: --disk, one per row */
+    unsigned long long total = 0;
+    char size[32];
+    int disk;
     size_t i;
     args a;
     int rc;
@@ -67,14 +116,17 @@ int cmd_ls(int argc, char **argv)
     if ((rc = args_parse(&a, "ls", flags, argc, argv)) != 0)
         return rc;
     if (a.help) {
-        printf("usage: grove ls [--all] [--json] [--repo DIR] [--db FILE]\n\n"
-               "Lists running instances; --all includes terminated ones.\n");
+        printf("usage: grove ls [--all] [--disk] [--json] [--repo DIR] [--db FILE]\n\n"
+               "Lists running instances; --all includes terminated ones.\n"
+               "--disk adds each worktree's size on disk (size_bytes in --json, null when its\n"
+               "folder is gone) and, in text, the total.\n");
         return 0;
     }
     if (a.npos) {
         fprintf(stderr, "grove ls: unexpected argument '%s'\n", a.pos[0]);
         return 2;
     }
+    disk = args_get(&a, flags, "disk") != NULL;
     ctx = cli_open_ctx("ls", &a, flags, 1);
     if (!ctx)
         return 1;
@@ -85,16 +137,28 @@ int cmd_ls(int argc, char **argv)
         ctx_free(ctx);
         return 1;
     }
+    if (disk && !(sizes = ls_sizes(&list, &total))) {
+        fprintf(stderr, "grove ls: out of memory\n");
+        db_instance_list_free(&list);
+        ctx_free(ctx);
+        return 1;
+    }
     if (args_get(&a, flags, "json")) {
         json_t *j = wire_instances(list.v, list.n);
 
+        for (i = 0; sizes && j && i < list.n; i++)
+            json_object_set_new(json_array_get(j, i), "size_bytes",
+                                sizes[i] < 0 ? json_null() : json_integer(sizes[i]));
         cli_print_json(j);
         json_decref(j);
     } else if (list.n == 0) {
         printf("no instances\n");
     } else {
-        printf("%-22s %-7s %-10s %-9s %-20s %-26s %-24s %s\n", "ID", "TYPE", "STATUS", "ISSUE",
-               "PARENT", "AGENT", "CREATED", "WORKTREE");
+        printf("%-22s %-7s %-10s %-9s %-20s %-26s %-24s ", "ID", "TYPE", "STATUS", "ISSUE",
+               "PARENT", "AGENT", "CREATED");
+        if (sizes)
+            printf("%10s ", "SIZE");
+        printf("WORKTREE\n");
         for (i = 0; i < list.n; i++) {
             const grove_instance *inst = &list.v[i];
             char issue[80], agent[64];
@@ -106,12 +170,24 @@ int cmd_ls(int argc, char **argv)
                 snprintf(agent, sizeof(agent), "pid %lld", inst->pid);
             else
                 snprintf(agent, sizeof(agent), "-");
-            printf("%-22s %-7s %-10s %-9s %-20s %-26s %-24s %s\n", cli_or(inst->id, "?"),
+            printf("%-22s %-7s %-10s %-9s %-20s %-26s %-24s ", cli_or(inst->id, "?"),
                    cli_or(inst->type, "?"), cli_or(inst->status, "?"), issue,
-                   cli_or(inst->parent_id, "-"), agent, cli_or(inst->created_at, "?"),
-                   cli_or(inst->worktree_path, "?"));
+                   cli_or(inst->parent_id, "-"), agent, cli_or(inst->created_at, "?"));
+            if (sizes) {
+                if (sizes[i] < 0)
+                    snprintf(size, sizeof(size), "-");
+                else
+                    size_text(sizes[i], size, sizeof(size));
+                printf("%10s ", size);
+            }
+            printf("%s\n", cli_or(inst->worktree_path, "?"));
+        }
+        if (sizes) {
+            size_text((long long)total, size, sizeof(size));
+            printf("total: %s on disk\n", size);
         }
     }
+    free(sizes);
     db_instance_list_free(&list);
     ctx_free(ctx);
     return 0;
@@ -330,34 +406,89 @@ int cmd_migrate(int argc, char **argv)
     return 0;
 }
 
-/* The gc report as --json prints it: [{kind, subject, action, detail}]. */
-static json_t *gc_report_json(const gc_report *r)
+/*
+ * The gc report as --json prints it: [{kind, subject, action, detail}], the
+ * findings first; then one {kind: "instance", subject: id, action, detail,
+ * class, merged_by, worktree_path, size_bytes} per instance whose worktree
+ * exists, and, when there was one, {kind: "disk-total", subject: the
+ * worktrees base, action: "measured", detail, size_bytes, worktrees}.
+ */
+static json_t *gc_report_json(const gc_report *r, const char *base)
 {
     json_t *arr = json_array();
+    char total[32], detail[96];
     size_t i;
 
     for (i = 0; arr && i < r->n; i++)
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "kind", r->v[i].kind,
                                              "subject", r->v[i].subject, "action", r->v[i].action,
                                              "detail", r->v[i].detail));
+    for (i = 0; arr && i < r->ninst; i++) {
+        const gc_instance *g = &r->inst[i];
+
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o}", "kind", "instance",
+                           "subject", g->id, "action", g->action, "detail", g->detail, "class",
+                           gc_class_name(g->cls), "merged_by", wire_str(g->merged_by),
+                           "worktree_path", g->worktree_path, "size_bytes",
+                           g->size_bytes < 0 ? json_null() : json_integer(g->size_bytes)));
+    }
+    if (arr && r->ninst) {
+        size_text((long long)r->total_bytes, total, sizeof(total));
+        snprintf(detail, sizeof(detail), "%zu worktree%s, %s", r->ninst, r->ninst == 1 ? "" : "s",
+                 total);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "kind", "disk-total",
+                                             "subject", base, "action", "measured", "detail",
+                                             detail, "size_bytes", (json_int_t)r->total_bytes,
+                                             "worktrees", (json_int_t)r->ninst));
+    }
     return arr;
+}
+
+/* The text form of `grove gc`: the findings, then the instances and the total. */
+static void gc_report_print(const gc_report *r)
+{
+    char size[32];
+    size_t i;
+
+    if (r->n == 0 && r->ninst == 0) {
+        printf("nothing to do\n");
+        return;
+    }
+    for (i = 0; i < r->n; i++)
+        printf("%-16s %-14s %s%s%s\n", r->v[i].kind, r->v[i].action, r->v[i].subject,
+               *r->v[i].detail ? ": " : "", r->v[i].detail);
+    if (r->ninst == 0)
+        return;
+    if (r->n)
+        printf("\n");
+    printf("%-22s %-9s %10s %-13s %s\n", "INSTANCE", "CLASS", "SIZE", "ACTION", "WHY");
+    for (i = 0; i < r->ninst; i++) {
+        const gc_instance *g = &r->inst[i];
+
+        size_text(g->size_bytes, size, sizeof(size));
+        printf("%-22s %-9s %10s %-13s %s\n", g->id, gc_class_name(g->cls), size, g->action,
+               g->detail);
+    }
+    size_text((long long)r->total_bytes, size, sizeof(size));
+    printf("total: %zu worktree%s, %s on disk\n", r->ninst, r->ninst == 1 ? "" : "s", size);
 }
 
 int cmd_gc(int argc, char **argv)
 {
-    static const arg_flag flags[] = {
-        {"repo", 1}, {"db", 1}, {"dry-run", 0}, {"json", 0}, {NULL, 0}};
+    static const arg_flag flags[] = {{"repo", 1},   {"db", 1},   {"dry-run", 0},
+                                     {"merged", 0}, {"json", 0}, {NULL, 0}};
     grove_ctx *ctx;
     grove_err err = GROVE_ERR_INIT;
     gc_report report = {0};
-    size_t i;
+    gc_opts o = {0};
     args a;
     int rc;
 
     if ((rc = args_parse(&a, "gc", flags, argc, argv)) != 0)
         return rc;
     if (a.help) {
-        printf("usage: grove gc [--dry-run] [--json] [--repo DIR] [--db FILE]\n\n"
+        printf("usage: grove gc [--merged] [--dry-run] [--json] [--repo DIR] [--db FILE]\n\n"
                "Reconciles grove with what is really there:\n"
                "- running instances whose agent is gone are marked terminated;\n"
                "- git worktree entries whose folder is gone are pruned;\n"
@@ -368,32 +499,40 @@ int cmd_gc(int argc, char **argv)
                "  and reported otherwise; so are branches with grove's prefix that have\n"
                "  neither an instance nor a worktree;\n"
                "- running instances whose worktree folder is gone are marked terminated.\n"
-               "--dry-run reports what it would do and changes nothing.\n");
+               "Then it classifies every instance whose worktree exists, first match wins:\n"
+               "  in_use    its agent is alive\n"
+               "  dirty     uncommitted files in its worktree\n"
+               "  merged    its commits are in its base branch, or its changes already are\n"
+               "            (squash merge, rebase, cherry-picks), or its pull request is\n"
+               "            merged on GitHub (when a forge and a token are configured)\n"
+               "  unpushed  commits that exist nowhere else\n"
+               "  clean     none of these (also a fresh instance with no commits)\n"
+               "and reports each worktree's size on disk and the total.\n"
+               "--merged   also terminates the merged instances and removes their worktrees\n"
+               "           and branches (never in_use or dirty ones).\n"
+               "--dry-run  reports what it would do and changes nothing.\n");
         return 0;
     }
     if (a.npos) {
         fprintf(stderr, "grove gc: unexpected argument '%s'\n", a.pos[0]);
         return 2;
     }
+    o.dry_run = args_get(&a, flags, "dry-run") != NULL;
+    o.remove_merged = args_get(&a, flags, "merged") != NULL;
     ctx = cli_open_ctx("gc", &a, flags, 1);
     if (!ctx)
         return 1;
     rc = 1;
-    if (gc_run(ctx, args_get(&a, flags, "dry-run") != NULL, &report, &err) != 0) {
+    if (gc_run(ctx, &o, &report, &err) != 0) {
         fprintf(stderr, "grove gc: %s\n", err.msg);
     } else if (args_get(&a, flags, "json")) {
-        json_t *j = gc_report_json(&report);
+        json_t *j = gc_report_json(&report, ctx->worktrees_base);
 
         cli_print_json(j);
         json_decref(j);
         rc = 0;
-    } else if (report.n == 0) {
-        printf("nothing to do\n");
-        rc = 0;
     } else {
-        for (i = 0; i < report.n; i++)
-            printf("%-16s %-14s %s%s%s\n", report.v[i].kind, report.v[i].action,
-                   report.v[i].subject, *report.v[i].detail ? ": " : "", report.v[i].detail);
+        gc_report_print(&report);
         rc = 0;
     }
     gc_report_free(&report);

@@ -6,14 +6,21 @@
 #include "tools/core/gc.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "db/queries.h"
 #include "tools/agents/agent.h"
+#include "tools/base/secret.h"
+#include "tools/core/github.h"
 #include "tools/core/instance.h"
+#include "tools/core/terminate.h"
+#include "tools/forge/forge.h"
 
 /* Appends one finding (strings copied); a NULL subject is skipped. 0, or -1 when memory ran out. */
 static int gc_note(gc_report *r, const char *kind, const char *subject, const char *action,
@@ -61,6 +68,13 @@ void gc_report_free(gc_report *r)
         free(r->v[i].detail);
     }
     free(r->v);
+    for (i = 0; i < r->ninst; i++) {
+        free(r->inst[i].id);
+        free(r->inst[i].worktree_path);
+        free(r->inst[i].detail);
+        free(r->inst[i].action);
+    }
+    free(r->inst);
     memset(r, 0, sizeof(*r));
 }
 
@@ -365,12 +379,431 @@ static void gc_missing_worktrees(grove_ctx *ctx, int dry, const grove_instance_l
     }
 }
 
-int gc_run(grove_ctx *ctx, int dry, gc_report *out, grove_err *err)
+/* ---- step 7: classes, sizes, `--merged` --------------------------------- */
+
+const char *gc_class_name(gc_class c)
 {
-    gitops_worktree_info *wts = NULL;
-    grove_instance_list rows = {0};
+    switch (c) {
+    case GC_CLASS_DIRTY:
+        return "dirty";
+    case GC_CLASS_UNPUSHED:
+        return "unpushed";
+    case GC_CLASS_MERGED:
+        return "merged";
+    case GC_CLASS_IN_USE:
+        return "in_use";
+    case GC_CLASS_CLEAN:
+        break;
+    }
+    return "clean";
+}
+
+/* Deeper folders are not walked (one open descriptor per level): *partial is set. */
+#define DU_MAX_DEPTH 256
+
+/*
+ * Adds to *bytes the blocks of every entry in the folder open as `fd`
+ * (taken over: closed here) on device `dev`, and below it. A recursive walk
+ * of its own rather than nftw(), whose callback has no argument to sum into
+ * (grove keeps no globals).
+ */
+static void du_dir(int fd, dev_t dev, unsigned depth, unsigned long long *bytes, int *partial)
+{
+    DIR *dir = fdopendir(fd); /* owned: closes fd with it */
+    struct dirent *de;
+
+    if (!dir) {
+        close(fd);
+        *partial = 1;
+        return;
+    }
+    while ((de = readdir(dir)) != NULL) {
+        struct stat st;
+        int sub;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            *partial = 1;
+            continue;
+        }
+        if (st.st_dev != dev)
+            continue; /* a mount point: another file system, not this worktree's */
+        *bytes += (unsigned long long)st.st_blocks * 512ULL;
+        if (!S_ISDIR(st.st_mode))
+            continue;
+        if (depth + 1 >= DU_MAX_DEPTH) {
+            *partial = 1;
+            continue;
+        }
+        sub = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0 || fstat(sub, &st) != 0 || st.st_dev != dev) {
+            /* gone or replaced since fstatat (O_NOFOLLOW: never a link) */
+            if (sub >= 0)
+                close(sub);
+            *partial = 1;
+            continue;
+        }
+        du_dir(sub, dev, depth + 1, bytes, partial);
+    }
+    closedir(dir);
+}
+
+int gc_disk_usage(const char *path, unsigned long long *bytes, int *partial, grove_err *err)
+{
+    struct stat st;
+    int fd, part = 0;
+
+    *bytes = 0;
+    if (partial)
+        *partial = 0;
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return grove_fail(err, GROVE_ENOTFOUND, "worktree folder '%s' does not exist", path);
+        return grove_fail(err, GROVE_EIO,
+                          "cannot measure '%s': %s (a folder, not a link, is "
+                          "expected)",
+                          path, strerror(errno));
+    }
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+
+        close(fd);
+        return grove_fail(err, GROVE_EIO, "cannot measure '%s': %s", path, strerror(e));
+    }
+    *bytes = (unsigned long long)st.st_blocks * 512ULL;
+    du_dir(fd, st.st_dev, 0, bytes, &part);
+    if (partial)
+        *partial = part;
+    return 0;
+}
+
+/* GitHub, asked about pull requests at most once per gc run for its set-up. */
+typedef struct gc_forge {
+    int ready;           /* 1: the fields below are set up */
+    int usable;          /* a forge applies and a token is available */
+    int unreachable;     /* a request failed: no more are made in this run */
+    github_target where; /* owned */
+    char *token;         /* owned: secret_free() */
+    char why[300];       /* the first failure, for the details */
+} gc_forge;
+
+static void gc_forge_free(gc_forge *f)
+{
+    github_target_free(&f->where);
+    secret_free(f->token);
+    f->token = NULL;
+}
+
+/* GitHub answers a pull request question within this (gc must not hang on it). */
+#define GC_FORGE_TIMEOUT_MS 5000
+
+/*
+ * 1 when pull request `number` is merged on GitHub and its head is `head`
+ * (the branch's current head: commits made after the merge are not in
+ * it), 0 when not or when GitHub cannot be asked (then `note` says why).
+ */
+static int gc_pr_merged(grove_ctx *ctx, gc_forge *f, long long number, const char *head, char *note,
+                        size_t nnote)
+{
+    grove_err ferr = GROVE_ERR_INIT;
+    forge_pull pull;
+    forge_opts fo = {0};
+
+    *note = '\0';
+    if (!f->ready) {
+        char *remote = ctx_setting(ctx, NULL, "git.remote"); /* owned */
+        char *url = NULL;                                    /* owned */
+
+        f->ready = 1;
+        if (gitops_remote_url(ctx->repo, remote ? remote : "origin", &url, &ferr) != 0)
+            url = NULL; /* no remote: only an explicit github.api_url + github.repo apply */
+        github_find_target(ctx, url, &f->where);
+        free(url);
+        free(remote);
+        if (f->where.api_url && f->where.owner_repo)
+            f->token = ctx_github_token(ctx);
+        f->usable = f->where.api_url && f->where.owner_repo && f->token;
+    }
+    if (!f->usable)
+        return 0; /* no forge configured: git alone decides, as documented */
+    if (f->unreachable) {
+        snprintf(note, nnote, "pull request #%lld not checked: %s", number, f->why);
+        return 0;
+    }
+    fo.api_url = f->where.api_url;
+    fo.token = f->token;
+    fo.owner_repo = f->where.owner_repo;
+    fo.connect_timeout_ms = GC_FORGE_TIMEOUT_MS;
+    fo.timeout_ms = GC_FORGE_TIMEOUT_MS;
+    if (forge_get_pull(&fo, number, &pull, &ferr) != 0) {
+        if (ferr.code == GROVE_EIO) {
+            f->unreachable = 1;
+            snprintf(f->why, sizeof(f->why), "GitHub could not be reached (%s)", ferr.msg);
+        }
+        snprintf(note, nnote, "pull request #%lld not checked: %s", number, ferr.msg);
+        return 0;
+    }
+    if (pull.merged && strcmp(pull.head_sha, head) != 0) {
+        snprintf(note, nnote,
+                 "pull request #%lld is merged, but at %.12s: the branch has moved since", number,
+                 *pull.head_sha ? pull.head_sha : "an unknown commit");
+        return 0;
+    }
+    return pull.merged;
+}
+
+/* 1 when the agent of running instance `v` is alive (its tmux session or its process). */
+static int gc_agent_alive(const grove_instance *v, char **sessions, size_t nsessions)
+{
+    size_t k;
+
+    if (strcmp(v->status, "running") != 0)
+        return 0;
+    for (k = 0; v->session_name && k < nsessions; k++)
+        if (strcmp(sessions[k], v->session_name) == 0)
+            return 1;
+    return v->pid > 0 && agent_pid_alive(v->pid);
+}
+
+/*
+ * Whether `v`'s branch is in its base branch (local, else <remote>/<base>)
+ * by git alone. *m gets the facts; `detail` why, or what failed.
+ */
+static int gc_git_merged(grove_ctx *ctx, const grove_instance *v, gitops_merged *m, char *detail,
+                         size_t ndetail)
+{
+    char *remote = NULL, *tracking = NULL; /* owned, freed below */
+    const char *into = v->base_branch;
+    grove_err gerr = GROVE_ERR_INIT;
+    gitops_merged rm;
+
+    if (!v->base_branch || !*v->base_branch) {
+        snprintf(detail, ndetail, "no base branch recorded: merged not checked");
+        return 0;
+    }
+    if (gitops_branch_merged(ctx->repo, v->branch_name, v->base_branch, v->base_commit, m, &gerr) !=
+        0) {
+        snprintf(detail, ndetail, "merged not checked: %s", gerr.msg);
+        return 0;
+    }
+    if (m->own_commits && m->how == GITOPS_MERGED_NO) {
+        /* Merged on the remote and fetched, but the local base not updated yet. */
+        remote = ctx_setting(ctx, NULL, "git.remote");
+        tracking = grove_asprintf("%s/%s", remote ? remote : "origin", v->base_branch);
+        if (tracking &&
+            gitops_branch_merged(ctx->repo, v->branch_name, tracking, v->base_commit, &rm, &gerr) ==
+                0 &&
+            rm.how != GITOPS_MERGED_NO) {
+            *m = rm;
+            into = tracking;
+        }
+    }
+    if (m->how == GITOPS_MERGED_ANCESTOR)
+        snprintf(detail, ndetail, "its commits are in '%s'", into);
+    else if (m->how == GITOPS_MERGED_TREE)
+        snprintf(detail, ndetail,
+                 "its changes are already in '%s' (squash-merged, rebased or cherry-picked)", into);
+    free(tracking);
+    free(remote);
+    return m->how != GITOPS_MERGED_NO;
+}
+
+/* Classifies `v` (its worktree folder exists) into *out's cls, merged_by and detail. */
+static int gc_classify(grove_ctx *ctx, const grove_instance *v, char **sessions, size_t nsessions,
+                       gc_forge *forge, gc_instance *out, char merged_head[41])
+{
+    grove_err lerr = GROVE_ERR_INIT;
+    gitops_merged m = {0};
+    gitops_loss loss = {0};
+    char detail[900] = "", note[400] = "";
+    int have_loss;
+
+    merged_head[0] = '\0';
+    if (gc_agent_alive(v, sessions, nsessions)) {
+        out->cls = GC_CLASS_IN_USE;
+        if (v->session_name)
+            snprintf(detail, sizeof(detail), "its agent runs (tmux session %s)", v->session_name);
+        else
+            snprintf(detail, sizeof(detail), "its agent runs (pid %lld)", v->pid);
+        goto done;
+    }
+    have_loss = gitops_removal_loss(ctx->repo, v->worktree_path, v->branch_name, v->base_commit,
+                                    &loss, &lerr) == 0;
+    if (!have_loss && lerr.code == GROVE_ENOTFOUND) {
+        /* Its branch is gone (deleted outside grove): only the folder can be looked at. */
+        size_t dirty = 0;
+        gitops_state st = {0};
+
+        if (gitops_worktree_state(v->worktree_path, NULL, &st, &lerr) == 0)
+            dirty = st.ndirty;
+        gitops_state_free(&st);
+        out->cls = dirty ? GC_CLASS_DIRTY : GC_CLASS_CLEAN;
+        snprintf(detail, sizeof(detail),
+                 "its branch '%s' is gone (deleted outside grove)%s; 'grove show %s' tells more",
+                 v->branch_name ? v->branch_name : "?", dirty ? ", uncommitted files" : "", v->id);
+        goto done;
+    }
+    if (!have_loss) {
+        /* Unknown is treated as work that exists nowhere else: never removed by --merged. */
+        out->cls = GC_CLASS_UNPUSHED;
+        snprintf(detail, sizeof(detail), "could not be checked: %s", lerr.msg);
+        goto done;
+    }
+    if (loss.dirty_files) {
+        out->cls = GC_CLASS_DIRTY;
+        snprintf(detail, sizeof(detail), "%zu uncommitted file%s", loss.dirty_files,
+                 loss.dirty_files == 1 ? "" : "s");
+        goto done;
+    }
+    if (gc_git_merged(ctx, v, &m, detail, sizeof(detail))) {
+        out->cls = GC_CLASS_MERGED;
+        out->merged_by = m.how == GITOPS_MERGED_ANCESTOR ? "ancestor" : "tree";
+        if (m.how == GITOPS_MERGED_TREE)
+            memcpy(merged_head, m.head, 41);
+        goto done;
+    }
+    if (m.own_commits && v->pr_number > 0 &&
+        gc_pr_merged(ctx, forge, v->pr_number, m.head, note, sizeof(note))) {
+        out->cls = GC_CLASS_MERGED;
+        out->merged_by = "pull-request";
+        memcpy(merged_head, m.head, 41);
+        snprintf(detail, sizeof(detail), "pull request #%lld is merged", v->pr_number);
+        goto done;
+    }
+    if (loss.unique_commits) {
+        out->cls = GC_CLASS_UNPUSHED;
+        snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
+                 "%s%zu commit%s that exist%s nowhere else (push it: create_pull_request)",
+                 *detail ? "; " : "", loss.unique_commits, loss.unique_commits == 1 ? "" : "s",
+                 loss.unique_commits == 1 ? "s" : "");
+    } else {
+        out->cls = GC_CLASS_CLEAN;
+        if (!*detail)
+            snprintf(detail, sizeof(detail), "%s",
+                     m.own_commits ? "its commits are on a remote or another branch, not in "
+                                     "its base"
+                                   : "no commits of its own");
+    }
+done:
+    if (*note)
+        snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail), "%s%s",
+                 *detail ? "; " : "", note);
+    out->detail = strdup(detail);
+    return out->detail ? 0 : -1;
+}
+
+/* Appends an instance entry (zeroed) to r; NULL when memory ran out. */
+static gc_instance *gc_instance_add(gc_report *r)
+{
+    if (r->ninst == r->cap_inst) {
+        size_t cap = r->cap_inst ? r->cap_inst * 2 : 16;
+        gc_instance *v = realloc(r->inst, cap * sizeof(*v));
+
+        if (!v)
+            return NULL;
+        r->inst = v;
+        r->cap_inst = cap;
+    }
+    memset(&r->inst[r->ninst], 0, sizeof(r->inst[0]));
+    return &r->inst[r->ninst++];
+}
+
+/* Step 7 (see gc_run()). */
+static int gc_instances(grove_ctx *ctx, const gc_opts *o, const grove_instance_list *rows,
+                        gc_report *out, grove_err *err)
+{
+    char **sessions = NULL; /* owned, freed at done */
+    size_t nsessions = 0, i;
+    gc_forge forge;
+    grove_err serr = GROVE_ERR_INIT;
+    int need_sessions = 0, rc = -1;
+
+    memset(&forge, 0, sizeof(forge));
+    for (i = 0; i < rows->n && !need_sessions; i++)
+        need_sessions = rows->v[i].session_name && strcmp(rows->v[i].status, "running") == 0;
+    if (need_sessions && agent_list_sessions(&sessions, &nsessions, &serr) != 0) {
+        /* Without the sessions a live agent could look dead: nothing is removed then. */
+        log_warn("gc: tmux sessions not listed: %s", serr.msg);
+    }
+    for (i = 0; i < rows->n; i++) {
+        const grove_instance *v = &rows->v[i];
+        grove_err lerr = GROVE_ERR_INIT;
+        unsigned long long bytes = 0;
+        char merged_head[41];
+        const char *action = "kept";
+        char *removal_error = NULL; /* owned */
+        struct stat sb;
+        gc_instance *gi;
+        int partial = 0;
+
+        if (!v->worktree_path || stat(v->worktree_path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            continue; /* removed already, or reported by step 6 */
+        gi = gc_instance_add(out);
+        if (!gi || !(gi->id = strdup(v->id)) || !(gi->worktree_path = strdup(v->worktree_path))) {
+            grove_nomem(err);
+            goto done;
+        }
+        gi->size_bytes = -1;
+        if (gc_disk_usage(v->worktree_path, &bytes, &partial, &lerr) == 0) {
+            gi->size_bytes = (long long)bytes;
+            out->total_bytes += bytes;
+        }
+        if (gc_classify(ctx, v, sessions, nsessions, &forge, gi, merged_head) != 0) {
+            grove_nomem(err);
+            goto done;
+        }
+        if (o->remove_merged && gi->cls == GC_CLASS_MERGED && serr.code != GROVE_OK) {
+            action = "kept";
+            removal_error = grove_asprintf("not removed: tmux sessions could not be listed, so "
+                                           "its agent may run (%s)",
+                                           serr.msg);
+        } else if (o->remove_merged && gi->cls == GC_CLASS_MERGED && o->dry_run) {
+            action = "would remove";
+        } else if (o->remove_merged && gi->cls == GC_CLASS_MERGED) {
+            terminate_opts to = {0};
+            terminate_result tr = {0};
+
+            to.remove_worktree = 1;
+            to.merged_head = *merged_head ? merged_head : NULL;
+            if (terminate_instance(ctx, v->id, &to, &tr, NULL, &lerr) == 0 && tr.worktree_removed)
+                action = "removed";
+            else
+                removal_error = grove_asprintf("not removed: %s", lerr.msg);
+            terminate_result_free(&tr);
+        }
+        if (partial || removal_error) {
+            char *d = grove_asprintf("%s%s%s%s", gi->detail,
+                                     partial ? "; size: some entries could not be read" : "",
+                                     removal_error ? "; " : "", removal_error ? removal_error : "");
+
+            free(removal_error);
+            if (!d) {
+                grove_nomem(err);
+                goto done;
+            }
+            free(gi->detail);
+            gi->detail = d;
+        }
+        if (!(gi->action = strdup(action))) {
+            grove_nomem(err);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    gc_forge_free(&forge);
+    agent_free_list(sessions, nsessions);
+    return rc;
+}
+
+int gc_run(grove_ctx *ctx, const gc_opts *o, gc_report *out, grove_err *err)
+{
+    gitops_worktree_info *wts = NULL; /* owned, freed at done */
+    grove_instance_list rows = {0};   /* owned, freed at done */
     size_t nwts = 0, ended = 0;
-    int rc = -1;
+    int dry = o->dry_run, rc = -1;
 
     memset(out, 0, sizeof(*out));
     /* 1. liveness */
@@ -398,6 +831,10 @@ int gc_run(grove_ctx *ctx, int dry, gc_report *out, grove_err *err)
     if (gc_branches(ctx, dry, &rows, wts, nwts, out, err) != 0) /* 5 */
         goto done;
     gc_missing_worktrees(ctx, dry, &rows, out); /* 6 */
+    db_instance_list_free(&rows);
+    /* 7: read again: steps 1 and 6 changed rows */
+    if (instance_list_all(ctx, NULL, &rows, err) != 0 || gc_instances(ctx, o, &rows, out, err) != 0)
+        goto done;
     rc = 0;
 done:
     gitops_worktree_list_free(wts, nwts);

@@ -25,8 +25,9 @@ void terminate_result_free(terminate_result *r)
  * the loss checks then run on exactly that folder. *target gets the allowed
  * removal (freed by the caller, also on failure).
  */
-static int terminate_check_removal(grove_ctx *ctx, const grove_instance *inst, int force,
-                                   gitops_removal_target *target, grove_err *err)
+static int terminate_check_removal(grove_ctx *ctx, const grove_instance *inst,
+                                   const terminate_opts *o, gitops_removal_target *target,
+                                   grove_err *err)
 {
     const char *id = inst->id, *path = inst->worktree_path, *branch = inst->branch_name;
     const char *slash = path ? strrchr(path, '/') : NULL;
@@ -38,7 +39,7 @@ static int terminate_check_removal(grove_ctx *ctx, const grove_instance *inst, i
     if (gitops_removal_resolve(ctx->repo, slash ? slash + 1 : id, path, ctx->worktrees_base, target,
                                err) != 0)
         return -1;
-    if (force)
+    if (o->force)
         return 0;
     folder = target->plan.action == GITOPS_REMOVAL_FOLDER ? target->plan.folder : NULL;
     if (folder) {
@@ -56,6 +57,24 @@ static int terminate_check_removal(grove_ctx *ctx, const grove_instance *inst, i
     if (gitops_removal_loss(ctx->repo, folder, branch, inst->base_commit, &loss, err) != 0 &&
         err->code != GROVE_ENOTFOUND)
         return -1;
+    if (!loss.dirty_files && loss.unique_commits && o->merged_head) {
+        char sha[41];
+
+        /*
+         * The exception of `grove gc --merged`: the branch's changes are in
+         * its base by content (squash-merged, rebased, merged pull request),
+         * so its own commits, unreachable from the base, lose nothing. Only
+         * while the branch is where gc found it merged.
+         */
+        if (gitops_branch_head(ctx->repo, branch, sha, err) != 0)
+            return -1;
+        if (strcmp(sha, o->merged_head) != 0)
+            return grove_fail(err, GROVE_ECONFLICT,
+                              "refusing to remove the worktree of '%s': its branch '%s' moved "
+                              "since it was found merged; run 'grove gc' again",
+                              id, branch ? branch : "?");
+        loss.unique_commits = 0;
+    }
     if (!loss.dirty_files && !loss.unique_commits)
         return 0;
     if (loss.dirty_files)
@@ -86,7 +105,7 @@ int terminate_instance(grove_ctx *ctx, const char *id, const terminate_opts *o,
     if (instance_load(ctx, id, &inst, err) != 0 || rights_require(ctx, RIGHTS_CHANGE, id, err) != 0)
         goto done;
     grove_progress_step(p, 1, steps, "started");
-    if (remove && terminate_check_removal(ctx, &inst, o->force, &target, err) != 0)
+    if (remove && terminate_check_removal(ctx, &inst, o, &target, err) != 0)
         goto done;
     /*
      * Stop, remove, then mark: wherever a kill -9 stops this, `grove gc`

@@ -855,3 +855,58 @@ int forge_get_issue(const forge_opts *o, long long number, forge_issue *out, gro
         forge_redact(err->msg, sizeof(err->msg), o ? o->token : NULL);
     return rc;
 }
+
+/* ---- pull request state --------------------------------------------------- */
+
+static int get_pull(const forge_opts *o, long long number, forge_pull *out, grove_err *err)
+{
+    const json_t *merged, *head_sha;
+    char *path = NULL; /* owned */
+    http_answer a = {0};
+    int rc = -1;
+
+    if (check_opts(o, err) != 0)
+        return -1;
+    if (number <= 0)
+        return grove_fail(err, GROVE_EINVAL, "invalid pull request number %lld", number);
+    path = grove_asprintf("/repos/%s/pulls/%lld", o->owner_repo, number);
+    if (!path)
+        return grove_nomem(err);
+    if (http_request(o, path, NULL, &a, err) != 0)
+        goto done;
+    if (a.status != 200) {
+        fail_answer(&a, err);
+        goto done;
+    }
+    merged = json_object_get(a.json, "merged");
+    head_sha = json_object_get(json_object_get(a.json, "head"), "sha");
+    if (!json_is_boolean(merged)) {
+        grove_fail(err, GROVE_EIO,
+                   "GitHub answered 200 for pull request #%lld without its \"merged\" state",
+                   number);
+        goto done;
+    }
+    out->number = number;
+    out->merged = json_is_true(merged);
+    if (json_is_string(head_sha) && strlen(json_string_value(head_sha)) == 40)
+        memcpy(out->head_sha, json_string_value(head_sha), 41);
+    rc = 0;
+done:
+    answer_clear(&a);
+    free(path);
+    return rc;
+}
+
+int forge_get_pull(const forge_opts *o, long long number, forge_pull *out, grove_err *err)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = get_pull(o, number, out, err);
+    if (rc != 0) {
+        memset(out, 0, sizeof(*out));
+        if (err)
+            forge_redact(err->msg, sizeof(err->msg), o ? o->token : NULL);
+    }
+    return rc;
+}

@@ -1,8 +1,8 @@
 /*
  * forge: GitHub's REST API over libcurl (github.com or GitHub Enterprise).
  * Only what grove needs: open a pull request (or find the open one for a
- * head branch), and read an issue. Tokens are never logged, never put in
- * an error message, never stored by this module.
+ * head branch), read whether one was merged, and read an issue. Tokens are
+ * never logged, never put in an error message, never stored by this module.
  */
 #ifndef GROVE_FORGE_H
 #define GROVE_FORGE_H
@@ -59,6 +59,19 @@ typedef struct forge_issue {
  */
 int forge_get_issue(const forge_opts *o, long long number, forge_issue *out, grove_err *err);
 void forge_issue_free(forge_issue *issue);
+
+/* A pull request's state, as `grove gc` needs it. */
+typedef struct forge_pull {
+    long long number;
+    int merged;        /* GitHub's "merged": true */
+    char head_sha[41]; /* its head commit ("head"."sha"); "" when GitHub sent none */
+} forge_pull;
+
+/*
+ * GET /repos/{owner}/{repo}/pulls/{number} into *out (zeroed first, and
+ * again on failure; nothing to free). Failures as forge_create_pr()'s.
+ */
+int forge_get_pull(const forge_opts *o, long long number, forge_pull *out, grove_err *err);
 
 /*
  * Parses a remote URL: https://[user[:pass]@]host[:port]/owner/name[.git],

@@ -412,6 +412,38 @@ typedef struct gitops_loss {
 int gitops_removal_loss(gitops_repo *r, const char *path, const char *branch,
                         const char *base_commit, gitops_loss *out, grove_err *err);
 
+/* How a branch's work is in its base branch (gitops_branch_merged()). */
+typedef enum gitops_merged_how {
+    GITOPS_MERGED_NO = 0,   /* not (yet) there, or the branch has no commits of its own */
+    GITOPS_MERGED_ANCESTOR, /* the branch head is the base head or one of its ancestors */
+    GITOPS_MERGED_TREE,     /* merging the branch into the base head changes nothing: its changes
+                               are already there (a squash merge, a rebase, cherry-picks) */
+} gitops_merged_how;
+
+typedef struct gitops_merged {
+    gitops_merged_how how;
+    int own_commits;    /* 1 when the head is neither base_commit nor one of its ancestors */
+    char head[41];      /* the branch head */
+    char base_head[41]; /* the base branch's head */
+} gitops_merged;
+
+/*
+ * Whether local branch `branch` is merged into `base_branch` (a local
+ * branch, else a remote-tracking one such as "origin/main"), computed in
+ * memory (nothing is written, not even objects):
+ *  - ANCESTOR when the branch head is the base head or an ancestor of it;
+ *  - else TREE when the merge of the branch into the base head (three-way,
+ *    from their merge base, as `git merge` would) has no conflict and gives
+ *    exactly the base head's tree.
+ * A branch with no commits of its own (its head is `base_commit`, the
+ * commit it was made from, or an ancestor of it; may be NULL) is NO, with
+ * own_commits 0: a fresh branch is trivially "in" its base, and calling it
+ * merged would let `grove gc --merged` delete work not even started.
+ * Unknown branch or base: GROVE_ENOTFOUND.
+ */
+int gitops_branch_merged(gitops_repo *r, const char *branch, const char *base_branch,
+                         const char *base_commit, gitops_merged *out, grove_err *err);
+
 /*
  * Copies into the new worktree at `dest` the gitignored files and folders of
  * the main worktree that match the patterns of its `.worktreeinclude`

@@ -442,3 +442,127 @@ done:
     free(keep);
     return rc;
 }
+
+/* ---- merged into the base ----------------------------------------------- */
+
+/* 1 when commit `a` is `b` or an ancestor of it, 0 when not, -1 (err set) when git fails. */
+static int is_ancestor_or_same(git_repository *repo, const git_oid *a, const git_oid *b,
+                               grove_err *err)
+{
+    int rc;
+
+    if (git_oid_equal(a, b))
+        return 1;
+    git_error_clear();
+    rc = git_graph_descendant_of(repo, b, a);
+    if (rc < 0)
+        return fail_git(err, GROVE_EGIT, "cannot compare the histories of two commits");
+    return rc;
+}
+
+/*
+ * *same = 1 when merging `tip` into `base` (from their merge base) has no
+ * conflict and gives exactly `base`'s tree. Unrelated histories: 0.
+ */
+static int merge_changes_nothing(git_repository *repo, const git_oid *tip, const git_oid *base,
+                                 int *same, grove_err *err)
+{
+    git_commit *c_mb = NULL, *c_tip = NULL, *c_base = NULL; /* owned, freed at done */
+    git_tree *t_mb = NULL, *t_tip = NULL, *t_base = NULL;   /* owned, freed at done */
+    git_index *merged = NULL;                               /* owned: the merge, in memory */
+    git_diff *diff = NULL;                                  /* owned */
+    git_merge_options mo;
+    git_oid mb;
+    int rc = -1, nrc;
+
+    *same = 0;
+    git_error_clear();
+    nrc = git_merge_base(&mb, repo, tip, base);
+    if (nrc == GIT_ENOTFOUND)
+        return 0; /* no common history: its changes cannot be "already there" */
+    if (nrc < 0)
+        return fail_git(err, GROVE_EGIT, "cannot find the merge base of a branch and its base");
+    git_error_clear();
+    if (git_commit_lookup(&c_mb, repo, &mb) < 0 || git_commit_lookup(&c_tip, repo, tip) < 0 ||
+        git_commit_lookup(&c_base, repo, base) < 0 || git_commit_tree(&t_mb, c_mb) < 0 ||
+        git_commit_tree(&t_tip, c_tip) < 0 || git_commit_tree(&t_base, c_base) < 0) {
+        fail_git(err, GROVE_EGIT, "cannot read the commits to merge");
+        goto done;
+    }
+    git_error_clear();
+    if (git_merge_options_init(&mo, GIT_MERGE_OPTIONS_VERSION) < 0 ||
+        git_merge_trees(&merged, repo, t_mb, t_base, t_tip, &mo) < 0) {
+        fail_git(err, GROVE_EGIT, "cannot merge a branch into its base in memory");
+        goto done;
+    }
+    if (!git_index_has_conflicts(merged)) {
+        /* Compared entry by entry (ids and modes): no tree object is written. */
+        git_error_clear();
+        if (git_diff_tree_to_index(&diff, repo, t_base, merged, NULL) < 0) {
+            fail_git(err, GROVE_EGIT, "cannot compare the merge with the base");
+            goto done;
+        }
+        *same = git_diff_num_deltas(diff) == 0;
+    }
+    rc = 0;
+done:
+    git_diff_free(diff);
+    git_index_free(merged);
+    git_tree_free(t_mb);
+    git_tree_free(t_tip);
+    git_tree_free(t_base);
+    git_commit_free(c_mb);
+    git_commit_free(c_tip);
+    git_commit_free(c_base);
+    return rc;
+}
+
+int gitops_branch_merged(gitops_repo *r, const char *branch, const char *base_branch,
+                         const char *base_commit, gitops_merged *out, grove_err *err)
+{
+    git_commit *start = NULL; /* owned: base_commit, freed at done */
+    git_oid tip, base;
+    char base_sha[41];
+    int rc = -1, anc, same = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (branch_commit_oid(r, branch, &tip, err) != 0)
+        return -1;
+    if (gitops_resolve_branch(r, base_branch, base_sha, err) != 0)
+        return -1;
+    git_error_clear();
+    if (git_oid_fromstr(&base, base_sha) < 0)
+        return fail_git(err, GROVE_EGIT, "cannot read the head of base branch '%s'", base_branch);
+    if (base_commit && lookup_commit_hex(r->repo, base_commit, "base commit", &start, err) != 0)
+        return -1;
+    git_oid_tostr(out->head, sizeof(out->head), &tip);
+    memcpy(out->base_head, base_sha, sizeof(out->base_head));
+    out->own_commits = 1;
+    if (start) {
+        anc = is_ancestor_or_same(r->repo, &tip, git_commit_id(start), err);
+        if (anc < 0)
+            goto done;
+        out->own_commits = !anc;
+    }
+    if (!out->own_commits) {
+        rc = 0;
+        goto done;
+    }
+    anc = is_ancestor_or_same(r->repo, &tip, &base, err);
+    if (anc < 0)
+        goto done;
+    if (anc) {
+        out->how = GITOPS_MERGED_ANCESTOR;
+    } else {
+        if (merge_changes_nothing(r->repo, &tip, &base, &same, err) != 0)
+            goto done;
+        if (same)
+            out->how = GITOPS_MERGED_TREE;
+    }
+    rc = 0;
+done:
+    if (rc != 0)
+        memset(out, 0, sizeof(*out));
+    git_commit_free(start);
+    return rc;
+}
