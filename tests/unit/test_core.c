@@ -385,7 +385,7 @@ static int file_has(const char *path, const char *text)
 /* terminate_instance with remove_worktree (and force); its result freed. 0, or -1 with *err. */
 static int terminate_remove(fixture *f, const char *id, int force, grove_err *err)
 {
-    terminate_opts o = {1, force};
+    terminate_opts o = {1, force, NULL};
     terminate_result r;
     int rc = terminate_instance(f->ctx, id, &o, &r, NULL, err);
 

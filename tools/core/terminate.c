@@ -26,7 +26,8 @@ void terminate_result_free(terminate_result *r)
  * removal (freed by the caller, also on failure).
  */
 static int terminate_check_removal(grove_ctx *ctx, const grove_instance *inst, int force,
-                                   gitops_removal_target *target, grove_err *err)
+                                   const char *landed_head, gitops_removal_target *target,
+                                   grove_err *err)
 {
     const char *id = inst->id, *path = inst->worktree_path, *branch = inst->branch_name;
     const char *slash = path ? strrchr(path, '/') : NULL;
@@ -56,6 +57,14 @@ static int terminate_check_removal(grove_ctx *ctx, const grove_instance *inst, i
     if (gitops_removal_loss(ctx->repo, folder, branch, inst->base_commit, &loss, err) != 0 &&
         err->code != GROVE_ENOTFOUND)
         return -1;
+    if (loss.unique_commits && landed_head) {
+        char sha[41];
+        grove_err berr = GROVE_ERR_INIT;
+
+        /* Landed just now: its commits' content is in the target, as long as nothing was added. */
+        if (gitops_branch_head(ctx->repo, branch, sha, &berr) == 0 && strcmp(sha, landed_head) == 0)
+            loss.unique_commits = 0;
+    }
     if (!loss.dirty_files && !loss.unique_commits)
         return 0;
     if (loss.dirty_files)
@@ -86,7 +95,7 @@ int terminate_instance(grove_ctx *ctx, const char *id, const terminate_opts *o,
     if (instance_load(ctx, id, &inst, err) != 0 || rights_require(ctx, RIGHTS_CHANGE, id, err) != 0)
         goto done;
     grove_progress_step(p, 1, steps, "started");
-    if (remove && terminate_check_removal(ctx, &inst, o->force, &target, err) != 0)
+    if (remove && terminate_check_removal(ctx, &inst, o->force, o->landed_head, &target, err) != 0)
         goto done;
     /*
      * Stop, remove, then mark: wherever a kill -9 stops this, `grove gc`

@@ -11,6 +11,14 @@
 typedef struct terminate_opts {
     int remove_worktree; /* also remove the worktree folder and the branch */
     int force;           /* remove even with uncommitted files or unpushed commits */
+    /*
+     * land_instance's removal: the commit (40 hex) whose content was just
+     * landed into a target branch. While the branch still points at it, its
+     * commits count as kept (a squash or rebase put their changes, not the
+     * commits themselves, into the target): only uncommitted files refuse.
+     * NULL: the usual loss check.
+     */
+    const char *landed_head;
 } terminate_opts;
 
 typedef struct terminate_result {
