@@ -33,7 +33,8 @@
     " (SELECT p.first_port FROM grove_port_blocks p WHERE p.instance_id = i.id"                    \
     "  AND i.status = 'running'),"                                                                 \
     " (SELECT p.port_count FROM grove_port_blocks p WHERE p.instance_id = i.id"                    \
-    "  AND i.status = 'running')"                                                                  \
+    "  AND i.status = 'running'),"                                                                 \
+    " i.landed_commit, i.landed_at"                                                                \
     " FROM grove_instances i "
 
 static const char SQL_INSTANCE_GET[] = SQL_INSTANCE_SELECT "WHERE i.id = ?1";
@@ -248,6 +249,8 @@ void db_instance_free(grove_instance *inst)
     free(inst->prompt);
     free(inst->created_at);
     free(inst->terminated_at);
+    free(inst->landed_commit);
+    free(inst->landed_at);
     memset(inst, 0, sizeof(*inst));
 }
 
@@ -289,6 +292,8 @@ static int instance_read(sqlite3_stmt *st, grove_instance *o)
     o->terminated_at = col_strdup(st, 16, &oom);
     o->port_first = col_int64(st, 17);
     o->port_count = col_int64(st, 18);
+    o->landed_commit = col_strdup(st, 19, &oom);
+    o->landed_at = col_strdup(st, 20, &oom);
     return oom ? -1 : 0;
 }
 
@@ -1619,4 +1624,82 @@ int db_port_block_delete(grove_db *db, const char *id, grove_err *err)
 
     a.v[0].s = id;
     return run_write(db, &a, err);
+}
+
+/* ---- landing and checkpoint lists ----------------------------------------- */
+
+static const char SQL_SET_LANDED[] =
+    "UPDATE grove_instances SET landed_commit = ?2,"
+    " landed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1";
+static const char SQL_CHECKPOINT_LIST[] =
+    SQL_CHECKPOINT_SELECT "WHERE instance_id = ?1 ORDER BY sequence LIMIT ?2";
+/* A review of ?1 whose reviewed commit is ?2 and that approved ?1 since it was made. */
+static const char SQL_REVIEW_APPROVED[] =
+    "SELECT 1 FROM grove_instance_relationships r"
+    " JOIN grove_instances v ON v.id = r.child_instance"
+    " JOIN grove_feedback f ON f.from_instance = v.id AND f.to_instance = r.parent_instance"
+    " WHERE r.parent_instance = ?1 AND r.relationship_type = 'spawned_review'"
+    " AND v.base_commit = ?2 AND f.feedback_type = 'approved' AND f.created_at >= v.created_at"
+    " LIMIT 1";
+
+int db_instance_set_landed(grove_db *db, const char *id, const char *commit, grove_err *err)
+{
+    write_args a = {SQL_SET_LANDED, "cannot record the landed commit", 2, {{0}}, 0, 0, id};
+
+    a.v[0].s = id;
+    a.v[1].s = commit;
+    return run_write(db, &a, err);
+}
+
+int db_checkpoint_list(grove_db *db, const char *instance_id, size_t max, grove_checkpoint **out,
+                       size_t *n, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int rc, ret = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (db_stmt(db, SQL_CHECKPOINT_LIST, &st, err) != 0)
+        return -1;
+    if (db_bind_text(st, 1, instance_id) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)max) != SQLITE_OK) {
+        ret = bind_fail(db, err);
+        goto done;
+    }
+    for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        if (grow((void **)out, &cap, *n, sizeof(**out)) != 0 ||
+            checkpoint_read(st, &(*out)[(*n)++]) != 0) {
+            ret = grove_nomem(err);
+            goto done;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        ret = db_fail(db, rc, "cannot read the checkpoints", err);
+done:
+    db_stmt_release(db, st);
+    return ret == 0 ? 0 : -1;
+}
+
+int db_review_approved(grove_db *db, const char *id, const char *head, int *approved,
+                       grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret = 0;
+
+    *approved = 0;
+    if (db_stmt(db, SQL_REVIEW_APPROVED, &st, err) != 0)
+        return -1;
+    if (db_bind_text(st, 1, id) != SQLITE_OK || db_bind_text(st, 2, head) != SQLITE_OK) {
+        ret = bind_fail(db, err);
+        goto done;
+    }
+    rc = db_step_first(db, st);
+    if (rc == SQLITE_ROW)
+        *approved = 1;
+    else if (rc != SQLITE_DONE)
+        ret = db_fail(db, rc, "cannot read the reviews", err);
+done:
+    db_stmt_release(db, st);
+    return ret == 0 ? 0 : -1;
 }

@@ -43,6 +43,8 @@ typedef struct grove_instance {
     char *terminated_at;  /* NULL while running */
     long long port_first; /* its block of ports while it runs (grove_port_blocks); 0 = none */
     long long port_count;
+    char *landed_commit; /* the commit land_instance made the target's head; NULL = not landed */
+    char *landed_at;     /* when; NULL = not landed */
 } grove_instance;
 
 /* Frees what *inst owns (not inst itself) and zeroes it. NULL is a no-op. */
@@ -350,6 +352,28 @@ int db_checkpoint_insert(grove_db *db, const db_new_checkpoint *in, grove_checkp
  */
 int db_checkpoint_get(grove_db *db, const char *instance_id, const char *phase,
                       grove_checkpoint *out, int *found, grove_err *err);
+
+/*
+ * The first `max` checkpoints of the instance in order (sequence), into
+ * *out (malloc'd array of *n; the caller frees each with
+ * db_checkpoint_free() and the array with free(), also after a failure).
+ */
+int db_checkpoint_list(grove_db *db, const char *instance_id, size_t max, grove_checkpoint **out,
+                       size_t *n, grove_err *err);
+
+/* ---- landing (land_instance) ------------------------------------------- */
+
+/* Records that instance `id` landed as `commit`, now (landed_commit, landed_at). */
+int db_instance_set_landed(grove_db *db, const char *id, const char *commit, grove_err *err);
+
+/*
+ * The review gate of land_instance (CONTRACT §5): *approved is 1 when one
+ * of instance `id`'s review instances (a spawned_review relationship from
+ * it) reviewed exactly commit `head` (its base_commit) and sent `id`
+ * feedback of type approved at or after its own creation; else 0.
+ */
+int db_review_approved(grove_db *db, const char *id, const char *head, int *approved,
+                       grove_err *err);
 
 /* ---- events ------------------------------------------------------------- */
 

@@ -28,19 +28,20 @@
     " 'tmux_session', tmux_session, 'agent_pid', agent_pid, 'issue_number', issue_number,"         \
     " 'beads_id', beads_id, 'pr_number', pr_number, 'pr_url', pr_url, 'prompt', prompt,"           \
     " 'agent_number', agent_number, 'created_at', created_at, 'terminated_at', terminated_at,"     \
-    " 'metadata', json(metadata))"
+    " 'metadata', json(metadata), 'landed_commit', landed_commit, 'landed_at', landed_at)"
 #define INSTANCES_CELLS                                                                            \
     "id, type, status, worktree_path, branch_name, base_branch, base_commit, tmux_session,"        \
     " agent_pid, issue_number, beads_id, pr_number, pr_url, prompt, agent_number, created_at,"     \
-    " terminated_at, json(metadata)"
+    " terminated_at, json(metadata), landed_commit, landed_at"
 #define INSTANCES_KEYS                                                                             \
     "'id', 'type', 'status', 'worktree_path', 'branch_name', 'base_branch', 'base_commit',"        \
     " 'tmux_session', 'agent_pid', 'issue_number', 'beads_id', 'pr_number', 'pr_url', 'prompt',"   \
-    " 'agent_number', 'created_at', 'terminated_at', 'metadata'"
+    " 'agent_number', 'created_at', 'terminated_at', 'metadata', 'landed_commit', 'landed_at'"
 static const char *const INSTANCES_COLUMNS[] = {
-    "id",          "type",         "status",       "worktree_path", "branch_name",   "base_branch",
-    "base_commit", "tmux_session", "agent_pid",    "issue_number",  "beads_id",      "pr_number",
-    "pr_url",      "prompt",       "agent_number", "created_at",    "terminated_at", "metadata",
+    "id",          "type",          "status",       "worktree_path", "branch_name",
+    "base_branch", "base_commit",   "tmux_session", "agent_pid",     "issue_number",
+    "beads_id",    "pr_number",     "pr_url",       "prompt",        "agent_number",
+    "created_at",  "terminated_at", "metadata",     "landed_commit", "landed_at",
     NULL};
 
 #define RELATIONSHIPS_JSON                                                                         \
@@ -161,12 +162,15 @@ static const char SQL_EXPORT_ISSUES_SINCE[] =
 static const char SQL_IMPORT_INSTANCES[] =
     "INSERT INTO grove_instances (id, type, status, worktree_path, branch_name, base_branch,"
     " base_commit, tmux_session, agent_pid, issue_number, beads_id, pr_number, pr_url, prompt,"
-    " agent_number, created_at, terminated_at, metadata) VALUES (?1 ->> '$.id',"
+    " agent_number, created_at, terminated_at, metadata, landed_commit, landed_at)"
+    " VALUES (?1 ->> '$.id',"
     " ?1 ->> '$.type', ?1 ->> '$.status', ?1 ->> '$.worktree_path', ?1 ->> '$.branch_name',"
     " ?1 ->> '$.base_branch', ?1 ->> '$.base_commit', ?1 ->> '$.tmux_session',"
     " ?1 ->> '$.agent_pid', ?1 ->> '$.issue_number', ?1 ->> '$.beads_id',"
     " ?1 ->> '$.pr_number', ?1 ->> '$.pr_url', ?1 ->> '$.prompt', ?1 ->> '$.agent_number',"
-    " ?1 ->> '$.created_at', ?1 ->> '$.terminated_at', " JCOL("metadata") ")";
+    " ?1 ->> '$.created_at', ?1 ->> '$.terminated_at', " JCOL(
+        "metadata") ","
+                    " ?1 ->> '$.landed_commit', ?1 ->> '$.landed_at')";
 static const char SQL_IMPORT_RELATIONSHIPS[] =
     "INSERT INTO grove_instance_relationships (id, parent_instance, child_instance,"
     " relationship_type, created_at) VALUES (?1 ->> '$.id', ?1 ->> '$.parent_instance',"
@@ -197,7 +201,16 @@ static const char SQL_IMPORT_ISSUES[] =
 #define KEYS_CHECK(list)                                                                           \
     "SELECT count(*), count(DISTINCT key), total(key IN (" list ")),"                              \
     " group_concat(CASE WHEN key NOT IN (" list ") THEN key END, ', ') FROM json_each(?1)"
-static const char SQL_KEYS_INSTANCES[] = KEYS_CHECK(INSTANCES_KEYS);
+/*
+ * landed_commit and landed_at (migration 0006) may be absent from an
+ * instance line: exports made before them still import (as NULL). The
+ * third column counts every other known key, plus 2 for the two.
+ */
+static const char SQL_KEYS_INSTANCES[] =
+    "SELECT count(*), count(DISTINCT key), total(key IN (" INSTANCES_KEYS "))"
+    " + 2 - total(key IN ('landed_commit', 'landed_at')),"
+    " group_concat(CASE WHEN key NOT IN (" INSTANCES_KEYS
+    ") THEN key END, ', ') FROM json_each(?1)";
 static const char SQL_KEYS_RELATIONSHIPS[] = KEYS_CHECK(RELATIONSHIPS_KEYS);
 static const char SQL_KEYS_EVENTS[] = KEYS_CHECK(EVENTS_KEYS);
 static const char SQL_KEYS_CHECKPOINTS[] = KEYS_CHECK(CHECKPOINTS_KEYS);

@@ -79,6 +79,8 @@ json_t *wire_instance(const grove_instance *inst)
                inst->port_count > 0 ? json_pack("{s:I, s:I}", "first", (json_int_t)inst->port_first,
                                                 "count", (json_int_t)inst->port_count)
                                     : json_null());
+    bad |= put(o, "landed_commit", wire_str(inst->landed_commit));
+    bad |= put(o, "landed_at", wire_str(inst->landed_at));
     if (bad) {
         json_decref(o);
         return NULL;

@@ -1094,7 +1094,8 @@ class Cli(unittest.TestCase):
         self.assertEqual(list(inst[0]), ["id", "type", "status", "worktree_path", "branch_name",
                                          "base_branch", "base_commit", "tmux_session", "agent_pid",
                                          "issue_number", "beads_id", "pr_number", "pr_url", "prompt",
-                                         "agent_number", "created_at", "terminated_at", "metadata"])
+                                         "agent_number", "created_at", "terminated_at", "metadata",
+                                         "landed_commit", "landed_at"])
         self.assertEqual(inst[0]["prompt"], prompt)
         self.assertEqual(inst[0]["issue_number"], 3)
         self.assertEqual(inst[0]["metadata"], {})  # JSON columns stay JSON

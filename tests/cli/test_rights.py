@@ -37,6 +37,7 @@ MATRIX = {
     "fork_instance": CHANGE,
     "send_feedback": FEEDBACK,
     "sync_instance": CHANGE,
+    "land_instance": CHANGE,
     "terminate_instance": CHANGE,  # last: it ends the targets it may end
 }
 
@@ -50,6 +51,7 @@ def arguments(tool, target):
         "fork_instance": {"instance_id": target, "launch": False},
         "send_feedback": {"instance_id": target, "feedback": "f", "feedback_type": "suggestions"},
         "sync_instance": {"instance_id": target},
+        "land_instance": {"instance_id": target, "dry_run": True},
         "terminate_instance": {"instance_id": target, "remove_worktree": True, "force": True},
     }[tool]
 
@@ -134,7 +136,8 @@ class Rights(unittest.TestCase):
                 where = "%s on %s (%s)" % (tool, relation, target)
                 if rule[relation]:
                     self.assertNotIn(RULE, text, where)
-                    if tool != "create_pull_request":  # no commits ahead: refused, but not by rights
+                    # No commits ahead: refused, but not by the rights.
+                    if tool not in ("create_pull_request", "land_instance"):
                         self.assertFalse(res.get("isError"), where + ": " + text)
                 else:
                     self.assertTrue(res.get("isError"), where)
@@ -151,6 +154,49 @@ class Rights(unittest.TestCase):
         for inst in (self.P, self.S):
             self.assertEqual(self.count("SELECT status FROM grove_instances WHERE id = ?", inst),
                              "running", inst)
+
+    def commit(self, iid, name):
+        wt = os.path.join(self.tmp, "repo.worktrees", iid)
+        with open(os.path.join(wt, name), "w") as f:
+            f.write(name + "\n")
+        G.git(self.env, wt, "add", "-A")
+        G.git(self.env, wt, "commit", "-qm", name)
+        return G.git(self.env, wt, "rev-parse", "HEAD").strip()
+
+    def test_land_review_gate(self):
+        """An agent lands only a head its review approved; the operator always may."""
+        GATE = "refused by the review rule"
+        self.commit(self.X, "one.txt")
+        text = self.x.error("land_instance", instance_id=self.X, dry_run=True)
+        self.assertIn(GATE, text)
+        self.assertIn("spawn_review_instance", text)
+        self.assertIn("approved", text)
+        # A review of this head, approved: allowed.
+        rv = self.x.ok("spawn_review_instance", launch=False)["instance"]["id"]
+        as_review = self.server(rv)
+        text = self.x.error("land_instance", instance_id=self.X, dry_run=True)
+        self.assertIn(GATE, text)  # reviewed, not yet approved
+        as_review.ok("send_feedback", instance_id=self.X, feedback="lgtm",
+                     feedback_type="suggestions")
+        self.assertIn(GATE, self.x.error("land_instance", instance_id=self.X, dry_run=True))
+        as_review.ok("send_feedback", instance_id=self.X, feedback="lgtm",
+                     feedback_type="approved")
+        self.assertFalse(self.x.ok("land_instance", instance_id=self.X, dry_run=True)["landed"])
+        # A new head: that approval was of an older one.
+        self.commit(self.X, "two.txt")
+        text = self.x.error("land_instance", instance_id=self.X, dry_run=True)
+        self.assertIn(GATE, text)
+        # Approval by someone that is not its review (its parent P) does not count.
+        self.server(self.P).ok("send_feedback", instance_id=self.X, feedback="ok",
+                               feedback_type="approved")
+        self.assertIn(GATE, self.x.error("land_instance", instance_id=self.X, dry_run=True))
+        # The operator is never gated, and the setting turns the gate off.
+        self.assertFalse(self.op.ok("land_instance", instance_id=self.X, dry_run=True)["landed"])
+        subprocess.run([GROVE, "config", "set", "land.require_review", "false"], cwd=self.repo,
+                       env=self.env, check=True, capture_output=True)
+        x2 = self.server(self.X)
+        r = x2.ok("land_instance", instance_id=self.X)
+        self.assertTrue(r["landed"])
 
     def test_refusal_names_who_holds_the_right(self):
         text = self.x.error("log_checkpoint", instance_id=self.S, phase="p")

@@ -198,8 +198,10 @@ static void test_instance_insert_get(void **state)
     assert_int_equal(ts[10], 'T');
     assert_int_equal(ts[19], '.');
     assert_int_equal(ts[23], 'Z');
-    assert_true(json_is_null(json_object_get(o, "ports"))); /* no block reserved */
-    assert_int_equal(json_object_size(o), 17);
+    assert_true(json_is_null(json_object_get(o, "ports")));         /* no block reserved */
+    assert_true(json_is_null(json_object_get(o, "landed_commit"))); /* not landed */
+    assert_true(json_is_null(json_object_get(o, "landed_at")));
+    assert_int_equal(json_object_size(o), 19);
     json_decref(o);
 
     /* A beads issue comes back as a string, none as null; 0 pid is null. */

@@ -523,7 +523,7 @@ static void test_export_tables(void **state)
     static const char *const names[NT] = {"grove_instances",  "grove_instance_relationships",
                                           "grove_mcp_events", "grove_checkpoints",
                                           "grove_feedback",   "grove_github_issues"};
-    static const size_t ncols[NT] = {18, 5, 8, 10, 8, 8};
+    static const size_t ncols[NT] = {20, 5, 8, 10, 8, 8};
     fixture *f = *state;
     const db_export_table *t;
     size_t n = 0, i, k;
@@ -1081,13 +1081,14 @@ static const char *const EXACT_JSONL[NT] = {
     "\"issue_number\":7,\"beads_id\":null,\"pr_number\":12,\"pr_url\":"
     "\"https://github.com/o/r/pull/12\",\"prompt\":\"fix, \\\"it\\\"\\r\\nnow: caf\xc3\xa9 "
     "\xe6\x97\xa5\xe6\x9c\xac\",\"agent_number\":1,\"created_at\":\"2026-01-01T00:00:00.000Z\","
-    "\"terminated_at\":null,\"metadata\":{\"k\":[1,2],\"s\":\"a,b\"}}\n"
+    "\"terminated_at\":null,\"metadata\":{\"k\":[1,2],\"s\":\"a,b\"},\"landed_commit\":null,"
+    "\"landed_at\":null}\n"
     "{\"id\":\"review-7-a1\",\"type\":\"review\",\"status\":\"terminated\",\"worktree_path\":"
     "\"/wt/review-7-a1\",\"branch_name\":\"grove/review-7-a1\",\"base_branch\":null,"
     "\"base_commit\":null,\"tmux_session\":null,\"agent_pid\":null,\"issue_number\":7,"
     "\"beads_id\":null,\"pr_number\":null,\"pr_url\":null,\"prompt\":\"\",\"agent_number\":1,"
     "\"created_at\":\"2026-01-01T00:00:01.000Z\",\"terminated_at\":\"2026-01-01T00:00:02.500Z\","
-    "\"metadata\":{}}\n",
+    "\"metadata\":{},\"landed_commit\":null,\"landed_at\":null}\n",
 
     "{\"id\":1,\"parent_instance\":\"work-7-a1\",\"child_instance\":\"review-7-a1\","
     "\"relationship_type\":\"spawned_review\",\"created_at\":\"2026-01-01T00:00:01.000Z\"}\n",
@@ -1120,13 +1121,13 @@ static const char *const EXACT_JSONL[NT] = {
 static const char *const EXACT_CSV[NT] = {
     "id,type,status,worktree_path,branch_name,base_branch,base_commit,tmux_session,agent_pid,"
     "issue_number,beads_id,pr_number,pr_url,prompt,agent_number,created_at,terminated_at,"
-    "metadata\r\n"
+    "metadata,landed_commit,landed_at\r\n"
     "work-7-a1,work,running,/wt/work-7-a1,grove/work-7-a1,main,0123abc,grove-work-7-a1,4242,7,,"
     "12,https://github.com/o/r/pull/12,\"fix, \"\"it\"\"\r\nnow: caf\xc3\xa9 "
     "\xe6\x97\xa5\xe6\x9c\xac\",1,2026-01-01T00:00:00.000Z,,\"{\"\"k\"\":[1,2],\"\"s\"\":"
-    "\"\"a,b\"\"}\"\r\n"
+    "\"\"a,b\"\"}\",,\r\n"
     "review-7-a1,review,terminated,/wt/review-7-a1,grove/review-7-a1,,,,,7,,,,\"\",1,"
-    "2026-01-01T00:00:01.000Z,2026-01-01T00:00:02.500Z,{}\r\n",
+    "2026-01-01T00:00:01.000Z,2026-01-01T00:00:02.500Z,{},,\r\n",
 
     "id,parent_instance,child_instance,relationship_type,created_at\r\n"
     "1,work-7-a1,review-7-a1,spawned_review,2026-01-01T00:00:01.000Z\r\n",

@@ -21,6 +21,7 @@
 #include "tools/core/instance.h"
 #include "tools/core/terminate.h"
 #include "tools/forge/forge.h"
+#include "tools/core/land.h"
 
 /* Appends one finding (strings copied); a NULL subject is skipped. 0, or -1 when memory ran out. */
 static int gc_note(gc_report *r, const char *kind, const char *subject, const char *action,
@@ -816,7 +817,8 @@ int gc_run(grove_ctx *ctx, const gc_opts *o, gc_report *out, grove_err *err)
         gc_note(out, "dead-agent", n, "terminated", "instances whose agent is gone");
     }
     /* 2. creations and removals a killed grove process left half-way */
-    if (gc_interrupted(ctx, dry, out, err) != 0)
+    if (gc_interrupted(ctx, dry, out, err) != 0 ||
+        (!dry && land_recover(ctx, NULL, NULL, err) != 0))
         goto done;
     /*
      * Worktrees before rows: a creation unlocks its worktree only after

@@ -12,12 +12,11 @@ typedef struct terminate_opts {
     int remove_worktree; /* also remove the worktree folder and the branch */
     int force;           /* remove even with uncommitted files or unpushed commits */
     /*
-     * `grove gc --merged` only: the branch head (40 hex) that gc found
-     * merged by content (its changes already in the base: a squash merge,
-     * a rebase, a merged pull request). Its commits that exist nowhere else
-     * are then no loss, so they do not refuse the removal, as long as the
-     * branch still points there. Uncommitted files still refuse it. NULL:
-     * no such exception.
+     * The branch head (40 hex) whose changes are already in the base by
+     * content: found merged by `grove gc --merged` (a squash merge, a
+     * rebase, a merged pull request), or just landed by land_instance. Its commits that exist
+     * nowhere else are then no loss, so they do not refuse the removal, as long as the branch still
+     * points there. Uncommitted files still refuse it. NULL: no such exception.
      */
     const char *merged_head;
 } terminate_opts;

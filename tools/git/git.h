@@ -655,4 +655,109 @@ int gitops_make_sample(const char *dir, grove_err *err);
 /* Commits every change in the worktree at `path` with `message` (demo and tests). */
 int gitops_commit_all(const char *path, const char *message, grove_err *err);
 
+/*
+ * Landing an instance (tools/git/land.c, land_instance). The new head of
+ * the target branch is computed in memory; then moved with a
+ * compare-and-swap under the repo lock, journalled (<common>/grove/landing/)
+ * so that a land killed half-way is finished by gitops_land_recover().
+ */
+typedef enum gitops_land_strategy {
+    GITOPS_LAND_SQUASH = 0,   /* one commit on the target head with the merged tree */
+    GITOPS_LAND_MERGE,        /* a merge commit: parents target head, instance head */
+    GITOPS_LAND_REBASE,       /* the instance's commits replayed onto the target head */
+    GITOPS_LAND_FAST_FORWARD, /* the instance head itself */
+} gitops_land_strategy;
+
+typedef struct gitops_land_spec {
+    const char *into;  /* the target branch ("main"), a local branch */
+    const char *head;  /* the instance's head commit (40 hex) */
+    const char *label; /* who is landed, for messages ("'work-a1'") */
+    gitops_land_strategy strategy;
+    const char *message; /* squash and merge commits' message */
+} gitops_land_spec;
+
+typedef struct gitops_land_result {
+    char old_into[41]; /* the target's head the result was computed on */
+    char new_into[41]; /* what it would become; "" when conflicting */
+    char **conflicts;  /* owned: paths the merge could not resolve, sorted */
+    size_t nconflicts;
+} gitops_land_result;
+
+/*
+ * Computes the land of s->head into s->into in memory: only objects (trees,
+ * commits) are written, no ref, index or file. A conflict is a success with
+ * out->conflicts set and new_into "". Refusals (nothing changed): the target
+ * branch does not exist (GROVE_ENOTFOUND), nothing to land (the head is in
+ * the target already, or its changes are), fast_forward when the target is
+ * not an ancestor of the head, rebase of a range holding a merge commit
+ * (GROVE_ECONFLICT). Rebase replays with the original authors and messages,
+ * drops commits that become empty and is a fast-forward when the target has
+ * not moved. *out is zeroed first; free it with gitops_land_result_free().
+ */
+int gitops_land_compute(gitops_repo *r, const gitops_land_spec *s, gitops_land_result *out,
+                        grove_err *err);
+void gitops_land_result_free(gitops_land_result *r);
+void gitops_land_paths_free(char **paths, size_t n);
+
+/*
+ * Paths that a merge of commits `a` and `b` (40 hex) could not resolve,
+ * computed in memory (git_merge_commits: their merge base, nothing
+ * written); *paths malloc'd, sorted (gitops_land_paths_free()), NULL when none.
+ */
+int gitops_land_merge_conflicts(gitops_repo *r, const char *a, const char *b, char ***paths,
+                                size_t *n, grove_err *err);
+
+/*
+ * The worktree that has local branch `branch` checked out: the main worktree
+ * (its HEAD) or a linked one (its HEAD file); *path malloc'd, NULL when none.
+ */
+int gitops_branch_checkout_path(gitops_repo *r, const char *branch, char **path, grove_err *err);
+
+/*
+ * 0 when the worktree at `path` (which has `into` checked out) is clean;
+ * else GROVE_ECONFLICT naming its uncommitted files (modified, staged, untracked).
+ */
+int gitops_land_check_checkout(const char *path, const char *into, grove_err *err);
+
+typedef struct gitops_land_move_spec {
+    const char *into;      /* the target branch */
+    const char *old_into;  /* where it must still point (40 hex) */
+    const char *new_into;  /* where it goes */
+    const char *checkout;  /* the worktree that has it checked out, or NULL */
+    const char *tag;       /* the instance landed, in the journal and the reflog */
+    gitops_stage_fn stage; /* "journal-written", "ref-moved", "checked-out"; may be NULL */
+    void *stage_arg;
+} gitops_land_move_spec;
+
+/*
+ * Under the repo lock: checks m->checkout is clean (refusing as
+ * gitops_land_check_checkout() does), writes the landing journal, moves
+ * refs/heads/<into> from old_into to new_into only if it still points at
+ * old_into (git_reference_create_matching), brings m->checkout's index and
+ * files to the new commit (only the paths that differ; a failure there is
+ * logged: the land stands), and removes the journal. When the branch no
+ * longer points at old_into: -1, GROVE_ECONFLICT, *raced = 1, nothing changed.
+ */
+int gitops_land_move(gitops_repo *r, const gitops_land_move_spec *m, int *raced, grove_err *err);
+
+/* A land journal that gitops_land_recover() finished. */
+typedef struct gitops_land_recovered {
+    char *into; /* owned: the target branch */
+    char *tag;  /* owned: the instance that was being landed */
+    char new_into[41];
+    int landed; /* 1: the ref had moved: the land happened */
+    char *note; /* owned: why its checkout was not updated, or NULL */
+} gitops_land_recovered;
+
+/*
+ * Finishes the lands a killed process left (of target `into`, or all when
+ * NULL), under the repo lock: ref still at the old commit: the journal is
+ * dropped; at the new commit: the checkout worktree is brought to it when
+ * its index still holds the old tree, then the journal is dropped. *out:
+ * malloc'd array of *n; free it with gitops_land_recovered_free().
+ */
+int gitops_land_recover(gitops_repo *r, const char *into, gitops_land_recovered **out, size_t *n,
+                        grove_err *err);
+void gitops_land_recovered_free(gitops_land_recovered *v, size_t n);
+
 #endif
