@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, realpathSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -61,7 +61,7 @@ test('the official SDK drives grove: list, spawn, checkpoint, read back', async 
     const names = tools.map((t) => t.name).sort();
     assert.deepEqual(names, [
       'create_pull_request', 'fork_instance', 'get_checkpoint', 'get_conflicts', 'get_diff',
-      'get_instance',
+      'get_instance', 'land_instance',
       'log_checkpoint', 'query_events', 'query_instances', 'send_feedback',
       'spawn_review_instance', 'spawn_work_instance', 'sync_instance', 'terminate_instance',
     ]);
@@ -490,6 +490,53 @@ test('sync_instance through the SDK: rebase onto the moved base, then a conflict
     assert.equal(refused.isError, true);
     assert.match(refused.content[0].text, /wip\.txt/);
     assert.match(refused.content[0].text, /commit or stash/);
+  } finally {
+    await client.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('land_instance through the SDK: dry run, squash into the checked-out main, then a conflict that changes nothing', async () => {
+  const { tmp, repo, git } = makeRepo();
+  const client = await connect(repo);
+  try {
+    const spawn = async () => (await client.callTool({ name: 'spawn_work_instance', arguments: { launch: false } })).structuredContent.instance;
+    const inst = await spawn();
+    const other = await spawn();
+    const commit = (wt, file, text) => execFileSync('bash', ['-c', `echo ${text} > ${file} && git add ${file} && git -c user.name=e -c user.email=e@e commit -qm ${text}`], { cwd: wt });
+    commit(inst.worktree_path, 'feature.txt', 'feature');
+    commit(other.worktree_path, 'feature.txt', 'rival');
+    const before = git('rev-parse', 'main').toString().trim();
+
+    const dry = await client.callTool({ name: 'land_instance', arguments: { instance_id: inst.id, dry_run: true } });
+    assert.equal(dry.isError, false, JSON.stringify(dry));
+    assert.equal(dry.structuredContent.landed, false);
+    assert.equal(dry.structuredContent.old_into_commit, before);
+    assert.equal(git('rev-parse', 'main').toString().trim(), before);
+
+    const landed = await client.callTool({ name: 'land_instance', arguments: { instance_id: inst.id, message: 'Add the feature' } });
+    assert.equal(landed.isError, false, JSON.stringify(landed));
+    const r = landed.structuredContent;
+    assert.deepEqual(JSON.parse(landed.content[0].text), r);
+    assert.equal(r.landed, true);
+    assert.equal(r.strategy, 'squash');
+    assert.equal(r.into, 'main');
+    assert.equal(r.old_into_commit, before);
+    assert.equal(git('rev-parse', 'main').toString().trim(), r.new_into_commit);
+    assert.equal(git('log', '-1', '--format=%s', 'main').toString().trim(), 'Add the feature');
+    assert.equal(git('rev-parse', 'main^').toString().trim(), before); // one commit, one parent
+    assert.equal(readFileSync(join(repo, 'feature.txt'), 'utf8'), 'feature\n'); // the checkout follows
+    assert.equal(git('status', '--porcelain').toString(), '');
+    assert.equal(r.instance.landed_commit, r.new_into_commit);
+    assert.deepEqual(r.now_conflicting.map((c) => [c.instance_id, c.conflicting_files]), [[other.id, ['feature.txt']]]);
+
+    // the rival adds the same file: not landed, nothing moves
+    const clash = await client.callTool({ name: 'land_instance', arguments: { instance_id: other.id } });
+    assert.equal(clash.isError, false, JSON.stringify(clash));
+    assert.equal(clash.structuredContent.landed, false);
+    assert.deepEqual(clash.structuredContent.conflicting_files, ['feature.txt']);
+    assert.equal(git('rev-parse', 'main').toString().trim(), r.new_into_commit);
+    assert.equal(git('status', '--porcelain').toString(), '');
   } finally {
     await client.close();
     rmSync(tmp, { recursive: true, force: true });
