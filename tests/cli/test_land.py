@@ -310,6 +310,24 @@ class Land(unittest.TestCase):
         text = self.s.error("terminate_instance", instance_id=b["id"], remove_worktree=True)
         self.assertIn("commit", text)
 
+    def test_terminate_after_a_squash_land_removes_without_force(self):
+        """Landed by squash, then terminated later: its own commits are unreachable from main
+        but their content is all there, so removing loses nothing; one commit more and it
+        would, so it is refused."""
+        a = self.spawn()
+        self.commit(a["worktree_path"], {"f.txt": "f\n"}, "f")
+        self.assertTrue(self.s.ok("land_instance", instance_id=a["id"])["landed"])
+        b = self.spawn()
+        self.commit(b["worktree_path"], {"h.txt": "h\n"}, "h")
+        self.assertTrue(self.s.ok("land_instance", instance_id=b["id"])["landed"])
+        self.commit(b["worktree_path"], {"h2.txt": "after the land\n"}, "after")
+        text = self.s.error("terminate_instance", instance_id=b["id"], remove_worktree=True)
+        self.assertIn("exist on no remote branch", text)
+        self.assertTrue(os.path.isfile(os.path.join(b["worktree_path"], "h2.txt")))
+        r = self.s.ok("terminate_instance", instance_id=a["id"], remove_worktree=True)
+        self.assertTrue(r["worktree_removed"])
+        self.assertFalse(os.path.exists(a["worktree_path"]))
+
     def test_now_conflicting(self):
         a = self.spawn()
         self.commit(a["worktree_path"], {"a.txt": "A\n2\n3\n"}, "a")

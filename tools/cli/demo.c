@@ -216,13 +216,93 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
+/* Writes `text` to <wt>/<file> and commits it as the agent would; prints what it did. */
+static void agent_commits(const char *wt, const char *file, const char *text, const char *message)
+{
+    char path[PATH_MAX + 64];
+    grove_err err = GROVE_ERR_INIT;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", wt, file);
+    if (!(f = fopen(path, "w"))) {
+        printf("  ! cannot write %s: %s\n", path, strerror(errno));
+        return;
+    }
+    fputs(text, f);
+    fclose(f);
+    if (gitops_commit_all(wt, message, &err) != 0)
+        printf("  ! %s\n", err.msg);
+    else
+        printf("\n(an agent committed \"%s\" in %s)\n", message, wt);
+}
+
+/*
+ * Act two: two agents change the same file in different places. grove sees
+ * the overlap before anyone merges, lands the first into main (the sample's
+ * checkout follows), brings main's new head into the second, and lands it
+ * too. 0 when every step did what it should.
+ */
+static int two_agents(client *c)
+{
+    char a[128] = "", b[128] = "", wa[PATH_MAX] = "", wb[PATH_MAX] = "";
+    json_t *r;
+    int ok = 1;
+
+    printf("\n(two agents now work on README.md at the same time)\n");
+    for (int k = 0; k < 2; k++) {
+        r = call_tool(
+            c, "spawn_work_instance",
+            json_pack("{s:i, s:s, s:b}", "issue", 2 + k, "prompt",
+                      k ? "Add a usage section to the README." : "Give the README a better title.",
+                      "launch", 0));
+        if (!r)
+            return -1;
+        snprintf(k ? b : a, sizeof(a), "%s",
+                 json_string_value(json_object_get(json_object_get(r, "instance"), "id")));
+        snprintf(
+            k ? wb : wa, sizeof(wa), "%s",
+            json_string_value(json_object_get(json_object_get(r, "instance"), "worktree_path")));
+        json_decref(r);
+    }
+    agent_commits(wa, "README.md",
+                  "# sample: greets you by name\n\nA project for the grove demo.\n",
+                  "README: a better title");
+    agent_commits(wb, "README.md",
+                  "# sample\n\nA project for the grove demo.\n\n## Usage\n\n    make && ./greet\n",
+                  "README: usage");
+    printf("\n(both changed README.md: get_conflicts sees it before anyone merges)");
+    r = call_tool(c, "get_conflicts", json_object());
+    ok &= r && json_array_size(json_object_get(r, "pairs")) == 1;
+    json_decref(r);
+    printf("\n(different lines, so no conflict: land the first into main, squashed)");
+    r = call_tool(c, "land_instance",
+                  json_pack("{s:s, s:s}", "instance_id", a, "message", "README: a better title"));
+    ok &= r && json_is_true(json_object_get(r, "landed"));
+    json_decref(r);
+    printf("\n(main moved on: bring it into the second instance)");
+    r = call_tool(c, "sync_instance", json_pack("{s:s}", "instance_id", b));
+    ok &= r && json_is_true(json_object_get(r, "synced"));
+    json_decref(r);
+    r = call_tool(c, "land_instance",
+                  json_pack("{s:s, s:s, s:b}", "instance_id", b, "message", "README: usage",
+                            "remove_worktree", 1));
+    ok &= r && json_is_true(json_object_get(r, "landed"));
+    json_decref(r);
+    printf("\n(the first instance's work is in main now: its worktree and branch can go)");
+    r = call_tool(c, "terminate_instance",
+                  json_pack("{s:s, s:b}", "instance_id", a, "remove_worktree", 1));
+    ok &= r && json_is_true(json_object_get(r, "worktree_removed"));
+    json_decref(r);
+    return ok ? 0 : -1;
+}
+
 static int tour(const char *dir, const char *repo)
 {
     client c = {0};
     json_t *r, *inst;
     char id[128] = "", review[128] = "", wt[PATH_MAX] = "";
     grove_err err = GROVE_ERR_INIT;
-    int status;
+    int status, failed = 0;
 
     printf("grove demo in %s\n\n", dir);
     if (gitops_make_sample(dir, &err) != 0) {
@@ -353,11 +433,15 @@ static int tour(const char *dir, const char *repo)
     json_decref(r);
     json_decref(call_tool(&c, "terminate_instance",
                           json_pack("{s:s, s:b}", "instance_id", id, "remove_worktree", 1)));
+    if (two_agents(&c) != 0) {
+        printf("  ! the two-agent part of the tour failed\n");
+        failed = 1;
+    }
     json_decref(call_tool(&c, "query_instances", json_object()));
 
     status = client_stop(&c);
     printf("\n'grove serve' exited with status %d\n", status);
-    return status == 0 ? 0 : 1;
+    return status == 0 && !failed ? 0 : 1;
 }
 
 /* What the database recorded, read directly. */

@@ -74,6 +74,22 @@ static int terminate_check_removal(grove_ctx *ctx, const grove_instance *inst,
                               "since it was found merged; run 'grove gc' again",
                               id, branch ? branch : "?");
         loss.unique_commits = 0;
+    } else if (!loss.dirty_files && loss.unique_commits && inst->landed_commit &&
+               inst->base_branch) {
+        gitops_merged m;
+        grove_err merr = GROVE_ERR_INIT;
+
+        /*
+         * Landed (squashed or rebased into its base by land_instance): its
+         * own commits are unreachable from the base, but when merging the
+         * branch into the base changes nothing, their content is all there,
+         * so they lose nothing. A commit added after the land is caught
+         * here: the merge would then change the base.
+         */
+        if (gitops_branch_merged(ctx->repo, branch, inst->base_branch, inst->base_commit, &m,
+                                 &merr) == 0 &&
+            m.how != GITOPS_MERGED_NO)
+            loss.unique_commits = 0;
     }
     if (!loss.dirty_files && !loss.unique_commits)
         return 0;
