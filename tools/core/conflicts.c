@@ -150,8 +150,9 @@ static int branch_gone(grove_ctx *ctx, char **names, size_t n, const char *branc
 {
     size_t plen = strlen(ctx->branch_prefix);
 
+    /* bsearch() of no names would pass NULL, which it must not get */
     return branch && strncmp(branch, ctx->branch_prefix, plen) == 0 &&
-           !bsearch(&branch, names, n, sizeof(*names), cmp_str);
+           (n == 0 || !bsearch(&branch, names, n, sizeof(*names), cmp_str));
 }
 
 int conflicts_check(grove_ctx *ctx, const char *instance_id, conflicts_report *out, grove_err *err)

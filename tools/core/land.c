@@ -215,12 +215,6 @@ static int land_check_review(grove_ctx *ctx, const grove_instance *inst, const c
                       head, inst->id, inst->id, inst->id);
 }
 
-int land_conflicts_with_head(grove_ctx *ctx, const char *target, const char *head, char ***files,
-                             size_t *n, grove_err *err)
-{
-    return gitops_land_merge_conflicts(ctx->repo, target, head, files, n, err);
-}
-
 /*
  * now_conflicting: the running instances other than `self` whose branch
  * heads conflict with `target`; each with a live agent is told (unless
@@ -230,10 +224,12 @@ static int land_now_conflicting(grove_ctx *ctx, const char *self, const char *in
                                 const char *target, int notify, land_result *out, grove_err *err)
 {
     grove_instance_list rows = {0};
+    gitops_conflicts *cs = NULL; /* owned: closed below */
     size_t i;
     int rc = -1;
 
-    if (instance_list_all(ctx, "running", &rows, err) != 0)
+    if (instance_list_all(ctx, "running", &rows, err) != 0 ||
+        gitops_conflicts_open(ctx->repo, &cs, err) != 0)
         goto done;
     for (i = 0; i < rows.n; i++) {
         const grove_instance *v = &rows.v[i];
@@ -245,9 +241,19 @@ static int land_now_conflicting(grove_ctx *ctx, const char *self, const char *in
         if (strcmp(v->id, self) == 0 || !v->branch_name ||
             gitops_branch_head(ctx->repo, v->branch_name, head, &gerr) != 0)
             continue;
-        if (land_conflicts_with_head(ctx, target, head, &files, &nfiles, &gerr) != 0) {
-            log_warn("land: cannot check '%s' for conflicts: %s", v->id, gerr.msg);
-            continue;
+        {
+            gitops_merge_check mc = {0};
+
+            /* get_conflicts' pairwise check, in memory: nothing on disk changes */
+            if (gitops_conflicts_check(cs, target, head, &mc, &gerr) != 0) {
+                log_warn("land: cannot check '%s' for conflicts: %s", v->id, gerr.msg);
+                continue;
+            }
+            files = mc.conflicting.v; /* moves into out->now below, or freed */
+            nfiles = mc.conflicting.n;
+            mc.conflicting.v = NULL;
+            mc.conflicting.n = 0;
+            gitops_merge_check_free(&mc);
         }
         if (!nfiles)
             continue;
@@ -288,6 +294,7 @@ static int land_now_conflicting(grove_ctx *ctx, const char *self, const char *in
     }
     rc = 0;
 done:
+    gitops_conflicts_close(cs);
     db_instance_list_free(&rows);
     return rc;
 }
@@ -401,8 +408,14 @@ int land_instance(grove_ctx *ctx, const char *id, const land_opts *o, land_resul
     /* A land into this target that a killed process left is finished first. */
     if (!o->dry_run && land_recover(ctx, out->into, NULL, err) != 0)
         goto done;
+    /*
+     * The checkout of the target must be clean. A real land checks it under
+     * the repository lock (gitops_land_move()): here, outside it, another
+     * land may be between its ref move and its checkout update, which looks
+     * like uncommitted changes for a moment. A dry run checks it here.
+     */
     if (gitops_branch_checkout_path(ctx->repo, out->into, &checkout, err) != 0 ||
-        (checkout && gitops_land_check_checkout(checkout, out->into, err) != 0))
+        (checkout && o->dry_run && gitops_land_check_checkout(checkout, out->into, err) != 0))
         goto done;
     spec.into = out->into;
     spec.head = head;

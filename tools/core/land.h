@@ -66,13 +66,4 @@ int land_instance(grove_ctx *ctx, const char *id, const land_opts *o, land_resul
  */
 int land_recover(grove_ctx *ctx, const char *into, size_t *finished, grove_err *err);
 
-/*
- * now_conflicting's check: the paths that merging commit `head` into
- * commit `target` could not resolve (in memory). A stand-in for the
- * shared pairwise check of get_conflicts (tools/git/conflicts.c), which it
- * can be swapped for. *files: free with gitops_land_paths_free().
- */
-int land_conflicts_with_head(grove_ctx *ctx, const char *target, const char *head, char ***files,
-                             size_t *n, grove_err *err);
-
 #endif

@@ -700,14 +700,6 @@ void gitops_land_result_free(gitops_land_result *r);
 void gitops_land_paths_free(char **paths, size_t n);
 
 /*
- * Paths that a merge of commits `a` and `b` (40 hex) could not resolve,
- * computed in memory (git_merge_commits: their merge base, nothing
- * written); *paths malloc'd, sorted (gitops_land_paths_free()), NULL when none.
- */
-int gitops_land_merge_conflicts(gitops_repo *r, const char *a, const char *b, char ***paths,
-                                size_t *n, grove_err *err);
-
-/*
  * The worktree that has local branch `branch` checked out: the main worktree
  * (its HEAD) or a linked one (its HEAD file); *path malloc'd, NULL when none.
  */

@@ -136,33 +136,6 @@ static int commit_lookup_hex(git_repository *repo, const char *hex, git_commit *
     return 0;
 }
 
-int gitops_land_merge_conflicts(gitops_repo *r, const char *a, const char *b, char ***paths,
-                                size_t *n, grove_err *err)
-{
-    git_merge_options mopts;
-    git_commit *ca = NULL, *cb = NULL;
-    git_index *idx = NULL; /* owned: the merge in memory */
-    int rc = -1;
-
-    *paths = NULL;
-    *n = 0;
-    git_merge_options_init(&mopts, GIT_MERGE_OPTIONS_VERSION);
-    if (commit_lookup_hex(r->repo, a, &ca, err) != 0 ||
-        commit_lookup_hex(r->repo, b, &cb, err) != 0)
-        goto done;
-    git_error_clear();
-    if (git_merge_commits(&idx, r->repo, ca, cb, &mopts) != 0) {
-        fail_git(err, GROVE_EGIT, "cannot merge %.12s and %.12s in memory", a, b);
-        goto done;
-    }
-    rc = git_index_has_conflicts(idx) ? conflicts_collect(idx, paths, n, err) : 0;
-done:
-    git_index_free(idx);
-    git_commit_free(ca);
-    git_commit_free(cb);
-    return rc;
-}
-
 /* Replays the commits of `head` not in `onto` onto it (rebase); see gitops_land_compute(). */
 static int land_rebase(gitops_repo *r, const gitops_land_spec *s, git_commit *onto_in,
                        git_commit *head, gitops_land_result *out, git_oid *new_id, grove_err *err)
