@@ -216,6 +216,29 @@ static void test_nomem_and_fail(void **state)
     assert_int_equal(grove_fail(NULL, GROVE_EIO, "no err"), -1);
 }
 
+/* grove_list_text(): the names that fit, whole, then how many were left out. */
+static void test_list_text(void **state)
+{
+    char names[10][8] = {"a.txt", "b.txt", "c.txt", "d", "e", "f", "g", "h", "i", "j"};
+    char *items[10], buf[64], tiny[12];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < 10; i++)
+        items[i] = names[i];
+    grove_list_text(items, 0, 8, buf, sizeof(buf));
+    assert_string_equal(buf, "");
+    grove_list_text(items, 3, 8, buf, sizeof(buf));
+    assert_string_equal(buf, "a.txt, b.txt, c.txt");
+    grove_list_text(items, 10, 8, buf, sizeof(buf));
+    assert_string_equal(buf, "a.txt, b.txt, c.txt, d, e, f, g, h (and 2 more)");
+    grove_list_text(items, 10, 2, buf, sizeof(buf));
+    assert_string_equal(buf, "a.txt, b.txt (and 8 more)");
+    /* no half names when the buffer is short */
+    grove_list_text(items, 3, 8, tiny, sizeof(tiny));
+    assert_string_equal(tiny, "a.txt");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_scrub),
         cmocka_unit_test(test_url_host),
         cmocka_unit_test(test_nomem_and_fail),
+        cmocka_unit_test(test_list_text),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -186,3 +186,26 @@ void grove_one_line(char *s)
     while (n > 0 && s[n - 1] == ' ')
         s[--n] = '\0';
 }
+
+void grove_list_text(char *const *items, size_t n, size_t most, char *buf, size_t size)
+{
+    size_t i, used = 0;
+
+    if (!size)
+        return;
+    buf[0] = '\0';
+    for (i = 0; i < n; i++) {
+        int k;
+
+        if (i == most) {
+            snprintf(buf + used, size - used, " (and %zu more)", n - most);
+            return;
+        }
+        k = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", items[i]);
+        if (k < 0 || (size_t)k >= size - used) {
+            buf[used] = '\0';
+            return;
+        }
+        used += (size_t)k;
+    }
+}

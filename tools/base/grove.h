@@ -96,6 +96,12 @@ void grove_utf8_sanitize(char *s);
 void grove_one_line(char *s);
 
 /*
+ * "a, b, c (and 5 more)": items[0..n), at most `most` of them, joined into
+ * buf (always NUL-terminated; what does not fit is left out whole).
+ */
+void grove_list_text(char *const *items, size_t n, size_t most, char *buf, size_t size);
+
+/*
  * Progress of a long operation (a tool call): the MCP front-end turns it
  * into notifications/progress. Lower layers take a `const grove_progress *`
  * that may be NULL (nobody listens).

@@ -171,26 +171,6 @@ done:
     return out;
 }
 
-/* "a, b, c (and 5 more)" from files[0..n) into buf. */
-static void list_files(char **files, size_t n, char *buf, size_t size)
-{
-    size_t i, used = 0;
-
-    buf[0] = '\0';
-    for (i = 0; i < n; i++) {
-        int k;
-
-        if (i == 8) {
-            snprintf(buf + used, size - used, " (and %zu more)", n - 8);
-            return;
-        }
-        k = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", files[i]);
-        if (k < 0 || (size_t)k >= size - used)
-            return;
-        used += (size_t)k;
-    }
-}
-
 /*
  * The review gate (CONTRACT §5): an agent server lands only a head that a
  * review instance of `inst` reviewed and then approved.
@@ -276,7 +256,7 @@ static int land_now_conflicting(grove_ctx *ctx, const char *self, const char *in
             feedback_result fr = {0};
             char *text;
 
-            list_files(files, nfiles, list, sizeof(list));
+            grove_list_text(files, nfiles, 8, list, sizeof(list));
             text = grove_asprintf("'%s' was landed into '%s' (now %.12s), and your branch now "
                                   "conflicts with it in: %s. Run sync_instance to bring your "
                                   "branch onto the new '%s' and resolve the conflicts.",
@@ -394,7 +374,7 @@ int land_instance(grove_ctx *ctx, const char *id, const land_opts *o, land_resul
         goto done;
     }
     if (st.ndirty > 0) {
-        list_files(st.dirty_files, st.ndirty, files, sizeof(files));
+        grove_list_text(st.dirty_files, st.ndirty, 8, files, sizeof(files));
         grove_fail(err, GROVE_ECONFLICT,
                    "cannot land '%s': its worktree has uncommitted changes: %s; commit them "
                    "(or remove them) first: only commits are landed",

@@ -42,26 +42,6 @@ static void on_push(void *arg, unsigned current, unsigned total, size_t bytes)
     grove_progress_step(ps->p, 2.0 + 0.9 * (double)current / (double)total, PR_STEPS, msg);
 }
 
-/* "a.txt, b.txt, ... (and 12 more)" from the dirty_files array, into buf. */
-static void list_files(const gitops_state *st, char *buf, size_t size)
-{
-    size_t i, used = 0;
-
-    buf[0] = '\0';
-    for (i = 0; i < st->ndirty; i++) {
-        int n;
-
-        if (i == 8) {
-            snprintf(buf + used, size - used, " (and %zu more)", st->ndirty - 8);
-            return;
-        }
-        n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", st->dirty_files[i]);
-        if (n < 0 || (size_t)n >= size - used)
-            return;
-        used += (size_t)n;
-    }
-}
-
 void pull_request_result_free(pr_result *r)
 {
     free(r->url);
@@ -123,7 +103,7 @@ static int preflight(grove_ctx *ctx, const char *id, const pr_opts *o, const gro
         gitops_branch_head(ctx->repo, branch, head, err) != 0)
         goto done;
     if (state.ndirty > 0 && !o->allow_dirty) {
-        list_files(&state, files, sizeof(files));
+        grove_list_text(state.dirty_files, state.ndirty, 8, files, sizeof(files));
         grove_fail(err, GROVE_ECONFLICT,
                    "the worktree of '%s' has uncommitted changes: %s; commit what belongs in the "
                    "pull request, or pass allow_dirty: true to push only what is committed",

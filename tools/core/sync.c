@@ -31,26 +31,6 @@ static void on_stage(void *arg, const char *stage)
     instance_kill_point(point);
 }
 
-/* "a.txt, b.txt, ... (and 12 more)" from st's dirty files, into buf. */
-static void dirty_text(const gitops_state *st, char *buf, size_t size)
-{
-    size_t i, used = 0;
-
-    buf[0] = '\0';
-    for (i = 0; i < st->ndirty; i++) {
-        int n;
-
-        if (i == 8) {
-            snprintf(buf + used, size - used, " (and %zu more)", st->ndirty - 8);
-            return;
-        }
-        n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", st->dirty_files[i]);
-        if (n < 0 || (size_t)n >= size - used)
-            return;
-        used += (size_t)n;
-    }
-}
-
 void sync_result_free(sync_result *r)
 {
     size_t i;
@@ -124,7 +104,7 @@ int sync_instance(grove_ctx *ctx, const char *id, const char *strategy, sync_res
     if (gitops_worktree_state(path, NULL, &state, err) != 0)
         goto done;
     if (state.ndirty > 0) {
-        dirty_text(&state, files, sizeof(files));
+        grove_list_text(state.dirty_files, state.ndirty, 8, files, sizeof(files));
         grove_fail(err, GROVE_ECONFLICT,
                    "the worktree of '%s' has uncommitted changes: %s; commit or stash them, then "
                    "sync again (nothing was changed)",

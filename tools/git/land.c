@@ -417,7 +417,6 @@ int gitops_land_check_checkout(const char *path, const char *into, grove_err *er
 {
     gitops_state st = {0};
     char files[1024];
-    size_t i, used = 0;
     int rc = -1;
 
     if (gitops_worktree_state(path, NULL, &st, err) != 0)
@@ -426,17 +425,7 @@ int gitops_land_check_checkout(const char *path, const char *into, grove_err *er
         rc = 0;
         goto done;
     }
-    files[0] = '\0';
-    for (i = 0; i < st.ndirty && i < 8; i++) {
-        int n =
-            snprintf(files + used, sizeof(files) - used, "%s%s", i ? ", " : "", st.dirty_files[i]);
-
-        if (n < 0 || (size_t)n >= sizeof(files) - used)
-            break;
-        used += (size_t)n;
-    }
-    if (st.ndirty > 8 && used < sizeof(files))
-        snprintf(files + used, sizeof(files) - used, " (and %zu more)", st.ndirty - 8);
+    grove_list_text(st.dirty_files, st.ndirty, 8, files, sizeof(files));
     grove_fail(err, GROVE_ECONFLICT,
                "cannot land into '%s': it is checked out in '%s', which has uncommitted changes: "
                "%s; commit or stash them there (landing updates that checkout's files), then "

@@ -527,26 +527,6 @@ static int content_is(git_repository *wt, const char *root, const char *rel, con
     return (a && git_oid_equal(&id, a)) || (b && git_oid_equal(&id, b));
 }
 
-/* "a, b, c (and 4 more)" of the list into buf. */
-static void list_text(const str_list *l, char *buf, size_t size)
-{
-    size_t i, used = 0;
-
-    buf[0] = '\0';
-    for (i = 0; i < l->n; i++) {
-        int n;
-
-        if (i == 8) {
-            snprintf(buf + used, size - used, " (and %zu more)", l->n - 8);
-            return;
-        }
-        n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", l->items[i]);
-        if (n < 0 || (size_t)n >= size - used)
-            return;
-        used += (size_t)n;
-    }
-}
-
 /*
  * The branch moved to `new` but the files of `wt` may still be (partly)
  * the old tree's: checks that every path that differs from `new` is one the
@@ -599,7 +579,7 @@ static int finish_checkout(git_repository *wt, const char *root, const git_oid *
         char files[1024];
 
         list_sort_unique(&bad);
-        list_text(&bad, files, sizeof(files));
+        grove_list_text(bad.items, bad.n, 8, files, sizeof(files));
         grove_fail(err, GROVE_ECONFLICT,
                    "a sync of '%s' was interrupted after its branch moved, and these files have "
                    "changed since: %s; grove leaves them alone: commit them (or restore them with "
@@ -735,7 +715,7 @@ static int apply_locked(gitops_repo *r, const gitops_sync_opts *o, const git_oid
     if (dirty.n > 0) {
         char files[1024];
 
-        list_text(&dirty, files, sizeof(files));
+        grove_list_text(dirty.items, dirty.n, 8, files, sizeof(files));
         grove_fail(err, GROVE_ECONFLICT,
                    "the worktree '%s' changed during the sync (%s): nothing was changed; commit "
                    "or stash, then sync again",
