@@ -31,7 +31,7 @@ import tempfile
 import time
 
 SECTIONS = ["cold_start", "calls", "queries", "worktree", "agents", "memory", "reconcile", "diff",
-            "conflicts"]
+            "conflicts", "land"]
 
 SIZES = {
     "full": dict(
@@ -44,6 +44,7 @@ SIZES = {
         rec_instances=10000, rec_running=400, rec_runs=5, rec_starts=10,
         diff_files=5000, diff_runs=7,
         cf_files=5000, cf_instances=10, cf_commits=20, cf_runs=5, cf_calls=50,
+        land_files=5000, land_runs=7,
     ),
     "quick": dict(
         start_runs=2, start_grove=3, start_sdk=1,
@@ -55,6 +56,7 @@ SIZES = {
         rec_instances=200, rec_running=20, rec_starts=2, rec_runs=2,
         diff_files=60, diff_runs=2,
         cf_files=60, cf_instances=3, cf_commits=3, cf_runs=2, cf_calls=3,
+        land_files=60, land_runs=2,
     ),
 }
 
@@ -678,6 +680,66 @@ def bench_diff(env, S):
     return out
 
 
+# ---- land ------------------------------------------------------------------------------
+
+
+def bench_land(env, S):
+    """land_instance (squash, into the checked-out main) against `git merge --squash` + `git
+    commit` in the same checkout, on a repository of land_files files. Each run makes two
+    instances with the same amount of work (2% of the files edited, in two commits, on
+    disjoint files): git squashes one into main, grove lands the other; both update the main
+    checkout and make one commit. The order alternates from run to run."""
+    repo = os.path.join(env.work, "land-repo")
+    info = make_repo(env, repo, S["land_files"], seed=20260503)
+    env.run([env.args.grove, "init"], cwd=repo)
+    tracked = sorted(env.git(repo, "ls-files").stdout.decode().split("\n")[:-1])
+    rng = random.Random(7)
+    per = max(1, len(tracked) // 50)
+    pool = rng.sample(tracked, min(len(tracked), 2 * per * S["land_runs"]))
+    times = {"grove": [], "git": []}
+
+    def work(wt, files, tag):
+        half = len(files) // 2
+        for part, chunk in (("one", files[:half]), ("two", files[half:])):
+            if not chunk:
+                continue
+            for rel in chunk:
+                with open(os.path.join(wt, rel), "a") as f:
+                    f.write("/* %s */\n" % tag)
+            env.git(wt, "commit", "-qam", "%s %s" % (tag, part))
+
+    for r in range(S["land_runs"]):
+        made = env.grove_session(repo, [("spawn_work_instance", {"launch": False}),
+                                        ("spawn_work_instance", {"launch": False})])
+        a, b = made[0]["instance"], made[1]["instance"]
+        files = pool[2 * per * r:2 * per * (r + 1)]
+        work(a["worktree_path"], files[:per], "a%d" % r)
+        work(b["worktree_path"], files[per:], "b%d" % r)
+        req = os.path.join(env.work, "land-%d.jsonl" % r)
+        # call 1 warms the server up (opens repository and database); call 2 is timed
+        write_requests(req, [tool_req("query_instances", {"limit": 1}),
+                             tool_req("land_instance", {"instance_id": b["id"],
+                                                        "message": "land b%d" % r})])
+        env.settle()
+        for who in (("git", "grove") if r % 2 == 0 else ("grove", "git")):
+            if who == "git":
+                times["git"].append(timed(
+                    env, "git merge -q --squash %s && git commit -qm 'squash a%d'"
+                    % (a["branch_name"], r), cwd=repo, shell=True))
+            else:
+                res = env.client(["calls", "-e", env.errfile("land"), req, "2", "--",
+                                  env.args.grove, "serve"], cwd=repo)
+                if res["errors"]:
+                    raise RuntimeError("land_instance failed: " + res["first_error"])
+                times["grove"].append(res["lat_ms"][1])
+        if env.git(repo, "status", "--porcelain").stdout.strip():
+            raise RuntimeError("the main checkout is not clean after the lands")
+    return {"repository": info, "files_per_land": per, "commits_per_land": 2 if per > 1 else 1,
+            "grove_ms": figure(times["grove"], "ms"), "git_ms": figure(times["git"], "ms"),
+            "grove_over_git": figure([g / t for g, t in zip(times["grove"], times["git"])],
+                                     "×")}
+
+
 # ---- 5. many agents ------------------------------------------------------------------
 
 
@@ -1040,6 +1102,11 @@ def goals(res):
         add("startup reconciliation", "`initialize` with %s instances ≤ 1.1× an empty database"
             % f"{rc['rows'].get('running', 0) + rc['rows'].get('terminated', 0):,}",
             "%.2f×" % r, r <= 1.1)
+    ld = res.get("land")
+    if ld:
+        v = ld["grove_over_git"]["median"]
+        add("land_instance", "squash no slower than `git merge --squash` + `git commit`",
+            "%.2f×" % v, v <= 1.0)
     cf = res.get("conflicts")
     if cf:
         v = cf["ms"]["get_conflicts_all_pairs"]["p50_ms"]["median"]
@@ -1119,6 +1186,13 @@ def table(res, g):
                         " %s |" % (what, d["repository"]["files"], sum(d["changed"].values()),
                                    fmt(d[mode]["grove_ms"]), fmt(d[mode]["git_ms"]),
                                    fmt(d[mode]["grove_over_git"])))
+    ld = res.get("land")
+    if ld:
+        rows.append("| `land_instance` squash into the checked-out main, %s files, %d edited in %d "
+                    "commits | %s | `git merge --squash` + `git commit`: %s | %s |" % (
+                        f"{ld['repository']['files']:,}", ld["files_per_land"],
+                        ld["commits_per_land"],
+                        fmt(ld["grove_ms"]), fmt(ld["git_ms"]), fmt(ld["grove_over_git"])))
     cf = res.get("conflicts")
     if cf:
         ms = cf["ms"]
