@@ -314,6 +314,16 @@ def sync_windows(repo):
                 branch, now, old)
         notes = gc(repo)
         repo.check_consistent()
+        # gc finishes what the kill left, as the next sync would: no journal, a clean worktree
+        S.check(not os.path.exists(sync_journal(repo, inst["id"])),
+                "killed at %s: gc left the sync journal", point)
+        S.check(repo.git("status", "--porcelain", cwd=wt).strip() == "",
+                "killed at %s: the worktree is not clean after gc: %s", point,
+                repo.git("status", "--porcelain", cwd=wt))
+        if point == "sync_instance:ref-moved":
+            S.check(any(n["kind"] == "sync-interrupted" and n["action"] == "finished"
+                        for n in notes), "killed at %s: gc did not finish the sync: %s", point,
+                    notes)
         srv = repo.server("s-again%d" % k)
         try:
             srv.initialize()

@@ -711,6 +711,34 @@ static gc_instance *gc_instance_add(gc_report *r)
     return &r->inst[r->ninst++];
 }
 
+/*
+ * 2b: a sync_instance killed between its branch move and its checkout
+ * update left a journal (<common dir>/grove/syncing/<id>); finish it, as the
+ * next sync of that instance would. One that cannot be finished without
+ * touching somebody's edits is reported, and left alone.
+ */
+static void gc_syncs(grove_ctx *ctx, const grove_instance_list *rows, gc_report *out)
+{
+    size_t i;
+
+    for (i = 0; i < rows->n; i++) {
+        const grove_instance *v = &rows->v[i];
+        grove_err err = GROVE_ERR_INIT;
+        struct stat sb;
+        int finished = 0;
+
+        if (strcmp(v->status, "running") != 0 || !v->worktree_path ||
+            stat(v->worktree_path, &sb) != 0)
+            continue;
+        if (gitops_sync_recover(ctx->repo, v->id, v->worktree_path, &finished, &err) != 0)
+            gc_note(out, "sync-interrupted", v->id, "kept", err.msg);
+        else if (finished)
+            gc_note(out, "sync-interrupted", v->id, "finished",
+                    "a sync_instance that was killed half-way: its worktree now matches its "
+                    "branch");
+    }
+}
+
 /* Step 7 (see gc_run()). */
 static int gc_instances(grove_ctx *ctx, const gc_opts *o, const grove_instance_list *rows,
                         gc_report *out, grove_err *err)
@@ -828,6 +856,8 @@ int gc_run(grove_ctx *ctx, const gc_opts *o, gc_report *out, grove_err *err)
     if (gitops_worktree_list(ctx->repo, &wts, &nwts, err) != 0 ||
         instance_list_all(ctx, NULL, &rows, err) != 0)
         goto done;
+    if (!dry)
+        gc_syncs(ctx, &rows, out);                              /* 2b */
     gc_stale_entries(ctx, dry, wts, nwts, out);                 /* 3 */
     gc_orphan_folders(ctx, dry, &rows, wts, nwts, out);         /* 4 */
     if (gc_branches(ctx, dry, &rows, wts, nwts, out, err) != 0) /* 5 */

@@ -218,7 +218,8 @@ static int land_now_conflicting(grove_ctx *ctx, const char *self, const char *in
         grove_err gerr = GROVE_ERR_INIT;
         land_conflict *grown;
 
-        if (strcmp(v->id, self) == 0 || !v->branch_name ||
+        /* an instance whose work landed already has nothing to sync */
+        if (strcmp(v->id, self) == 0 || !v->branch_name || v->landed_commit ||
             gitops_branch_head(ctx->repo, v->branch_name, head, &gerr) != 0)
             continue;
         {
