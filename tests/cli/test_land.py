@@ -342,6 +342,40 @@ class Land(unittest.TestCase):
         self.assertEqual(r["now_conflicting"], [{"instance_id": b["id"],
                                                  "conflicting_files": ["a.txt"]}])
 
+    def test_conflicting_agents_are_told_to_sync_even_unrelated_ones(self):
+        """After a land, each running instance whose branch now conflicts and whose agent is
+        alive gets grove's needs_work notice, whoever landed: an agent's server landing its
+        own work notifies an unrelated instance too (grove's notice, not the agent's words,
+        so the caller rights of feedback do not hold it back); land.notify_conflicts false
+        sends nothing."""
+        sock = "grove-land-test-%d" % os.getpid()
+        env = dict(self.env, GROVE_TMUX_SOCKET=sock,
+                   GROVE_AGENT_COMMAND='["sh", "-c", "cat > .agent-input"]')
+        self.addCleanup(subprocess.run, ["tmux", "-L", sock, "kill-server"], capture_output=True)
+        op = G.Server(GROVE, self.repo, env)
+        op.initialize()
+        self.addCleanup(op.close)
+        x = op.ok("spawn_work_instance", launch=False)["instance"]
+        u = op.ok("spawn_work_instance")["instance"]  # unrelated to x, with a live agent
+        self.assertTrue(u["session_name"])
+        self.commit(x["worktree_path"], {"a.txt": "X\n2\n3\n"}, "x")
+        self.commit(u["worktree_path"], {"a.txt": "U\n2\n3\n"}, "u")
+        self.s.ok("log_checkpoint", instance_id=x["id"], phase="p")  # opens the database
+        G.sql(self.db, "INSERT INTO grove_user_config (key, value) VALUES"
+              " ('land.require_review', 'false')", readonly=False)
+        agent = G.Server(GROVE, self.repo, dict(env, GROVE_INSTANCE_ID=x["id"]))
+        agent.initialize()
+        self.addCleanup(agent.close)
+        r = agent.ok("land_instance", instance_id=x["id"])
+        self.assertTrue(r["landed"])
+        self.assertEqual(r["now_conflicting"], [{"instance_id": u["id"],
+                                                 "conflicting_files": ["a.txt"]}])
+        rows = G.sql(self.db, "SELECT feedback_type, feedback FROM grove_feedback WHERE"
+                              " to_instance = ?", u["id"])
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual(rows[0][0], "needs_work")
+        self.assertIn("sync_instance", rows[0][1])
+
 
 def main():
     global GROVE

@@ -15,6 +15,12 @@ typedef struct feedback_opts {
     const char *type;     /* needs_work | suggestions | clarification | approved */
     const char *priority; /* low | medium | high; NULL: medium */
     const char *text;
+    /*
+     * 1: a notice grove itself sends because of what the caller did (after
+     * a land: "your branch now conflicts, sync"), not the caller's words:
+     * the caller rights of feedback (CONTRACT §5) do not apply to it.
+     */
+    int grove_notice;
 } feedback_opts;
 
 typedef struct feedback_result {

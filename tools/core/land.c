@@ -266,6 +266,7 @@ static int land_now_conflicting(grove_ctx *ctx, const char *self, const char *in
             fo.type = "needs_work";
             fo.priority = "high";
             fo.text = text;
+            fo.grove_notice = 1; /* grove's notice of the land, to anyone it concerns */
             if (!text || feedback_send(ctx, &fo, &fr, &gerr) != 0)
                 log_warn("land: could not tell '%s' about its conflicts: %s", v->id,
                          text ? gerr.msg : "out of memory");
