@@ -1275,6 +1275,10 @@ typedef struct write_args {
     const char *must_exist; /* when set: this instance id must exist first */
 } write_args;
 
+/* The running instances' branches, oldest first (index grove_instances_status_created). */
+static const char SQL_RUNNING_BRANCHES[] =
+    "SELECT id, branch_name, base_branch FROM grove_instances WHERE status = 'running'"
+    " ORDER BY created_at, id";
 static const char SQL_PORT_BLOCKS[] =
     "SELECT p.instance_id, i.status, p.first_port, p.port_count FROM grove_port_blocks p"
     " LEFT JOIN grove_instances i ON i.id = p.instance_id ORDER BY p.first_port, p.id";
@@ -1702,4 +1706,44 @@ int db_review_approved(grove_db *db, const char *id, const char *head, int *appr
 done:
     db_stmt_release(db, st);
     return ret == 0 ? 0 : -1;
+}
+
+int db_running_branches(grove_db *db, grove_instance_list *out, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int rc, ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (db_stmt(db, SQL_RUNNING_BRANCHES, &st, err) != 0)
+        goto done;
+    for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        grove_instance *v;
+        int oom = 0;
+
+        if (grow((void **)&out->v, &cap, out->n, sizeof(*out->v)) != 0) {
+            grove_nomem(err);
+            goto done;
+        }
+        v = &out->v[out->n++];
+        memset(v, 0, sizeof(*v));
+        v->id = col_strdup(st, 0, &oom);
+        v->branch_name = col_strdup(st, 1, &oom);
+        v->base_branch = col_strdup(st, 2, &oom);
+        v->status = strdup("running");
+        if (oom || !v->status) {
+            grove_nomem(err);
+            goto done;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(db, rc, "cannot read the running instances", err);
+        goto done;
+    }
+    ret = 0;
+done:
+    db_stmt_release(db, st);
+    if (ret != 0)
+        db_instance_list_free(out);
+    return ret;
 }

@@ -270,6 +270,14 @@ typedef struct grove_port_block_list {
 
 void db_port_block_list_free(grove_port_block_list *list);
 
+/*
+ * The running instances, oldest first, with only id, status, branch_name and
+ * base_branch read (every other field NULL or 0): what comparing their
+ * branches needs, without reading whole rows. *out zeroed first; the caller
+ * frees it with db_instance_list_free().
+ */
+int db_running_branches(grove_db *db, grove_instance_list *out, grove_err *err);
+
 /* Every port block, lowest first, into *out (zeroed first; free with db_port_block_list_free()). */
 int db_port_blocks(grove_db *db, grove_port_block_list *out, grove_err *err);
 

@@ -178,7 +178,7 @@ int conflicts_check(grove_ctx *ctx, const char *instance_id, conflicts_report *o
             goto done;
         }
     }
-    if (instance_list_all(ctx, "running", &out->running, err) != 0)
+    if (db_running_branches(ctx->db, &out->running, err) != 0)
         goto done;
     for (i = 0; instance_id && i < out->running.n; i++)
         if (strcmp(out->running.v[i].id, instance_id) == 0)
