@@ -97,8 +97,9 @@ test('the official SDK drives grove: list, spawn, checkpoint, read back', async 
     assert.ok(steps.length >= 3, `progress: ${steps}`);
     for (let i = 1; i < steps.length; i++) assert.ok(steps[i] > steps[i - 1], `progress: ${steps}`);
     assert.equal(steps[steps.length - 1], 6, `progress: ${steps}`); // spawn's last step: done
-    // what the SDK did hand over is a prefix of what was sent
-    assert.ok(progress.length >= 1, `onprogress: ${progress}`);
+    // What the SDK did hand over is a prefix of what was sent. How much of it depends on
+    // timing (see connect()): when the notifications arrive in the same read as the response,
+    // the SDK hands over none, so the count is not asserted.
     assert.deepEqual(progress, steps.slice(0, progress.length));
     const listed = git('worktree', 'list', '--porcelain').toString();
     assert.match(listed, new RegExp(`worktree ${inst.worktree_path}\n`));
