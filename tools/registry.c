@@ -210,6 +210,11 @@ static const char instructions[] =
     "- log_checkpoint after each phase of your work and get_checkpoint when you resume: they "
     "survive restarts.\n"
     "- get_instance / query_instances / query_events show what every instance is doing.\n"
+    "- get_diff shows what an instance changed against its base's current head; "
+    "get_conflicts shows which instances are about to collide, before anyone merges.\n"
+    "- sync_instance brings the base's new commits into your branch; land_instance puts "
+    "finished work into the base branch (an agent may land only a head its reviewer "
+    "approved with send_feedback type approved).\n"
     "- send_feedback reaches another instance's agent; create_pull_request pushes your branch "
     "and opens a PR; terminate_instance ends an instance (and removes its worktree only when "
     "that loses no work).";
