@@ -814,34 +814,48 @@ void forge_issue_free(forge_issue *issue)
     memset(issue, 0, sizeof(*issue));
 }
 
-static int get_issue(const forge_opts *o, long long number, forge_issue *out, grove_err *err)
+/*
+ * GET /repos/{owner/repo}/{kind}/{number} (kind "issues" or "pulls"), into
+ * *a (answer_clear() it, also after a failure): a 200 with a JSON object,
+ * else -1 with GitHub's own message. `what` names it in messages.
+ */
+static int get_numbered(const forge_opts *o, const char *kind, const char *what, long long number,
+                        http_answer *a, grove_err *err)
 {
-    char *path = NULL;
-    http_answer a = {0};
+    char *path; /* owned: freed below */
     int rc = -1;
 
     if (check_opts(o, err) != 0)
         return -1;
     if (number <= 0)
-        return grove_fail(err, GROVE_EINVAL, "invalid issue number %lld", number);
-    path = grove_asprintf("/repos/%s/issues/%lld", o->owner_repo, number);
-    if (!path)
+        return grove_fail(err, GROVE_EINVAL, "invalid %s number %lld", what, number);
+    if (!(path = grove_asprintf("/repos/%s/%s/%lld", o->owner_repo, kind, number)))
         return grove_nomem(err);
-    if (http_request(o, path, NULL, &a, err) != 0)
+    if (http_request(o, path, NULL, a, err) != 0)
         goto done;
-    if (a.status != 200) {
-        fail_answer(&a, err);
+    if (a->status != 200) {
+        fail_answer(a, err);
         goto done;
     }
-    if (!json_is_object(a.json)) {
-        grove_fail(err, GROVE_EIO, "GitHub answered 200 for issue #%lld without a JSON object",
+    if (!json_is_object(a->json)) {
+        grove_fail(err, GROVE_EIO, "GitHub answered 200 for %s #%lld without a JSON object", what,
                    number);
         goto done;
     }
-    rc = issue_from_json(a.json, out, err);
+    rc = 0;
 done:
-    answer_clear(&a);
     free(path);
+    return rc;
+}
+
+static int get_issue(const forge_opts *o, long long number, forge_issue *out, grove_err *err)
+{
+    http_answer a = {0};
+    int rc = -1;
+
+    if (get_numbered(o, "issues", "issue", number, &a, err) == 0)
+        rc = issue_from_json(a.json, out, err);
+    answer_clear(&a);
     return rc;
 }
 
@@ -861,23 +875,11 @@ int forge_get_issue(const forge_opts *o, long long number, forge_issue *out, gro
 static int get_pull(const forge_opts *o, long long number, forge_pull *out, grove_err *err)
 {
     const json_t *merged, *head_sha;
-    char *path = NULL; /* owned */
     http_answer a = {0};
     int rc = -1;
 
-    if (check_opts(o, err) != 0)
-        return -1;
-    if (number <= 0)
-        return grove_fail(err, GROVE_EINVAL, "invalid pull request number %lld", number);
-    path = grove_asprintf("/repos/%s/pulls/%lld", o->owner_repo, number);
-    if (!path)
-        return grove_nomem(err);
-    if (http_request(o, path, NULL, &a, err) != 0)
+    if (get_numbered(o, "pulls", "pull request", number, &a, err) != 0)
         goto done;
-    if (a.status != 200) {
-        fail_answer(&a, err);
-        goto done;
-    }
     merged = json_object_get(a.json, "merged");
     head_sha = json_object_get(json_object_get(a.json, "head"), "sha");
     if (!json_is_boolean(merged)) {
@@ -893,7 +895,6 @@ static int get_pull(const forge_opts *o, long long number, forge_pull *out, grov
     rc = 0;
 done:
     answer_clear(&a);
-    free(path);
     return rc;
 }
 
