@@ -35,10 +35,11 @@ typedef struct stmt_slot {
 } stmt_slot;
 
 struct grove_db {
-    sqlite3 *sq;     /* owned */
-    char *path;      /* owned copy of the path given to db_open() */
-    int in_txn;      /* inside db_txn()'s BEGIN IMMEDIATE ... COMMIT */
-    int sync_normal; /* synchronous = NORMAL (db_txn_relaxed() could not switch back yet) */
+    sqlite3 *sq;      /* owned */
+    char *path;       /* owned copy of the path given to db_open() */
+    int in_txn;       /* inside db_txn()'s BEGIN IMMEDIATE ... COMMIT */
+    int sync_normal;  /* synchronous = NORMAL (db_txn_relaxed() could not switch back yet) */
+    double budget_ms; /* how long db_txn() keeps retrying a locked database */
     size_t nslots;
     stmt_slot slots[DB_STMT_CACHE];
 };
@@ -372,6 +373,7 @@ int db_open(grove_db **out, const char *path, db_check_fn check, grove_err *err)
     }
     sqlite3_extended_result_codes(db->sq, 1);
     sqlite3_busy_timeout(db->sq, DB_BUSY_TIMEOUT_MS);
+    db->budget_ms = DB_TXN_BUDGET_MS;
 
     /* Nothing up to the check writes, so a refused file stays untouched. */
     if (probe(db, err) != 0)
@@ -395,6 +397,12 @@ int db_open(grove_db **out, const char *path, db_check_fn check, grove_err *err)
 fail:
     db_close(db);
     return -1;
+}
+
+void db_set_budget(grove_db *db, double ms)
+{
+    db->budget_ms = ms;
+    sqlite3_busy_timeout(db->sq, ms < DB_BUSY_TIMEOUT_MS ? (int)ms : DB_BUSY_TIMEOUT_MS);
 }
 
 void db_close(grove_db *db)
@@ -490,7 +498,7 @@ static int txn_run(grove_db *db, db_txn_fn fn, void *arg, grove_err *err)
         } else if (db_fail(db, rc, "cannot begin a transaction", err) != DB_RETRY) {
             return -1;
         }
-        if (grove_now_ms() - start >= DB_TXN_BUDGET_MS)
+        if (grove_now_ms() - start >= db->budget_ms)
             return grove_fail(err, GROVE_EDB,
                               "database '%s' stayed locked by another process for %.0f s "
                               "(%d attempts); try again later",

@@ -60,6 +60,13 @@ int db_txn(grove_db *db, db_txn_fn fn, void *arg, grove_err *err);
  */
 int db_txn_relaxed(grove_db *db, db_txn_fn fn, void *arg, grove_err *err);
 
+/*
+ * How long db_txn() keeps retrying while another process holds the
+ * database locked (default about 30 s), and SQLite's own wait per attempt
+ * at most that: for callers that must never hold anyone up (grove hook).
+ */
+void db_set_budget(grove_db *db, double ms);
+
 /* Sets the connection's page cache to `kib` KiB (PRAGMA cache_size). */
 int db_set_cache_kib(grove_db *db, int kib, grove_err *err);
 

@@ -34,7 +34,8 @@
     "  AND i.status = 'running'),"                                                                 \
     " (SELECT p.port_count FROM grove_port_blocks p WHERE p.instance_id = i.id"                    \
     "  AND i.status = 'running'),"                                                                 \
-    " i.landed_commit, i.landed_at"                                                                \
+    " i.landed_commit, i.landed_at, i.agent_profile, i.agent_state, i.agent_state_since,"          \
+    " i.agent_session_id"                                                                          \
     " FROM grove_instances i "
 
 static const char SQL_INSTANCE_GET[] = SQL_INSTANCE_SELECT "WHERE i.id = ?1";
@@ -61,7 +62,8 @@ static const char SQL_INSTANCE_DELETE[] = "DELETE FROM grove_instances WHERE id 
     " AND (?1 IS NULL OR i.type = ?1)"                                                             \
     " AND (?3 IS NULL OR " SQL_PARENT_OF_I " = ?3)"                                                \
     " AND (?4 IS NULL OR i.issue_number = ?4)"                                                     \
-    " AND (?5 IS NULL OR i.beads_id = ?5)"
+    " AND (?5 IS NULL OR i.beads_id = ?5)"                                                         \
+    " AND (?9 IS NULL OR i.agent_state = ?9)"
 #define SQL_LIST_AFTER " AND (i.created_at, i.id) > (?6, ?7)"
 #define SQL_LIST_ORDER " ORDER BY i.created_at, i.id LIMIT ?8"
 static const char SQL_LIST_FIRST[] =
@@ -187,6 +189,8 @@ static int one_of(const char *s, const char *const *set)
 
 static const char *const TYPES[] = {"work", "review", "adhoc", NULL};
 static const char *const STATUSES[] = {"running", "terminated", NULL};
+static const char *const AGENT_STATES[] = {"none", "starting", "working", "waiting",
+                                           "idle", "exited",   NULL};
 static const char *const RELATIONSHIPS[] = {"spawned_review", "created_fork", "spawned_work", NULL};
 static const char *const CHECKPOINT_STATUSES[] = {"in_progress", "completed", "failed", NULL};
 
@@ -251,6 +255,10 @@ void db_instance_free(grove_instance *inst)
     free(inst->terminated_at);
     free(inst->landed_commit);
     free(inst->landed_at);
+    free(inst->agent_profile);
+    free(inst->agent_state);
+    free(inst->agent_state_since);
+    free(inst->agent_session_id);
     memset(inst, 0, sizeof(*inst));
 }
 
@@ -294,6 +302,10 @@ static int instance_read(sqlite3_stmt *st, grove_instance *o)
     o->port_count = col_int64(st, 18);
     o->landed_commit = col_strdup(st, 19, &oom);
     o->landed_at = col_strdup(st, 20, &oom);
+    o->agent_profile = col_strdup(st, 21, &oom);
+    o->agent_state = col_strdup(st, 22, &oom);
+    o->agent_state_since = col_strdup(st, 23, &oom);
+    o->agent_session_id = col_strdup(st, 24, &oom);
     return oom ? -1 : 0;
 }
 
@@ -561,6 +573,8 @@ int db_instance_list(grove_db *db, const db_instance_filter *f, grove_instance_l
         return grove_fail(err, GROVE_EINVAL, "invalid instance type '%s'", f->type);
     if (f->status && !one_of(f->status, STATUSES))
         return grove_fail(err, GROVE_EINVAL, "invalid instance status '%s'", f->status);
+    if (f->agent_state && !one_of(f->agent_state, AGENT_STATES))
+        return grove_fail(err, GROVE_EINVAL, "invalid agent state '%s'", f->agent_state);
     if (f->cursor && cursor_decode(f->cursor, &cursor_text, &after_created, &after_id) != 0)
         return grove_fail(err, GROVE_EINVAL, "invalid cursor");
     if (f->status)
@@ -576,7 +590,8 @@ int db_instance_list(grove_db *db, const db_instance_filter *f, grove_instance_l
         db_bind_text(st, 5, f->beads_id) != SQLITE_OK ||
         db_bind_text(st, 6, after_created) != SQLITE_OK ||
         db_bind_text(st, 7, after_id) != SQLITE_OK ||
-        sqlite3_bind_int(st, 8, limit + 1) != SQLITE_OK) {
+        sqlite3_bind_int(st, 8, limit + 1) != SQLITE_OK ||
+        db_bind_text(st, 9, f->agent_state) != SQLITE_OK) {
         bind_fail(db, err);
         goto done;
     }
@@ -1237,7 +1252,25 @@ static const char SQL_SET_AGENT[] =
     "UPDATE grove_instances SET tmux_session = ?2, agent_pid = ?3 WHERE id = ?1";
 static const char SQL_TERMINATE[] =
     "UPDATE grove_instances SET status = 'terminated',"
-    " terminated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1 AND status = 'running'";
+    " terminated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),"
+    " agent_state_since = CASE agent_state WHEN 'none' THEN agent_state_since WHEN 'exited'"
+    "  THEN agent_state_since ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END,"
+    " agent_state = CASE agent_state WHEN 'none' THEN 'none' ELSE 'exited' END"
+    " WHERE id = ?1 AND status = 'running'";
+/* A launch (or relaunch) of the agent of ?1: profile ?2, CLI session id ?3 (NULL: none known). */
+static const char SQL_AGENT_LAUNCHED[] =
+    "UPDATE grove_instances SET agent_profile = ?2, agent_session_id = ?3,"
+    " agent_state = 'starting', agent_state_since = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),"
+    " status = 'running', terminated_at = NULL WHERE id = ?1";
+/* ?2 the new state of running instance ?1, written only when it changes. */
+static const char SQL_AGENT_STATE[] =
+    "UPDATE grove_instances SET agent_state = ?2,"
+    " agent_state_since = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+    " WHERE id = ?1 AND status = 'running' AND agent_state <> ?2 AND agent_state <> 'none'";
+/* The CLI's own session id ?2 of running instance ?1 (a hook tells it). */
+static const char SQL_AGENT_SESSION[] =
+    "UPDATE grove_instances SET agent_session_id = ?2 WHERE id = ?1 AND status = 'running'"
+    " AND agent_session_id IS NOT ?2";
 static const char SQL_MERGE_METADATA[] =
     "UPDATE grove_instances SET metadata = json_patch(COALESCE(metadata, '{}'), ?2) WHERE id = ?1";
 static const char SQL_METADATA[] = "SELECT metadata FROM grove_instances WHERE id = ?1";
@@ -1338,6 +1371,45 @@ int db_instance_set_agent(grove_db *db, const char *id, const char *session, lon
         a.v[2].i = pid;
         a.v[2].is_int = 1;
     }
+    return run_write(db, &a, err);
+}
+
+int db_instance_agent_launched(grove_db *db, const char *id, const char *profile,
+                               const char *session_id, grove_err *err)
+{
+    write_args a = {SQL_AGENT_LAUNCHED, "cannot record the agent's launch", 3, {{0}}, 0, 0, id};
+
+    a.v[0].s = id;
+    a.v[1].s = profile;
+    a.v[2].s = session_id && *session_id ? session_id : NULL;
+    return run_write(db, &a, err);
+}
+
+int db_instance_set_agent_state(grove_db *db, const char *id, const char *state, int *changed,
+                                grove_err *err)
+{
+    write_args a = {SQL_AGENT_STATE, "cannot record the agent's state", 2, {{0}}, 0, 0, id};
+
+    if (changed)
+        *changed = 0;
+    if (!one_of(state, AGENT_STATES) || strcmp(state, "none") == 0)
+        return grove_fail(err, GROVE_EINVAL, "invalid agent state '%s'", state ? state : "");
+    a.v[0].s = id;
+    a.v[1].s = state;
+    if (run_write(db, &a, err) != 0)
+        return -1;
+    if (changed)
+        *changed = a.changes > 0;
+    return 0;
+}
+
+int db_instance_set_agent_session(grove_db *db, const char *id, const char *session_id,
+                                  grove_err *err)
+{
+    write_args a = {SQL_AGENT_SESSION, "cannot record the agent's session id", 2, {{0}}, 0, 0, id};
+
+    a.v[0].s = id;
+    a.v[1].s = session_id;
     return run_write(db, &a, err);
 }
 
@@ -1746,4 +1818,95 @@ done:
     if (ret != 0)
         db_instance_list_free(out);
     return ret;
+}
+
+/* ---- agent hooks -------------------------------------------------------- */
+
+static const char SQL_HOOK_INSTANCE[] = "SELECT status FROM grove_instances WHERE id = ?1";
+
+typedef struct hook_arg {
+    const db_hook *in;
+    const char *metadata; /* compact JSON text */
+    db_hook_result *out;
+} hook_arg;
+
+/* db_txn body of db_hook_record(): the state, the session id and the event, or none of them. */
+static int hook_fn(grove_db *db, void *arg, grove_err *err)
+{
+    hook_arg *h = arg;
+    sqlite3_stmt *st = NULL;
+    db_new_event ev = {0};
+    event_arg ea;
+    write_args w = {SQL_AGENT_STATE, "cannot record the agent's state", 2, {{0}}, 0, 0, NULL};
+    int ret, rc;
+
+    memset(h->out, 0, sizeof(*h->out));
+    if ((ret = db_stmt(db, SQL_HOOK_INSTANCE, &st, err)) != 0)
+        return ret;
+    if (db_bind_text(st, 1, h->in->instance_id) != SQLITE_OK) {
+        ret = bind_fail(db, err);
+        db_stmt_release(db, st);
+        return ret;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *s = sqlite3_column_text(st, 0);
+
+        h->out->found = 1;
+        h->out->running = s && strcmp((const char *)s, "running") == 0;
+    } else if (rc != SQLITE_DONE) {
+        ret = db_fail(db, rc, "cannot read the instance", err);
+        db_stmt_release(db, st);
+        return ret;
+    }
+    db_stmt_release(db, st);
+    if (!h->out->found || !h->out->running)
+        return 0; /* nothing is written for an unknown or ended instance */
+    if (h->in->state) {
+        w.v[0].s = h->in->instance_id;
+        w.v[1].s = h->in->state;
+        if ((ret = write_fn(db, &w, err)) != 0)
+            return ret;
+        h->out->changed = w.changes > 0;
+    }
+    if (h->in->session_id && *h->in->session_id) {
+        write_args s = {
+            SQL_AGENT_SESSION, "cannot record the agent's session id", 2, {{0}}, 0, 0, NULL};
+
+        s.v[0].s = h->in->instance_id;
+        s.v[1].s = h->in->session_id;
+        if ((ret = write_fn(db, &s, err)) != 0)
+            return ret;
+    }
+    ev.instance_id = h->in->instance_id;
+    ev.tool_name = h->in->event_name;
+    ev.success = 1;
+    ea.in = &ev;
+    ea.metadata = h->metadata;
+    ea.duration_ms = h->in->duration_ms > 0 ? h->in->duration_ms : 0;
+    if ((ret = event_insert_fn(db, &ea, err)) != 0)
+        return ret;
+    h->out->recorded = 1;
+    return 0;
+}
+
+int db_hook_record(grove_db *db, const db_hook *in, db_hook_result *out, grove_err *err)
+{
+    hook_arg h = {in, NULL, out};
+    char *meta = NULL;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    if (!in->instance_id || !in->event_name || !*in->event_name)
+        return grove_fail(err, GROVE_EINVAL, "a hook needs an instance and an event name");
+    if (in->state && (!one_of(in->state, AGENT_STATES) || strcmp(in->state, "none") == 0))
+        return grove_fail(err, GROVE_EINVAL, "invalid agent state '%s'", in->state);
+    if (in->metadata && !json_is_object(in->metadata))
+        return grove_fail(err, GROVE_EINVAL, "hook metadata must be a JSON object");
+    if (in->metadata && !(meta = json_dumps(in->metadata, JSON_COMPACT)))
+        return grove_nomem(err);
+    h.metadata = meta ? meta : "{}";
+    ret = db_txn(db, hook_fn, &h, err);
+    free(meta);
+    return ret == 0 ? 0 : -1;
 }

@@ -45,6 +45,10 @@ typedef struct grove_instance {
     long long port_count;
     char *landed_commit; /* the commit land_instance made the target's head; NULL = not landed */
     char *landed_at;     /* when; NULL = not landed */
+    char *agent_profile; /* the profile its agent was launched with; NULL = no agent yet */
+    char *agent_state;   /* none | starting | working | waiting | idle | exited */
+    char *agent_state_since; /* when agent_state last changed; NULL = unknown */
+    char *agent_session_id;  /* the agent CLI's own session id (for resume); NULL = unknown */
 } grove_instance;
 
 /* Frees what *inst owns (not inst itself) and zeroes it. NULL is a no-op. */
@@ -195,13 +199,14 @@ int db_instance_delete(grove_db *db, const char *id, grove_err *err);
 int db_instance_get(grove_db *db, const char *id, grove_instance *out, grove_err *err);
 
 typedef struct db_instance_filter {
-    const char *type;       /* NULL = any */
-    const char *status;     /* NULL = any */
-    const char *parent_id;  /* NULL = any */
-    long long issue_number; /* 0 = any (unless beads_id) */
-    const char *beads_id;   /* NULL = any */
-    int limit;              /* 1..500 */
-    const char *cursor;     /* NULL = first page; else a next_cursor from before */
+    const char *type;        /* NULL = any */
+    const char *status;      /* NULL = any */
+    const char *parent_id;   /* NULL = any */
+    long long issue_number;  /* 0 = any (unless beads_id) */
+    const char *beads_id;    /* NULL = any */
+    const char *agent_state; /* NULL = any */
+    int limit;               /* 1..500 */
+    const char *cursor;      /* NULL = first page; else a next_cursor from before */
     /*
      * A byte budget for the page (0 = none): size_of(row, size_arg) is what
      * a row takes in the caller's serialization. Rows are read one at a
@@ -244,7 +249,31 @@ int db_instance_set_agent(grove_db *db, const char *id, const char *session, lon
                           grove_err *err);
 
 /*
- * Marks a running instance terminated with terminated_at = now. *changed
+ * Records a launch (or relaunch) of instance `id`'s agent: its profile, the
+ * agent CLI's session id (NULL: none known), agent_state `starting` since
+ * now; the instance is running again (terminated_at cleared).
+ */
+int db_instance_agent_launched(grove_db *db, const char *id, const char *profile,
+                               const char *session_id, grove_err *err);
+
+/*
+ * Sets the agent_state of running instance `id` (with an agent: its state
+ * is not `none`) to `state` (starting | working | waiting | idle | exited),
+ * with agent_state_since = now, only when it differs: *changed (may be NULL)
+ * is 1 when it was written. A terminated instance or one without agent is
+ * left alone (*changed 0). An invalid state: GROVE_EINVAL; unknown id:
+ * GROVE_ENOTFOUND.
+ */
+int db_instance_set_agent_state(grove_db *db, const char *id, const char *state, int *changed,
+                                grove_err *err);
+
+/* Records the agent CLI's session id of running instance `id` (a hook tells it). */
+int db_instance_set_agent_session(grove_db *db, const char *id, const char *session_id,
+                                  grove_err *err);
+
+/*
+ * Marks a running instance terminated with terminated_at = now (its agent
+ * state, unless `none`, becomes `exited`). *changed
  * (may be NULL) is 1 when it was running, 0 when it was terminated already.
  * Unknown id: GROVE_ENOTFOUND.
  */
@@ -418,6 +447,33 @@ typedef struct db_event_filter {
  * cursor this function did not make: GROVE_EINVAL.
  */
 int db_event_list(grove_db *db, const db_event_filter *f, grove_event_list *out, grove_err *err);
+
+/* ---- agent hooks -------------------------------------------------------- */
+
+/* What one call of an agent's hook (grove hook) records. */
+typedef struct db_hook {
+    const char *instance_id;
+    const char *state;      /* the agent's new state, or NULL to leave it */
+    const char *session_id; /* the agent CLI's session id, or NULL */
+    const char *event_name; /* the event's tool_name, e.g. "hook:PreToolUse" */
+    const json_t *metadata; /* what the event keeps (an object), NULL = {} */
+    double duration_ms;
+} db_hook;
+
+typedef struct db_hook_result {
+    int found;    /* the instance exists */
+    int running;  /* and is running: only then is anything written */
+    int changed;  /* its agent_state changed */
+    int recorded; /* the event was written */
+} db_hook_result;
+
+/*
+ * One transaction: for a running instance, sets its agent_state (as
+ * db_instance_set_agent_state(): only when it differs, never for an
+ * instance without agent), its agent session id, and inserts the event;
+ * for an unknown or terminated one, writes nothing (out says which).
+ */
+int db_hook_record(grove_db *db, const db_hook *in, db_hook_result *out, grove_err *err);
 
 /* ---- config ------------------------------------------------------------- */
 

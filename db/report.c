@@ -28,21 +28,44 @@
     " 'tmux_session', tmux_session, 'agent_pid', agent_pid, 'issue_number', issue_number,"         \
     " 'beads_id', beads_id, 'pr_number', pr_number, 'pr_url', pr_url, 'prompt', prompt,"           \
     " 'agent_number', agent_number, 'created_at', created_at, 'terminated_at', terminated_at,"     \
-    " 'metadata', json(metadata), 'landed_commit', landed_commit, 'landed_at', landed_at)"
+    " 'metadata', json(metadata), 'landed_commit', landed_commit, 'landed_at', landed_at,"         \
+    " 'agent_profile', agent_profile, 'agent_state', agent_state, 'agent_state_since',"            \
+    " agent_state_since, 'agent_session_id', agent_session_id)"
 #define INSTANCES_CELLS                                                                            \
     "id, type, status, worktree_path, branch_name, base_branch, base_commit, tmux_session,"        \
     " agent_pid, issue_number, beads_id, pr_number, pr_url, prompt, agent_number, created_at,"     \
-    " terminated_at, json(metadata), landed_commit, landed_at"
+    " terminated_at, json(metadata), landed_commit, landed_at, agent_profile, agent_state,"        \
+    " agent_state_since, agent_session_id"
 #define INSTANCES_KEYS                                                                             \
     "'id', 'type', 'status', 'worktree_path', 'branch_name', 'base_branch', 'base_commit',"        \
     " 'tmux_session', 'agent_pid', 'issue_number', 'beads_id', 'pr_number', 'pr_url', 'prompt',"   \
-    " 'agent_number', 'created_at', 'terminated_at', 'metadata', 'landed_commit', 'landed_at'"
-static const char *const INSTANCES_COLUMNS[] = {
-    "id",          "type",          "status",       "worktree_path", "branch_name",
-    "base_branch", "base_commit",   "tmux_session", "agent_pid",     "issue_number",
-    "beads_id",    "pr_number",     "pr_url",       "prompt",        "agent_number",
-    "created_at",  "terminated_at", "metadata",     "landed_commit", "landed_at",
-    NULL};
+    " 'agent_number', 'created_at', 'terminated_at', 'metadata', 'landed_commit', 'landed_at',"    \
+    " 'agent_profile', 'agent_state', 'agent_state_since', 'agent_session_id'"
+static const char *const INSTANCES_COLUMNS[] = {"id",
+                                                "type",
+                                                "status",
+                                                "worktree_path",
+                                                "branch_name",
+                                                "base_branch",
+                                                "base_commit",
+                                                "tmux_session",
+                                                "agent_pid",
+                                                "issue_number",
+                                                "beads_id",
+                                                "pr_number",
+                                                "pr_url",
+                                                "prompt",
+                                                "agent_number",
+                                                "created_at",
+                                                "terminated_at",
+                                                "metadata",
+                                                "landed_commit",
+                                                "landed_at",
+                                                "agent_profile",
+                                                "agent_state",
+                                                "agent_state_since",
+                                                "agent_session_id",
+                                                NULL};
 
 #define RELATIONSHIPS_JSON                                                                         \
     "json_object('id', id, 'parent_instance', parent_instance, 'child_instance',"                  \
@@ -162,7 +185,8 @@ static const char SQL_EXPORT_ISSUES_SINCE[] =
 static const char SQL_IMPORT_INSTANCES[] =
     "INSERT INTO grove_instances (id, type, status, worktree_path, branch_name, base_branch,"
     " base_commit, tmux_session, agent_pid, issue_number, beads_id, pr_number, pr_url, prompt,"
-    " agent_number, created_at, terminated_at, metadata, landed_commit, landed_at)"
+    " agent_number, created_at, terminated_at, metadata, landed_commit, landed_at,"
+    " agent_profile, agent_state, agent_state_since, agent_session_id)"
     " VALUES (?1 ->> '$.id',"
     " ?1 ->> '$.type', ?1 ->> '$.status', ?1 ->> '$.worktree_path', ?1 ->> '$.branch_name',"
     " ?1 ->> '$.base_branch', ?1 ->> '$.base_commit', ?1 ->> '$.tmux_session',"
@@ -170,7 +194,9 @@ static const char SQL_IMPORT_INSTANCES[] =
     " ?1 ->> '$.pr_number', ?1 ->> '$.pr_url', ?1 ->> '$.prompt', ?1 ->> '$.agent_number',"
     " ?1 ->> '$.created_at', ?1 ->> '$.terminated_at', " JCOL(
         "metadata") ","
-                    " ?1 ->> '$.landed_commit', ?1 ->> '$.landed_at')";
+                    " ?1 ->> '$.landed_commit', ?1 ->> '$.landed_at', ?1 ->> '$.agent_profile',"
+                    " COALESCE(?1 ->> '$.agent_state', 'none'), ?1 ->> '$.agent_state_since',"
+                    " ?1 ->> '$.agent_session_id')";
 static const char SQL_IMPORT_RELATIONSHIPS[] =
     "INSERT INTO grove_instance_relationships (id, parent_instance, child_instance,"
     " relationship_type, created_at) VALUES (?1 ->> '$.id', ?1 ->> '$.parent_instance',"
@@ -202,13 +228,18 @@ static const char SQL_IMPORT_ISSUES[] =
     "SELECT count(*), count(DISTINCT key), total(key IN (" list ")),"                              \
     " group_concat(CASE WHEN key NOT IN (" list ") THEN key END, ', ') FROM json_each(?1)"
 /*
- * landed_commit and landed_at (migration 0006) may be absent from an
- * instance line: exports made before them still import (as NULL). The
- * third column counts every other known key, plus 2 for the two.
+ * The columns of migrations 0006 (landed_commit, landed_at) and 0007
+ * (agent_profile, agent_state, agent_state_since, agent_session_id) may be
+ * absent from an instance line: exports made before them still import (as
+ * NULL; agent_state as 'none'). The third column counts every other known
+ * key, plus 6 for those.
  */
+#define INSTANCES_OPTIONAL                                                                         \
+    "'landed_commit', 'landed_at', 'agent_profile', 'agent_state', 'agent_state_since',"           \
+    " 'agent_session_id'"
 static const char SQL_KEYS_INSTANCES[] =
     "SELECT count(*), count(DISTINCT key), total(key IN (" INSTANCES_KEYS "))"
-    " + 2 - total(key IN ('landed_commit', 'landed_at')),"
+    " + 6 - total(key IN (" INSTANCES_OPTIONAL ")),"
     " group_concat(CASE WHEN key NOT IN (" INSTANCES_KEYS
     ") THEN key END, ', ') FROM json_each(?1)";
 static const char SQL_KEYS_RELATIONSHIPS[] = KEYS_CHECK(RELATIONSHIPS_KEYS);

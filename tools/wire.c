@@ -81,6 +81,9 @@ json_t *wire_instance(const grove_instance *inst)
                                     : json_null());
     bad |= put(o, "landed_commit", wire_str(inst->landed_commit));
     bad |= put(o, "landed_at", wire_str(inst->landed_at));
+    bad |= put(o, "agent_profile", wire_str(inst->agent_profile));
+    bad |= put(o, "agent_state", wire_str(inst->agent_state ? inst->agent_state : "none"));
+    bad |= put(o, "agent_state_since", wire_str(inst->agent_state_since));
     if (bad) {
         json_decref(o);
         return NULL;

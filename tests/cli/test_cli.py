@@ -1095,7 +1095,8 @@ class Cli(unittest.TestCase):
                                          "base_branch", "base_commit", "tmux_session", "agent_pid",
                                          "issue_number", "beads_id", "pr_number", "pr_url", "prompt",
                                          "agent_number", "created_at", "terminated_at", "metadata",
-                                         "landed_commit", "landed_at"])
+                                         "landed_commit", "landed_at", "agent_profile",
+                                         "agent_state", "agent_state_since", "agent_session_id"])
         self.assertEqual(inst[0]["prompt"], prompt)
         self.assertEqual(inst[0]["issue_number"], 3)
         self.assertEqual(inst[0]["metadata"], {})  # JSON columns stay JSON

@@ -201,7 +201,7 @@ static void test_instance_insert_get(void **state)
     assert_true(json_is_null(json_object_get(o, "ports")));         /* no block reserved */
     assert_true(json_is_null(json_object_get(o, "landed_commit"))); /* not landed */
     assert_true(json_is_null(json_object_get(o, "landed_at")));
-    assert_int_equal(json_object_size(o), 19);
+    assert_int_equal(json_object_size(o), 22);
     json_decref(o);
 
     /* A beads issue comes back as a string, none as null; 0 pid is null. */

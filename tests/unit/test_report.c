@@ -523,7 +523,7 @@ static void test_export_tables(void **state)
     static const char *const names[NT] = {"grove_instances",  "grove_instance_relationships",
                                           "grove_mcp_events", "grove_checkpoints",
                                           "grove_feedback",   "grove_github_issues"};
-    static const size_t ncols[NT] = {20, 5, 8, 10, 8, 8};
+    static const size_t ncols[NT] = {24, 5, 8, 10, 8, 8};
     fixture *f = *state;
     const db_export_table *t;
     size_t n = 0, i, k;
@@ -1082,13 +1082,15 @@ static const char *const EXACT_JSONL[NT] = {
     "\"https://github.com/o/r/pull/12\",\"prompt\":\"fix, \\\"it\\\"\\r\\nnow: caf\xc3\xa9 "
     "\xe6\x97\xa5\xe6\x9c\xac\",\"agent_number\":1,\"created_at\":\"2026-01-01T00:00:00.000Z\","
     "\"terminated_at\":null,\"metadata\":{\"k\":[1,2],\"s\":\"a,b\"},\"landed_commit\":null,"
-    "\"landed_at\":null}\n"
+    "\"landed_at\":null,\"agent_profile\":null,\"agent_state\":\"none\","
+    "\"agent_state_since\":null,\"agent_session_id\":null}\n"
     "{\"id\":\"review-7-a1\",\"type\":\"review\",\"status\":\"terminated\",\"worktree_path\":"
     "\"/wt/review-7-a1\",\"branch_name\":\"grove/review-7-a1\",\"base_branch\":null,"
     "\"base_commit\":null,\"tmux_session\":null,\"agent_pid\":null,\"issue_number\":7,"
     "\"beads_id\":null,\"pr_number\":null,\"pr_url\":null,\"prompt\":\"\",\"agent_number\":1,"
     "\"created_at\":\"2026-01-01T00:00:01.000Z\",\"terminated_at\":\"2026-01-01T00:00:02.500Z\","
-    "\"metadata\":{},\"landed_commit\":null,\"landed_at\":null}\n",
+    "\"metadata\":{},\"landed_commit\":null,\"landed_at\":null,\"agent_profile\":null,"
+    "\"agent_state\":\"none\",\"agent_state_since\":null,\"agent_session_id\":null}\n",
 
     "{\"id\":1,\"parent_instance\":\"work-7-a1\",\"child_instance\":\"review-7-a1\","
     "\"relationship_type\":\"spawned_review\",\"created_at\":\"2026-01-01T00:00:01.000Z\"}\n",
@@ -1121,13 +1123,14 @@ static const char *const EXACT_JSONL[NT] = {
 static const char *const EXACT_CSV[NT] = {
     "id,type,status,worktree_path,branch_name,base_branch,base_commit,tmux_session,agent_pid,"
     "issue_number,beads_id,pr_number,pr_url,prompt,agent_number,created_at,terminated_at,"
-    "metadata,landed_commit,landed_at\r\n"
+    "metadata,landed_commit,landed_at,agent_profile,agent_state,agent_state_since,"
+    "agent_session_id\r\n"
     "work-7-a1,work,running,/wt/work-7-a1,grove/work-7-a1,main,0123abc,grove-work-7-a1,4242,7,,"
     "12,https://github.com/o/r/pull/12,\"fix, \"\"it\"\"\r\nnow: caf\xc3\xa9 "
     "\xe6\x97\xa5\xe6\x9c\xac\",1,2026-01-01T00:00:00.000Z,,\"{\"\"k\"\":[1,2],\"\"s\"\":"
-    "\"\"a,b\"\"}\",,\r\n"
+    "\"\"a,b\"\"}\",,,,none,,\r\n"
     "review-7-a1,review,terminated,/wt/review-7-a1,grove/review-7-a1,,,,,7,,,,\"\",1,"
-    "2026-01-01T00:00:01.000Z,2026-01-01T00:00:02.500Z,{},,\r\n",
+    "2026-01-01T00:00:01.000Z,2026-01-01T00:00:02.500Z,{},,,,none,,\r\n",
 
     "id,parent_instance,child_instance,relationship_type,created_at\r\n"
     "1,work-7-a1,review-7-a1,spawned_review,2026-01-01T00:00:01.000Z\r\n",

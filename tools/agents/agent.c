@@ -434,6 +434,27 @@ static int session_exists(const char *name)
     return code == 0;
 }
 
+/*
+ * 1 when session `name` exists and its first pane's program still runs (a
+ * dead one stays, with its output, through remain-on-exit).
+ */
+static int session_live(const char *name)
+{
+    char *target = grove_asprintf("=%s:", name);
+    const char *args[] = {"display-message", "-p", "-t", target, "#{pane_dead}", NULL};
+    char errtext[TMUX_ERR_MAX], *res = NULL;
+    int code = 1, live;
+
+    if (!target)
+        return 0;
+    if (!session_exists(name) || tmux_run(args, &res, &code, errtext, sizeof(errtext), NULL) != 0)
+        code = 1;
+    live = code == 0 && res && res[0] == '0';
+    free(res);
+    free(target);
+    return live;
+}
+
 /* Creates the folder that holds `path` (0700). */
 static int make_parent(const char *path, grove_err *err)
 {
@@ -504,28 +525,33 @@ static int spawn_fail(grove_err *err, const char *prog, int e)
 /* ---- argv from JSON ---------------------------------------------------- */
 
 /*
- * `s` with every PH_PROMPT replaced by `prompt` and every PH_FILE by `file`,
- * in one pass (a placeholder inside a replacement stays as it is);
- * *uses_file |= 1 when PH_FILE occurs. Malloc'd, or NULL when memory ran
- * out (or the size overflowed).
+ * `s` with every placeholder replaced by its value in v, in one pass (a
+ * placeholder inside a replacement stays as it is); *uses_file |= 1 when
+ * "{prompt_file}" occurs. Malloc'd, or NULL when memory ran out (or the
+ * size overflowed).
  */
-static char *replace_placeholders(const char *s, const char *prompt, const char *file,
-                                  int *uses_file)
+static char *replace_placeholders(const char *s, const agent_vars *v, int *uses_file)
 {
+    const char *const keys[] = {PH_PROMPT, PH_FILE, "{instance_id}", "{session_id}"};
+    const char *const vals[] = {v->prompt ? v->prompt : "", v->prompt_file ? v->prompt_file : "",
+                                v->instance_id ? v->instance_id : "",
+                                v->session_id ? v->session_id : ""};
     grove_buf b = BUF_INIT(SIZE_MAX / 2);
     const char *p = s;
 
     while (*p) {
-        size_t plen = sizeof(PH_PROMPT) - 1, flen = sizeof(PH_FILE) - 1;
+        size_t k, len = 0;
         int r;
 
-        if (strncmp(p, PH_PROMPT, plen) == 0) {
-            r = buf_add(&b, prompt, strlen(prompt));
-            p += plen;
-        } else if (strncmp(p, PH_FILE, flen) == 0) {
-            *uses_file = 1;
-            r = buf_add(&b, file, strlen(file));
-            p += flen;
+        for (k = 0; k < 4; k++) {
+            len = strlen(keys[k]);
+            if (strncmp(p, keys[k], len) == 0)
+                break;
+        }
+        if (k < 4) {
+            *uses_file |= k == 1;
+            r = buf_add(&b, vals[k], strlen(vals[k]));
+            p += len;
         } else {
             r = buf_add(&b, p, 1);
             p++;
@@ -541,6 +567,14 @@ static char *replace_placeholders(const char *s, const char *prompt, const char 
 int agent_build_command(const char *command_json, const char *prompt, const char *prompt_file,
                         char ***out, int *uses_prompt_file, grove_err *err)
 {
+    agent_vars v = {prompt, prompt_file, NULL, NULL};
+
+    return agent_build_with(command_json, &v, out, uses_prompt_file, err);
+}
+
+int agent_build_with(const char *command_json, const agent_vars *vars, char ***out,
+                     int *uses_prompt_file, grove_err *err)
+{
     json_error_t jerr;
     json_t *arr = NULL;
     char **argv = NULL;
@@ -550,10 +584,6 @@ int agent_build_command(const char *command_json, const char *prompt, const char
     *out = NULL;
     if (uses_prompt_file)
         *uses_prompt_file = 0;
-    if (!prompt)
-        prompt = "";
-    if (!prompt_file)
-        prompt_file = "";
     if (!command_json)
         return grove_fail(err, GROVE_EINVAL, "the command is missing");
     arr = json_loads(command_json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
@@ -583,7 +613,7 @@ int agent_build_command(const char *command_json, const char *prompt, const char
             grove_fail(err, GROVE_EINVAL, "element %zu of the command contains a NUL byte", i);
             goto done;
         }
-        argv[i] = replace_placeholders(s, prompt, prompt_file, &uses);
+        argv[i] = replace_placeholders(s, vars, &uses);
         if (!argv[i]) {
             grove_nomem(err);
             goto done;
@@ -622,16 +652,19 @@ void agent_free_argv(char **argv)
 
 /* ---- launching --------------------------------------------------------- */
 
-int agent_find_program(const char *name)
+/* Resolves `name` like execvp into out (size bytes): 1 when it is an executable file. */
+static int find_program(const char *name, char *out, size_t size)
 {
     const char *path = getenv("PATH");
     const char *p, *end;
-
     struct stat sb;
     size_t nlen = strlen(name);
 
-    if (strchr(name, '/'))
-        return stat(name, &sb) == 0 && S_ISREG(sb.st_mode) && access(name, X_OK) == 0;
+    if (strchr(name, '/')) {
+        if (!(stat(name, &sb) == 0 && S_ISREG(sb.st_mode) && access(name, X_OK) == 0))
+            return 0;
+        return snprintf(out, size, "%s", name) < (int)size;
+    }
     if (!path || !*path)
         path = "/bin:/usr/bin";
     for (p = path;; p = end + 1) {
@@ -649,12 +682,77 @@ int agent_find_program(const char *name)
             full[len] = '/';
             memcpy(full + len + 1, name, nlen + 1);
             if (stat(full, &sb) == 0 && S_ISREG(sb.st_mode) && access(full, X_OK) == 0)
-                return 1;
+                return snprintf(out, size, "%s", full) < (int)size;
         }
         if (!*end)
             break;
     }
     return 0;
+}
+
+int agent_find_program(const char *name)
+{
+    char full[PATH_MAX];
+
+    return find_program(name, full, sizeof(full));
+}
+
+int agent_spawn_detached(char *const argv[], const char *cwd, grove_err *err)
+{
+    char prog[PATH_MAX];
+    char **env = NULL;
+    int nullfd = -1, status = 0, rc = -1;
+    pid_t child;
+
+    if (!argv || !argv[0] || !*argv[0])
+        return grove_fail(err, GROVE_EINVAL, "no program to run");
+    if (!find_program(argv[0], prog, sizeof(prog)))
+        return grove_fail(err, GROVE_ENOTFOUND,
+                          "'%s' is not an executable file (nor found on PATH)", argv[0]);
+    /* everything the children use is made before the fork: after it, only exec-safe calls */
+    if (!(env = env_clean(NULL, NULL, NULL)))
+        return grove_nomem(err);
+    if ((nullfd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+        grove_fail(err, GROVE_EIO, "cannot open '/dev/null': %s", strerror(errno));
+        goto done;
+    }
+    child = fork();
+    if (child < 0) {
+        grove_fail(err, GROVE_EIO, "cannot start '%s': %s", argv[0], strerror(errno));
+        goto done;
+    }
+    if (child == 0) {
+        /* the child: a session of its own, then the program as its child, then gone */
+        sigset_t none;
+        struct sigaction dfl;
+        int sig;
+
+        setsid();
+        if (fork() != 0)
+            _exit(0);
+        memset(&dfl, 0, sizeof(dfl));
+        dfl.sa_handler = SIG_DFL;
+        for (sig = 1; sig < 32; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP)
+                sigaction(sig, &dfl, NULL);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        dup2(nullfd, 0);
+        dup2(nullfd, 1);
+        dup2(nullfd, 2);
+        if (cwd && chdir(cwd) != 0)
+            _exit(127);
+        execve(prog, argv, env);
+        _exit(127);
+    }
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+        ;
+    rc = 0;
+done:
+    if (nullfd >= 0)
+        close(nullfd);
+    free(env);
+    return rc;
 }
 
 int agent_have_tmux(void)
@@ -879,7 +977,7 @@ static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
     idenv = grove_asprintf("%s=%s", ENV_NAME, sp->id);
     target = grove_asprintf("=%s:", name);
     esc = calloc(argc + 2, sizeof(*esc));
-    args = calloc(argc + 2 * nsec + 3 * nenv + 24, sizeof(*args));
+    args = calloc(argc + 2 * nsec + 3 * nenv + 32, sizeof(*args));
     if (!ecwd || !idenv || !target || !esc || !args) {
         grove_nomem(err);
         goto done;
@@ -932,6 +1030,14 @@ static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
     args[k++] = target;
     args[k++] = OWNER_OPTION;
     args[k++] = sp->id;
+    /* an agent that exits keeps its last output for read_agent_output */
+    args[k++] = ";";
+    args[k++] = "set-option";
+    args[k++] = "-w";
+    args[k++] = "-t";
+    args[k++] = target;
+    args[k++] = "remain-on-exit";
+    args[k++] = "on";
     args[k] = NULL;
 
     /* Refused here with a clear message, not by tmux with "command too long". */
@@ -1206,17 +1312,36 @@ int agent_group_kill(long long pgid, unsigned long long start, size_t *killed, g
 
 int agent_alive(const char *session, long long pid)
 {
-    if (session && *session && session_exists(session))
+    if (session && *session && session_live(session))
         return 1;
     return agent_pid_alive(pid);
 }
 
-int agent_list_sessions(char ***out, size_t *n, grove_err *err)
+/* 1 when tmux's stderr says there is no server to ask (so: no sessions). */
+static int no_server(const char *errtext)
 {
-    const char *args[] = {"list-sessions", "-F", "#{session_name}", NULL};
+    return strstr(errtext, "no server running") || strstr(errtext, "error connecting") ||
+           strstr(errtext, "No such file or directory") ||
+           strstr(errtext, "server exited unexpectedly");
+}
+
+void agent_free_panes(agent_pane *v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; v && i < n; i++)
+        free(v[i].session);
+    free(v);
+}
+
+int agent_list_panes(agent_pane **out, size_t *n, grove_err *err)
+{
+    /* tab-separated: a session name holds no tab (agent_session_name()) */
+    const char *args[] = {"list-panes", "-a", "-F",
+                          "#{pane_dead}\t#{window_activity}\t#{pane_pid}\t#{session_name}", NULL};
     char errtext[TMUX_ERR_MAX];
     char *res = NULL, *line, *next;
-    char **list = NULL;
+    agent_pane *v = NULL;
     size_t count = 0, cap = 0;
     int code = 0, rc = -1;
     grove_err terr = GROVE_ERR_INIT;
@@ -1230,9 +1355,7 @@ int agent_list_sessions(char ***out, size_t *n, grove_err *err)
         return -1;
     }
     if (code != 0) {
-        if (strstr(errtext, "no server running") || strstr(errtext, "error connecting") ||
-            strstr(errtext, "No such file or directory") ||
-            strstr(errtext, "server exited unexpectedly")) {
+        if (no_server(errtext)) {
             rc = 0;
             goto done;
         }
@@ -1241,24 +1364,74 @@ int agent_list_sessions(char ***out, size_t *n, grove_err *err)
         goto done;
     }
     for (line = res; line && *line; line = next) {
+        char *f[4];
+        int k;
+
         next = strchr(line, '\n');
         if (next)
             *next++ = '\0';
-        if (!*line)
-            continue;
+        for (k = 0, f[0] = line; k < 3 && f[k]; k++) {
+            f[k + 1] = strchr(f[k], '\t');
+            if (f[k + 1])
+                *f[k + 1]++ = '\0';
+        }
+        if (k < 3 || !f[3] || !*f[3])
+            continue; /* not a line of ours */
         if (count == cap) {
             size_t ncap = cap ? cap * 2 : 16;
-            char **l = realloc(list, ncap * sizeof(*l));
+            agent_pane *l = realloc(v, ncap * sizeof(*l));
 
             if (!l) {
                 grove_nomem(err);
                 goto done;
             }
-            list = l;
+            v = l;
             cap = ncap;
         }
-        list[count] = strdup(line);
-        if (!list[count]) {
+        v[count].dead = strcmp(f[0], "1") == 0;
+        v[count].activity = strtoll(f[1], NULL, 10);
+        v[count].pid = strtoll(f[2], NULL, 10);
+        if (!(v[count].session = strdup(f[3]))) {
+            grove_nomem(err);
+            goto done;
+        }
+        count++;
+    }
+    *out = v;
+    *n = count;
+    v = NULL;
+    count = 0;
+    rc = 0;
+done:
+    agent_free_panes(v, count);
+    free(res);
+    return rc;
+}
+
+int agent_list_sessions(char ***out, size_t *n, grove_err *err)
+{
+    agent_pane *panes = NULL;
+    char **list = NULL;
+    size_t np = 0, count = 0, i, j;
+    int rc = -1;
+
+    *out = NULL;
+    *n = 0;
+    if (agent_list_panes(&panes, &np, err) != 0)
+        return -1;
+    if (np && !(list = calloc(np, sizeof(*list)))) {
+        grove_nomem(err);
+        goto done;
+    }
+    /* A session lives while one of its panes does (a dead agent's pane stays: remain-on-exit). */
+    for (i = 0; i < np; i++) {
+        if (panes[i].dead)
+            continue;
+        for (j = 0; j < count && strcmp(list[j], panes[i].session) != 0; j++)
+            ;
+        if (j < count)
+            continue;
+        if (!(list[count] = strdup(panes[i].session))) {
             grove_nomem(err);
             goto done;
         }
@@ -1271,7 +1444,7 @@ int agent_list_sessions(char ***out, size_t *n, grove_err *err)
     rc = 0;
 done:
     agent_free_list(list, count);
-    free(res);
+    agent_free_panes(panes, np);
     return rc;
 }
 
@@ -1706,5 +1879,48 @@ done:
     if (nullfd >= 0)
         close(nullfd);
     free(env);
+    return rc;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+int agent_capture(const agent_ref *a, int lines, char **text, grove_err *err)
+{
+    char *target = NULL, start[32];
+    const char *args[] = {"capture-pane", "-p", "-J", "-t", NULL, "-S", start, NULL};
+    char errtext[TMUX_ERR_MAX];
+    int code = 0, found = 0, rc = -1;
+
+    *text = NULL;
+    if (!a->session || !*a->session)
+        return grove_fail(err, GROVE_ENOTFOUND, "instance '%s' has no agent session",
+                          a->instance_id ? a->instance_id : "?");
+    /* Never a session that is not this agent's (another's output may hold its secrets). */
+    if (session_check_owner(a, &found, err) != 0)
+        return -1;
+    if (!found)
+        return grove_fail(err, GROVE_ENOTFOUND, "agent session '%s' does not exist", a->session);
+    if (!(target = grove_asprintf("=%s:", a->session)))
+        return grove_nomem(err);
+    /* the visible screen and `lines` of history above it: enough for the last `lines` */
+    snprintf(start, sizeof(start), "-%d", lines > 0 ? lines : 1);
+    args[4] = target;
+    if (tmux_run(args, text, &code, errtext, sizeof(errtext), err) != 0)
+        goto done;
+    if (code != 0) {
+        free(*text);
+        *text = NULL;
+        grove_fail(err, session_exists(a->session) ? GROVE_EIO : GROVE_ENOTFOUND,
+                   "cannot read agent session '%s': %s", a->session,
+                   errtext[0] ? errtext : "tmux failed");
+        goto done;
+    }
+    if (!*text && !(*text = strdup(""))) {
+        grove_nomem(err);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(target);
     return rc;
 }

@@ -35,12 +35,33 @@
 int agent_build_command(const char *command_json, const char *prompt, const char *prompt_file,
                         char ***out, int *uses_prompt_file, grove_err *err);
 
+/* The values of an agent command's placeholders; NULL = "". */
+typedef struct agent_vars {
+    const char *prompt;      /* {prompt} */
+    const char *prompt_file; /* {prompt_file} */
+    const char *instance_id; /* {instance_id} */
+    const char *session_id;  /* {session_id} */
+} agent_vars;
+
+/* agent_build_command() with every placeholder of the contract (§7). */
+int agent_build_with(const char *command_json, const agent_vars *vars, char ***out,
+                     int *uses_prompt_file, grove_err *err);
+
 /* agent_build_command() without a prompt file. */
 int agent_build_argv(const char *command_json, const char *prompt, char ***out, grove_err *err);
 void agent_free_argv(char **argv);
 
 /* 1 when `name` is an executable file: a path as given, else searched on PATH like execvp. */
 int agent_find_program(const char *name);
+
+/*
+ * Starts argv (argv[0] resolved like execvp) in `cwd` (NULL: here), without
+ * secrets in its environment, stdin, stdout and stderr on /dev/null, in a
+ * session of its own, and does not wait for it: it is no child of this
+ * process (so never a zombie of it). For notify.command. A program that is
+ * not found: GROVE_ENOTFOUND.
+ */
+int agent_spawn_detached(char *const argv[], const char *cwd, grove_err *err);
 
 /* 1 when the tmux program can be found on PATH. */
 int agent_have_tmux(void);
@@ -121,19 +142,45 @@ typedef struct agent_ref {
 } agent_ref;
 
 /*
- * 1 when the agent still runs: its tmux session exists, or its pid is alive
+ * 1 when the agent still runs: its tmux session exists with its program
+ * running (a dead pane stays, with its output: remain-on-exit), or its pid is alive
  * (a zombie child of this process is reaped and counts as gone). 0 when
  * both are gone. session may be NULL or "", pid 0.
  */
 int agent_alive(const char *session, long long pid);
 
 /*
- * The names of all live tmux sessions, one call to `tmux list-sessions`, as
- * a malloc'd array of malloc'd strings (*n entries). No tmux or no server:
- * 0 entries. For reconciling many instances at once.
+ * The names of all live tmux sessions (a pane whose program runs), one call to `tmux list-panes`,
+ * as a malloc'd array of malloc'd strings (*n entries). No tmux or no server: 0 entries. For
+ * reconciling many instances at once.
  */
 int agent_list_sessions(char ***out, size_t *n, grove_err *err);
 void agent_free_list(char **list, size_t n);
+
+/* One pane on grove's tmux server, as agent_list_panes() saw it. */
+typedef struct agent_pane {
+    char *session;      /* owned: its session's name */
+    int dead;           /* 1: its program exited (remain-on-exit keeps the pane and its output) */
+    long long activity; /* its window's last output, seconds since the epoch (#{window_activity}) */
+    long long pid;      /* the pane's process */
+} agent_pane;
+
+/*
+ * Every pane on grove's tmux server, one `tmux list-panes -a`: *out gets
+ * *n entries (free with agent_free_panes()). No tmux or no server: none.
+ */
+int agent_list_panes(agent_pane **out, size_t *n, grove_err *err);
+void agent_free_panes(agent_pane *v, size_t n);
+
+/*
+ * What agent a shows: its pane's text (`tmux capture-pane -J`: wrapped
+ * lines joined, no escape sequences) from `lines` lines of history above
+ * the screen to the screen's end, after the same owner check as
+ * agent_stop() (another's session: GROVE_ECONFLICT). A dead pane (the agent
+ * exited) still shows its last output. *text malloc'd. No session:
+ * GROVE_ENOTFOUND.
+ */
+int agent_capture(const agent_ref *a, int lines, char **text, grove_err *err);
 
 /* 1 when `pid` (> 0) is a live process (zombie children reaped). */
 int agent_pid_alive(long long pid);

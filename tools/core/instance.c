@@ -441,7 +441,8 @@ static int launch_agent(grove_ctx *ctx, const instance_spec *spec, const char *i
         goto done;
     }
     if (db_instance_set_agent(ctx->db, id, h.session, h.pid, err) != 0 ||
-        db_instance_merge_metadata(ctx->db, id, meta, err) != 0)
+        db_instance_merge_metadata(ctx->db, id, meta, err) != 0 ||
+        db_instance_agent_launched(ctx->db, id, "custom", NULL, err) != 0)
         goto done;
     rc = 0;
 done:
