@@ -62,8 +62,9 @@ test('the official SDK drives grove: list, spawn, checkpoint, read back', async 
     assert.deepEqual(names, [
       'create_pull_request', 'fork_instance', 'get_checkpoint', 'get_conflicts', 'get_diff',
       'get_instance', 'land_instance',
-      'log_checkpoint', 'query_events', 'query_instances', 'send_feedback',
-      'spawn_review_instance', 'spawn_work_instance', 'sync_instance', 'terminate_instance',
+      'log_checkpoint', 'query_events', 'query_instances', 'read_agent_output', 'resume_instance',
+      'send_feedback', 'spawn_review_instance', 'spawn_work_instance', 'sync_instance',
+      'terminate_instance',
     ]);
     for (const t of tools) {
       assert.equal(t.inputSchema.type, 'object');

@@ -1884,6 +1884,30 @@ done:
 
 /* ---- reading ----------------------------------------------------------- */
 
+/*
+ * Cuts tmux's own "Pane is dead (status N, <time>)" line (remain-on-exit
+ * writes it under an exited agent's output) and the blank lines above it.
+ */
+static void strip_dead_note(char *text)
+{
+    static const char NOTE[] = "Pane is dead (";
+    size_t len = strlen(text);
+    char *line;
+
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+        len--;
+    text[len] = '\0';
+    line = strrchr(text, '\n');
+    line = line ? line + 1 : text;
+    if (strncmp(line, NOTE, sizeof(NOTE) - 1) != 0)
+        return;
+    *line = '\0';
+    len = (size_t)(line - text);
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+        len--;
+    text[len] = '\0';
+}
+
 int agent_capture(const agent_ref *a, int lines, char **text, grove_err *err)
 {
     char *target = NULL, start[32];
@@ -1919,6 +1943,7 @@ int agent_capture(const agent_ref *a, int lines, char **text, grove_err *err)
         grove_nomem(err);
         goto done;
     }
+    strip_dead_note(*text);
     rc = 0;
 done:
     free(target);
