@@ -412,9 +412,8 @@ int instance_reconcile_all(grove_ctx *ctx, size_t *ended, grove_err *err)
             seen_profile *sp = seen(ctx, profiles, &nprofiles, a->profile);
             grove_err serr = GROVE_ERR_INIT;
 
-            /* hooks report a Claude Code's state; "starting" holds until its first output */
-            if ((sp && sp->hooks) || (strcmp(a->state, "starting") == 0 && pane->activity <= 0))
-                continue;
+            if (sp && sp->hooks)
+                continue; /* its hooks report a Claude Code's state */
             if (instance_set_agent_state(ctx, a->id, observed_state(a, pane, sp), NULL, &serr) != 0)
                 log_warn("instance '%s': %s", a->id, serr.msg);
         }

@@ -70,9 +70,9 @@ int resume_instance(grove_ctx *ctx, const char *id, const char *prompt, grove_in
         goto done;
     if ((inst.session_name || inst.pid) && agent_alive(inst.session_name, inst.pid)) {
         grove_fail(err, GROVE_ECONFLICT,
-                   "the agent of '%s' is still running (agent_state %s): talk to it with "
-                   "send_feedback, or terminate_instance it first",
-                   id, inst.agent_state ? inst.agent_state : "?");
+                   "the agent of '%s' is still running: talk to it with send_feedback "
+                   "(read_agent_output shows what it is doing), or terminate_instance it first",
+                   id);
         goto done;
     }
     /* the profile it was launched with, else the default one */
