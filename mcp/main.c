@@ -145,6 +145,7 @@ static const command commands[] = {
     {"call", cmd_call_tools, "run one tool from a script; print its result as JSON"},
     {"hook", cmd_hook, "record an agent's state (run by its hooks)"},
     {"resume", cmd_resume, "relaunch agents in their worktrees (ID, or --all)"},
+    {"exec-env", cmd_exec_env, "internal: start an agent with the credentials it may see"},
 };
 
 static void usage(FILE *f)
@@ -184,7 +185,8 @@ int main(int argc, char **argv)
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
             /* serve initialises libgit2 when needed; hook only when it must notify */
-            int lazy = commands[i].run == cmd_serve || commands[i].run == cmd_hook;
+            int lazy = commands[i].run == cmd_serve || commands[i].run == cmd_hook ||
+                       commands[i].run == cmd_exec_env;
             grove_err err = GROVE_ERR_INIT;
 
             if (!lazy && gitops_lib_init(&err) != 0) {

@@ -35,7 +35,8 @@ def record(**kw):
         with open(LOG, "a") as f:
             f.write(json.dumps(dict(kw, cli=NAME, cwd=os.getcwd(),
                                     instance_env=os.environ.get("GROVE_INSTANCE_ID"),
-                                    port=os.environ.get("GROVE_PORT"))) + "\n")
+                                    port=os.environ.get("GROVE_PORT"),
+                                    anthropic_key=os.environ.get("ANTHROPIC_API_KEY"))) + "\n")
 
 
 def parse_claude(argv):

@@ -122,7 +122,11 @@ class Agents(unittest.TestCase):
         self.assertRegex(sid, r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
                               r"[0-9a-f]{12}$")
         self.assertEqual(p["session-id"], sid)
-        # a credential the profile passes reaches it; hooks never fail the agent
+        # a credential the profile passes reaches it (through a private file, read once)
+        self.assertEqual(run["anthropic_key"], "sk-ant-test-0123456789abcdef")
+        self.assertFalse(os.path.exists(os.path.join(self.repo, ".git", "grove", "agents",
+                                                     iid + ".env")))
+        # hooks never fail the agent
         self.assertTrue(all(h["exit"] == 0 and h["stdout"] == "" for h in
                             self.records(cli="claude") if "hook" in h))
         # Notification(permission_prompt) -> waiting, and the person is told
@@ -162,6 +166,7 @@ class Agents(unittest.TestCase):
             self.assertEqual(cp["message"], "do " + agent)
             run = self.records(cli=agent)[0]
             self.assertEqual(run["instance_env"], iid)
+            self.assertIsNone(run["anthropic_key"])  # not in its profile's pass_env
             if agent == "codex":
                 server = run["config"]["mcp_servers.grove"]
                 self.assertEqual(server["default_tools_approval_mode"], "approve")

@@ -423,11 +423,16 @@ fail:
 
 void profile_forget(const char *files_dir, const char *id)
 {
-    char *path = grove_asprintf("%s/%s.gemini.json", files_dir, id);
+    static const char *const kinds[] = {"gemini.json", "env"};
+    size_t i;
 
-    if (path)
-        unlink(path);
-    free(path);
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        char *path = grove_asprintf("%s/%s.%s", files_dir, id, kinds[i]);
+
+        if (path)
+            unlink(path);
+        free(path);
+    }
 }
 
 int profile_argv(const agent_profile *p, int resume, const agent_vars *vars, const agent_link *link,

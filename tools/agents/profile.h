@@ -78,7 +78,10 @@ char *profile_claude_hooks(const agent_link *link);
 /* A random UUID (version 4) as text into out[37], for a CLI's --session-id. */
 void profile_new_uuid(char out[37]);
 
-/* Removes the files profile_argv() wrote for instance `id` in files_dir. */
+/*
+ * Removes the files grove wrote for instance `id`'s agent in files_dir:
+ * profile_argv()'s, and an unread pass_env file of agent_launch().
+ */
 void profile_forget(const char *files_dir, const char *id);
 
 #endif

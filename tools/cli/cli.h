@@ -20,6 +20,7 @@ int cmd_gc(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
+int cmd_exec_env(int argc, char **argv);
 /* grove call: one tool of `tools` (grove's table, handed in by the program) from a script. */
 int cmd_call(const struct mcp_tools *tools, int argc, char **argv);
 

@@ -221,11 +221,14 @@ char *instance_prompt_dir(grove_ctx *ctx)
 
 void instance_forget_prompt(grove_ctx *ctx, const char *id)
 {
-    char *dir = instance_prompt_dir(ctx);
+    char *dir = instance_prompt_dir(ctx), *files = instance_agent_files_dir(ctx);
 
     if (dir)
         agent_prompt_file_remove(dir, id);
+    if (files)
+        profile_forget(files, id);
     free(dir);
+    free(files);
 }
 
 int instance_agent_ref(grove_ctx *ctx, const grove_instance *inst, agent_ref *out, grove_err *err)
@@ -627,6 +630,8 @@ int instance_launch_agent(grove_ctx *ctx, const agent_profile *p, int resume, co
     as.use_tmux = agent_have_tmux();
     as.env = (const char *const *)all_env;
     as.pass_env = (const char *const *)p->pass_env;
+    as.self = self;
+    as.secrets_dir = files;
     if (agent_launch(&as, &h, err) != 0)
         goto done;
     launched = 1;

@@ -131,7 +131,8 @@ char *instance_log_path(grove_ctx *ctx, const char *id);
  */
 char *instance_prompt_dir(grove_ctx *ctx);
 
-/* Removes instance `id`'s prompt file, if it has one (its agent is stopped). */
+/* Removes instance `id`'s prompt file and its agent's other files, if any (its agent is stopped).
+ */
 void instance_forget_prompt(grove_ctx *ctx, const char *id);
 
 /*
