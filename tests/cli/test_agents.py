@@ -240,6 +240,22 @@ class Agents(unittest.TestCase):
         r = self.grove("resume", "--all")
         self.assertEqual((r.returncode, r.stdout.strip()), (0, "nothing to resume"))
 
+    def test_long_output_and_redaction(self):
+        token = "ghp_" + "A1b2C3d4" * 4 + "xyzw"
+        self.config("agent.profiles", json.dumps({"loud": {"command": [
+            "sh", "-c", "seq 1 6000; echo \"secret $ANTHROPIC_API_KEY and %s\"; sleep 30" % token],
+            "pass_env": ["ANTHROPIC_API_KEY"]}}))
+        iid = self.s.ok("spawn_work_instance", agent="loud", prompt="x")["instance"]["id"]
+        out = wait(lambda: (lambda o: o if "secret" in o["text"] else None)(
+            self.s.ok("read_agent_output", instance_id=iid, lines=5000)), what="output")
+        lines = out["text"].split("\n")
+        self.assertEqual(out["lines"], 5000)
+        self.assertEqual(len(lines), 5000)
+        self.assertEqual(lines[0], "1002")  # 6000 numbers and the last line: the last 5000
+        self.assertEqual(lines[-2], "6000")
+        # the values of grove's credential variables and GitHub tokens are redacted
+        self.assertEqual(lines[-1], "secret [redacted] and [redacted]")
+
     def test_best_of_n(self):
         r = self.s.ok("spawn_work_instance", agent="codex", issue=9, prompt="race", count=3)
         ids = [i["id"] for i in r["instances"]]

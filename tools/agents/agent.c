@@ -952,6 +952,9 @@ static void kill_new_session(const char *name)
     free(target);
 }
 
+/* How many lines of history an agent's pane keeps on grove's own tmux server (as text). */
+#define HISTORY_LINES "10000"
+
 /* The most bytes of a pass_env file (values of credential variables). */
 #define PASS_FILE_MAX (1u << 20)
 
@@ -1059,6 +1062,7 @@ static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
     char name[sizeof(out->session)];
     char errtext[TMUX_ERR_MAX];
     char *ecwd = NULL, *idenv = NULL, *res = NULL, *target = NULL, *spos, *pass_file = NULL;
+    const char *socket = NULL;
     char **secrets = NULL, **esc = NULL; /* owned: copies the arguments borrow */
     const char **args = NULL;
     size_t argc = 0, nsec = 0, nenv = 0, i, k = 0, bytes;
@@ -1082,7 +1086,7 @@ static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
     idenv = grove_asprintf("%s=%s", ENV_NAME, sp->id);
     target = grove_asprintf("=%s:", name);
     esc = calloc(argc + 2, sizeof(*esc));
-    args = calloc(argc + 2 * nsec + 3 * nenv + 40, sizeof(*args));
+    args = calloc(argc + 2 * nsec + 3 * nenv + 48, sizeof(*args));
     if (!ecwd || !idenv || !target || !esc || !args) {
         grove_nomem(err);
         goto done;
@@ -1102,6 +1106,22 @@ static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
      * to it alone (-e), then its owner mark, so that no session of grove's
      * is ever without one.
      */
+    /*
+     * On grove's own server (not the user's), panes keep HISTORY_LINES lines
+     * for read_agent_output: the server's default history, set before the
+     * pane is made (a pane keeps the limit it was made with).
+     */
+    if (agent_tmux_socket(&socket, err) != 0)
+        goto done;
+    if (socket) {
+        args[k++] = "start-server";
+        args[k++] = ";";
+        args[k++] = "set-option";
+        args[k++] = "-g";
+        args[k++] = "history-limit";
+        args[k++] = HISTORY_LINES;
+        args[k++] = ";";
+    }
     args[k++] = "new-session";
     args[k++] = "-d";
     args[k++] = "-P";
