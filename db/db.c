@@ -405,6 +405,13 @@ void db_set_budget(grove_db *db, double ms)
     sqlite3_busy_timeout(db->sq, ms < DB_BUSY_TIMEOUT_MS ? (int)ms : DB_BUSY_TIMEOUT_MS);
 }
 
+int db_set_short_lived(grove_db *db, grove_err *err)
+{
+    int rc = sqlite3_db_config(db->sq, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+
+    return rc == SQLITE_OK ? 0 : db_fail(db, rc, "cannot configure the connection", err);
+}
+
 void db_close(grove_db *db)
 {
     size_t i;

@@ -1913,7 +1913,7 @@ int db_hook_record(grove_db *db, const db_hook *in, db_hook_result *out, grove_e
     if (in->metadata && !(meta = json_dumps(in->metadata, JSON_COMPACT)))
         return grove_nomem(err);
     h.metadata = meta ? meta : "{}";
-    ret = db_txn(db, hook_fn, &h, err);
+    ret = db_txn_relaxed(db, hook_fn, &h, err);
     free(meta);
     return ret == 0 ? 0 : -1;
 }

@@ -475,6 +475,9 @@ typedef struct db_hook_result {
  * db_instance_set_agent_state(): only when it differs, never for an
  * instance without agent), its agent session id, and inserts the event;
  * for an unknown or terminated one, writes nothing (out says which).
+ * Committed without an fsync of its own (db_txn_relaxed()): it reaches the
+ * disk with the next ordinary commit or checkpoint, so a power cut may lose
+ * the last states an agent's hooks reported, never an acknowledged tool call.
  */
 int db_hook_record(grove_db *db, const db_hook *in, db_hook_result *out, grove_err *err);
 

@@ -31,7 +31,7 @@ import tempfile
 import time
 
 SECTIONS = ["cold_start", "calls", "queries", "worktree", "agents", "memory", "reconcile", "diff",
-            "conflicts", "land"]
+            "conflicts", "land", "hook", "output"]
 
 SIZES = {
     "full": dict(
@@ -45,6 +45,8 @@ SIZES = {
         diff_files=5000, diff_runs=7,
         cf_files=5000, cf_instances=10, cf_commits=20, cf_runs=5, cf_calls=50,
         land_files=5000, land_runs=7,
+        hook_instances=10000, hook_calls=300, hook_runs=3, out_lines=2000, out_calls=50,
+        out_runs=3,
     ),
     "quick": dict(
         start_runs=2, start_grove=3, start_sdk=1,
@@ -57,6 +59,7 @@ SIZES = {
         diff_files=60, diff_runs=2,
         cf_files=60, cf_instances=3, cf_commits=3, cf_runs=2, cf_calls=3,
         land_files=60, land_runs=2,
+        hook_instances=200, hook_calls=5, hook_runs=1, out_lines=200, out_calls=3, out_runs=1,
     ),
 }
 
@@ -1020,6 +1023,85 @@ def bench_conflicts(env, S):
             "errors": errors, "ms": results}
 
 
+# ---- agents: the hook and the output (issue 15) ------------------------------------------
+
+
+def bench_hook(env, S):
+    """`grove hook STATE` from process start to exit (it runs before and after every tool call
+    of every agent), on a database of hook_instances instances: a running instance with an
+    agent gets Claude Code's PreToolUse JSON on stdin. Half the calls change the state
+    (working/idle alternating), half do not; each records an event."""
+    repo = small_repo(env, "hook")
+    db = db_path(repo)
+    rows = seed(db, S["hook_instances"], 0)
+    c = sqlite3.connect(db)
+    c.execute("UPDATE grove_instances SET agent_profile = 'claude', agent_state = 'working',"
+              " tmux_session = 'grove-seed-1' WHERE id = 'seed-1'")
+    c.commit()
+    c.close()
+    payload = json.dumps({"session_id": "0b6f3f0e-8a4c-4d5e-9f00-112233445566",
+                          "transcript_path": "/tmp/t.jsonl", "cwd": repo,
+                          "hook_event_name": "PreToolUse", "tool_name": "Bash",
+                          "tool_input": {"command": "make test"}}).encode()
+    p50s, p99s, errs = [], [], 0
+    for r in range(S["hook_runs"]):
+        env.settle()
+        lat = []
+        for i in range(S["hook_calls"]):
+            argv = [env.args.grove, "hook", "working" if i % 2 else "idle", "--instance",
+                    "seed-1", "--db", db]
+            t0 = time.perf_counter()
+            p = subprocess.run(argv, input=payload, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env.env)
+            lat.append((time.perf_counter() - t0) * 1000.0)
+            errs += p.returncode != 0 or bool(p.stderr) or bool(p.stdout)
+        p50s.append(percentile(lat, 50))
+        p99s.append(percentile(lat, 99))
+    c = sqlite3.connect(db)
+    recorded = c.execute("SELECT count(*) FROM grove_mcp_events WHERE instance_id = 'seed-1'"
+                         " AND tool_name = 'hook:PreToolUse'").fetchone()[0]
+    c.close()
+    if recorded != S["hook_calls"] * S["hook_runs"]:
+        errs += 1
+    return {"instances": rows["grove_instances"], "calls": S["hook_calls"],
+            "p50_ms": figure(p50s, "ms"), "p99_ms": figure(p99s, "ms"), "errors": errs}
+
+
+def bench_output(env, S):
+    """read_agent_output of out_lines lines: an agent in tmux (grove's own server, a private
+    socket) printed out_lines + 500 numbered lines; pipelined calls through one server."""
+    repo = small_repo(env, "output")
+    sock = "grove-bench-%d" % os.getpid()
+    benv = dict(env.env, GROVE_TMUX_SOCKET=sock, GROVE_AGENT_COMMAND=json.dumps(
+        ["sh", "-c", "seq 1 %d; sleep 600" % (S["out_lines"] + 500)]))
+    try:
+        inst = env.run([env.args.grove, "call", "spawn_work_instance", '{"prompt": "out"}'],
+                       cwd=repo, env=benv)
+        iid = json.loads(inst.stdout)["instance"]["id"]
+        args = {"instance_id": iid, "lines": S["out_lines"]}
+        for _ in range(100):  # until the agent has printed everything
+            r = env.run([env.args.grove, "call", "read_agent_output", json.dumps(args)],
+                        cwd=repo, env=benv)
+            if json.loads(r.stdout)["text"].endswith(str(S["out_lines"] + 500)):
+                break
+            time.sleep(0.1)
+        req = os.path.join(env.work, "output.jsonl")
+        write_requests(req, [tool_req("read_agent_output", args)])
+        p50s, p99s, errs = [], [], 0
+        for r in range(S["out_runs"]):
+            env.settle()
+            res = env.client(["calls", "-e", env.errfile("output"), req, str(S["out_calls"]),
+                              "--", env.args.grove, "serve"], cwd=repo, env=benv)
+            p50s.append(percentile(res["lat_ms"], 50))
+            p99s.append(percentile(res["lat_ms"], 99))
+            errs += res["errors"]
+        return {"lines": S["out_lines"], "calls": S["out_calls"], "p50_ms": figure(p50s, "ms"),
+                "p99_ms": figure(p99s, "ms"), "errors": errs}
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+
 def machine(env):
     def first(path, key):
         try:
@@ -1113,6 +1195,15 @@ def goals(res):
         add("get_conflicts", "all %d pairs of %d instances (%s files, %d commits ahead) < 100 ms"
             % (cf["pairs"], cf["instances"], f"{cf['repository']['files']:,}", cf["commits_each"]),
             "p50 %.1f ms" % v, v < 100)
+    hk = res.get("hook")
+    if hk:
+        a, b = hk["p50_ms"]["median"], hk["p99_ms"]["median"]
+        add("grove hook", "median < 5 ms, p99 < 15 ms with %s instances" % f"{hk['instances']:,}",
+            "%.2f / %.2f ms" % (a, b), a < 5 and b < 15)
+    ot = res.get("output")
+    if ot:
+        v = ot["p50_ms"]["median"]
+        add("read_agent_output", "%d lines < 20 ms" % ot["lines"], "p50 %.2f ms" % v, v < 20)
     return g
 
 
@@ -1204,6 +1295,15 @@ def table(res, g):
                         fmt(ms["get_conflicts_all_pairs"]["p99_ms"])))
         rows.append("| `get_conflicts` {instance_id} / `get_instance` there, p50 | %s / %s | | |"
                     % (fmt(ms["get_conflicts_one"]["p50_ms"]), fmt(ms["get_instance"]["p50_ms"])))
+    hk = res.get("hook")
+    if hk:
+        rows.append("| `grove hook working` (PreToolUse JSON on stdin), process start to exit, "
+                    "%s instances, p50 / p99 | %s / %s | | |" % (
+                        f"{hk['instances']:,}", fmt(hk["p50_ms"]), fmt(hk["p99_ms"])))
+    ot = res.get("output")
+    if ot:
+        rows.append("| `read_agent_output` {lines: %d} of a tmux pane, p50 / p99 | %s / %s | | |"
+                    % (ot["lines"], fmt(ot["p50_ms"]), fmt(ot["p99_ms"])))
     text = "\n".join(rows) + "\n\n| goal | target | measured | status |\n|---|---|---|---|\n"
     text += "\n".join("| %s | %s | %s | %s |" % (x["goal"], x["target"], x["value"],
                                                   "met" if x["met"] else "**not met**") for x in g)

@@ -119,6 +119,8 @@ int hook_run(const char *db_path, const char *id, const char *state, const char 
     if (db_open(&db, db_path, migrate_verify, err) != 0)
         goto done;
     db_set_budget(db, HOOK_BUDGET_MS);
+    if (db_set_short_lived(db, err) != 0)
+        goto done;
     h.duration_ms = grove_now_ms() - start;
     if (db_hook_record(db, &h, &r, err) != 0)
         goto done;
