@@ -303,6 +303,34 @@ class Agents(unittest.TestCase):
         self.assertEqual((r.returncode, r.stderr), (0, ""))
         ev = self.s.ok("query_events", instance_id=iid, tool="hook:idle")["events"][0]
         self.assertEqual(ev["metadata"]["input"], "not a JSON object")
+        # a locked database: the hook gives up within its budget, exit 0, says so
+        con = __import__("sqlite3").connect(self.db, timeout=30, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            t0 = time.monotonic()
+            r = self.grove("hook", "working", "--instance", iid, "--db", self.db, input="{}")
+            took = time.monotonic() - t0
+        finally:
+            con.execute("ROLLBACK")
+            con.close()
+        self.assertEqual((r.returncode, r.stdout), (0, ""))
+        self.assertIn("locked", r.stderr)
+        self.assertLess(took, 10)  # a bound on a hang, not a timing measurement
+        # an agent that exits at once: exited, its last words kept
+        self.config("agent.profiles", json.dumps({"brief": {"command": [
+            "sh", "-c", "echo 'fatal: no API key'; exit 1"]}}))
+        quick = self.s.ok("spawn_work_instance", agent="brief", prompt="x")["instance"]["id"]
+        wait(lambda: self.state(quick) == "exited", what="exited at once")
+        self.assertEqual(self.s.ok("read_agent_output", instance_id=quick)["text"],
+                         "fatal: no API key")
+        # a hook for a terminated instance records nothing
+        before = len(self.s.ok("query_events", instance_id=quick, limit=100)["events"])
+        r = self.grove("hook", "working", "--instance", quick, "--db", self.db, input="{}")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("is terminated; nothing recorded", r.stderr)
+        self.assertEqual(len(self.s.ok("query_events", instance_id=quick, limit=100)["events"]),
+                         before)
+        self.assertEqual(self.state(quick), "exited")
         # resume refuses an instance whose worktree is gone
         self.s.ok("terminate_instance", instance_id=iid, remove_worktree=True, force=True)
         self.assertIn("has no worktree any more", self.s.error("resume_instance",
