@@ -154,8 +154,8 @@ int cmd_ls(int argc, char **argv)
     } else if (list.n == 0) {
         printf("no instances\n");
     } else {
-        printf("%-22s %-7s %-10s %-9s %-20s %-26s %-24s ", "ID", "TYPE", "STATUS", "ISSUE",
-               "PARENT", "AGENT", "CREATED");
+        printf("%-22s %-7s %-10s %-9s %-20s %-26s %-8s %-24s ", "ID", "TYPE", "STATUS", "ISSUE",
+               "PARENT", "AGENT", "STATE", "CREATED");
         if (sizes)
             printf("%10s ", "SIZE");
         printf("WORKTREE\n");
@@ -170,9 +170,10 @@ int cmd_ls(int argc, char **argv)
                 snprintf(agent, sizeof(agent), "pid %lld", inst->pid);
             else
                 snprintf(agent, sizeof(agent), "-");
-            printf("%-22s %-7s %-10s %-9s %-20s %-26s %-24s ", cli_or(inst->id, "?"),
+            printf("%-22s %-7s %-10s %-9s %-20s %-26s %-8s %-24s ", cli_or(inst->id, "?"),
                    cli_or(inst->type, "?"), cli_or(inst->status, "?"), issue,
-                   cli_or(inst->parent_id, "-"), agent, cli_or(inst->created_at, "?"));
+                   cli_or(inst->parent_id, "-"), agent, cli_or(inst->agent_state, "none"),
+                   cli_or(inst->created_at, "?"));
             if (sizes) {
                 if (sizes[i] < 0)
                     snprintf(size, sizeof(size), "-");
@@ -214,8 +215,11 @@ static void show_text(const grove_instance *inst, const grove_relationship_list 
     if (inst->parent_id)
         printf("  parent:      %s\n", inst->parent_id);
     if (inst->session_name || inst->pid > 0)
-        printf("  agent:       %s (pid %lld)%s\n", cli_or(inst->session_name, "no tmux"), inst->pid,
-               strcmp(cli_or(inst->status, ""), "running") == 0 ? "" : ", gone");
+        printf("  agent:       %s (pid %lld)%s, profile %s, %s since %s\n",
+               cli_or(inst->session_name, "no tmux"), inst->pid,
+               strcmp(cli_or(inst->status, ""), "running") == 0 ? "" : ", gone",
+               cli_or(inst->agent_profile, "?"), cli_or(inst->agent_state, "none"),
+               cli_or(inst->agent_state_since, "?"));
     if (git)
         printf("  git:         head %.12s, %zu ahead, %zu behind, %zu dirty files\n", git->head,
                git->ahead, git->behind, git->ndirty);
