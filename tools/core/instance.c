@@ -353,9 +353,17 @@ static const char *observed_state(const grove_agent *a, const agent_pane *pane,
                                   const seen_profile *sp)
 {
     long long now = (long long)time(NULL);
+    long long since = now - (long long)a->state_age_s; /* when its state was last set */
 
     if (pane->activity > 0 && now - pane->activity < WORKING_WINDOW_S)
         return "working";
+    /*
+     * Nothing printed since the state was set (in a whole second before it):
+     * the screen is as it was, and so is what the pattern said. No capture.
+     */
+    if ((strcmp(a->state, "idle") == 0 || strcmp(a->state, "waiting") == 0) &&
+        pane->activity < since)
+        return a->state;
     if (sp && sp->has_re && shows_waiting(a, &sp->re))
         return "waiting";
     return "idle";
