@@ -174,11 +174,8 @@ static int changed_paths(gitops_conflicts *s, const git_oid *base, const git_oid
                          const gitops_paths **out, grove_err *err)
 {
     git_tree *t_base = NULL, *t_head = NULL;
-    git_diff_options opts;
-    git_diff *diff = NULL;
-    const char **v = NULL;           /* borrowed from diff */
     changed_set **sets, *set = NULL; /* set: owned here until it joins s->sets */
-    size_t i, n, count = 0;
+    size_t i;
     int rc = -1;
 
     *out = NULL;
@@ -190,27 +187,6 @@ static int changed_paths(gitops_conflicts *s, const git_oid *base, const git_oid
     if ((!git_oid_is_zero(base) && commit_tree(s->repo, base, &t_base, err) != 0) ||
         commit_tree(s->repo, head, &t_head, err) != 0)
         goto done;
-    git_error_clear();
-    if (git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION) < 0)
-        goto fail_diff;
-    /* Only which paths differ (object ids): no contents are read, no renames are looked for. */
-    opts.flags |= GIT_DIFF_SKIP_BINARY_CHECK;
-    git_error_clear();
-    if (git_diff_tree_to_tree(&diff, s->repo, t_base, t_head, &opts) < 0)
-        goto fail_diff;
-    n = git_diff_num_deltas(diff);
-    if (!(v = calloc(n * 2 + 1, sizeof(*v)))) { /* owned here */
-        rc = grove_nomem(err);
-        goto done;
-    }
-    for (i = 0; i < n; i++) {
-        const git_diff_delta *d = git_diff_get_delta(diff, i);
-
-        if (d->new_file.path)
-            v[count++] = d->new_file.path;
-        if (d->old_file.path && (!d->new_file.path || strcmp(d->old_file.path, d->new_file.path)))
-            v[count++] = d->old_file.path;
-    }
     sets = realloc(s->sets, (s->nsets + 1) * sizeof(*sets)); /* owned by s */
     if (!sets || !(set = calloc(1, sizeof(*set)))) {
         if (sets)
@@ -221,19 +197,15 @@ static int changed_paths(gitops_conflicts *s, const git_oid *base, const git_oid
     s->sets = sets;
     git_oid_cpy(&set->base, base);
     git_oid_cpy(&set->head, head);
-    if (paths_from(v, count, &set->paths, err) != 0)
+    /* Only which paths differ (object ids): unchanged folders are not walked. */
+    if (tree_changed_paths(s->repo, t_base, t_head, &set->paths, err) != 0)
         goto done;
     s->sets[s->nsets++] = set;
     *out = &set->paths;
     set = NULL;
     rc = 0;
-    goto done;
-fail_diff:
-    rc = fail_git(err, GROVE_EGIT, "cannot list the files a commit changed");
 done:
     free(set);
-    free(v);
-    git_diff_free(diff);
     git_tree_free(t_base);
     git_tree_free(t_head);
     return rc;
@@ -248,18 +220,18 @@ static int holds(const char *dir, const char *path)
 }
 
 /*
- * The paths in both sorted sets into *out; *touch is 1 when there are some,
- * or when a path of one side is a folder of the other's (a file/folder
- * clash that a merge must also look at).
+ * The paths in both sorted sets into *out; *clash is 1 when a path of one
+ * side is a folder of the other's (a file/folder clash that a merge must
+ * also look at).
  */
 static int paths_overlap(const gitops_paths *a, const gitops_paths *b, gitops_paths *out,
-                         int *touch, grove_err *err)
+                         int *clash, grove_err *err)
 {
     const char **v = calloc((a->n < b->n ? a->n : b->n) + 1, sizeof(*v)); /* owned here */
     size_t i = 0, j = 0, n = 0;
     int rc;
 
-    *touch = 0;
+    *clash = 0;
     if (!v)
         return grove_nomem(err);
     while (i < a->n && j < b->n) {
@@ -273,15 +245,13 @@ static int paths_overlap(const gitops_paths *a, const gitops_paths *b, gitops_pa
         }
         /* "d" sorts before "d/f", and anything between them starts with "d" too. */
         if (c < 0 ? holds(a->v[i], b->v[j]) : holds(b->v[j], a->v[i]))
-            *touch = 1;
+            *clash = 1;
         if (c < 0)
             i++;
         else
             j++;
     }
     rc = paths_from(v, n, out, err);
-    if (n > 0)
-        *touch = 1;
     free(v);
     return rc;
 }
@@ -357,33 +327,27 @@ static int prune_add(git_index *index, git_tree *tree, const char *path, grove_e
 }
 
 /*
- * *out: `tree` cut down to the paths of ca and cb (written to the mempack).
- * Every other path is the same in the merge base and both heads, so a merge
- * of the cut trees leaves the same conflicts as one of the whole trees, and
- * its rename detection sees the same deleted and added files; it costs the
- * changed paths instead of the whole repository.
+ * *out: `tree` cut down to the paths `keep` (sorted; written to the
+ * mempack). Every other path is the same in the merge base and both heads,
+ * so a merge of the cut trees leaves the same conflicts as one of the whole
+ * trees, and its rename detection sees the same deleted and added files;
+ * it costs the changed paths instead of the whole repository.
  */
-static int prune_tree(gitops_conflicts *s, git_tree *tree, const gitops_paths *ca,
-                      const gitops_paths *cb, git_tree **out, grove_err *err)
+static int prune_tree(gitops_conflicts *s, git_tree *tree, const gitops_paths *keep, git_tree **out,
+                      grove_err *err)
 {
     git_index *index = NULL;
     git_oid oid;
-    size_t i = 0, j = 0;
+    size_t i;
     int rc = -1;
 
     *out = NULL;
     git_error_clear();
     if (git_index_new(&index) < 0)
         return fail_git(err, GROVE_EGIT, "cannot make an index in memory");
-    while (i < ca->n || j < cb->n) {
-        int c = i == ca->n ? 1 : j == cb->n ? -1 : strcmp(ca->v[i], cb->v[j]);
-        const char *path = c <= 0 ? ca->v[i] : cb->v[j];
-
-        i += c <= 0;
-        j += c >= 0;
-        if (prune_add(index, tree, path, err) != 0)
+    for (i = 0; i < keep->n; i++)
+        if (prune_add(index, tree, keep->v[i], err) != 0)
             goto done;
-    }
     git_error_clear();
     if (git_index_write_tree_to(&oid, index, s->repo) < 0 ||
         git_tree_lookup(out, s->repo, &oid) < 0) {
@@ -396,6 +360,69 @@ done:
     return rc;
 }
 
+int paths_union(const gitops_paths *a, const gitops_paths *b, gitops_paths *out, grove_err *err)
+{
+    const char **v = calloc(a->n + b->n + 1, sizeof(*v)); /* owned here; borrowed strings */
+    size_t i = 0, j = 0, n = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!v)
+        return grove_nomem(err);
+    while (i < a->n || j < b->n) {
+        int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->v[i], b->v[j]);
+
+        v[n++] = c <= 0 ? a->v[i] : b->v[j];
+        i += c <= 0;
+        j += c >= 0;
+    }
+    rc = paths_from(v, n, out, err);
+    free(v);
+    return rc;
+}
+
+git_repository *conflicts_repo(gitops_conflicts *s)
+{
+    return s->repo;
+}
+
+void conflicts_forget(gitops_conflicts *s)
+{
+    git_mempack_reset(s->memory);
+}
+
+int conflicts_merge_cut(gitops_conflicts *s, const git_oid *base, const git_oid *a,
+                        const git_oid *b, const gitops_paths *keep, git_index **out, grove_err *err)
+{
+    git_tree *t_base = NULL, *t_a = NULL, *t_b = NULL;
+    git_tree *p_base = NULL, *p_a = NULL, *p_b = NULL;
+    git_merge_options opts;
+    int rc = -1;
+
+    *out = NULL;
+    if ((!git_oid_is_zero(base) && commit_tree(s->repo, base, &t_base, err) != 0) ||
+        commit_tree(s->repo, a, &t_a, err) != 0 || commit_tree(s->repo, b, &t_b, err) != 0)
+        goto done;
+    if ((t_base && prune_tree(s, t_base, keep, &p_base, err) != 0) ||
+        prune_tree(s, t_a, keep, &p_a, err) != 0 || prune_tree(s, t_b, keep, &p_b, err) != 0)
+        goto done;
+    git_error_clear();
+    if (git_merge_options_init(&opts, GIT_MERGE_OPTIONS_VERSION) < 0 ||
+        git_merge_trees(out, s->repo, p_base, p_a, p_b, &opts) < 0) {
+        rc = fail_git(err, GROVE_EGIT, "cannot merge the trees");
+        goto done;
+    }
+    rc = 0;
+done:
+    git_tree_free(p_base);
+    git_tree_free(p_a);
+    git_tree_free(p_b);
+    git_tree_free(t_base);
+    git_tree_free(t_a);
+    git_tree_free(t_b);
+    return rc;
+}
+
 /*
  * The paths git_merge_trees() leaves in conflict when merging `a` and `b`
  * over `base`, which changed the paths ca and cb since.
@@ -404,35 +431,35 @@ static int merge_conflicts(gitops_conflicts *s, const git_oid *base, const git_o
                            const git_oid *b, const gitops_paths *ca, const gitops_paths *cb,
                            gitops_paths *out, grove_err *err)
 {
-    git_tree *t_base = NULL, *t_a = NULL, *t_b = NULL;
-    git_tree *p_base = NULL, *p_a = NULL, *p_b = NULL;
-    git_merge_options opts;
+    gitops_paths keep = {0};
     git_index *index = NULL;
     int rc = -1;
 
-    if ((!git_oid_is_zero(base) && commit_tree(s->repo, base, &t_base, err) != 0) ||
-        commit_tree(s->repo, a, &t_a, err) != 0 || commit_tree(s->repo, b, &t_b, err) != 0)
+    if (paths_union(ca, cb, &keep, err) != 0 ||
+        conflicts_merge_cut(s, base, a, b, &keep, &index, err) != 0)
         goto done;
-    if ((t_base && prune_tree(s, t_base, ca, cb, &p_base, err) != 0) ||
-        prune_tree(s, t_a, ca, cb, &p_a, err) != 0 || prune_tree(s, t_b, ca, cb, &p_b, err) != 0)
-        goto done;
-    git_error_clear();
-    if (git_merge_options_init(&opts, GIT_MERGE_OPTIONS_VERSION) < 0 ||
-        git_merge_trees(&index, s->repo, p_base, p_a, p_b, &opts) < 0) {
-        rc = fail_git(err, GROVE_EGIT, "cannot merge the trees");
-        goto done;
-    }
     rc = git_index_has_conflicts(index) ? conflict_paths(index, out, err) : 0;
 done:
     git_index_free(index);
-    git_tree_free(p_base);
-    git_tree_free(p_a);
-    git_tree_free(p_b);
+    gitops_paths_free(&keep);
+    /* The cut trees and the blobs of cleanly merged files went to memory: let them go. */
+    conflicts_forget(s);
+    return rc;
+}
+
+/* paths_same_edit() of the trees of commits base (zero: none), a and b. */
+static int same_edit(gitops_conflicts *s, const git_oid *base, const git_oid *a, const git_oid *b,
+                     const gitops_paths *both, grove_err *err)
+{
+    git_tree *t_base = NULL, *t_a = NULL, *t_b = NULL;
+    int rc = -1;
+
+    if ((git_oid_is_zero(base) || commit_tree(s->repo, base, &t_base, err) == 0) &&
+        commit_tree(s->repo, a, &t_a, err) == 0 && commit_tree(s->repo, b, &t_b, err) == 0)
+        rc = paths_same_edit(t_base, t_a, t_b, both, err);
     git_tree_free(t_base);
     git_tree_free(t_a);
     git_tree_free(t_b);
-    /* The cut trees and the blobs of cleanly merged files went to memory: let them go. */
-    git_mempack_reset(s->memory);
     return rc;
 }
 
@@ -441,7 +468,7 @@ int gitops_conflicts_check(gitops_conflicts *s, const char *a, const char *b,
 {
     git_oid oa, ob, base;
     const gitops_paths *ca, *cb;
-    int rc, touch = 0;
+    int rc, clash = 0, same = 0;
 
     memset(out, 0, sizeof(*out));
     if (hex_oid(a, &oa, err) != 0 || hex_oid(b, &ob, err) != 0)
@@ -457,9 +484,16 @@ int gitops_conflicts_check(gitops_conflicts *s, const char *a, const char *b,
     }
     if (changed_paths(s, &base, &oa, &ca, err) != 0 || changed_paths(s, &base, &ob, &cb, err) != 0)
         return -1;
-    if (paths_overlap(ca, cb, &out->overlapping, &touch, err) != 0)
+    if (paths_overlap(ca, cb, &out->overlapping, &clash, err) != 0)
         return -1;
-    if (touch && merge_conflicts(s, &base, &oa, &ob, ca, cb, &out->conflicting, err) != 0) {
+    /* Paths both changed the same way (a squash of one into the other) leave nothing to merge. */
+    if (!clash && out->overlapping.n > 0 &&
+        (same = same_edit(s, &base, &oa, &ob, &out->overlapping, err)) < 0) {
+        gitops_merge_check_free(out);
+        return -1;
+    }
+    if ((clash || (out->overlapping.n > 0 && !same)) &&
+        merge_conflicts(s, &base, &oa, &ob, ca, cb, &out->conflicting, err) != 0) {
         gitops_merge_check_free(out);
         return -1;
     }

@@ -18,6 +18,7 @@
  *   include.c   .worktreeinclude
  *   push.c      remotes and push
  *   conflicts.c conflicts between commits, in memory
+ *   treediff.c  the paths two trees differ in, unchanged subtrees skipped
  *   checkout.c, tls.c, sample.c, lazy_git2.c: see each file
  */
 #ifndef GROVE_GIT_INTERNAL_H
@@ -126,5 +127,45 @@ int open_worktree_path(git_repository **out, const char *path, grove_err *err);
 /* The commit of hex id `hex` (4 to 40 digits); `what` names it in messages ("commit"). */
 int lookup_commit_hex(git_repository *repo, const char *hex, const char *what, git_commit **out,
                       grove_err *err);
+
+/* ---- conflicts.c ------------------------------------------------------- */
+
+/* The sorted union of the sorted path sets a and b into *out (gitops_paths_free()). */
+int paths_union(const gitops_paths *a, const gitops_paths *b, gitops_paths *out, grove_err *err);
+/* The session's repository handle: its object writes go to memory (borrowed). */
+git_repository *conflicts_repo(gitops_conflicts *s);
+/* Drops every object the session wrote to memory. */
+void conflicts_forget(gitops_conflicts *s);
+/*
+ * Merges commits a and b over `base` (zero: no common history) with
+ * git_merge_trees()' default options, on their trees cut down to the paths
+ * `keep` (sorted): the paths either side changed since `base`, so the index
+ * in *out (the caller frees it) is what a merge of the whole trees gives on
+ * those paths, and holds nothing else. The cut trees and the blobs of
+ * cleanly merged files are in the session's memory until conflicts_forget().
+ */
+int conflicts_merge_cut(gitops_conflicts *s, const git_oid *base, const git_oid *a,
+                        const git_oid *b, const gitops_paths *keep, git_index **out,
+                        grove_err *err);
+
+/* ---- treediff.c -------------------------------------------------------- */
+
+/*
+ * The paths of the files (blobs, links, submodules) that differ between
+ * trees a and b (NULL: the empty tree), sorted by strcmp, into *out (free
+ * with gitops_paths_free()): what git_diff_tree_to_tree() lists without
+ * rename detection, computed by walking only the subtrees whose ids differ.
+ */
+int tree_changed_paths(git_repository *repo, git_tree *a, git_tree *b, gitops_paths *out,
+                       grove_err *err);
+/*
+ * 1 when every path of `both` (the paths trees a and b both changed since
+ * `base`) is a file in all three that a and b changed the same way (same
+ * id and mode): a merge of a and b can then meet no conflict there, and no
+ * rename either (a rename deletes a path and adds one). 0 when not; -1 on
+ * a read error.
+ */
+int paths_same_edit(git_tree *base, git_tree *a, git_tree *b, const gitops_paths *both,
+                    grove_err *err);
 
 #endif

@@ -262,6 +262,361 @@ done:
     return rc;
 }
 
+static int cmp_str_key(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, *(char *const *)elem);
+}
+
+/* 1 when a path of the sorted set is a folder of another one ("d" and "d/f"); -1: no memory. */
+static int paths_nest(const gitops_paths *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->n; i++) {
+        const char *slash;
+
+        for (slash = strchr(p->v[i], '/'); slash; slash = strchr(slash + 1, '/')) {
+            char *dir = strndup(p->v[i], (size_t)(slash - p->v[i]));
+            int found;
+
+            if (!dir)
+                return -1;
+            found = bsearch(dir, p->v, p->n, sizeof(*p->v), cmp_str_key) != NULL;
+            free(dir);
+            if (found)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* Where graft() takes the new entries from: a merged index, else a tree. */
+typedef struct graft_src {
+    git_index *merged;
+    git_tree *tree;
+} graft_src;
+
+/* The entry of `src` at `path` into *id and *mode: 1, or 0 when it has none; -1 on error. */
+static int graft_entry(const graft_src *src, const char *path, git_oid *id, git_filemode_t *mode,
+                       grove_err *err)
+{
+    git_tree_entry *te = NULL;
+    int g;
+
+    if (src->merged) {
+        const git_index_entry *e = git_index_get_bypath(src->merged, path, 0);
+
+        if (!e)
+            return 0;
+        git_oid_cpy(id, &e->id);
+        *mode = (git_filemode_t)e->mode;
+        return 1;
+    }
+    git_error_clear();
+    g = git_tree_entry_bypath(&te, src->tree, path);
+    if (g == GIT_ENOTFOUND) {
+        git_error_clear();
+        return 0;
+    }
+    if (g < 0)
+        return fail_git(err, GROVE_EGIT, "cannot read '%s' in a tree", path);
+    git_oid_cpy(id, git_tree_entry_id(te));
+    *mode = git_tree_entry_filemode(te);
+    git_tree_entry_free(te);
+    return 1;
+}
+
+/*
+ * `tree` (NULL: empty) with the paths v[lo..hi) (sorted, sharing the first
+ * `plen` bytes: the folder this tree is) set to their entry in `src`, or
+ * removed when it has none: *out gets the new tree, *empty 1 when it has no
+ * entries (then *out is not written). Only the folders on those paths are
+ * read and written. A file where a folder of the paths is: 1 (the caller
+ * merges the whole trees instead).
+ */
+static int graft(git_repository *repo, git_tree *tree, const graft_src *src, char **v, size_t lo,
+                 size_t hi, size_t plen, git_oid *out, int *empty, grove_err *err)
+{
+    git_treebuilder *bld = NULL;
+    size_t i = lo;
+    int rc = -1;
+
+    *empty = 0;
+    git_error_clear();
+    if (git_treebuilder_new(&bld, repo, tree) < 0) {
+        fail_git(err, GROVE_EGIT, "cannot build the merged tree");
+        goto done;
+    }
+    while (i < hi) {
+        const char *rest = v[i] + plen, *slash = strchr(rest, '/');
+
+        if (!slash) { /* a file of this folder */
+            const git_tree_entry *had = git_treebuilder_get(bld, rest);
+            git_oid id = {{0}};
+            git_filemode_t mode = GIT_FILEMODE_BLOB;
+            int g, found;
+
+            if (had && git_tree_entry_type(had) == GIT_OBJECT_TREE) {
+                rc = 1;
+                goto done;
+            }
+            if ((found = graft_entry(src, v[i], &id, &mode, err)) < 0)
+                goto done;
+            git_error_clear();
+            g = found ? git_treebuilder_insert(NULL, bld, rest, &id, mode)
+                : had ? git_treebuilder_remove(bld, rest)
+                      : 0;
+            if (g < 0) {
+                fail_git(err, GROVE_EGIT, "cannot build the merged tree at '%s'", v[i]);
+                goto done;
+            }
+            i++;
+        } else { /* the paths in folder rest[0..len) */
+            size_t len = (size_t)(slash - rest), j = i;
+            char *name = strndup(rest, len);
+            const git_tree_entry *had = name ? git_treebuilder_get(bld, name) : NULL;
+            git_tree *sub = NULL;
+            git_oid sub_id;
+            int sub_empty = 0, g;
+
+            if (!name) {
+                grove_nomem(err);
+                goto done;
+            }
+            while (j < hi && strncmp(v[j] + plen, rest, len + 1) == 0)
+                j++;
+            git_error_clear();
+            if (had && (git_tree_entry_type(had) != GIT_OBJECT_TREE ||
+                        git_tree_lookup(&sub, repo, git_tree_entry_id(had)) < 0)) {
+                free(name);
+                if (git_tree_entry_type(had) != GIT_OBJECT_TREE) {
+                    rc = 1;
+                    goto done;
+                }
+                fail_git(err, GROVE_EGIT, "cannot read a folder of the target");
+                goto done;
+            }
+            g = graft(repo, sub, src, v, i, j, plen + len + 1, &sub_id, &sub_empty, err);
+            git_tree_free(sub);
+            git_error_clear();
+            if (g == 0 && (sub_empty ? had && git_treebuilder_remove(bld, name) < 0
+                                     : git_treebuilder_insert(NULL, bld, name, &sub_id,
+                                                              GIT_FILEMODE_TREE) < 0))
+                g = fail_git(err, GROVE_EGIT, "cannot build the merged tree at '%s'", v[i]);
+            free(name);
+            if (g != 0) {
+                rc = g;
+                goto done;
+            }
+            i = j;
+        }
+    }
+    git_error_clear();
+    if (plen > 0 && git_treebuilder_entrycount(bld) == 0)
+        *empty = 1;
+    else if (git_treebuilder_write(out, bld) < 0) {
+        fail_git(err, GROVE_EGIT, "cannot write the merged tree");
+        goto done;
+    }
+    rc = 0;
+done:
+    git_treebuilder_free(bld);
+    return rc;
+}
+
+/* Copies the objects of `merged`'s entries that `to` lacks from the odb of `from`. */
+static int copy_blobs(git_repository *from, git_repository *to, git_index *merged, grove_err *err)
+{
+    git_odb *src = NULL, *dst = NULL;
+    size_t i, n = git_index_entrycount(merged);
+    int rc = -1;
+
+    git_error_clear();
+    if (git_repository_odb(&src, from) < 0 || git_repository_odb(&dst, to) < 0) {
+        fail_git(err, GROVE_EGIT, "cannot open the object database");
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        const git_index_entry *e = git_index_get_byindex(merged, i);
+        git_odb_object *o = NULL;
+        git_oid id;
+
+        if (!e || git_odb_exists(dst, &e->id))
+            continue;
+        git_error_clear();
+        if (git_odb_read(&o, src, &e->id) < 0 ||
+            git_odb_write(&id, dst, git_odb_object_data(o), git_odb_object_size(o),
+                          git_odb_object_type(o)) < 0) {
+            git_odb_object_free(o);
+            fail_git(err, GROVE_EGIT, "cannot write the merged file '%s'", e->path);
+            goto done;
+        }
+        git_odb_object_free(o);
+    }
+    rc = 0;
+done:
+    git_odb_free(src);
+    git_odb_free(dst);
+    return rc;
+}
+
+/* The paths in both sorted sets a and b into *out (gitops_paths_free()). */
+static int paths_both(const gitops_paths *a, const gitops_paths *b, gitops_paths *out,
+                      grove_err *err)
+{
+    size_t i = 0, j = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (!(out->v = calloc((a->n < b->n ? a->n : b->n) + 1, sizeof(*out->v))))
+        return grove_nomem(err);
+    while (i < a->n && j < b->n) {
+        int c = strcmp(a->v[i], b->v[j]);
+
+        if (c == 0 && !(out->v[out->n++] = grove_strdup(a->v[i]))) {
+            gitops_paths_free(out);
+            return grove_nomem(err);
+        }
+        i += c <= 0;
+        j += c >= 0;
+    }
+    return 0;
+}
+
+/*
+ * The merge of `head` into `target` over their one merge base `base`, on
+ * the paths either side changed since (conflicts_merge_cut(), in memory),
+ * grafted onto the target's tree: the tree git_merge_commits() makes,
+ * reading and writing only the changed folders. *tree_id gets it, or
+ * out->conflicts the conflicting paths. Returns 1 (nothing done) when a
+ * file on one side is a folder on the other: the caller merges the whole
+ * trees then.
+ */
+static int land_merge_cut(gitops_repo *r, const git_oid *base, git_commit *target, git_commit *head,
+                          git_oid *tree_id, gitops_land_result *out, grove_err *err)
+{
+    gitops_conflicts *cs = NULL; /* owned */
+    git_repository *mem;         /* borrowed from cs */
+    git_commit *bc = NULL;
+    git_tree *t_base = NULL, *t_target = NULL, *t_head = NULL;
+    gitops_paths ca = {0}, cb = {0}, keep = {0};
+    git_index *merged = NULL;
+    int rc = -1;
+
+    git_error_clear();
+    if (git_commit_lookup(&bc, r->repo, base) < 0 || git_commit_tree(&t_base, bc) < 0 ||
+        git_commit_tree(&t_target, target) < 0 || git_commit_tree(&t_head, head) < 0) {
+        fail_git(err, GROVE_EGIT, "cannot read the trees to merge");
+        goto done;
+    }
+    if (tree_changed_paths(r->repo, t_base, t_target, &ca, err) != 0 ||
+        tree_changed_paths(r->repo, t_base, t_head, &cb, err) != 0 ||
+        paths_union(&ca, &cb, &keep, err) != 0)
+        goto done;
+    if ((rc = paths_nest(&keep)) != 0) {
+        if (rc < 0)
+            grove_nomem(err);
+        goto done;
+    }
+    rc = -1;
+    {
+        gitops_paths both = {0};
+        int same = 0;
+
+        /* No path both changed, or only the same way: head's changes onto the target. */
+        if (paths_both(&ca, &cb, &both, err) != 0 ||
+            (both.n > 0 && (same = paths_same_edit(t_base, t_target, t_head, &both, err)) < 0)) {
+            gitops_paths_free(&both);
+            goto done;
+        }
+        if (both.n == 0 || same) {
+            graft_src src = {NULL, t_head};
+
+            gitops_paths_free(&both);
+            rc = graft(r->repo, t_target, &src, cb.v, 0, cb.n, 0, tree_id, &(int){0}, err);
+            goto done;
+        }
+        gitops_paths_free(&both);
+    }
+    if (gitops_conflicts_open(r, &cs, err) != 0 ||
+        conflicts_merge_cut(cs, base, git_commit_id(target), git_commit_id(head), &keep, &merged,
+                            err) != 0)
+        goto done;
+    mem = conflicts_repo(cs);
+    if (git_index_has_conflicts(merged)) {
+        rc = conflicts_collect(merged, &out->conflicts, &out->nconflicts, err);
+        goto done;
+    }
+    if (copy_blobs(mem, r->repo, merged, err) != 0)
+        goto done;
+    {
+        graft_src src = {merged, NULL};
+
+        rc = graft(r->repo, t_target, &src, keep.v, 0, keep.n, 0, tree_id, &(int){0}, err);
+    }
+done:
+    git_index_free(merged);
+    gitops_conflicts_close(cs);
+    gitops_paths_free(&ca);
+    gitops_paths_free(&cb);
+    gitops_paths_free(&keep);
+    git_tree_free(t_base);
+    git_tree_free(t_target);
+    git_tree_free(t_head);
+    git_commit_free(bc);
+    return rc;
+}
+
+/*
+ * The tree of merging `head` into `target` (what git_merge_commits() with
+ * default options makes) into *tree_id, or the conflicting paths into out.
+ * The fastest way that gives the same tree: when the target has not moved
+ * since the branch started (it is an ancestor of head), head's tree; with
+ * one merge base, the merge of the changed paths (land_merge_cut()); else
+ * (several merge bases, none, a file against a folder) the whole merge.
+ */
+static int land_merge_tree(gitops_repo *r, const gitops_land_spec *s, git_commit *target,
+                           git_commit *head, git_oid *tree_id, gitops_land_result *out,
+                           grove_err *err)
+{
+    git_merge_options mopts;
+    git_oidarray bases = {0};
+    git_index *idx = NULL;
+    int rc = -1, g;
+
+    if (git_graph_descendant_of(r->repo, git_commit_id(head), git_commit_id(target)) == 1) {
+        git_oid_cpy(tree_id, git_commit_tree_id(head));
+        return 0;
+    }
+    git_error_clear();
+    g = git_merge_bases(&bases, r->repo, git_commit_id(target), git_commit_id(head));
+    if (g == 0 && bases.count == 1) {
+        g = land_merge_cut(r, &bases.ids[0], target, head, tree_id, out, err);
+        if (g <= 0) {
+            rc = g;
+            goto done;
+        }
+    }
+    git_error_clear();
+    git_merge_options_init(&mopts, GIT_MERGE_OPTIONS_VERSION);
+    if (git_merge_commits(&idx, r->repo, target, head, &mopts) != 0) {
+        fail_git(err, GROVE_EGIT, "cannot merge '%s' into '%s' in memory", s->label, s->into);
+        goto done;
+    }
+    if (git_index_has_conflicts(idx)) {
+        rc = conflicts_collect(idx, &out->conflicts, &out->nconflicts, err);
+        goto done;
+    }
+    if (git_index_write_tree_to(tree_id, idx, r->repo) != 0) {
+        fail_git(err, GROVE_EGIT, "cannot write the merged tree");
+        goto done;
+    }
+    rc = 0;
+done:
+    git_index_free(idx);
+    git_oidarray_free(&bases);
+    return rc;
+}
+
 int gitops_land_compute(gitops_repo *r, const gitops_land_spec *s, gitops_land_result *out,
                         grove_err *err)
 {
@@ -320,17 +675,14 @@ int gitops_land_compute(gitops_repo *r, const gitops_land_spec *s, gitops_land_r
 
         parents[0] = target;
         parents[1] = head;
+        if (land_merge_tree(r, s, target, head, &tree_id, out, err) != 0)
+            goto done;
+        if (out->nconflicts) {
+            rc = 0;
+            goto done;
+        }
         git_error_clear();
-        if (git_merge_commits(&idx, repo, target, head, &mopts) != 0) {
-            fail_git(err, GROVE_EGIT, "cannot merge '%s' into '%s' in memory", s->label, s->into);
-            goto done;
-        }
-        if (git_index_has_conflicts(idx)) {
-            rc = conflicts_collect(idx, &out->conflicts, &out->nconflicts, err);
-            goto done;
-        }
-        if (git_index_write_tree_to(&tree_id, idx, repo) != 0 ||
-            git_tree_lookup(&tree, repo, &tree_id) != 0) {
+        if (git_tree_lookup(&tree, repo, &tree_id) != 0) {
             fail_git(err, GROVE_EGIT, "cannot write the merged tree");
             goto done;
         }
@@ -440,9 +792,9 @@ done:
  * Brings the worktree at `path`, which has `into` checked out, from commit
  * `old_hex` to `new_hex` (the ref has moved already): when its index holds
  * the old tree, a safe checkout of the new commit with the old tree as
- * baseline (only the paths that differ are written; a file that is not as
- * the old commit has it is a conflict and stops the checkout before it
- * writes anything). An index that holds the new tree already: nothing to
+ * baseline, limited to the paths the two trees differ in (a file that is
+ * not as the old commit has it is a conflict and stops the checkout before
+ * it writes anything). An index that holds the new tree already: nothing to
  * do. A worktree on another branch now: nothing to do.
  */
 static int land_checkout_update(const char *path, const char *into, const char *old_hex,
@@ -453,7 +805,8 @@ static int land_checkout_update(const char *path, const char *into, const char *
     git_reference *head = NULL;
     git_index *idx = NULL;
     git_commit *oldc = NULL, *newc = NULL;
-    git_tree *old_tree = NULL;
+    git_tree *old_tree = NULL, *new_tree = NULL;
+    gitops_paths changed = {0}; /* the paths old and new differ in */
     char *refname = grove_asprintf("refs/heads/%s", into);
     git_oid idx_tree;
     int rc = -1;
@@ -478,7 +831,8 @@ static int land_checkout_update(const char *path, const char *into, const char *
     if (commit_lookup_hex(wr, old_hex, &oldc, err) != 0 ||
         commit_lookup_hex(wr, new_hex, &newc, err) != 0)
         goto done;
-    if (git_repository_index(&idx, wr) != 0 || git_index_read(idx, 1) != 0) {
+    /* Read from disk here: `wr` was opened just now (a forced re-read would parse it twice). */
+    if (git_repository_index(&idx, wr) != 0) {
         fail_git(err, GROVE_EGIT, "cannot read the index of '%s'", path);
         goto done;
     }
@@ -501,12 +855,21 @@ static int land_checkout_update(const char *path, const char *into, const char *
                    path, old_hex, new_hex);
         goto done;
     }
-    if (git_commit_tree(&old_tree, oldc) != 0) {
-        fail_git(err, GROVE_EGIT, "cannot read commit %.12s", old_hex);
+    if (git_commit_tree(&old_tree, oldc) != 0 || git_commit_tree(&new_tree, newc) != 0) {
+        fail_git(err, GROVE_EGIT, "cannot read commits %.12s and %.12s", old_hex, new_hex);
         goto done;
     }
-    co.checkout_strategy = GIT_CHECKOUT_SAFE;
+    /*
+     * Only the paths the two trees differ in: the others are as the old
+     * commit has them in the index and (it was clean) in the files, and stay.
+     * Without a list, libgit2 would compare every file of the worktree.
+     */
+    if (tree_changed_paths(wr, old_tree, new_tree, &changed, err) != 0)
+        goto done;
+    co.checkout_strategy = GIT_CHECKOUT_SAFE | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
     co.baseline = old_tree;
+    co.paths.strings = changed.v;
+    co.paths.count = changed.n;
     git_index_free(idx);
     idx = NULL;
     git_error_clear();
@@ -516,6 +879,8 @@ static int land_checkout_update(const char *path, const char *into, const char *
     }
     rc = 0;
 done:
+    gitops_paths_free(&changed);
+    git_tree_free(new_tree);
     git_tree_free(old_tree);
     git_commit_free(oldc);
     git_commit_free(newc);

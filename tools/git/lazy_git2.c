@@ -101,6 +101,12 @@ int git_libgit2_opts(int option, ...)
         rc = p_opts(option, file, path);
         break;
     }
+    case GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION: {
+        int on = va_arg(ap, int);
+
+        rc = p_opts(option, on);
+        break;
+    }
     case GIT_OPT_GET_SEARCH_PATH: {
         int level = va_arg(ap, int);
         git_buf *out = va_arg(ap, git_buf *);
