@@ -225,7 +225,9 @@ test('review, fork, feedback into a live tmux session, liveness and terminate th
     // the agent process gets SIGHUP with its session and exits a moment later
     let q;
     for (let i = 0; i < 100; i++) {
-      q = (await client.callTool({ name: 'query_instances', arguments: { status: 'terminated' } })).structuredContent;
+      const r = await client.callTool({ name: 'query_instances', arguments: { status: 'terminated' } });
+      assert.equal(r.isError, false, JSON.stringify(r));
+      q = r.structuredContent;
       if (q.instances.length) break;
       await new Promise((r) => setTimeout(r, 50));
     }

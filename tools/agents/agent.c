@@ -1455,9 +1455,10 @@ int agent_alive(const char *session, long long pid)
 /* 1 when tmux's stderr says there is no server to ask (so: no sessions). */
 static int no_server(const char *errtext)
 {
+    /* "server exited" and "lost server": it shut down (its last session ended) as we asked */
     return strstr(errtext, "no server running") || strstr(errtext, "error connecting") ||
-           strstr(errtext, "No such file or directory") ||
-           strstr(errtext, "server exited unexpectedly");
+           strstr(errtext, "No such file or directory") || strstr(errtext, "server exited") ||
+           strstr(errtext, "lost server");
 }
 
 void agent_free_panes(agent_pane *v, size_t n)
