@@ -20,12 +20,12 @@
 
 #include "db/db_internal.h"
 
-#define DB_BUSY_TIMEOUT_MS  2000    /* SQLite's own wait per lock attempt */
-#define DB_TXN_BUDGET_MS    30000.0 /* total time db_txn() keeps retrying */
-#define DB_BACKOFF_START_US 2000u   /* first backoff: 2 ms */
-#define DB_BACKOFF_CAP_US   250000u /* backoff cap: 250 ms (plus jitter) */
-#define DB_READ_RETRIES     8       /* autocommit reads: bounded retries */
-#define DB_STMT_CACHE       64      /* cached statements per connection */
+#define DB_BUSY_TIMEOUT_MS    2000    /* SQLite's own wait per lock attempt */
+#define DB_TXN_BUDGET_MS      30000.0 /* total time db_txn() keeps retrying */
+#define DB_BACKOFF_START_US   2000u   /* first backoff: 2 ms */
+#define DB_BACKOFF_CAP_US     250000u /* backoff cap: 250 ms (plus jitter) */
+#define DB_READ_RETRIES       8       /* autocommit reads: bounded retries */
+#define DB_STMT_CACHE         64      /* cached statements per connection */
 
 /* One cached statement; `key` is the static SQL text it was prepared from. */
 typedef struct stmt_slot {
@@ -403,13 +403,6 @@ void db_set_budget(grove_db *db, double ms)
 {
     db->budget_ms = ms;
     sqlite3_busy_timeout(db->sq, ms < DB_BUSY_TIMEOUT_MS ? (int)ms : DB_BUSY_TIMEOUT_MS);
-}
-
-int db_set_short_lived(grove_db *db, grove_err *err)
-{
-    int rc = sqlite3_db_config(db->sq, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
-
-    return rc == SQLITE_OK ? 0 : db_fail(db, rc, "cannot configure the connection", err);
 }
 
 void db_close(grove_db *db)

@@ -67,14 +67,6 @@ int db_txn_relaxed(grove_db *db, db_txn_fn fn, void *arg, grove_err *err);
  */
 void db_set_budget(grove_db *db, double ms);
 
-/*
- * For a process that opens the database for one write and exits (grove
- * hook): closing does not checkpoint the WAL into the database (a long
- * write with fsyncs when it is the last connection); the next writer's
- * automatic checkpoint does it.
- */
-int db_set_short_lived(grove_db *db, grove_err *err);
-
 /* Sets the connection's page cache to `kib` KiB (PRAGMA cache_size). */
 int db_set_cache_kib(grove_db *db, int kib, grove_err *err);
 

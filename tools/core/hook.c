@@ -118,9 +118,13 @@ int hook_run(const char *db_path, const char *id, const char *state, const char 
     h.metadata = meta;
     if (db_open(&db, db_path, migrate_verify, err) != 0)
         goto done;
+    /*
+     * Closing checkpoints the WAL when this is the database's last connection
+     * (no agent's server has it open): SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE would
+     * save that, but the next lone opener would then read the whole WAL back
+     * and, knowing nothing of what was checkpointed, never restart it.
+     */
     db_set_budget(db, HOOK_BUDGET_MS);
-    if (db_set_short_lived(db, err) != 0)
-        goto done;
     h.duration_ms = grove_now_ms() - start;
     if (db_hook_record(db, &h, &r, err) != 0)
         goto done;
