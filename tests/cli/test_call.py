@@ -39,6 +39,24 @@ class Call(unittest.TestCase):
         self.assertEqual(p.stdout.count(b"\n"), 1, p.stdout)
         return json.loads(p.stdout)
 
+    def test_repository_from_claude_project_dir(self):
+        """--repo > GROVE_REPO > CLAUDE_PROJECT_DIR > the working directory (contract §8)."""
+        other = os.path.join(self.tmp, "other")
+        G.make_repo(other, self.env, files={"o.txt": "o\n"})
+        outside = os.path.join(self.tmp, "outside")
+        os.makedirs(outside)
+        env = dict(self.env, CLAUDE_PROJECT_DIR=self.repo)
+        r = self.call("spawn_work_instance", '{"prompt": "p"}', env=env, cwd=outside)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(json.loads(r.stdout)["instance"]["worktree_path"].startswith(
+            self.repo + ".worktrees/"))
+        # GROVE_REPO wins over it
+        r = self.call("spawn_work_instance", '{"prompt": "p"}',
+                      env=dict(env, GROVE_REPO=other), cwd=outside)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(json.loads(r.stdout)["instance"]["worktree_path"].startswith(
+            other + ".worktrees/"))
+
     def test_list(self):
         p = self.call("--list")
         self.assertEqual(p.returncode, 0)

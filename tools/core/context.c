@@ -314,7 +314,11 @@ static void db_trust(grove_ctx *ctx, char *why, size_t n)
 int ctx_open(grove_ctx **out, const ctx_options *opts, grove_err *err)
 {
     grove_ctx *ctx;
-    const char *repo_path = opts->repo ? opts->repo : getenv("GROVE_REPO");
+    /* --repo > GROVE_REPO > CLAUDE_PROJECT_DIR (Claude Code's project) > the working directory */
+    const char *repo_path = opts->repo ? opts->repo
+                            : getenv("GROVE_REPO") && *getenv("GROVE_REPO")
+                                ? getenv("GROVE_REPO")
+                                : getenv("CLAUDE_PROJECT_DIR");
     const char *db_arg = opts->db ? opts->db : getenv("GROVE_DB");
     const char *caller = getenv("GROVE_INSTANCE_ID");
     char *base = NULL, *prefix = NULL;

@@ -33,8 +33,8 @@ typedef struct ctx_options {
 } ctx_options;
 
 /*
- * Opens the repository (--repo, GROVE_REPO, or discovered from the working
- * directory), the database (--db, GROVE_DB, or <common dir>/grove/grove.db),
+ * Opens the repository (--repo, GROVE_REPO, CLAUDE_PROJECT_DIR, or discovered
+ * from the working directory), the database (--db, GROVE_DB, or <common dir>/grove/grove.db),
  * resolves the worktrees base (GROVE_WORKTREES, config worktrees.base_path,
  * or <parent of main worktree>/<repo name>.worktrees) and the caller
  * (GROVE_INSTANCE_ID, else the instance whose worktree holds the working
