@@ -81,14 +81,14 @@ run_fuzz() {
     if [ -d /dev/shm ] && [ -w /dev/shm ]; then
         scratch=$(mktemp -d /dev/shm/grove-fuzz.XXXXXX) || scratch=$work/tmp
     fi
-    for t in fuzz_framing fuzz_schema fuzz_dispatch fuzz_rights fuzz_removal; do
+    for t in fuzz_framing fuzz_schema fuzz_dispatch fuzz_rights fuzz_removal fuzz_output; do
         log=$work/$t.log
         fixtures=
         [ -d "fixtures/fuzz/$t" ] && fixtures=fixtures/fuzz/$t
         case $t in
         fuzz_schema) dict=tests/fuzz/fuzz_schema.dict ;;
         fuzz_removal) dict=tests/fuzz/fuzz_removal.dict ;;
-        fuzz_rights) dict= ;; # bytes, not JSON
+        fuzz_rights | fuzz_output) dict= ;; # bytes, not JSON
         *) dict=tests/fuzz/jsonrpc.dict ;;
         esac
         mkdir -p "$work/corpus/$t" # seeds.py makes some; the others' seeds are their fixtures

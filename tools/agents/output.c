@@ -85,7 +85,13 @@ int output_clean(const char *text, size_t n, grove_buf *out)
             run = i;
             continue;
         }
-        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+        /*
+         * A C1 lead byte with no continuation byte after it: dropped, or
+         * taking out what follows it (a control character) could join it
+         * with a later byte into a C1 control.
+         */
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ||
+            (c == 0xc2 && (i + 1 >= n || in[i + 1] < 0x80 || in[i + 1] > 0xbf))) {
             FLUSH();
             run = ++i;
             continue;

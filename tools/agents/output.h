@@ -16,8 +16,10 @@
  * (CSI, OSC, DCS and the other string sequences, two-byte ESC sequences,
  * and their 8-bit C1 forms) removed; C0 control characters but newline and
  * tab removed; "\r\n" is a newline, and a lone "\r" (a progress bar
- * redrawing its line) drops what came before it on that line. Invalid
- * UTF-8 is kept as it is (the caller sanitises). buf_add()'s result.
+ * redrawing its line) drops what came before it on that line. A byte 0xC2
+ * (the lead of a C1 control) without a continuation byte after it is
+ * dropped; other invalid UTF-8 is kept as it is (the caller sanitises).
+ * buf_add()'s result.
  */
 int output_clean(const char *in, size_t n, grove_buf *out);
 
