@@ -1557,6 +1557,82 @@ int db_instances_with_agents(grove_db *db, grove_agent_list *out, grove_err *err
     return 0;
 }
 
+/*
+ * Prefix completion of ids as a range on the primary key: every id that
+ * starts with ?1 sorts in [?1, ?1 || U+10FFFF) (binary collation, and no
+ * id holds a character above U+10FFFF), so no LIKE pattern needs escaping.
+ */
+static const char SQL_IDS_PREFIX[] =
+    "SELECT id FROM grove_instances WHERE id >= ?1 AND id < ?1 || char(1114111)"
+    " ORDER BY status <> 'running', id LIMIT ?2";
+static const char SQL_IDS_PREFIX_COUNT[] =
+    "SELECT count(*) FROM grove_instances WHERE id >= ?1 AND id < ?1 || char(1114111)";
+
+void db_name_list_free(grove_name_list *list)
+{
+    size_t i;
+
+    if (!list)
+        return;
+    for (i = 0; i < list->n; i++)
+        free(list->v[i]);
+    free(list->v);
+    memset(list, 0, sizeof(*list));
+}
+
+int db_instance_ids_with_prefix(grove_db *db, const char *prefix, size_t max, grove_name_list *out,
+                                grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int rc, ret = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (db_stmt(db, SQL_IDS_PREFIX_COUNT, &st, err) != 0)
+        return -1;
+    if (db_bind_text(st, 1, prefix) != SQLITE_OK)
+        ret = db_fail(db, SQLITE_NOMEM, "cannot complete instance ids", err);
+    else if ((rc = db_step_first(db, st)) == SQLITE_ROW)
+        out->total = (size_t)col_int64(st, 0);
+    else
+        ret = db_fail(db, rc, "cannot complete instance ids", err);
+    db_stmt_release(db, st);
+    st = NULL;
+    if (ret != 0 || max == 0 || out->total == 0)
+        return ret;
+    if (db_stmt(db, SQL_IDS_PREFIX, &st, err) != 0)
+        return -1;
+    if (db_bind_text(st, 1, prefix) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)max) != SQLITE_OK) {
+        ret = db_fail(db, SQLITE_NOMEM, "cannot complete instance ids", err);
+        goto done;
+    }
+    for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        int oom = 0;
+
+        if (grow((void **)&out->v, &cap, out->n, sizeof(*out->v)) != 0) {
+            ret = grove_nomem(err);
+            break;
+        }
+        out->v[out->n] = col_strdup(st, 0, &oom);
+        if (oom || !out->v[out->n]) {
+            ret = grove_nomem(err);
+            break;
+        }
+        out->n++;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = db_fail(db, rc, "cannot complete instance ids", err);
+done:
+    db_stmt_release(db, st);
+    if (ret != 0)
+        db_name_list_free(out);
+    /* rows added between the two statements: total is never below what is returned */
+    if (ret == 0 && out->total < out->n)
+        out->total = out->n;
+    return ret;
+}
+
 int db_feedback_insert(grove_db *db, const db_new_feedback *in, long long *id, grove_err *err)
 {
     write_args a = {SQL_FEEDBACK_INSERT, "cannot store the feedback", 5, {{0}}, 0, 0,

@@ -329,6 +329,27 @@ int db_instance_parent(grove_db *db, const char *id, char **out, grove_err *err)
  */
 int db_instances_with_agents(grove_db *db, grove_agent_list *out, grove_err *err);
 
+/* Instance ids that complete a prefix: v[0..n) owned; total counts every match, also past n. */
+typedef struct grove_name_list {
+    char **v;
+    size_t n;
+    size_t total;
+} grove_name_list;
+
+/* Frees what *list owns and zeroes it. NULL is a no-op. */
+void db_name_list_free(grove_name_list *list);
+
+/*
+ * The ids of instances that start with `prefix` (byte for byte: no
+ * wildcard, no case folding; "" matches every id), running ones first,
+ * then by id, at most `max` into *out (zeroed first; the caller frees it
+ * with db_name_list_free(), also after a failure); out->total is how many
+ * match in all. A range on the primary key: cost follows the matches, not
+ * the table.
+ */
+int db_instance_ids_with_prefix(grove_db *db, const char *prefix, size_t max, grove_name_list *out,
+                                grove_err *err);
+
 /* Records the pull request of an instance. */
 int db_instance_set_pr(grove_db *db, const char *id, long long number, const char *url,
                        grove_err *err);

@@ -106,6 +106,8 @@ static int cmd_serve(int argc, char **argv)
     mo.out_fd = STDOUT_FILENO;
     page = getenv("GROVE_TOOLS_PAGE_SIZE");
     mo.tools_page_size = page ? (size_t)strtoul(page, NULL, 10) : 0;
+    page = getenv("GROVE_PROMPTS_PAGE_SIZE");
+    mo.prompts_page_size = page ? (size_t)strtoul(page, NULL, 10) : 0;
     if (mcp_server_new(&s, &mo, &err) != 0) {
         log_error("%s", err.msg);
         return 1;

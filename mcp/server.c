@@ -7,19 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "tools/base/io.h"
+#include "mcp/complete.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/logging.h"
+#include "mcp/prompts.h"
 #include "mcp/schema.h"
+#include "tools/core/context.h"
 
 #ifndef GROVE_VERSION
 #define GROVE_VERSION "0.1.0"
 #endif
 
-#define TOOLS_CURSOR_PREFIX "grove-tools-"
+#define TOOLS_CURSOR_PREFIX   "grove-tools-"
+#define PROMPTS_CURSOR_PREFIX "grove-prompts-"
 
 struct mcp_server {
     const mcp_tools *tools; /* borrowed */
@@ -37,6 +43,10 @@ struct mcp_server {
     mcp_ctx_open_fn open_ctx; /* makes ctx on the first tools/call; NULL once called */
     void *open_arg;
     int write_failed;
+    size_t prompts_page_size;
+    int log_level;           /* the client's logging/setLevel, 0..7; -1 until it sends one */
+    mcp_log_limiter limiter; /* notifications/message per second */
+    ctx_sink sink;           /* what core reports through (ctx->sink points here) */
 };
 
 static const char *const version_names[] = {NULL, "2024-11-05", "2025-03-26", "2025-06-18",
@@ -85,6 +95,9 @@ static int find_tool(const mcp_server *s, const char *name)
     return -1;
 }
 
+static void report_event(void *arg, ctx_level level, const char *event, const char *instance_id,
+                         const char *message);
+
 int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
 {
     mcp_server *s;
@@ -107,6 +120,10 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
     }
     s->ntools = opts->tools->count;
     s->page_size = opts->tools_page_size ? opts->tools_page_size : s->ntools;
+    s->prompts_page_size = opts->prompts_page_size ? opts->prompts_page_size : mcp_prompt_count();
+    s->log_level = -1;
+    s->sink.report = report_event;
+    s->sink.arg = s;
     s->specs = calloc(s->ntools ? s->ntools : 1, sizeof(*s->specs));
     s->in_ok = calloc(s->ntools ? s->ntools : 1, sizeof(*s->in_ok));
     s->patterns = schema_cache_new();
@@ -114,6 +131,8 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
         mcp_server_free(s);
         return grove_nomem(err);
     }
+    if (s->ctx && !s->ctx->sink)
+        s->ctx->sink = &s->sink;
     *out = s;
     return 0;
 }
@@ -124,6 +143,8 @@ void mcp_server_free(mcp_server *s)
 
     if (!s)
         return;
+    if (s->ctx && s->ctx->sink == &s->sink)
+        s->ctx->sink = NULL; /* the context outlives the server */
     for (i = 0; s->specs && i < s->ntools; i++)
         json_decref(s->specs[i]);
     json_decref(s->shared_defs);
@@ -210,9 +231,13 @@ static json_t *do_initialize(mcp_server *s, json_t *id, json_t *params)
     server_info = json_pack("{s:s, s:s}", "name", "grove", "version", GROVE_VERSION);
     if (server_info && v >= MCP_V_2025_06_18)
         json_object_set_new(server_info, "title", json_string("grove"));
-    result = json_pack("{s:s, s:{s:{s:b}}, s:o, s:s}", "protocolVersion", mcp_version_str(v),
-                       "capabilities", "tools", "listChanged", 0, "serverInfo", server_info,
-                       "instructions", s->tools->instructions);
+    /* completions is a capability from 2025-03-26 on (completion/complete is served in all) */
+    result = json_pack("{s:s, s:{s:{s:b}, s:{s:b}, s:{}}, s:o, s:s}", "protocolVersion",
+                       mcp_version_str(v), "capabilities", "tools", "listChanged", 0, "prompts",
+                       "listChanged", 0, "logging", "serverInfo", server_info, "instructions",
+                       s->tools->instructions);
+    if (result && v >= MCP_V_2025_03_26)
+        json_object_set_new(json_object_get(result, "capabilities"), "completions", json_object());
     if (!result)
         return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
     s->version = v;
@@ -256,6 +281,31 @@ static json_t *tool_views(mcp_server *s, grove_err *err)
     return views;
 }
 
+/*
+ * The first item of the page a list request's `cursor` asks for: 0 without
+ * one, else the offset of a cursor `prefix`N this server made (0 < N <
+ * count). -1 for any other cursor.
+ */
+static int cursor_start(const json_t *cursor, const char *prefix, size_t count, size_t *start)
+{
+    const char *c = json_string_value(cursor);
+    char *endp = NULL;
+    unsigned long long off;
+
+    *start = 0;
+    if (!cursor || json_is_null(cursor))
+        return 0;
+    if (!c || strlen(c) != json_string_length(cursor) || strncmp(c, prefix, strlen(prefix)) != 0)
+        return -1;
+    c += strlen(prefix);
+    errno = 0;
+    off = strtoull(c, &endp, 10);
+    if (!*c || *endp || errno || off == 0 || off >= count || c[0] < '0' || c[0] > '9')
+        return -1;
+    *start = (size_t)off;
+    return 0;
+}
+
 static json_t *do_tools_list(mcp_server *s, json_t *id, json_t *params)
 {
     json_t *cursor = json_object_get(params, "cursor");
@@ -263,21 +313,8 @@ static json_t *do_tools_list(mcp_server *s, json_t *id, json_t *params)
     grove_err err = GROVE_ERR_INIT;
     size_t start = 0, end, i;
 
-    if (cursor && !json_is_null(cursor)) {
-        const char *c = json_string_value(cursor);
-        char *endp = NULL;
-        unsigned long long off;
-
-        if (!c || strlen(c) != json_string_length(cursor) ||
-            strncmp(c, TOOLS_CURSOR_PREFIX, strlen(TOOLS_CURSOR_PREFIX)) != 0)
-            return rpc_error(id, RPC_INVALID_PARAMS, "invalid params: invalid cursor", NULL);
-        c += strlen(TOOLS_CURSOR_PREFIX);
-        errno = 0;
-        off = strtoull(c, &endp, 10);
-        if (!*c || *endp || errno || off == 0 || off >= s->ntools || c[0] < '0' || c[0] > '9')
-            return rpc_error(id, RPC_INVALID_PARAMS, "invalid params: invalid cursor", NULL);
-        start = (size_t)off;
-    }
+    if (cursor_start(cursor, TOOLS_CURSOR_PREFIX, s->ntools, &start) != 0)
+        return rpc_error(id, RPC_INVALID_PARAMS, "invalid params: invalid cursor", NULL);
     end = start + s->page_size < s->ntools ? start + s->page_size : s->ntools;
     if (!(views = tool_views(s, &err))) {
         log_error("tools/list: %s", err.msg);
@@ -430,8 +467,11 @@ static void open_context(mcp_server *s)
         return;
     s->open_ctx = NULL;
     s->ctx = open(s->open_arg, &err);
-    if (s->ctx)
+    if (s->ctx) {
+        if (!s->ctx->sink)
+            s->ctx->sink = &s->sink;
         return;
+    }
     log_error("%s", err.msg);
     why = strdup(err.msg[0] ? err.msg : "grove could not open its repository and database");
     if (why) {
@@ -531,6 +571,156 @@ static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params)
     return rpc_result(id, result);
 }
 
+/* ---- prompts ---------------------------------------------------------------- */
+
+static json_t *do_prompts_list(mcp_server *s, json_t *id, json_t *params)
+{
+    size_t count = mcp_prompt_count(), start, end, i;
+    json_t *prompts = json_array(), *result;
+
+    if (cursor_start(json_object_get(params, "cursor"), PROMPTS_CURSOR_PREFIX, count, &start) !=
+        0) {
+        json_decref(prompts);
+        return rpc_error(id, RPC_INVALID_PARAMS, "invalid params: invalid cursor", NULL);
+    }
+    end = start + s->prompts_page_size < count ? start + s->prompts_page_size : count;
+    for (i = start; prompts && i < end; i++)
+        if (json_array_append_new(
+                prompts, mcp_prompt_describe(mcp_prompt_at(i), s->version >= MCP_V_2025_06_18)) !=
+            0) {
+            json_decref(prompts);
+            prompts = NULL;
+        }
+    result = prompts ? json_pack("{s:o}", "prompts", prompts) : NULL;
+    if (result && end < count) {
+        char next[64];
+
+        snprintf(next, sizeof(next), PROMPTS_CURSOR_PREFIX "%zu", end);
+        json_object_set_new(result, "nextCursor", json_string(next));
+    }
+    if (!result)
+        return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
+    return rpc_result(id, result);
+}
+
+static void open_context(mcp_server *s);
+
+static json_t *do_prompts_get(mcp_server *s, json_t *id, json_t *params)
+{
+    json_t *name = json_object_get(params, "name");
+    json_t *args = json_object_get(params, "arguments");
+    const mcp_prompt *p;
+    grove_err err = GROVE_ERR_INIT;
+    json_t *result = NULL;
+    char msg[512];
+
+    if (!json_is_string(name) || strlen(json_string_value(name)) != json_string_length(name))
+        return rpc_error(id, RPC_INVALID_PARAMS, "invalid params: \"name\" must be a string", NULL);
+    if (mcp_prompt_check(json_string_value(name), json_is_null(args) ? NULL : args, &p, msg,
+                         sizeof(msg)) != 0)
+        return error_msg(id, RPC_INVALID_PARAMS, "invalid params: %s", msg);
+    if (mcp_prompt_arg_find(p, "instance_id"))
+        open_context(s);
+    if (mcp_prompt_get(p, s->ctx, s->unavailable, args, &result, &err) == 0)
+        return rpc_result(id, result);
+    if (err.code == GROVE_EINVAL || err.code == GROVE_ENOTFOUND)
+        return error_msg(id, RPC_INVALID_PARAMS, "invalid params: %s", err.msg);
+    return error_msg(id, RPC_INTERNAL_ERROR, "internal error: %s", err.msg);
+}
+
+/* ---- completion ---------------------------------------------------------------- */
+
+static json_t *do_complete(mcp_server *s, json_t *id, json_t *params)
+{
+    mcp_complete_source source;
+    const char *value;
+    grove_err err = GROVE_ERR_INIT;
+    json_t *result = NULL;
+    char msg[512];
+
+    if (mcp_complete_check(params, &source, &value, msg, sizeof(msg)) != 0)
+        return error_msg(id, RPC_INVALID_PARAMS, "invalid params: %s", msg);
+    if (source != MCP_COMPLETE_NONE)
+        open_context(s);
+    /* No repository: nothing to complete (tool calls say why). */
+    if (mcp_complete_run(s->ctx, source, value, &result, &err) != 0) {
+        log_warn("completion/complete: %s", err.msg);
+        return error_msg(id, RPC_INTERNAL_ERROR, "internal error: %s", err.msg);
+    }
+    return rpc_result(id, result);
+}
+
+/* ---- logging -------------------------------------------------------------------- */
+
+static json_t *do_set_level(mcp_server *s, json_t *id, json_t *params)
+{
+    json_t *level = json_object_get(params, "level");
+    int l = json_is_string(level) && strlen(json_string_value(level)) == json_string_length(level)
+                ? mcp_log_level_parse(json_string_value(level))
+                : -1;
+
+    if (l < 0)
+        return rpc_error(id, RPC_INVALID_PARAMS,
+                         "invalid params: \"level\" must be one of debug, info, notice, "
+                         "warning, error, critical, alert, emergency",
+                         NULL);
+    s->log_level = l;
+    return rpc_result(id, json_object());
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One notifications/message {level, logger: "grove", data}. */
+static void send_log(mcp_server *s, int level, json_t *data)
+{
+    json_t *params = json_pack("{s:s, s:s, s:o}", "level", mcp_log_level_name(level), "logger",
+                               "grove", "data", data);
+
+    if (params)
+        send_msg(s, rpc_notification("notifications/message", params));
+}
+
+/*
+ * The sink core reports through: sent as notifications/message when the
+ * client asked for that level (nothing before logging/setLevel), at most
+ * MCP_LOG_RATE a second; what is dropped is counted in a note that goes out
+ * before the next message that may.
+ */
+static void report_event(void *arg, ctx_level level, const char *event, const char *instance_id,
+                         const char *message)
+{
+    mcp_server *s = arg;
+    unsigned dropped;
+    int dropped_level;
+    json_t *data;
+
+    if (s->log_level < 0 || (int)level < s->log_level || s->write_failed ||
+        s->version == MCP_V_NONE)
+        return;
+    if (!mcp_log_admit(&s->limiter, now_ms(), (int)level, &dropped, &dropped_level))
+        return;
+    if (dropped) {
+        char note[160];
+
+        snprintf(note, sizeof(note), "suppressed %u message%s (grove sends at most %d a second)",
+                 dropped, dropped == 1 ? "" : "s", MCP_LOG_RATE);
+        send_log(s, dropped_level,
+                 json_pack("{s:s, s:s, s:I}", "event", "suppressed", "message", note, "suppressed",
+                           (json_int_t)dropped));
+    }
+    data = json_pack("{s:s, s:s}", "event", event, "message", message);
+    if (data && instance_id)
+        json_object_set_new(data, "instance_id", json_string(instance_id));
+    if (data)
+        send_log(s, (int)level, data);
+}
+
 /* ---- dispatch --------------------------------------------------------------- */
 
 /* The response to one message (NULL when none is due). */
@@ -563,7 +753,9 @@ static json_t *handle_message(mcp_server *s, json_t *msg, int in_batch)
         return rpc_error(m.id, RPC_METHOD_NOT_FOUND,
                          "method not found: server/discover is not supported; use initialize",
                          NULL);
-    if (strcmp(m.method, "tools/list") != 0 && strcmp(m.method, "tools/call") != 0)
+    if (strcmp(m.method, "tools/list") != 0 && strcmp(m.method, "tools/call") != 0 &&
+        strcmp(m.method, "prompts/list") != 0 && strcmp(m.method, "prompts/get") != 0 &&
+        strcmp(m.method, "completion/complete") != 0 && strcmp(m.method, "logging/setLevel") != 0)
         return error_msg(m.id, RPC_METHOD_NOT_FOUND, "method not found: '%s'", m.method);
     if (s->version == MCP_V_NONE)
         return rpc_error(m.id, RPC_INVALID_REQUEST,
@@ -572,6 +764,14 @@ static json_t *handle_message(mcp_server *s, json_t *msg, int in_batch)
         return rpc_error(m.id, RPC_INVALID_PARAMS, "invalid params: expected an object", NULL);
     if (strcmp(m.method, "tools/list") == 0)
         return do_tools_list(s, m.id, m.params);
+    if (strcmp(m.method, "prompts/list") == 0)
+        return do_prompts_list(s, m.id, m.params);
+    if (strcmp(m.method, "prompts/get") == 0)
+        return do_prompts_get(s, m.id, m.params);
+    if (strcmp(m.method, "completion/complete") == 0)
+        return do_complete(s, m.id, m.params);
+    if (strcmp(m.method, "logging/setLevel") == 0)
+        return do_set_level(s, m.id, m.params);
     return do_tools_call(s, m.id, m.params);
 }
 

@@ -71,11 +71,12 @@ typedef struct mcp_tools {
 } mcp_tools;
 
 typedef struct mcp_options {
-    const mcp_tools *tools;  /* borrowed; must outlive the server */
-    int out_fd;              /* where responses and notifications go */
-    struct grove_ctx *ctx;   /* passed to tool handlers; borrowed */
-    size_t tools_page_size;  /* tools/list page size; 0 = all tools on one page */
-    const char *unavailable; /* when ctx is NULL: why (tool calls return it as their error) */
+    const mcp_tools *tools;   /* borrowed; must outlive the server */
+    int out_fd;               /* where responses and notifications go */
+    struct grove_ctx *ctx;    /* passed to tool handlers; borrowed */
+    size_t tools_page_size;   /* tools/list page size; 0 = all tools on one page */
+    size_t prompts_page_size; /* prompts/list page size; 0 = all prompts on one page */
+    const char *unavailable;  /* when ctx is NULL: why (tool calls return it as their error) */
     /*
      * When ctx is NULL: called once, on the first tools/call, to make it, so
      * that starting and initialize open no repository or database.

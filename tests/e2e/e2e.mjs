@@ -608,3 +608,73 @@ test('agents through the SDK: best-of-N, agent_state from tmux, read_agent_outpu
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('prompts, completions and logging through the SDK', async () => {
+  const { tmp, repo, git } = makeRepo();
+  const client = await connect(repo);
+  try {
+    const caps = client.getServerCapabilities();
+    assert.deepEqual(caps.prompts, { listChanged: false });
+    assert.deepEqual(caps.completions, {});
+    assert.deepEqual(caps.logging, {});
+
+    const { prompts } = await client.listPrompts();
+    assert.deepEqual(prompts.map((p) => p.name), ['orchestrate', 'review', 'land', 'resume']);
+    assert.equal(prompts[1].arguments[0].name, 'instance_id');
+    assert.equal(prompts[1].arguments[0].required, true);
+
+    await client.callTool({ name: 'spawn_work_instance', arguments: { issue: '12', launch: false, count: 2 } });
+    await client.callTool({ name: 'terminate_instance', arguments: { instance_id: 'work-12-a1' } });
+
+    const got = await client.getPrompt({ name: 'land', arguments: { instance_id: 'work-12-a2' } });
+    assert.equal(got.messages.length, 1);
+    assert.equal(got.messages[0].role, 'user');
+    const text = got.messages[0].content.text;
+    assert.match(text, /Branch grove\/work-12-a2 from main at [0-9a-f]{40}/);
+    assert.match(text, /land_instance \{instance_id: "work-12-a2", dry_run: true\}/);
+    assert.ok(Buffer.byteLength(text) < 4096);
+    await assert.rejects(client.getPrompt({ name: 'land', arguments: { instance_id: 'work-99-a1' } }),
+      (e) => e.code === -32602 && /instance 'work-99-a1' not found/.test(e.message));
+    await assert.rejects(client.getPrompt({ name: 'review', arguments: {} }),
+      (e) => e.code === -32602 && /needs argument 'instance_id'/.test(e.message));
+    await assert.rejects(client.getPrompt({ name: 'deploy' }), (e) => e.code === -32602);
+
+    // running first, then terminated; prefix-matched
+    let c = await client.complete({ ref: { type: 'ref/prompt', name: 'resume' }, argument: { name: 'instance_id', value: 'work-1' } });
+    assert.deepEqual(c.completion, { values: ['work-12-a2', 'work-12-a1'], total: 2, hasMore: false });
+    c = await client.complete({ ref: { type: 'ref/resource', uri: 'grove://instances/{id}' }, argument: { name: 'id', value: 'zzz' } });
+    assert.deepEqual(c.completion.values, []);
+    c = await client.complete({ ref: { type: 'ref/resource', uri: 'grove://x/{agent}' }, argument: { name: 'agent', value: 'co' } });
+    assert.deepEqual(c.completion.values, ['codex']);
+
+  } finally {
+    await client.close();
+  }
+  // logging: a setting ignored because the database is not private (trust is judged when a
+  // server opens it: a new one) is a warning
+  execFileSync(grove, ['config', 'set', 'agent.profiles', '{"mine":{"command":["true"]}}'], { cwd: repo, stdio: 'pipe' });
+  execFileSync('chmod', ['644', join(repo, '.git', 'grove', 'grove.db')]);
+  const logger = await connect(repo);
+  try {
+    const client = logger;
+    const messages = [];
+    const { LoggingMessageNotificationSchema } = await import('@modelcontextprotocol/sdk/types.js');
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => messages.push(n.params));
+    await client.complete({ ref: { type: 'ref/resource', uri: 'grove://x/{agent}' }, argument: { name: 'agent', value: '' } });
+    assert.equal(messages.length, 0, 'nothing before logging/setLevel');
+    await client.setLoggingLevel('warning');
+    await client.complete({ ref: { type: 'ref/resource', uri: 'grove://x/{agent}' }, argument: { name: 'agent', value: '' } });
+    assert.equal(messages.length, 1);
+    assert.equal(messages[0].level, 'warning');
+    assert.equal(messages[0].logger, 'grove');
+    assert.equal(messages[0].data.event, 'setting_ignored');
+    await client.setLoggingLevel('error');
+    await client.complete({ ref: { type: 'ref/resource', uri: 'grove://x/{agent}' }, argument: { name: 'agent', value: '' } });
+    assert.equal(messages.length, 1, 'nothing below the level');
+    await assert.rejects(client.request({ method: 'logging/setLevel', params: { level: 'loud' } },
+      (await import('@modelcontextprotocol/sdk/types.js')).EmptyResultSchema), (e) => e.code === -32602);
+  } finally {
+    await logger.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});

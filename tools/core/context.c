@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,6 +29,21 @@ int ctx_setting_is_guarded(const char *key)
     return 0;
 }
 
+void ctx_report(grove_ctx *ctx, ctx_level level, const char *event, const char *instance_id,
+                const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    if (!ctx || !ctx->sink || !ctx->sink->report)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    grove_utf8_sanitize(msg);
+    ctx->sink->report(ctx->sink->arg, level, event, instance_id, msg);
+}
+
 char *ctx_setting(grove_ctx *ctx, const char *env, const char *key)
 {
     const char *v = env ? getenv(env) : NULL;
@@ -37,10 +54,15 @@ char *ctx_setting(grove_ctx *ctx, const char *env, const char *key)
     if (v && *v)
         return strdup(v);
     if (key && ctx->db_untrusted[0] && ctx_setting_is_guarded(key)) {
-        if (db_config_get(ctx->db, key, &value, &encrypted, &err) == 0 && value)
+        if (db_config_get(ctx->db, key, &value, &encrypted, &err) == 0 && value) {
             log_warn("config '%s' in '%s' is ignored: %s; set it in the environment instead, or "
                      "keep grove's database private (yours, mode 0600, outside the working tree)",
                      key, ctx->db_path, ctx->db_untrusted);
+            ctx_report(ctx, CTX_WARNING, "setting_ignored", NULL,
+                       "config '%s' is ignored: %s; set it in the environment instead, or keep "
+                       "grove's database private (yours, mode 0600, outside the working tree)",
+                       key, ctx->db_untrusted);
+        }
         free(value);
         return NULL;
     }

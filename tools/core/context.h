@@ -10,6 +10,33 @@
 #include "tools/base/grove.h"
 #include "tools/git/git.h"
 
+/* How much an event matters, in syslog's (RFC 5424) order: MCP's logging levels. */
+typedef enum ctx_level {
+    CTX_DEBUG = 0,
+    CTX_INFO,
+    CTX_NOTICE,
+    CTX_WARNING,
+    CTX_ERROR,
+    CTX_CRITICAL,
+    CTX_ALERT,
+    CTX_EMERGENCY,
+} ctx_level;
+
+/*
+ * Where core reports what an operator should know (a setting ignored, an
+ * instance ended because its agent died, an agent now waiting): a
+ * front-end sets it (the MCP server turns reports into
+ * notifications/message). `event` is a short stable name
+ * ("setting_ignored"), `instance_id` the instance it is about or NULL,
+ * `message` one line; all borrowed for the call. The sink decides what
+ * to pass on (level, rate); it must not call back into core.
+ */
+typedef struct ctx_sink {
+    void (*report)(void *arg, ctx_level level, const char *event, const char *instance_id,
+                   const char *message);
+    void *arg;
+} ctx_sink;
+
 typedef struct grove_ctx {
     gitops_repo *repo;    /* owned */
     grove_db *db;         /* owned */
@@ -23,6 +50,7 @@ typedef struct grove_ctx {
      * running out of memory can never leave it looking trusted.
      */
     char db_untrusted[512];
+    const ctx_sink *sink; /* borrowed; NULL: events go to stderr's log only */
 } grove_ctx;
 
 /* How to open: each NULL means "use the environment, then the default" (§1 of the contract). */
@@ -62,6 +90,14 @@ int ctx_check_repo(grove_ctx *ctx, grove_err *err);
  * they are ignored, with a warning on stderr that says why.
  */
 char *ctx_setting(grove_ctx *ctx, const char *env, const char *key);
+
+/*
+ * Reports an event to ctx->sink when one is set (nothing otherwise: the
+ * caller logs to stderr as before). The message is formatted into a
+ * bounded buffer (cut at 1 KiB) and made valid UTF-8.
+ */
+void ctx_report(grove_ctx *ctx, ctx_level level, const char *event, const char *instance_id,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* 1 when `key` is one of the settings ctx_setting() guards. */
 int ctx_setting_is_guarded(const char *key);

@@ -275,6 +275,10 @@ static int reconcile_end(grove_ctx *ctx, const grove_agent *a, size_t *count, gr
         return 0;
     (*count)++;
     log_info("instance '%s': agent gone, marked terminated", a->id);
+    ctx_report(ctx, CTX_WARNING, "instance_ended", a->id,
+               "instance '%s' marked terminated: its agent is gone (exited, or its session and "
+               "process ended); resume_instance relaunches it in its worktree",
+               a->id);
     instance_forget_prompt(ctx, a->id); /* its {prompt_file}, if it had one */
     if (instance_note_ended(ctx, a->id, INSTANCE_ENDED_AGENT_GONE, err) != 0)
         return -1;
@@ -376,6 +380,11 @@ int instance_set_agent_state(grove_ctx *ctx, const char *id, const char *state, 
 
     if (db_instance_set_agent_state(ctx->db, id, state, &changed, err) != 0)
         return -1;
+    if (changed && strcmp(state, "waiting") == 0)
+        ctx_report(ctx, CTX_NOTICE, "agent_waiting", id,
+                   "instance '%s': its agent is waiting for input (read_agent_output shows what "
+                   "it asks; answer with send_feedback)",
+                   id);
     if (changed && (strcmp(state, "waiting") == 0 || strcmp(state, "exited") == 0))
         notify_state(ctx, id, state, message);
     return 0;
