@@ -1993,3 +1993,81 @@ int db_hook_record(grove_db *db, const db_hook *in, db_hook_result *out, grove_e
     free(meta);
     return ret == 0 ? 0 : -1;
 }
+
+/* ---- resource versions (subscriptions) --------------------------------------- */
+
+/* What resources show of an instance, as one text; changes with any of it. */
+#define SQL_INSTANCE_PRINT                                                                         \
+    "i.id || '|' || i.status || '|' || i.agent_state || '|' ||"                                    \
+    " COALESCE(i.agent_state_since, '') || '|' || COALESCE(i.landed_commit, '') || '|' ||"         \
+    " COALESCE(i.pr_number, '') || '|' || COALESCE(i.tmux_session, '') || '|' ||"                  \
+    " COALESCE(i.agent_pid, '') || '|' || COALESCE((SELECT max(c.sequence) FROM"                   \
+    " grove_checkpoints c WHERE c.instance_id = i.id), 0)"
+static const char SQL_PRINT_ONE[] =
+    "SELECT " SQL_INSTANCE_PRINT " FROM grove_instances i WHERE i.id = ?1";
+static const char SQL_PRINT_RUNNING[] =
+    "SELECT group_concat(p, ';') FROM (SELECT " SQL_INSTANCE_PRINT " AS p FROM grove_instances i"
+    " WHERE i.status = 'running' ORDER BY i.created_at, i.id)";
+static const char SQL_RUNNING_IDS[] =
+    "SELECT COALESCE(group_concat(id, ';'), '') FROM (SELECT id FROM grove_instances"
+    " WHERE status = 'running' ORDER BY created_at, id)";
+static const char SQL_LAST_EVENT[] = "SELECT COALESCE(max(id), 0) FROM grove_mcp_events";
+
+/* The one text column of the one row of `sql` (?1 = arg, may be NULL) into *out; *found. */
+static int one_text(grove_db *db, const char *sql, const char *arg, char **out, int *found,
+                    grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, oom = 0;
+
+    *out = NULL;
+    *found = 0;
+    if (db_stmt(db, sql, &st, err) != 0)
+        return -1;
+    if (arg && db_bind_text(st, 1, arg) != SQLITE_OK) {
+        rc = bind_fail(db, err);
+        db_stmt_release(db, st);
+        return rc;
+    }
+    rc = db_step_first(db, st);
+    if (rc == SQLITE_ROW) {
+        *found = 1;
+        *out = sqlite3_column_type(st, 0) == SQLITE_NULL ? strdup("") : col_strdup(st, 0, &oom);
+        if (!*out)
+            oom = 1;
+    }
+    db_stmt_release(db, st);
+    if (oom)
+        return grove_nomem(err);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        if (db_fail(db, rc, "cannot read the database", err) == DB_RETRY)
+            grove_fail(err, GROVE_EDB, "cannot read the database: it stays locked");
+        return -1;
+    }
+    return 0;
+}
+
+int db_instance_print(grove_db *db, const char *id, char **out, grove_err *err)
+{
+    int found = 0;
+
+    if (one_text(db, id ? SQL_PRINT_ONE : SQL_PRINT_RUNNING, id, out, &found, err) != 0)
+        return -1;
+    if (!found)
+        return grove_fail(err, GROVE_ENOTFOUND, "instance '%s' not found", id ? id : "");
+    return 0;
+}
+
+int db_running_ids_print(grove_db *db, char **out, grove_err *err)
+{
+    int found = 0;
+
+    return one_text(db, SQL_RUNNING_IDS, NULL, out, &found, err);
+}
+
+int db_last_event_print(grove_db *db, char **out, grove_err *err)
+{
+    int found = 0;
+
+    return one_text(db, SQL_LAST_EVENT, NULL, out, &found, err);
+}

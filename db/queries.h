@@ -502,6 +502,22 @@ typedef struct db_hook_result {
  */
 int db_hook_record(grove_db *db, const db_hook *in, db_hook_result *out, grove_err *err);
 
+/* ---- resource versions (subscriptions) ---------------------------------- */
+
+/*
+ * A text that changes whenever what resources show of instance `id`
+ * changes in the database (status, agent state and since when, last
+ * checkpoint, landed commit, pull request, agent), or with `id` NULL of
+ * every running instance. Malloc'd. Unknown id: GROVE_ENOTFOUND.
+ */
+int db_instance_print(grove_db *db, const char *id, char **out, grove_err *err);
+
+/* The running instances' ids, in order, as one text (malloc'd): what list_changed compares. */
+int db_running_ids_print(grove_db *db, char **out, grove_err *err);
+
+/* The newest event's id as text (malloc'd): what grove://events' subscribers compare. */
+int db_last_event_print(grove_db *db, char **out, grove_err *err);
+
 /* ---- config ------------------------------------------------------------- */
 
 /* *value: malloc'd value or NULL when unset; *is_encrypted may be NULL. */

@@ -15,6 +15,8 @@
 #define RPC_METHOD_NOT_FOUND (-32601)
 #define RPC_INVALID_PARAMS   (-32602)
 #define RPC_INTERNAL_ERROR   (-32603)
+/* MCP: resources/read or subscribe of a URI that names nothing */
+#define MCP_RESOURCE_NOT_FOUND (-32002)
 
 #define RPC_MAX_DEPTH 64
 

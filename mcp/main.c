@@ -14,6 +14,7 @@
 #include "tools/cli/cli.h"
 #include "tools/core/context.h"
 #include "tools/registry.h"
+#include "tools/resources.h"
 #include "tools/git/git.h"
 
 #ifndef GROVE_VERSION
@@ -103,6 +104,7 @@ static int cmd_serve(int argc, char **argv)
     mo.open_ctx = serve_open_ctx;
     mo.open_arg = &st;
     mo.tools = tools_table();
+    mo.resources = resources_table();
     mo.out_fd = STDOUT_FILENO;
     page = getenv("GROVE_TOOLS_PAGE_SIZE");
     mo.tools_page_size = page ? (size_t)strtoul(page, NULL, 10) : 0;

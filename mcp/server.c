@@ -27,6 +27,12 @@
 #define TOOLS_CURSOR_PREFIX   "grove-tools-"
 #define PROMPTS_CURSOR_PREFIX "grove-prompts-"
 
+/* One subscription: a URI and what its content was when last looked at. */
+typedef struct mcp_sub {
+    char *uri;     /* owned */
+    char *version; /* owned; NULL: unknown (it named nothing then) */
+} mcp_sub;
+
 struct mcp_server {
     const mcp_tools *tools; /* borrowed */
     int out_fd;
@@ -44,9 +50,13 @@ struct mcp_server {
     void *open_arg;
     int write_failed;
     size_t prompts_page_size;
-    int log_level;           /* the client's logging/setLevel, 0..7; -1 until it sends one */
-    mcp_log_limiter limiter; /* notifications/message per second */
-    ctx_sink sink;           /* what core reports through (ctx->sink points here) */
+    int log_level;                  /* the client's logging/setLevel, 0..7; -1 until it sends one */
+    mcp_log_limiter limiter;        /* notifications/message per second */
+    ctx_sink sink;                  /* what core reports through (ctx->sink points here) */
+    const mcp_resources *resources; /* borrowed; NULL: none */
+    mcp_sub *subs;                  /* owned: subscribed URIs */
+    size_t nsubs, capsubs;
+    char *list_seen; /* owned: list_version when the client last listed resources; NULL: never */
 };
 
 static const char *const version_names[] = {NULL, "2024-11-05", "2025-03-26", "2025-06-18",
@@ -122,6 +132,7 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
     s->page_size = opts->tools_page_size ? opts->tools_page_size : s->ntools;
     s->prompts_page_size = opts->prompts_page_size ? opts->prompts_page_size : mcp_prompt_count();
     s->log_level = -1;
+    s->resources = opts->resources;
     s->sink.report = report_event;
     s->sink.arg = s;
     s->specs = calloc(s->ntools ? s->ntools : 1, sizeof(*s->specs));
@@ -154,6 +165,12 @@ void mcp_server_free(mcp_server *s)
     free(s->in_ok);
     schema_cache_free(s->patterns);
     free(s->unavailable);
+    for (i = 0; i < s->nsubs; i++) {
+        free(s->subs[i].uri);
+        free(s->subs[i].version);
+    }
+    free(s->subs);
+    free(s->list_seen);
     free(s);
 }
 
@@ -238,6 +255,9 @@ static json_t *do_initialize(mcp_server *s, json_t *id, json_t *params)
                        s->tools->instructions);
     if (result && v >= MCP_V_2025_03_26)
         json_object_set_new(json_object_get(result, "capabilities"), "completions", json_object());
+    if (result && s->resources)
+        json_object_set_new(json_object_get(result, "capabilities"), "resources",
+                            json_pack("{s:b, s:b}", "subscribe", 1, "listChanged", 1));
     if (!result)
         return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
     s->version = v;
@@ -724,6 +744,177 @@ static void report_event(void *arg, ctx_level level, const char *event, const ch
 /* ---- dispatch --------------------------------------------------------------- */
 
 /* The response to one message (NULL when none is due). */
+/* ---- resources ------------------------------------------------------------- */
+
+/* The `uri` string of params, or NULL. */
+static const char *param_uri(json_t *params)
+{
+    json_t *u = json_object_get(params, "uri");
+
+    return json_is_string(u) && strlen(json_string_value(u)) == json_string_length(u) &&
+                   json_string_length(u) > 0 && json_string_length(u) <= 2048
+               ? json_string_value(u)
+               : NULL;
+}
+
+/* The subscription of uri, or NULL. */
+static mcp_sub *find_sub(mcp_server *s, const char *uri)
+{
+    size_t i;
+
+    for (i = 0; i < s->nsubs; i++)
+        if (strcmp(s->subs[i].uri, uri) == 0)
+            return &s->subs[i];
+    return NULL;
+}
+
+/* MCP's "resource not found" error, with the URI as its data. */
+static json_t *not_found(json_t *id, const char *uri, char *msg)
+{
+    grove_utf8_sanitize(msg);
+    return rpc_error(id, MCP_RESOURCE_NOT_FOUND, msg, json_pack("{s:s}", "uri", uri));
+}
+
+/* The most subscriptions one connection keeps. */
+#define MCP_MAX_SUBS 1000
+
+static json_t *do_resources(mcp_server *s, json_t *id, const char *what, json_t *params)
+{
+    grove_err err = GROVE_ERR_INIT;
+    const char *uri = param_uri(params);
+    json_t *v;
+
+    if (strcmp(what, "templates/list") == 0) {
+        v = s->resources->templates();
+        return v ? rpc_result(id, json_pack("{s:o}", "resourceTemplates", v))
+                 : rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
+    }
+    if (!s->ctx)
+        open_context(s);
+    if (strcmp(what, "list") == 0) {
+        char *seen;
+
+        if (!s->ctx)
+            return rpc_result(id, json_pack("{s:[]}", "resources"));
+        if (!(v = s->resources->list(s->ctx, &err)))
+            return error_msg(id, RPC_INTERNAL_ERROR, "internal error: %s", err.msg);
+        /* from now on, the list is watched for list_changed */
+        if ((seen = s->resources->list_version(s->ctx, &err))) {
+            free(s->list_seen);
+            s->list_seen = seen;
+        }
+        return rpc_result(id, json_pack("{s:o}", "resources", v));
+    }
+    if (strcmp(what, "read") != 0 && strcmp(what, "subscribe") != 0 &&
+        strcmp(what, "unsubscribe") != 0)
+        return error_msg(id, RPC_METHOD_NOT_FOUND, "method not found: resources/%s", what);
+    if (!uri)
+        return rpc_error(id, RPC_INVALID_PARAMS,
+                         "invalid params: \"uri\" must be a non-empty string", NULL);
+    if (!s->ctx)
+        return error_msg(id, RPC_INTERNAL_ERROR, "%s", s->unavailable);
+    if (strcmp(what, "read") == 0) {
+        if (!(v = s->resources->read(s->ctx, uri, &err)))
+            return err.code == GROVE_ENOTFOUND
+                       ? not_found(id, uri, err.msg)
+                       : error_msg(id, RPC_INTERNAL_ERROR, "internal error: %s", err.msg);
+        return rpc_result(id, json_pack("{s:o}", "contents", v));
+    }
+    if (strcmp(what, "unsubscribe") == 0) {
+        mcp_sub *sub = find_sub(s, uri);
+
+        if (sub) {
+            free(sub->uri);
+            free(sub->version);
+            *sub = s->subs[--s->nsubs];
+        }
+        return rpc_result(id, json_object());
+    }
+    /* subscribe: the URI must name something now; its content is remembered */
+    {
+        char *version = s->resources->version(s->ctx, uri, &err);
+        mcp_sub *sub;
+
+        if (!version)
+            return err.code == GROVE_ENOTFOUND
+                       ? not_found(id, uri, err.msg)
+                       : error_msg(id, RPC_INTERNAL_ERROR, "internal error: %s", err.msg);
+        if ((sub = find_sub(s, uri))) {
+            free(sub->version);
+            sub->version = version;
+            return rpc_result(id, json_object());
+        }
+        if (s->nsubs == MCP_MAX_SUBS) {
+            free(version);
+            return error_msg(id, RPC_INVALID_PARAMS, "invalid params: at most %d subscriptions",
+                             MCP_MAX_SUBS);
+        }
+        if (s->nsubs == s->capsubs) {
+            size_t cap = s->capsubs ? s->capsubs * 2 : 8;
+            mcp_sub *n = realloc(s->subs, cap * sizeof(*n));
+
+            if (!n) {
+                free(version);
+                return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
+            }
+            s->subs = n;
+            s->capsubs = cap;
+        }
+        if (!(s->subs[s->nsubs].uri = strdup(uri))) {
+            free(version);
+            return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
+        }
+        s->subs[s->nsubs++].version = version;
+        return rpc_result(id, json_object());
+    }
+}
+
+int mcp_server_watching(const mcp_server *s)
+{
+    return s->resources && s->ctx && (s->nsubs > 0 || s->list_seen);
+}
+
+int mcp_server_watch(mcp_server *s)
+{
+    grove_err err = GROVE_ERR_INIT;
+    size_t i;
+
+    if (!mcp_server_watching(s))
+        return 0;
+    if (s->resources->refresh)
+        s->resources->refresh(s->ctx);
+    if (s->list_seen) {
+        char *now = s->resources->list_version(s->ctx, &err);
+
+        if (now && strcmp(now, s->list_seen) != 0) {
+            free(s->list_seen);
+            s->list_seen = now;
+            now = NULL;
+            if (send_msg(s, json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method",
+                                      "notifications/resources/list_changed")) != 0)
+                return -1;
+        }
+        free(now);
+    }
+    for (i = 0; i < s->nsubs; i++) {
+        mcp_sub *sub = &s->subs[i];
+        char *now = s->resources->version(s->ctx, sub->uri, &err);
+
+        /* gone (NULL) counts as a change too, once */
+        if ((now && sub->version && strcmp(now, sub->version) == 0) || (!now && !sub->version)) {
+            free(now);
+            continue;
+        }
+        free(sub->version);
+        sub->version = now;
+        if (send_msg(s, json_pack("{s:s, s:s, s:{s:s}}", "jsonrpc", "2.0", "method",
+                                  "notifications/resources/updated", "params", "uri", sub->uri)) !=
+            0)
+            return -1;
+    }
+    return 0;
+}
+
 static json_t *handle_message(mcp_server *s, json_t *msg, int in_batch)
 {
     rpc_msg m;
@@ -755,7 +946,8 @@ static json_t *handle_message(mcp_server *s, json_t *msg, int in_batch)
                          NULL);
     if (strcmp(m.method, "tools/list") != 0 && strcmp(m.method, "tools/call") != 0 &&
         strcmp(m.method, "prompts/list") != 0 && strcmp(m.method, "prompts/get") != 0 &&
-        strcmp(m.method, "completion/complete") != 0 && strcmp(m.method, "logging/setLevel") != 0)
+        strcmp(m.method, "completion/complete") != 0 && strcmp(m.method, "logging/setLevel") != 0 &&
+        !(s->resources && strncmp(m.method, "resources/", 10) == 0))
         return error_msg(m.id, RPC_METHOD_NOT_FOUND, "method not found: '%s'", m.method);
     if (s->version == MCP_V_NONE)
         return rpc_error(m.id, RPC_INVALID_REQUEST,
@@ -770,6 +962,8 @@ static json_t *handle_message(mcp_server *s, json_t *msg, int in_batch)
         return do_prompts_get(s, m.id, m.params);
     if (strcmp(m.method, "completion/complete") == 0)
         return do_complete(s, m.id, m.params);
+    if (s->resources && strncmp(m.method, "resources/", 10) == 0)
+        return do_resources(s, m.id, m.method + 10, m.params);
     if (strcmp(m.method, "logging/setLevel") == 0)
         return do_set_level(s, m.id, m.params);
     return do_tools_call(s, m.id, m.params);
@@ -860,7 +1054,8 @@ int mcp_serve(mcp_server *s, int in_fd)
 {
     io_reader *r = NULL;
     sigset_t set;
-    int sfd, rc = 0;
+    double next_watch = 0;
+    int sfd, rc = 0, timeout;
 
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -892,11 +1087,27 @@ int mcp_serve(mcp_server *s, int in_fd)
             if (stop_requested(sfd))
                 goto done;
         }
+        /* changes made by anyone (other grove processes, hooks, git) are looked for at most
+           every MCP_WATCH_MS while something is watched; otherwise the loop sleeps */
+        if (mcp_server_watching(s)) {
+            double now = grove_now_ms();
+
+            if (now >= next_watch) {
+                if (mcp_server_watch(s) != 0) {
+                    rc = 1;
+                    goto done;
+                }
+                next_watch = now + MCP_WATCH_MS;
+            }
+            timeout = (int)(next_watch - now) + 1;
+        } else {
+            timeout = -1;
+        }
         pfd[0].fd = in_fd;
         pfd[0].events = POLLIN;
         pfd[1].fd = sfd;
         pfd[1].events = POLLIN;
-        if (poll(pfd, 2, -1) < 0) {
+        if (poll(pfd, 2, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             log_error("poll: %s", strerror(errno));

@@ -70,13 +70,49 @@ typedef struct mcp_tools {
     const char *instructions;
 } mcp_tools;
 
+/*
+ * The resources a server offers (every protocol version), handed in by the
+ * program like the tools. URIs and contents are the program's business; the
+ * server does the protocol: list, templates, read, subscriptions and their
+ * notifications.
+ */
+typedef struct mcp_resources {
+    /* The concrete resources: an array of {uri, name, description, mimeType} (new ref). */
+    json_t *(*list)(struct grove_ctx *ctx, grove_err *err);
+    /* The templates: an array of {uriTemplate, name, description, mimeType} (new ref). */
+    json_t *(*templates)(void);
+    /*
+     * The contents of `uri`: an array of {uri, mimeType, text} (new ref); an
+     * unknown resource: NULL with GROVE_ENOTFOUND.
+     */
+    json_t *(*read)(struct grove_ctx *ctx, const char *uri, grove_err *err);
+    /*
+     * A text that changes whenever what `uri` shows changes (what
+     * subscriptions compare), malloc'd; NULL with err for a URI that names
+     * nothing (GROVE_ENOTFOUND) or on failure. Must be cheap: it runs every
+     * second for every subscription.
+     */
+    char *(*version)(struct grove_ctx *ctx, const char *uri, grove_err *err);
+    /* The same for the list of resources (list_changed), malloc'd. */
+    char *(*list_version)(struct grove_ctx *ctx, grove_err *err);
+    /*
+     * Called once per look for changes, before the versions (NULL: none):
+     * brings derived state up to date (agents' states from tmux).
+     */
+    void (*refresh)(struct grove_ctx *ctx);
+} mcp_resources;
+
+/* How often subscriptions are checked for changes, at most (ms). */
+#define MCP_WATCH_MS 1000
+
 typedef struct mcp_options {
-    const mcp_tools *tools;   /* borrowed; must outlive the server */
-    int out_fd;               /* where responses and notifications go */
-    struct grove_ctx *ctx;    /* passed to tool handlers; borrowed */
-    size_t tools_page_size;   /* tools/list page size; 0 = all tools on one page */
-    size_t prompts_page_size; /* prompts/list page size; 0 = all prompts on one page */
-    const char *unavailable;  /* when ctx is NULL: why (tool calls return it as their error) */
+    const mcp_tools *tools;         /* borrowed; must outlive the server */
+    int out_fd;                     /* where responses and notifications go */
+    struct grove_ctx *ctx;          /* passed to tool handlers; borrowed */
+    size_t tools_page_size;         /* tools/list page size; 0 = all tools on one page */
+    size_t prompts_page_size;       /* prompts/list page size; 0 = all prompts on one page */
+    const mcp_resources *resources; /* borrowed; NULL: no resources */
+    const char *unavailable; /* when ctx is NULL: why (tool calls return it as their error) */
     /*
      * When ctx is NULL: called once, on the first tools/call, to make it, so
      * that starting and initialize open no repository or database.
@@ -105,6 +141,17 @@ int mcp_server_handle_line(mcp_server *s, const char *line, size_t len);
 
 /* Answers a line that was dropped for exceeding the size cap. Same return. */
 int mcp_server_handle_oversize(mcp_server *s);
+
+/*
+ * Checks the subscribed resources (and the list, once it was asked for) for
+ * changes and sends notifications/resources/updated and list_changed. The
+ * serve loop calls it at most every MCP_WATCH_MS while there is something
+ * to watch. Returns 0, or -1 when writing failed.
+ */
+int mcp_server_watch(mcp_server *s);
+
+/* 1 when the server has subscriptions or a listed resource list to watch. */
+int mcp_server_watching(const mcp_server *s);
 
 /*
  * Serves `in_fd` until end of input, SIGTERM or SIGINT (blocked by the caller

@@ -31,7 +31,7 @@ import tempfile
 import time
 
 SECTIONS = ["cold_start", "calls", "queries", "worktree", "agents", "memory", "reconcile", "diff",
-            "conflicts", "land", "hook", "output"]
+            "conflicts", "land", "hook", "output", "subscriptions"]
 
 SIZES = {
     "full": dict(
@@ -46,7 +46,7 @@ SIZES = {
         cf_files=5000, cf_instances=10, cf_commits=20, cf_runs=5, cf_calls=50,
         land_files=5000, land_runs=7,
         hook_instances=10000, hook_calls=300, hook_runs=3, out_lines=2000, out_calls=50,
-        out_runs=3,
+        out_runs=3, sub_count=20, sub_seconds=20,
     ),
     "quick": dict(
         start_runs=2, start_grove=3, start_sdk=1,
@@ -60,6 +60,7 @@ SIZES = {
         cf_files=60, cf_instances=3, cf_commits=3, cf_runs=2, cf_calls=3,
         land_files=60, land_runs=2,
         hook_instances=200, hook_calls=5, hook_runs=1, out_lines=200, out_calls=3, out_runs=1,
+        sub_count=3, sub_seconds=2,
     ),
 }
 
@@ -1120,6 +1121,54 @@ def bench_output(env, S):
                        stderr=subprocess.DEVNULL)
 
 
+def proc_cpu_s(pid):
+    """utime + stime of a process, in seconds (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_subscriptions(env, S):
+    """An idle `grove serve` with sub_count resource subscriptions (one per instance, each
+    looked at every second: the database row, the branch head, and one tmux call for the
+    agents' states): its CPU share over sub_seconds, from /proc."""
+    repo = small_repo(env, "subs")
+    n = S["sub_count"]
+    insts = env.grove_session(repo, [("spawn_work_instance", {"launch": False, "prompt": "s%d" % i})
+                                     for i in range(n)])
+    p = subprocess.Popen([env.args.grove, "serve"], cwd=repo, env=env.env, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def rpc(i, method, params=None):
+        msg = {"jsonrpc": "2.0", "id": i, "method": method}
+        if params is not None:
+            msg["params"] = params
+        p.stdin.write((json.dumps(msg) + "\n").encode())
+        p.stdin.flush()
+        while True:
+            r = json.loads(p.stdout.readline())
+            if r.get("id") == i:
+                return r
+    try:
+        rpc(0, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                              "clientInfo": {"name": "bench", "version": "1"}})
+        for k, x in enumerate(insts):
+            r = rpc(k + 1, "resources/subscribe", {"uri": "grove://instances/" + x["instance"]["id"]})
+            if "result" not in r:
+                raise RuntimeError("subscribe failed: %r" % r)
+        time.sleep(1.5)
+        env.settle()
+        c0, t0 = proc_cpu_s(p.pid), time.monotonic()
+        time.sleep(S["sub_seconds"])
+        c1, t1 = proc_cpu_s(p.pid), time.monotonic()
+    finally:
+        p.stdin.close()
+        p.wait(timeout=30)
+    pct = 100.0 * (c1 - c0) / (t1 - t0)
+    return {"subscriptions": n, "seconds": S["sub_seconds"], "cpu_pct": figure([pct], "%"),
+            "errors": 0}
+
+
 def machine(env):
     def first(path, key):
         try:
@@ -1218,6 +1267,11 @@ def goals(res):
         a, b = hk["p50_ms"]["median"], hk["p99_ms"]["median"]
         add("grove hook", "median < 5 ms, p99 < 15 ms with %s instances" % f"{hk['instances']:,}",
             "%.2f / %.2f ms" % (a, b), a < 5 and b < 15)
+    sb = res.get("subscriptions")
+    if sb:
+        v = sb["cpu_pct"]["median"]
+        add("idle with subscriptions", "< 1 %% CPU with %d subscriptions" % sb["subscriptions"],
+            "%.2f %%" % v, v < 1)
     ot = res.get("output")
     if ot:
         v = ot["p50_ms"]["median"]
@@ -1321,6 +1375,10 @@ def table(res, g):
         rows.append("| the same with no other connection (the hook checkpoints the WAL as it "
                     "closes), p50 / p99 | %s / %s | | |" % (fmt(hk["alone_p50_ms"]),
                                                           fmt(hk["alone_p99_ms"])))
+    sb = res.get("subscriptions")
+    if sb:
+        rows.append("| idle `grove serve` with %d resource subscriptions, CPU over %d s | %s | | |"
+                    % (sb["subscriptions"], sb["seconds"], fmt(sb["cpu_pct"])))
     ot = res.get("output")
     if ot:
         rows.append("| `read_agent_output` {lines: %d} of a tmux pane, p50 / p99 | %s / %s | | |"

@@ -678,3 +678,37 @@ test('prompts, completions and logging through the SDK', async () => {
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('resources through the SDK: list, templates, read, and a subscription that fires for another process\'s change', async () => {
+  const { tmp, repo } = makeRepo();
+  const { ResourceUpdatedNotificationSchema, ResourceListChangedNotificationSchema } = await import('@modelcontextprotocol/sdk/types.js');
+  const client = await connect(repo);
+  try {
+    const inst = (await client.callTool({ name: 'spawn_work_instance', arguments: { prompt: 'res', launch: false } })).structuredContent.instance;
+    const { resources } = await client.listResources();
+    assert.deepEqual(resources.map((r) => r.uri), ['grove://instances', 'grove://events', `grove://instances/${inst.id}`]);
+    const { resourceTemplates } = await client.listResourceTemplates();
+    assert.deepEqual(resourceTemplates.map((t) => t.uriTemplate), ['grove://instances/{id}', 'grove://instances/{id}/diff', 'grove://instances/{id}/checkpoints', 'grove://instances/{id}/output']);
+    const read = await client.readResource({ uri: `grove://instances/${inst.id}` });
+    assert.equal(read.contents[0].mimeType, 'application/json');
+    assert.equal(JSON.parse(read.contents[0].text).instance.id, inst.id);
+    await assert.rejects(client.readResource({ uri: 'grove://instances/work-99-a1' }), /not found/);
+
+    const updated = [];
+    let listChanged = 0;
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => { updated.push(n.params.uri); });
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, () => { listChanged++; });
+    await client.subscribeResource({ uri: `grove://instances/${inst.id}` });
+    // another grove process changes the instance, and another makes a new one
+    execFileSync(grove, ['call', 'log_checkpoint', JSON.stringify({ instance_id: inst.id, phase: 'from-outside' })], { cwd: repo, env: { ...process.env, HOME: repo, GROVE_LOG: 'error' } });
+    execFileSync(grove, ['call', 'spawn_work_instance', JSON.stringify({ prompt: 'two', launch: false })], { cwd: repo, env: { ...process.env, HOME: repo, GROVE_LOG: 'error' } });
+    for (let k = 0; k < 60 && (updated.length === 0 || listChanged === 0); k++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(updated, [`grove://instances/${inst.id}`]);
+    assert.equal(listChanged, 1);
+    const cps = await client.readResource({ uri: `grove://instances/${inst.id}/checkpoints` });
+    assert.deepEqual(JSON.parse(cps.contents[0].text).checkpoints.map((c) => c.phase), ['from-outside']);
+  } finally {
+    await client.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
