@@ -39,10 +39,12 @@ typedef struct serve_state {
     int git_init;   /* gitops_lib_init() succeeded */
 } serve_state;
 
-static struct grove_ctx *serve_open_ctx(void *arg, grove_err *err)
+static struct grove_ctx *serve_open_ctx(void *arg, const char *const *roots, grove_err *err)
 {
     serve_state *st = arg;
     grove_err dberr = GROVE_ERR_INIT;
+    ctx_options o;
+    size_t i;
 
     /* Most of a cold start (loading libgit2; with mbedTLS it parses the CA bundle): not before it
      * is needed. */
@@ -52,7 +54,12 @@ static struct grove_ctx *serve_open_ctx(void *arg, grove_err *err)
     /* The CA bundle libgit2 parsed is loaded again by the first https push. */
     if (gitops_tls_release())
         log_debug("released libgit2's CA certificates until an https push");
-    if (ctx_open(&st->ctx, &st->o, err) != 0)
+    /* the client's first root in a git working tree, else the working directory */
+    o = st->o;
+    for (i = 0; roots && roots[i] && !o.repo; i++)
+        if (gitops_in_worktree(roots[i]))
+            o.repo = roots[i];
+    if (ctx_open(&st->ctx, &o, err) != 0)
         return NULL;
     if (db_set_cache_kib(st->ctx->db, SERVE_CACHE_KIB, &dberr) != 0)
         log_warn("%s", dberr.msg);
@@ -102,6 +109,9 @@ static int cmd_serve(int argc, char **argv)
      * serving: the client gets the reason with every tool call.
      */
     mo.open_ctx = serve_open_ctx;
+    /* no repository given: the client's roots say which (contract §8) */
+    mo.ask_roots = !st.o.repo && !(getenv("GROVE_REPO") && *getenv("GROVE_REPO")) &&
+                   !(getenv("CLAUDE_PROJECT_DIR") && *getenv("CLAUDE_PROJECT_DIR"));
     mo.open_arg = &st;
     mo.tools = tools_table();
     mo.resources = resources_table();

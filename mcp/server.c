@@ -1,5 +1,6 @@
 #include "mcp/server.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -56,7 +57,11 @@ struct mcp_server {
     const mcp_resources *resources; /* borrowed; NULL: none */
     mcp_sub *subs;                  /* owned: subscribed URIs */
     size_t nsubs, capsubs;
-    char *list_seen; /* owned: list_version when the client last listed resources; NULL: never */
+    char *list_seen;  /* owned: list_version when the client last listed resources; NULL: never */
+    int ask_roots;    /* mcp_options.ask_roots */
+    int client_roots; /* the client declared the roots capability */
+    unsigned roots_asked; /* roots/list requests sent; the answer to the last one counts */
+    char **roots;         /* owned, NULL-terminated: the client's roots as local paths */
 };
 
 static const char *const version_names[] = {NULL, "2024-11-05", "2025-03-26", "2025-06-18",
@@ -133,6 +138,7 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
     s->prompts_page_size = opts->prompts_page_size ? opts->prompts_page_size : mcp_prompt_count();
     s->log_level = -1;
     s->resources = opts->resources;
+    s->ask_roots = opts->ask_roots;
     s->sink.report = report_event;
     s->sink.arg = s;
     s->specs = calloc(s->ntools ? s->ntools : 1, sizeof(*s->specs));
@@ -146,6 +152,15 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
         s->ctx->sink = &s->sink;
     *out = s;
     return 0;
+}
+
+static void free_roots(char **roots)
+{
+    size_t i;
+
+    for (i = 0; roots && roots[i]; i++)
+        free(roots[i]);
+    free(roots);
 }
 
 void mcp_server_free(mcp_server *s)
@@ -171,6 +186,7 @@ void mcp_server_free(mcp_server *s)
     }
     free(s->subs);
     free(s->list_seen);
+    free_roots(s->roots);
     free(s);
 }
 
@@ -238,6 +254,7 @@ static json_t *do_initialize(mcp_server *s, json_t *id, json_t *params)
     if (!json_is_object(params) || !json_is_string(pv))
         return rpc_error(id, RPC_INVALID_PARAMS,
                          "invalid params: \"protocolVersion\" must be a string", NULL);
+    s->client_roots = json_is_object(json_object_get(caps, "roots"));
     if ((caps && !json_is_object(caps)) || (info && !json_is_object(info)))
         return rpc_error(id, RPC_INVALID_PARAMS,
                          "invalid params: \"capabilities\" and \"clientInfo\" must be objects",
@@ -486,7 +503,7 @@ static void open_context(mcp_server *s)
     if (!open)
         return;
     s->open_ctx = NULL;
-    s->ctx = open(s->open_arg, &err);
+    s->ctx = open(s->open_arg, (const char *const *)s->roots, &err);
     if (s->ctx) {
         if (!s->ctx->sink)
             s->ctx->sink = &s->sink;
@@ -915,6 +932,93 @@ int mcp_server_watch(mcp_server *s)
     return 0;
 }
 
+/* ---- roots ------------------------------------------------------------------- */
+
+#define ROOTS_ID_PREFIX "grove-roots-"
+
+/* Asks the client for its roots (roots/list), when it has them and grove was given no repo. */
+static void ask_roots(mcp_server *s)
+{
+    char id[48];
+
+    if (!s->ask_roots || !s->client_roots || s->version == MCP_V_NONE)
+        return;
+    if (s->ctx) {
+        log_info("the client's roots changed; this server keeps its repository");
+        return;
+    }
+    snprintf(id, sizeof(id), ROOTS_ID_PREFIX "%u", ++s->roots_asked);
+    send_msg(s, json_pack("{s:s, s:s, s:s}", "jsonrpc", "2.0", "id", id, "method", "roots/list"));
+}
+
+/* The local path of a file:// URI (percent-decoded), malloc'd; NULL for anything else. */
+static char *file_uri_path(const char *uri)
+{
+    const char *p;
+    char *out, *o;
+
+    if (strncmp(uri, "file://", 7) != 0)
+        return NULL;
+    p = uri + 7;
+    if (strncmp(p, "localhost/", 10) == 0)
+        p += 9;
+    if (*p != '/' || !(out = malloc(strlen(p) + 1)))
+        return NULL;
+    for (o = out; *p; p++) {
+        if (*p == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+            char hex[3] = {p[1], p[2], 0};
+            char c = (char)strtol(hex, NULL, 16);
+
+            if (c == '\0') {
+                free(out);
+                return NULL;
+            }
+            *o++ = c;
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* A client's response: the answer to our latest roots/list, or nothing of ours. */
+static void take_roots(mcp_server *s, json_t *msg)
+{
+    json_t *id = json_object_get(msg, "id"), *roots, *r;
+    char want[48], **list;
+    size_t i, n = 0;
+
+    snprintf(want, sizeof(want), ROOTS_ID_PREFIX "%u", s->roots_asked);
+    if (!json_is_string(id) || strcmp(json_string_value(id), want) != 0)
+        return; /* an older question's answer, or not ours */
+    if (json_object_get(msg, "error")) {
+        log_warn("the client could not list its roots: %s",
+                 json_string_value(json_object_get(json_object_get(msg, "error"), "message"))
+                     ? json_string_value(json_object_get(json_object_get(msg, "error"), "message"))
+                     : "?");
+        return;
+    }
+    roots = json_object_get(json_object_get(msg, "result"), "roots");
+    if (!json_is_array(roots)) {
+        log_warn("the client's roots/list answer has no roots array");
+        return;
+    }
+    if (!(list = calloc(json_array_size(roots) + 1, sizeof(*list))))
+        return;
+    json_array_foreach(roots, i, r)
+    {
+        const char *uri = json_string_value(json_object_get(r, "uri"));
+        char *path = uri ? file_uri_path(uri) : NULL;
+
+        if (path)
+            list[n++] = path;
+    }
+    free_roots(s->roots);
+    s->roots = list;
+}
+
 static json_t *handle_message(mcp_server *s, json_t *msg, int in_batch)
 {
     rpc_msg m;
@@ -922,12 +1026,16 @@ static json_t *handle_message(mcp_server *s, json_t *msg, int in_batch)
     rpc_classify(msg, &m);
     switch (m.kind) {
     case RPC_RESPONSE:
+        take_roots(s, msg);
         return NULL;
     case RPC_INVALID:
         return rpc_error(m.id, m.code, m.message, NULL);
     case RPC_NOTIFICATION:
         /* notifications/initialized, cancelled, ...: nothing to answer, ever. */
         log_debug("notification '%s'", m.method);
+        if (strcmp(m.method, "notifications/initialized") == 0 ||
+            strcmp(m.method, "notifications/roots/list_changed") == 0)
+            ask_roots(s);
         return NULL;
     case RPC_REQUEST:
         break;

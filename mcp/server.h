@@ -39,8 +39,12 @@ mcp_version mcp_negotiate(const char *requested);
 /*
  * Makes the context on first use: returns it (borrowed: the opener keeps and
  * frees it) or NULL with err filled, the reason every tool call then gets.
+ * `roots` (NULL-terminated local paths, NULL when none): the client's roots,
+ * in its order, when mcp_options.ask_roots and the client answered
+ * roots/list before this first use; the opener takes the first that is a
+ * git working tree.
  */
-typedef struct grove_ctx *(*mcp_ctx_open_fn)(void *arg, grove_err *err);
+typedef struct grove_ctx *(*mcp_ctx_open_fn)(void *arg, const char *const *roots, grove_err *err);
 
 /*
  * The tools a server offers, in the order tools/list shows them. Handed in
@@ -119,6 +123,13 @@ typedef struct mcp_options {
      */
     mcp_ctx_open_fn open_ctx;
     void *open_arg;
+    /*
+     * 1: the program was given no repository (--repo, GROVE_REPO,
+     * CLAUDE_PROJECT_DIR): ask a client that declared `roots` for them
+     * (roots/list after notifications/initialized, again on
+     * notifications/roots/list_changed) and hand them to open_ctx.
+     */
+    int ask_roots;
 } mcp_options;
 
 /*

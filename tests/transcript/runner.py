@@ -30,7 +30,7 @@ different one a different number. A live agent's `agent_state` (starting, workin
 which one depends on timing) becomes "<ALIVE>". In expected messages "<ANY>" matches any
 value.
 The string "$CURSOR" in a sent message is replaced by the last next_cursor a tool
-returned.
+returned, and "$TMP" inside any string of it by the temporary folder.
 
 Every tools/call result with structuredContent is validated against the tool's
 outputSchema (from tools/list) with python3-jsonschema, an implementation
@@ -216,7 +216,8 @@ def run(grove, fixture, record):
                                       {k: v.replace("$TMP", tmp) for k, v in env.items()})
             if "send" in step:
                 msg = json.loads(json.dumps(step["send"]).replace('"$CURSOR"',
-                                                                  json.dumps(cursor)))
+                                                                  json.dumps(cursor))
+                                 .replace("$TMP", tmp))
                 if isinstance(msg, dict) and msg.get("method") == "tools/call":
                     pending[json.dumps(msg.get("id"))] = msg.get("params", {}).get("name")
                 normalise(msg)  # number the ids it names, in order of appearance

@@ -43,6 +43,9 @@ void gitops_lib_shutdown(void);
  * gitops_repo_free() it.
  */
 int gitops_repo_open(gitops_repo **out, const char *path, grove_err *err);
+
+/* 1 when `path` is in the working tree of a git repository (at or below its top); else 0. */
+int gitops_in_worktree(const char *path);
 void gitops_repo_free(gitops_repo *r);
 
 /* Main worktree, absolute, no trailing slash. Borrowed. */

@@ -272,6 +272,21 @@ void repo_unlock(int fd)
 
 /* ---- repository -------------------------------------------------------- */
 
+int gitops_in_worktree(const char *path)
+{
+    git_repository *repo = NULL;
+    int yes;
+
+    git_error_clear();
+    if (!path || git_repository_open_ext(&repo, path, 0, NULL) < 0) {
+        git_error_clear();
+        return 0;
+    }
+    yes = !git_repository_is_bare(repo) && git_repository_workdir(repo) != NULL;
+    git_repository_free(repo);
+    return yes;
+}
+
 int gitops_repo_open(gitops_repo **out, const char *path, grove_err *err)
 {
     const char *where = path ? path : ".";
