@@ -118,6 +118,8 @@ static int cmd_serve(int argc, char **argv)
     mo.out_fd = STDOUT_FILENO;
     page = getenv("GROVE_TOOLS_PAGE_SIZE");
     mo.tools_page_size = page ? (size_t)strtoul(page, NULL, 10) : 0;
+    page = getenv("GROVE_TEST_CANCEL_WAIT_MS");
+    mo.cancel_wait_ms = page ? atoi(page) : 0;
     page = getenv("GROVE_PROMPTS_PAGE_SIZE");
     mo.prompts_page_size = page ? (size_t)strtoul(page, NULL, 10) : 0;
     if (mcp_server_new(&s, &mo, &err) != 0) {

@@ -62,6 +62,10 @@ struct mcp_server {
     int client_roots; /* the client declared the roots capability */
     unsigned roots_asked; /* roots/list requests sent; the answer to the last one counts */
     char **roots;         /* owned, NULL-terminated: the client's roots as local paths */
+    io_reader *reader;    /* borrowed from mcp_serve(): what a call in progress peeks at */
+    int in_fd;
+    json_t *current_id; /* borrowed: the id of the tools/call in progress, NULL between calls */
+    int cancel_wait_ms; /* mcp_options.cancel_wait_ms */
 };
 
 static const char *const version_names[] = {NULL, "2024-11-05", "2025-03-26", "2025-06-18",
@@ -139,6 +143,8 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
     s->log_level = -1;
     s->resources = opts->resources;
     s->ask_roots = opts->ask_roots;
+    s->cancel_wait_ms = opts->cancel_wait_ms;
+    s->in_fd = -1;
     s->sink.report = report_event;
     s->sink.arg = s;
     s->specs = calloc(s->ntools ? s->ntools : 1, sizeof(*s->specs));
@@ -384,6 +390,8 @@ static void emit_progress(void *arg, double step, double total, const char *mess
     progress_state *ps = arg;
     json_t *params;
 
+    if (!ps->token)
+        return; /* the client asked for no progress */
     if (ps->sent && step <= ps->last)
         return; /* progress must strictly increase */
     ps->sent = 1;
@@ -517,6 +525,64 @@ static void open_context(mcp_server *s)
     }
 }
 
+/* 1 when the buffered input holds notifications/cancelled for the call in progress. */
+static int buffered_cancel(mcp_server *s)
+{
+    const char *data, *p, *nl;
+    size_t n = io_reader_peek(s->reader, &data);
+
+    for (p = data; (nl = memchr(p, '\n', n - (size_t)(p - data))) != NULL; p = nl + 1) {
+        json_t *m, *params;
+        int hit;
+
+        if (!memmem(p, (size_t)(nl - p), "notifications/cancelled", 23))
+            continue;
+        if (!(m = json_loadb(p, (size_t)(nl - p), JSON_REJECT_DUPLICATES, NULL)))
+            continue;
+        params = json_object_get(m, "params");
+        hit = json_is_string(json_object_get(m, "method")) &&
+              strcmp(json_string_value(json_object_get(m, "method")), "notifications/cancelled") ==
+                  0 &&
+              !json_object_get(m, "id") &&
+              json_equal(json_object_get(params, "requestId"), s->current_id);
+        json_decref(m);
+        if (hit)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * grove_progress.cancelled for a tools/call: reads what the client has sent
+ * meanwhile (without taking it: the serve loop still handles every line) and
+ * looks for its cancellation. Waits up to cancel_wait_ms for it (tests).
+ */
+static int check_cancel(void *arg)
+{
+    progress_state *ps = arg;
+    mcp_server *s = ps->s;
+    double until = grove_now_ms() + s->cancel_wait_ms;
+    int reads;
+
+    if (!s->reader || !s->current_id)
+        return 0;
+    for (reads = 0; reads < 256; reads++) {
+        struct pollfd pf;
+        double left;
+
+        if (buffered_cancel(s))
+            return 1;
+        pf.fd = s->in_fd;
+        pf.events = POLLIN;
+        pf.revents = 0;
+        left = until - grove_now_ms();
+        if (poll(&pf, 1, left > 0 ? (int)left + 1 : 0) <= 0 || !(pf.revents & (POLLIN | POLLHUP)) ||
+            io_reader_fill(s->reader) <= 0)
+            return 0;
+    }
+    return 0;
+}
+
 /* The response to a tools/call. */
 static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params)
 {
@@ -527,7 +593,7 @@ static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params)
     json_t *empty = NULL, *out = NULL, *result;
     const json_t *spec;
     progress_state ps;
-    grove_progress prog;
+    grove_progress prog = {0};
     grove_err err = GROVE_ERR_INIT;
     char msg[1024];
     int idx, valid;
@@ -588,20 +654,26 @@ static json_t *do_tools_call(mcp_server *s, json_t *id, json_t *params)
     }
     memset(&ps, 0, sizeof(ps));
     ps.s = s;
-    ps.token = token;
+    ps.token = (json_is_string(token) || json_is_number(token)) ? token : NULL;
     prog.emit = emit_progress;
+    prog.cancelled = check_cancel;
     prog.arg = &ps;
+    s->current_id = id;
     if (!s->ctx) {
         result = tool_error_result(s->unavailable);
-    } else if (s->tools->call(s->ctx, (size_t)idx, args,
-                              (json_is_string(token) || json_is_number(token)) ? &prog : NULL, &out,
-                              &err) == 0 &&
-               out) {
+    } else if (s->tools->call(s->ctx, (size_t)idx, args, &prog, &out, &err) == 0 && out) {
         result = tool_ok_result(s, out);
+    } else if (err.code == GROVE_ECANCELED) {
+        /* cancelled, and undone: no response (MCP: the receiver of a cancellation sends none) */
+        s->current_id = NULL;
+        json_decref(out);
+        json_decref(empty);
+        return NULL;
     } else {
         json_decref(out);
         result = tool_error_result(err.msg[0] ? err.msg : "the tool failed without a message");
     }
+    s->current_id = NULL;
     json_decref(empty);
     if (!result)
         return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
@@ -1177,6 +1249,8 @@ int mcp_serve(mcp_server *s, int in_fd)
         close(sfd);
         return 1;
     }
+    s->reader = r;
+    s->in_fd = in_fd;
     for (;;) {
         struct pollfd pfd[2];
         const char *line;
@@ -1234,6 +1308,7 @@ int mcp_serve(mcp_server *s, int in_fd)
         }
     }
 done:
+    s->reader = NULL;
     io_reader_free(r);
     close(sfd);
     return rc;

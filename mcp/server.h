@@ -130,6 +130,13 @@ typedef struct mcp_options {
      * notifications/roots/list_changed) and hand them to open_ctx.
      */
     int ask_roots;
+    /*
+     * At each safe point of a long tool call the server looks for the
+     * client's notifications/cancelled of that call; this long it waits for
+     * one (ms; 0 in normal use: it only looks at what has arrived). Tests
+     * set it (GROVE_TEST_CANCEL_WAIT_MS) to cancel at an exact step.
+     */
+    int cancel_wait_ms;
 } mcp_options;
 
 /*

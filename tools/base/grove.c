@@ -182,6 +182,13 @@ void grove_progress_step(const grove_progress *p, double step, double total, con
         p->emit(p->arg, step, total, message);
 }
 
+int grove_progress_check(const grove_progress *p, grove_err *err)
+{
+    if (p && p->cancelled && p->cancelled(p->arg))
+        return grove_fail(err, GROVE_ECANCELED, "cancelled by the client; nothing was left");
+    return 0;
+}
+
 void grove_one_line(char *s)
 {
     size_t n, i, start = 0;

@@ -22,8 +22,9 @@ typedef enum grove_code {
     GROVE_EDB,       /* SQLite failed */
     GROVE_EIO,       /* the OS failed (files, processes) */
     GROVE_ENOMEM,
-    GROVE_ESCHEMA, /* the database schema is newer or edited: refused */
-    GROVE_EDENIED, /* the caller has no right to this (CONTRACT §5, caller rights) */
+    GROVE_ESCHEMA,   /* the database schema is newer or edited: refused */
+    GROVE_EDENIED,   /* the caller has no right to this (CONTRACT §5, caller rights) */
+    GROVE_ECANCELED, /* the client cancelled the call; what it made was undone */
 } grove_code;
 
 /* A failure: code plus one-line message. Lives on the caller's stack. */
@@ -112,10 +113,19 @@ void grove_list_text(char *const *items, size_t n, size_t most, char *buf, size_
 typedef struct grove_progress {
     /* step counts from 1 and must grow; total may be 0 when unknown. */
     void (*emit)(void *arg, double step, double total, const char *message);
+    /* 1 when the client cancelled the call (may be NULL: it cannot) */
+    int (*cancelled)(void *arg);
     void *arg;
 } grove_progress;
 
 /* Reports a step if `p` is not NULL. */
 void grove_progress_step(const grove_progress *p, double step, double total, const char *message);
+
+/*
+ * At a safe point of a long operation (one it can still undo completely):
+ * 0 to go on, or -1 with GROVE_ECANCELED in err when the client cancelled
+ * the call. `p` may be NULL (never cancelled).
+ */
+int grove_progress_check(const grove_progress *p, grove_err *err);
 
 #endif

@@ -73,6 +73,12 @@ static int reserve(io_reader *r)
     return 0;
 }
 
+size_t io_reader_peek(const io_reader *r, const char **data)
+{
+    *data = r->buf ? r->buf + r->start : "";
+    return r->end - r->start;
+}
+
 ssize_t io_reader_fill(io_reader *r)
 {
     ssize_t n;

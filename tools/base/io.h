@@ -41,6 +41,9 @@ ssize_t io_reader_fill(io_reader *r);
  */
 line_status io_reader_next(io_reader *r, const char **line, size_t *len);
 
+/* The bytes read but not yet returned as lines (borrowed until the next fill); their count. */
+size_t io_reader_peek(const io_reader *r, const char **data);
+
 /* Writes all of buf, looping over partial writes and EINTR. 0 or -1 (errno set). */
 int io_write_all(int fd, const void *buf, size_t len);
 

@@ -136,7 +136,7 @@ int cmd_call(const mcp_tools *tools, int argc, char **argv)
     grove_err err = GROVE_ERR_INIT;
     json_t *input = NULL, *spec = NULL, *shared = NULL, *out = NULL;
     const json_t *schema;
-    grove_progress prog;
+    grove_progress prog = {0};
     char msg[1024];
     const char *tool;
     int rc, idx, valid;

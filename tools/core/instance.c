@@ -726,6 +726,8 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
         check_agent_fits(spec, err) != 0 || ports_config_check(ctx, err) != 0)
         return -1;
     grove_progress_step(p, 1, CREATE_STEPS, "started");
+    if (grove_progress_check(p, err) != 0)
+        return -1; /* safe point: nothing made yet */
     for (attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
         int next;
         grove_err gerr = GROVE_ERR_INIT;
@@ -797,6 +799,9 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
         goto done;
     }
 
+    /* safe point: the worktree and branch are made, nothing else */
+    if (grove_progress_check(p, err) != 0)
+        goto undo;
     /* Its ports, before the setup command (which may start a server) runs. */
     if (ports_reserve(ctx, id, &ports, err) != 0)
         goto undo;
@@ -808,6 +813,8 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
         goto undo;
     grove_progress_step(p, 4, CREATE_STEPS,
                         out->setup.ran ? "setup command ran" : "worktree ready");
+    if (grove_progress_check(p, err) != 0)
+        goto undo; /* safe point: no row yet */
 
     memset(&row, 0, sizeof(row));
     row.id = id;
@@ -842,6 +849,9 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
             log_warn("instance '%s': %s", id, uerr.msg);
     }
     instance_kill_point("instance_create:unlocked");
+    /* the last safe point: once an agent runs, the instance is made and a cancel comes too late */
+    if (grove_progress_check(p, err) != 0)
+        goto undo;
     if (spec->profile) {
         if (instance_launch_agent(ctx, spec->profile, 0, id, path, spec->prompt, NULL, env, err) !=
             0)

@@ -336,6 +336,8 @@ int land_instance(grove_ctx *ctx, const char *id, const land_opts *o, land_resul
         instance_load(ctx, id, &inst, err) != 0 || rights_require(ctx, RIGHTS_CHANGE, id, err) != 0)
         goto done;
     grove_progress_step(p, 1, LAND_STEPS, "started");
+    if (grove_progress_check(p, err) != 0)
+        goto done;
     if (o->into) {
         out->into = grove_strdup(o->into);
     } else if (inst.base_branch) {
@@ -424,6 +426,9 @@ int land_instance(grove_ctx *ctx, const char *id, const land_opts *o, land_resul
         memcpy(out->old_into, res.old_into, sizeof(out->old_into));
         memcpy(out->new_into, res.new_into, sizeof(out->new_into));
         grove_progress_step(p, 2, LAND_STEPS, "computed");
+        /* safe point: computed in memory, nothing moved yet (the new objects are unreferenced) */
+        if (grove_progress_check(p, err) != 0)
+            goto done;
         if (res.nconflicts) {
             out->conflicts = res.conflicts;
             out->nconflicts = res.nconflicts;

@@ -91,6 +91,8 @@ static int preflight(grove_ctx *ctx, const char *id, const pr_opts *o, const gro
         goto done;
     }
     grove_progress_step(p, 1, PR_STEPS, "started");
+    if (grove_progress_check(p, err) != 0)
+        goto done;
 
     /* The base to compare with: the given branch's head, else the instance's base commit. */
     if (o->base_branch) {
@@ -157,6 +159,9 @@ int pull_request_open(grove_ctx *ctx, const char *id, const pr_opts *o, const gr
         po.token_host = api_host;
     po.progress = p ? on_push : NULL;
     po.progress_arg = &ps;
+    /* the last safe point: a push that started is finished (the remote may have it) */
+    if (grove_progress_check(p, err) != 0)
+        goto done;
     grove_progress_step(p, 2, PR_STEPS, "pushing");
     if (gitops_push(ctx->repo, &po, err) != 0)
         goto done;

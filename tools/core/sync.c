@@ -96,6 +96,8 @@ int sync_instance(grove_ctx *ctx, const char *id, const char *strategy, sync_res
         goto done;
     }
     grove_progress_step(p, 1, SYNC_STEPS, "started");
+    if (grove_progress_check(p, err) != 0)
+        goto done;
     /* A sync of this instance killed half-way is finished before anything else. */
     if (gitops_sync_recover(ctx->repo, id, path, &out->finished_interrupted, err) != 0)
         goto done;
