@@ -119,6 +119,7 @@ static int spawn_prog(pid_t *pid, const char *file, char *const argv[], char *co
     sigaddset(&defaults, SIGXFSZ);
     sigaddset(&defaults, SIGTERM);
     sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGQUIT);
     sigaddset(&defaults, SIGCHLD);
 
     if ((rc = posix_spawnattr_init(&attr)) != 0)
@@ -1620,6 +1621,71 @@ int agent_stop(const agent_ref *a, grove_err *err)
         }
     }
     return 0;
+}
+
+/* ---- attaching ---------------------------------------------------------- */
+
+int agent_attach(const agent_ref *a, int *exit_status, grove_err *err)
+{
+    const char *socket = NULL, *argv[8];
+    char *target = NULL;
+    char **env = NULL;
+    struct sigaction ign, old_int, old_quit;
+    int found = 0, st = 0, prc, rc = -1, k = 0, same_server;
+    pid_t pid;
+
+    *exit_status = 0;
+    if (!a->session || !*a->session)
+        return grove_fail(err, GROVE_ENOTFOUND, "instance '%s' has no agent session",
+                          a->instance_id ? a->instance_id : "?");
+    if (agent_tmux_socket(&socket, err) != 0)
+        return -1;
+    /* Never a session that is not this agent's: attaching lets a person type into it. */
+    if (session_check_owner(a, &found, err) != 0)
+        return -1;
+    if (!found)
+        return grove_fail(err, GROVE_ENOTFOUND, "agent session '%s' does not exist", a->session);
+    if (!(target = grove_asprintf("=%s", a->session)) || !(env = env_clean(NULL, NULL, NULL))) {
+        grove_nomem(err);
+        goto done;
+    }
+    /*
+     * Inside a client of the same server (the user's own, socket "default"),
+     * attaching would nest the server in itself: that client switches instead.
+     */
+    same_server = !socket && getenv("TMUX") && *getenv("TMUX");
+    argv[k++] = "tmux";
+    if (socket) {
+        argv[k++] = "-L";
+        argv[k++] = socket;
+    }
+    argv[k++] = same_server ? "switch-client" : "attach-session";
+    argv[k++] = "-t";
+    argv[k++] = target;
+    argv[k] = NULL;
+    /* Like system(): the terminal's interrupt and quit keys are the child's business meanwhile. */
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGINT, &ign, &old_int);
+    sigaction(SIGQUIT, &ign, &old_quit);
+    prc = spawn_prog(&pid, "tmux", (char *const *)argv, env, NULL, STDIN_FILENO, STDOUT_FILENO,
+                     STDERR_FILENO, 0);
+    if (prc != 0) {
+        grove_fail(err, prc == ENOENT ? GROVE_ENOTFOUND : GROVE_EIO, "cannot run 'tmux': %s",
+                   strerror(prc));
+    } else if (wait_child(pid, &st) != 0) {
+        grove_fail(err, GROVE_EIO, "cannot wait for 'tmux': %s", strerror(errno));
+    } else {
+        *exit_status = status_code(st);
+        rc = 0;
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
+done:
+    free(env);
+    free(target);
+    return rc;
 }
 
 /* ---- typing ------------------------------------------------------------ */
