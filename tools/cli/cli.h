@@ -18,6 +18,9 @@ int cmd_import(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+/* grove watch: the live view of every instance (tools/cli/watch.c); grove attach ID. */
+int cmd_watch(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
 /* grove call: one tool of `tools` (grove's table, handed in by the program) from a script. */
 int cmd_call(const struct mcp_tools *tools, int argc, char **argv);
 
