@@ -4,8 +4,8 @@
  * its state first), time in state, ahead/behind, dirty files, the last
  * checkpoint, conflicts and ports; and the cadence of what is expensive:
  * a git state kept until its branch head or agent state moves or it is
- * old, the old ones spread over the refreshes, the conflicts taken again
- * only when a branch head moved and not more often than asked.
+ * old (sooner while its agent works), the old ones spread over the refreshes, the conflicts taken
+ * again only when a branch head moved and not more often than asked.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -208,7 +208,10 @@ static void test_order_and_columns(void **state)
     overview_free(&ov); /* twice is harmless */
 }
 
-/* A git state is kept until it is old, its branch head moves or its agent state changes. */
+/*
+ * A git state is kept until it is old (5 s with a working agent, 20 s here for
+ * the others), its branch head moves or its agent state changes.
+ */
 static void test_git_cadence(void **state)
 {
     fixture *f = *state;
@@ -220,8 +223,11 @@ static void test_git_cadence(void **state)
     assert_non_null(c);
     create(f, 1);
     create(f, 2);
+    create(f, 3);
     set_state(f, 1, "working", 0);
+    set_state(f, 3, "working", 0);
     o.git_every_s = 5;
+    o.git_idle_every_s = 20;
     o.now = t;
     refresh(f, c, &o, &ov);
     assert_int_equal(row(&ov, 1)->ndirty, 0);
@@ -230,28 +236,40 @@ static void test_git_cadence(void **state)
     /* A new file: not seen one second later (the state is kept) ... */
     in_worktree(f, 1, "echo x > new.txt");
     in_worktree(f, 2, "echo x > new.txt");
+    in_worktree(f, 3, "echo x > new.txt");
     o.now = t + 1;
     refresh(f, c, &o, &ov);
     assert_int_equal(row(&ov, 1)->ndirty, 0);
     assert_int_equal(row(&ov, 2)->ndirty, 0);
+    assert_int_equal(row(&ov, 3)->ndirty, 0);
     assert_true(row(&ov, 1)->git_age_s >= 0.99);
     overview_free(&ov);
-    /* ... but at once when the agent state changes (1), and once it is 5 s old (2). */
+    /* ... but at once when the agent state changes (1), and once it is 5 s old while its
+     * agent works (3); without an agent (2), only once it is 20 s old. */
     set_state(f, 1, "idle", 0);
     o.now = t + 2;
     refresh(f, c, &o, &ov);
     assert_int_equal(row(&ov, 1)->ndirty, 1);
-    assert_int_equal(row(&ov, 2)->ndirty, 0);
+    assert_int_equal(row(&ov, 3)->ndirty, 0);
     overview_free(&ov);
     o.now = t + 5;
     refresh(f, c, &o, &ov);
+    assert_int_equal(row(&ov, 3)->ndirty, 1);
+    assert_true(row(&ov, 3)->git_age_s < 0.01);
+    assert_int_equal(row(&ov, 2)->ndirty, 0);
+    overview_free(&ov);
+    o.now = t + 19;
+    refresh(f, c, &o, &ov);
+    assert_int_equal(row(&ov, 2)->ndirty, 0);
+    overview_free(&ov);
+    o.now = t + 20;
+    refresh(f, c, &o, &ov);
     assert_int_equal(row(&ov, 2)->ndirty, 1);
-    assert_true(row(&ov, 2)->git_age_s < 0.01);
     overview_free(&ov);
 
     /* A commit moves the branch head: seen at the next refresh. */
     in_worktree(f, 2, "git add new.txt && " COMMIT " -m new");
-    o.now = t + 6;
+    o.now = t + 21;
     refresh(f, c, &o, &ov);
     assert_int_equal(row(&ov, 2)->ahead, 1);
     assert_int_equal(row(&ov, 2)->ndirty, 0);
@@ -273,7 +291,7 @@ static void test_git_spread(void **state)
 
     for (i = 1; i <= 10; i++)
         create(f, i);
-    o.git_every_s = 5;
+    o.git_idle_every_s = 5; /* no agents: the idle cadence */
     o.tick_s = 1;
     o.now = t;
     refresh(f, c, &o, &ov); /* every one is new: all taken */
@@ -290,6 +308,19 @@ static void test_git_spread(void **state)
         for (k = 0; k < ov.n; k++)
             fresh += ov.v[k].ndirty == 1;
         assert_int_equal(fresh, 2 * (i - 4));
+        overview_free(&ov);
+    }
+    /* A CPU budget too small for two: one a refresh. */
+    for (i = 1; i <= 10; i++)
+        in_worktree(f, i, "echo y >> new.txt");
+    o.git_cpu_ms_per_s = 0.000001;
+    for (i = 15; i <= 17; i++) {
+        o.now = t + i;
+        refresh(f, c, &o, &ov);
+        fresh = 0;
+        for (k = 0; k < ov.n; k++)
+            fresh += ov.v[k].git_age_s < 0.01;
+        assert_int_equal(fresh, 1);
         overview_free(&ov);
     }
     overview_cache_free(c);

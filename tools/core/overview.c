@@ -16,6 +16,8 @@
 #include "tools/git/git.h"
 
 #define GIT_EVERY_S       5.0
+#define GIT_IDLE_EVERY_S  30.0
+#define GIT_CPU_MS_PER_S  20.0
 #define CONFLICTS_EVERY_S 5.0
 #define OUTPUT_MAX        (1u << 20) /* bytes of redacted output kept */
 
@@ -38,6 +40,7 @@ struct overview_cache {
     cache_entry *v; /* owned */
     size_t n, cap;
     char *fingerprint;   /* owned: every branch and base branch head the conflicts were taken at */
+    double status_ms;    /* CPU milliseconds one git state takes (a moving average); 0: unknown */
     double conflicts_at; /* when (seconds since the epoch); 0: never */
 };
 
@@ -184,13 +187,24 @@ static void warn(overview *ov, const char *fmt, ...)
         snprintf(ov->warning + len, sizeof(ov->warning) - len, "%s%s", len ? "; " : "", one);
 }
 
-/* Takes the git state of row r's worktree into e. */
-static void git_take(overview *ov, overview_row *r, cache_entry *e, const char *branch_head,
-                     const char *state, double now)
+/* CPU time this thread has used, in milliseconds. */
+static double cpu_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Takes the git state of row r's worktree into e; c learns what one costs. */
+static void git_take(overview *ov, overview_cache *c, overview_row *r, cache_entry *e,
+                     const char *branch_head, const char *state, double now)
 {
     gitops_state st = {0};
     grove_err gerr = GROVE_ERR_INIT;
     char *s = strdup(state);
+    double t0 = cpu_ms(), took;
+    int rc;
 
     free(e->state);
     e->state = s; /* NULL when memory ran out: the next refresh takes it again */
@@ -199,7 +213,10 @@ static void git_take(overview *ov, overview_row *r, cache_entry *e, const char *
     e->git_known = 0;
     if (!r->inst.worktree_path)
         return;
-    if (gitops_worktree_state(r->inst.worktree_path, r->inst.base_commit, &st, &gerr) != 0) {
+    rc = gitops_worktree_state(r->inst.worktree_path, r->inst.base_commit, &st, &gerr);
+    took = cpu_ms() - t0;
+    c->status_ms = c->status_ms > 0 ? 0.8 * c->status_ms + 0.2 * took : took;
+    if (rc != 0) {
         if (gerr.code != GROVE_ENOTFOUND)
             warn(ov, "'%s': %s", r->inst.id, gerr.msg);
         return;
@@ -215,7 +232,7 @@ static void git_take(overview *ov, overview_row *r, cache_entry *e, const char *
 /* A worktree whose git state is merely old, waiting for its turn. */
 typedef struct due {
     size_t row;
-    double at;
+    double at; /* when it was due */
 } due;
 
 static int due_cmp(const void *pa, const void *pb)
@@ -225,24 +242,33 @@ static int due_cmp(const void *pa, const void *pb)
     return a->at < b->at ? -1 : a->at > b->at;
 }
 
+/* How often row r's git state is taken when nothing moved: its agent edits files or not. */
+static double git_every(const overview_opts *o, const overview_row *r)
+{
+    if (r->rank == OVERVIEW_WORKING)
+        return o->git_every_s > 0 ? o->git_every_s : GIT_EVERY_S;
+    return o->git_idle_every_s > 0 ? o->git_idle_every_s : GIT_IDLE_EVERY_S;
+}
+
 /*
  * The git states: taken again for a new entry, a moved branch head or agent
- * state; for old ones, the oldest first, at most `budget` (0: all).
+ * state; the ones merely due, the most overdue first, at most as many as
+ * one tick's share of them all, and as fit in one tick's share of
+ * git_cpu_ms_per_s (at least one; every one when o->tick_s is 0).
  */
 static int refresh_git(overview *ov, overview_cache *c, const overview_opts *o, double now,
                        char (*heads)[41], grove_err *err)
 {
-    double every = o->git_every_s > 0 ? o->git_every_s : GIT_EVERY_S;
     due *old = calloc(ov->n ? ov->n : 1, sizeof(*old));
+    double rate = 0; /* git states a second, with everything on time */
     size_t i, nold = 0, budget = 0;
 
     if (!old)
         return grove_nomem(err);
-    if (o->tick_s > 0)
-        budget = (size_t)ceil((double)ov->n * o->tick_s / every);
     for (i = 0; i < ov->n; i++) {
         overview_row *r = &ov->v[i];
         cache_entry *e = entry_get(c, r->inst.id);
+        double every = git_every(o, r);
         char state[96];
 
         if (!e) {
@@ -250,13 +276,24 @@ static int refresh_git(overview *ov, overview_cache *c, const overview_opts *o, 
             return grove_nomem(err);
         }
         e->seen = 1;
+        rate += 1.0 / every;
         snprintf(state, sizeof(state), "%s@%s", r->state,
                  r->inst.agent_state_since ? r->inst.agent_state_since : "");
         if (!e->git_at || !e->state || strcmp(e->state, state) != 0 ||
             strcmp(e->branch_head, heads[i]) != 0 || now < e->git_at)
-            git_take(ov, r, e, heads[i], state, now);
+            git_take(ov, c, r, e, heads[i], state, now);
         else if (now - e->git_at >= every)
-            old[nold++] = (due){i, e->git_at};
+            old[nold++] = (due){i, e->git_at + every};
+    }
+    if (o->tick_s > 0) {
+        double cpu = o->git_cpu_ms_per_s > 0 ? o->git_cpu_ms_per_s : GIT_CPU_MS_PER_S;
+
+        budget = (size_t)ceil(rate * o->tick_s - 1e-9);
+        /* No more CPU than that a second on them: with many or large worktrees, later. */
+        if (c->status_ms > 0 && (double)budget * c->status_ms > cpu * o->tick_s)
+            budget = (size_t)(cpu * o->tick_s / c->status_ms);
+        if (budget < 1)
+            budget = 1;
     }
     qsort(old, nold, sizeof(*old), due_cmp);
     for (i = 0; i < nold && (!budget || i < budget); i++) {
@@ -267,7 +304,7 @@ static int refresh_git(overview *ov, overview_cache *c, const overview_opts *o, 
         snprintf(state, sizeof(state), "%s@%s", r->state,
                  r->inst.agent_state_since ? r->inst.agent_state_since : "");
         if (e)
-            git_take(ov, r, e, heads[old[i].row], state, now);
+            git_take(ov, c, r, e, heads[old[i].row], state, now);
     }
     free(old);
     return 0;

@@ -8,7 +8,10 @@
  * Refreshed every second or so, so what is expensive is kept between
  * refreshes in an overview_cache and recomputed only when it may have
  * changed: a worktree's git status when its branch head or agent state
- * moved, else every `git_every_s` seconds (spread over the refreshes);
+ * moved, else every `git_every_s` seconds while its agent works (starting,
+ * working) and every `git_idle_every_s` seconds otherwise (no one is
+ * likely to edit it then), spread over the refreshes and within a CPU
+ * budget;
  * the conflicts between branches (computed from commits alone) only when
  * a branch head or a base branch head moved, at most every
  * `conflicts_every_s` seconds. The agent state, the rows and the last
@@ -74,7 +77,9 @@ typedef struct overview_opts {
     int all;                  /* 1: terminated instances too (after the running ones) */
     double now;               /* seconds since the epoch; 0: the clock's */
     double tick_s;            /* how often the caller refreshes; 0: everything due now */
-    double git_every_s;       /* git status at least this often; 0: 5 s */
+    double git_every_s;       /* git status of a working agent's worktree this often; 0: 5 s */
+    double git_idle_every_s;  /* of the others' (waiting, idle, exited, none); 0: 30 s */
+    double git_cpu_ms_per_s;  /* CPU time for old git states, per second of ticks; 0: 20 ms */
     double conflicts_every_s; /* conflicts at most this often; 0: 5 s */
 } overview_opts;
 
@@ -84,10 +89,14 @@ typedef struct overview_opts {
  * (instance_reconcile_all()), lists the running instances (all with
  * o->all), reads their last checkpoints, and takes git states and
  * conflicts from `cache` (may be NULL: computes everything), recomputing
- * what is due. With o->tick_s, at most n * tick_s / git_every_s (rounded
- * up) worktrees whose git state is merely old are refreshed each time,
- * the oldest first, so that the cost is spread over the refreshes; one
- * whose branch head or agent state moved, or that is new, always is.
+ * what is due. With o->tick_s, the worktrees whose git state is merely old
+ * are taken a tick's share at a time (tick_s times the sum over the rows
+ * of 1 / their cadence, rounded up), the most overdue first, so that the
+ * cost is spread over the refreshes, and no more than fit in
+ * git_cpu_ms_per_s of CPU time a second (as measured; at least one a
+ * refresh): many or large worktrees are then refreshed less often than
+ * asked. One whose branch head or agent state moved, or that is new, is
+ * always taken at once.
  * A git state or conflicts that cannot be computed leave those fields
  * unknown and say why in out->warning; only a database failure fails.
  */
