@@ -19,19 +19,23 @@ or directly with the built programs:
         [--quick] [--json FILE] [--only cold_start,calls,...]
 """
 import argparse
+import fcntl
 import json
 import os
 import platform
 import random
+import select
 import shutil
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 
 SECTIONS = ["cold_start", "calls", "queries", "worktree", "agents", "memory", "reconcile", "diff",
-            "conflicts", "land"]
+            "conflicts", "land", "watch"]
 
 SIZES = {
     "full": dict(
@@ -45,6 +49,7 @@ SIZES = {
         diff_files=5000, diff_runs=7,
         cf_files=5000, cf_instances=10, cf_commits=20, cf_runs=5, cf_calls=50,
         land_files=5000, land_runs=7,
+        watch_instances=50, watch_files=1000, watch_seconds=20, watch_runs=3,
     ),
     "quick": dict(
         start_runs=2, start_grove=3, start_sdk=1,
@@ -57,6 +62,7 @@ SIZES = {
         diff_files=60, diff_runs=2,
         cf_files=60, cf_instances=3, cf_commits=3, cf_runs=2, cf_calls=3,
         land_files=60, land_runs=2,
+        watch_instances=5, watch_files=20, watch_seconds=2, watch_runs=1,
     ),
 }
 
@@ -152,7 +158,7 @@ class Env:
         r = self.run([self.args.client] + argv, cwd=cwd, env=env)
         return json.loads(r.stdout)
 
-    def grove_session(self, repo, calls):
+    def grove_session(self, repo, calls, env=None):
         """Runs `grove serve` for a few setup calls; returns the tool results in order."""
         lines = [json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {},
@@ -161,7 +167,8 @@ class Env:
         for i, (tool, args) in enumerate(calls):
             lines.append(json.dumps({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
                                      "params": {"name": tool, "arguments": args}}))
-        r = self.run([self.args.grove, "serve"], cwd=repo, input=("\n".join(lines) + "\n").encode())
+        r = self.run([self.args.grove, "serve"], cwd=repo, input=("\n".join(lines) + "\n").encode(),
+                     env=env)
         byid = {}
         for line in r.stdout.decode().splitlines():
             msg = json.loads(line)
@@ -1020,6 +1027,106 @@ def bench_conflicts(env, S):
             "errors": errors, "ms": results}
 
 
+# ---- 9. grove watch ------------------------------------------------------------------
+
+
+def proc_cpu_s(pid):
+    """CPU seconds of process pid and of the children it has waited for, from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in v[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+
+
+def bench_watch(env, S):
+    """`grove watch` in a pseudo-terminal (200 x 60, TERM=xterm-256color) with
+    watch_instances instances of a watch_files-file repository, each with a stand-in agent
+    (`sleep`) in a tmux session of a server of its own, a checkpoint, agent states spread
+    over waiting / working / idle / exited, and every fifth worktree with an uncommitted
+    file: the CPU time grove spends per second of watching (user + system, its tmux
+    children included: getrusage of the child from wait4, over watch_seconds from start to
+    `q`), the same after the first two seconds (the start and the first full refresh left
+    out: /proc), and the bytes it writes to the terminal per second (ncurses sends only
+    what changed)."""
+    repo = os.path.join(env.work, "watch")
+    info = make_repo(env, repo, S["watch_files"], seed=9)
+    env.run([env.args.grove, "init"], cwd=repo)
+    n = S["watch_instances"]
+    sock = "grove-bench-watch-%d" % os.getpid()
+    wenv = dict(env.env, GROVE_TMUX_SOCKET=sock, TERM="xterm-256color", LANG="C.UTF-8")
+    tmux = shutil.which("tmux") is not None
+    if tmux:
+        wenv["GROVE_AGENT_COMMAND"] = json.dumps(["sleep", "3600"])
+    try:
+        made = env.grove_session(repo, [("spawn_work_instance", {"launch": tmux, "prompt": "w%d" % i})
+                                        for i in range(n)], env=wenv)
+        ids = [m["instance"]["id"] for m in made]
+        env.grove_session(repo, [("log_checkpoint", checkpoint_args(i)) for i in ids], env=wenv)
+        states = ["waiting", "working", "idle", "exited"]
+        c = sqlite3.connect(db_path(repo))
+        for k, iid in enumerate(ids):
+            c.execute("UPDATE grove_instances SET agent_state = ?, agent_state_since = "
+                      "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?) WHERE id = ?",
+                      (states[k % 4], "-%d seconds" % (10 * k), iid))
+            if k % 5 == 0:
+                with open(os.path.join(made[k]["instance"]["worktree_path"], "scratch.txt"), "w") as f:
+                    f.write("uncommitted\n")
+        c.commit()
+        c.close()
+        cpu, steady, rate = [], [], []
+        for r in range(S["watch_runs"]):
+            env.settle()
+            c_ms, s_ms, bps = watch_once(env, repo, wenv, S["watch_seconds"], n)
+            cpu.append(c_ms)
+            steady.append(s_ms)
+            rate.append(bps)
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+    return {"repository": info, "instances": n, "agents_in_tmux": tmux,
+            "seconds_per_run": S["watch_seconds"],
+            "cpu_ms_per_s": figure(cpu, "ms/s"), "steady_cpu_ms_per_s": figure(steady, "ms/s"),
+            "terminal_bytes_per_s": figure(rate, "B/s"), "errors": 0}
+
+
+def watch_once(env, repo, wenv, seconds, n):
+    """One run of `grove watch`: (CPU ms per second from start to exit, the same after the
+    first two seconds, terminal bytes per second)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 60, 200, 0, 0))
+    p = subprocess.Popen([env.args.grove, "watch"], cwd=repo, env=wenv, stdin=slave,
+                         stdout=slave, stderr=slave, start_new_session=True,
+                         preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+    os.close(slave)
+    t0 = time.monotonic()
+    out = b""
+    first = None  # (time, CPU seconds) two seconds in
+    while True:
+        now = time.monotonic()
+        if first is None and now - t0 >= min(2.0, seconds / 2):
+            first = (now, proc_cpu_s(p.pid))
+        if now - t0 >= seconds:
+            break
+        r, _, _ = select.select([master], [], [], 0.05)
+        if r:
+            out += os.read(master, 1 << 16)
+    end = (time.monotonic(), proc_cpu_s(p.pid))
+    nbytes = len(out)
+    os.write(master, b"q")
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    while select.select([master], [], [], 0)[0]:
+        try:
+            if not os.read(master, 1 << 16):
+                break
+        except OSError:
+            break
+    os.close(master)
+    if p.returncode != 0 or b"%d instances" % n not in out:
+        raise RuntimeError("grove watch failed (%s): %r" % (p.returncode, out[-400:]))
+    return ((ru.ru_utime + ru.ru_stime) * 1000.0 / wall,
+            (end[1] - first[1]) * 1000.0 / (end[0] - first[0]), nbytes / wall)
+
+
 def machine(env):
     def first(path, key):
         try:
@@ -1107,6 +1214,11 @@ def goals(res):
         v = ld["grove_over_git"]["median"]
         add("land_instance", "squash no slower than `git merge --squash` + `git commit`",
             "%.2f×" % v, v <= 1.0)
+    wt = res.get("watch")
+    if wt:
+        v = wt["cpu_ms_per_s"]["median"]
+        add("grove watch", "< 50 ms of CPU per second with %d instances" % wt["instances"],
+            "%.1f ms/s" % v, v < 50)
     cf = res.get("conflicts")
     if cf:
         v = cf["ms"]["get_conflicts_all_pairs"]["p50_ms"]["median"]
@@ -1204,6 +1316,13 @@ def table(res, g):
                         fmt(ms["get_conflicts_all_pairs"]["p99_ms"])))
         rows.append("| `get_conflicts` {instance_id} / `get_instance` there, p50 | %s / %s | | |"
                     % (fmt(ms["get_conflicts_one"]["p50_ms"]), fmt(ms["get_instance"]["p50_ms"])))
+    wt = res.get("watch")
+    if wt:
+        rows.append("| `grove watch`, %d instances%s (%s files): CPU per second of watching, "
+                    "whole run / after the first 2 s; terminal bytes per second | %s / %s; %s | | |"
+                    % (wt["instances"], " with agents in tmux" if wt["agents_in_tmux"] else "",
+                       f"{wt['repository']['files']:,}", fmt(wt["cpu_ms_per_s"]),
+                       fmt(wt["steady_cpu_ms_per_s"]), fmt(wt["terminal_bytes_per_s"])))
     text = "\n".join(rows) + "\n\n| goal | target | measured | status |\n|---|---|---|---|\n"
     text += "\n".join("| %s | %s | %s | %s |" % (x["goal"], x["target"], x["value"],
                                                   "met" if x["met"] else "**not met**") for x in g)
