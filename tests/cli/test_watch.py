@@ -326,11 +326,14 @@ class Watch(unittest.TestCase):
         subprocess.run(["tmux", "-L", self.sock, "detach-client", "-s", "grove-" + agent],
                        check=True, capture_output=True)
         self.assertEqual(t.wait_exit(), 0)
-        # Another's session under the instance's name is refused (the owner mark).
-        subprocess.run(["tmux", "-L", self.sock, "kill-session", "-t", "=grove-" + agent],
-                       check=True, capture_output=True)
-        subprocess.run(["tmux", "-L", self.sock, "new-session", "-d", "-s", "grove-" + agent,
-                        "sleep", "300"], check=True, capture_output=True, env=self.env)
+        # Another's session under the instance's name is refused (the owner mark). It is made
+        # before the agent's goes, so that the tmux server never runs out of sessions (and exits).
+        def tmux(*args):
+            subprocess.run(["tmux", "-L", self.sock, *args], check=True, capture_output=True,
+                           env=self.env)
+        tmux("new-session", "-d", "-s", "impostor", "sleep", "300")
+        tmux("kill-session", "-t", "=grove-" + agent)
+        tmux("rename-session", "-t", "=impostor", "grove-" + agent)
         p = self.grove("attach", agent)
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"is not instance", p.stderr)
