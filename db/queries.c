@@ -1283,7 +1283,9 @@ static const char SQL_PARENT[] =
  * rather walk every running instance through the status index).
  */
 static const char SQL_WITH_AGENTS[] =
-    "SELECT id, tmux_session, agent_pid, json_extract(metadata, '$.agent_start')"
+    "SELECT id, tmux_session, agent_pid, json_extract(metadata, '$.agent_start'),"
+    " agent_profile, agent_state,"
+    " (julianday('now') - julianday(COALESCE(agent_state_since, created_at))) * 86400.0"
     " FROM grove_instances INDEXED BY grove_instances_agents"
     " WHERE status = 'running' AND (tmux_session IS NOT NULL OR agent_pid IS NOT NULL)"
     " ORDER BY created_at, id";
@@ -1508,6 +1510,8 @@ void db_agent_list_free(grove_agent_list *list)
     for (i = 0; i < list->n; i++) {
         free(list->v[i].id);
         free(list->v[i].session);
+        free(list->v[i].profile);
+        free(list->v[i].state);
     }
     free(list->v);
     memset(list, 0, sizeof(*list));
@@ -1535,6 +1539,9 @@ int db_instances_with_agents(grove_db *db, grove_agent_list *out, grove_err *err
         a->session = col_strdup(st, 1, &oom);
         a->pid = col_int64(st, 2);
         a->start = (unsigned long long)col_int64(st, 3);
+        a->profile = col_strdup(st, 4, &oom);
+        a->state = col_strdup(st, 5, &oom);
+        a->state_age_s = sqlite3_column_double(st, 6);
         if (oom) {
             ret = grove_nomem(err);
             break;

@@ -142,6 +142,9 @@ typedef struct grove_agent {
     long long pid; /* 0 = none */
     /* when pid started (metadata.agent_start, as core records it at launch); 0 = unknown */
     unsigned long long start;
+    char *profile;      /* agent_profile; NULL = unknown (launched before migration 0007) */
+    char *state;        /* agent_state */
+    double state_age_s; /* seconds since agent_state last changed */
 } grove_agent;
 
 typedef struct grove_agent_list {

@@ -145,6 +145,9 @@ static const command commands[] = {
     {"gc", cmd_gc, "reconcile dead agents, orphan worktrees and rows"},
     {"config", cmd_config, "get, set or list settings"},
     {"call", cmd_call_tools, "run one tool from a script; print its result as JSON"},
+    {"hook", cmd_hook, "record an agent's state (run by its hooks)"},
+    {"resume", cmd_resume, "relaunch agents in their worktrees (ID, or --all)"},
+    {"exec-env", cmd_exec_env, "internal: start an agent with the credentials it may see"},
 };
 
 static void usage(FILE *f)
@@ -183,7 +186,9 @@ int main(int argc, char **argv)
     }
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
-            int lazy = commands[i].run == cmd_serve; /* serve initialises libgit2 when needed */
+            /* serve initialises libgit2 when needed; hook only when it must notify */
+            int lazy = commands[i].run == cmd_serve || commands[i].run == cmd_hook ||
+                       commands[i].run == cmd_exec_env;
             grove_err err = GROVE_ERR_INIT;
 
             if (!lazy && gitops_lib_init(&err) != 0) {

@@ -16,6 +16,7 @@ int tool_query_instances(tool_call *call, const json_t *args, json_t **out, grov
         return -1;
     f.type = arg_str(args, "type");
     f.status = arg_str(args, "status");
+    f.agent_state = arg_str(args, "agent_state");
     f.parent_id = arg_str(args, "parent_id");
     f.issue_number = issue.number;
     f.beads_id = issue.beads[0] ? issue.beads : NULL;

@@ -62,8 +62,9 @@ test('the official SDK drives grove: list, spawn, checkpoint, read back', async 
     assert.deepEqual(names, [
       'create_pull_request', 'fork_instance', 'get_checkpoint', 'get_conflicts', 'get_diff',
       'get_instance', 'land_instance',
-      'log_checkpoint', 'query_events', 'query_instances', 'send_feedback',
-      'spawn_review_instance', 'spawn_work_instance', 'sync_instance', 'terminate_instance',
+      'log_checkpoint', 'query_events', 'query_instances', 'read_agent_output', 'resume_instance',
+      'send_feedback', 'spawn_review_instance', 'spawn_work_instance', 'sync_instance',
+      'terminate_instance',
     ]);
     for (const t of tools) {
       assert.equal(t.inputSchema.type, 'object');
@@ -540,6 +541,68 @@ test('land_instance through the SDK: dry run, squash into the checked-out main, 
     assert.equal(git('status', '--porcelain').toString(), '');
   } finally {
     await client.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('agents through the SDK: best-of-N, agent_state from tmux, read_agent_output, an exit, resume_instance', async () => {
+  const { tmp, repo } = makeRepo();
+  const tmuxDir = join(tmp, 'tmux');
+  execFileSync('mkdir', ['-p', tmuxDir]);
+  execFileSync('bash', ['-c', 'printf ".go\\n" >> .git/info/exclude'], { cwd: repo });
+  // prints, asks, waits for .go in its worktree, says bye and exits
+  const agent = ['sh', '-c', 'printf "\\033[32mstarted\\033[0m %s\\nProceed? [y/n]\\n" "$1"; while [ ! -e .go ]; do sleep 0.1; done; echo bye; exit 2', 'sh', '{prompt}'];
+  const env = { GROVE_AGENT_COMMAND: JSON.stringify(agent), TMUX_TMPDIR: tmuxDir };
+  const client = await connect(repo, env);
+  try {
+    const made = await client.callTool({ name: 'spawn_work_instance', arguments: { prompt: 'task', count: 2 } });
+    assert.equal(made.isError, false, JSON.stringify(made));
+    const ids = made.structuredContent.instances.map((i) => i.id);
+    assert.deepEqual(ids, ['work-a1', 'work-a2']);
+    assert.equal(made.structuredContent.instance.id, 'work-a1');
+    for (const i of made.structuredContent.instances) {
+      assert.equal(i.agent_profile, 'custom');
+      assert.equal(i.agent_state, 'starting');
+    }
+    // its output, without escapes; the state follows tmux
+    let out;
+    for (let k = 0; k < 100; k++) {
+      out = (await client.callTool({ name: 'read_agent_output', arguments: { instance_id: 'work-a1' } })).structuredContent;
+      if (out.text.includes('Proceed')) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(out.text, 'started task\nProceed? [y/n]');
+    assert.equal(out.lines, 2);
+    assert.match(out.captured_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const listed = (await client.callTool({ name: 'query_instances', arguments: { agent_state: 'exited' } })).structuredContent;
+    assert.deepEqual(listed.instances, []);
+
+    // it exits: terminated, exited, and its last output stays
+    execFileSync('touch', [join(made.structuredContent.instances[0].worktree_path, '.go')]);
+    let inst;
+    for (let k = 0; k < 100; k++) {
+      inst = (await client.callTool({ name: 'get_instance', arguments: { instance_id: 'work-a1' } })).structuredContent.instance;
+      if (inst.status === 'terminated') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(inst.agent_state, 'exited');
+    const last = (await client.callTool({ name: 'read_agent_output', arguments: { instance_id: 'work-a1', lines: 1 } })).structuredContent;
+    assert.deepEqual([last.text, last.lines, last.agent_state], ['bye', 1, 'exited']);
+    const exited = (await client.callTool({ name: 'query_instances', arguments: { agent_state: 'exited' } })).structuredContent;
+    assert.deepEqual(exited.instances.map((i) => i.id), ['work-a1']);
+
+    // resume: running again in the same worktree
+    execFileSync('rm', [join(inst.worktree_path, '.go')]);
+    const resumed = await client.callTool({ name: 'resume_instance', arguments: { instance_id: 'work-a1', prompt: 'again' } });
+    assert.equal(resumed.isError, false, JSON.stringify(resumed));
+    assert.equal(resumed.structuredContent.instance.status, 'running');
+    assert.equal(resumed.structuredContent.instance.worktree_path, inst.worktree_path);
+    const twice = await client.callTool({ name: 'resume_instance', arguments: { instance_id: 'work-a1' } });
+    assert.equal(twice.isError, true);
+    assert.match(twice.content[0].text, /still running/);
+  } finally {
+    await client.close();
+    try { execFileSync('tmux', ['-L', 'grove', 'kill-server'], { env: { ...process.env, TMUX_TMPDIR: tmuxDir }, stdio: 'pipe' }); } catch { /* gone */ }
     rmSync(tmp, { recursive: true, force: true });
   }
 });

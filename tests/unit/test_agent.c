@@ -139,7 +139,7 @@ static int have_session(const char *name)
 static int launch(const char *id, const char *cwd, char **argv, const char *log, int use_tmux,
                   agent_handle *h, grove_err *err)
 {
-    agent_spec s = {id, cwd, argv, log, use_tmux, NULL, NULL};
+    agent_spec s = {id, cwd, argv, log, use_tmux, NULL, NULL, NULL, NULL};
 
     return agent_launch(&s, h, err);
 }

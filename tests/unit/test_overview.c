@@ -380,20 +380,13 @@ static void test_conflicts_cadence(void **state)
     overview_cache_free(c);
 }
 
-static void test_output_and_attach_refusals(void **state)
+static void test_attach_refusals(void **state)
 {
     fixture *f = *state;
     grove_err err = GROVE_ERR_INIT;
-    char *text = NULL;
     int status = -1;
 
     create(f, 1);
-    assert_int_equal(overview_output(f->ctx, "work-9-a1", 10, &text, &err), -1);
-    assert_int_equal(err.code, GROVE_ENOTFOUND);
-    assert_null(text);
-    assert_int_equal(overview_output(f->ctx, "work-1-a1", 10, &text, &err), -1);
-    assert_int_equal(err.code, GROVE_ENOTFOUND);
-    assert_non_null(strstr(err.msg, "has no agent session"));
     assert_int_equal(overview_attach(f->ctx, "work-9-a1", &status, &err), -1);
     assert_int_equal(err.code, GROVE_ENOTFOUND);
     assert_int_equal(overview_attach(f->ctx, "work-1-a1", &status, &err), -1);
@@ -408,7 +401,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_git_cadence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_git_spread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflicts_cadence, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_output_and_attach_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attach_refusals, setup, teardown),
     };
 
     return unit_run_git_tests("overview", tests, sizeof(tests) / sizeof(tests[0]));

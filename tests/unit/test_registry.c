@@ -21,7 +21,7 @@ static void test_names_unique_and_findable(void **state)
     size_t i, k;
 
     (void)state;
-    assert_int_equal(tools_count(), 15);
+    assert_int_equal(tools_count(), 17);
     for (i = 0; i < tools_count(); i++) {
         assert_non_null(tools_get(i)->handler);
         assert_int_equal(tools_find(tools_get(i)->name), (int)i);

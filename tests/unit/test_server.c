@@ -245,7 +245,7 @@ static void test_tools_list_by_version(void **state)
         r = call(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
         tools = json_object_get(json_object_get(r, "result"), "tools");
         assert_int_equal(json_array_size(tools), tools_count());
-        assert_int_equal(tools_count(), 15);
+        assert_int_equal(tools_count(), 17);
         assert_null(json_object_get(json_object_get(r, "result"), "nextCursor"));
         json_array_foreach(tools, k, t) check_tool_shape(t, mcp_server_version(f->s));
         json_decref(r);

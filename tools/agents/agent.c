@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <dirent.h>
 #include <limits.h>
 #include <poll.h>
@@ -952,11 +953,117 @@ static void kill_new_session(const char *name)
     free(target);
 }
 
+/* How many lines of history an agent's pane keeps on grove's own tmux server (as text). */
+#define HISTORY_LINES "10000"
+
+/* The most bytes of a pass_env file (values of credential variables). */
+#define PASS_FILE_MAX (1u << 20)
+
+/*
+ * Writes the values of sp->pass_env variables that grove's environment has
+ * to <secrets_dir>/<id>.env (0600, "NAME=VALUE" entries each ended by a
+ * NUL), for `grove exec-env`. *path: malloc'd, NULL when there is nothing
+ * to pass (or no way to: sp->self or sp->secrets_dir unset).
+ */
+static int write_pass_file(const agent_spec *sp, char **path, grove_err *err)
+{
+    grove_buf b = BUF_INIT(PASS_FILE_MAX);
+    size_t i, k;
+    int fd = -1, rc = -1;
+
+    *path = NULL;
+    if (!sp->pass_env || !sp->self || !sp->secrets_dir)
+        return 0;
+    for (i = 0; sp->pass_env[i]; i++) {
+        size_t len = strlen(sp->pass_env[i]);
+
+        for (k = 0; environ && environ[k]; k++)
+            if (strncmp(environ[k], sp->pass_env[i], len) == 0 && environ[k][len] == '=' &&
+                environ[k][len + 1] && buf_add(&b, environ[k], strlen(environ[k]) + 1) != 0) {
+                buf_free(&b);
+                return grove_fail(err, GROVE_EINVAL, "the variables of pass_env are too large");
+            }
+    }
+    if (b.len == 0)
+        return 0;
+    if (grove_mkdirs(sp->secrets_dir, 0700, err) != 0 ||
+        !(*path = grove_asprintf("%s/%s.env", sp->secrets_dir, sp->id))) {
+        if (!err->msg[0])
+            grove_nomem(err);
+        goto done;
+    }
+    unlink(*path);
+    fd = open(*path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || io_write_all(fd, b.data, b.len) != 0) {
+        grove_fail(err, GROVE_EIO, "cannot write '%s': %s", *path, strerror(errno));
+        unlink(*path);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0) {
+        free(*path);
+        *path = NULL;
+    }
+    buf_free(&b);
+    return rc;
+}
+
+int agent_exec_env(const char *file, char *const argv[], grove_err *err)
+{
+    struct stat sb;
+    char *data = NULL, *p;
+    ssize_t r;
+    size_t len = 0;
+    int fd;
+
+    if (!argv || !argv[0])
+        return grove_fail(err, GROVE_EINVAL, "no program to run");
+    fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return grove_fail(err, GROVE_EIO, "cannot open '%s': %s", file, strerror(errno));
+    unlink(file); /* read once: the values live on only in the agent's environment */
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
+        (sb.st_mode & 077) || sb.st_size > (off_t)PASS_FILE_MAX) {
+        close(fd);
+        return grove_fail(err, GROVE_EINVAL,
+                          "'%s' is not a private file of this user (mode 0600): ignored", file);
+    }
+    if (!(data = malloc((size_t)sb.st_size + 1))) {
+        close(fd);
+        return grove_nomem(err);
+    }
+    while (len < (size_t)sb.st_size &&
+           ((r = read(fd, data + len, (size_t)sb.st_size - len)) > 0 || (r < 0 && errno == EINTR)))
+        if (r > 0)
+            len += (size_t)r;
+    close(fd);
+    data[len] = '\0';
+    for (p = data; p < data + len; p += strlen(p) + 1) {
+        char *eq = strchr(p, '=');
+
+        if (!eq || eq == p)
+            continue;
+        *eq = '\0';
+        if (setenv(p, eq + 1, 1) != 0) {
+            free(data);
+            return grove_fail(err, GROVE_EIO, "cannot set '%s': %s", p, strerror(errno));
+        }
+    }
+    sodium_memzero(data, len);
+    free(data);
+    execvp(argv[0], argv);
+    return spawn_fail(err, argv[0], errno);
+}
+
 static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
 {
     char name[sizeof(out->session)];
     char errtext[TMUX_ERR_MAX];
-    char *ecwd = NULL, *idenv = NULL, *res = NULL, *target = NULL, *spos;
+    char *ecwd = NULL, *idenv = NULL, *res = NULL, *target = NULL, *spos, *pass_file = NULL;
+    const char *socket = NULL;
     char **secrets = NULL, **esc = NULL; /* owned: copies the arguments borrow */
     const char **args = NULL;
     size_t argc = 0, nsec = 0, nenv = 0, i, k = 0, bytes;
@@ -974,11 +1081,13 @@ static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
         argc++;
     while (sp->env && sp->env[nenv])
         nenv++;
+    if (write_pass_file(sp, &pass_file, err) != 0)
+        goto done;
     ecwd = escape_format(sp->cwd);
     idenv = grove_asprintf("%s=%s", ENV_NAME, sp->id);
     target = grove_asprintf("=%s:", name);
     esc = calloc(argc + 2, sizeof(*esc));
-    args = calloc(argc + 2 * nsec + 3 * nenv + 32, sizeof(*args));
+    args = calloc(argc + 2 * nsec + 3 * nenv + 48, sizeof(*args));
     if (!ecwd || !idenv || !target || !esc || !args) {
         grove_nomem(err);
         goto done;
@@ -998,6 +1107,22 @@ static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
      * to it alone (-e), then its owner mark, so that no session of grove's
      * is ever without one.
      */
+    /*
+     * On grove's own server (not the user's), panes keep HISTORY_LINES lines
+     * for read_agent_output: the server's default history, set before the
+     * pane is made (a pane keeps the limit it was made with).
+     */
+    if (agent_tmux_socket(&socket, err) != 0)
+        goto done;
+    if (socket) {
+        args[k++] = "start-server";
+        args[k++] = ";";
+        args[k++] = "set-option";
+        args[k++] = "-g";
+        args[k++] = "history-limit";
+        args[k++] = HISTORY_LINES;
+        args[k++] = ";";
+    }
     args[k++] = "new-session";
     args[k++] = "-d";
     args[k++] = "-P";
@@ -1023,6 +1148,13 @@ static int launch_tmux(const agent_spec *sp, agent_handle *out, grove_err *err)
     args[k++] = idenv;
     for (i = 0; i < nenv; i++)
         args[k++] = sp->env[i];
+    if (pass_file) {
+        /* the credentials it may see come from a private file, not this command line */
+        args[k++] = sp->self;
+        args[k++] = "exec-env";
+        args[k++] = pass_file;
+        args[k++] = "--";
+    }
     for (i = 0; i < argc; i++)
         args[k++] = esc[i];
     args[k++] = ";";
@@ -1094,6 +1226,9 @@ done:
         free(esc[i]);
     free(esc);
     agent_free_argv(secrets);
+    if (rc != 0 && pass_file)
+        unlink(pass_file);
+    free(pass_file);
     free(target);
     free(idenv);
     free(ecwd);
@@ -1950,6 +2085,30 @@ done:
 
 /* ---- reading ----------------------------------------------------------- */
 
+/*
+ * Cuts tmux's own "Pane is dead (status N, <time>)" line (remain-on-exit
+ * writes it under an exited agent's output) and the blank lines above it.
+ */
+static void strip_dead_note(char *text)
+{
+    static const char NOTE[] = "Pane is dead (";
+    size_t len = strlen(text);
+    char *line;
+
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+        len--;
+    text[len] = '\0';
+    line = strrchr(text, '\n');
+    line = line ? line + 1 : text;
+    if (strncmp(line, NOTE, sizeof(NOTE) - 1) != 0)
+        return;
+    *line = '\0';
+    len = (size_t)(line - text);
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+        len--;
+    text[len] = '\0';
+}
+
 int agent_capture(const agent_ref *a, int lines, char **text, grove_err *err)
 {
     char *target = NULL, start[32];
@@ -1985,6 +2144,7 @@ int agent_capture(const agent_ref *a, int lines, char **text, grove_err *err)
         grove_nomem(err);
         goto done;
     }
+    strip_dead_note(*text);
     rc = 0;
 done:
     free(target);

@@ -109,6 +109,15 @@ typedef struct agent_spec {
     const char *const *pass_env;
     /* "NAME=VALUE" variables added to its environment (GROVE_PORT, ...); NULL: none */
     const char *const *env;
+    /*
+     * Under tmux, the values of pass_env variables reach the agent through a
+     * private file, never a command line: this grove's absolute path (it runs
+     * `<self> exec-env FILE -- argv`, agent_exec_env()) and the private
+     * folder (0700) the file is written in. NULL: pass_env values do not
+     * reach an agent under tmux.
+     */
+    const char *self;
+    const char *secrets_dir;
 } agent_spec;
 
 /* What agent_launch started. */
@@ -132,6 +141,15 @@ typedef struct agent_handle {
  * line too long for tmux or the kernel: GROVE_EINVAL (agent_argv_fits()).
  */
 int agent_launch(const agent_spec *s, agent_handle *out, grove_err *err);
+
+/*
+ * `grove exec-env FILE -- argv`: reads "NAME=VALUE" entries (NUL-separated)
+ * from FILE, which must be a regular file of this user with mode 0600 (not
+ * a symlink), removes it, adds them to the environment and executes argv
+ * (searched on PATH). Returns only on failure (err filled; the file is
+ * removed whenever it could be opened).
+ */
+int agent_exec_env(const char *file, char *const argv[], grove_err *err);
 
 /* An agent as grove recorded it, for agent_stop() and agent_send_keys(). */
 typedef struct agent_ref {

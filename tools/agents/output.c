@@ -25,7 +25,10 @@ static size_t skip_sequence(const unsigned char *in, size_t n, size_t i, unsigne
             i++;
         }
         return n;
-    default: /* ESC ( B and the like: intermediates 0x20-0x2f, then one final byte */
+    default:
+        /* ESC = and the like end at their second byte; ESC ( B: intermediates, then a final */
+        if (!(intro >= 0x20 && intro <= 0x2f))
+            return i;
         while (i < n && in[i] >= 0x20 && in[i] <= 0x2f)
             i++;
         return i < n ? i + 1 : n;

@@ -70,6 +70,9 @@ void grove_log(grove_log_level level, const char *fmt, ...) __attribute__((forma
 /* Monotonic clock in milliseconds (for durations). */
 double grove_now_ms(void);
 
+/* Now as UTC ISO 8601 with milliseconds ("2026-11-22T03:00:00.123Z") into out. */
+void grove_now_iso(char out[32]);
+
 /* malloc'd printf. Returns NULL on allocation failure; the caller frees. */
 char *grove_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

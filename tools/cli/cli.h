@@ -18,6 +18,9 @@ int cmd_import(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_hook(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_exec_env(int argc, char **argv);
 /* grove watch: the live view of every instance (tools/cli/watch.c); grove attach ID. */
 int cmd_watch(int argc, char **argv);
 int cmd_attach(int argc, char **argv);

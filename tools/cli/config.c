@@ -33,11 +33,15 @@ typedef struct setting {
 /* Every setting grove reads, sorted by key. */
 static const setting SETTINGS[] = {
     {"agent.command", "GROVE_AGENT_COMMAND", NULL, NULL, 0, "worktrees only, no agent"},
+    {"agent.default", "GROVE_AGENT_DEFAULT", NULL, NULL, 0,
+     "custom when an agent command is set, else no agent"},
+    {"agent.profiles", NULL, NULL, NULL, 0, "the built-in claude, codex, gemini and custom"},
     {"branch.prefix", "GROVE_BRANCH_PREFIX", NULL, "grove/", 0, NULL},
     {"git.remote", NULL, NULL, "origin", 0, NULL},
     {"github.api_url", "GITHUB_API_URL", NULL, "https://api.github.com", 0, NULL},
     {"github.repo", "GITHUB_REPOSITORY", NULL, NULL, 0, "parsed from the remote's URL"},
     {"github.token", "GITHUB_TOKEN", "GH_TOKEN", NULL, 1, "no token"},
+    {"notify.command", NULL, NULL, NULL, 0, "no notifications"},
     {"ports.per_instance", NULL, NULL, "10", 0, NULL},
     {"ports.range", NULL, NULL, "20000-29999", 0, NULL},
     {"stats.stale_after_hours", NULL, NULL, "24", 0, NULL},

@@ -23,6 +23,7 @@
 
 #include "tools/cli/args.h"
 #include "tools/cli/cli_common.h"
+#include "tools/core/agent_output.h"
 #include "tools/core/overview.h"
 
 #define INTERVAL_DEFAULT 1.0
@@ -446,16 +447,18 @@ static void select_row(view *v, size_t i)
 static void read_output(view *v)
 {
     grove_err err = GROVE_ERR_INIT;
-    char *text = NULL;
+    agent_output out;
 
     if (!v->output_id)
         return;
-    if (overview_output(v->ctx, v->output_id, OUTPUT_LINES, &text, &err) != 0) {
+    if (agent_output_read(v->ctx, v->output_id, OUTPUT_LINES, &out, &err) != 0) {
         snprintf(v->message, sizeof(v->message), "%s", err.msg);
         return;
     }
     free(v->output_text);
-    v->output_text = text;
+    v->output_text = out.text; /* moves out of `out` */
+    out.text = NULL;
+    agent_output_free(&out);
 }
 
 static int take(view *v)

@@ -31,17 +31,6 @@ void conflicts_report_free(conflicts_report *r)
     memset(r, 0, sizeof(*r));
 }
 
-static void now_utc(char out[32])
-{
-    struct timespec ts;
-    struct tm tm;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
-
 /* Adds a `skipped` entry for `id` saying why (`reason`, "%s" for `name`). */
 static int skip(conflicts_report *r, const char *id, int branch_gone, const char *reason,
                 const char *name, grove_err *err)
@@ -166,7 +155,7 @@ int conflicts_check(grove_ctx *ctx, const char *instance_id, conflicts_report *o
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
-    now_utc(out->checked_at);
+    grove_now_iso(out->checked_at);
     if (instance_id) {
         if (instance_load(ctx, instance_id, &target, err) != 0)
             goto done;

@@ -1,6 +1,9 @@
 #include "tools/core/instance.h"
 
 #include <errno.h>
+#include <regex.h>
+#include <time.h>
+#include <unistd.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +12,8 @@
 
 #include "db/queries.h"
 #include "tools/agents/agent.h"
+#include "tools/agents/output.h"
+#include "tools/core/notify.h"
 #include "tools/core/limits.h"
 #include "tools/core/ports.h"
 
@@ -132,40 +137,73 @@ static void on_stage(void *arg, const char *stage)
     grove_progress_step(st->p, ++st->step, CREATE_STEPS, stage);
 }
 
-int instance_agent_choice(grove_ctx *ctx, int launch, char **command, grove_err *err)
+int instance_profile(grove_ctx *ctx, const char *name, agent_profile *out, grove_err *err)
 {
-    char *agent = ctx_setting(ctx, "GROVE_AGENT_COMMAND", "agent.command");
-    char **argv = NULL;
+    char *profiles = ctx_setting(ctx, NULL, "agent.profiles");
+    char *custom = ctx_setting(ctx, "GROVE_AGENT_COMMAND", "agent.command");
+    int rc = profile_resolve(profiles, custom, name, out, err);
 
-    *command = NULL;
-    if (!(launch < 0 ? agent != NULL : launch)) {
-        free(agent);
-        return 0;
+    free(profiles);
+    free(custom);
+    return rc;
+}
+
+int instance_agent_choice(grove_ctx *ctx, int launch, const char *agent, agent_profile *out,
+                          int *launching, grove_err *err)
+{
+    char *def = ctx_setting(ctx, "GROVE_AGENT_DEFAULT", "agent.default");
+    char *custom = ctx_setting(ctx, "GROVE_AGENT_COMMAND", "agent.command");
+    const char *name = agent && *agent ? agent : def ? def : custom ? "custom" : NULL;
+    char **argv = NULL;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    *launching = 0;
+    if (!(launch < 0 ? name != NULL : launch)) {
+        rc = 0;
+        goto done;
     }
-    if (!agent)
-        return grove_fail(err, GROVE_EINVAL,
-                          "launch is true but no agent command is configured: set "
-                          "GROVE_AGENT_COMMAND or config agent.command (a JSON array such as "
-                          "[\"claude\",\"{prompt}\"]), or pass launch: false");
-    if (agent_build_argv(agent, "", &argv, err) != 0) {
+    if (!name) {
+        grove_fail(err, GROVE_EINVAL,
+                   "launch is true but no agent is configured: pass agent (claude, codex, gemini "
+                   "or a profile of config agent.profiles), set config agent.default, or set "
+                   "GROVE_AGENT_COMMAND or config agent.command (a JSON array such as "
+                   "[\"claude\",\"{prompt}\"]), or pass launch: false");
+        goto done;
+    }
+    if (instance_profile(ctx, name, out, err) != 0)
+        goto done;
+    if (agent_build_argv(out->command, "", &argv, err) != 0) {
         char msg[sizeof(err->msg)];
 
         snprintf(msg, sizeof(msg), "%s", err->msg);
-        free(agent);
-        return grove_fail(err, GROVE_EINVAL, "the agent command is not usable: %s", msg);
+        grove_fail(err, GROVE_EINVAL, "the agent command of profile '%s' is not usable: %s", name,
+                   msg);
+        goto done;
     }
     if (!agent_find_program(argv[0])) {
         grove_fail(err, GROVE_EINVAL,
-                   "the agent command's program '%s' is not an executable file (nor found on "
-                   "PATH); fix GROVE_AGENT_COMMAND or config agent.command, or pass launch: false",
-                   argv[0]);
-        agent_free_argv(argv);
-        free(agent);
-        return -1;
+                   "agent profile '%s': its program '%s' is not an executable file (nor found on "
+                   "PATH); install it, fix the profile (config agent.profiles, or "
+                   "GROVE_AGENT_COMMAND / config agent.command for 'custom'), or pass launch: "
+                   "false",
+                   name, argv[0]);
+        goto done;
     }
+    *launching = 1;
+    rc = 0;
+done:
+    if (rc != 0)
+        profile_free(out);
     agent_free_argv(argv);
-    *command = agent;
-    return 0;
+    free(def);
+    free(custom);
+    return rc;
+}
+
+char *instance_agent_files_dir(grove_ctx *ctx)
+{
+    return grove_asprintf("%s/grove/agents", gitops_common_dir(ctx->repo));
 }
 
 char *instance_log_path(grove_ctx *ctx, const char *id)
@@ -183,11 +221,14 @@ char *instance_prompt_dir(grove_ctx *ctx)
 
 void instance_forget_prompt(grove_ctx *ctx, const char *id)
 {
-    char *dir = instance_prompt_dir(ctx);
+    char *dir = instance_prompt_dir(ctx), *files = instance_agent_files_dir(ctx);
 
     if (dir)
         agent_prompt_file_remove(dir, id);
+    if (files)
+        profile_forget(files, id);
     free(dir);
+    free(files);
 }
 
 int instance_agent_ref(grove_ctx *ctx, const grove_instance *inst, agent_ref *out, grove_err *err)
@@ -235,14 +276,109 @@ static int reconcile_end(grove_ctx *ctx, const grove_agent *a, size_t *count, gr
     (*count)++;
     log_info("instance '%s': agent gone, marked terminated", a->id);
     instance_forget_prompt(ctx, a->id); /* its {prompt_file}, if it had one */
-    return instance_note_ended(ctx, a->id, "the agent's session and process are gone", err);
+    if (instance_note_ended(ctx, a->id, INSTANCE_ENDED_AGENT_GONE, err) != 0)
+        return -1;
+    notify_state(ctx, a->id, "exited", "the agent exited");
+    return 0;
+}
+
+/* What reconciliation knows of a profile: whether hooks report, and its waiting pattern. */
+typedef struct seen_profile {
+    char name[64];
+    int known; /* resolved (0: unknown profile; treated as no hooks, no pattern) */
+    int hooks;
+    int has_re;
+    regex_t re;
+} seen_profile;
+
+#define SEEN_MAX 16
+
+/* The profile `name` of this reconciliation (resolved once per call); NULL when the table is full.
+ */
+static seen_profile *seen(grove_ctx *ctx, seen_profile *v, size_t *n, const char *name)
+{
+    agent_profile p;
+    grove_err err = GROVE_ERR_INIT;
+    seen_profile *s;
+    size_t i;
+
+    for (i = 0; i < *n; i++)
+        if (strcmp(v[i].name, name) == 0)
+            return &v[i];
+    if (*n == SEEN_MAX)
+        return NULL;
+    s = &v[(*n)++];
+    memset(s, 0, sizeof(*s));
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    if (instance_profile(ctx, name, &p, &err) == 0) {
+        s->known = 1;
+        s->hooks = p.hooks;
+        s->has_re = p.waiting_pattern &&
+                    regcomp(&s->re, p.waiting_pattern, REG_EXTENDED | REG_NOSUB | REG_NEWLINE) == 0;
+    }
+    profile_free(&p);
+    return s;
+}
+
+/* 1 when the last lines agent a shows match re. */
+static int shows_waiting(const grove_agent *a, const regex_t *re)
+{
+    agent_ref ref = {a->id, a->session, a->pid, a->start};
+    grove_err err = GROVE_ERR_INIT;
+    grove_buf clean = BUF_INIT(1u << 20);
+    char *text = NULL;
+    const char *tail;
+    size_t len;
+    int n, match = 0;
+
+    if (agent_capture(&ref, WAITING_LINES, &text, &err) != 0)
+        return 0;
+    if (output_clean(text, strlen(text), &clean) >= 0 && clean.data) {
+        len = clean.len;
+        tail = output_tail(clean.data, &len, WAITING_LINES, &n);
+        clean.data[(tail - clean.data) + len] = '\0';
+        match = regexec(re, tail, 0, NULL, 0) == 0;
+    }
+    buf_free(&clean);
+    free(text);
+    return match;
+}
+
+/*
+ * The state of a live agent without hooks, from its pane: output within
+ * the last WORKING_WINDOW_S seconds: working; else its profile's
+ * waiting_pattern over the last lines: waiting; else idle.
+ */
+static const char *observed_state(const grove_agent *a, const agent_pane *pane,
+                                  const seen_profile *sp)
+{
+    long long now = (long long)time(NULL);
+
+    if (pane->activity > 0 && now - pane->activity < WORKING_WINDOW_S)
+        return "working";
+    if (sp && sp->has_re && shows_waiting(a, &sp->re))
+        return "waiting";
+    return "idle";
+}
+
+int instance_set_agent_state(grove_ctx *ctx, const char *id, const char *state, const char *message,
+                             grove_err *err)
+{
+    int changed = 0;
+
+    if (db_instance_set_agent_state(ctx->db, id, state, &changed, err) != 0)
+        return -1;
+    if (changed && (strcmp(state, "waiting") == 0 || strcmp(state, "exited") == 0))
+        notify_state(ctx, id, state, message);
+    return 0;
 }
 
 int instance_reconcile_all(grove_ctx *ctx, size_t *ended, grove_err *err)
 {
     grove_agent_list rows = {0};
-    char **sessions = NULL;
-    size_t nsessions = 0, i, count = 0;
+    agent_pane *panes = NULL;
+    seen_profile profiles[SEEN_MAX];
+    size_t npanes = 0, nprofiles = 0, i, count = 0;
     int rc = -1;
 
     if (ended)
@@ -253,27 +389,46 @@ int instance_reconcile_all(grove_ctx *ctx, size_t *ended, grove_err *err)
         rc = 0;
         goto done;
     }
-    if (agent_list_sessions(&sessions, &nsessions, err) != 0)
+    if (agent_list_panes(&panes, &npanes, err) != 0)
         goto done;
     for (i = 0; i < rows.n; i++) {
         const grove_agent *a = &rows.v[i];
+        const agent_pane *pane = NULL;
         int alive = 0;
         size_t k;
 
-        for (k = 0; a->session && k < nsessions && !alive; k++)
-            alive = strcmp(sessions[k], a->session) == 0;
+        /* the session's first live pane (or a dead one: the agent exited, its output stays) */
+        for (k = 0; a->session && k < npanes; k++)
+            if (strcmp(panes[k].session, a->session) == 0 && (!pane || pane->dead))
+                pane = &panes[k];
+        alive = pane && !pane->dead;
         /* A pid that now belongs to another process (its start time differs) is gone. */
-        if (!alive && a->pid > 0)
+        if (!alive && !pane && a->pid > 0)
             alive = agent_pid_alive(a->pid) &&
                     (a->start == 0 || agent_process_start(a->pid) == a->start);
-        if (!alive && reconcile_end(ctx, a, &count, err) != 0)
-            goto done;
+        if (!alive) {
+            if (reconcile_end(ctx, a, &count, err) != 0)
+                goto done;
+            continue;
+        }
+        if (pane && a->profile && a->state) {
+            seen_profile *sp = seen(ctx, profiles, &nprofiles, a->profile);
+            grove_err serr = GROVE_ERR_INIT;
+
+            if (sp && sp->hooks)
+                continue; /* its hooks report a Claude Code's state */
+            if (instance_set_agent_state(ctx, a->id, observed_state(a, pane, sp), NULL, &serr) != 0)
+                log_warn("instance '%s': %s", a->id, serr.msg);
+        }
     }
     rc = 0;
 done:
+    for (i = 0; i < nprofiles; i++)
+        if (profiles[i].has_re)
+            regfree(&profiles[i].re);
     if (ended)
         *ended = count;
-    agent_free_list(sessions, nsessions);
+    agent_free_panes(panes, npanes);
     db_agent_list_free(&rows);
     return rc;
 }
@@ -397,52 +552,97 @@ static json_t *setup_metadata(const instance_setup *s)
                      "exit_code", s->exit_code, "log", s->log);
 }
 
-/*
- * Launches the agent of a recorded instance and records its session, pid
- * and the pid's start time. With "{prompt_file}" in the command the prompt
- * goes to a private file first (instance_prompt_dir()). On failure nothing
- * of it is left: the agent is stopped and the file removed.
- */
-static int launch_agent(grove_ctx *ctx, const instance_spec *spec, const char *id, const char *path,
-                        const char *const *env, grove_err *err)
+/* This grove's absolute path (what agents' MCP servers and hooks run), into buf. */
+static int self_path(char *buf, size_t size, grove_err *err)
 {
-    char **argv = NULL, *log = instance_log_path(ctx, id), *dir = instance_prompt_dir(ctx);
-    char *file = NULL;
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+
+    if (n <= 0 || (size_t)n >= size - 1)
+        return grove_fail(err, GROVE_EIO, "cannot find grove's own path (/proc/self/exe)");
+    buf[n] = '\0';
+    return 0;
+}
+
+int instance_launch_agent(grove_ctx *ctx, const agent_profile *p, int resume, const char *id,
+                          const char *path, const char *prompt, const char *session_id,
+                          const char *const *env, grove_err *err)
+{
+    char **argv = NULL, **env_add = NULL, **all_env = NULL;
+    char *log = instance_log_path(ctx, id), *dir = instance_prompt_dir(ctx);
+    char *files = instance_agent_files_dir(ctx), *file = NULL;
+    char self[4096], sid[37];
     agent_handle h;
     agent_spec as = {0};
     agent_ref ref = {0};
+    agent_vars vars = {0};
+    agent_link link = {0};
     json_t *meta = NULL;
+    size_t ne = 0, na = 0, i;
     int rc = -1, uses_file = 0, launched = 0;
 
-    if (!log || !dir) {
+    if (!log || !dir || !files) {
         grove_nomem(err);
         goto done;
     }
-    if (agent_build_command(spec->agent_command, spec->prompt, NULL, &argv, &uses_file, err) != 0)
+    if (self_path(self, sizeof(self), err) != 0)
         goto done;
+    /* a session id grove chooses, for CLIs that take one; else the one recorded */
+    if (session_id && *session_id)
+        snprintf(sid, sizeof(sid), "%s", session_id);
+    else if (strstr(resume ? p->resume : p->command, "{session_id}"))
+        profile_new_uuid(sid);
+    else
+        sid[0] = '\0';
+    vars.prompt = prompt ? prompt : "";
+    vars.instance_id = id;
+    vars.session_id = sid;
+    link.grove = self;
+    link.db = ctx->db_path;
+    link.instance_id = id;
+    link.files_dir = files;
+    if (agent_build_with(resume ? p->resume : p->command, &vars, &argv, &uses_file, err) != 0)
+        goto done;
+    agent_free_argv(argv);
+    argv = NULL;
     if (uses_file) {
-        agent_free_argv(argv);
-        argv = NULL;
-        if (agent_prompt_file_write(dir, id, spec->prompt ? spec->prompt : "", &file, err) != 0 ||
-            agent_build_command(spec->agent_command, spec->prompt, file, &argv, NULL, err) != 0)
+        if (agent_prompt_file_write(dir, id, vars.prompt, &file, err) != 0)
             goto done;
+        vars.prompt_file = file;
     }
+    if (profile_argv(p, resume, &vars, &link, &argv, &env_add, err) != 0)
+        goto done;
+    while (env && env[ne])
+        ne++;
+    while (env_add && env_add[na])
+        na++;
+    if (!(all_env = calloc(ne + na + 1, sizeof(*all_env)))) {
+        grove_nomem(err);
+        goto done;
+    }
+    for (i = 0; i < ne; i++)
+        all_env[i] = (char *)env[i];
+    for (i = 0; i < na; i++)
+        all_env[ne + i] = env_add[i];
     as.id = id;
     as.cwd = path;
     as.argv = argv;
     as.log_path = log;
     as.use_tmux = agent_have_tmux();
-    as.env = env;
+    as.env = (const char *const *)all_env;
+    as.pass_env = (const char *const *)p->pass_env;
+    as.self = self;
+    as.secrets_dir = files;
     if (agent_launch(&as, &h, err) != 0)
         goto done;
     launched = 1;
-    if (!(meta = json_pack("{s:I}", AGENT_START_KEY, (json_int_t)h.start))) {
+    /* a relaunch: why it ended before no longer holds (json_patch drops a null) */
+    if (!(meta = json_pack("{s:I, s:n}", AGENT_START_KEY, (json_int_t)h.start, "ended"))) {
         grove_nomem(err);
         goto done;
     }
     if (db_instance_set_agent(ctx->db, id, h.session, h.pid, err) != 0 ||
         db_instance_merge_metadata(ctx->db, id, meta, err) != 0 ||
-        db_instance_agent_launched(ctx->db, id, "custom", NULL, err) != 0)
+        db_instance_agent_launched(ctx->db, id, p->name, sid, err) != 0)
         goto done;
     rc = 0;
 done:
@@ -458,9 +658,14 @@ done:
     }
     if (rc != 0 && file)
         agent_prompt_file_remove(dir, id);
+    if (rc != 0 && files)
+        profile_forget(files, id);
     json_decref(meta);
     agent_free_argv(argv);
+    agent_free_argv(env_add);
+    free(all_env);
     free(file);
+    free(files);
     free(dir);
     free(log);
     return rc;
@@ -476,9 +681,9 @@ static int check_agent_fits(const instance_spec *spec, grove_err *err)
     char **argv = NULL;
     int rc;
 
-    if (!spec->agent_command)
+    if (!spec->profile)
         return 0;
-    if (agent_build_command(spec->agent_command, spec->prompt, NULL, &argv, NULL, err) != 0)
+    if (agent_build_command(spec->profile->command, spec->prompt, NULL, &argv, NULL, err) != 0)
         return -1;
     rc = agent_argv_fits(argv, agent_have_tmux(), err);
     agent_free_argv(argv);
@@ -620,8 +825,9 @@ int instance_create(grove_ctx *ctx, const instance_spec *spec, const grove_progr
             log_warn("instance '%s': %s", id, uerr.msg);
     }
     instance_kill_point("instance_create:unlocked");
-    if (spec->agent_command) {
-        if (launch_agent(ctx, spec, id, path, env, err) != 0)
+    if (spec->profile) {
+        if (instance_launch_agent(ctx, spec->profile, 0, id, path, spec->prompt, NULL, env, err) !=
+            0)
             goto undo;
         grove_progress_step(p, 5, CREATE_STEPS, "agent launched");
     }

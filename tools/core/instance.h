@@ -9,7 +9,13 @@
 
 #include "db/queries.h"
 #include "tools/agents/agent.h"
+#include "tools/agents/profile.h"
 #include "tools/core/context.h"
+
+/* An agent that printed within this many seconds is `working` (without hooks). */
+#define WORKING_WINDOW_S 3
+/* How many of an agent's last lines its waiting_pattern is matched against. */
+#define WAITING_LINES 20
 
 /* An `issue` argument: a GitHub number (number > 0) or a beads id (beads[0] != 0), or neither. */
 typedef struct issue_ref {
@@ -47,22 +53,43 @@ int instance_load(grove_ctx *ctx, const char *id, grove_instance *out, grove_err
 typedef struct instance_spec {
     const char *type; /* work | review | adhoc */
     issue_ref issue;
-    const char *base_branch;   /* recorded as the instance's base */
-    const char *base_commit;   /* recorded base commit (what ahead/behind compare with) */
-    const char *start_commit;  /* where the new branch starts */
-    const char *prompt;        /* recorded prompt, and the agent's {prompt} */
-    const char *parent_id;     /* with relationship: recorded as parent -> child */
-    const char *relationship;  /* spawned_review | created_fork | spawned_work | NULL */
-    const char *agent_command; /* JSON argv to launch, or NULL for no agent */
+    const char *base_branch;      /* recorded as the instance's base */
+    const char *base_commit;      /* recorded base commit (what ahead/behind compare with) */
+    const char *start_commit;     /* where the new branch starts */
+    const char *prompt;           /* recorded prompt, and the agent's {prompt} */
+    const char *parent_id;        /* with relationship: recorded as parent -> child */
+    const char *relationship;     /* spawned_review | created_fork | spawned_work | NULL */
+    const agent_profile *profile; /* the agent to launch, or NULL for none */
 } instance_spec;
 
 /*
- * Whether a new instance gets an agent: `launch` 1 or 0 as asked, -1 for
- * the default (launch when an agent command is configured). *command gets
- * the configured command (malloc'd, already checked to be a usable JSON
- * argv) when launching, else NULL. Launch without a command: GROVE_EINVAL.
+ * Whether a new instance gets an agent, and which: `launch` 1 or 0 as
+ * asked, -1 for the default (launch when `agent` names a profile, or
+ * config agent.default or an agent command is configured). The profile is
+ * `agent`, else config agent.default, else `custom` (GROVE_AGENT_COMMAND /
+ * agent.command). *launching is 1 when *out holds the profile (checked:
+ * its program exists); the caller profile_free()s *out either way. Launch
+ * without any agent configured, an unknown profile, a profile whose
+ * program is missing: GROVE_EINVAL, before anything is made.
  */
-int instance_agent_choice(grove_ctx *ctx, int launch, char **command, grove_err *err);
+int instance_agent_choice(grove_ctx *ctx, int launch, const char *agent, agent_profile *out,
+                          int *launching, grove_err *err);
+
+/* The agent profile named `name` (see profile_resolve()), from this repository's settings. */
+int instance_profile(grove_ctx *ctx, const char *name, agent_profile *out, grove_err *err);
+
+/* The private folder of files grove writes for agents: <git common dir>/grove/agents. Malloc'd. */
+char *instance_agent_files_dir(grove_ctx *ctx);
+
+/*
+ * Launches (resume 0) or resumes (resume 1) the agent of recorded instance
+ * `id` in `path` with profile p, and records it (session, pid, start
+ * time, profile, CLI session id `session_id` or a new one, state
+ * `starting`). On failure nothing of it is left running.
+ */
+int instance_launch_agent(grove_ctx *ctx, const agent_profile *p, int resume, const char *id,
+                          const char *path, const char *prompt, const char *session_id,
+                          const char *const *env, grove_err *err);
 
 /* How config worktrees.setup_command went for a new instance. */
 typedef struct instance_setup {
@@ -85,7 +112,7 @@ void instance_created_free(instance_created *c);
  * Makes a new instance: allocates the id; creates branch and worktree
  * (locked "initializing" meanwhile); copies the .worktreeinclude files;
  * runs config worktrees.setup_command; records the row (and relationship);
- * unlocks; launches the agent when spec->agent_command is set. Progress
+ * unlocks; launches the agent when spec->profile is set. Progress
  * steps 1..6 of 6 when p is set. On failure nothing is left: no worktree,
  * no branch, no row. A failing setup command does not fail the call: it is
  * reported in out->setup and in the instance's metadata ("setup"). *out is
@@ -104,7 +131,8 @@ char *instance_log_path(grove_ctx *ctx, const char *id);
  */
 char *instance_prompt_dir(grove_ctx *ctx);
 
-/* Removes instance `id`'s prompt file, if it has one (its agent is stopped). */
+/* Removes instance `id`'s prompt file and its agent's other files, if any (its agent is stopped).
+ */
 void instance_forget_prompt(grove_ctx *ctx, const char *id);
 
 /*
@@ -115,11 +143,24 @@ void instance_forget_prompt(grove_ctx *ctx, const char *id);
 int instance_agent_ref(grove_ctx *ctx, const grove_instance *inst, agent_ref *out, grove_err *err);
 
 /*
- * Liveness: every running instance with an agent whose tmux session and
- * process are both gone is marked terminated. Runs before every read of
- * instances. *ended (may be NULL) gets how many were marked.
+ * Liveness and agent state: every running instance with an agent whose
+ * tmux session and process are both gone, or whose pane is dead (the
+ * agent exited; remain-on-exit keeps its output), is marked terminated
+ * (agent_state `exited`, notify.command runs). For live agents whose
+ * profile has no hooks, agent_state follows the pane: output in the last
+ * WORKING_WINDOW_S seconds `working`, the profile's waiting_pattern over
+ * the last WAITING_LINES lines `waiting`, else `idle`. One `tmux
+ * list-panes` per call. Runs before every read of instances. *ended (may
+ * be NULL) gets how many were marked.
  */
 int instance_reconcile_all(grove_ctx *ctx, size_t *ended, grove_err *err);
+
+/*
+ * Sets the agent state of running instance `id` and, when it changed to
+ * `waiting` or `exited`, runs notify.command (notify_state()).
+ */
+int instance_set_agent_state(grove_ctx *ctx, const char *id, const char *state, const char *message,
+                             grove_err *err);
 
 /*
  * Every instance (with status `status`, or any when NULL), oldest first,
@@ -127,6 +168,10 @@ int instance_reconcile_all(grove_ctx *ctx, size_t *ended, grove_err *err);
  * db_instance_list_free()).
  */
 int instance_list_all(grove_ctx *ctx, const char *status, grove_instance_list *out, grove_err *err);
+
+/* Why reconciliation ended an instance (its metadata "ended"): what `grove resume --all` resumes.
+ */
+#define INSTANCE_ENDED_AGENT_GONE "the agent's session and process are gone"
 
 /*
  * Records in instance `id`'s metadata why it ended ({"ended": why}), for

@@ -10,7 +10,6 @@
 
 #include "tools/agents/agent.h"
 #include "tools/base/buf.h"
-#include "tools/base/secret.h"
 #include "tools/core/conflicts.h"
 #include "tools/core/instance.h"
 #include "tools/git/git.h"
@@ -19,7 +18,6 @@
 #define GIT_IDLE_EVERY_S  30.0
 #define GIT_CPU_MS_PER_S  20.0
 #define CONFLICTS_EVERY_S 5.0
-#define OUTPUT_MAX        (1u << 20) /* bytes of redacted output kept */
 
 /* What the cache keeps of one instance. */
 typedef struct cache_entry {
@@ -496,50 +494,6 @@ done:
     free(heads);
     db_instance_list_free(&list);
     overview_cache_free(own);
-    return rc;
-}
-
-int overview_output(grove_ctx *ctx, const char *id, int lines, char **text, grove_err *err)
-{
-    grove_instance inst = {0};
-    secret_set secrets = SECRET_SET_INIT;
-    grove_buf b = BUF_INIT(OUTPUT_MAX);
-    agent_ref ref;
-    char *raw = NULL, *token = NULL;
-    size_t len, start;
-    int rc = -1, seen;
-
-    *text = NULL;
-    if (instance_load(ctx, id, &inst, err) != 0 || instance_agent_ref(ctx, &inst, &ref, err) != 0 ||
-        agent_capture(&ref, lines, &raw, err) != 0)
-        goto done;
-    token = ctx_github_token(ctx);
-    if (secret_set_add(&secrets, token, 8) != 0 ||
-        secret_scrub(&secrets, SECRET_PLAIN | SECRET_TOKENS, SECRET_REDACTED, raw, strlen(raw),
-                     &b) < 0) {
-        grove_nomem(err);
-        goto done;
-    }
-    if (!(*text = b.data ? buf_take(&b) : strdup(""))) {
-        grove_nomem(err);
-        goto done;
-    }
-    /* The pane's empty lines below its last output go; then the last `lines` lines stay. */
-    len = strlen(*text);
-    while (len > 0 && ((*text)[len - 1] == '\n' || (*text)[len - 1] == ' '))
-        (*text)[--len] = '\0';
-    for (start = len, seen = 0; start > 0; start--)
-        if ((*text)[start - 1] == '\n' && ++seen >= (lines > 0 ? lines : 1))
-            break;
-    if (start > 0)
-        memmove(*text, *text + start, len - start + 1);
-    rc = 0;
-done:
-    secret_free(token);
-    secret_set_free(&secrets);
-    buf_free(&b);
-    free(raw);
-    db_instance_free(&inst);
     return rc;
 }
 

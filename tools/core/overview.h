@@ -104,14 +104,6 @@ int overview_refresh(grove_ctx *ctx, overview_cache *cache, const overview_opts 
                      grove_err *err);
 
 /*
- * The last output of instance `id`'s agent: at most `lines` lines of its
- * pane (agent_capture(): no escape sequences), GitHub tokens and grove's
- * own token redacted, trailing blank lines dropped. *text malloc'd.
- * Unknown id or no agent session: GROVE_ENOTFOUND.
- */
-int overview_output(grove_ctx *ctx, const char *id, int lines, char **text, grove_err *err);
-
-/*
  * Attaches the terminal to instance `id`'s tmux session (agent_attach())
  * until the person detaches; *exit_status is tmux's. Unknown id, or an
  * instance with no agent session: GROVE_ENOTFOUND saying so.

@@ -7,15 +7,17 @@
 #include "tools/core/beads.h"
 #include "tools/core/github.h"
 #include "tools/core/rights.h"
+#include "tools/core/terminate.h"
 
 int spawn_work(grove_ctx *ctx, const spawn_work_opts *o, const grove_progress *p,
                instance_created *out, grove_err *err)
 {
     const char *base = o->base_branch;
-    char *head_branch = NULL, *agent = NULL;
+    char *head_branch = NULL;
     char sha[41];
     instance_spec spec = {0};
-    int rc = -1;
+    agent_profile prof = {0};
+    int rc = -1, launching = 0;
 
     memset(out, 0, sizeof(*out));
     /* An agent's server spawns its own child (CONTRACT §5): the new instance is its descendant. */
@@ -37,7 +39,7 @@ int spawn_work(grove_ctx *ctx, const spawn_work_opts *o, const grove_progress *p
         spec.parent_id = ctx->caller_id;
         spec.relationship = "spawned_work";
     }
-    if (instance_agent_choice(ctx, o->launch, &agent, err) != 0)
+    if (instance_agent_choice(ctx, o->launch, o->agent, &prof, &launching, err) != 0)
         return -1;
     if (!base) {
         if (gitops_head_branch(ctx->repo, &head_branch, err) != 0) {
@@ -56,7 +58,7 @@ int spawn_work(grove_ctx *ctx, const spawn_work_opts *o, const grove_progress *p
     spec.base_commit = sha;
     spec.start_commit = sha;
     spec.prompt = o->prompt;
-    spec.agent_command = agent;
+    spec.profile = launching ? &prof : NULL;
     if (o->ready)
         rc = beads_spawn_ready(ctx, &spec, p, out, err);
     else
@@ -65,7 +67,7 @@ int spawn_work(grove_ctx *ctx, const spawn_work_opts *o, const grove_progress *p
         github_cache_issue(ctx, spec.issue.number);
 done:
     free(head_branch);
-    free(agent);
+    profile_free(&prof);
     return rc;
 }
 
@@ -87,7 +89,9 @@ int spawn_review(grove_ctx *ctx, const char *work_id, const char *prompt, int la
 {
     grove_instance work = {0};
     instance_spec spec = {0};
-    char *brief = NULL, *agent = NULL;
+    char *brief = NULL;
+    agent_profile prof = {0};
+    int launching = 0;
     const char *head = out->reviewed_commit;
     int rc = -1;
 
@@ -106,7 +110,7 @@ int spawn_review(grove_ctx *ctx, const char *work_id, const char *prompt, int la
         goto done;
     }
     if (instance_issue(&work, &spec.issue, err) != 0 ||
-        instance_agent_choice(ctx, launch, &agent, err) != 0)
+        instance_agent_choice(ctx, launch, NULL, &prof, &launching, err) != 0)
         goto done;
     if (gitops_branch_head(ctx->repo, work.branch_name, out->reviewed_commit, err) != 0) {
         grove_fail(err, GROVE_ENOTFOUND, "cannot review '%s': its branch '%s' no longer exists",
@@ -128,11 +132,11 @@ int spawn_review(grove_ctx *ctx, const char *work_id, const char *prompt, int la
     spec.prompt = brief ? brief : prompt;
     spec.parent_id = work_id;
     spec.relationship = "spawned_review";
-    spec.agent_command = agent;
+    spec.profile = launching ? &prof : NULL;
     rc = instance_create(ctx, &spec, p, &out->made, err);
 done:
     free(brief);
-    free(agent);
+    profile_free(&prof);
     db_instance_free(&work);
     return rc;
 }
@@ -142,7 +146,8 @@ int spawn_fork(grove_ctx *ctx, const char *src_id, const char *prompt, int launc
 {
     grove_instance src = {0};
     instance_spec spec = {0};
-    char *agent = NULL;
+    agent_profile prof = {0};
+    int launching = 0;
     char head[41];
     int rc = -1;
 
@@ -150,7 +155,7 @@ int spawn_fork(grove_ctx *ctx, const char *src_id, const char *prompt, int launc
     if (instance_load(ctx, src_id, &src, err) != 0 ||
         rights_require(ctx, RIGHTS_CHANGE, src_id, err) != 0 ||
         instance_issue(&src, &spec.issue, err) != 0 ||
-        instance_agent_choice(ctx, launch, &agent, err) != 0)
+        instance_agent_choice(ctx, launch, NULL, &prof, &launching, err) != 0)
         goto done;
     if (gitops_branch_head(ctx->repo, src.branch_name, head, err) != 0) {
         grove_fail(err, GROVE_ENOTFOUND, "cannot fork '%s': its branch '%s' no longer exists",
@@ -164,10 +169,45 @@ int spawn_fork(grove_ctx *ctx, const char *src_id, const char *prompt, int launc
     spec.prompt = prompt;
     spec.parent_id = src_id;
     spec.relationship = "created_fork";
-    spec.agent_command = agent;
+    spec.profile = launching ? &prof : NULL;
     rc = instance_create(ctx, &spec, p, out, err);
 done:
-    free(agent);
+    profile_free(&prof);
     db_instance_free(&src);
     return rc;
+}
+
+int spawn_work_many(grove_ctx *ctx, const spawn_work_opts *o, int count, const grove_progress *p,
+                    instance_created **out, grove_err *err)
+{
+    instance_created *v;
+    int i, k;
+
+    *out = NULL;
+    if (count < 1 || count > SPAWN_COUNT_MAX)
+        return grove_fail(err, GROVE_EINVAL, "count must be 1 to %d, not %d", SPAWN_COUNT_MAX,
+                          count);
+    if (!(v = calloc((size_t)count, sizeof(*v))))
+        return grove_nomem(err);
+    for (i = 0; i < count; i++) {
+        if (spawn_work(ctx, o, p, &v[i], err) == 0)
+            continue;
+        /* all or none: the ones made before are ended and their worktrees removed */
+        for (k = 0; k < i; k++) {
+            terminate_opts t = {0};
+            terminate_result r = {0};
+            grove_err uerr = GROVE_ERR_INIT;
+
+            t.remove_worktree = 1;
+            t.force = 1;
+            if (terminate_instance(ctx, v[k].instance.id, &t, &r, NULL, &uerr) != 0)
+                log_warn("best-of-%d: could not undo '%s': %s", count, v[k].instance.id, uerr.msg);
+            terminate_result_free(&r);
+            instance_created_free(&v[k]);
+        }
+        free(v);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }

@@ -20,7 +20,8 @@ typedef struct spawn_work_opts {
     issue_ref issue;         /* the issue it works on, or none */
     int ready;               /* beads mode: take the next ready beads issue instead */
     const char *prompt;
-    int launch; /* 1, 0, or -1: launch when an agent command is configured */
+    int launch;        /* 1, 0, or -1: launch when an agent is configured */
+    const char *agent; /* the agent profile; NULL: config agent.default, else custom */
 } spawn_work_opts;
 
 /*
@@ -29,6 +30,19 @@ typedef struct spawn_work_opts {
  */
 int spawn_work(grove_ctx *ctx, const spawn_work_opts *o, const grove_progress *p,
                instance_created *out, grove_err *err);
+
+/* The most instances one spawn_work_many() makes (best-of-N). */
+#define SPAWN_COUNT_MAX 10
+
+/*
+ * `count` (1..SPAWN_COUNT_MAX) work instances for the same issue and
+ * prompt (best-of-N), each with its own worktree, ports and agent; all or
+ * none: when one fails, those made before are terminated with their
+ * worktrees removed, and the call fails. *out: `count` entries (free each
+ * with instance_created_free(), then the array).
+ */
+int spawn_work_many(grove_ctx *ctx, const spawn_work_opts *o, int count, const grove_progress *p,
+                    instance_created **out, grove_err *err);
 
 /* What a review is of. */
 typedef struct spawn_review_result {
