@@ -1472,9 +1472,13 @@ void agent_free_panes(agent_pane *v, size_t n)
 
 int agent_list_panes(agent_pane **out, size_t *n, grove_err *err)
 {
-    /* tab-separated: a session name holds no tab (agent_session_name()) */
+    /*
+     * Space-separated, the session name last (it may hold spaces: not one of ours). Not tabs:
+     * a tmux client in a locale without UTF-8 (LC_ALL=C) prints every control character of
+     * its output, a tab too, as '_'.
+     */
     const char *args[] = {"list-panes", "-a", "-F",
-                          "#{pane_dead}\t#{window_activity}\t#{pane_pid}\t#{session_name}", NULL};
+                          "#{pane_dead} #{window_activity} #{pane_pid} #{session_name}", NULL};
     char errtext[TMUX_ERR_MAX];
     char *res = NULL, *line, *next;
     agent_pane *v = NULL;
@@ -1507,7 +1511,7 @@ int agent_list_panes(agent_pane **out, size_t *n, grove_err *err)
         if (next)
             *next++ = '\0';
         for (k = 0, f[0] = line; k < 3 && f[k]; k++) {
-            f[k + 1] = strchr(f[k], '\t');
+            f[k + 1] = strchr(f[k], ' ');
             if (f[k + 1])
                 *f[k + 1]++ = '\0';
         }
