@@ -783,6 +783,28 @@ static void test_stop_checks_start_time(void **state)
 }
 
 /*
+ * A server without sessions, as for a moment after its last session is killed (it then
+ * exits): `list-panes -a` says "no current target". No sessions, not a failure (it once
+ * failed a read of instances that raced such a kill).
+ */
+static void test_list_sessions_server_without_sessions(void **state)
+{
+    char **list = NULL;
+    size_t n = 99;
+    grove_err err = GROVE_ERR_INIT;
+
+    (void)state;
+    if (!agent_have_tmux())
+        skip();
+    assert_int_equal(
+        tmux_once(sock, NULL, NULL, "start-server", ";", "set", "-s", "exit-empty", "off"), 0);
+    assert_int_equal(agent_list_sessions(&list, &n, &err), 0);
+    assert_int_equal(n, 0);
+    agent_free_list(list, n);
+    tmux_once(sock, NULL, NULL, "kill-server", NULL, NULL, NULL, NULL, NULL);
+}
+
+/*
  * The panes are listed whatever the locale: a tmux client without UTF-8 (LC_ALL=C) prints a
  * tab of its output as '_', which once hid every pane (and every agent_state from tmux).
  */
@@ -1394,6 +1416,7 @@ int main(void)
         cmocka_unit_test(test_stop_checks_start_time),
         cmocka_unit_test(test_tmux_own_server),
         cmocka_unit_test(test_tmux_panes_in_c_locale),
+        cmocka_unit_test(test_list_sessions_server_without_sessions),
         cmocka_unit_test(test_env_without_secrets),
         cmocka_unit_test(test_long_prompt),
         cmocka_unit_test(test_tmux_semicolon_argument),

@@ -1456,9 +1456,10 @@ int agent_alive(const char *session, long long pid)
 /* 1 when tmux's stderr says there is no server to ask (so: no sessions). */
 static int no_server(const char *errtext)
 {
+    /* "no current target": a server without sessions (the last one just went; it exits) */
     return strstr(errtext, "no server running") || strstr(errtext, "error connecting") ||
            strstr(errtext, "No such file or directory") ||
-           strstr(errtext, "server exited unexpectedly");
+           strstr(errtext, "server exited unexpectedly") || strstr(errtext, "no current target");
 }
 
 void agent_free_panes(agent_pane *v, size_t n)
