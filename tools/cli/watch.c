@@ -1,8 +1,9 @@
 /*
  * grove watch: a live terminal view of every instance (CONTRACT §7),
- * through ncurses: one overview (tools/core/overview.h) per refresh, drawn
- * with erase() + refresh(), so that ncurses sends only what changed (no
- * flicker, fine over ssh). Plain text when stdout is no terminal.
+ * through ncurses (loaded when it starts: lazy_curses.h): one overview
+ * (tools/core/overview.h) per refresh, drawn with werase() + wrefresh(), so
+ * that ncurses sends only what changed (no flicker, fine over ssh). Plain
+ * text when stdout is no terminal.
  * grove attach ID: the terminal on an instance's tmux session.
  *
  * Rendering only: what the rows hold, and when the expensive parts are
@@ -10,7 +11,6 @@
  */
 #include "tools/cli/cli.h"
 
-#include <curses.h>
 #include <fcntl.h>
 #include <locale.h>
 #include <math.h>
@@ -23,12 +23,29 @@
 
 #include "tools/cli/args.h"
 #include "tools/cli/cli_common.h"
+#include "tools/cli/lazy_curses.h"
 #include "tools/core/agent_output.h"
 #include "tools/core/overview.h"
 
 #define INTERVAL_DEFAULT 1.0
 #define OUTPUT_LINES     500 /* lines of history `o` reads: more than a screen holds */
 #define KEY_ESC          27
+
+/*
+ * The screen of this one command (lazy_curses_stdscr()), and its size: no
+ * curses global is used (ncurses is loaded when `grove watch` starts).
+ */
+static WINDOW *scr;
+
+static int scr_lines(void)
+{
+    return getmaxy(scr);
+}
+
+static int scr_cols(void)
+{
+    return getmaxx(scr);
+}
 
 /* The columns of one row, as text. */
 typedef struct cells {
@@ -284,7 +301,7 @@ static void put_clipped(int y, int x, const char *s, size_t n, int cols)
         line[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
     line[n] = '\0';
     len = fit_bytes(line, n, cols);
-    mvaddnstr(y, x, line, (int)len);
+    mvwaddnstr(scr, y, x, line, (int)len);
 }
 
 static void put_text(int y, int x, const char *s, int cols)
@@ -324,43 +341,43 @@ static void draw_list(view *v)
         nwait += v->ov.v[i].rank == OVERVIEW_WAITING;
     snprintf(title, sizeof(title), "grove watch  %zu instance%s, %zu waiting  %s", v->ov.n,
              v->ov.n == 1 ? "" : "s", nwait, clock);
-    attron(A_BOLD);
-    put_text(0, 0, title, COLS);
-    attroff(A_BOLD);
+    wattron(scr, A_BOLD);
+    put_text(0, 0, title, scr_cols());
+    wattroff(scr, A_BOLD);
     if (!cs) {
-        put_text(2, 0, "out of memory", COLS);
+        put_text(2, 0, "out of memory", scr_cols());
         return;
     }
     col_widths(cs, v->ov.n, w);
-    attron(A_UNDERLINE);
-    for (k = 0, x = 0; k < NCOLS && x < COLS; x += w[k] + 2, k++)
-        put_text(1, x, headers[k], COLS - x);
-    attroff(A_UNDERLINE);
+    wattron(scr, A_UNDERLINE);
+    for (k = 0, x = 0; k < NCOLS && x < scr_cols(); x += w[k] + 2, k++)
+        put_text(1, x, headers[k], scr_cols() - x);
+    wattroff(scr, A_UNDERLINE);
     if (v->ov.n == 0)
-        put_text(2, 0, "no instances", COLS);
-    rows = LINES > 3 ? (size_t)(LINES - 3) : 1;
+        put_text(2, 0, "no instances", scr_cols());
+    rows = scr_lines() > 3 ? (size_t)(scr_lines() - 3) : 1;
     if (v->sel < v->top)
         v->top = v->sel;
     if (v->sel >= v->top + rows)
         v->top = v->sel - rows + 1;
-    for (i = v->top, y = 2; i < v->ov.n && y < LINES - 1; i++, y++) {
+    for (i = v->top, y = 2; i < v->ov.n && y < scr_lines() - 1; i++, y++) {
         const overview_row *r = &v->ov.v[i];
         int attr = i == v->sel ? A_REVERSE : 0;
 
         if (attr) {
-            attron(attr);
-            mvhline(y, 0, ' ', COLS);
+            wattron(scr, attr);
+            mvwhline(scr, y, 0, ' ', scr_cols());
         }
-        for (k = 0, x = 0; k < NCOLS && x < COLS; x += w[k] + 2, k++) {
+        for (k = 0, x = 0; k < NCOLS && x < scr_cols(); x += w[k] + 2, k++) {
             int a = k == COL_STATE ? state_attr(v, r) : 0;
-            int room = COLS - x < w[k] ? COLS - x : w[k];
+            int room = scr_cols() - x < w[k] ? scr_cols() - x : w[k];
 
-            attron(a);
+            wattron(scr, a);
             put_text(y, x, cell(&cs[i], k), room);
-            attroff(a);
+            wattroff(scr, a);
         }
         if (attr)
-            attroff(attr);
+            wattroff(scr, attr);
     }
     free(cs);
 }
@@ -370,13 +387,13 @@ static void draw_output(view *v)
     const char *text = v->output_text ? v->output_text : "";
     const char *p, *end = text + strlen(text);
     char title[256];
-    int rows = LINES > 2 ? LINES - 2 : 1, nlines = 1, skip, y;
+    int rows = scr_lines() > 2 ? scr_lines() - 2 : 1, nlines = 1, skip, y;
 
     snprintf(title, sizeof(title), "output of %s  (o, q or Esc: back to the list; a: attach)",
              v->output_id ? v->output_id : "?");
-    attron(A_BOLD);
-    put_text(0, 0, title, COLS);
-    attroff(A_BOLD);
+    wattron(scr, A_BOLD);
+    put_text(0, 0, title, scr_cols());
+    wattroff(scr, A_BOLD);
     for (p = text; p < end; p++)
         nlines += *p == '\n';
     /* The last lines that fit. */
@@ -388,7 +405,7 @@ static void draw_output(view *v)
         if (skip > 0)
             skip--;
         else
-            put_clipped(y++, 0, p, len, COLS);
+            put_clipped(y++, 0, p, len, scr_cols());
         if (!nl)
             break;
         p = nl + 1;
@@ -400,19 +417,19 @@ static void draw(view *v)
     const char *keys =
         v->output ? "" : "j/k or arrows: select  a/Enter: attach  o: output  q: quit";
 
-    erase();
+    werase(scr);
     if (v->output)
         draw_output(v);
     else
         draw_list(v);
     if (v->message[0] || v->ov.warning[0]) {
-        attron(A_BOLD);
-        put_text(LINES - 1, 0, v->message[0] ? v->message : v->ov.warning, COLS);
-        attroff(A_BOLD);
+        wattron(scr, A_BOLD);
+        put_text(scr_lines() - 1, 0, v->message[0] ? v->message : v->ov.warning, scr_cols());
+        wattroff(scr, A_BOLD);
     } else {
-        put_text(LINES - 1, 0, keys, COLS);
+        put_text(scr_lines() - 1, 0, keys, scr_cols());
     }
-    refresh();
+    wrefresh(scr);
 }
 
 /* The selection follows its instance when the rows move. */
@@ -494,7 +511,7 @@ static void attach(view *v)
         v->message[0] = '\0';
     stderr_quiet(v);
     reset_prog_mode();
-    clearok(curscr, TRUE);
+    clearok(scr, TRUE);
 }
 
 static double now_s(void)
@@ -507,12 +524,17 @@ static double now_s(void)
 
 static int live(view *v)
 {
-    SCREEN *scr;
+    SCREEN *screen;
+    const char *why = NULL;
     double next = 0;
     int rc = 0, quit = 0;
 
     setlocale(LC_CTYPE, "");
-    if (!(scr = newterm(NULL, stdout, stdin))) {
+    if (lazy_curses_load(&why) != 0) {
+        fprintf(stderr, "grove watch: %s (or use --once)\n", why);
+        return 1;
+    }
+    if (!(screen = newterm(NULL, stdout, stdin)) || !(scr = lazy_curses_stdscr())) {
         fprintf(stderr, "grove watch: cannot use the terminal '%s' (set TERM, or use --once)\n",
                 str_or(getenv("TERM"), "(unset)"));
         return 1;
@@ -522,7 +544,7 @@ static int live(view *v)
     cbreak();
     noecho();
     nonl();
-    keypad(stdscr, TRUE);
+    keypad(scr, TRUE);
     set_escdelay(25);
     curs_set(0);
     if (has_colors() && start_color() == OK) {
@@ -540,8 +562,9 @@ static int live(view *v)
             next = t + v->interval_s;
         }
         draw(v);
-        timeout((int)ceil((next - now_s()) * 1000) > 0 ? (int)ceil((next - now_s()) * 1000) : 0);
-        ch = getch();
+        wtimeout(scr,
+                 (int)ceil((next - now_s()) * 1000) > 0 ? (int)ceil((next - now_s()) * 1000) : 0);
+        ch = wgetch(scr);
         if (ch == ERR || ch == KEY_RESIZE)
             continue;
         v->message[0] = '\0';
@@ -598,7 +621,8 @@ static int live(view *v)
         }
     }
     endwin();
-    delscreen(scr);
+    delscreen(screen);
+    scr = NULL;
     stderr_restore(v);
     if (v->saved_err >= 0)
         close(v->saved_err);
