@@ -152,6 +152,8 @@ static const command commands[] = {
     {"init", cmd_init, "create the database; print repo, database and worktree paths"},
     {"ls", cmd_ls, "list instances (running; --all for every one)"},
     {"show", cmd_show, "one instance with relationships, checkpoint and events"},
+    {"watch", cmd_watch, "live view of every instance, waiting ones first (keys: attach, output)"},
+    {"attach", cmd_attach, "attach the terminal to an instance's tmux session"},
     {"migrate", cmd_migrate, "schema migrations: status, apply, rollback"},
     {"export", cmd_export, "export every table (jsonl or csv)"},
     {"import", cmd_import, "import a jsonl export into an empty database"},

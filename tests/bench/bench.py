@@ -19,19 +19,23 @@ or directly with the built programs:
         [--quick] [--json FILE] [--only cold_start,calls,...]
 """
 import argparse
+import fcntl
 import json
 import os
 import platform
 import random
+import select
 import shutil
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 
 SECTIONS = ["cold_start", "calls", "queries", "worktree", "agents", "memory", "reconcile", "diff",
-            "conflicts", "land", "hook", "output", "subscriptions"]
+            "conflicts", "land", "hook", "output", "subscriptions", "watch"]
 
 SIZES = {
     "full": dict(
@@ -47,6 +51,7 @@ SIZES = {
         land_files=5000, land_runs=7,
         hook_instances=10000, hook_calls=300, hook_runs=3, out_lines=2000, out_calls=50,
         out_runs=3, sub_count=20, sub_seconds=20,
+        watch_instances=50, watch_files=1000, watch_seconds=20, watch_runs=3,
     ),
     "quick": dict(
         start_runs=2, start_grove=3, start_sdk=1,
@@ -61,6 +66,7 @@ SIZES = {
         land_files=60, land_runs=2,
         hook_instances=200, hook_calls=5, hook_runs=1, out_lines=200, out_calls=3, out_runs=1,
         sub_count=3, sub_seconds=2,
+        watch_instances=5, watch_files=20, watch_seconds=2, watch_runs=1,
     ),
 }
 
@@ -156,7 +162,7 @@ class Env:
         r = self.run([self.args.client] + argv, cwd=cwd, env=env)
         return json.loads(r.stdout)
 
-    def grove_session(self, repo, calls):
+    def grove_session(self, repo, calls, env=None):
         """Runs `grove serve` for a few setup calls; returns the tool results in order."""
         lines = [json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {},
@@ -165,7 +171,8 @@ class Env:
         for i, (tool, args) in enumerate(calls):
             lines.append(json.dumps({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
                                      "params": {"name": tool, "arguments": args}}))
-        r = self.run([self.args.grove, "serve"], cwd=repo, input=("\n".join(lines) + "\n").encode())
+        r = self.run([self.args.grove, "serve"], cwd=repo, input=("\n".join(lines) + "\n").encode(),
+                     env=env)
         byid = {}
         for line in r.stdout.decode().splitlines():
             msg = json.loads(line)
@@ -1121,13 +1128,6 @@ def bench_output(env, S):
                        stderr=subprocess.DEVNULL)
 
 
-def proc_cpu_s(pid):
-    """utime + stime of a process, in seconds (/proc/PID/stat)."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def bench_subscriptions(env, S):
     """An idle `grove serve` with sub_count resource subscriptions (one per instance, each
     looked at every second: the database row, the branch head, and one tmux call for the
@@ -1167,6 +1167,102 @@ def bench_subscriptions(env, S):
     pct = 100.0 * (c1 - c0) / (t1 - t0)
     return {"subscriptions": n, "seconds": S["sub_seconds"], "cpu_pct": figure([pct], "%"),
             "errors": 0}
+# ---- 9. grove watch ------------------------------------------------------------------
+
+
+def proc_cpu_s(pid):
+    """CPU seconds of process pid and of the children it has waited for, from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in v[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+
+
+def bench_watch(env, S):
+    """`grove watch` in a pseudo-terminal (200 x 60, TERM=xterm-256color) with
+    watch_instances instances of a watch_files-file repository, each with a stand-in agent
+    in a tmux session (a server of its own) that prints a line a second, so that every
+    agent_state is `working` (from tmux): the worst case for the cadence of git status
+    (every 5 s each, within grove's CPU budget for it); a checkpoint each, every fifth
+    worktree with an uncommitted file. Measured: the CPU time grove spends per second of
+    watching (user + system, its tmux children included: getrusage of the child from wait4,
+    over watch_seconds from start to `q`), the same after the first two seconds (the start
+    and the first full refresh left out: /proc), and the bytes it writes to the terminal per
+    second (ncurses sends only what changed)."""
+    repo = os.path.join(env.work, "watch")
+    info = make_repo(env, repo, S["watch_files"], seed=9)
+    env.run([env.args.grove, "init"], cwd=repo)
+    n = S["watch_instances"]
+    sock = "grove-bench-watch-%d" % os.getpid()
+    wenv = dict(env.env, GROVE_TMUX_SOCKET=sock, TERM="xterm-256color", LANG="C.UTF-8")
+    tmux = shutil.which("tmux") is not None
+    if tmux:
+        wenv["GROVE_AGENT_COMMAND"] = json.dumps(
+            ["sh", "-c", "while :; do echo working; sleep 1; done"])
+    try:
+        made = env.grove_session(repo, [("spawn_work_instance", {"launch": tmux, "prompt": "w%d" % i})
+                                        for i in range(n)], env=wenv)
+        ids = [m["instance"]["id"] for m in made]
+        env.grove_session(repo, [("log_checkpoint", checkpoint_args(i)) for i in ids], env=wenv)
+        for k in range(0, n, 5):
+            with open(os.path.join(made[k]["instance"]["worktree_path"], "scratch.txt"), "w") as f:
+                f.write("uncommitted\n")
+        cpu, steady, rate = [], [], []
+        for r in range(S["watch_runs"]):
+            env.settle()
+            c_ms, s_ms, bps = watch_once(env, repo, wenv, S["watch_seconds"], n)
+            cpu.append(c_ms)
+            steady.append(s_ms)
+            rate.append(bps)
+        c = sqlite3.connect(db_path(repo))
+        states = dict(c.execute("SELECT agent_state, count(*) FROM grove_instances"
+                                " GROUP BY agent_state").fetchall())
+        c.close()
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+    return {"repository": info, "instances": n, "agents_in_tmux": tmux,
+            "agent_states_at_end": states, "seconds_per_run": S["watch_seconds"],
+            "cpu_ms_per_s": figure(cpu, "ms/s"), "steady_cpu_ms_per_s": figure(steady, "ms/s"),
+            "terminal_bytes_per_s": figure(rate, "B/s"), "errors": 0}
+
+
+def watch_once(env, repo, wenv, seconds, n):
+    """One run of `grove watch`: (CPU ms per second from start to exit, the same after the
+    first two seconds, terminal bytes per second)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 60, 200, 0, 0))
+    p = subprocess.Popen([env.args.grove, "watch"], cwd=repo, env=wenv, stdin=slave,
+                         stdout=slave, stderr=slave, start_new_session=True,
+                         preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+    os.close(slave)
+    t0 = time.monotonic()
+    out = b""
+    first = None  # (time, CPU seconds) two seconds in
+    while True:
+        now = time.monotonic()
+        if first is None and now - t0 >= min(2.0, seconds / 2):
+            first = (now, proc_cpu_s(p.pid))
+        if now - t0 >= seconds:
+            break
+        r, _, _ = select.select([master], [], [], 0.05)
+        if r:
+            out += os.read(master, 1 << 16)
+    end = (time.monotonic(), proc_cpu_s(p.pid))
+    nbytes = len(out)
+    os.write(master, b"q")
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    while select.select([master], [], [], 0)[0]:
+        try:
+            if not os.read(master, 1 << 16):
+                break
+        except OSError:
+            break
+    os.close(master)
+    if p.returncode != 0 or b"%d instances" % n not in out:
+        raise RuntimeError("grove watch failed (%s): %r" % (p.returncode, out[-400:]))
+    return ((ru.ru_utime + ru.ru_stime) * 1000.0 / wall,
+            (end[1] - first[1]) * 1000.0 / (end[0] - first[0]), nbytes / wall)
 
 
 def machine(env):
@@ -1256,6 +1352,11 @@ def goals(res):
         v = ld["grove_over_git"]["median"]
         add("land_instance", "squash no slower than `git merge --squash` + `git commit`",
             "%.2f×" % v, v <= 1.0)
+    wt = res.get("watch")
+    if wt:
+        v = wt["cpu_ms_per_s"]["median"]
+        add("grove watch", "< 50 ms of CPU per second with %d instances" % wt["instances"],
+            "%.1f ms/s" % v, v < 50)
     cf = res.get("conflicts")
     if cf:
         v = cf["ms"]["get_conflicts_all_pairs"]["p50_ms"]["median"]
@@ -1383,6 +1484,13 @@ def table(res, g):
     if ot:
         rows.append("| `read_agent_output` {lines: %d} of a tmux pane, p50 / p99 | %s / %s | | |"
                     % (ot["lines"], fmt(ot["p50_ms"]), fmt(ot["p99_ms"])))
+    wt = res.get("watch")
+    if wt:
+        rows.append("| `grove watch`, %d instances%s (%s files): CPU per second of watching, "
+                    "whole run / after the first 2 s; terminal bytes per second | %s / %s; %s | | |"
+                    % (wt["instances"], " with agents in tmux" if wt["agents_in_tmux"] else "",
+                       f"{wt['repository']['files']:,}", fmt(wt["cpu_ms_per_s"]),
+                       fmt(wt["steady_cpu_ms_per_s"]), fmt(wt["terminal_bytes_per_s"])))
     text = "\n".join(rows) + "\n\n| goal | target | measured | status |\n|---|---|---|---|\n"
     text += "\n".join("| %s | %s | %s | %s |" % (x["goal"], x["target"], x["value"],
                                                   "met" if x["met"] else "**not met**") for x in g)

@@ -8,7 +8,7 @@
 # --json:  where the JSON goes (default: <build dir>/bench.json).
 # --build: the build folder (default: build-bench, set up here when missing).
 # --only:  comma-separated sections: cold_start,calls,queries,worktree,agents,memory,
-#          reconcile,diff,conflicts,land,hook,output.
+#          reconcile,diff,conflicts,land,hook,output,subscriptions,watch.
 # The full run takes about five minutes on two cores; see README.md, "Performance".
 set -eu
 cd "$(dirname "$0")/../.."

@@ -11,7 +11,8 @@ to a layer. A file may include the headers of its own module and of modules in
 lower layers; never a higher layer, never another module of its own layer, and
 never another module's private header (*_internal.h); git, agents and forge
 use base alone. Also: only the git layer
-includes git2.h, only forge includes curl/curl.h, only db/ runs SQL
+includes git2.h, only forge includes curl/curl.h, only the command line
+includes curses.h (a terminal is a front-end's business), only db/ runs SQL
 (sqlite3_prepare*, sqlite3_exec, sqlite3_step), and no two files include each
 other's headers in a loop.
 """
@@ -40,7 +41,7 @@ MODULES = [
 ONLY = {"git": {"base"}, "agents": {"base"}, "forge": {"base"}}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
 SQL_CALL = re.compile(r"\bsqlite3_(prepare\w*|exec|step)\s*\(")
-EXCLUSIVE = {"git2.h": "git", "curl/curl.h": "forge"}
+EXCLUSIVE = {"git2.h": "git", "curl/curl.h": "forge", "curses.h": "cli", "ncurses.h": "cli"}
 
 
 def module_of(path):
@@ -152,6 +153,7 @@ PLANTS = [
     ("tools/cli/cli.c", '#include "tools/registry.h"\n', "across from cli to tools"),
     ("tools/core/instance.c", "#include <git2.h>\n", "only the git layer may"),
     ("tools/agents/agent.c", "#include <curl/curl.h>\n", "only the forge layer may"),
+    ("tools/core/overview.c", "#include <curses.h>\n", "only the cli layer may"),
     ("tools/core/context.c", "static void planted(void) { sqlite3_exec(0, 0, 0, 0, 0); }\n",
      "runs SQL"),
     ("tools/core/instance.c", '#include "db/db_internal.h"\n', "private header"),

@@ -782,6 +782,65 @@ static void test_stop_checks_start_time(void **state)
     agent_free_argv(argv);
 }
 
+/*
+ * A server without sessions, as for a moment after its last session is killed (it then
+ * exits): `list-panes -a` says "no current target". No sessions, not a failure (it once
+ * failed a read of instances that raced such a kill).
+ */
+static void test_list_sessions_server_without_sessions(void **state)
+{
+    char **list = NULL;
+    size_t n = 99;
+    grove_err err = GROVE_ERR_INIT;
+
+    (void)state;
+    if (!agent_have_tmux())
+        skip();
+    assert_int_equal(
+        tmux_once(sock, NULL, NULL, "start-server", ";", "set", "-s", "exit-empty", "off"), 0);
+    assert_int_equal(agent_list_sessions(&list, &n, &err), 0);
+    assert_int_equal(n, 0);
+    agent_free_list(list, n);
+    tmux_once(sock, NULL, NULL, "kill-server", NULL, NULL, NULL, NULL, NULL);
+}
+
+/*
+ * The panes are listed whatever the locale: a tmux client without UTF-8 (LC_ALL=C) prints a
+ * tab of its output as '_', which once hid every pane (and every agent_state from tmux).
+ */
+static void test_tmux_panes_in_c_locale(void **state)
+{
+    char dir[PATH_MAX], *old = grove_strdup(getenv("LC_ALL"));
+    agent_handle h;
+    agent_pane *panes = NULL;
+    size_t n = 0, i, found = 0;
+    grove_err err = GROVE_ERR_INIT;
+
+    (void)state;
+    if (!agent_have_tmux())
+        skip();
+    launch_ready(dir, sizeof(dir), "c-locale", "work-13-a1",
+                 "[\"sh\",\"-c\",\"touch ready; exec sleep 60\"]", &h);
+    setenv("LC_ALL", "C", 1);
+    assert_int_equal(agent_list_panes(&panes, &n, &err), 0);
+    for (i = 0; i < n; i++)
+        if (strcmp(panes[i].session, "grove-work-13-a1") == 0) {
+            found++;
+            assert_false(panes[i].dead);
+            assert_int_equal(panes[i].pid, h.pid);
+            assert_true(panes[i].activity > 0);
+        }
+    assert_int_equal(found, 1);
+    assert_true(have_session("grove-work-13-a1"));
+    agent_free_panes(panes, n);
+    if (old)
+        setenv("LC_ALL", old, 1);
+    else
+        unsetenv("LC_ALL");
+    free(old);
+    assert_int_equal(stop_as("work-13-a1", &h, &err), 0);
+}
+
 /* Finding 6: sessions live on grove's own server (GROVE_TMUX_SOCKET), not the default one. */
 static void test_tmux_own_server(void **state)
 {
@@ -1356,6 +1415,8 @@ int main(void)
         cmocka_unit_test(test_tmux_foreign_session_left_alone),
         cmocka_unit_test(test_stop_checks_start_time),
         cmocka_unit_test(test_tmux_own_server),
+        cmocka_unit_test(test_tmux_panes_in_c_locale),
+        cmocka_unit_test(test_list_sessions_server_without_sessions),
         cmocka_unit_test(test_env_without_secrets),
         cmocka_unit_test(test_long_prompt),
         cmocka_unit_test(test_tmux_semicolon_argument),

@@ -120,6 +120,7 @@ static int spawn_prog(pid_t *pid, const char *file, char *const argv[], char *co
     sigaddset(&defaults, SIGXFSZ);
     sigaddset(&defaults, SIGTERM);
     sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGQUIT);
     sigaddset(&defaults, SIGCHLD);
 
     if ((rc = posix_spawnattr_init(&attr)) != 0)
@@ -1455,10 +1456,13 @@ int agent_alive(const char *session, long long pid)
 /* 1 when tmux's stderr says there is no server to ask (so: no sessions). */
 static int no_server(const char *errtext)
 {
-    /* "server exited" and "lost server": it shut down (its last session ended) as we asked */
+    /*
+     * "server exited", "lost server": it shut down (its last session ended) as we asked;
+     * "no current target": a server without sessions (the last one just went; it exits)
+     */
     return strstr(errtext, "no server running") || strstr(errtext, "error connecting") ||
            strstr(errtext, "No such file or directory") || strstr(errtext, "server exited") ||
-           strstr(errtext, "lost server");
+           strstr(errtext, "lost server") || strstr(errtext, "no current target");
 }
 
 void agent_free_panes(agent_pane *v, size_t n)
@@ -1472,9 +1476,13 @@ void agent_free_panes(agent_pane *v, size_t n)
 
 int agent_list_panes(agent_pane **out, size_t *n, grove_err *err)
 {
-    /* tab-separated: a session name holds no tab (agent_session_name()) */
+    /*
+     * Space-separated, the session name last (it may hold spaces: not one of ours). Not tabs:
+     * a tmux client in a locale without UTF-8 (LC_ALL=C) prints every control character of
+     * its output, a tab too, as '_'.
+     */
     const char *args[] = {"list-panes", "-a", "-F",
-                          "#{pane_dead}\t#{window_activity}\t#{pane_pid}\t#{session_name}", NULL};
+                          "#{pane_dead} #{window_activity} #{pane_pid} #{session_name}", NULL};
     char errtext[TMUX_ERR_MAX];
     char *res = NULL, *line, *next;
     agent_pane *v = NULL;
@@ -1507,7 +1515,7 @@ int agent_list_panes(agent_pane **out, size_t *n, grove_err *err)
         if (next)
             *next++ = '\0';
         for (k = 0, f[0] = line; k < 3 && f[k]; k++) {
-            f[k + 1] = strchr(f[k], '\t');
+            f[k + 1] = strchr(f[k], ' ');
             if (f[k + 1])
                 *f[k + 1]++ = '\0';
         }
@@ -1756,6 +1764,71 @@ int agent_stop(const agent_ref *a, grove_err *err)
         }
     }
     return 0;
+}
+
+/* ---- attaching ---------------------------------------------------------- */
+
+int agent_attach(const agent_ref *a, int *exit_status, grove_err *err)
+{
+    const char *socket = NULL, *argv[8];
+    char *target = NULL;
+    char **env = NULL;
+    struct sigaction ign, old_int, old_quit;
+    int found = 0, st = 0, prc, rc = -1, k = 0, same_server;
+    pid_t pid;
+
+    *exit_status = 0;
+    if (!a->session || !*a->session)
+        return grove_fail(err, GROVE_ENOTFOUND, "instance '%s' has no agent session",
+                          a->instance_id ? a->instance_id : "?");
+    if (agent_tmux_socket(&socket, err) != 0)
+        return -1;
+    /* Never a session that is not this agent's: attaching lets a person type into it. */
+    if (session_check_owner(a, &found, err) != 0)
+        return -1;
+    if (!found)
+        return grove_fail(err, GROVE_ENOTFOUND, "agent session '%s' does not exist", a->session);
+    if (!(target = grove_asprintf("=%s", a->session)) || !(env = env_clean(NULL, NULL, NULL))) {
+        grove_nomem(err);
+        goto done;
+    }
+    /*
+     * Inside a client of the same server (the user's own, socket "default"),
+     * attaching would nest the server in itself: that client switches instead.
+     */
+    same_server = !socket && getenv("TMUX") && *getenv("TMUX");
+    argv[k++] = "tmux";
+    if (socket) {
+        argv[k++] = "-L";
+        argv[k++] = socket;
+    }
+    argv[k++] = same_server ? "switch-client" : "attach-session";
+    argv[k++] = "-t";
+    argv[k++] = target;
+    argv[k] = NULL;
+    /* Like system(): the terminal's interrupt and quit keys are the child's business meanwhile. */
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGINT, &ign, &old_int);
+    sigaction(SIGQUIT, &ign, &old_quit);
+    prc = spawn_prog(&pid, "tmux", (char *const *)argv, env, NULL, STDIN_FILENO, STDOUT_FILENO,
+                     STDERR_FILENO, 0);
+    if (prc != 0) {
+        grove_fail(err, prc == ENOENT ? GROVE_ENOTFOUND : GROVE_EIO, "cannot run 'tmux': %s",
+                   strerror(prc));
+    } else if (wait_child(pid, &st) != 0) {
+        grove_fail(err, GROVE_EIO, "cannot wait for 'tmux': %s", strerror(errno));
+    } else {
+        *exit_status = status_code(st);
+        rc = 0;
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
+done:
+    free(env);
+    free(target);
+    return rc;
 }
 
 /* ---- typing ------------------------------------------------------------ */

@@ -200,6 +200,18 @@ void agent_free_panes(agent_pane *v, size_t n);
  */
 int agent_capture(const agent_ref *a, int lines, char **text, grove_err *err);
 
+/*
+ * Attaches this process's terminal (stdin, stdout, stderr) to agent a's
+ * tmux session on grove's server (`tmux -L <socket> attach-session -t
+ * =<session>`; inside a client of the user's own server, socket
+ * "default", `switch-client` instead) and waits until the person
+ * detaches; after the same owner check as agent_stop() (another's
+ * session: GROVE_ECONFLICT). SIGINT and SIGQUIT are ignored here
+ * meanwhile, as system() does. *exit_status: tmux's exit code (or 128 +
+ * signal). No session: GROVE_ENOTFOUND; tmux not installed: GROVE_ENOTFOUND.
+ */
+int agent_attach(const agent_ref *a, int *exit_status, grove_err *err);
+
 /* 1 when `pid` (> 0) is a live process (zombie children reaped). */
 int agent_pid_alive(long long pid);
 

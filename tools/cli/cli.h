@@ -21,6 +21,9 @@ int cmd_demo(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_exec_env(int argc, char **argv);
+/* grove watch: the live view of every instance (tools/cli/watch.c); grove attach ID. */
+int cmd_watch(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
 /* grove call: one tool of `tools` (grove's table, handed in by the program) from a script. */
 int cmd_call(const struct mcp_tools *tools, int argc, char **argv);
 
