@@ -28,70 +28,25 @@
 
 #define COMMIT "git -c user.name=t -c user.email=t@example.com commit -q"
 
-typedef struct fixture {
-    char root[PATH_MAX]; /* realpath of the mkdtemp folder */
-    char repo[PATH_MAX]; /* root/repo: the main worktree */
-    grove_ctx *ctx;
-} fixture;
+typedef unit_repo fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    char tmp[] = "/tmp/grove-test-conflicts-XXXXXX";
-    ctx_options o = {0};
-    grove_err err = GROVE_ERR_INIT;
-
-    if (!f || !mkdtemp(tmp) || !realpath(tmp, f->root))
-        return -1;
-    snprintf(f->repo, sizeof(f->repo), "%s/repo", f->root);
     /* notes.txt: ten lines, far enough apart for two hunks to merge cleanly. */
-    if (unit_sh("git init -q -b main '%s' && cd '%s' && seq 1 10 > notes.txt && "
-                "echo keep > keep.txt && git add -A && " COMMIT " -m init",
-                f->repo, f->repo) != 0)
-        return -1;
-    unsetenv("GROVE_WORKTREES");
-    unsetenv("GROVE_DB");
-    unsetenv("GROVE_INSTANCE_ID");
-    unsetenv("GROVE_AGENT_COMMAND");
-    unsetenv("GROVE_BRANCH_PREFIX");
-    o.repo = f->repo;
-    o.migrate = 1;
-    if (ctx_open(&f->ctx, &o, &err) != 0) {
-        fprintf(stderr, "ctx_open: %s\n", err.msg);
-        return -1;
-    }
-    *state = f;
-    return 0;
+    *state = unit_repo_new("conflicts", "seq 1 10 > notes.txt && echo keep > keep.txt");
+    return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-
-    ctx_free(f->ctx);
-    unit_rmrf(f->root);
-    free(f);
+    unit_repo_free(*state);
     return 0;
 }
 
-/* A work instance for `issue` from main's head: work-<issue>-a1. */
+/* A work instance for `issue` from main's head (no agent): work-<issue>-a1. */
 static void create(fixture *f, int issue)
 {
-    grove_err err = GROVE_ERR_INIT;
-    instance_spec spec = {0};
-    instance_created c;
-    char *head = unit_sh_out("git -C '%s' rev-parse main", f->repo);
-
-    spec.type = "work";
-    spec.issue.number = issue;
-    spec.base_branch = "main";
-    spec.base_commit = head;
-    spec.start_commit = head;
-    spec.prompt = "do it";
-    if (instance_create(f->ctx, &spec, NULL, &c, &err) != 0)
-        fail_msg("instance_create: %s", err.msg);
-    instance_created_free(&c);
-    free(head);
+    unit_repo_work(f, issue);
 }
 
 /* Runs `script` in the worktree of work-<issue>-a1 and commits everything. */

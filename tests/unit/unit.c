@@ -17,6 +17,8 @@
 #include <git2.h>
 
 #include "db/migrate.h"
+#include "tools/core/context.h"
+#include "tools/core/instance.h"
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -179,4 +181,67 @@ int unit_run_git_tests(const char *name, const struct CMUnitTest *tests, size_t 
     git_libgit2_shutdown();
     unit_rmrf(home);
     return failed;
+}
+
+unit_repo *unit_repo_new(const char *name, const char *files)
+{
+    unit_repo *r = calloc(1, sizeof(*r));
+    char tmp[128];
+    ctx_options o = {0};
+    grove_err err = GROVE_ERR_INIT;
+
+    snprintf(tmp, sizeof(tmp), "/tmp/grove-test-%s-XXXXXX", name);
+    if (!r || !mkdtemp(tmp) || !realpath(tmp, r->root)) {
+        free(r);
+        return NULL;
+    }
+    snprintf(r->repo, sizeof(r->repo), "%s/repo", r->root);
+    if (unit_sh("git init -q -b main '%s' && cd '%s' && %s && git add -A && git -c user.name=t "
+                "-c user.email=t@example.com commit -q -m init",
+                r->repo, r->repo, files) != 0)
+        goto fail;
+    unsetenv("GROVE_WORKTREES");
+    unsetenv("GROVE_DB");
+    unsetenv("GROVE_INSTANCE_ID");
+    unsetenv("GROVE_AGENT_COMMAND");
+    unsetenv("GROVE_BRANCH_PREFIX");
+    o.repo = r->repo;
+    o.migrate = 1;
+    if (ctx_open(&r->ctx, &o, &err) != 0) {
+        fprintf(stderr, "ctx_open: %s\n", err.msg);
+        goto fail;
+    }
+    return r;
+fail:
+    unit_rmrf(r->root);
+    free(r);
+    return NULL;
+}
+
+void unit_repo_free(unit_repo *r)
+{
+    if (!r)
+        return;
+    ctx_free(r->ctx);
+    unit_rmrf(r->root);
+    free(r);
+}
+
+void unit_repo_work(unit_repo *r, int issue)
+{
+    grove_err err = GROVE_ERR_INIT;
+    instance_spec spec = {0};
+    instance_created c;
+    char *head = unit_sh_out("git -C '%s' rev-parse main", r->repo);
+
+    spec.type = "work";
+    spec.issue.number = issue;
+    spec.base_branch = "main";
+    spec.base_commit = head;
+    spec.start_commit = head;
+    spec.prompt = "do it";
+    if (instance_create(r->ctx, &spec, NULL, &c, &err) != 0)
+        fail_msg("instance_create: %s", err.msg);
+    instance_created_free(&c);
+    free(head);
 }

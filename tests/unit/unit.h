@@ -46,6 +46,24 @@ int unit_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Runs a shell command; its stdout without trailing newlines (malloc'd). */
 char *unit_sh_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A temporary repository with a grove context on it (the core tests' fixture). */
+typedef struct unit_repo {
+    char root[4096]; /* realpath of the temporary folder, removed by unit_repo_free() */
+    char repo[4096]; /* <root>/repo: the main worktree, branch main, one commit */
+    struct grove_ctx *ctx;
+} unit_repo;
+
+/*
+ * A new repository <root>/repo whose first commit holds what the shell
+ * command `files` (run in it) makes, and a migrated grove context on it,
+ * with grove's environment variables unset. NULL on failure (said on stderr).
+ */
+unit_repo *unit_repo_new(const char *name, const char *files);
+void unit_repo_free(unit_repo *r);
+
+/* Makes work instance work-<issue>-a1 from main's head (no agent); fails the test otherwise. */
+void unit_repo_work(unit_repo *r, int issue);
+
 struct CMUnitTest;
 
 /*
