@@ -36,6 +36,8 @@ static int add_sorted(grove_name_list *out, size_t max, const char *prefix, cons
 {
     size_t i, plen = strlen(prefix);
 
+    if (n == 0)
+        return 0; /* v may be NULL then (qsort must not get NULL) */
     qsort(v, n, sizeof(*v), by_name);
     for (i = 0; i < n; i++) {
         if (strncmp(v[i], prefix, plen) != 0 || (i > 0 && strcmp(v[i], v[i - 1]) == 0))
