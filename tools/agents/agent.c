@@ -532,12 +532,9 @@ static int spawn_fail(grove_err *err, const char *prog, int e)
  * "{prompt_file}" occurs. Malloc'd, or NULL when memory ran out (or the
  * size overflowed).
  */
-static char *replace_placeholders(const char *s, const agent_vars *v, int *uses_file)
+char *agent_expand(const char *s, const char *const *keys, const char *const *vals, size_t n,
+                   unsigned *used)
 {
-    const char *const keys[] = {PH_PROMPT, PH_FILE, "{instance_id}", "{session_id}"};
-    const char *const vals[] = {v->prompt ? v->prompt : "", v->prompt_file ? v->prompt_file : "",
-                                v->instance_id ? v->instance_id : "",
-                                v->session_id ? v->session_id : ""};
     grove_buf b = BUF_INIT(SIZE_MAX / 2);
     const char *p = s;
 
@@ -545,14 +542,15 @@ static char *replace_placeholders(const char *s, const agent_vars *v, int *uses_
         size_t k, len = 0;
         int r;
 
-        for (k = 0; k < 4; k++) {
+        for (k = 0; k < n; k++) {
             len = strlen(keys[k]);
             if (strncmp(p, keys[k], len) == 0)
                 break;
         }
-        if (k < 4) {
-            *uses_file |= k == 1;
-            r = buf_add(&b, vals[k], strlen(vals[k]));
+        if (k < n) {
+            if (used)
+                *used |= 1u << k;
+            r = buf_add(&b, vals[k] ? vals[k] : "", vals[k] ? strlen(vals[k]) : 0);
             p += len;
         } else {
             r = buf_add(&b, p, 1);
@@ -564,6 +562,18 @@ static char *replace_placeholders(const char *s, const agent_vars *v, int *uses_
         }
     }
     return buf_take(&b); /* "" when nothing was added */
+}
+
+/* `s` with the placeholders of an agent command replaced; *uses_file |= 1 for "{prompt_file}". */
+static char *replace_placeholders(const char *s, const agent_vars *v, int *uses_file)
+{
+    const char *const keys[] = {PH_PROMPT, PH_FILE, "{instance_id}", "{session_id}"};
+    const char *const vals[] = {v->prompt, v->prompt_file, v->instance_id, v->session_id};
+    unsigned used = 0;
+    char *out = agent_expand(s, keys, vals, 4, &used);
+
+    *uses_file |= (used & 2u) != 0;
+    return out;
 }
 
 int agent_build_command(const char *command_json, const char *prompt, const char *prompt_file,

@@ -35,6 +35,15 @@
 int agent_build_command(const char *command_json, const char *prompt, const char *prompt_file,
                         char ***out, int *uses_prompt_file, grove_err *err);
 
+/*
+ * `s` with every keys[k] replaced by vals[k] (NULL: ""), k < n (n <= 32), in
+ * one pass: a placeholder inside a replacement stays as it is. *used (may
+ * be NULL) gets bit k set for each placeholder that occurs. Malloc'd, or
+ * NULL when memory ran out. For agent commands and notify.command.
+ */
+char *agent_expand(const char *s, const char *const *keys, const char *const *vals, size_t n,
+                   unsigned *used);
+
 /* The values of an agent command's placeholders; NULL = "". */
 typedef struct agent_vars {
     const char *prompt;      /* {prompt} */

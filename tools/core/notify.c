@@ -5,33 +5,6 @@
 #include <string.h>
 
 #include "tools/agents/agent.h"
-#include "tools/base/buf.h"
-
-/* Appends s with every {instance_id}, {state} and {message} replaced, in one pass. */
-static int expand(grove_buf *b, const char *s, const char *const vals[3])
-{
-    static const char *const keys[3] = {"{instance_id}", "{state}", "{message}"};
-
-    while (*s) {
-        size_t k, len = 0;
-
-        for (k = 0; k < 3; k++) {
-            len = strlen(keys[k]);
-            if (strncmp(s, keys[k], len) == 0)
-                break;
-        }
-        if (k < 3) {
-            if (buf_add(b, vals[k], strlen(vals[k])) != 0)
-                return -1;
-            s += len;
-        } else {
-            if (buf_add(b, s, 1) != 0)
-                return -1;
-            s++;
-        }
-    }
-    return 0;
-}
 
 int notify_argv(const char *command_json, const char *id, const char *state, const char *message,
                 char ***out, grove_err *err)
@@ -55,8 +28,8 @@ int notify_argv(const char *command_json, const char *id, const char *state, con
         goto done;
     }
     for (i = 0; i < n; i++) {
+        static const char *const keys[3] = {"{instance_id}", "{state}", "{message}"};
         const char *s = json_string_value(json_array_get(arr, i));
-        grove_buf b = BUF_INIT(1u << 20);
 
         if (!s || (i == 0 && !*s)) {
             grove_fail(err, GROVE_EINVAL,
@@ -65,8 +38,7 @@ int notify_argv(const char *command_json, const char *id, const char *state, con
                        i);
             goto done;
         }
-        if (expand(&b, s, vals) != 0 || !(argv[i] = buf_take(&b))) {
-            buf_free(&b);
+        if (!(argv[i] = agent_expand(s, keys, vals, 3, NULL))) {
             grove_nomem(err);
             goto done;
         }
