@@ -21,19 +21,27 @@ struct grove_ctx;
 
 typedef struct mcp_server mcp_server;
 
-/* Protocol versions, oldest first; 0 until initialize. */
+/*
+ * Protocol versions, oldest first; 0 until initialize. The first four are
+ * negotiated by initialize for the whole connection; 2026-07-28 is named by
+ * each request in its _meta and needs no initialize (CONTRACT §8).
+ */
 typedef enum mcp_version {
     MCP_V_NONE = 0,
     MCP_V_2024_11_05,
     MCP_V_2025_03_26,
     MCP_V_2025_06_18,
     MCP_V_2025_11_25,
+    MCP_V_2026_07_28,
 } mcp_version;
 
 /* The version string ("2025-06-18") of v; NULL for MCP_V_NONE. Static. */
 const char *mcp_version_str(mcp_version v);
 
-/* The version a client's requested string negotiates to: itself when supported, else the latest. */
+/*
+ * The version initialize's requested string negotiates to: itself when it is
+ * one of the first four, else 2025-11-25 (2026-07-28 has no initialize).
+ */
 mcp_version mcp_negotiate(const char *requested);
 
 /*
@@ -147,7 +155,7 @@ typedef struct mcp_options {
 int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err);
 void mcp_server_free(mcp_server *s);
 
-/* The negotiated version (MCP_V_NONE before initialize). */
+/* The version initialize negotiated (MCP_V_NONE before initialize). */
 mcp_version mcp_server_version(const mcp_server *s);
 
 /*

@@ -318,7 +318,7 @@ def bench_cold_start(env, S):
         env.client(["start", "1", "--"] + sdk_cmd, cwd=repo)
     first = os.path.join(env.work, "first-call.jsonl")
     write_requests(first, [tool_req("query_instances", {"limit": 1})])
-    g, gl, gc, s, ratio = [], [], [], [], []
+    g, gl, gc, s, ratio, md, ml = [], [], [], [], [], [], []
     errors = 0
     for r in range(S["start_runs"]):
         env.settle()
@@ -332,6 +332,12 @@ def bench_cold_start(env, S):
         errors += b["errors"]
         gl.append(percentile(b["list_ms"], 50))
         gc.append(percentile(b["call_ms"], 50))
+        # 2026-07-28: server/discover, then a stateless tools/list (no initialize)
+        b = env.client(["start", "-e", env.errfile("start-grove"), "--modern", "--list",
+                        str(S["start_grove"]), "--"] + grove_cmd, cwd=repo)
+        errors += b["errors"]
+        md.append(percentile(b["ms"], 50))
+        ml.append(percentile(b["list_ms"], 50))
         if sdk_cmd:
             b = env.client(["start", "-e", env.errfile("start-sdk"), str(S["start_sdk"]), "--"]
                            + sdk_cmd, cwd=repo)
@@ -342,6 +348,8 @@ def bench_cold_start(env, S):
         "grove_initialize_ms": figure(g, "ms"),
         "grove_initialize_tools_list_ms": figure(gl, "ms"),
         "grove_first_tool_call_ms": figure(gc, "ms"),
+        "grove_discover_ms": figure(md, "ms"),
+        "grove_discover_tools_list_ms": figure(ml, "ms"),
         "sdk_initialize_ms": figure(s, "ms") if s else None,
         "sdk_over_grove": figure(ratio, "×") if ratio else None,
         "errors": errors,
@@ -1313,6 +1321,11 @@ def goals(res):
     if cs:
         m = cs["grove_initialize_ms"]["median"]
         add("cold start", "median < 5 ms", "%.2f ms" % m, m < 5)
+        m = cs["grove_discover_ms"]["median"]
+        add("cold start → server/discover (2026-07-28)", "median < 5 ms", "%.2f ms" % m, m < 5)
+        m = cs["grove_discover_tools_list_ms"]["median"]
+        add("cold start → first stateless tools/list (2026-07-28)", "median < 5 ms",
+            "%.2f ms" % m, m < 5)
         if cs["sdk_over_grove"]:
             r = cs["sdk_over_grove"]["median"]
             add("cold start vs SDK", "≥ 20× faster", "%.1f×" % r, r >= 20)
@@ -1390,6 +1403,9 @@ def table(res, g):
         rows.append("| cold start → `tools/list` response / → first tool result (`query_instances`)"
                     " | %s / %s | | |" % (fmt(cs["grove_initialize_tools_list_ms"]),
                                           fmt(cs["grove_first_tool_call_ms"])))
+        rows.append("| 2026-07-28: cold start → `server/discover` response / → first stateless "
+                    "`tools/list` response | %s / %s | | |" % (
+                        fmt(cs["grove_discover_ms"]), fmt(cs["grove_discover_tools_list_ms"])))
     c = res.get("calls")
     if c:
         rows.append("| `log_checkpoint` one at a time: p50 / p99 | %s / %s | | |" % (
