@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "tools/base/fswatch.h"
 #include "tools/base/io.h"
 #include "mcp/complete.h"
 #include "mcp/jsonrpc.h"
@@ -68,6 +69,8 @@ struct mcp_server {
     io_reader *reader;    /* borrowed from mcp_serve(): what a call in progress peeks at */
     int in_fd;
     json_t *current_id; /* borrowed: the id of the tools/call in progress, NULL between calls */
+    int change_fd;      /* owned: inotify on resources->change_dir; -1: none (yet) */
+    int change_tried;   /* 1 once making change_fd was attempted */
     int cancel_wait_ms; /* mcp_options.cancel_wait_ms */
 };
 
@@ -148,6 +151,7 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
     s->ask_roots = opts->ask_roots;
     s->cancel_wait_ms = opts->cancel_wait_ms;
     s->in_fd = -1;
+    s->change_fd = -1;
     s->sink.report = report_event;
     s->sink.arg = s;
     s->specs = calloc(s->ntools ? s->ntools : 1, sizeof(*s->specs));
@@ -194,6 +198,8 @@ void mcp_server_free(mcp_server *s)
         mcp_subs_clear(&s->listens[i]);
     free(s->listens);
     free_roots(s->roots);
+    if (s->change_fd >= 0)
+        close(s->change_fd);
     free(s);
 }
 
@@ -1516,6 +1522,24 @@ int mcp_server_handle_oversize(mcp_server *s)
 
 /* ---- serve loop ------------------------------------------------------------ */
 
+/* Watches resources->change_dir once there is something to watch (one attempt). */
+static void open_change_fd(mcp_server *s)
+{
+    grove_err err = GROVE_ERR_INIT;
+    char *dir;
+
+    if (s->change_tried || !s->resources->change_dir)
+        return;
+    s->change_tried = 1;
+    if (!(dir = s->resources->change_dir(s->ctx)))
+        return;
+    s->change_fd = fswatch_dir(dir, &err);
+    if (s->change_fd < 0)
+        log_warn("subscriptions: changes are looked for every %d ms only: %s", MCP_WATCH_MS,
+                 err.msg);
+    free(dir);
+}
+
 /* 1 when SIGTERM or SIGINT is pending on the signalfd. */
 static int stop_requested(int sfd)
 {
@@ -1528,8 +1552,8 @@ int mcp_serve(mcp_server *s, int in_fd)
 {
     io_reader *r = NULL;
     sigset_t set;
-    double next_watch = 0;
-    int sfd, rc = 0, timeout;
+    double next_watch = 0, last_watch = 0;
+    int sfd, rc = 0, timeout, watching;
 
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -1546,7 +1570,7 @@ int mcp_serve(mcp_server *s, int in_fd)
     s->reader = r;
     s->in_fd = in_fd;
     for (;;) {
-        struct pollfd pfd[2];
+        struct pollfd pfd[3];
         const char *line;
         size_t len;
         line_status st;
@@ -1563,16 +1587,20 @@ int mcp_serve(mcp_server *s, int in_fd)
             if (stop_requested(sfd))
                 goto done;
         }
-        /* changes made by anyone (other grove processes, hooks, git) are looked for at most
-           every MCP_WATCH_MS while something is watched; otherwise the loop sleeps */
-        if (mcp_server_watching(s)) {
+        /* changes made by anyone (other grove processes, hooks, git) are looked for every
+           MCP_WATCH_MS while something is watched, and MCP_WATCH_SOON_MS after a write to the
+           database's folder; otherwise the loop sleeps */
+        watching = mcp_server_watching(s);
+        if (watching) {
             double now = grove_now_ms();
 
+            open_change_fd(s);
             if (now >= next_watch) {
                 if (mcp_server_watch(s) != 0) {
                     rc = 1;
                     goto done;
                 }
+                last_watch = now;
                 next_watch = now + MCP_WATCH_MS;
             }
             timeout = (int)(next_watch - now) + 1;
@@ -1583,7 +1611,10 @@ int mcp_serve(mcp_server *s, int in_fd)
         pfd[0].events = POLLIN;
         pfd[1].fd = sfd;
         pfd[1].events = POLLIN;
-        if (poll(pfd, 2, timeout) < 0) {
+        pfd[2].fd = watching ? s->change_fd : -1; /* poll() skips a negative fd */
+        pfd[2].events = POLLIN;
+        pfd[2].revents = 0;
+        if (poll(pfd, 3, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             log_error("poll: %s", strerror(errno));
@@ -1592,6 +1623,9 @@ int mcp_serve(mcp_server *s, int in_fd)
         }
         if (pfd[1].revents & POLLIN)
             goto done;
+        if ((pfd[2].revents & POLLIN) && fswatch_drain(s->change_fd) &&
+            next_watch > last_watch + MCP_WATCH_SOON_MS)
+            next_watch = last_watch + MCP_WATCH_SOON_MS;
         if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
         n = io_reader_fill(r);

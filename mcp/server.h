@@ -112,10 +112,19 @@ typedef struct mcp_resources {
      * brings derived state up to date (agents' states from tmux).
      */
     void (*refresh)(struct grove_ctx *ctx);
+    /*
+     * The folder whose writes may change what the resources show (the
+     * database's), malloc'd; NULL: none. While watching, the server watches
+     * it (inotify) and looks for changes within MCP_WATCH_SOON_MS of a write
+     * instead of waiting for the next timer.
+     */
+    char *(*change_dir)(struct grove_ctx *ctx);
 } mcp_resources;
 
-/* How often subscriptions are checked for changes, at most (ms). */
+/* How often subscriptions are checked for changes without a write to change_dir (ms). */
 #define MCP_WATCH_MS 1000
+/* After a write to change_dir: how long at least between two looks (ms; bursts coalesce). */
+#define MCP_WATCH_SOON_MS 50
 
 typedef struct mcp_options {
     const mcp_tools *tools;         /* borrowed; must outlive the server */

@@ -50,7 +50,7 @@ SIZES = {
         cf_files=5000, cf_instances=10, cf_commits=20, cf_runs=5, cf_calls=50,
         land_files=5000, land_runs=7,
         hook_instances=10000, hook_calls=300, hook_runs=3, out_lines=2000, out_calls=50,
-        out_runs=3, sub_count=20, sub_seconds=20,
+        out_runs=3, sub_count=20, sub_seconds=20, sub_latency_runs=40,
         watch_instances=50, watch_files=1000, watch_seconds=20, watch_runs=3,
     ),
     "quick": dict(
@@ -65,7 +65,7 @@ SIZES = {
         cf_files=60, cf_instances=3, cf_commits=3, cf_runs=2, cf_calls=3,
         land_files=60, land_runs=2,
         hook_instances=200, hook_calls=5, hook_runs=1, out_lines=200, out_calls=3, out_runs=1,
-        sub_count=3, sub_seconds=2,
+        sub_count=3, sub_seconds=2, sub_latency_runs=3,
         watch_instances=5, watch_files=20, watch_seconds=2, watch_runs=1,
     ),
 }
@@ -1169,12 +1169,39 @@ def bench_subscriptions(env, S):
         c0, t0 = proc_cpu_s(p.pid), time.monotonic()
         time.sleep(S["sub_seconds"])
         c1, t1 = proc_cpu_s(p.pid), time.monotonic()
+        # latency: another process logs a checkpoint at a random moment; from its start to the
+        # notifications/resources/updated of that instance (its start-up time included)
+        rng = random.Random(7)
+        lat, errors = [], 0
+        for r in range(S["sub_latency_runs"]):
+            inst = insts[r % n]["instance"]["id"]
+            time.sleep(rng.uniform(0.05, 1.0))
+            t0 = time.monotonic()
+            c = subprocess.run([env.args.grove, "call", "log_checkpoint",
+                                json.dumps({"instance_id": inst, "phase": "p%d" % r})],
+                               cwd=repo, env=env.env, capture_output=True)
+            if c.returncode != 0:
+                errors += 1
+                continue
+            want = "grove://instances/" + inst
+            while True:
+                if not select.select([p.stdout], [], [], 5.0)[0]:
+                    errors += 1
+                    break
+                m = json.loads(p.stdout.readline())
+                if (m.get("method") == "notifications/resources/updated"
+                        and m["params"]["uri"] == want):
+                    lat.append((time.monotonic() - t0) * 1000.0)
+                    break
     finally:
         p.stdin.close()
         p.wait(timeout=30)
     pct = 100.0 * (c1 - c0) / (t1 - t0)
     return {"subscriptions": n, "seconds": S["sub_seconds"], "cpu_pct": figure([pct], "%"),
-            "errors": 0}
+            "updated_latency_p50_ms": figure([percentile(lat, 50)], "ms") if lat else None,
+            "updated_latency_p99_ms": figure([percentile(lat, 99)], "ms") if lat else None,
+            "latency_runs": len(lat), "latencies_ms": [round(x, 1) for x in lat],
+            "errors": errors}
 # ---- 9. grove watch ------------------------------------------------------------------
 
 
@@ -1384,6 +1411,13 @@ def goals(res):
     sb = res.get("subscriptions")
     if sb:
         v = sb["cpu_pct"]["median"]
+        if sb.get("updated_latency_p50_ms"):
+            m = sb["updated_latency_p50_ms"]["median"]
+            add("resources/updated after another process's change: p50", "< 250 ms",
+                "%.0f ms" % m, m < 250)
+            m = sb["updated_latency_p99_ms"]["median"]
+            add("resources/updated after another process's change: p99", "< 1 s",
+                "%.0f ms" % m, m < 1000)
         add("idle with subscriptions", "< 1 %% CPU with %d subscriptions" % sb["subscriptions"],
             "%.2f %%" % v, v < 1)
     ot = res.get("output")
@@ -1496,6 +1530,11 @@ def table(res, g):
     if sb:
         rows.append("| idle `grove serve` with %d resource subscriptions, CPU over %d s | %s | | |"
                     % (sb["subscriptions"], sb["seconds"], fmt(sb["cpu_pct"])))
+        if sb.get("updated_latency_p50_ms"):
+            rows.append("| `notifications/resources/updated` after a `log_checkpoint` by another "
+                        "process (from its start, %d changes at random moments): p50 / p99 | "
+                        "%s / %s | | |" % (sb["latency_runs"], fmt(sb["updated_latency_p50_ms"]),
+                                          fmt(sb["updated_latency_p99_ms"])))
     ot = res.get("output")
     if ot:
         rows.append("| `read_agent_output` {lines: %d} of a tmux pane, p50 / p99 | %s / %s | | |"
