@@ -1583,6 +1583,17 @@ def validate(path):
     return nfig
 
 
+def commit():
+    """The commit the suite ran at, and whether the tree had changes."""
+    top = os.path.join(HERE, "..", "..")
+
+    def git(*a):
+        r = subprocess.run(["git", "-C", top] + list(a), capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"sha": git("rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1629,7 +1640,7 @@ def main():
             log("%s done in %.1f s" % (s, time.perf_counter() - t0))
         g = goals(results)
         doc = {
-            "suite": "grove-bench", "version": 1, "mode": mode,
+            "suite": "grove-bench", "version": 1, "mode": mode, "commit": commit(),
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "duration_s": round(time.time() - started, 1),
             "machine": machine(env), "sections_run": sections, "sizes": S,
@@ -1644,6 +1655,14 @@ def main():
         json.dump(doc, f, indent=1, ensure_ascii=False)
         f.write("\n")
     nfig = validate(out_path)
+    if mode == "full" and not args.only:
+        # every full run is kept, with its commit and machine (tests/bench/compare.py reads them)
+        kept = os.path.join(HERE, "results", "%s-%s.json" % (
+            doc["started_at"].replace(":", "").replace("-", ""),
+            (doc["commit"]["sha"] or "unknown")[:12]))
+        os.makedirs(os.path.dirname(kept), exist_ok=True)
+        shutil.copyfile(out_path, kept)
+        log("kept as %s (compare: tests/bench/compare.py --latest)" % os.path.relpath(kept))
     m = doc["machine"]
     busy = doc["others_busy_at_run_start_pct"]
     print("Machine: %s, %s cores, %s GiB RAM, Linux %s, %s; %s; node %s. Load average %s at "
