@@ -66,6 +66,7 @@ struct mcp_server {
     int in_fd;
     json_t *current_id; /* borrowed: the id of the tools/call in progress, NULL between calls */
     int cancel_wait_ms; /* mcp_options.cancel_wait_ms */
+    mcp_batch batch;    /* group commit of pipelined calls (batch.h) */
 };
 
 static const char *const version_names[] = {NULL, "2024-11-05", "2025-03-26", "2025-06-18",
@@ -193,6 +194,7 @@ void mcp_server_free(mcp_server *s)
     free(s->subs);
     free(s->list_seen);
     free_roots(s->roots);
+    mcp_batch_free(&s->batch);
     free(s);
 }
 
@@ -206,7 +208,9 @@ static int write_line(mcp_server *s, const char *line, size_t len)
     return s->write_failed ? -1 : 0;
 }
 
-/* Writes one message as a line. Steals msg. */
+static int batch_flush(mcp_server *s);
+
+/* Writes one message as a line (held back while a group commit is open). Steals msg. */
 static int send_msg(mcp_server *s, json_t *msg)
 {
     char *text;
@@ -218,14 +222,17 @@ static int send_msg(mcp_server *s, json_t *msg)
         return 0;
     }
     text = json_dumps(msg, JSON_COMPACT);
-    json_decref(msg);
     if (!text) {
+        json_decref(msg);
         log_error("could not serialise a response");
         return 0;
     }
     len = strlen(text);
     text[len] = '\n'; /* the NUL becomes the newline; write len + 1 bytes */
-    rc = write_line(s, text, len + 1);
+    if (mcp_batch_is_open(&s->batch) && mcp_batch_hold(&s->batch, text, len + 1, msg) != 0)
+        batch_flush(s); /* out of memory: commit what is held, then write this one */
+    rc = mcp_batch_is_open(&s->batch) ? (s->write_failed ? -1 : 0) : write_line(s, text, len + 1);
+    json_decref(msg);
     free(text);
     return rc;
 }
@@ -1180,6 +1187,58 @@ static int handle_batch(mcp_server *s, json_t *batch)
     return send_msg(s, responses);
 }
 
+/* ---- group commit (batch.h) ------------------------------------------------ */
+
+/* Commits the open group, if any, and writes what it held back. */
+static int batch_flush(mcp_server *s)
+{
+    const char *out;
+    size_t n;
+
+    s->batch.writes = 0;
+    mcp_batch_close(&s->batch, &s->tools->group, &out, &n);
+    if (n > 0)
+        write_line(s, out, n);
+    return s->write_failed ? -1 : 0;
+}
+
+/*
+ * Before a message: a call of a batchable tool joins the open group, or
+ * opens one when another request is waiting already (a request alone is
+ * committed at once); anything else commits the open group first.
+ */
+static void batch_before(mcp_server *s, json_t *msg)
+{
+    const char *name = msg ? mcp_batch_call_name(msg) : NULL;
+    int idx = name ? find_tool(s, name) : -1;
+
+    s->batch.writes = 0;
+    if (idx < 0 || s->version == MCP_V_NONE || !s->tools->group.batchable ||
+        !s->tools->group.batchable((size_t)idx)) {
+        batch_flush(s);
+        return;
+    }
+    if (!mcp_batch_is_open(&s->batch)) {
+        if (!mcp_batch_more_input(s->reader, s->in_fd))
+            return;
+        open_context(s);
+        if (!s->ctx || mcp_batch_open(&s->batch, &s->tools->group, s->ctx) != 0)
+            return;
+    }
+    s->batch.calls++;
+    s->batch.writes = 1;
+}
+
+/* After a message: the group is committed when no request waits any more, or when it is full. */
+static int batch_after(mcp_server *s)
+{
+    s->batch.writes = 0;
+    if (mcp_batch_is_open(&s->batch) &&
+        (mcp_batch_full(&s->batch) || !mcp_batch_more_input(s->reader, s->in_fd)))
+        return batch_flush(s);
+    return s->write_failed ? -1 : 0;
+}
+
 int mcp_server_handle_line(mcp_server *s, const char *line, size_t len)
 {
     char msg[256];
@@ -1196,10 +1255,12 @@ int mcp_server_handle_line(mcp_server *s, const char *line, size_t len)
         json_t *id = salvageable ? rpc_salvage_id(line, len) : NULL;
 
         grove_utf8_sanitize(msg);
+        batch_before(s, NULL);
         rc = send_msg(s, rpc_error(id, code, msg, NULL));
         json_decref(id);
         return rc;
     }
+    batch_before(s, json_is_array(v) ? NULL : v);
     if (json_is_array(v)) {
         rc = handle_batch(s, v);
     } else {
@@ -1208,6 +1269,8 @@ int mcp_server_handle_line(mcp_server *s, const char *line, size_t len)
         rc = resp ? send_msg(s, resp) : (s->write_failed ? -1 : 0);
     }
     json_decref(v);
+    if (batch_after(s) != 0)
+        rc = -1;
     return rc;
 }
 
@@ -1215,6 +1278,7 @@ int mcp_server_handle_oversize(mcp_server *s)
 {
     char msg[128];
 
+    batch_before(s, NULL);
     snprintf(msg, sizeof(msg), "invalid request: message larger than %zu bytes",
              (size_t)MCP_MAX_MESSAGE);
     return send_msg(s, rpc_error(NULL, RPC_INVALID_REQUEST, msg, NULL));
@@ -1308,6 +1372,8 @@ int mcp_serve(mcp_server *s, int in_fd)
         }
     }
 done:
+    if (batch_flush(s) != 0)
+        rc = 1;
     s->reader = NULL;
     io_reader_free(r);
     close(sfd);
