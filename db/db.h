@@ -2,8 +2,10 @@
  * db: the SQLite connection. Owns every SQL statement of grove (with
  * db/queries.c and db/migrate.c); no other module prepares SQL.
  *
- * The connection runs in WAL mode with foreign keys on, synchronous=FULL (an
- * acknowledged commit survives power loss), a busy timeout, and whole
+ * The connection runs in WAL mode with foreign keys on, every commit fsynced
+ * before it returns (an acknowledged commit survives power loss: SQLite's
+ * synchronous = FULL, with the fsync done after the write lock is released,
+ * see wal_committed() in db.c), a busy handler, and whole
  * transactions retried with exponential backoff and jitter on SQLITE_BUSY /
  * SQLITE_LOCKED, so many processes writing one file never see a lock error.
  */
@@ -51,14 +53,30 @@ typedef int (*db_txn_fn)(grove_db *db, void *arg, grove_err *err);
 int db_txn(grove_db *db, db_txn_fn fn, void *arg, grove_err *err);
 
 /*
- * db_txn() with synchronous = NORMAL for this one transaction: the commit
- * is written to the WAL but not fsynced, so it survives the process being
- * killed and reaches the disk with the next fsync (the next ordinary
- * commit, or a checkpoint of the WAL); a power loss before that can undo
- * it. The connection is back to synchronous = FULL afterwards (an error if
- * that fails).
+ * db_txn() without the fsync: the commit is written to the WAL but not
+ * fsynced, so it survives the process being killed and reaches the disk
+ * with the next fsync (the next ordinary commit, or a checkpoint of the
+ * WAL); a power loss before that can undo it.
  */
 int db_txn_relaxed(grove_db *db, db_txn_fn fn, void *arg, grove_err *err);
+
+/*
+ * Group commit: one transaction (BEGIN IMMEDIATE, retried like db_txn())
+ * for many calls. Until db_group_commit(), every db_txn() and
+ * db_txn_relaxed() runs in a savepoint of it: atomic on its own (a failing
+ * one is rolled back alone, its neighbours' writes stay), visible to the
+ * reads that follow, and durable only once db_group_commit() returned 0
+ * (one COMMIT, one fsync for all). The group holds the database's write
+ * lock throughout: keep it short, and do nothing in it but database work
+ * and quick reads. A group whose only writes were db_txn_relaxed() ones is
+ * committed without an fsync of its own. db_group_commit() fails when the commit (or its fsync)
+ * failed, or when SQLite rolled the whole transaction back after an I/O
+ * error during the group: then nothing of the group was written (or
+ * nothing is known to be on disk) and every write in it must be reported
+ * as failed. db_group_begin(): 0, or -1 with err (nothing is open then).
+ */
+int db_group_begin(grove_db *db, grove_err *err);
+int db_group_commit(grove_db *db, grove_err *err);
 
 /*
  * How long db_txn() keeps retrying while another process holds the

@@ -39,6 +39,8 @@
     " FROM grove_instances i "
 
 static const char SQL_INSTANCE_GET[] = SQL_INSTANCE_SELECT "WHERE i.id = ?1";
+static const char SQL_INSTANCE_WORKTREE[] =
+    "SELECT worktree_path FROM grove_instances WHERE id = ?1";
 static const char SQL_INSTANCE_EXISTS[] = "SELECT 1 FROM grove_instances WHERE id = ?1";
 static const char SQL_INSTANCE_NEXT[] =
     "SELECT COALESCE(MAX(agent_number), 0) + 1 FROM grove_instances"
@@ -475,6 +477,34 @@ int db_instance_get(grove_db *db, const char *id, grove_instance *out, grove_err
     if (rc == SQLITE_ROW) {
         if (instance_read(st, out) != 0)
             ret = grove_nomem(err);
+    } else if (rc == SQLITE_DONE) {
+        ret = grove_fail(err, GROVE_ENOTFOUND, "instance '%s' not found", id);
+    } else {
+        ret = db_fail(db, rc, "cannot read the instance", err);
+    }
+done:
+    db_stmt_release(db, st);
+    return ret == 0 ? 0 : -1;
+}
+
+int db_instance_worktree(grove_db *db, const char *id, char **path, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret, oom = 0;
+
+    *path = NULL;
+    if (!id)
+        return grove_fail(err, GROVE_EINVAL, "instance id is empty");
+    if ((ret = db_stmt(db, SQL_INSTANCE_WORKTREE, &st, err)) != 0)
+        return -1;
+    if (db_bind_text(st, 1, id) != SQLITE_OK) {
+        ret = bind_fail(db, err);
+        goto done;
+    }
+    rc = db_step_first(db, st);
+    if (rc == SQLITE_ROW) {
+        *path = col_strdup(st, 0, &oom);
+        ret = oom ? grove_nomem(err) : 0;
     } else if (rc == SQLITE_DONE) {
         ret = grove_fail(err, GROVE_ENOTFOUND, "instance '%s' not found", id);
     } else {

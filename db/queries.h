@@ -201,6 +201,14 @@ int db_instance_delete(grove_db *db, const char *id, grove_err *err);
  */
 int db_instance_get(grove_db *db, const char *id, grove_instance *out, grove_err *err);
 
+/*
+ * The worktree path of instance `id` alone (a cheap db_instance_get() for
+ * log_checkpoint, the call agents make most): *path malloc'd, the caller's
+ * (NULL when the row has none). Missing id: GROVE_ENOTFOUND "instance 'x'
+ * not found", as db_instance_get().
+ */
+int db_instance_worktree(grove_db *db, const char *id, char **path, grove_err *err);
+
 typedef struct db_instance_filter {
     const char *type;        /* NULL = any */
     const char *status;      /* NULL = any */

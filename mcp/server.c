@@ -72,6 +72,7 @@ struct mcp_server {
     int change_fd;      /* owned: inotify on resources->change_dir; -1: none (yet) */
     int change_tried;   /* 1 once making change_fd was attempted */
     int cancel_wait_ms; /* mcp_options.cancel_wait_ms */
+    mcp_batch batch;    /* group commit of pipelined calls (batch.h) */
 };
 
 static const char *const version_names[] = {NULL,         "2024-11-05", "2025-03-26",
@@ -200,6 +201,7 @@ void mcp_server_free(mcp_server *s)
     free_roots(s->roots);
     if (s->change_fd >= 0)
         close(s->change_fd);
+    mcp_batch_free(&s->batch);
     free(s);
 }
 
@@ -213,7 +215,9 @@ static int write_line(mcp_server *s, const char *line, size_t len)
     return s->write_failed ? -1 : 0;
 }
 
-/* Writes one message as a line. Steals msg. */
+static int batch_flush(mcp_server *s);
+
+/* Writes one message as a line (held back while a group commit is open). Steals msg. */
 static int send_msg(mcp_server *s, json_t *msg)
 {
     char *text;
@@ -225,14 +229,17 @@ static int send_msg(mcp_server *s, json_t *msg)
         return 0;
     }
     text = json_dumps(msg, JSON_COMPACT);
-    json_decref(msg);
     if (!text) {
+        json_decref(msg);
         log_error("could not serialise a response");
         return 0;
     }
     len = strlen(text);
     text[len] = '\n'; /* the NUL becomes the newline; write len + 1 bytes */
-    rc = write_line(s, text, len + 1);
+    if (mcp_batch_is_open(&s->batch) && mcp_batch_hold(&s->batch, text, len + 1, msg) != 0)
+        batch_flush(s); /* out of memory: commit what is held, then write this one */
+    rc = mcp_batch_is_open(&s->batch) ? (s->write_failed ? -1 : 0) : write_line(s, text, len + 1);
+    json_decref(msg);
     free(text);
     return rc;
 }
@@ -1480,6 +1487,68 @@ static int handle_batch(mcp_server *s, json_t *batch)
     return send_msg(s, responses);
 }
 
+/* ---- group commit (batch.h) ------------------------------------------------ */
+
+/* 1 when a request names 2026-07-28 in its _meta (it needs no initialize). */
+static int names_modern_version(json_t *msg)
+{
+    json_t *pv =
+        json_object_get(json_object_get(json_object_get(msg, "params"), "_meta"), META_VERSION);
+
+    return json_is_string(pv) &&
+           strcmp(json_string_value(pv), version_names[MCP_V_2026_07_28]) == 0;
+}
+
+/* Commits the open group, if any, and writes what it held back. */
+static int batch_flush(mcp_server *s)
+{
+    const char *out;
+    size_t n;
+
+    s->batch.writes = 0;
+    mcp_batch_close(&s->batch, &s->tools->group, &out, &n);
+    if (n > 0)
+        write_line(s, out, n);
+    return s->write_failed ? -1 : 0;
+}
+
+/*
+ * Before a message: a call of a batchable tool joins the open group, or
+ * opens one when another request is waiting already (a request alone is
+ * committed at once); anything else commits the open group first.
+ */
+static void batch_before(mcp_server *s, json_t *msg)
+{
+    const char *name = msg ? mcp_batch_call_name(msg) : NULL;
+    int idx = name ? find_tool(s, name) : -1;
+
+    s->batch.writes = 0;
+    if (idx < 0 || (s->version == MCP_V_NONE && !names_modern_version(msg)) ||
+        !s->tools->group.batchable || !s->tools->group.batchable((size_t)idx)) {
+        batch_flush(s);
+        return;
+    }
+    if (!mcp_batch_is_open(&s->batch)) {
+        if (!mcp_batch_more_input(s->reader, s->in_fd))
+            return;
+        open_context(s);
+        if (!s->ctx || mcp_batch_open(&s->batch, &s->tools->group, s->ctx) != 0)
+            return;
+    }
+    s->batch.calls++;
+    s->batch.writes = 1;
+}
+
+/* After a message: the group is committed when no request waits any more, or when it is full. */
+static int batch_after(mcp_server *s)
+{
+    s->batch.writes = 0;
+    if (mcp_batch_is_open(&s->batch) &&
+        (mcp_batch_full(&s->batch) || !mcp_batch_more_input(s->reader, s->in_fd)))
+        return batch_flush(s);
+    return s->write_failed ? -1 : 0;
+}
+
 int mcp_server_handle_line(mcp_server *s, const char *line, size_t len)
 {
     char msg[256];
@@ -1496,10 +1565,12 @@ int mcp_server_handle_line(mcp_server *s, const char *line, size_t len)
         json_t *id = salvageable ? rpc_salvage_id(line, len) : NULL;
 
         grove_utf8_sanitize(msg);
+        batch_before(s, NULL);
         rc = send_msg(s, rpc_error(id, code, msg, NULL));
         json_decref(id);
         return rc;
     }
+    batch_before(s, json_is_array(v) ? NULL : v);
     if (json_is_array(v)) {
         rc = handle_batch(s, v);
     } else {
@@ -1508,6 +1579,8 @@ int mcp_server_handle_line(mcp_server *s, const char *line, size_t len)
         rc = resp ? send_msg(s, resp) : (s->write_failed ? -1 : 0);
     }
     json_decref(v);
+    if (batch_after(s) != 0)
+        rc = -1;
     return rc;
 }
 
@@ -1515,6 +1588,7 @@ int mcp_server_handle_oversize(mcp_server *s)
 {
     char msg[128];
 
+    batch_before(s, NULL);
     snprintf(msg, sizeof(msg), "invalid request: message larger than %zu bytes",
              (size_t)MCP_MAX_MESSAGE);
     return send_msg(s, rpc_error(NULL, RPC_INVALID_REQUEST, msg, NULL));
@@ -1636,6 +1710,8 @@ int mcp_serve(mcp_server *s, int in_fd)
         }
     }
 done:
+    if (batch_flush(s) != 0)
+        rc = 1;
     if (!s->write_failed)
         close_listens(s); /* the subscriptions end gracefully */
     s->reader = NULL;

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "mcp/batch.h"
 #include "tools/base/grove.h"
 
 struct grove_ctx;
@@ -80,6 +81,8 @@ typedef struct mcp_tools {
     void (*rejected)(struct grove_ctx *ctx, size_t i, const json_t *args, const char *message);
     /* What initialize's `instructions` tells the client about the tools. Static. */
     const char *instructions;
+    /* Group commit of pipelined calls (mcp/batch.h); all NULL: none. */
+    mcp_group_fns group;
 } mcp_tools;
 
 /*

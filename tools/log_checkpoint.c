@@ -24,7 +24,7 @@ int tool_log_checkpoint(tool_call *call, const json_t *args, json_t **out, grove
 {
     grove_ctx *ctx = call->ctx;
     const char *id = arg_target(ctx, args, "instance_id", err);
-    grove_instance inst = {0};
+    char *worktree = NULL; /* owned: freed at done */
     db_new_checkpoint in = {0};
     insert_arg a = {&in, {0}};
     char sha[41];
@@ -34,14 +34,15 @@ int tool_log_checkpoint(tool_call *call, const json_t *args, json_t **out, grove
     in.data = json_object_get(args, "data");
     in.message = arg_str(args, "message");
     if (limits_check_checkpoint(in.data, in.message, err) != 0 || !id ||
-        instance_load(ctx, id, &inst, err) != 0 || rights_require(ctx, RIGHTS_CHANGE, id, err) != 0)
+        db_instance_worktree(ctx->db, id, &worktree, err) != 0 ||
+        rights_require(ctx, RIGHTS_CHANGE, id, err) != 0)
         goto done;
     in.instance_id = id;
     in.phase = arg_str(args, "phase");
     in.name = arg_str(args, "name");
     in.status = arg_str(args, "status");
     /* The worktree's current commit, when the worktree is still there (read before the write). */
-    if (gitops_worktree_head_cached(ctx->repo, inst.worktree_path, sha, &gerr) == 0)
+    if (gitops_worktree_head_cached(ctx->repo, worktree, sha, &gerr) == 0)
         in.commit_sha = sha;
     if (tool_call_txn(call, insert_fn, &a, err) != 0)
         goto done;
@@ -49,6 +50,6 @@ int tool_log_checkpoint(tool_call *call, const json_t *args, json_t **out, grove
     rc = *out ? 0 : grove_nomem(err);
 done:
     db_checkpoint_free(&a.cp);
-    db_instance_free(&inst);
+    free(worktree);
     return rc;
 }

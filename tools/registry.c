@@ -219,11 +219,47 @@ static const char instructions[] =
     "and opens a PR; terminate_instance ends an instance (and removes its worktree only when "
     "that loses no work).";
 
+/*
+ * The tools whose pipelined calls may share one transaction (group commit,
+ * mcp/batch.h): they do database work and quick reads only. Not the tools
+ * that make worktrees, run git writes, tmux or the network (the spawns,
+ * fork, resume, terminate, sync, land, create_pull_request), nor
+ * send_feedback (it types into the receiver's tmux session), get_instance,
+ * get_diff and get_conflicts (git status and merges: milliseconds),
+ * query_instances (reconciles agents with tmux) or read_agent_output
+ * (tmux): a group holds the database's write lock, and every other grove
+ * process waits for it.
+ */
+int tools_batchable(size_t i)
+{
+    static const char *const batchable[] = {"log_checkpoint", "get_checkpoint", "query_events"};
+    size_t k;
+
+    for (k = 0; i < NTOOLS && k < sizeof(batchable) / sizeof(batchable[0]); k++)
+        if (strcmp(registry[i].name, batchable[k]) == 0)
+            return 1;
+    return 0;
+}
+
+static int group_begin(grove_ctx *ctx, grove_err *err)
+{
+    return db_group_begin(ctx->db, err);
+}
+
+static int group_commit(grove_ctx *ctx, grove_err *err)
+{
+    return db_group_commit(ctx->db, err);
+}
+
 const mcp_tools *tools_table(void)
 {
-    static const mcp_tools table = {GROVE_TOOL_COUNT,      tool_name,
-                                    tools_spec_cached,     tools_call,
-                                    tools_record_rejected, instructions};
+    static const mcp_tools table = {GROVE_TOOL_COUNT,
+                                    tool_name,
+                                    tools_spec_cached,
+                                    tools_call,
+                                    tools_record_rejected,
+                                    instructions,
+                                    {tools_batchable, group_begin, group_commit}};
 
     return &table;
 }

@@ -59,6 +59,9 @@ json_t *tools_spec_cached(size_t i, json_t **shared, grove_err *err);
 int tools_call(grove_ctx *ctx, size_t i, const json_t *args, const grove_progress *p, json_t **out,
                grove_err *err);
 
+/* 1 when tool i's pipelined calls may share one transaction (group commit, mcp/batch.h). */
+int tools_batchable(size_t i);
+
 /* Records a call that never reached its handler (arguments failed validation). */
 void tools_record_rejected(grove_ctx *ctx, size_t i, const json_t *args, const char *message);
 

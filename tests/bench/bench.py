@@ -376,12 +376,17 @@ def bench_calls(env, S):
     cmd = ["--", env.args.grove, "serve"]
     err = env.errfile("calls")
     p50, p99, seq_rate, pipe_rate, floor_rate, ratio, errors = [], [], [], [], [], [], 0
+    nd_rate, nd_ratio = [], []
     # warm-up
     env.client(["calls", "-e", err, reqs, "20"] + cmd, cwd=repo)
     for r in range(S["calls_runs"]):
         env.settle()
         f = json.loads(env.run([env.args.floor, db_path(repo), iid, str(S["floor_calls"])]).stdout)
         floor_rate.append(f["calls_per_s"])
+        # the non-durable floor (synchronous = NORMAL: no fsync per commit), issue 17's measure
+        nd = json.loads(env.run([env.args.floor, db_path(repo), iid, str(S["floor_calls"]),
+                                 "--normal"]).stdout)
+        nd_rate.append(nd["calls_per_s"])
         a = env.client(["calls", "-e", err, reqs, str(S["lat_calls"])] + cmd, cwd=repo)
         p50.append(percentile(a["lat_ms"], 50))
         p99.append(percentile(a["lat_ms"], 99))
@@ -390,6 +395,7 @@ def bench_calls(env, S):
                        cwd=repo)
         pipe_rate.append(b["calls_per_s"])
         ratio.append(b["calls_per_s"] / f["calls_per_s"])
+        nd_ratio.append(b["calls_per_s"] / nd["calls_per_s"])
         errors += a["errors"] + b["errors"] + (a["exit"] != 0) + (b["exit"] != 0)
         if a["errors"] or b["errors"]:
             log("calls: errors, first: " + (a["first_error"] or b["first_error"]))
@@ -400,6 +406,8 @@ def bench_calls(env, S):
         "log_checkpoint_pipelined_per_s": figure(pipe_rate, "/s"),
         "floor_insert_txn_per_s": figure(floor_rate, "/s"),
         "pipelined_over_floor": figure(ratio, "×"),
+        "floor_nondurable_insert_txn_per_s": figure(nd_rate, "/s"),
+        "pipelined_over_nondurable_floor": figure(nd_ratio, "×"),
         "errors": errors,
         "calls_per_run": {"sequential": S["lat_calls"], "pipelined": S["pipe_calls"],
                           "floor": S["floor_calls"]},
@@ -1358,8 +1366,9 @@ def goals(res):
             add("cold start vs SDK", "≥ 20× faster", "%.1f×" % r, r >= 20)
     c = res.get("calls")
     if c:
-        r = c["pipelined_over_floor"]["median"]
-        add("pipelined log_checkpoint", "≥ 0.5× the floor", "%.2f×" % r, r >= 0.5)
+        r = c["pipelined_over_nondurable_floor"]["median"]
+        add("pipelined log_checkpoint (durable)", "≥ 0.5× the non-durable floor", "%.2f×" % r,
+            r >= 0.5)
     q = res.get("queries")
     if q:
         worst = max(q["queries"], key=lambda x: x["p99_ms"]["median"])
@@ -1444,10 +1453,13 @@ def table(res, g):
     if c:
         rows.append("| `log_checkpoint` one at a time: p50 / p99 | %s / %s | | |" % (
             fmt(c["log_checkpoint_p50_ms"]), fmt(c["log_checkpoint_p99_ms"])))
-        rows.append("| `log_checkpoint` pipelined | %s | floor (INSERT + COMMIT loop in C): %s | "
-                    "%s of floor |" % (fmt(c["log_checkpoint_pipelined_per_s"]),
-                                       fmt(c["floor_insert_txn_per_s"]),
-                                       fmt(c["pipelined_over_floor"])))
+        rows.append("| `log_checkpoint` pipelined (each answer fsynced) | %s | non-durable floor "
+                    "(INSERT + COMMIT loop in C, synchronous = NORMAL): %s | %s of floor |" % (
+                        fmt(c["log_checkpoint_pipelined_per_s"]),
+                        fmt(c["floor_nondurable_insert_txn_per_s"]),
+                        fmt(c["pipelined_over_nondurable_floor"])))
+        rows.append("| | | durable floor (the same loop, synchronous = FULL): %s | %s of floor |" % (
+            fmt(c["floor_insert_txn_per_s"]), fmt(c["pipelined_over_floor"])))
     q = res.get("queries")
     if q:
         for x in q["queries"]:

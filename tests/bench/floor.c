@@ -2,14 +2,20 @@
  * bench-floor: the floor for log_checkpoint throughput. A plain C loop that
  * runs grove's checkpoint INSERT (the same SQL text as SQL_CHECKPOINT_INSERT
  * in db/queries.c), each in its own BEGIN IMMEDIATE ... COMMIT, on a
- * database grove created, with the pragmas db_open() sets (WAL,
- * synchronous=FULL, foreign keys, busy timeout). Prints one JSON object.
+ * database grove created, in WAL mode with foreign keys and a busy timeout.
+ * Prints one JSON object.
  *
- *   bench-floor DB INSTANCE_ID COUNT
+ *   bench-floor DB INSTANCE_ID COUNT [--normal]
+ *
+ * By default synchronous = FULL: an fsync per commit (the durable floor).
+ * --normal: synchronous = NORMAL, no fsync per commit: the non-durable
+ * floor issue 17 measures grove's pipelined calls against (grove fsyncs
+ * every answer, in groups: mcp/batch.h).
  */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static const char insert_sql[] =
@@ -40,8 +46,8 @@ int main(int argc, char **argv)
     long i, count;
     double t0, t1;
 
-    if (argc != 4) {
-        fprintf(stderr, "usage: bench-floor DB INSTANCE_ID COUNT\n");
+    if (argc != 4 && (argc != 5 || strcmp(argv[4], "--normal") != 0)) {
+        fprintf(stderr, "usage: bench-floor DB INSTANCE_ID COUNT [--normal]\n");
         return 2;
     }
     count = atol(argv[3]);
@@ -50,7 +56,10 @@ int main(int argc, char **argv)
     sqlite3_busy_timeout(db, 2000);
     check(db, sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), "pragma");
     check(db, sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL), "pragma");
-    check(db, sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL), "pragma");
+    check(db,
+          sqlite3_exec(db, argc == 5 ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
+                       NULL, NULL, NULL),
+          "pragma");
     check(db, sqlite3_prepare_v3(db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL),
           "prepare");
 

@@ -897,13 +897,14 @@ static void test_events(void **state)
     assert_int_equal(db_event_insert(f->db, &e, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);
 
-    /* A read's event is committed relaxed; the connection is back at FULL afterwards. */
+    /* A read's event is committed relaxed. The connection stays at NORMAL: every other commit is
+       fsynced by db.c's WAL hook, after the unlock (tests/cli: test_read_events_without...). */
     e.tool_name = "query_events";
     e.relaxed = 1;
     assert_int_equal(db_event_insert(f->db, &e, &err), 0);
     assert_int_equal(sqlite3_exec(db_sqlite(f->db), "PRAGMA synchronous", sync_level, &level, NULL),
                      SQLITE_OK);
-    assert_int_equal(level, 2); /* FULL */
+    assert_int_equal(level, 1); /* NORMAL */
     arr = events(f->db, NULL, "query_events", -1, NULL, 1);
     assert_int_equal(json_array_size(arr), 1);
     json_decref(arr);
@@ -1198,6 +1199,66 @@ static void test_pages_within_byte_budget(void **state)
     }
 }
 
+typedef struct fail_arg {
+    int fail; /* 1: write, then fail */
+} fail_arg;
+
+/* db_txn body: records an event "grouped", then fails when asked to (its write must go). */
+static int grouped_fn(grove_db *db, void *arg, grove_err *err)
+{
+    fail_arg *a = arg;
+    db_new_event e;
+
+    memset(&e, 0, sizeof(e));
+    e.tool_name = a->fail ? "grouped_failed" : "grouped";
+    e.success = 1;
+    if (db_event_insert(db, &e, err) != 0)
+        return -1;
+    return a->fail ? grove_fail(err, GROVE_EINVAL, "asked to fail") : 0;
+}
+
+/* Group commit: one transaction, a savepoint per db_txn(); a failure undoes only its own writes. */
+static void test_group_commit(void **state)
+{
+    unit_db *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    fail_arg ok = {0}, bad = {1};
+    sqlite3 *other = NULL;
+    json_t *arr;
+    int i;
+
+    assert_int_equal(db_group_begin(f->db, &err), 0);
+    assert_int_equal(db_group_begin(f->db, &err), -1); /* one at a time */
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(db_txn(f->db, grouped_fn, &ok, &err), 0);
+        assert_int_equal(db_txn(f->db, grouped_fn, &bad, &err), -1);
+        assert_string_equal(err.msg, "asked to fail");
+    }
+    /* visible to the group's own reads, invisible to anyone else until the commit */
+    arr = events(f->db, NULL, "grouped", -1, NULL, 50);
+    assert_int_equal(json_array_size(arr), 3);
+    json_decref(arr);
+    assert_int_equal(sqlite3_open_v2(db_path(f->db), &other, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(
+        unit_query_int(other, "SELECT count(*) FROM grove_mcp_events WHERE tool_name = 'grouped'"),
+        0);
+    assert_int_equal(db_group_commit(f->db, &err), 0);
+    assert_int_equal(
+        unit_query_int(other, "SELECT count(*) FROM grove_mcp_events WHERE tool_name = 'grouped'"),
+        3);
+    assert_int_equal(unit_query_int(other, "SELECT count(*) FROM grove_mcp_events WHERE "
+                                           "tool_name = 'grouped_failed'"),
+                     0);
+    sqlite3_close(other);
+    assert_int_equal(db_group_commit(f->db, &err), 0); /* none open: nothing to do */
+    /* after the group, db_txn() commits on its own again */
+    assert_int_equal(db_txn(f->db, grouped_fn, &ok, &err), 0);
+    arr = events(f->db, NULL, "grouped", -1, NULL, 50);
+    assert_int_equal(json_array_size(arr), 4);
+    json_decref(arr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1212,6 +1273,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_invalid_cursor, unit_db_setup, unit_db_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoints, unit_db_setup, unit_db_teardown),
         cmocka_unit_test_setup_teardown(test_events, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, unit_db_setup, unit_db_teardown),
         cmocka_unit_test_setup_teardown(test_pages_within_byte_budget, unit_db_setup,
                                         unit_db_teardown),
         cmocka_unit_test_setup_teardown(test_config, unit_db_setup, unit_db_teardown),
