@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1179,6 +1180,52 @@ int gitops_land_recover(gitops_repo *r, const char *into, gitops_land_recovered 
 
 /* ---- the move ----------------------------------------------------------------- */
 
+/* gitops_land_move_spec.check on its thread: its result and its error. */
+typedef struct move_check {
+    const gitops_land_move_spec *m;
+    grove_err err;
+    int rc;
+} move_check;
+
+static void *move_check_run(void *arg)
+{
+    move_check *c = arg;
+
+    c->rc = c->m->check(c->m->check_arg, &c->err);
+    return NULL;
+}
+
+/*
+ * Under the lock, before anything moves: m->check and the clean check of
+ * m->checkout (opened into *wr, which the update reuses). They read
+ * different worktrees (separate repository handles, as libgit2 wants for
+ * threads), so m->check runs on a second thread meanwhile; alone (no
+ * checkout, a libgit2 without threads, no thread to be had) it runs here.
+ */
+static int move_checks(const gitops_land_move_spec *m, git_repository **wr, grove_err *err)
+{
+    move_check c = {m, GROVE_ERR_INIT, 0};
+    pthread_t th;
+    int threaded = 0, rc = 0;
+
+    if (m->check && m->checkout && (git_libgit2_features() & GIT_FEATURE_THREADS))
+        threaded = pthread_create(&th, NULL, move_check_run, &c) == 0;
+    if (m->check && !threaded && (c.rc = m->check(m->check_arg, &c.err)) != 0) {
+        *err = c.err;
+        return -1;
+    }
+    if (m->checkout && (open_worktree_path(wr, m->checkout, err) != 0 ||
+                        land_check_checkout_repo(*wr, m->checkout, m->into, err) != 0))
+        rc = -1;
+    if (threaded)
+        pthread_join(th, NULL);
+    if (c.rc != 0) {
+        *err = c.err;
+        return -1;
+    }
+    return rc;
+}
+
 int gitops_land_move(gitops_repo *r, const gitops_land_move_spec *m, int *raced, grove_err *err)
 {
     land_journal j;
@@ -1211,8 +1258,7 @@ int gitops_land_move(gitops_repo *r, const gitops_land_move_spec *m, int *raced,
      * Checked again under the lock, before anything moves; the same handle
      * updates its files below (its index is read once).
      */
-    if (m->checkout && (open_worktree_path(&wr, m->checkout, err) != 0 ||
-                        land_check_checkout_repo(wr, m->checkout, m->into, err) != 0))
+    if (move_checks(m, &wr, err) != 0)
         goto done;
     ref_hex(r, m->into, now);
     if (strcmp(now, m->old_into) != 0) {
