@@ -60,24 +60,61 @@ static size_t escaped_len(const char *s, size_t n)
 }
 
 /*
+ * Bytes the n bytes of a string take in the text block: escaped as jansson
+ * writes a JSON string (quotes not counted), then that escaped once more.
+ */
+static size_t twice_escaped_len(const char *s, size_t n)
+{
+    size_t i, len = 0;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '"' || c == '\\')
+            len += 4; /* \" -> \\\" */
+        else if (c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+            len += 3; /* \n -> \\n */
+        else if (c < 0x20)
+            len += 7; /* \u001F -> \\u001F */
+        else
+            len++;
+    }
+    return len;
+}
+
+/*
  * The size of result `res` as its text block (its compact JSON as a JSON
  * string) into *size, and the part of it the patch takes into *patch_part.
+ * The patch, most of the result, is counted without being written out: the
+ * rest is dumped with an empty patch in its place (the same key, the same
+ * place), then the patch goes back.
  */
-static int result_size(const json_t *res, size_t *size, size_t *patch_part)
+static int result_size(json_t *res, size_t *size, size_t *patch_part)
 {
-    char *text = json_dumps(res, JSON_COMPACT); /* owned here */
-    char *patch = json_dumps(json_object_get(res, "patch"), JSON_COMPACT | JSON_ENCODE_ANY);
-    int rc = -1;
+    json_t *patch = json_object_get(res, "patch"); /* a reference taken below, given back */
+    char *text = NULL;                             /* owned here */
+    size_t rest;
 
-    if (!text || !patch)
-        goto done;
-    *size = escaped_len(text, strlen(text)) + 2;
-    *patch_part = escaped_len(patch, strlen(patch));
-    rc = 0;
-done:
+    if (!json_is_string(patch))
+        return -1;
+    json_incref(patch);
+    if (json_object_set_new(res, "patch", json_string("")) != 0) {
+        json_decref(patch);
+        return -1;
+    }
+    text = json_dumps(res, JSON_COMPACT);
+    if (json_object_set_new(res, "patch", patch) != 0) { /* takes our reference */
+        free(text);
+        return -1;
+    }
+    if (!text)
+        return -1;
+    /* the empty patch, "", took 4 bytes escaped: its quotes are in *patch_part instead */
+    rest = escaped_len(text, strlen(text)) + 2 - 4;
     free(text);
-    free(patch);
-    return rc;
+    *patch_part = 4 + twice_escaped_len(json_string_value(patch), json_string_length(patch));
+    *size = rest + *patch_part;
+    return 0;
 }
 
 int tool_get_diff(tool_call *call, const json_t *args, json_t **out, grove_err *err)

@@ -229,6 +229,36 @@ class Land(unittest.TestCase):
         self.assertIn("uncommitted changes: wip.txt", text)
         self.assertEqual(self.state(), before)
 
+    def test_dirty_instance_refused_before_anything_else(self):
+        """The instance's worktree is checked under the repo lock next to the checkout's (at
+        the same time), yet its refusal still comes first: before a dirty main checkout, a
+        conflict (landed false) and nothing to land, with every strategy and as a dry run."""
+        a = self.spawn()
+        with open(os.path.join(a["worktree_path"], "wip.txt"), "w") as f:
+            f.write("wip\n")
+        for dry in (False, True):
+            text = self.s.error("land_instance", instance_id=a["id"], dry_run=dry)
+            self.assertIn("uncommitted changes: wip.txt", text)  # rather than nothing to land
+        self.commit(a["worktree_path"], {"a.txt": "one\n2\n3\n"}, "a")
+        self.commit(self.repo, {"a.txt": "uno\n2\n3\n"}, "main")
+        with open(os.path.join(a["worktree_path"], "wip.txt"), "w") as f:  # committed with a.txt
+            f.write("more\n")
+        before = self.state()
+        for strategy in ("squash", "merge", "rebase"):  # rather than landed false
+            text = self.s.error("land_instance", instance_id=a["id"], strategy=strategy)
+            self.assertIn("uncommitted changes: wip.txt", text)
+        self.assertEqual(self.state(), before)
+        b = self.spawn()
+        self.commit(b["worktree_path"], {"f.txt": "f\n"}, "f")
+        with open(os.path.join(b["worktree_path"], "f.txt"), "a") as f:
+            f.write("wip\n")
+        with open(os.path.join(self.repo, "README.md"), "a") as f:
+            f.write("mine\n")
+        before = self.state()
+        text = self.s.error("land_instance", instance_id=b["id"])  # rather than the checkout
+        self.assertIn("uncommitted changes: f.txt", text)
+        self.assertEqual(self.state(), before)
+
     def test_dirty_main_checkout_refused_naming_files(self):
         a = self.spawn()
         self.commit(a["worktree_path"], {"f.txt": "f\n"}, "f")

@@ -814,6 +814,61 @@ static void test_state(void **state)
     assert_int_equal(err.code, GROVE_ENOTFOUND);
 }
 
+/* The dirty files of `path` against what `git status --porcelain` lists there. */
+static void expect_status_as_cli(const char *path, size_t n)
+{
+    grove_err err = GROVE_ERR_INIT;
+    gitops_state st = {0};
+    char *porcelain, joined[4096] = "";
+    size_t i;
+
+    assert_int_equal(gitops_worktree_state(path, NULL, &st, &err), 0);
+    assert_int_equal(st.ndirty, n);
+    for (i = 0; i < st.ndirty; i++) {
+        if (i)
+            strcat(joined, "\n");
+        strcat(joined, st.dirty_files[i]);
+    }
+    porcelain = unit_sh_out("git -C '%s' status --porcelain | cut -c4- | LC_ALL=C sort", path);
+    assert_string_equal(joined, porcelain);
+    free(porcelain);
+    gitops_state_free(&st);
+}
+
+/*
+ * The status trusts the index's cache tree (git's TREE extension) only for
+ * the tree it names: an index whose valid cache tree is another commit's
+ * (after `git reset --soft`) lists that commit's changes as staged, and the
+ * files are still compared with the index.
+ */
+static void test_state_cache_tree(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/wts/ct", fx->root);
+    create_ok(fx, "ct", path, "grove/ct", fx->c1);
+    assert_int_equal(gitops_worktree_unlock(fx->r, "ct", &err), 0);
+    /* A commit leaves the cache tree valid: clean. */
+    assert_int_equal(unit_sh("cd '%s' && echo one >> a.txt && echo n > n.txt && git add -A && "
+                             "git commit -qm one",
+                             path),
+                     0);
+    expect_status_as_cli(path, 0);
+    /* HEAD back one commit, index (and its valid cache tree) and files as they were. */
+    assert_int_equal(unit_sh("cd '%s' && git reset -q --soft HEAD~1", path), 0);
+    expect_status_as_cli(path, 2);
+    assert_int_equal(unit_sh("cd '%s' && git commit -qm again && echo two >> a.txt", path), 0);
+    expect_status_as_cli(path, 1);
+    /* Same size and mode, other content, written in the same second as the index. */
+    assert_int_equal(unit_sh("cd '%s' && git checkout -q a.txt && git commit -q --allow-empty "
+                             "-m e && sed -i 's/one/eno/' a.txt",
+                             path),
+                     0);
+    expect_status_as_cli(path, 1);
+}
+
 /* ---- diff stat, branch head ------------------------------------------------------ */
 
 /* What the CLI says: files, insertions, deletions of `git diff --no-renames a b`. */
@@ -2687,6 +2742,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_foreign_and_broken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_cache_tree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_diff_stat, setup, teardown),

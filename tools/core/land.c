@@ -281,6 +281,52 @@ done:
     return rc;
 }
 
+/* The instance's worktree has no uncommitted changes: only commits are landed. */
+static int instance_clean(const grove_instance *inst, grove_err *err)
+{
+    gitops_state st = {0};
+    char files[1024];
+    int rc = -1;
+
+    if (gitops_worktree_state(inst->worktree_path, NULL, &st, err) != 0) {
+        if (err->code == GROVE_ENOTFOUND)
+            grove_fail(err, GROVE_ENOTFOUND,
+                       "cannot land '%s': its worktree '%s' is gone ('grove gc' tidies up)",
+                       inst->id, inst->worktree_path);
+        goto done;
+    }
+    if (st.ndirty > 0) {
+        grove_list_text(st.dirty_files, st.ndirty, 8, files, sizeof(files));
+        grove_fail(err, GROVE_ECONFLICT,
+                   "cannot land '%s': its worktree has uncommitted changes: %s; commit them "
+                   "(or remove them) first: only commits are landed",
+                   inst->id, files);
+        goto done;
+    }
+    rc = 0;
+done:
+    gitops_state_free(&st);
+    return rc;
+}
+
+/*
+ * The instance's clean check when it waits for the move (see land_instance()):
+ * run by gitops_land_move() on its second thread, or here when the land
+ * stops before the move.
+ */
+typedef struct deferred_check {
+    const grove_instance *inst;
+    int ran;
+} deferred_check;
+
+static int deferred_run(void *arg, grove_err *err)
+{
+    deferred_check *d = arg;
+
+    d->ran = 1;
+    return instance_clean(d->inst, err);
+}
+
 /* Kill points between the steps of the move (tests/stress/land_crash.py). */
 static void land_stage(void *arg, const char *stage)
 {
@@ -321,14 +367,14 @@ int land_instance(grove_ctx *ctx, const char *id, const land_opts *o, land_resul
                   const grove_progress *p, grove_err *err)
 {
     grove_instance inst = {0};
-    gitops_state st = {0};
+    deferred_check dc = {NULL, 0};
     gitops_land_spec spec = {0};
     gitops_land_result res = {0};
     gitops_land_move_spec mv = {0};
     char *checkout = NULL; /* owned: the worktree that has the target checked out */
     char *message = NULL;  /* owned: the made-up message */
     char *label = NULL;    /* owned */
-    char head[41], files[1024], sha[41];
+    char head[41], sha[41];
     int attempt, raced = 0, rc = -1;
 
     memset(out, 0, sizeof(*out));
@@ -369,22 +415,16 @@ int land_instance(grove_ctx *ctx, const char *id, const land_opts *o, land_resul
                        id, out->into);
         goto done;
     }
-    /* The instance: committed work only. */
-    if (gitops_worktree_state(inst.worktree_path, NULL, &st, err) != 0) {
-        if (err->code == GROVE_ENOTFOUND)
-            grove_fail(err, GROVE_ENOTFOUND,
-                       "cannot land '%s': its worktree '%s' is gone ('grove gc' tidies up)", id,
-                       inst.worktree_path);
+    /*
+     * The instance: committed work only. A real land checks its worktree
+     * under the repo lock, at the same time as the target's checkout
+     * (gitops_land_move() runs it on a second thread: each is a scan of a
+     * whole worktree); if the land stops before that, it is checked on the
+     * way out and its refusal wins, as if it had come first.
+     */
+    dc.inst = &inst;
+    if (o->dry_run && deferred_run(&dc, err) != 0)
         goto done;
-    }
-    if (st.ndirty > 0) {
-        grove_list_text(st.dirty_files, st.ndirty, 8, files, sizeof(files));
-        grove_fail(err, GROVE_ECONFLICT,
-                   "cannot land '%s': its worktree has uncommitted changes: %s; commit them "
-                   "(or remove them) first: only commits are landed",
-                   id, files);
-        goto done;
-    }
     if (gitops_branch_head(ctx->repo, inst.branch_name, head, err) != 0)
         goto done;
     if (land_check_review(ctx, &inst, head, err) != 0)
@@ -444,6 +484,8 @@ int land_instance(grove_ctx *ctx, const char *id, const land_opts *o, land_resul
         mv.checkout = checkout;
         mv.tag = id;
         mv.stage = land_stage;
+        mv.check = deferred_run;
+        mv.check_arg = &dc;
         if (gitops_land_move(ctx->repo, &mv, &raced, err) == 0) {
             out->landed = 1;
             break;
@@ -459,6 +501,9 @@ int land_instance(grove_ctx *ctx, const char *id, const land_opts *o, land_resul
         }
         *err = (grove_err)GROVE_ERR_INIT;
     }
+    /* A conflict is reported only for an instance that would land. */
+    if (!dc.ran && deferred_run(&dc, err) != 0)
+        goto done;
     grove_progress_step(p, 3, LAND_STEPS, out->landed ? "landed" : "computed, nothing moved");
     if (out->landed) {
         grove_err rerr = GROVE_ERR_INIT;
@@ -492,10 +537,16 @@ int land_instance(grove_ctx *ctx, const char *id, const land_opts *o, land_resul
     grove_progress_step(p, LAND_STEPS, LAND_STEPS, "done");
     rc = 0;
 done:
+    /* Stopped before the instance's check (not cancelled): an uncommitted change is said first. */
+    if (rc != 0 && dc.inst && !dc.ran && err->code != GROVE_ECANCELED) {
+        grove_err ierr = GROVE_ERR_INIT;
+
+        if (deferred_run(&dc, &ierr) != 0)
+            *err = ierr;
+    }
     if (rc != 0)
         land_result_free(out);
     gitops_land_result_free(&res);
-    gitops_state_free(&st);
     db_instance_free(&inst);
     free(checkout);
     free(message);

@@ -722,11 +722,20 @@ typedef struct gitops_land_move_spec {
     const char *tag;       /* the instance landed, in the journal and the reflog */
     gitops_stage_fn stage; /* "journal-written", "ref-moved", "checked-out"; may be NULL */
     void *stage_arg;
+    /*
+     * May be NULL: a check that must pass before anything moves (the
+     * instance's own worktree is clean), run under the lock on a second
+     * thread while m->checkout's clean check runs; nonzero stops the land
+     * with the error it set (reported before the checkout's).
+     */
+    int (*check)(void *arg, grove_err *err);
+    void *check_arg;
 } gitops_land_move_spec;
 
 /*
- * Under the repo lock: checks m->checkout is clean (refusing as
- * gitops_land_check_checkout() does), writes the landing journal, moves
+ * Under the repo lock: runs m->check, and checks m->checkout is clean
+ * (refusing as gitops_land_check_checkout() does), the two at once; writes
+ * the landing journal, moves
  * refs/heads/<into> from old_into to new_into only if it still points at
  * old_into (git_reference_create_matching), brings m->checkout's index and
  * files to the new commit (only the paths that differ; a failure there is

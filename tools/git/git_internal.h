@@ -124,6 +124,13 @@ int branch_commit_oid(gitops_repo *r, const char *branch, git_oid *oid, grove_er
 
 /* Opens the repository whose worktree is exactly `path` (no discovery upwards). */
 int open_worktree_path(git_repository **out, const char *path, grove_err *err);
+/*
+ * The paths `git status --porcelain` lists for the worktree `repo` (at
+ * `path`, for messages) into out->dirty_files (sorted, unique; out's other
+ * fields are left as they are). The index is read once, or re-read when it
+ * changed on disk since `repo` read it.
+ */
+int worktree_dirty_files(git_repository *repo, const char *path, gitops_state *out, grove_err *err);
 /* The commit of hex id `hex` (4 to 40 digits); `what` names it in messages ("commit"). */
 int lookup_commit_hex(git_repository *repo, const char *hex, const char *what, git_commit **out,
                       grove_err *err);

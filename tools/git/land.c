@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -765,13 +766,15 @@ done:
     return rc;
 }
 
-int gitops_land_check_checkout(const char *path, const char *into, grove_err *err)
+/* gitops_land_check_checkout() on the worktree `wr` (at `path`) opened already. */
+static int land_check_checkout_repo(git_repository *wr, const char *path, const char *into,
+                                    grove_err *err)
 {
     gitops_state st = {0};
     char files[1024];
     int rc = -1;
 
-    if (gitops_worktree_state(path, NULL, &st, err) != 0)
+    if (worktree_dirty_files(wr, path, &st, err) != 0)
         goto done;
     if (st.ndirty == 0) {
         rc = 0;
@@ -788,6 +791,18 @@ done:
     return rc;
 }
 
+int gitops_land_check_checkout(const char *path, const char *into, grove_err *err)
+{
+    git_repository *wr = NULL; /* owned */
+    int rc;
+
+    if (open_worktree_path(&wr, path, err) != 0)
+        return -1;
+    rc = land_check_checkout_repo(wr, path, into, err);
+    git_repository_free(wr);
+    return rc;
+}
+
 /*
  * Brings the worktree at `path`, which has `into` checked out, from commit
  * `old_hex` to `new_hex` (the ref has moved already): when its index holds
@@ -797,11 +812,10 @@ done:
  * it writes anything). An index that holds the new tree already: nothing to
  * do. A worktree on another branch now: nothing to do.
  */
-static int land_checkout_update(const char *path, const char *into, const char *old_hex,
-                                const char *new_hex, grove_err *err)
+static int land_checkout_update_repo(git_repository *wr, const char *path, const char *into,
+                                     const char *old_hex, const char *new_hex, grove_err *err)
 {
     git_checkout_options co;
-    git_repository *wr = NULL; /* owned: the worktree's repository */
     git_reference *head = NULL;
     git_index *idx = NULL;
     git_commit *oldc = NULL, *newc = NULL;
@@ -817,10 +831,6 @@ static int land_checkout_update(const char *path, const char *into, const char *
         goto done;
     }
     git_error_clear();
-    if (git_repository_open(&wr, path) != 0) {
-        fail_git(err, GROVE_EGIT, "cannot open the worktree '%s'", path);
-        goto done;
-    }
     if (git_reference_lookup(&head, wr, "HEAD") != 0 ||
         git_reference_type(head) != GIT_REFERENCE_SYMBOLIC ||
         strcmp(git_reference_symbolic_target(head), refname) != 0) {
@@ -831,8 +841,12 @@ static int land_checkout_update(const char *path, const char *into, const char *
     if (commit_lookup_hex(wr, old_hex, &oldc, err) != 0 ||
         commit_lookup_hex(wr, new_hex, &newc, err) != 0)
         goto done;
-    /* Read from disk here: `wr` was opened just now (a forced re-read would parse it twice). */
-    if (git_repository_index(&idx, wr) != 0) {
+    /*
+     * The index `wr` has read (the clean check read it under the same lock),
+     * read again only when the file changed since: the check below holds
+     * either way.
+     */
+    if (git_repository_index(&idx, wr) != 0 || git_index_read(idx, 0) != 0) {
         fail_git(err, GROVE_EGIT, "cannot read the index of '%s'", path);
         goto done;
     }
@@ -886,8 +900,22 @@ done:
     git_commit_free(newc);
     git_index_free(idx);
     git_reference_free(head);
-    git_repository_free(wr);
     free(refname);
+    return rc;
+}
+
+/* land_checkout_update_repo() on the worktree at `path`, opened here. */
+static int land_checkout_update(const char *path, const char *into, const char *old_hex,
+                                const char *new_hex, grove_err *err)
+{
+    git_repository *wr = NULL; /* owned: the worktree's repository */
+    int rc;
+
+    git_error_clear();
+    if (git_repository_open(&wr, path) != 0)
+        return fail_git(err, GROVE_EGIT, "cannot open the worktree '%s'", path);
+    rc = land_checkout_update_repo(wr, path, into, old_hex, new_hex, err);
+    git_repository_free(wr);
     return rc;
 }
 
@@ -1152,10 +1180,57 @@ int gitops_land_recover(gitops_repo *r, const char *into, gitops_land_recovered 
 
 /* ---- the move ----------------------------------------------------------------- */
 
+/* gitops_land_move_spec.check on its thread: its result and its error. */
+typedef struct move_check {
+    const gitops_land_move_spec *m;
+    grove_err err;
+    int rc;
+} move_check;
+
+static void *move_check_run(void *arg)
+{
+    move_check *c = arg;
+
+    c->rc = c->m->check(c->m->check_arg, &c->err);
+    return NULL;
+}
+
+/*
+ * Under the lock, before anything moves: m->check and the clean check of
+ * m->checkout (opened into *wr, which the update reuses). They read
+ * different worktrees (separate repository handles, as libgit2 wants for
+ * threads), so m->check runs on a second thread meanwhile; alone (no
+ * checkout, a libgit2 without threads, no thread to be had) it runs here.
+ */
+static int move_checks(const gitops_land_move_spec *m, git_repository **wr, grove_err *err)
+{
+    move_check c = {m, GROVE_ERR_INIT, 0};
+    pthread_t th;
+    int threaded = 0, rc = 0;
+
+    if (m->check && m->checkout && (git_libgit2_features() & GIT_FEATURE_THREADS))
+        threaded = pthread_create(&th, NULL, move_check_run, &c) == 0;
+    if (m->check && !threaded && (c.rc = m->check(m->check_arg, &c.err)) != 0) {
+        *err = c.err;
+        return -1;
+    }
+    if (m->checkout && (open_worktree_path(wr, m->checkout, err) != 0 ||
+                        land_check_checkout_repo(*wr, m->checkout, m->into, err) != 0))
+        rc = -1;
+    if (threaded)
+        pthread_join(th, NULL);
+    if (c.rc != 0) {
+        *err = c.err;
+        return -1;
+    }
+    return rc;
+}
+
 int gitops_land_move(gitops_repo *r, const gitops_land_move_spec *m, int *raced, grove_err *err)
 {
     land_journal j;
     git_reference *ref = NULL;
+    git_repository *wr = NULL; /* owned: the worktree that has m->into checked out */
     char *dir = landing_dir(r), *file = landing_file(r, m->into);
     char *refname = grove_asprintf("refs/heads/%s", m->into);
     char *logmsg = grove_asprintf("grove land_instance: %s", m->tag);
@@ -1179,8 +1254,11 @@ int gitops_land_move(gitops_repo *r, const gitops_land_move_spec *m, int *raced,
         grove_fail(err, GROVE_EIO, "cannot create folder '%s': %s", dir, strerror(errno));
         goto done;
     }
-    /* Checked again under the lock, before anything moves. */
-    if (m->checkout && gitops_land_check_checkout(m->checkout, m->into, err) != 0)
+    /*
+     * Checked again under the lock, before anything moves; the same handle
+     * updates its files below (its index is read once).
+     */
+    if (move_checks(m, &wr, err) != 0)
         goto done;
     ref_hex(r, m->into, now);
     if (strcmp(now, m->old_into) != 0) {
@@ -1213,8 +1291,8 @@ int gitops_land_move(gitops_repo *r, const gitops_land_move_spec *m, int *raced,
     }
     if (m->stage)
         m->stage(m->stage_arg, "ref-moved");
-    if (m->checkout &&
-        land_checkout_update(m->checkout, m->into, m->old_into, m->new_into, &cerr) != 0)
+    if (wr &&
+        land_checkout_update_repo(wr, m->checkout, m->into, m->old_into, m->new_into, &cerr) != 0)
         log_warn("landed into '%s', but its checkout '%s' was not updated: %s", m->into,
                  m->checkout, cerr.msg);
     if (m->stage)
@@ -1225,6 +1303,7 @@ done:
         unlink(file); /* moved and checked out, or nothing moved */
     if (fd >= 0)
         repo_unlock(fd);
+    git_repository_free(wr);
     git_reference_free(ref);
     free(dir);
     free(file);

@@ -117,11 +117,43 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Status paths as `git status --porcelain` lists them, sorted and unique, into out. */
-static int dirty_files(git_repository *repo, const char *path, gitops_state *out, grove_err *err)
+/*
+ * 1 when the index `idx` of `repo` certainly holds HEAD's tree: its cache
+ * tree (git's TREE extension, which `git commit` leaves valid) records a
+ * root tree id, and that id is HEAD's tree. Nothing is read but HEAD's
+ * commit: the root id is asked of git_index_write_tree_to() with an object
+ * database that has no backend, which answers from a valid cache tree and
+ * fails (writing nothing) without one. 0 when not known: conflicts, no
+ * valid cache tree, no HEAD commit, or a different tree.
+ */
+static int index_holds_head(git_repository *repo, git_index *idx)
+{
+    git_odb *none = NULL;           /* owned by scratch once wrapped */
+    git_repository *scratch = NULL; /* owned */
+    git_commit *head = NULL;        /* owned */
+    git_oid id, root;
+    int same = 0;
+
+    if (git_index_has_conflicts(idx) || git_reference_name_to_id(&id, repo, "HEAD") < 0 ||
+        git_commit_lookup(&head, repo, &id) < 0 || git_odb_new(&none) < 0)
+        goto done;
+    if (git_repository_wrap_odb(&scratch, none) < 0)
+        goto done;
+    if (git_index_write_tree_to(&root, idx, scratch) == 0)
+        same = git_oid_equal(&root, git_commit_tree_id(head));
+done:
+    git_error_clear();
+    git_repository_free(scratch);
+    git_odb_free(none); /* the repository holds its own reference */
+    git_commit_free(head);
+    return same;
+}
+
+int worktree_dirty_files(git_repository *repo, const char *path, gitops_state *out, grove_err *err)
 {
     git_status_options opts;
     git_status_list *list = NULL;
+    git_index *idx = NULL; /* owned: the repository's index, read once here */
     const char **paths = NULL;
     size_t i, n, count = 0;
     int rc = -1;
@@ -129,12 +161,24 @@ static int dirty_files(git_repository *repo, const char *path, gitops_state *out
     git_error_clear();
     if (git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION) < 0)
         return fail_git(err, GROVE_EGIT, "cannot set up status options");
-    opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+    /*
+     * The index is read (or, for a handle that read it before, re-read when
+     * the file changed) once, and the status uses that same copy
+     * (NO_REFRESH): when its cache tree shows it holds HEAD's tree, only the
+     * files are compared with it, not HEAD's trees with it entry by entry.
+     */
+    if (git_repository_index(&idx, repo) < 0 || git_index_read(idx, 0) < 0)
+        return fail_git(err, GROVE_EGIT, "cannot read the index of '%s'", path);
+    opts.show = index_holds_head(repo, idx) ? GIT_STATUS_SHOW_WORKDIR_ONLY
+                                            : GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
     /* Untracked folders stay one "dir/" entry, as in `git status --porcelain`. */
-    opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED;
+    opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_NO_REFRESH;
     git_error_clear();
-    if (git_status_list_new(&list, repo, &opts) < 0)
+    if (git_status_list_new(&list, repo, &opts) < 0) {
+        git_index_free(idx);
         return fail_git(err, GROVE_EGIT, "cannot read the status of '%s'", path);
+    }
+    git_index_free(idx);
     n = git_status_list_entrycount(list);
     paths = calloc(n * 4 + 1, sizeof(*paths)); /* two deltas, two paths each */
     if (!paths) {
@@ -254,7 +298,7 @@ int gitops_worktree_state(const char *path, const char *base_commit, gitops_stat
         }
     }
 
-    if (dirty_files(repo, path, out, err) != 0)
+    if (worktree_dirty_files(repo, path, out, err) != 0)
         goto done;
     rc = 0;
 done:
@@ -345,7 +389,7 @@ static int dirty_count(const char *path, size_t *count, grove_err *err)
         return 0;
     if (open_worktree_path(&repo, path, err) != 0)
         return -1;
-    if (dirty_files(repo, path, &files, err) != 0)
+    if (worktree_dirty_files(repo, path, &files, err) != 0)
         goto done;
     *count = files.ndirty;
     rc = 0;
