@@ -41,7 +41,7 @@ SIZES = {
     "full": dict(
         start_runs=7, start_grove=20, start_sdk=5,
         calls_runs=5, lat_calls=2000, pipe_calls=5000, floor_calls=5000,
-        q_instances=10000, q_events=1000000, q_runs=5, q_calls=400,
+        q_instances=10000, q_events=1000000, q_runs=5, q_calls=400, q_files=5000,
         wt_files=4000, wt_runs=5, wt_workers=[1, 2, 4],
         agents=8, agent_runs=3, agent_calls=500,
         mem_runs=3, mem_points=[10000, 100000],
@@ -56,7 +56,7 @@ SIZES = {
     "quick": dict(
         start_runs=2, start_grove=3, start_sdk=1,
         calls_runs=2, lat_calls=20, pipe_calls=50, floor_calls=50,
-        q_instances=200, q_events=2000, q_runs=2, q_calls=10,
+        q_instances=200, q_events=2000, q_runs=2, q_calls=10, q_files=60,
         wt_files=40, wt_runs=2, wt_workers=[1, 2],
         agents=8, agent_runs=2, agent_calls=5,
         mem_runs=2, mem_points=[100, 400],
@@ -457,7 +457,10 @@ def seed(db, ninst, nevents):
 
 
 def bench_queries(env, S):
-    repo = small_repo(env, "queries")
+    # get_instance answers the git status of a live worktree: one of q_files files
+    repo = os.path.join(env.work, "queries")
+    make_repo(env, repo, S["q_files"])
+    env.run([env.args.grove, "init"], cwd=repo)
     inst = env.grove_session(repo, [("spawn_work_instance", {"launch": False, "prompt": "bench"})])
     iid = inst[0]["instance"]["id"]
     t0 = time.perf_counter()
