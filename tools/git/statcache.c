@@ -288,42 +288,38 @@ static int watch_git_files(gitops_statcache *c, int k, git_repository *repo)
     const char *gitdir = git_repository_path(repo), *common = git_repository_commondir(repo);
     const char *common_names[] = {"packed-refs", "config", "config.worktree", "info"};
     git_reference *head = NULL;
-    char *f;
-    size_t i, n;
-    int rc;
+    char *f = NULL; /* owned, each path in turn */
+    size_t i;
+    int gn, cn, rc;
 
     if (!gitdir || !common)
         return EINVAL;
-    n = strlen(gitdir);
-    if (!(f = grove_asprintf("%.*s", (int)(n > 1 && gitdir[n - 1] == '/' ? n - 1 : n), gitdir)))
+    /* libgit2 gives both with a trailing slash */
+    gn = (int)strlen(gitdir);
+    gn -= gn > 1 && gitdir[gn - 1] == '/';
+    cn = (int)strlen(common);
+    cn -= cn > 1 && common[cn - 1] == '/';
+    if (!(f = grove_asprintf("%.*s", gn, gitdir)))
         return ENOMEM;
-    rc = watch_add(c, k, f, NULL);
+    rc = watch_add(c, k, f, NULL); /* HEAD, index, config.worktree of a linked worktree */
     free(f);
-    n = strlen(common);
     for (i = 0; rc == 0 && i < sizeof(common_names) / sizeof(*common_names); i++) {
-        if (!(f = grove_asprintf("%.*s/%s", (int)(n > 1 && common[n - 1] == '/' ? n - 1 : n),
-                                 common, common_names[i])))
+        if (!(f = grove_asprintf("%.*s/%s", cn, common, common_names[i])))
             return ENOMEM;
         rc = watch_file(c, k, f);
+        if (rc == 0 && strcmp(common_names[i], "info") == 0) {
+            rc = watch_add(c, k, f, NULL); /* info/exclude, info/attributes */
+            if (rc == ENOENT || rc == ENOTDIR)
+                rc = 0; /* none: its creation is seen in the common folder */
+        }
         free(f);
-    }
-    if (rc == 0 && (f = grove_asprintf("%sinfo/x", common))) { /* info/exclude, attributes */
-        char *slash = strrchr(f, '/');
-
-        *slash = '\0';
-        rc = watch_add(c, k, f, NULL);
-        if (rc == ENOENT)
-            rc = 0; /* no info/ folder: its creation is seen in the common folder */
-        free(f);
-    } else if (rc == 0) {
-        return ENOMEM;
     }
     git_error_clear();
     if (rc == 0 && git_reference_lookup(&head, repo, "HEAD") == 0 &&
         git_reference_type(head) == GIT_REFERENCE_SYMBOLIC) {
-        const char *target = git_reference_symbolic_target(head);
+        const char *target = git_reference_symbolic_target(head); /* refs/heads/... */
 
-        if (target && (f = grove_asprintf("%s%s", common, target))) {
+        if (target && (f = grove_asprintf("%.*s/%s", cn, common, target))) {
             rc = watch_file(c, k, f);
             free(f);
         } else {
