@@ -194,11 +194,17 @@ static int watch_file(gitops_statcache *c, int k, const char *file)
     return rc;
 }
 
-/* Watches every folder under `dir` (a worktree folder; not .git) for entry k. */
+/*
+ * Watches every folder under `dir` (a worktree folder; not .git) for entry k.
+ * Each folder is read to its end and closed before its subfolders are visited
+ * (their names kept meanwhile): one directory stream (32 KiB) open at a time.
+ */
 static int watch_tree(gitops_statcache *c, int k, char *dir, size_t len, size_t *ndirs)
 {
     DIR *d;
     struct dirent *de;
+    char *names = NULL, *p; /* owned: the subfolders' names, each NUL-terminated */
+    size_t used = 0, cap = 0;
     int rc;
 
     if (++*ndirs > SC_MAX_DIRS)
@@ -207,7 +213,6 @@ static int watch_tree(gitops_statcache *c, int k, char *dir, size_t len, size_t 
         return rc == ENOENT || rc == ENOTDIR ? 0 : rc; /* removed meanwhile: its parent saw it */
     if (!(d = opendir(dir)))
         return errno == ENOENT || errno == ENOTDIR ? 0 : errno;
-    rc = 0;
     while (rc == 0 && (de = readdir(d))) {
         size_t nl = strlen(de->d_name);
         int isdir = de->d_type == DT_DIR;
@@ -220,18 +225,42 @@ static int watch_tree(gitops_statcache *c, int k, char *dir, size_t len, size_t 
             rc = ENAMETOOLONG;
             break;
         }
-        dir[len] = '/';
-        memcpy(dir + len + 1, de->d_name, nl + 1);
         if (de->d_type == DT_UNKNOWN) {
             struct stat st;
 
+            dir[len] = '/';
+            memcpy(dir + len + 1, de->d_name, nl + 1);
             isdir = lstat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+            dir[len] = '\0';
         }
-        if (isdir)
-            rc = watch_tree(c, k, dir, len + 1 + nl, ndirs);
-        dir[len] = '\0';
+        if (!isdir)
+            continue;
+        if (used + nl + 1 > cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            char *v;
+
+            while (ncap < used + nl + 1)
+                ncap *= 2;
+            if (!(v = realloc(names, ncap))) {
+                rc = ENOMEM;
+                break;
+            }
+            names = v;
+            cap = ncap;
+        }
+        memcpy(names + used, de->d_name, nl + 1);
+        used += nl + 1;
     }
     closedir(d);
+    for (p = names; rc == 0 && p && p < names + used; p += strlen(p) + 1) {
+        size_t nl = strlen(p);
+
+        dir[len] = '/';
+        memcpy(dir + len + 1, p, nl + 1);
+        rc = watch_tree(c, k, dir, len + 1 + nl, ndirs);
+        dir[len] = '\0';
+    }
+    free(names);
     return rc;
 }
 
