@@ -1568,6 +1568,22 @@ static const char SQL_IDS_PREFIX[] =
 static const char SQL_IDS_PREFIX_COUNT[] =
     "SELECT count(*) FROM grove_instances WHERE id >= ?1 AND id < ?1 || char(1114111)";
 
+/* Issue names for completion: ?1 a prefix compared as bytes, ?2 the limit. */
+#define SQL_ISSUES_CTE                                                                             \
+    "WITH issue(name, open, busy) AS ("                                                            \
+    " SELECT CAST(number AS TEXT), 1, 0 FROM grove_github_issues WHERE state = 'open'"             \
+    " UNION ALL SELECT CAST(issue_number AS TEXT), status = 'running', status = 'running'"         \
+    "  FROM grove_instances WHERE issue_number IS NOT NULL"                                        \
+    " UNION ALL SELECT beads_id, status = 'running', status = 'running'"                           \
+    "  FROM grove_instances WHERE beads_id IS NOT NULL),"                                          \
+    " hit AS (SELECT name, max(open) AS open, max(busy) AS busy FROM issue"                        \
+    "  WHERE substr(CAST(name AS BLOB), 1, length(CAST(?1 AS BLOB))) = CAST(?1 AS BLOB)"           \
+    "  GROUP BY name) "
+static const char SQL_ISSUES_PREFIX[] =
+    SQL_ISSUES_CTE "SELECT name FROM hit ORDER BY busy, open DESC, CAST(name AS INTEGER) DESC, name"
+                   " LIMIT ?2";
+static const char SQL_ISSUES_PREFIX_COUNT[] = SQL_ISSUES_CTE "SELECT count(*) FROM hit";
+
 void db_name_list_free(grove_name_list *list)
 {
     size_t i;
@@ -1580,31 +1596,32 @@ void db_name_list_free(grove_name_list *list)
     memset(list, 0, sizeof(*list));
 }
 
-int db_instance_ids_with_prefix(grove_db *db, const char *prefix, size_t max, grove_name_list *out,
-                                grove_err *err)
+/* The names `sql` (?1 prefix, ?2 limit) returns, counted by `count_sql`; `what` for errors. */
+static int names_with_prefix(grove_db *db, const char *count_sql, const char *sql, const char *what,
+                             const char *prefix, size_t max, grove_name_list *out, grove_err *err)
 {
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
     int rc, ret = 0;
 
     memset(out, 0, sizeof(*out));
-    if (db_stmt(db, SQL_IDS_PREFIX_COUNT, &st, err) != 0)
+    if (db_stmt(db, count_sql, &st, err) != 0)
         return -1;
     if (db_bind_text(st, 1, prefix) != SQLITE_OK)
-        ret = db_fail(db, SQLITE_NOMEM, "cannot complete instance ids", err);
+        ret = db_fail(db, SQLITE_NOMEM, what, err);
     else if ((rc = db_step_first(db, st)) == SQLITE_ROW)
         out->total = (size_t)col_int64(st, 0);
     else
-        ret = db_fail(db, rc, "cannot complete instance ids", err);
+        ret = db_fail(db, rc, what, err);
     db_stmt_release(db, st);
     st = NULL;
     if (ret != 0 || max == 0 || out->total == 0)
         return ret;
-    if (db_stmt(db, SQL_IDS_PREFIX, &st, err) != 0)
+    if (db_stmt(db, sql, &st, err) != 0)
         return -1;
     if (db_bind_text(st, 1, prefix) != SQLITE_OK ||
         sqlite3_bind_int64(st, 2, (sqlite3_int64)max) != SQLITE_OK) {
-        ret = db_fail(db, SQLITE_NOMEM, "cannot complete instance ids", err);
+        ret = db_fail(db, SQLITE_NOMEM, what, err);
         goto done;
     }
     for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
@@ -1622,7 +1639,7 @@ int db_instance_ids_with_prefix(grove_db *db, const char *prefix, size_t max, gr
         out->n++;
     }
     if (ret == 0 && rc != SQLITE_DONE)
-        ret = db_fail(db, rc, "cannot complete instance ids", err);
+        ret = db_fail(db, rc, what, err);
 done:
     db_stmt_release(db, st);
     if (ret != 0)
@@ -1631,6 +1648,20 @@ done:
     if (ret == 0 && out->total < out->n)
         out->total = out->n;
     return ret;
+}
+
+int db_instance_ids_with_prefix(grove_db *db, const char *prefix, size_t max, grove_name_list *out,
+                                grove_err *err)
+{
+    return names_with_prefix(db, SQL_IDS_PREFIX_COUNT, SQL_IDS_PREFIX,
+                             "cannot complete instance ids", prefix, max, out, err);
+}
+
+int db_issues_with_prefix(grove_db *db, const char *prefix, size_t max, grove_name_list *out,
+                          grove_err *err)
+{
+    return names_with_prefix(db, SQL_ISSUES_PREFIX_COUNT, SQL_ISSUES_PREFIX,
+                             "cannot complete issues", prefix, max, out, err);
 }
 
 int db_feedback_insert(grove_db *db, const db_new_feedback *in, long long *id, grove_err *err)

@@ -350,6 +350,16 @@ void db_name_list_free(grove_name_list *list);
 int db_instance_ids_with_prefix(grove_db *db, const char *prefix, size_t max, grove_name_list *out,
                                 grove_err *err);
 
+/*
+ * The issues grove knows that start with `prefix` (byte for byte): open
+ * GitHub issues of the issue cache and the issues of instances (numbers as
+ * text, beads ids), each once; those no running instance works on first,
+ * then open ones, then the newest numbers. At most `max` into *out (as
+ * above); out->total counts every match.
+ */
+int db_issues_with_prefix(grove_db *db, const char *prefix, size_t max, grove_name_list *out,
+                          grove_err *err);
+
 /* Records the pull request of an instance. */
 int db_instance_set_pr(grove_db *db, const char *id, long long number, const char *url,
                        grove_err *err);

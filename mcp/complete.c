@@ -25,6 +25,8 @@ mcp_complete_source mcp_complete_source_of(const char *name)
         return MCP_COMPLETE_INSTANCES;
     if (strcmp(name, "agent") == 0 || strcmp(name, "profile") == 0)
         return MCP_COMPLETE_PROFILES;
+    if (strcmp(name, "issues") == 0 || strcmp(name, "issue") == 0)
+        return MCP_COMPLETE_ISSUES;
     for (i = 0; i < sizeof(branches) / sizeof(branches[0]); i++)
         if (strcmp(name, branches[i]) == 0)
             return MCP_COMPLETE_BRANCHES;
@@ -129,6 +131,9 @@ int mcp_complete_run(struct grove_ctx *ctx, mcp_complete_source source, const ch
             break;
         case MCP_COMPLETE_BRANCHES:
             rc = complete_branches(ctx, prefix, MCP_COMPLETE_MAX, &list, err);
+            break;
+        case MCP_COMPLETE_ISSUES:
+            rc = complete_issues(ctx, prefix, MCP_COMPLETE_MAX, &list, err);
             break;
         }
     }

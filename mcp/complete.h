@@ -3,7 +3,8 @@
  * completes to is decided by its name, the same for prompt arguments and
  * resource template variables: instance ids (instance_id, id, and any
  * *_instance_id), agent profile names (agent, profile), branch names
- * (branch, base_branch, into, target_branch); anything else completes to
+ * (branch, base_branch, into, target_branch), issues (issues, issue: a list
+ * whose last item is completed); anything else completes to
  * nothing. The values come from core (tools/core/complete.h).
  */
 #ifndef GROVE_MCP_COMPLETE_H
@@ -25,6 +26,7 @@ typedef enum mcp_complete_source {
     MCP_COMPLETE_INSTANCES,
     MCP_COMPLETE_PROFILES,
     MCP_COMPLETE_BRANCHES,
+    MCP_COMPLETE_ISSUES,
 } mcp_complete_source;
 
 /* What an argument (or template variable) called `name` completes to. */

@@ -13,12 +13,14 @@
 
 #include <jansson.h>
 
+#include "tools/base/fswatch.h"
 #include "tools/base/io.h"
 #include "mcp/complete.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/logging.h"
 #include "mcp/prompts.h"
 #include "mcp/schema.h"
+#include "mcp/subs.h"
 #include "tools/core/context.h"
 
 #ifndef GROVE_VERSION
@@ -28,11 +30,13 @@
 #define TOOLS_CURSOR_PREFIX   "grove-tools-"
 #define PROMPTS_CURSOR_PREFIX "grove-prompts-"
 
-/* One subscription: a URI and what its content was when last looked at. */
-typedef struct mcp_sub {
-    char *uri;     /* owned */
-    char *version; /* owned; NULL: unknown (it named nothing then) */
-} mcp_sub;
+/* 2026-07-28: the _meta keys of a request and a notification, and its version error */
+#define META_VERSION            "io.modelcontextprotocol/protocolVersion"
+#define META_CAPS               "io.modelcontextprotocol/clientCapabilities"
+#define META_INFO               "io.modelcontextprotocol/clientInfo"
+#define META_LEVEL              "io.modelcontextprotocol/logLevel"
+#define META_SUB_ID             "io.modelcontextprotocol/subscriptionId"
+#define RPC_UNSUPPORTED_VERSION (-32022)
 
 struct mcp_server {
     const mcp_tools *tools; /* borrowed */
@@ -40,7 +44,7 @@ struct mcp_server {
     struct grove_ctx *ctx; /* borrowed */
     char *unavailable;     /* owned; why ctx is NULL */
     size_t page_size;
-    mcp_version version;
+    mcp_version version; /* the process's (initialize); 2026-07-28 while serving such a request */
     size_t ntools;
     json_t **specs; /* owned: parsed definition of each tool, registry order; NULL until used */
     json_t *shared_defs;      /* owned: tools/_defs.json, parsed with the first definition */
@@ -55,21 +59,23 @@ struct mcp_server {
     mcp_log_limiter limiter;        /* notifications/message per second */
     ctx_sink sink;                  /* what core reports through (ctx->sink points here) */
     const mcp_resources *resources; /* borrowed; NULL: none */
-    mcp_sub *subs;                  /* owned: subscribed URIs */
-    size_t nsubs, capsubs;
-    char *list_seen;  /* owned: list_version when the client last listed resources; NULL: never */
-    int ask_roots;    /* mcp_options.ask_roots */
-    int client_roots; /* the client declared the roots capability */
+    mcp_subs legacy;   /* owned: resources/subscribe, and the list once the client listed it */
+    mcp_subs *listens; /* owned: the open subscriptions/listen streams (2026-07-28) */
+    size_t nlistens;
+    int ask_roots;        /* mcp_options.ask_roots */
+    int client_roots;     /* the client declared the roots capability */
     unsigned roots_asked; /* roots/list requests sent; the answer to the last one counts */
     char **roots;         /* owned, NULL-terminated: the client's roots as local paths */
     io_reader *reader;    /* borrowed from mcp_serve(): what a call in progress peeks at */
     int in_fd;
     json_t *current_id; /* borrowed: the id of the tools/call in progress, NULL between calls */
+    int change_fd;      /* owned: inotify on resources->change_dir; -1: none (yet) */
+    int change_tried;   /* 1 once making change_fd was attempted */
     int cancel_wait_ms; /* mcp_options.cancel_wait_ms */
 };
 
-static const char *const version_names[] = {NULL, "2024-11-05", "2025-03-26", "2025-06-18",
-                                            "2025-11-25"};
+static const char *const version_names[] = {NULL,         "2024-11-05", "2025-03-26",
+                                            "2025-06-18", "2025-11-25", "2026-07-28"};
 
 const char *mcp_version_str(mcp_version v)
 {
@@ -145,6 +151,7 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
     s->ask_roots = opts->ask_roots;
     s->cancel_wait_ms = opts->cancel_wait_ms;
     s->in_fd = -1;
+    s->change_fd = -1;
     s->sink.report = report_event;
     s->sink.arg = s;
     s->specs = calloc(s->ntools ? s->ntools : 1, sizeof(*s->specs));
@@ -186,13 +193,13 @@ void mcp_server_free(mcp_server *s)
     free(s->in_ok);
     schema_cache_free(s->patterns);
     free(s->unavailable);
-    for (i = 0; i < s->nsubs; i++) {
-        free(s->subs[i].uri);
-        free(s->subs[i].version);
-    }
-    free(s->subs);
-    free(s->list_seen);
+    mcp_subs_clear(&s->legacy);
+    for (i = 0; i < s->nlistens; i++)
+        mcp_subs_clear(&s->listens[i]);
+    free(s->listens);
     free_roots(s->roots);
+    if (s->change_fd >= 0)
+        close(s->change_fd);
     free(s);
 }
 
@@ -245,14 +252,75 @@ static json_t *error_msg(json_t *id, int code, const char *fmt, ...)
     return rpc_error(id, code, msg, NULL);
 }
 
-/* ---- initialize --------------------------------------------------------- */
+/* The 2026-07-28 cache fields of a list or read result (no-op before that version). */
+static json_t *cacheable(const mcp_server *s, json_t *result, long ttl_ms, const char *scope)
+{
+    if (result && s->version >= MCP_V_2026_07_28) {
+        json_object_set_new(result, "ttlMs", json_integer(ttl_ms));
+        json_object_set_new(result, "cacheScope", json_string(scope));
+    }
+    return result;
+}
+
+/* How long what never changes in one binary (tools, prompts, templates) may be cached (ms). */
+#define MCP_STATIC_TTL_MS 3600000L
+
+/* ---- initialize, server/discover ------------------------------------------ */
+
+/* {name, version[, title]}: who answers (new reference). */
+static json_t *server_info(mcp_version v)
+{
+    json_t *info = json_pack("{s:s, s:s}", "name", "grove", "version", GROVE_VERSION);
+
+    if (info && v >= MCP_V_2025_06_18)
+        json_object_set_new(info, "title", json_string("grove"));
+    return info;
+}
+
+/* What the server can do, as version v describes it (new reference). */
+static json_t *capabilities(const mcp_server *s, mcp_version v)
+{
+    json_t *caps = json_pack("{s:{s:b}, s:{s:b}, s:{}}", "tools", "listChanged", 0, "prompts",
+                             "listChanged", 0, "logging");
+
+    /* completions is a capability from 2025-03-26 on (completion/complete is served in all) */
+    if (caps && v >= MCP_V_2025_03_26)
+        json_object_set_new(caps, "completions", json_object());
+    if (caps && s->resources)
+        json_object_set_new(caps, "resources",
+                            json_pack("{s:b, s:b}", "subscribe", 1, "listChanged", 1));
+    return caps;
+}
+
+/* Every version grove speaks, newest first: what discover and -32022 list. */
+static json_t *supported_versions(void)
+{
+    json_t *a = json_array();
+    int v;
+
+    for (v = MCP_V_2026_07_28; a && v >= MCP_V_2024_11_05; v--)
+        json_array_append_new(a, json_string(version_names[v]));
+    return a;
+}
+
+/* server/discover (2026-07-28): versions, capabilities and instructions; opens nothing. */
+static json_t *do_discover(mcp_server *s, json_t *id)
+{
+    json_t *result =
+        json_pack("{s:o, s:o, s:s}", "supportedVersions", supported_versions(), "capabilities",
+                  capabilities(s, MCP_V_2026_07_28), "instructions", s->tools->instructions);
+
+    if (!result)
+        return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
+    return rpc_result(id, cacheable(s, result, MCP_STATIC_TTL_MS, "public"));
+}
 
 static json_t *do_initialize(mcp_server *s, json_t *id, json_t *params)
 {
     json_t *pv = json_object_get(params, "protocolVersion");
     json_t *caps = json_object_get(params, "capabilities");
     json_t *info = json_object_get(params, "clientInfo");
-    json_t *server_info, *result;
+    json_t *result;
     mcp_version v;
 
     if (s->version != MCP_V_NONE)
@@ -268,19 +336,9 @@ static json_t *do_initialize(mcp_server *s, json_t *id, json_t *params)
     /* A version with a NUL in it is none of ours (strcmp would stop at the NUL). */
     v = mcp_negotiate(
         strlen(json_string_value(pv)) == json_string_length(pv) ? json_string_value(pv) : NULL);
-    server_info = json_pack("{s:s, s:s}", "name", "grove", "version", GROVE_VERSION);
-    if (server_info && v >= MCP_V_2025_06_18)
-        json_object_set_new(server_info, "title", json_string("grove"));
-    /* completions is a capability from 2025-03-26 on (completion/complete is served in all) */
-    result = json_pack("{s:s, s:{s:{s:b}, s:{s:b}, s:{}}, s:o, s:s}", "protocolVersion",
-                       mcp_version_str(v), "capabilities", "tools", "listChanged", 0, "prompts",
-                       "listChanged", 0, "logging", "serverInfo", server_info, "instructions",
-                       s->tools->instructions);
-    if (result && v >= MCP_V_2025_03_26)
-        json_object_set_new(json_object_get(result, "capabilities"), "completions", json_object());
-    if (result && s->resources)
-        json_object_set_new(json_object_get(result, "capabilities"), "resources",
-                            json_pack("{s:b, s:b}", "subscribe", 1, "listChanged", 1));
+    result = json_pack("{s:s, s:o, s:o, s:s}", "protocolVersion", mcp_version_str(v),
+                       "capabilities", capabilities(s, v), "serverInfo", server_info(v),
+                       "instructions", s->tools->instructions);
     if (!result)
         return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
     s->version = v;
@@ -373,7 +431,7 @@ static json_t *do_tools_list(mcp_server *s, json_t *id, json_t *params)
         snprintf(next, sizeof(next), TOOLS_CURSOR_PREFIX "%zu", end);
         json_object_set_new(result, "nextCursor", json_string(next));
     }
-    return rpc_result(id, result);
+    return rpc_result(id, cacheable(s, result, MCP_STATIC_TTL_MS, "public"));
 }
 
 /* ---- tools/call ----------------------------------------------------------- */
@@ -709,7 +767,7 @@ static json_t *do_prompts_list(mcp_server *s, json_t *id, json_t *params)
     }
     if (!result)
         return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
-    return rpc_result(id, result);
+    return rpc_result(id, cacheable(s, result, MCP_STATIC_TTL_MS, "public"));
 }
 
 static void open_context(mcp_server *s);
@@ -830,9 +888,6 @@ static void report_event(void *arg, ctx_level level, const char *event, const ch
         send_log(s, (int)level, data);
 }
 
-/* ---- dispatch --------------------------------------------------------------- */
-
-/* The response to one message (NULL when none is due). */
 /* ---- resources ------------------------------------------------------------- */
 
 /* The `uri` string of params, or NULL. */
@@ -846,57 +901,50 @@ static const char *param_uri(json_t *params)
                : NULL;
 }
 
-/* The subscription of uri, or NULL. */
-static mcp_sub *find_sub(mcp_server *s, const char *uri)
-{
-    size_t i;
-
-    for (i = 0; i < s->nsubs; i++)
-        if (strcmp(s->subs[i].uri, uri) == 0)
-            return &s->subs[i];
-    return NULL;
-}
-
-/* MCP's "resource not found" error, with the URI as its data. */
-static json_t *not_found(json_t *id, const char *uri, char *msg)
+/* Resource not found: -32002 up to 2025-11-25, -32602 from 2026-07-28 on; the URI as its data. */
+static json_t *not_found(const mcp_server *s, json_t *id, const char *uri, char *msg)
 {
     grove_utf8_sanitize(msg);
-    return rpc_error(id, MCP_RESOURCE_NOT_FOUND, msg, json_pack("{s:s}", "uri", uri));
+    return rpc_error(id,
+                     s->version >= MCP_V_2026_07_28 ? RPC_INVALID_PARAMS : MCP_RESOURCE_NOT_FOUND,
+                     msg, json_pack("{s:s}", "uri", uri));
 }
-
-/* The most subscriptions one connection keeps. */
-#define MCP_MAX_SUBS 1000
 
 static json_t *do_resources(mcp_server *s, json_t *id, const char *what, json_t *params)
 {
+    int modern = s->version >= MCP_V_2026_07_28;
     grove_err err = GROVE_ERR_INIT;
     const char *uri = param_uri(params);
     json_t *v;
 
     if (strcmp(what, "templates/list") == 0) {
         v = s->resources->templates();
-        return v ? rpc_result(id, json_pack("{s:o}", "resourceTemplates", v))
+        return v ? rpc_result(id, cacheable(s, json_pack("{s:o}", "resourceTemplates", v),
+                                            MCP_STATIC_TTL_MS, "public"))
                  : rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
     }
+    if (strcmp(what, "list") != 0 && strcmp(what, "read") != 0 &&
+        (modern || (strcmp(what, "subscribe") != 0 && strcmp(what, "unsubscribe") != 0)))
+        return error_msg(id, RPC_METHOD_NOT_FOUND, "method not found: resources/%s%s", what,
+                         modern ? " (2026-07-28: use subscriptions/listen)" : "");
     if (!s->ctx)
         open_context(s);
     if (strcmp(what, "list") == 0) {
         char *seen;
 
         if (!s->ctx)
-            return rpc_result(id, json_pack("{s:[]}", "resources"));
+            return rpc_result(id, cacheable(s, json_pack("{s:[]}", "resources"), 0, "private"));
         if (!(v = s->resources->list(s->ctx, &err)))
             return error_msg(id, RPC_INTERNAL_ERROR, "internal error: %s", err.msg);
-        /* from now on, the list is watched for list_changed */
-        if ((seen = s->resources->list_version(s->ctx, &err))) {
-            free(s->list_seen);
-            s->list_seen = seen;
+        /* from now on, the earlier era's connection watches the list for list_changed (a
+           2026-07-28 client asks for that on subscriptions/listen instead) */
+        if (!modern && (seen = s->resources->list_version(s->ctx, &err))) {
+            free(s->legacy.list_seen);
+            s->legacy.list_seen = seen;
+            s->legacy.list = 1;
         }
-        return rpc_result(id, json_pack("{s:o}", "resources", v));
+        return rpc_result(id, cacheable(s, json_pack("{s:o}", "resources", v), 0, "private"));
     }
-    if (strcmp(what, "read") != 0 && strcmp(what, "subscribe") != 0 &&
-        strcmp(what, "unsubscribe") != 0)
-        return error_msg(id, RPC_METHOD_NOT_FOUND, "method not found: resources/%s", what);
     if (!uri)
         return rpc_error(id, RPC_INVALID_PARAMS,
                          "invalid params: \"uri\" must be a non-empty string", NULL);
@@ -905,88 +953,75 @@ static json_t *do_resources(mcp_server *s, json_t *id, const char *what, json_t 
     if (strcmp(what, "read") == 0) {
         if (!(v = s->resources->read(s->ctx, uri, &err)))
             return err.code == GROVE_ENOTFOUND
-                       ? not_found(id, uri, err.msg)
+                       ? not_found(s, id, uri, err.msg)
                        : error_msg(id, RPC_INTERNAL_ERROR, "internal error: %s", err.msg);
-        return rpc_result(id, json_pack("{s:o}", "contents", v));
+        return rpc_result(id, cacheable(s, json_pack("{s:o}", "contents", v), 0, "private"));
     }
     if (strcmp(what, "unsubscribe") == 0) {
-        mcp_sub *sub = find_sub(s, uri);
-
-        if (sub) {
-            free(sub->uri);
-            free(sub->version);
-            *sub = s->subs[--s->nsubs];
-        }
+        mcp_subs_remove(&s->legacy, uri);
         return rpc_result(id, json_object());
     }
     /* subscribe: the URI must name something now; its content is remembered */
     {
         char *version = s->resources->version(s->ctx, uri, &err);
-        mcp_sub *sub;
+        int full;
 
         if (!version)
             return err.code == GROVE_ENOTFOUND
-                       ? not_found(id, uri, err.msg)
+                       ? not_found(s, id, uri, err.msg)
                        : error_msg(id, RPC_INTERNAL_ERROR, "internal error: %s", err.msg);
-        if ((sub = find_sub(s, uri))) {
-            free(sub->version);
-            sub->version = version;
-            return rpc_result(id, json_object());
-        }
-        if (s->nsubs == MCP_MAX_SUBS) {
-            free(version);
-            return error_msg(id, RPC_INVALID_PARAMS, "invalid params: at most %d subscriptions",
-                             MCP_MAX_SUBS);
-        }
-        if (s->nsubs == s->capsubs) {
-            size_t cap = s->capsubs ? s->capsubs * 2 : 8;
-            mcp_sub *n = realloc(s->subs, cap * sizeof(*n));
-
-            if (!n) {
-                free(version);
-                return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
-            }
-            s->subs = n;
-            s->capsubs = cap;
-        }
-        if (!(s->subs[s->nsubs].uri = strdup(uri))) {
-            free(version);
-            return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
-        }
-        s->subs[s->nsubs++].version = version;
+        if (mcp_subs_add(&s->legacy, uri, version, &full) != 0)
+            return full ? error_msg(id, RPC_INVALID_PARAMS,
+                                    "invalid params: at most %d subscriptions", MCP_MAX_SUBS)
+                        : rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
         return rpc_result(id, json_object());
     }
 }
 
-int mcp_server_watching(const mcp_server *s)
+static int subs_active(const mcp_subs *w)
 {
-    return s->resources && s->ctx && (s->nsubs > 0 || s->list_seen);
+    return w->nsubs > 0 || w->list;
 }
 
-int mcp_server_watch(mcp_server *s)
+int mcp_server_watching(const mcp_server *s)
+{
+    return s->resources && s->ctx && (subs_active(&s->legacy) || s->nlistens > 0);
+}
+
+/*
+ * A notification about a subscriber's resources: for a subscriptions/listen
+ * stream it carries the stream's id in _meta (2026-07-28). params: new
+ * reference or NULL.
+ */
+static int send_sub_note(mcp_server *s, const mcp_subs *w, const char *method, json_t *params)
+{
+    if (!params && !w->id) /* the earlier era's list_changed has no params */
+        return send_msg(s, json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method));
+    if (!params)
+        params = json_object();
+    if (w->id && params)
+        json_object_set_new(params, "_meta", json_pack("{s:O}", META_SUB_ID, w->id));
+    return send_msg(s, params ? rpc_notification(method, params) : NULL);
+}
+
+/* Compares one subscriber's URIs (and list) with what they show now; notifies what changed. */
+static int watch_subs(mcp_server *s, mcp_subs *w, const char *list_now)
 {
     grove_err err = GROVE_ERR_INIT;
     size_t i;
 
-    if (!mcp_server_watching(s))
-        return 0;
-    if (s->resources->refresh)
-        s->resources->refresh(s->ctx);
-    if (s->list_seen) {
-        char *now = s->resources->list_version(s->ctx, &err);
+    if (w->list && list_now && (!w->list_seen || strcmp(list_now, w->list_seen) != 0)) {
+        char *copy = strdup(list_now);
 
-        if (now && strcmp(now, s->list_seen) != 0) {
-            free(s->list_seen);
-            s->list_seen = now;
-            now = NULL;
-            if (send_msg(s, json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method",
-                                      "notifications/resources/list_changed")) != 0)
+        if (copy) {
+            free(w->list_seen);
+            w->list_seen = copy;
+            if (send_sub_note(s, w, "notifications/resources/list_changed", NULL) != 0)
                 return -1;
         }
-        free(now);
     }
-    for (i = 0; i < s->nsubs; i++) {
-        mcp_sub *sub = &s->subs[i];
+    for (i = 0; i < w->nsubs; i++) {
+        mcp_sub *sub = &w->subs[i];
         char *now = s->resources->version(s->ctx, sub->uri, &err);
 
         /* gone (NULL) counts as a change too, once */
@@ -996,12 +1031,33 @@ int mcp_server_watch(mcp_server *s)
         }
         free(sub->version);
         sub->version = now;
-        if (send_msg(s, json_pack("{s:s, s:s, s:{s:s}}", "jsonrpc", "2.0", "method",
-                                  "notifications/resources/updated", "params", "uri", sub->uri)) !=
-            0)
+        if (send_sub_note(s, w, "notifications/resources/updated",
+                          json_pack("{s:s}", "uri", sub->uri)) != 0)
             return -1;
     }
     return 0;
+}
+
+int mcp_server_watch(mcp_server *s)
+{
+    grove_err err = GROVE_ERR_INIT;
+    char *list_now = NULL;
+    int want_list = s->legacy.list, rc = 0;
+    size_t i;
+
+    if (!mcp_server_watching(s))
+        return 0;
+    if (s->resources->refresh)
+        s->resources->refresh(s->ctx);
+    for (i = 0; i < s->nlistens; i++)
+        want_list |= s->listens[i].list;
+    if (want_list)
+        list_now = s->resources->list_version(s->ctx, &err);
+    rc = watch_subs(s, &s->legacy, list_now);
+    for (i = 0; rc == 0 && i < s->nlistens; i++)
+        rc = watch_subs(s, &s->listens[i], list_now);
+    free(list_now);
+    return rc;
 }
 
 /* ---- roots ------------------------------------------------------------------- */
@@ -1091,8 +1147,236 @@ static void take_roots(mcp_server *s, json_t *msg)
     s->roots = list;
 }
 
+/* ---- 2026-07-28: stateless requests, subscriptions/listen ------------------------- */
+
+#define META_VERSION            "io.modelcontextprotocol/protocolVersion"
+#define META_CAPS               "io.modelcontextprotocol/clientCapabilities"
+#define META_INFO               "io.modelcontextprotocol/clientInfo"
+#define META_LEVEL              "io.modelcontextprotocol/logLevel"
+#define META_SUB_ID             "io.modelcontextprotocol/subscriptionId"
+#define RPC_UNSUPPORTED_VERSION (-32022)
+
+/* The most subscriptions/listen streams one connection keeps open. */
+#define MCP_MAX_LISTENS 64
+
+/* UnsupportedProtocolVersion: what was asked for and every version grove speaks. */
+static json_t *unsupported_version(json_t *id, json_t *requested)
+{
+    return rpc_error(
+        id, RPC_UNSUPPORTED_VERSION, "Unsupported protocol version",
+        json_pack("{s:o, s:O}", "supported", supported_versions(), "requested", requested));
+}
+
+/* The open stream whose listen request had this id, or NULL. */
+static mcp_subs *find_listen(mcp_server *s, const json_t *id)
+{
+    size_t i;
+
+    for (i = 0; id && i < s->nlistens; i++)
+        if (json_equal(s->listens[i].id, (json_t *)id))
+            return &s->listens[i];
+    return NULL;
+}
+
+static void drop_listen(mcp_server *s, mcp_subs *w)
+{
+    mcp_subs_clear(w);
+    *w = s->listens[--s->nlistens];
+}
+
+/*
+ * subscriptions/listen: opens a stream, acknowledges what of the filter
+ * grove honours (resourcesListChanged; resourceSubscriptions that name a
+ * resource now; never tools or prompts, which do not change) and sends
+ * nothing more until something changes. No response until the stream ends
+ * (the client cancels it, or grove shuts down: see close_listens()).
+ */
+static json_t *do_listen(mcp_server *s, json_t *id, json_t *params)
+{
+    json_t *filter = json_object_get(params, "notifications");
+    json_t *uris = json_object_get(filter, "resourceSubscriptions");
+    json_t *list = json_object_get(filter, "resourcesListChanged"), *ack, *honoured, *u;
+    const char *key;
+    json_t *val;
+    mcp_subs w = {0};
+    grove_err err = GROVE_ERR_INIT;
+    size_t i;
+
+    if (!json_is_object(filter))
+        return rpc_error(id, RPC_INVALID_PARAMS,
+                         "invalid params: \"notifications\" must be an object", NULL);
+    json_object_foreach(filter, key, val)
+    {
+        if (strcmp(key, "resourceSubscriptions") == 0 ? !json_is_array(val) : !json_is_boolean(val))
+            return error_msg(
+                id, RPC_INVALID_PARAMS, "invalid params: notifications.%s must be %s", key,
+                strcmp(key, "resourceSubscriptions") == 0 ? "an array of URIs" : "true or false");
+    }
+    json_array_foreach(uris, i, u)
+    {
+        if (!json_is_string(u) || strlen(json_string_value(u)) != json_string_length(u))
+            return error_msg(id, RPC_INVALID_PARAMS,
+                             "invalid params: notifications.resourceSubscriptions[%zu] must be a "
+                             "URI string",
+                             i);
+    }
+    if (json_array_size(uris) > MCP_MAX_SUBS)
+        return error_msg(id, RPC_INVALID_PARAMS, "invalid params: at most %d resourceSubscriptions",
+                         MCP_MAX_SUBS);
+    if (find_listen(s, id))
+        return rpc_error(id, RPC_INVALID_REQUEST,
+                         "invalid request: a subscription with this id is already open", NULL);
+    if (s->nlistens == MCP_MAX_LISTENS)
+        return error_msg(id, RPC_INVALID_PARAMS,
+                         "invalid params: at most %d open subscriptions per connection",
+                         MCP_MAX_LISTENS);
+    if (s->resources && !s->ctx)
+        open_context(s);
+    honoured = json_array();
+    if (s->resources && s->ctx) {
+        json_array_foreach(uris, i, u)
+        {
+            const char *uri = json_string_value(u);
+            char *version = s->resources->version(s->ctx, uri, &err);
+            int full;
+
+            if (!version) {
+                log_info("subscriptions/listen: not honouring %s: %s", uri, err.msg);
+                continue;
+            }
+            if (mcp_subs_add(&w, uri, version, &full) != 0) {
+                mcp_subs_clear(&w);
+                json_decref(honoured);
+                return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
+            }
+            json_array_append(honoured, u);
+        }
+        if (json_is_true(list)) {
+            w.list = 1;
+            w.list_seen = s->resources->list_version(s->ctx, &err);
+        }
+    }
+    ack = json_object();
+    if (w.list)
+        json_object_set_new(ack, "resourcesListChanged", json_true());
+    if (uris)
+        json_object_set(ack, "resourceSubscriptions", honoured);
+    json_decref(honoured);
+    if (s->nlistens % 8 == 0) {
+        mcp_subs *n = realloc(s->listens, (s->nlistens + 8) * sizeof(*n));
+
+        if (!n) {
+            mcp_subs_clear(&w);
+            json_decref(ack);
+            return rpc_error(id, RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
+        }
+        s->listens = n;
+    }
+    w.id = json_incref(id);
+    s->listens[s->nlistens++] = w;
+    send_sub_note(s, &s->listens[s->nlistens - 1], "notifications/subscriptions/acknowledged",
+                  json_pack("{s:o}", "notifications", ack));
+    return NULL;
+}
+
+/* Ends every open stream gracefully: its listen request's response (shutdown). */
+static void close_listens(mcp_server *s)
+{
+    while (s->nlistens > 0) {
+        mcp_subs *w = &s->listens[s->nlistens - 1];
+
+        send_msg(
+            s, rpc_result(w->id, json_pack("{s:s, s:{s:O, s:o}}", "resultType", "complete", "_meta",
+                                           META_SUB_ID, w->id, "io.modelcontextprotocol/serverInfo",
+                                           server_info(MCP_V_2026_07_28))));
+        drop_listen(s, w);
+    }
+}
+
+/* A 2026-07-28 result: resultType, and who answered in _meta. */
+static json_t *modern_result(json_t *resp)
+{
+    json_t *result = json_object_get(resp, "result"), *meta;
+
+    if (!json_is_object(result))
+        return resp;
+    if (!json_object_get(result, "resultType"))
+        json_object_set_new(result, "resultType", json_string("complete"));
+    if (!json_is_object(meta = json_object_get(result, "_meta"))) {
+        meta = json_object();
+        json_object_set_new(result, "_meta", meta);
+    }
+    json_object_set_new(meta, "io.modelcontextprotocol/serverInfo", server_info(MCP_V_2026_07_28));
+    return resp;
+}
+
+/*
+ * One request of the 2026-07-28 era: everything it needs is in its _meta
+ * (version, client capabilities, log level), nothing is kept for the next
+ * one. Served the same before or after an earlier-era initialize.
+ */
+static json_t *handle_modern(mcp_server *s, const rpc_msg *m, json_t *meta, json_t *pv)
+{
+    json_t *caps = json_object_get(meta, META_CAPS), *info = json_object_get(meta, META_INFO);
+    json_t *level = json_object_get(meta, META_LEVEL), *r;
+    mcp_version was = s->version;
+    int was_level = s->log_level, l = -1;
+    const char *method = m->method;
+
+    if (!json_is_string(pv))
+        return rpc_error(m->id, RPC_INVALID_PARAMS,
+                         "invalid params: _meta[\"" META_VERSION "\"] must be a string", NULL);
+    if (strcmp(json_string_value(pv), version_names[MCP_V_2026_07_28]) != 0 ||
+        strlen(json_string_value(pv)) != json_string_length(pv))
+        return unsupported_version(m->id, pv);
+    if (!json_is_object(caps))
+        return rpc_error(m->id, RPC_INVALID_PARAMS,
+                         "invalid params: _meta[\"" META_CAPS
+                         "\"] must be an object (required on every request)",
+                         NULL);
+    if (info && !json_is_object(info))
+        return rpc_error(m->id, RPC_INVALID_PARAMS,
+                         "invalid params: _meta[\"" META_INFO "\"] must be an object", NULL);
+    if (level &&
+        (!json_is_string(level) || strlen(json_string_value(level)) != json_string_length(level) ||
+         (l = mcp_log_level_parse(json_string_value(level))) < 0))
+        return rpc_error(m->id, RPC_INVALID_PARAMS,
+                         "invalid params: _meta[\"" META_LEVEL
+                         "\"] must be one of debug, info, notice, warning, error, critical, "
+                         "alert, emergency",
+                         NULL);
+    s->version = MCP_V_2026_07_28;
+    s->log_level = l; /* notifications/message only for a request that asks for them */
+    if (strcmp(method, "server/discover") == 0)
+        r = do_discover(s, m->id);
+    else if (strcmp(method, "tools/list") == 0)
+        r = do_tools_list(s, m->id, m->params);
+    else if (strcmp(method, "tools/call") == 0)
+        r = do_tools_call(s, m->id, m->params);
+    else if (strcmp(method, "prompts/list") == 0)
+        r = do_prompts_list(s, m->id, m->params);
+    else if (strcmp(method, "prompts/get") == 0)
+        r = do_prompts_get(s, m->id, m->params);
+    else if (strcmp(method, "completion/complete") == 0)
+        r = do_complete(s, m->id, m->params);
+    else if (s->resources && strncmp(method, "resources/", 10) == 0)
+        r = do_resources(s, m->id, method + 10, m->params);
+    else if (s->resources && strcmp(method, "subscriptions/listen") == 0)
+        r = do_listen(s, m->id, m->params);
+    else
+        r = error_msg(m->id, RPC_METHOD_NOT_FOUND, "method not found: '%s' (protocol version %s)",
+                      method, version_names[MCP_V_2026_07_28]);
+    s->version = was;
+    s->log_level = was_level;
+    return r ? modern_result(r) : NULL;
+}
+
+/* ---- dispatch --------------------------------------------------------------- */
+
+/* The response to one message (NULL when none is due). */
 static json_t *handle_message(mcp_server *s, json_t *msg, int in_batch)
 {
+    json_t *meta, *pv;
     rpc_msg m;
 
     rpc_classify(msg, &m);
@@ -1108,6 +1392,13 @@ static json_t *handle_message(mcp_server *s, json_t *msg, int in_batch)
         if (strcmp(m.method, "notifications/initialized") == 0 ||
             strcmp(m.method, "notifications/roots/list_changed") == 0)
             ask_roots(s);
+        if (strcmp(m.method, "notifications/cancelled") == 0) {
+            /* a subscriptions/listen stream ends without a response */
+            mcp_subs *w = find_listen(s, json_object_get(m.params, "requestId"));
+
+            if (w)
+                drop_listen(s, w);
+        }
         return NULL;
     case RPC_REQUEST:
         break;
@@ -1118,11 +1409,20 @@ static json_t *handle_message(mcp_server *s, json_t *msg, int in_batch)
                              "invalid request: initialize must not be part of a batch", NULL);
         return do_initialize(s, m.id, m.params);
     }
+    /* 2026-07-28: a request that names its version in _meta needs no initialize; one that
+       names the version this connection initialized with is of that era */
+    meta = json_object_get(m.params, "_meta");
+    pv = json_object_get(meta, META_VERSION);
+    if (pv && !(s->version != MCP_V_NONE && json_is_string(pv) &&
+                strcmp(json_string_value(pv), mcp_version_str(s->version)) == 0))
+        return handle_modern(s, &m, meta, pv);
     if (strcmp(m.method, "ping") == 0)
         return rpc_result(m.id, json_object());
+    /* unchanged for the earlier era: -32601, as an initialize-era server answers a probe */
     if (strcmp(m.method, "server/discover") == 0)
         return rpc_error(m.id, RPC_METHOD_NOT_FOUND,
-                         "method not found: server/discover is not supported; use initialize",
+                         "method not found: server/discover names no protocol version; put "
+                         "2026-07-28 in _meta[\"" META_VERSION "\"], or use initialize",
                          NULL);
     if (strcmp(m.method, "tools/list") != 0 && strcmp(m.method, "tools/call") != 0 &&
         strcmp(m.method, "prompts/list") != 0 && strcmp(m.method, "prompts/get") != 0 &&
@@ -1222,6 +1522,24 @@ int mcp_server_handle_oversize(mcp_server *s)
 
 /* ---- serve loop ------------------------------------------------------------ */
 
+/* Watches resources->change_dir once there is something to watch (one attempt). */
+static void open_change_fd(mcp_server *s)
+{
+    grove_err err = GROVE_ERR_INIT;
+    char *dir;
+
+    if (s->change_tried || !s->resources->change_dir)
+        return;
+    s->change_tried = 1;
+    if (!(dir = s->resources->change_dir(s->ctx)))
+        return;
+    s->change_fd = fswatch_dir(dir, &err);
+    if (s->change_fd < 0)
+        log_warn("subscriptions: changes are looked for every %d ms only: %s", MCP_WATCH_MS,
+                 err.msg);
+    free(dir);
+}
+
 /* 1 when SIGTERM or SIGINT is pending on the signalfd. */
 static int stop_requested(int sfd)
 {
@@ -1234,8 +1552,8 @@ int mcp_serve(mcp_server *s, int in_fd)
 {
     io_reader *r = NULL;
     sigset_t set;
-    double next_watch = 0;
-    int sfd, rc = 0, timeout;
+    double next_watch = 0, last_watch = 0;
+    int sfd, rc = 0, timeout, watching;
 
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -1252,7 +1570,7 @@ int mcp_serve(mcp_server *s, int in_fd)
     s->reader = r;
     s->in_fd = in_fd;
     for (;;) {
-        struct pollfd pfd[2];
+        struct pollfd pfd[3];
         const char *line;
         size_t len;
         line_status st;
@@ -1269,16 +1587,20 @@ int mcp_serve(mcp_server *s, int in_fd)
             if (stop_requested(sfd))
                 goto done;
         }
-        /* changes made by anyone (other grove processes, hooks, git) are looked for at most
-           every MCP_WATCH_MS while something is watched; otherwise the loop sleeps */
-        if (mcp_server_watching(s)) {
+        /* changes made by anyone (other grove processes, hooks, git) are looked for every
+           MCP_WATCH_MS while something is watched, and MCP_WATCH_SOON_MS after a write to the
+           database's folder; otherwise the loop sleeps */
+        watching = mcp_server_watching(s);
+        if (watching) {
             double now = grove_now_ms();
 
+            open_change_fd(s);
             if (now >= next_watch) {
                 if (mcp_server_watch(s) != 0) {
                     rc = 1;
                     goto done;
                 }
+                last_watch = now;
                 next_watch = now + MCP_WATCH_MS;
             }
             timeout = (int)(next_watch - now) + 1;
@@ -1289,7 +1611,10 @@ int mcp_serve(mcp_server *s, int in_fd)
         pfd[0].events = POLLIN;
         pfd[1].fd = sfd;
         pfd[1].events = POLLIN;
-        if (poll(pfd, 2, timeout) < 0) {
+        pfd[2].fd = watching ? s->change_fd : -1; /* poll() skips a negative fd */
+        pfd[2].events = POLLIN;
+        pfd[2].revents = 0;
+        if (poll(pfd, 3, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             log_error("poll: %s", strerror(errno));
@@ -1298,6 +1623,9 @@ int mcp_serve(mcp_server *s, int in_fd)
         }
         if (pfd[1].revents & POLLIN)
             goto done;
+        if ((pfd[2].revents & POLLIN) && fswatch_drain(s->change_fd) &&
+            next_watch > last_watch + MCP_WATCH_SOON_MS)
+            next_watch = last_watch + MCP_WATCH_SOON_MS;
         if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
         n = io_reader_fill(r);
@@ -1308,6 +1636,8 @@ int mcp_serve(mcp_server *s, int in_fd)
         }
     }
 done:
+    if (!s->write_failed)
+        close_listens(s); /* the subscriptions end gracefully */
     s->reader = NULL;
     io_reader_free(r);
     close(sfd);

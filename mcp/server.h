@@ -21,19 +21,27 @@ struct grove_ctx;
 
 typedef struct mcp_server mcp_server;
 
-/* Protocol versions, oldest first; 0 until initialize. */
+/*
+ * Protocol versions, oldest first; 0 until initialize. The first four are
+ * negotiated by initialize for the whole connection; 2026-07-28 is named by
+ * each request in its _meta and needs no initialize (CONTRACT §8).
+ */
 typedef enum mcp_version {
     MCP_V_NONE = 0,
     MCP_V_2024_11_05,
     MCP_V_2025_03_26,
     MCP_V_2025_06_18,
     MCP_V_2025_11_25,
+    MCP_V_2026_07_28,
 } mcp_version;
 
 /* The version string ("2025-06-18") of v; NULL for MCP_V_NONE. Static. */
 const char *mcp_version_str(mcp_version v);
 
-/* The version a client's requested string negotiates to: itself when supported, else the latest. */
+/*
+ * The version initialize's requested string negotiates to: itself when it is
+ * one of the first four, else 2025-11-25 (2026-07-28 has no initialize).
+ */
 mcp_version mcp_negotiate(const char *requested);
 
 /*
@@ -104,10 +112,19 @@ typedef struct mcp_resources {
      * brings derived state up to date (agents' states from tmux).
      */
     void (*refresh)(struct grove_ctx *ctx);
+    /*
+     * The folder whose writes may change what the resources show (the
+     * database's), malloc'd; NULL: none. While watching, the server watches
+     * it (inotify) and looks for changes within MCP_WATCH_SOON_MS of a write
+     * instead of waiting for the next timer.
+     */
+    char *(*change_dir)(struct grove_ctx *ctx);
 } mcp_resources;
 
-/* How often subscriptions are checked for changes, at most (ms). */
+/* How often subscriptions are checked for changes without a write to change_dir (ms). */
 #define MCP_WATCH_MS 1000
+/* After a write to change_dir: how long at least between two looks (ms; bursts coalesce). */
+#define MCP_WATCH_SOON_MS 50
 
 typedef struct mcp_options {
     const mcp_tools *tools;         /* borrowed; must outlive the server */
@@ -147,7 +164,7 @@ typedef struct mcp_options {
 int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err);
 void mcp_server_free(mcp_server *s);
 
-/* The negotiated version (MCP_V_NONE before initialize). */
+/* The version initialize negotiated (MCP_V_NONE before initialize). */
 mcp_version mcp_server_version(const mcp_server *s);
 
 /*

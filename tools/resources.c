@@ -282,8 +282,18 @@ static void res_refresh(grove_ctx *ctx)
         log_warn("resources: %s", err.msg);
 }
 
-static const mcp_resources TABLE = {res_list,    res_templates,    res_read,
-                                    res_version, res_list_version, res_refresh};
+/* The database's folder: every grove process's write to the database lands there. */
+static char *res_change_dir(grove_ctx *ctx)
+{
+    char *dir = strdup(ctx->db_path), *slash = dir ? strrchr(dir, '/') : NULL;
+
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    return dir;
+}
+
+static const mcp_resources TABLE = {res_list,         res_templates, res_read,      res_version,
+                                    res_list_version, res_refresh,   res_change_dir};
 
 const mcp_resources *resources_table(void)
 {

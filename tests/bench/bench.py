@@ -50,7 +50,7 @@ SIZES = {
         cf_files=5000, cf_instances=10, cf_commits=20, cf_runs=5, cf_calls=50,
         land_files=5000, land_runs=7,
         hook_instances=10000, hook_calls=300, hook_runs=3, out_lines=2000, out_calls=50,
-        out_runs=3, sub_count=20, sub_seconds=20,
+        out_runs=3, sub_count=20, sub_seconds=20, sub_latency_runs=40,
         watch_instances=50, watch_files=1000, watch_seconds=20, watch_runs=3,
     ),
     "quick": dict(
@@ -65,7 +65,7 @@ SIZES = {
         cf_files=60, cf_instances=3, cf_commits=3, cf_runs=2, cf_calls=3,
         land_files=60, land_runs=2,
         hook_instances=200, hook_calls=5, hook_runs=1, out_lines=200, out_calls=3, out_runs=1,
-        sub_count=3, sub_seconds=2,
+        sub_count=3, sub_seconds=2, sub_latency_runs=3,
         watch_instances=5, watch_files=20, watch_seconds=2, watch_runs=1,
     ),
 }
@@ -318,7 +318,7 @@ def bench_cold_start(env, S):
         env.client(["start", "1", "--"] + sdk_cmd, cwd=repo)
     first = os.path.join(env.work, "first-call.jsonl")
     write_requests(first, [tool_req("query_instances", {"limit": 1})])
-    g, gl, gc, s, ratio = [], [], [], [], []
+    g, gl, gc, s, ratio, md, ml = [], [], [], [], [], [], []
     errors = 0
     for r in range(S["start_runs"]):
         env.settle()
@@ -332,6 +332,12 @@ def bench_cold_start(env, S):
         errors += b["errors"]
         gl.append(percentile(b["list_ms"], 50))
         gc.append(percentile(b["call_ms"], 50))
+        # 2026-07-28: server/discover, then a stateless tools/list (no initialize)
+        b = env.client(["start", "-e", env.errfile("start-grove"), "--modern", "--list",
+                        str(S["start_grove"]), "--"] + grove_cmd, cwd=repo)
+        errors += b["errors"]
+        md.append(percentile(b["ms"], 50))
+        ml.append(percentile(b["list_ms"], 50))
         if sdk_cmd:
             b = env.client(["start", "-e", env.errfile("start-sdk"), str(S["start_sdk"]), "--"]
                            + sdk_cmd, cwd=repo)
@@ -342,6 +348,8 @@ def bench_cold_start(env, S):
         "grove_initialize_ms": figure(g, "ms"),
         "grove_initialize_tools_list_ms": figure(gl, "ms"),
         "grove_first_tool_call_ms": figure(gc, "ms"),
+        "grove_discover_ms": figure(md, "ms"),
+        "grove_discover_tools_list_ms": figure(ml, "ms"),
         "sdk_initialize_ms": figure(s, "ms") if s else None,
         "sdk_over_grove": figure(ratio, "×") if ratio else None,
         "errors": errors,
@@ -1228,12 +1236,39 @@ def bench_subscriptions(env, S):
         c0, t0 = proc_cpu_s(p.pid), time.monotonic()
         time.sleep(S["sub_seconds"])
         c1, t1 = proc_cpu_s(p.pid), time.monotonic()
+        # latency: another process logs a checkpoint at a random moment; from its start to the
+        # notifications/resources/updated of that instance (its start-up time included)
+        rng = random.Random(7)
+        lat, errors = [], 0
+        for r in range(S["sub_latency_runs"]):
+            inst = insts[r % n]["instance"]["id"]
+            time.sleep(rng.uniform(0.05, 1.0))
+            t0 = time.monotonic()
+            c = subprocess.run([env.args.grove, "call", "log_checkpoint",
+                                json.dumps({"instance_id": inst, "phase": "p%d" % r})],
+                               cwd=repo, env=env.env, capture_output=True)
+            if c.returncode != 0:
+                errors += 1
+                continue
+            want = "grove://instances/" + inst
+            while True:
+                if not select.select([p.stdout], [], [], 5.0)[0]:
+                    errors += 1
+                    break
+                m = json.loads(p.stdout.readline())
+                if (m.get("method") == "notifications/resources/updated"
+                        and m["params"]["uri"] == want):
+                    lat.append((time.monotonic() - t0) * 1000.0)
+                    break
     finally:
         p.stdin.close()
         p.wait(timeout=30)
     pct = 100.0 * (c1 - c0) / (t1 - t0)
     return {"subscriptions": n, "seconds": S["sub_seconds"], "cpu_pct": figure([pct], "%"),
-            "errors": 0}
+            "updated_latency_p50_ms": figure([percentile(lat, 50)], "ms") if lat else None,
+            "updated_latency_p99_ms": figure([percentile(lat, 99)], "ms") if lat else None,
+            "latency_runs": len(lat), "latencies_ms": [round(x, 1) for x in lat],
+            "errors": errors}
 # ---- 9. grove watch ------------------------------------------------------------------
 
 
@@ -1380,6 +1415,11 @@ def goals(res):
     if cs:
         m = cs["grove_initialize_ms"]["median"]
         add("cold start", "median < 5 ms", "%.2f ms" % m, m < 5)
+        m = cs["grove_discover_ms"]["median"]
+        add("cold start → server/discover (2026-07-28)", "median < 5 ms", "%.2f ms" % m, m < 5)
+        m = cs["grove_discover_tools_list_ms"]["median"]
+        add("cold start → first stateless tools/list (2026-07-28)", "median < 5 ms",
+            "%.2f ms" % m, m < 5)
         if cs["sdk_over_grove"]:
             r = cs["sdk_over_grove"]["median"]
             add("cold start vs SDK", "≥ 20× faster", "%.1f×" % r, r >= 20)
@@ -1438,6 +1478,13 @@ def goals(res):
     sb = res.get("subscriptions")
     if sb:
         v = sb["cpu_pct"]["median"]
+        if sb.get("updated_latency_p50_ms"):
+            m = sb["updated_latency_p50_ms"]["median"]
+            add("resources/updated after another process's change: p50", "< 250 ms",
+                "%.0f ms" % m, m < 250)
+            m = sb["updated_latency_p99_ms"]["median"]
+            add("resources/updated after another process's change: p99", "< 1 s",
+                "%.0f ms" % m, m < 1000)
         add("idle with subscriptions", "< 1 %% CPU with %d subscriptions" % sb["subscriptions"],
             "%.2f %%" % v, v < 1)
     ot = res.get("output")
@@ -1457,6 +1504,9 @@ def table(res, g):
         rows.append("| cold start → `tools/list` response / → first tool result (`query_instances`)"
                     " | %s / %s | | |" % (fmt(cs["grove_initialize_tools_list_ms"]),
                                           fmt(cs["grove_first_tool_call_ms"])))
+        rows.append("| 2026-07-28: cold start → `server/discover` response / → first stateless "
+                    "`tools/list` response | %s / %s | | |" % (
+                        fmt(cs["grove_discover_ms"]), fmt(cs["grove_discover_tools_list_ms"])))
     c = res.get("calls")
     if c:
         rows.append("| `log_checkpoint` one at a time: p50 / p99 | %s / %s | | |" % (
@@ -1554,6 +1604,11 @@ def table(res, g):
     if sb:
         rows.append("| idle `grove serve` with %d resource subscriptions, CPU over %d s | %s | | |"
                     % (sb["subscriptions"], sb["seconds"], fmt(sb["cpu_pct"])))
+        if sb.get("updated_latency_p50_ms"):
+            rows.append("| `notifications/resources/updated` after a `log_checkpoint` by another "
+                        "process (from its start, %d changes at random moments): p50 / p99 | "
+                        "%s / %s | | |" % (sb["latency_runs"], fmt(sb["updated_latency_p50_ms"]),
+                                          fmt(sb["updated_latency_p99_ms"])))
     ot = res.get("output")
     if ot:
         rows.append("| `read_agent_output` {lines: %d} of a tmux pane, p50 / p99 | %s / %s | | |"
@@ -1602,6 +1657,17 @@ def validate(path):
     return nfig
 
 
+def commit():
+    """The commit the suite ran at, and whether the tree had changes."""
+    top = os.path.join(HERE, "..", "..")
+
+    def git(*a):
+        r = subprocess.run(["git", "-C", top] + list(a), capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"sha": git("rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1648,7 +1714,7 @@ def main():
             log("%s done in %.1f s" % (s, time.perf_counter() - t0))
         g = goals(results)
         doc = {
-            "suite": "grove-bench", "version": 1, "mode": mode,
+            "suite": "grove-bench", "version": 1, "mode": mode, "commit": commit(),
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "duration_s": round(time.time() - started, 1),
             "machine": machine(env), "sections_run": sections, "sizes": S,
@@ -1663,6 +1729,14 @@ def main():
         json.dump(doc, f, indent=1, ensure_ascii=False)
         f.write("\n")
     nfig = validate(out_path)
+    if mode == "full" and not args.only:
+        # every full run is kept, with its commit and machine (tests/bench/compare.py reads them)
+        kept = os.path.join(HERE, "results", "%s-%s.json" % (
+            doc["started_at"].replace(":", "").replace("-", ""),
+            (doc["commit"]["sha"] or "unknown")[:12]))
+        os.makedirs(os.path.dirname(kept), exist_ok=True)
+        shutil.copyfile(out_path, kept)
+        log("kept as %s (compare: tests/bench/compare.py --latest)" % os.path.relpath(kept))
     m = doc["machine"]
     busy = doc["others_busy_at_run_start_pct"]
     print("Machine: %s, %s cores, %s GiB RAM, Linux %s, %s; %s; node %s. Load average %s at "

@@ -44,6 +44,14 @@ static const char init_req[] =
 static const char initialized[] =
     "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n";
 static const char list_req[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}\n";
+/* 2026-07-28: no initialize; each request names its version in _meta */
+#define MODERN_META                                                                                \
+    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                       \
+    "\"io.modelcontextprotocol/clientCapabilities\":{}}"
+static const char discover_req[] =
+    "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"server/discover\",\"params\":{" MODERN_META "}}\n";
+static const char modern_list_req[] =
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{" MODERN_META "}}\n";
 
 static void die(const char *what)
 {
@@ -215,7 +223,7 @@ static int is_error(const char *line);
 static int cmd_start(int argc, char **argv)
 {
     const char *errfile = NULL, *callfile = NULL;
-    int list = 0, i, count, bad = 0;
+    int list = 0, modern = 0, i, count, bad = 0;
     double *ms, *list_ms, *call_ms;
     char **cmd, *call_line = NULL;
     size_t call_len = 0, call_cap = 0;
@@ -225,14 +233,18 @@ static int cmd_start(int argc, char **argv)
             errfile = argv[++i];
         else if (strcmp(argv[i], "--list") == 0)
             list = 1;
-        else if (strcmp(argv[i], "--call") == 0 && i + 1 < argc)
+        else if (strcmp(argv[i], "--modern") == 0)
+            modern = 1;
+        else if (strcmp(argv[i], "--call") == 0 && i + 1 < argc && !modern)
             callfile = argv[++i];
         else
             break;
     }
     if (i + 2 >= argc || strcmp(argv[i + 1], "--") != 0) {
-        fprintf(stderr, "usage: bench-client start [-e ERRFILE] [--list] [--call REQFILE] COUNT "
-                        "-- CMD...\n");
+        fprintf(stderr, "usage: bench-client start [-e ERRFILE] [--modern] [--list] [--call "
+                        "REQFILE] COUNT -- CMD...\n"
+                        "  --modern: server/discover and a stateless tools/list (2026-07-28) "
+                        "instead of initialize (no --call)\n");
         return 2;
     }
     count = atoi(argv[i]);
@@ -259,12 +271,21 @@ static int cmd_start(int argc, char **argv)
         char *line;
 
         server_start(&s, cmd, errfile);
-        write_all(s.in, init_req, sizeof(init_req) - 1);
+        if (modern)
+            write_all(s.in, discover_req, sizeof(discover_req) - 1);
+        else
+            write_all(s.in, init_req, sizeof(init_req) - 1);
         line = server_response(&s, &len);
         ms[i] = now_ms() - t0;
-        if (!strstr(line, "\"protocolVersion\""))
+        if (!strstr(line, modern ? "\"supportedVersions\"" : "\"protocolVersion\""))
             bad++;
-        if (list) {
+        if (list && modern) {
+            write_all(s.in, modern_list_req, sizeof(modern_list_req) - 1);
+            line = server_response(&s, &len);
+            list_ms[i] = now_ms() - t0;
+            if (!strstr(line, "\"tools\"") || !strstr(line, "\"ttlMs\""))
+                bad++;
+        } else if (list) {
             write_all(s.in, initialized, sizeof(initialized) - 1);
             write_all(s.in, list_req, sizeof(list_req) - 1);
             line = server_response(&s, &len);

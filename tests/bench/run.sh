@@ -3,8 +3,11 @@
 # and prints a markdown table; the figures go to JSON as well.
 #
 #   tests/bench/run.sh [--quick] [--json FILE] [--build DIR] [--only SECTIONS] [--keep]
+#   tests/bench/run.sh compare A.json B.json | --latest | --readme [RUN]   (tests/bench/compare.py)
 #
 # --quick: tiny sizes, a few seconds (CI runs this as the meson test 'bench/quick').
+# A full run (no --quick, no --only) is also kept in tests/bench/results/ with its commit and
+# machine; `compare` prints two runs side by side and flags what got more than 10 % worse.
 # --json:  where the JSON goes (default: <build dir>/bench.json).
 # --build: the build folder (default: build-bench, set up here when missing).
 # --only:  comma-separated sections: cold_start,calls,queries,worktree,agents,memory,
@@ -12,6 +15,10 @@
 # The full run takes about five minutes on two cores; see README.md, "Performance".
 set -eu
 cd "$(dirname "$0")/../.."
+if [ "${1:-}" = compare ]; then
+    shift
+    exec python3 tests/bench/compare.py "$@"
+fi
 build=build-bench
 json=
 n=$# # the options of this script are taken out; the rest goes on to bench.py

@@ -16,6 +16,7 @@ Each fixture line is one JSON object, one step:
   {"progress": [TOKEN, MIN]}            at least MIN notifications/progress for TOKEN (how many
                                         varies, e.g. with push transfer progress), strictly
                                         increasing, each with total; then the next step reads on
+  {"close_input": true}                 close stdin; "expect" steps still read what follows
   {"expect_exit": 0}                    close stdin; the server must exit with this code
   {"signal": "TERM", "expect_exit": 0}  send a signal instead of closing stdin
 
@@ -282,6 +283,8 @@ def run(grove, fixture, record):
                 if seen < minimum:
                     failures.append("step %d: %d progress notifications, expected at least %d" % (
                         n, seen, minimum))
+            elif "close_input" in step:
+                server.proc.stdin.close()
             elif "expect_exit" in step:
                 sig = getattr(signal, "SIG" + step["signal"]) if "signal" in step else None
                 try:

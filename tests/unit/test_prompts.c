@@ -196,7 +196,8 @@ static void test_completion_routing(void **state)
     assert_int_equal(mcp_complete_source_of("work_instance_id"), MCP_COMPLETE_INSTANCES);
     assert_int_equal(mcp_complete_source_of("agent"), MCP_COMPLETE_PROFILES);
     assert_int_equal(mcp_complete_source_of("base_branch"), MCP_COMPLETE_BRANCHES);
-    assert_int_equal(mcp_complete_source_of("issues"), MCP_COMPLETE_NONE);
+    assert_int_equal(mcp_complete_source_of("issues"), MCP_COMPLETE_ISSUES);
+    assert_int_equal(mcp_complete_source_of("prompt"), MCP_COMPLETE_NONE);
     assert_int_equal(mcp_complete_source_of("identity"), MCP_COMPLETE_NONE);
     p = json_loads("{\"ref\":{\"type\":\"ref/prompt\",\"name\":\"land\"},"
                    "\"argument\":{\"name\":\"instance_id\",\"value\":\"wo\"}}",

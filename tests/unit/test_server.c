@@ -191,6 +191,31 @@ static void test_lifecycle_rules(void **state)
     assert_int_equal(error_code(r), RPC_METHOD_NOT_FOUND);
     assert_int_equal(json_integer_value(json_object_get(r, "id")), 3);
     json_decref(r);
+    /* 2026-07-28: answered without initialize, and nothing is kept for the next request */
+    r = call(f, "{\"jsonrpc\":\"2.0\",\"id\":31,\"method\":\"server/discover\",\"params\":{"
+                "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+                "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(json_object_get(r, "result"), "supportedVersions"), 0)),
+                        "2026-07-28");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r, "result"), "resultType")), "complete");
+    json_decref(r);
+    assert_int_equal(mcp_server_version(f->s), MCP_V_NONE);
+    r = call(f, "{\"jsonrpc\":\"2.0\",\"id\":32,\"method\":\"tools/list\",\"params\":{"
+                "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+                "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
+    assert_true(json_integer_value(json_object_get(json_object_get(r, "result"), "ttlMs")) > 0);
+    assert_true(json_array_size(json_object_get(json_object_get(r, "result"), "tools")) > 0);
+    json_decref(r);
+    r = call(f, "{\"jsonrpc\":\"2.0\",\"id\":33,\"method\":\"tools/list\",\"params\":{"
+                "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2027-01-01\","
+                "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
+    assert_int_equal(error_code(r), -32022);
+    json_decref(r);
+    r = call(f, "{\"jsonrpc\":\"2.0\",\"id\":34,\"method\":\"tools/list\"}");
+    assert_int_equal(error_code(r), RPC_INVALID_REQUEST); /* still not initialized */
+    json_decref(r);
     assert_no_output(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/whatever\"}");
     assert_no_output(f, "   ");
     init(f, "2025-11-25");

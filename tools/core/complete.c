@@ -1,5 +1,6 @@
 #include "tools/core/complete.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +89,64 @@ done:
     free(names);
     json_decref(obj);
     free(profiles);
+    return rc;
+}
+
+/* 1 when `name` is an item of the list head[0..len) (items separated by commas and spaces). */
+static int listed(const char *head, size_t len, const char *name)
+{
+    size_t i = 0, n = strlen(name);
+
+    while (i < len) {
+        size_t j;
+
+        while (i < len && (head[i] == ',' || isspace((unsigned char)head[i])))
+            i++;
+        for (j = i; j < len && head[j] != ',' && !isspace((unsigned char)head[j]); j++)
+            ;
+        if (j - i == n && memcmp(head + i, name, n) == 0)
+            return 1;
+        i = j;
+    }
+    return 0;
+}
+
+int complete_issues(grove_ctx *ctx, const char *value, size_t max, grove_name_list *out,
+                    grove_err *err)
+{
+    size_t cut = strlen(value), i;
+    grove_name_list found = {0};
+    int rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    while (cut > 0 && value[cut - 1] != ',' && !isspace((unsigned char)value[cut - 1]))
+        cut--;
+    /* ask for more than max: the items already listed are left out below */
+    if (db_issues_with_prefix(ctx->db, value + cut, max + 64, &found, err) != 0)
+        return -1;
+    for (i = 0; rc == 0 && i < found.n; i++) {
+        size_t n = strlen(found.v[i]);
+        char *whole; /* owned here: the list with its last item completed */
+
+        if (listed(value, cut, found.v[i])) {
+            found.total--;
+            continue;
+        }
+        if (!(whole = malloc(cut + n + 1))) {
+            rc = grove_nomem(err);
+            break;
+        }
+        memcpy(whole, value, cut);
+        memcpy(whole + cut, found.v[i], n + 1);
+        rc = complete_add(out, max, whole, err);
+        free(whole);
+    }
+    /* matches past what was asked for are counted, not listed */
+    if (rc == 0 && found.total > out->total)
+        out->total = found.total;
+    db_name_list_free(&found);
+    if (rc != 0)
+        db_name_list_free(out);
     return rc;
 }
 

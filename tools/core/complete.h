@@ -29,6 +29,15 @@ int complete_instance_ids(grove_ctx *ctx, const char *prefix, size_t max, grove_
 int complete_profiles(grove_ctx *ctx, const char *prefix, size_t max, grove_name_list *out,
                       grove_err *err);
 
+/*
+ * Issues for a list of them ("12, 15, bd-a3f8": the orchestrate prompt's
+ * argument): the last item of `value` is completed from the database
+ * (db_issues_with_prefix()) and each value is the whole list with it
+ * completed; issues already in the list are not offered again. *out as above.
+ */
+int complete_issues(grove_ctx *ctx, const char *value, size_t max, grove_name_list *out,
+                    grove_err *err);
+
 /* Local branch names starting with `prefix`, sorted. *out as above. */
 int complete_branches(grove_ctx *ctx, const char *prefix, size_t max, grove_name_list *out,
                       grove_err *err);
