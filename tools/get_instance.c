@@ -28,7 +28,8 @@ int tool_get_instance(tool_call *call, const json_t *args, json_t **out, grove_e
         db_checkpoint_get(ctx->db, id, NULL, &cp, &found, err) != 0)
         goto done;
     /* A worktree that is gone (removed, or never made) has no git state. */
-    if (gitops_worktree_state(inst.worktree_path, inst.base_commit, &state, &gerr) == 0) {
+    if (gitops_worktree_state_cached(ctx->repo, inst.worktree_path, inst.base_commit, &state,
+                                     &gerr) == 0) {
         git = wire_git_state(&state);
         gitops_state_free(&state);
     } else {

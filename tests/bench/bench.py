@@ -41,7 +41,7 @@ SIZES = {
     "full": dict(
         start_runs=7, start_grove=20, start_sdk=5,
         calls_runs=5, lat_calls=2000, pipe_calls=5000, floor_calls=5000,
-        q_instances=10000, q_events=1000000, q_runs=5, q_calls=400,
+        q_instances=10000, q_events=1000000, q_runs=5, q_calls=400, q_files=5000,
         wt_files=4000, wt_runs=5, wt_workers=[1, 2, 4],
         agents=8, agent_runs=3, agent_calls=500,
         mem_runs=3, mem_points=[10000, 100000],
@@ -56,7 +56,7 @@ SIZES = {
     "quick": dict(
         start_runs=2, start_grove=3, start_sdk=1,
         calls_runs=2, lat_calls=20, pipe_calls=50, floor_calls=50,
-        q_instances=200, q_events=2000, q_runs=2, q_calls=10,
+        q_instances=200, q_events=2000, q_runs=2, q_calls=10, q_files=60,
         wt_files=40, wt_runs=2, wt_workers=[1, 2],
         agents=8, agent_runs=2, agent_calls=5,
         mem_runs=2, mem_points=[100, 400],
@@ -473,7 +473,10 @@ def seed(db, ninst, nevents):
 
 
 def bench_queries(env, S):
-    repo = small_repo(env, "queries")
+    # get_instance answers the git status of a live worktree: one of q_files files
+    repo = os.path.join(env.work, "queries")
+    make_repo(env, repo, S["q_files"])
+    env.run([env.args.grove, "init"], cwd=repo)
     inst = env.grove_session(repo, [("spawn_work_instance", {"launch": False, "prompt": "bench"})])
     iid = inst[0]["instance"]["id"]
     t0 = time.perf_counter()
@@ -485,7 +488,8 @@ def bench_queries(env, S):
     kinds = [
         ("query_instances", "{status: running}", {"status": "running"}),
         ("query_instances", "{} (first page, 50)", {}),
-        ("get_instance", "(with a live worktree)", {"instance_id": iid}),
+        ("get_instance", "(with a live worktree of %d files)" % S["q_files"],
+         {"instance_id": iid}),
         ("query_events", "{} (newest 50)", {}),
         ("query_events", "{instance_id}", {"instance_id": mid}),
         ("query_events", "{tool}", {"tool": "log_checkpoint"}),
@@ -512,9 +516,72 @@ def bench_queries(env, S):
             p99.append(percentile(lat, 99))
         results.append({"tool": tool, "args": label, "p50_ms": figure(p50, "ms"),
                         "p99_ms": figure(p99, "ms")})
+    changed = get_instance_changed(env, S, repo, iid)
     plans = json.loads(env.run([env.args.explain, db_path(repo), iid]).stdout)
     return {"rows": counts, "seed_seconds": round(seed_s, 2), "queries": results,
-            "calls_per_run": S["q_calls"], "errors": errors, "query_plans": plans}
+            "files": S["q_files"], "calls_per_run": S["q_calls"],
+            "errors": errors + changed["errors"], "query_plans": plans,
+            "get_instance_changed": changed}
+
+
+def get_instance_changed(env, S, repo, iid):
+    """get_instance when a file of its worktree changed just before each call (the answer
+    kept between calls cannot be used: the full git status), against `git status
+    --porcelain` of the same worktree after the same change, in turns; latency seen by a
+    client in Python, one call at a time."""
+    p = subprocess.Popen([env.args.grove, "serve"], cwd=repo, env=env.env, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    n = [0]
+
+    def rpc(method, params):
+        n[0] += 1
+        p.stdin.write((json.dumps({"jsonrpc": "2.0", "id": n[0], "method": method,
+                                   "params": params}) + "\n").encode())
+        p.stdin.flush()
+        while True:
+            r = json.loads(p.stdout.readline())
+            if r.get("id") == n[0]:
+                return r
+    grove_ms, git_ms, errors, wt = [], [], 0, None
+    try:
+        rpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                           "clientInfo": {"name": "bench", "version": "1"}})
+        r = rpc("tools/call", {"name": "get_instance", "arguments": {"instance_id": iid}})
+        wt = r["result"]["structuredContent"]["instance"]["worktree_path"]
+        target = os.path.join(wt, "bench-changed.txt")
+        calls = max(5, S["q_calls"] // 8)
+        for run in range(S["q_runs"]):
+            env.settle()
+            g, t = [], []
+            for i in range(calls):
+                with open(target, "w") as f:
+                    f.write("%d %d\n" % (run, i))
+                t0 = time.perf_counter()
+                r = rpc("tools/call", {"name": "get_instance", "arguments": {"instance_id": iid}})
+                g.append((time.perf_counter() - t0) * 1000)
+                res = r.get("result", {})
+                if res.get("isError") or "bench-changed.txt" not in \
+                        res.get("structuredContent", {}).get("git", {}).get("dirty_files", []):
+                    errors += 1
+                with open(target, "w") as f:
+                    f.write("%d %d git\n" % (run, i))
+                t0 = time.perf_counter()
+                env.run(["git", "-C", wt, "--no-optional-locks", "status", "--porcelain"])
+                t.append((time.perf_counter() - t0) * 1000)
+            grove_ms.append(g)
+            git_ms.append(t)
+    finally:
+        p.stdin.close()
+        p.wait(timeout=60)
+        if wt and os.path.exists(os.path.join(wt, "bench-changed.txt")):
+            os.unlink(os.path.join(wt, "bench-changed.txt"))
+    return {"calls_per_run": len(grove_ms[0]) if grove_ms else 0,
+            "p50_ms": figure([percentile(g, 50) for g in grove_ms], "ms"),
+            "p99_ms": figure([percentile(g, 99) for g in grove_ms], "ms"),
+            "git_status_p50_ms": figure([percentile(t, 50) for t in git_ms], "ms"),
+            "ratio_p50": figure([percentile(g, 50) / max(1e-9, percentile(t, 50))
+                                 for g, t in zip(grove_ms, git_ms)], "×"),
+            "errors": errors}
 
 
 # ---- 4. worktree creation ------------------------------------------------------------
@@ -1465,6 +1532,13 @@ def table(res, g):
         for x in q["queries"]:
             rows.append("| `%s` %s, p50 / p99 | %s / %s | | |" % (
                 x["tool"], x["args"], fmt(x["p50_ms"]), fmt(x["p99_ms"])))
+        c = q.get("get_instance_changed")
+        if c:
+            rows.append("| `get_instance`, a file of its %d-file worktree changed before each call,"
+                        " p50 / p99 | %s / %s | `git status --porcelain` (a process) after the "
+                        "same change: %s | %s |" % (
+                            q.get("files", 0), fmt(c["p50_ms"]), fmt(c["p99_ms"]),
+                            fmt(c["git_status_p50_ms"]), fmt(c["ratio_p50"])))
     w = res.get("worktree")
     if w:
         ms = w["ms"]

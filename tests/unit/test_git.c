@@ -717,6 +717,82 @@ static void test_head_cached(void **state)
     assert_int_equal(err.code, GROVE_ENOTFOUND);
 }
 
+/* The cached state: answered from the cache until something changes, then read again. */
+static void test_state_cached(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    char path[PATH_MAX], sha[41];
+    gitops_state st = {0};
+    size_t hits, misses, h0, m0, i;
+
+    snprintf(path, sizeof(path), "%s/wts/sc", fx->root);
+    create_ok(fx, "sc", path, "grove/sc", fx->c1);
+
+    assert_int_equal(gitops_worktree_state_cached(fx->r, path, fx->c1, &st, &err), 0);
+    assert_int_equal(st.ndirty, 0);
+    gitops_state_free(&st);
+    gitops_worktree_state_counts(fx->r, &h0, &m0);
+    assert_int_equal(h0, 0);
+    assert_int_equal(m0, 1);
+    /* Nothing changed: from the cache, the same answer. */
+    assert_int_equal(gitops_worktree_state_cached(fx->r, path, fx->c1, &st, &err), 0);
+    assert_string_equal(st.head, fx->c1);
+    assert_int_equal(st.ndirty, 0);
+    gitops_state_free(&st);
+    gitops_worktree_state_counts(fx->r, &hits, &misses);
+    assert_int_equal(hits, 1);
+    assert_int_equal(misses, 1);
+    /* Another base commit is another answer. */
+    assert_int_equal(gitops_worktree_state_cached(fx->r, path, fx->c2, &st, &err), 0);
+    assert_int_equal(st.behind, 1);
+    gitops_state_free(&st);
+    /* An edit in a subfolder, then a commit: each seen at the next call. */
+    assert_int_equal(unit_sh("echo z >> '%s/src/b.c'", path), 0);
+    assert_int_equal(gitops_worktree_state_cached(fx->r, path, fx->c2, &st, &err), 0);
+    assert_int_equal(st.ndirty, 1);
+    assert_string_equal(st.dirty_files[0], "src/b.c");
+    gitops_state_free(&st);
+    assert_int_equal(unit_sh("cd '%s' && git commit -qam four", path), 0);
+    rev_parse(fx, path, "HEAD", sha);
+    assert_int_equal(gitops_worktree_state_cached(fx->r, path, fx->c2, &st, &err), 0);
+    assert_int_equal(st.ndirty, 0);
+    assert_string_equal(st.head, sha);
+    assert_int_equal(st.ahead, 1);
+    gitops_state_free(&st);
+    /* More worktrees than the cache keeps (4), in turn: every answer right. */
+    {
+        char more[6][PATH_MAX];
+        size_t added[6] = {0};
+
+        for (i = 0; i < 6; i++)
+            snprintf(more[i], sizeof(more[i]), "%s/wts/sc%zu", fx->root, i + 3);
+        for (i = 0; i < 6; i++) {
+            char name[16], branch[32];
+
+            snprintf(name, sizeof(name), "sc%zu", i + 3);
+            snprintf(branch, sizeof(branch), "grove/sc%zu", i + 3);
+            create_ok(fx, name, more[i], branch, fx->c1);
+        }
+        for (i = 0; i < 36; i++) {
+            size_t k = (i * 5) % 6;
+
+            if (i % 4 == 0) {
+                assert_int_equal(unit_sh("echo %zu > '%s/u%zu.txt'", i, more[k], i), 0);
+                added[k]++;
+            }
+            assert_int_equal(gitops_worktree_state_cached(fx->r, more[k], NULL, &st, &err), 0);
+            assert_int_equal(st.ndirty, added[k]);
+            gitops_state_free(&st);
+        }
+    }
+    /* Gone: the error of the uncached call, and nothing kept. */
+    assert_int_equal(unit_sh("rm -rf '%s'", path), 0);
+    assert_int_equal(gitops_worktree_state_cached(fx->r, path, NULL, &st, &err), -1);
+    assert_int_equal(err.code, GROVE_ENOTFOUND);
+    assert_null(st.dirty_files);
+}
+
 static void test_state(void **state)
 {
     fixture *fx = *state;
@@ -2743,6 +2819,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remove_foreign_and_broken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_cache_tree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_diff_stat, setup, teardown),

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READ_CHUNK ((size_t)64 << 10)
+#define READ_CHUNK ((size_t)16 << 10)
 
 struct io_reader {
     int fd;

@@ -260,6 +260,23 @@ int gitops_worktree_state(const char *path, const char *base_commit, gitops_stat
 /* Frees what a gitops_state holds. Safe on a zeroed struct and twice. */
 void gitops_state_free(gitops_state *s);
 
+/*
+ * gitops_worktree_state() for a long-lived process: the answer is kept in `r`
+ * (for a few worktrees, the least recently used dropped) and given again until
+ * inotify reports a change to anything it depends on (the worktree's files and
+ * folders, its HEAD, index, branch, the repository's and the user's git
+ * configuration and ignore files). Events are read at the start of each call,
+ * and the kernel queues them inside the system call that makes the change, so
+ * an answer never misses a change made before the call. Without inotify, or
+ * for a worktree of too many folders, every call reads the status. Same
+ * results and ownership as gitops_worktree_state().
+ */
+int gitops_worktree_state_cached(gitops_repo *r, const char *path, const char *base_commit,
+                                 gitops_state *out, grove_err *err);
+
+/* How many gitops_worktree_state_cached() calls of `r` were answered from the cache, and not. */
+void gitops_worktree_state_counts(const gitops_repo *r, size_t *hits, size_t *misses);
+
 /* Lines changed between two commits: `git diff --shortstat from to`. */
 typedef struct gitops_diff_stat {
     long long files_changed;

@@ -14,6 +14,7 @@
  *   recover.c   interrupted creations and removals (gitops_interrupted_*)
  *   branch.c    branch deletion, branches by prefix, branch heads
  *   state.c     worktree HEAD and state, diff stats, removal loss
+ *   statcache.c worktree states kept until inotify says they changed
  *   diff.c      diffs with patch text (gitops_diff_compute)
  *   include.c   .worktreeinclude
  *   push.c      remotes and push
@@ -33,6 +34,8 @@
 #define RETRIES  6  /* attempts at a step that races on git's lock files */
 #define RETRY_MS 40 /* first back-off; grows linearly */
 
+typedef struct gitops_statcache gitops_statcache;
+
 /* A creation journal this process holds (see journal_begin()). */
 typedef struct gitops_journal {
     char *name; /* worktree name */
@@ -49,7 +52,15 @@ struct gitops_repo {
     git_repository *wt_repo;
     char *wt_path;
     struct stat wt_dotgit;
+    gitops_statcache *statcache; /* owned; made on first use (statcache.c) */
 };
+
+/* ---- statcache.c -------------------------------------------------------- */
+
+/* A new, empty cache of worktree states (inotify set up); NULL when out of memory. */
+gitops_statcache *statcache_new(void);
+/* Frees c, its answers and its watches. NULL: nothing. */
+void statcache_free(gitops_statcache *c);
 
 /* ---- repo.c: errors ---------------------------------------------------- */
 

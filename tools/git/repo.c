@@ -361,6 +361,7 @@ void gitops_repo_free(gitops_repo *r)
     free(r->journals);
     git_repository_free(r->wt_repo);
     free(r->wt_path);
+    statcache_free(r->statcache);
     git_repository_free(r->repo);
     free(r->workdir);
     free(r->common_dir);
