@@ -20,6 +20,7 @@ or directly with the built programs:
 """
 import argparse
 import fcntl
+import glob
 import json
 import os
 import platform
@@ -34,7 +35,7 @@ import tempfile
 import termios
 import time
 
-SECTIONS = ["cold_start", "calls", "queries", "worktree", "agents", "memory", "reconcile", "diff",
+SECTIONS = ["cold_start", "calls", "queries", "worktree", "bigrepo", "agents", "memory", "reconcile", "diff",
             "conflicts", "land", "hook", "output", "subscriptions", "watch"]
 
 SIZES = {
@@ -43,6 +44,7 @@ SIZES = {
         calls_runs=5, lat_calls=2000, pipe_calls=5000, floor_calls=5000,
         q_instances=10000, q_events=1000000, q_runs=5, q_calls=400, q_files=5000,
         wt_files=4000, wt_runs=5, wt_workers=[1, 2, 4],
+        big_files=50000, big_runs=5, big_workers=[0, 1, 2, 4],
         agents=8, agent_runs=3, agent_calls=500,
         mem_runs=3, mem_points=[10000, 100000],
         rec_instances=10000, rec_running=400, rec_runs=5, rec_starts=10,
@@ -58,6 +60,7 @@ SIZES = {
         calls_runs=2, lat_calls=20, pipe_calls=50, floor_calls=50,
         q_instances=200, q_events=2000, q_runs=2, q_calls=10, q_files=60,
         wt_files=40, wt_runs=2, wt_workers=[1, 2],
+        big_files=150, big_runs=1, big_workers=[0, 2],
         agents=8, agent_runs=2, agent_calls=5,
         mem_runs=2, mem_points=[100, 400],
         rec_instances=200, rec_running=20, rec_starts=2, rec_runs=2,
@@ -612,16 +615,22 @@ def bench_worktree(env, S):
     info = make_repo(env, repo, S["wt_files"])
     log("worktree: repository of %d files, %.1f MB in %.1f s" % (
         info["files"], info["bytes"] / 1e6, time.perf_counter() - t0))
+    return worktree_race(env, repo, info, "wt", S["wt_workers"], S["wt_runs"], archive=True)
+
+
+def worktree_race(env, repo, info, tag, workers, runs, archive):
+    """`spawn_work_instance` (launch: false) against `git -c checkout.workers=N worktree add -b`
+    for each N in `workers` (and `git archive | tar -x` when `archive`), interleaved, `sync`
+    before each, one warm-up round; ratios against the git worker count with the best median."""
     env.run([env.args.grove, "init"], cwd=repo)
-    wts = os.path.join(env.work, "wt-out")
+    wts = os.path.join(env.work, tag + "-out")
     os.makedirs(wts)
     grove_env = dict(env.env, GROVE_WORKTREES=os.path.join(wts, "grove"))
-    reqs = os.path.join(env.work, "wt.jsonl")
+    reqs = os.path.join(env.work, tag + ".jsonl")
     # call 1 warms the server up (opens repository and database); call 2 is timed
     write_requests(reqs, [tool_req("query_instances", {"limit": 1}),
                           tool_req("spawn_work_instance", {"launch": False, "prompt": "bench"})])
-    workers = S["wt_workers"]
-    names = ["grove"] + ["git_w%d" % w for w in workers] + ["archive"]
+    names = ["grove"] + ["git_w%d" % w for w in workers] + (["archive"] if archive else [])
     times = {n: [] for n in names}
     seq = [0]
 
@@ -629,16 +638,14 @@ def bench_worktree(env, S):
         seq[0] += 1
         if name == "grove":
             subprocess.run(["sync"])
-            a = env.client(["calls", "-e", env.errfile("wt"), reqs, "2", "--", env.args.grove,
+            a = env.client(["calls", "-e", env.errfile(tag), reqs, "2", "--", env.args.grove,
                             "serve"], cwd=repo, env=grove_env)
             if a["errors"]:
                 raise RuntimeError("spawn_work_instance failed: " + a["first_error"])
             ms = a["lat_ms"][1]
             # the instance is work-aN; remove it the same way as git's
-            n = seq[0]
             for d in os.listdir(os.path.join(wts, "grove")):
                 drop_worktree(env, repo, os.path.join(wts, "grove", d), "grove/" + d)
-            del n
             return ms
         path = os.path.join(wts, "%s-%d" % (name, seq[0]))
         branch = "bench/%s-%d" % (name, seq[0])
@@ -655,7 +662,7 @@ def bench_worktree(env, S):
 
     for name in names:  # warm-up: object database in the page cache
         run_one(name)
-    for r in range(S["wt_runs"]):
+    for r in range(runs):
         env.settle()
         order = names[r % len(names):] + names[:r % len(names)]
         per = {}
@@ -663,16 +670,96 @@ def bench_worktree(env, S):
             per[name] = run_one(name)
         for name in names:
             times[name].append(per[name])
+        log("%s round %d: %s" % (tag, r + 1, ", ".join(
+            "%s %.0f ms" % (n, per[n]) for n in names)))
     best = min(("git_w%d" % w for w in workers),
                key=lambda n: percentile(times[n], 50))
     out = {"repository": info, "workers_tried": workers, "best_git": best,
            "ms": {n: figure(times[n], "ms") for n in names}}
     out["grove_over_best_git"] = figure(
         [g / b for g, b in zip(times["grove"], times[best])], "×")
-    out["grove_over_git_w1"] = figure(
-        [g / b for g, b in zip(times["grove"], times["git_w1"])], "×")
-    out["grove_over_archive"] = figure(
-        [g / b for g, b in zip(times["grove"], times["archive"])], "×")
+    if "git_w1" in times:
+        out["grove_over_git_w1"] = figure(
+            [g / b for g, b in zip(times["grove"], times["git_w1"])], "×")
+    if archive:
+        out["grove_over_archive"] = figure(
+            [g / b for g, b in zip(times["grove"], times["archive"])], "×")
+    return out
+
+
+# ---- 4a. big repositories -----------------------------------------------------------
+
+
+def real_tree_source(env):
+    """A real source tree from Debian: the linux-source-6.1 tarball, from --real-tree (a .deb or
+    .tar.xz) or from the installed package; None when there is neither."""
+    cand = [env.args.real_tree] if env.args.real_tree else []
+    cand += sorted(glob.glob("/usr/src/linux-source-*.tar.xz"), reverse=True)
+    for c in cand:
+        if c and os.path.isfile(c):
+            return os.path.abspath(c)
+    return None
+
+
+def make_real_repo(env, src, path):
+    """The tree of `src` (a Debian linux-source .deb or its .tar.xz), committed once with fixed
+    dates (the same commit every time) and packed like a clone's objects (one pack, no deltas:
+    `git repack --window=0`)."""
+    unpack = path + ".src"
+    os.makedirs(unpack)
+    tarball = src
+    if src.endswith(".deb"):
+        env.run(["dpkg-deb", "-x", src, unpack + "/deb"])
+        found = glob.glob(unpack + "/deb/usr/src/linux-source-*.tar.xz")
+        if not found:
+            raise RuntimeError("no linux-source tarball in " + src)
+        tarball = found[0]
+    env.run(["tar", "-xJf", tarball, "-C", unpack])
+    tops = [d for d in os.listdir(unpack) if d != "deb"]
+    os.rename(os.path.join(unpack, tops[0]), path)
+    shutil.rmtree(unpack)
+    env.run(["git", "init", "-q", "-b", "main", path])
+    env.git(path, "config", "user.name", "Bench")
+    env.git(path, "config", "user.email", "bench@example.com")
+    env.git(path, "add", "-A")
+    denv = dict(env.env, GIT_AUTHOR_DATE="1767225600 +0000",
+                GIT_COMMITTER_DATE="1767225600 +0000")
+    env.git(path, "commit", "-q", "-m", "real tree", env=denv)
+    env.git(path, "repack", "-a", "-d", "-q", "--window=0")
+    env.git(path, "prune")
+    files = env.git(path, "ls-files").stdout.count(b"\n")
+    size = sum(int(x.split()[3]) for x in env.git(
+        path, "ls-tree", "-r", "-l", "HEAD").stdout.decode().splitlines()
+        if x.split()[3] != "-")
+    return {"files": files, "bytes": size, "source": os.path.basename(src),
+            "commit": env.git(path, "rev-parse", "HEAD").stdout.decode().strip()}
+
+
+def bench_bigrepo(env, S):
+    """Worktree creation on big trees: a generated repository of big_files files (make_repo),
+    and a real tree from a Debian package when one is at hand (see real_tree_source)."""
+    out = {}
+    repo = os.path.join(env.work, "big-repo")
+    t0 = time.perf_counter()
+    info = make_repo(env, repo, S["big_files"], seed=20260517)
+    log("bigrepo: repository of %d files, %.1f MB in %.1f s" % (
+        info["files"], info["bytes"] / 1e6, time.perf_counter() - t0))
+    out["generated"] = worktree_race(env, repo, info, "big", S["big_workers"], S["big_runs"],
+                                     archive=False)
+    shutil.rmtree(repo, ignore_errors=True)
+    src = real_tree_source(env) if not env.args.quick else None
+    if src:
+        repo = os.path.join(env.work, "real-repo")
+        t0 = time.perf_counter()
+        info = make_real_repo(env, src, repo)
+        log("bigrepo: real tree %s, %d files, %.1f MB in %.1f s" % (
+            info["source"], info["files"], info["bytes"] / 1e6, time.perf_counter() - t0))
+        out["real"] = worktree_race(env, repo, info, "real", S["big_workers"], S["big_runs"],
+                                    archive=False)
+        shutil.rmtree(repo, ignore_errors=True)
+    else:
+        out["real"] = None
+        log("bigrepo: no real tree (apt-get download linux-source-6.1, then --real-tree FILE)")
     return out
 
 
@@ -1446,6 +1533,12 @@ def goals(res):
     if w:
         r = w["grove_over_best_git"]["median"]
         add("worktree creation", "≤ 1.0× git's best (%s)" % w["best_git"], "%.2f×" % r, r <= 1.0)
+    b = res.get("bigrepo")
+    if b:
+        w = b["generated"]
+        r = w["grove_over_best_git"]["median"]
+        add("worktree of %d files" % w["repository"]["files"],
+            "≤ 0.6× git's best (%s)" % w["best_git"], "%.2f×" % r, r <= 0.6)
     a = res.get("agents")
     if a:
         add("8 agents", "zero errors", "%d errors, %.0f calls/s" % (
@@ -1553,6 +1646,21 @@ def table(res, g):
         rows.append("| worktree: vs 1 worker / vs `git archive \\| tar -x` | | archive: %s | "
                     "%s / %s |" % (fmt(ms["archive"]), fmt(w["grove_over_git_w1"]),
                                    fmt(w["grove_over_archive"])))
+    b = res.get("bigrepo")
+    for key in ("generated", "real") if b else ():
+        w = b[key]
+        if not w:
+            continue
+        ms = w["ms"]
+        git = ", ".join("%d worker%s %s" % (int(n.split("_w")[1]),
+                                              "" if n.endswith("_w1") else "s", fmt(ms[n]))
+                        for n in ms if n.startswith("git_w"))
+        what = "%s tree" % w["repository"]["source"] if key == "real" else "worktree"
+        rows.append("| %s of %d files (%.0f MB): `spawn_work_instance` | %s | "
+                    "`git worktree add -b`: %s | %s of best git (%s) |" % (
+                        what, w["repository"]["files"], w["repository"]["bytes"] / 1e6,
+                        fmt(ms["grove"]), git, fmt(w["grove_over_best_git"]),
+                        w["best_git"].replace("git_w", "") + " w."))
     a = res.get("agents")
     if a:
         rows.append("| %d agents logging checkpoints at once: total, p99 | %s, p99 %s, "
@@ -1694,6 +1802,8 @@ def main():
     ap.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS))
     ap.add_argument("--workdir", help="scratch folder (default: a new one in $TMPDIR)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument("--real-tree", help="bigrepo: a Debian linux-source .deb or .tar.xz "
+                    "(default: /usr/src/linux-source-*.tar.xz when installed)")
     ap.add_argument("--settle", type=float, default=None,
                     help="seconds in all to wait for an idle machine before runs "
                          "(default: 120, or 0 with --quick)")

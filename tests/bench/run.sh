@@ -10,7 +10,7 @@
 # machine; `compare` prints two runs side by side and flags what got more than 10 % worse.
 # --json:  where the JSON goes (default: <build dir>/bench.json).
 # --build: the build folder (default: build-bench, set up here when missing).
-# --only:  comma-separated sections: cold_start,calls,queries,worktree,agents,memory,
+# --only:  comma-separated sections: cold_start,calls,queries,worktree,bigrepo,agents,memory,
 #          reconcile,diff,conflicts,land,hook,output,subscriptions,watch.
 # The full run takes about five minutes on two cores; see README.md, "Performance".
 set -eu
