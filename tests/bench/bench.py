@@ -721,7 +721,7 @@ def make_real_repo(env, src, path):
     env.run(["git", "init", "-q", "-b", "main", path])
     env.git(path, "config", "user.name", "Bench")
     env.git(path, "config", "user.email", "bench@example.com")
-    env.git(path, "add", "-A")
+    env.git(path, "add", "-A", "-f")  # Debian's tarball has a .gitignore of "/*"
     denv = dict(env.env, GIT_AUTHOR_DATE="1767225600 +0000",
                 GIT_COMMITTER_DATE="1767225600 +0000")
     env.git(path, "commit", "-q", "-m", "real tree", env=denv)

@@ -2258,6 +2258,18 @@ static void expect_same_tree(const char *got, const char *want)
     s = unit_sh_out("git -C '%s' status --porcelain --ignore-submodules=none 2>&1", got);
     assert_string_equal(s, "");
     free(s);
+    s = unit_sh_out("git -C '%s' status --porcelain --ignore-submodules=none 2>&1", want);
+    assert_string_equal(s, "");
+    free(s);
+    /* Same index entries (mode, id, stage, path) and no file differs from its entry. */
+    a = unit_sh_out("git -C '%s' ls-files --stage", got);
+    b = unit_sh_out("git -C '%s' ls-files --stage", want);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    s = unit_sh_out("git -C '%s' diff-files 2>&1; git -C '%s' diff-files 2>&1", got, want);
+    assert_string_equal(s, "");
+    free(s);
     assert_int_equal(unit_sh("git -C '%s' diff-index --cached --quiet HEAD", got), 0);
     /* Every entry's stat data is recorded: nothing needs refreshing. */
     s = unit_sh_out("git -C '%s' update-index --refresh 2>&1; echo rc=$?", got);
@@ -2628,6 +2640,104 @@ static void test_checkout_filter_sources(void **state)
     free(s);
 }
 
+/*
+ * A packed repository, as a clone has: whole blobs, deltas and loose
+ * objects. Its .gitattributes names no filter attribute, so no filter is
+ * loaded. Both commits are checked out and compared with git's own
+ * worktrees: the older one is mostly deltas after `git repack`, the newer
+ * one adds loose blobs; exec bits that change between commits, links to
+ * files, folders and absolute paths, a folder holding only a link, a
+ * submodule, empty files and a 300 KB random file.
+ */
+static void packed_commits(fixture *fx, char old_sha[41], char new_sha[41])
+{
+    assert_int_equal(
+        unit_sh("set -e; cd '%s';"
+                "printf '*.c diff=cpp\\n*.h diff=cpp\\n' > .gitattributes;"
+                "for d in a a/b a/b/c a/b/c/d e f; do mkdir -p $d;"
+                "  for i in $(seq 1 60); do"
+                "    seq 1 $((i * i * 7)) | sed \"s|^|$d $i |\" > $d/f$i.c; done; done;"
+                "for i in $(seq 1 5); do printf '#!/bin/sh\\necho %%s\\n' $i > e/run$i.sh;"
+                "  chmod 755 e/run$i.sh; done;"
+                ": > empty; : > a/b/empty-exec; chmod 755 a/b/empty-exec;"
+                "head -c 300000 /dev/urandom > f/big.raw;"
+                "ln -s f1.c a/link; ln -s ../../e a/b/dirlink; ln -s /nonexistent/abs abs-link;"
+                "mkdir -p only-link; ln -s ../empty only-link/l;"
+                "git add -A; git update-index --add --cacheinfo 160000,%s,mod;"
+                "git commit -qm packed-old;"
+                "for d in a a/b/c e; do for i in $(seq 1 60 | sed -n 'p;n'); do"
+                "  echo changed >> $d/f$i.c; done; done;"
+                "chmod 644 e/run2.sh; chmod 755 a/f3.c; rm a/link; ln -s f2.c a/link;"
+                "git commit -qam packed-mid; git repack -adq;"
+                "echo loose >> a/b/c/d/f9.c; echo new > f/new.h; git add -A;"
+                "git commit -qm packed-new",
+                fx->repo, fx->c1),
+        0);
+    rev_parse(fx, NULL, "HEAD~2", old_sha);
+    rev_parse(fx, NULL, "HEAD", new_sha);
+}
+
+static void test_checkout_packed(void **state)
+{
+    fixture *fx = *state;
+    grove_err err = GROVE_ERR_INIT;
+    char old_sha[41], new_sha[41], path[PATH_MAX], ref[PATH_MAX], *s;
+    int rc;
+    unsigned workers = 0;
+
+    packed_commits(fx, old_sha, new_sha);
+
+    snprintf(path, sizeof(path), "%s/wts/old", fx->root);
+    snprintf(ref, sizeof(ref), "%s/wts/ref-old", fx->root);
+    create_ok(fx, "old", path, "grove/old", old_sha);
+    assert_int_equal(
+        unit_sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, old_sha), 0);
+    expect_same_tree(path, ref);
+
+    snprintf(path, sizeof(path), "%s/wts/new", fx->root);
+    snprintf(ref, sizeof(ref), "%s/wts/ref-new", fx->root);
+    create_ok(fx, "new", path, "grove/new", new_sha);
+    assert_int_equal(
+        unit_sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, new_sha), 0);
+    expect_same_tree(path, ref);
+    s = unit_sh_out("stat -c '%%a %%F' '%s/e/run1.sh' '%s/e/run2.sh' '%s/a/link' '%s/wts/old/mod'",
+                    path, path, path, fx->root);
+    assert_string_equal(s, "755 regular file\n644 regular file\n777 symbolic link\n755 directory");
+    free(s);
+    expect_index_stat(path, "f/big.raw");
+    expect_index_stat(path, "a/link");
+
+    /* A filter attribute in a nested .gitattributes turns the filters (and libgit2) back on. */
+    assert_int_equal(unit_sh("set -e; cd '%s'; printf '*.h text eol=crlf\\n' > f/.gitattributes;"
+                             "git add -A; git commit -qm crlf",
+                             fx->repo),
+                     0);
+    rev_parse(fx, NULL, "HEAD", new_sha);
+    snprintf(ref, sizeof(ref), "%s/wts/ref-crlf", fx->root);
+    assert_int_equal(
+        unit_sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, new_sha), 0);
+    checkout_into(fx, "crlf", new_sha, &workers, &err, &rc, path);
+    if (rc != 0)
+        fail_msg("checkout: %s", err.msg);
+    expect_same_tree(path, ref);
+    s = unit_sh_out("od -An -c '%s/f/new.h' | tr -d ' \n'", path);
+    assert_string_equal(s, "new\\r\\n");
+    free(s);
+
+    /* A blob whose data is damaged in the pack: the checkout fails rather than write it. */
+    assert_int_equal(
+        unit_sh("set -e; cd '%s/.git/objects/pack'; p=$(ls pack-*.pack); chmod u+w $p;"
+                "id=$(git -C '%s' rev-parse %s:f/big.raw);"
+                "off=$(git verify-pack -v pack-*.idx | awk -v id=$id '$1 == id {print $5}');"
+                "printf 'XXXXXXXX' | dd of=$p bs=1 seek=$((off + 150000)) conv=notrunc "
+                "status=none",
+                fx->repo, fx->repo, old_sha),
+        0);
+    checkout_into(fx, "damaged", old_sha, &workers, &err, &rc, path);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err.msg, "f/big.raw"));
+}
+
 /* ---- removal of an instance's worktree: the decision and its re-check --------------- */
 
 /* Facts of a normal removal of /t/wts/w1, each test changing one. */
@@ -2810,6 +2920,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkout_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkout_unusual_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkout_filter_sources, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkout_packed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkout_write_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkout_outside_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkout_killed, setup, teardown),

@@ -401,22 +401,77 @@ static int may_exist(char *path)
     return r;
 }
 
+/* 1 for a top-level or nested .gitattributes, which is written before the rest. */
+static int is_attributes(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return strcmp(slash ? slash + 1 : path, ".gitattributes") == 0;
+}
+
 /*
- * 0 only when no checkout filter can apply to any file: the tree has no
- * .gitattributes, no attributes file exists anywhere libgit2 reads one
- * (the repository's info/attributes, core.attributesFile or the global and
- * XDG defaults, the system gitattributes), and core.autocrlf is not true.
- * Every attribute is then unspecified for every path; libgit2's filters
- * (crlf, ident) need an attribute or autocrlf to act. Loading the filters
- * of a path costs some 35 system calls (each parent's .gitattributes is
- * looked for), so a tree without any is written without asking.
+ * 1 when a .gitattributes of the tree may turn on a checkout filter: it
+ * mentions, in any case, one of the attributes libgit2's filters read
+ * (text, eol, crlf, ident, filter; working-tree-encoding too, to be safe).
+ * A macro ("[attr]name ...") can only set what its definition names, and
+ * the built-in "binary" only unsets text, so a file that never spells any
+ * of these words sets none of them (the Linux tree's say "*.c diff=cpp").
+ * One that cannot be read counts as mentioning them.
+ */
+static int attributes_may_filter(co_job *j, git_repository *repo)
+{
+    static const char *const words[] = {"text", "eol", "crlf", "ident", "filter", "encoding"};
+    size_t i, k, n;
+
+    for (i = 0; i < j->nfiles; i++) {
+        const co_file *f = &j->files[i];
+        git_blob *blob = NULL;
+        char *low;
+        const char *data;
+        int hit = 0;
+
+        if (f->mode == GIT_FILEMODE_COMMIT || !is_attributes(f->path))
+            continue;
+        if (f->mode == GIT_FILEMODE_LINK || git_blob_lookup(&blob, repo, &f->id) < 0) {
+            git_error_clear();
+            return 1;
+        }
+        data = git_blob_rawcontent(blob);
+        n = (size_t)git_blob_rawsize(blob);
+        low = malloc(n + 1); /* owned here */
+        if (!low) {
+            git_blob_free(blob);
+            return 1;
+        }
+        for (k = 0; k < n; k++)
+            low[k] = (char)((data[k] >= 'A' && data[k] <= 'Z') ? data[k] - 'A' + 'a' : data[k]);
+        for (k = 0; k < sizeof(words) / sizeof(words[0]) && !hit; k++)
+            hit = memmem(low, n, words[k], strlen(words[k])) != NULL;
+        free(low);
+        git_blob_free(blob);
+        if (hit)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * 0 only when no checkout filter can apply to any file: no .gitattributes
+ * of the tree names a filter attribute (attributes_may_filter), no other
+ * attributes file exists anywhere libgit2 reads one (the repository's
+ * info/attributes, core.attributesFile or the global and XDG defaults, the
+ * system gitattributes), and core.autocrlf is not true. No filter attribute
+ * is then set for any path; libgit2's filters (crlf, ident) need one or
+ * autocrlf to act. Loading the filters of a path costs some 35 system calls
+ * (each parent's .gitattributes is looked for): a tree that needs none is
+ * written without asking.
  */
 static int filters_possible(co_job *j, git_repository *repo, git_config *cfg)
 {
     git_buf attr_file = {0};
     int autocrlf = 0, rc;
 
-    if (j->has_attributes)
+    if (j->has_attributes && attributes_may_filter(j, repo))
         return 1;
     rc = git_config_get_bool(&autocrlf, cfg, "core.autocrlf");
     if (rc == 0 && autocrlf)
@@ -443,14 +498,6 @@ static int filters_possible(co_job *j, git_repository *repo, git_config *cfg)
            in_search_path(GIT_CONFIG_LEVEL_XDG, "attributes") ||
            in_search_path(GIT_CONFIG_LEVEL_GLOBAL, ".config/git/attributes") ||
            in_search_path(GIT_CONFIG_LEVEL_SYSTEM, "gitattributes");
-}
-
-/* 1 for a top-level or nested .gitattributes, which is written before the rest. */
-static int is_attributes(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-
-    return strcmp(slash ? slash + 1 : path, ".gitattributes") == 0;
 }
 
 static int index_write(co_job *j, git_repository *repo)
