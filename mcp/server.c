@@ -1156,12 +1156,6 @@ static void take_roots(mcp_server *s, json_t *msg)
 
 /* ---- 2026-07-28: stateless requests, subscriptions/listen ------------------------- */
 
-#define META_VERSION            "io.modelcontextprotocol/protocolVersion"
-#define META_CAPS               "io.modelcontextprotocol/clientCapabilities"
-#define META_INFO               "io.modelcontextprotocol/clientInfo"
-#define META_LEVEL              "io.modelcontextprotocol/logLevel"
-#define META_SUB_ID             "io.modelcontextprotocol/subscriptionId"
-#define RPC_UNSUPPORTED_VERSION (-32022)
 
 /* The most subscriptions/listen streams one connection keeps open. */
 #define MCP_MAX_LISTENS 64

@@ -5,28 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readFileSync, realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { makeRepo as makeRepoIn } from './repo.mjs';
 
+const makeRepo = () => makeRepoIn();
 const grove = process.argv[2] && resolve(process.argv[2]);
 assert.ok(grove && existsSync(grove), 'usage: node e2e.mjs /path/to/grove');
-
-function makeRepo() {
-  const tmp = realpathSync(mkdtempSync(join(tmpdir(), 'grove-e2e-')));
-  const repo = join(tmp, 'repo');
-  const env = { ...process.env, HOME: tmp, GIT_CONFIG_NOSYSTEM: '1' };
-  const git = (...args) => execFileSync('git', args, { cwd: repo, env, stdio: 'pipe' });
-  execFileSync('git', ['init', '-q', '-b', 'main', repo], { env });
-  git('config', 'user.name', 'E2E');
-  git('config', 'user.email', 'e2e@example.com');
-  execFileSync('bash', ['-c', 'echo hello > README.md && mkdir src && echo x > src/a.txt'], { cwd: repo });
-  git('add', '-A');
-  git('commit', '-qm', 'initial');
-  return { tmp, repo, git, env };
-}
 
 async function connect(repo, env = {}) {
   const transport = new StdioClientTransport({

@@ -6,29 +6,15 @@
 // usage: node sdk2.mjs /path/to/grove
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { rmSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { makeRepo as makeRepoIn } from './repo.mjs';
 
+const makeRepo = () => makeRepoIn('grove-sdk2-');
 const grove = process.argv[2] && resolve(process.argv[2]);
 assert.ok(grove && existsSync(grove), 'usage: node sdk2.mjs /path/to/grove');
-
-function makeRepo() {
-  const tmp = realpathSync(mkdtempSync(join(tmpdir(), 'grove-sdk2-')));
-  const repo = join(tmp, 'repo');
-  const env = { ...process.env, HOME: tmp, GIT_CONFIG_NOSYSTEM: '1' };
-  const git = (...args) => execFileSync('git', args, { cwd: repo, env, stdio: 'pipe' });
-  execFileSync('git', ['init', '-q', '-b', 'main', repo], { env });
-  git('config', 'user.name', 'E2E');
-  git('config', 'user.email', 'e2e@example.com');
-  execFileSync('bash', ['-c', 'echo hello > README.md'], { cwd: repo });
-  git('add', '-A');
-  git('commit', '-qm', 'initial');
-  return { tmp, repo };
-}
 
 async function connect(repo, mode) {
   const transport = new StdioClientTransport({
