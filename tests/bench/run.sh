@@ -12,7 +12,7 @@
 # --build: the build folder (default: build-bench, set up here when missing).
 # --only:  comma-separated sections: cold_start,calls,queries,worktree,bigrepo,agents,memory,
 #          reconcile,diff,conflicts,land,hook,output,subscriptions,watch.
-# The full run takes about five minutes on two cores; see README.md, "Performance".
+# The full run takes about 15 minutes on two cores; see README.md, "Performance".
 set -eu
 cd "$(dirname "$0")/../.."
 if [ "${1:-}" = compare ]; then
