@@ -459,15 +459,16 @@ int db_instance_delete(grove_db *db, const char *id, grove_err *err)
     return db_txn(db, instance_delete_fn, (void *)id, err) == 0 ? 0 : -1;
 }
 
-int db_instance_get(grove_db *db, const char *id, grove_instance *out, grove_err *err)
+/* Reads a row of one instance with `sql` (?1 the id) into what `take` fills from it. */
+static int instance_row(grove_db *db, const char *sql, const char *id,
+                        int (*take)(sqlite3_stmt *st, void *out), void *out, grove_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc, ret;
 
-    memset(out, 0, sizeof(*out));
     if (!id)
         return grove_fail(err, GROVE_EINVAL, "instance id is empty");
-    if ((ret = db_stmt(db, SQL_INSTANCE_GET, &st, err)) != 0)
+    if ((ret = db_stmt(db, sql, &st, err)) != 0)
         return -1;
     if (db_bind_text(st, 1, id) != SQLITE_OK) {
         ret = bind_fail(db, err);
@@ -475,7 +476,7 @@ int db_instance_get(grove_db *db, const char *id, grove_instance *out, grove_err
     }
     rc = db_step_first(db, st);
     if (rc == SQLITE_ROW) {
-        if (instance_read(st, out) != 0)
+        if (take(st, out) != 0)
             ret = grove_nomem(err);
     } else if (rc == SQLITE_DONE) {
         ret = grove_fail(err, GROVE_ENOTFOUND, "instance '%s' not found", id);
@@ -487,32 +488,29 @@ done:
     return ret == 0 ? 0 : -1;
 }
 
+static int take_instance(sqlite3_stmt *st, void *out)
+{
+    return instance_read(st, out);
+}
+
+static int take_worktree(sqlite3_stmt *st, void *out)
+{
+    int oom = 0;
+
+    *(char **)out = col_strdup(st, 0, &oom);
+    return oom ? -1 : 0;
+}
+
+int db_instance_get(grove_db *db, const char *id, grove_instance *out, grove_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return instance_row(db, SQL_INSTANCE_GET, id, take_instance, out, err);
+}
+
 int db_instance_worktree(grove_db *db, const char *id, char **path, grove_err *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc, ret, oom = 0;
-
     *path = NULL;
-    if (!id)
-        return grove_fail(err, GROVE_EINVAL, "instance id is empty");
-    if ((ret = db_stmt(db, SQL_INSTANCE_WORKTREE, &st, err)) != 0)
-        return -1;
-    if (db_bind_text(st, 1, id) != SQLITE_OK) {
-        ret = bind_fail(db, err);
-        goto done;
-    }
-    rc = db_step_first(db, st);
-    if (rc == SQLITE_ROW) {
-        *path = col_strdup(st, 0, &oom);
-        ret = oom ? grove_nomem(err) : 0;
-    } else if (rc == SQLITE_DONE) {
-        ret = grove_fail(err, GROVE_ENOTFOUND, "instance '%s' not found", id);
-    } else {
-        ret = db_fail(db, rc, "cannot read the instance", err);
-    }
-done:
-    db_stmt_release(db, st);
-    return ret == 0 ? 0 : -1;
+    return instance_row(db, SQL_INSTANCE_WORKTREE, id, take_worktree, path, err);
 }
 
 /* Whether s is "YYYY-MM-DDTHH:MM:SS.sssZ", the shape of every stored timestamp. */
