@@ -1045,7 +1045,12 @@ static int watch_subs(mcp_server *s, mcp_subs *w, const char *list_now)
     return 0;
 }
 
-int mcp_server_watch(mcp_server *s)
+/*
+ * One look for changes. `refresh`: bring derived state up to date first
+ * (tmux); a look made because the database was written skips that, since a
+ * write changes nothing tmux shows and many agents write many times a second.
+ */
+static int watch_now(mcp_server *s, int refresh)
 {
     grove_err err = GROVE_ERR_INIT;
     char *list_now = NULL;
@@ -1054,7 +1059,7 @@ int mcp_server_watch(mcp_server *s)
 
     if (!mcp_server_watching(s))
         return 0;
-    if (s->resources->refresh)
+    if (refresh && s->resources->refresh)
         s->resources->refresh(s->ctx);
     for (i = 0; i < s->nlistens; i++)
         want_list |= s->listens[i].list;
@@ -1065,6 +1070,11 @@ int mcp_server_watch(mcp_server *s)
         rc = watch_subs(s, &s->listens[i], list_now);
     free(list_now);
     return rc;
+}
+
+int mcp_server_watch(mcp_server *s)
+{
+    return watch_now(s, 1);
 }
 
 /* ---- roots ------------------------------------------------------------------- */
@@ -1155,7 +1165,6 @@ static void take_roots(mcp_server *s, json_t *msg)
 }
 
 /* ---- 2026-07-28: stateless requests, subscriptions/listen ------------------------- */
-
 
 /* The most subscriptions/listen streams one connection keeps open. */
 #define MCP_MAX_LISTENS 64
@@ -1620,7 +1629,7 @@ int mcp_serve(mcp_server *s, int in_fd)
 {
     io_reader *r = NULL;
     sigset_t set;
-    double next_watch = 0, last_watch = 0;
+    double next_watch = 0, last_watch = 0, next_tick = 0;
     int sfd, rc = 0, timeout, watching;
 
     sigemptyset(&set);
@@ -1664,12 +1673,16 @@ int mcp_serve(mcp_server *s, int in_fd)
 
             open_change_fd(s);
             if (now >= next_watch) {
-                if (mcp_server_watch(s) != 0) {
+                int tick = now >= next_tick; /* the timer's look, not one after a write */
+
+                if (watch_now(s, tick) != 0) {
                     rc = 1;
                     goto done;
                 }
                 last_watch = now;
-                next_watch = now + MCP_WATCH_MS;
+                if (tick)
+                    next_tick = now + MCP_WATCH_MS;
+                next_watch = next_tick;
             }
             timeout = (int)(next_watch - now) + 1;
         } else {
