@@ -1342,6 +1342,16 @@ typedef struct write_args {
 static const char SQL_RUNNING_BRANCHES[] =
     "SELECT id, branch_name, base_branch FROM grove_instances WHERE status = 'running'"
     " ORDER BY created_at, id";
+static const char SQL_RUNNING_ON_BRANCH[] =
+    "SELECT id, branch_name, base_branch, created_at FROM grove_instances"
+    " WHERE branch_name = ?1 AND status = 'running'";
+/* The running instances whose branch is outside [?1, ?2): each side a range of the branch
+ * index (`+status`: not the status indexes, which would read every running row). */
+static const char SQL_RUNNING_OFF_PREFIX[] =
+    "SELECT id, branch_name, base_branch, created_at FROM grove_instances"
+    " WHERE branch_name < ?1 AND +status = 'running'"
+    " UNION ALL SELECT id, branch_name, base_branch, created_at FROM grove_instances"
+    " WHERE branch_name >= ?2 AND +status = 'running'";
 static const char SQL_PORT_BLOCKS[] =
     "SELECT p.instance_id, i.status, p.first_port, p.port_count FROM grove_port_blocks p"
     " LEFT JOIN grove_instances i ON i.id = p.instance_id ORDER BY p.first_port, p.id";
@@ -1957,6 +1967,93 @@ int db_running_branches(grove_db *db, grove_instance_list *out, grove_err *err)
     ret = 0;
 done:
     db_stmt_release(db, st);
+    if (ret != 0)
+        db_instance_list_free(out);
+    return ret;
+}
+
+/* Oldest first, then by id: the order of SQL_RUNNING_BRANCHES. */
+static int cmp_created(const void *pa, const void *pb)
+{
+    const grove_instance *a = pa, *b = pb;
+    int c = strcmp(a->created_at, b->created_at);
+
+    return c ? c : strcmp(a->id, b->id);
+}
+
+/* Appends the rows of `st` (bound, not yet stepped) to out; SQLITE_DONE when all were read. */
+static int running_rows(grove_db *db, sqlite3_stmt *st, grove_instance_list *out, size_t *cap)
+{
+    int rc;
+
+    for (rc = db_step_first(db, st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        grove_instance *v;
+        int oom = 0;
+
+        if (grow((void **)&out->v, cap, out->n, sizeof(*out->v)) != 0)
+            return SQLITE_NOMEM;
+        v = &out->v[out->n++];
+        memset(v, 0, sizeof(*v));
+        v->id = col_strdup(st, 0, &oom);
+        v->branch_name = col_strdup(st, 1, &oom);
+        v->base_branch = col_strdup(st, 2, &oom);
+        v->created_at = col_strdup(st, 3, &oom);
+        v->status = strdup("running");
+        if (oom || !v->status)
+            return SQLITE_NOMEM;
+    }
+    return rc;
+}
+
+int db_running_on_branches(grove_db *db, const char *prefix, char *const *branches, size_t n,
+                           grove_instance_list *out, grove_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    char *end = NULL; /* owned: the least string above every string starting with prefix */
+    size_t cap = 0, i, len = strlen(prefix);
+    int rc = SQLITE_DONE, ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (db_stmt(db, SQL_RUNNING_ON_BRANCH, &st, err) != 0)
+        goto done;
+    for (i = 0; i < n && rc == SQLITE_DONE; i++) {
+        if (i > 0 && strcmp(branches[i], branches[i - 1]) == 0)
+            continue; /* a sorted list's duplicate */
+        sqlite3_reset(st);
+        if ((rc = db_bind_text(st, 1, branches[i])) == SQLITE_OK)
+            rc = running_rows(db, st, out, &cap);
+    }
+    db_stmt_release(db, st);
+    st = NULL;
+    /* Branches named under another prefix (branch.prefix changed since they were made). */
+    while (len > 0 && (unsigned char)prefix[len - 1] == 0xff)
+        len--;
+    if (rc == SQLITE_DONE && len > 0) {
+        if (!(end = strndup(prefix, len))) {
+            grove_nomem(err);
+            goto done;
+        }
+        end[len - 1]++;
+        if (db_stmt(db, SQL_RUNNING_OFF_PREFIX, &st, err) != 0)
+            goto done;
+        if ((rc = db_bind_text(st, 1, prefix)) == SQLITE_OK &&
+            (rc = db_bind_text(st, 2, end)) == SQLITE_OK)
+            rc = running_rows(db, st, out, &cap);
+    }
+    if (rc == SQLITE_NOMEM) {
+        grove_nomem(err);
+        goto done;
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(db, rc, "cannot read the running instances", err);
+        goto done;
+    }
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof(*out->v), cmp_created);
+    ret = 0;
+done:
+    db_stmt_release(db, st);
+    free(end);
     if (ret != 0)
         db_instance_list_free(out);
     return ret;

@@ -318,6 +318,18 @@ void db_port_block_list_free(grove_port_block_list *list);
  */
 int db_running_branches(grove_db *db, grove_instance_list *out, grove_err *err);
 
+/*
+ * Like db_running_branches(), but only the running instances on one of
+ * `branches` (n names, sorted; duplicates are read once) or on a branch
+ * that does not start with `prefix` (made under an earlier branch.prefix),
+ * each found through the branch index (migration 0008) rather than by
+ * reading every running row: comparing one instance needs only the
+ * instances whose branch still exists, however many running rows under
+ * `prefix` have lost theirs. created_at is read as well; oldest first.
+ */
+int db_running_on_branches(grove_db *db, const char *prefix, char *const *branches, size_t n,
+                           grove_instance_list *out, grove_err *err);
+
 /* Every port block, lowest first, into *out (zeroed first; free with db_port_block_list_free()). */
 int db_port_blocks(grove_db *db, grove_port_block_list *out, grove_err *err);
 

@@ -41,7 +41,7 @@ int tool_get_instance(tool_call *call, const json_t *args, json_t **out, grove_e
     gerr = (grove_err)GROVE_ERR_INIT;
     if (strcmp(inst.status, "running") != 0) {
         conflicts = json_null();
-    } else if (conflicts_check(ctx, id, &report, &gerr) == 0) {
+    } else if (conflicts_summary(ctx, id, &report, &gerr) == 0) {
         conflicts = wire_conflicts_summary(&report, id);
     } else {
         log_warn("instance '%s': no conflicts summary: %s", id, gerr.msg);

@@ -336,6 +336,102 @@ static void test_base_branch_gone(void **state)
     free(head);
 }
 
+/* The pairs, bases and skips of `r` that involve `id`, one line each. */
+static char *involving(const conflicts_report *r, const char *id)
+{
+    char *out = calloc(1, 4096); /* owned by the caller */
+    size_t i, len = 0;
+
+    assert_non_null(out);
+    for (i = 0; i < r->npairs; i++)
+        if (strcmp(r->pairs[i].a, id) == 0 || strcmp(r->pairs[i].b, id) == 0) {
+            len += (size_t)snprintf(out + len, 4096 - len, "pair %s %s over %s", r->pairs[i].a,
+                                    r->pairs[i].b, joined(&r->pairs[i].overlapping));
+            len += (size_t)snprintf(out + len, 4096 - len, " conflict %s\n",
+                                    joined(&r->pairs[i].conflicting));
+        }
+    for (i = 0; i < r->nbases; i++)
+        if (strcmp(r->bases[i].instance_id, id) == 0)
+            len += (size_t)snprintf(out + len, 4096 - len, "base %s %zu %s\n", id,
+                                    r->bases[i].behind, joined(&r->bases[i].conflicting));
+    for (i = 0; i < r->nskipped; i++)
+        if (strcmp(r->skipped[i].instance_id, id) == 0)
+            len += (size_t)snprintf(out + len, 4096 - len, "skip %s %d %s\n", id,
+                                    r->skipped[i].branch_gone, r->skipped[i].reason);
+    return out;
+}
+
+/* 1 when `id` is among r->running. */
+static int has_running(const conflicts_report *r, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < r->running.n; i++)
+        if (strcmp(r->running.v[i].id, id) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * get_instance's summary (conflicts_summary) says what the full check says
+ * about its instance, without reading the running rows whose branch is
+ * gone, and still finds branches named under an earlier branch.prefix.
+ */
+static void test_summary_matches_check(void **state)
+{
+    static const char *ids[] = {"work-1-a1", "work-2-a1", "work-3-a1", "work-4-a1", "work-5-a1"};
+    fixture *f = *state;
+    grove_err err = GROVE_ERR_INIT;
+    conflicts_report full, one;
+    size_t i, round;
+
+    for (i = 1; i <= 5; i++)
+        create(f, (int)i);
+    commit_in(f, 1, "sed -i 5s/.*/one/ notes.txt");
+    commit_in(f, 2, "sed -i 5s/.*/two/ notes.txt && echo a > keep.txt");
+    commit_in(f, 3, "sed -i 5s/.*/three/ notes.txt");
+    commit_in(f, 4, "echo four > keep.txt");
+    commit_in(f, 5, "echo five > five.txt");
+    assert_int_equal(
+        unit_sh("cd '%s' && sed -i 9s/.*/main/ notes.txt && echo m > keep.txt && " COMMIT
+                " -qam m1",
+                f->repo),
+        0);
+    assert_int_equal(unit_sh("git -C '%s' update-ref -d refs/heads/grove/work-3-a1", f->repo), 0);
+    /* round 1: branch.prefix changed since the instances were made */
+    for (round = 0; round < 2; round++) {
+        if (round == 1) {
+            free(f->ctx->branch_prefix);
+            assert_non_null(f->ctx->branch_prefix = strdup("agents/"));
+        }
+        check(f, NULL, &full);
+        assert_int_equal(full.npairs, 2); /* 1-2 on notes.txt, 2-4 on keep.txt */
+        for (i = 0; i < sizeof(ids) / sizeof(*ids); i++) {
+            char *want, *got;
+
+            if (conflicts_summary(f->ctx, ids[i], &one, &err) != 0)
+                fail_msg("conflicts_summary %s: %s", ids[i], err.msg);
+            want = involving(&full, ids[i]);
+            got = involving(&one, ids[i]);
+            assert_string_equal(got, want);
+            assert_true(has_running(&one, ids[i]));
+            /* the instance whose branch is gone is read only when it is the one asked about */
+            if (round == 0)
+                assert_int_equal(has_running(&one, "work-3-a1"), i == 2);
+            free(want);
+            free(got);
+            conflicts_report_free(&one);
+        }
+        conflicts_report_free(&full);
+    }
+    /* work-1 conflicts with work-2 only (work-3, on the same line, has lost its branch) */
+    assert_int_equal(conflicts_summary(f->ctx, "work-1-a1", &one, &err), 0);
+    assert_int_equal(one.npairs, 1);
+    assert_string_equal(one.pairs[0].b, "work-2-a1");
+    assert_string_equal(joined(&one.pairs[0].conflicting), "notes.txt");
+    conflicts_report_free(&one);
+}
+
 /* The git layer alone: merge base, and the same answer from the cache. */
 static void test_git_check_between_commits(void **state)
 {
@@ -383,6 +479,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_with_base_when_main_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_ids_and_gone_branches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_base_branch_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_summary_matches_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_git_check_between_commits, setup, teardown),
     };
 

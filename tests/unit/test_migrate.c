@@ -306,9 +306,9 @@ static void test_status_and_rollback(void **state)
     const char *sum;
     size_t i;
 
-    assert_int_equal(migrate_latest(), 7);
+    assert_int_equal(migrate_latest(), 8);
     assert_int_equal(migrate_status(db, &st, &err), 0);
-    assert_int_equal(st.n, 7);
+    assert_int_equal(st.n, 8);
     row = &st.v[0];
     assert_int_equal(row->version, 1);
     assert_string_equal(row->name, "initial");
@@ -326,15 +326,15 @@ static void test_status_and_rollback(void **state)
     /* Applying again is a no-op; the row is there once. */
     assert_int_equal(migrate_apply(db, 0, &err), 0);
     assert_int_equal(unit_query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"),
-                     7);
-    assert_int_equal(migrate_apply(db, 8, &err), -1);
+                     8);
+    assert_int_equal(migrate_apply(db, 9, &err), -1);
     assert_int_equal(err.code, GROVE_EINVAL);
 
     /* Down to 0: nothing of grove is left, and status says pending. */
     assert_int_equal(migrate_rollback(db, 0, &err), 0);
     assert_int_equal(grove_object_count(db_sqlite(db)), 0);
     assert_int_equal(migrate_status(db, &st, &err), 0);
-    assert_int_equal(st.n, 7);
+    assert_int_equal(st.n, 8);
     row = &st.v[0];
     assert_string_equal(row->state, "pending");
     assert_false(row->applied);
@@ -351,7 +351,7 @@ static void test_status_and_rollback(void **state)
     /* A plain reopen verifies and changes nothing. */
     db = open_ok(f->path, 1);
     assert_int_equal(unit_query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"),
-                     7);
+                     8);
     db_close(db);
 }
 
@@ -375,7 +375,7 @@ static void test_newer_database_refused_untouched(void **state)
     assert_null(db);
     assert_int_equal(err.code, GROVE_ESCHEMA);
     assert_string_equal(err.msg, "database schema version 99 is newer than this grove (knows "
-                                 "up to 7); upgrade grove");
+                                 "up to 8); upgrade grove");
     after = slurp(f->path, &na);
     assert_int_equal(na, nb);
     assert_memory_equal(before, after, nb);
@@ -445,7 +445,7 @@ static void test_unknown_gap_version_refused(void **state)
     assert_non_null(strstr(err.msg, "migration 0 'odd'"));
     db = open_ok(f->path, 0);
     assert_int_equal(migrate_status(db, &st, &err), 0);
-    assert_int_equal(st.n, 8);
+    assert_int_equal(st.n, 9);
     assert_string_equal(st.v[0].state, "unknown");
     assert_int_equal(st.v[0].version, 0);
     assert_string_equal(st.v[0].name, "odd");
@@ -522,7 +522,7 @@ static void test_concurrent_first_open(void **state)
     }
     db = open_ok(f->path, 1);
     assert_int_equal(unit_query_int(db_sqlite(db), "SELECT count(*) FROM grove_schema_migrations"),
-                     7);
+                     8);
     assert_schema(db_sqlite(db));
     assert_int_equal(file_mode(f->path), 0600);
     db_close(db);

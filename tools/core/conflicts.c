@@ -144,7 +144,41 @@ static int branch_gone(grove_ctx *ctx, char **names, size_t n, const char *branc
            (n == 0 || !bsearch(&branch, names, n, sizeof(*names), cmp_str));
 }
 
-int conflicts_check(grove_ctx *ctx, const char *instance_id, conflicts_report *out, grove_err *err)
+/*
+ * Adds `target` (running, its branch gone, so not read by
+ * db_running_on_branches()) to r->running, where instance order puts it,
+ * moving its strings there. Nothing when r->running has it already.
+ */
+static int with_target(conflicts_report *r, grove_instance *target, grove_err *err)
+{
+    grove_instance *v;
+    size_t i, at = r->running.n;
+
+    for (i = 0; i < r->running.n; i++) {
+        int c = strcmp(r->running.v[i].created_at, target->created_at);
+
+        if (strcmp(r->running.v[i].id, target->id) == 0)
+            return 0;
+        if ((c > 0 || (c == 0 && strcmp(r->running.v[i].id, target->id) > 0)) && at == r->running.n)
+            at = i;
+    }
+    if (!(v = realloc(r->running.v, (r->running.n + 1) * sizeof(*v)))) /* owned by r */
+        return grove_nomem(err);
+    r->running.v = v;
+    memmove(&v[at + 1], &v[at], (r->running.n - at) * sizeof(*v));
+    v[at] = *target; /* its strings move into r */
+    memset(target, 0, sizeof(*target));
+    r->running.n++;
+    return 0;
+}
+
+/*
+ * conflicts_check() and conflicts_summary(): `only_live` reads only the
+ * running instances whose branch exists (and instance_id's own row), so
+ * that the ones whose branch is gone cost nothing and are not reported.
+ */
+static int check(grove_ctx *ctx, const char *instance_id, int only_live, conflicts_report *out,
+                 grove_err *err)
 {
     grove_instance target = {0};
     gitops_conflicts *s = NULL;
@@ -167,8 +201,18 @@ int conflicts_check(grove_ctx *ctx, const char *instance_id, conflicts_report *o
             goto done;
         }
     }
-    if (db_running_branches(ctx->db, &out->running, err) != 0)
+    if (gitops_branch_list(ctx->repo, ctx->branch_prefix, &branches, &nbranches, err) != 0)
         goto done;
+    if (nbranches > 0)
+        qsort(branches, nbranches, sizeof(*branches), cmp_str);
+    if (only_live) {
+        if (db_running_on_branches(ctx->db, ctx->branch_prefix, branches, nbranches, &out->running,
+                                   err) != 0 ||
+            (instance_id && with_target(out, &target, err) != 0))
+            goto done;
+    } else if (db_running_branches(ctx->db, &out->running, err) != 0) {
+        goto done;
+    }
     for (i = 0; instance_id && i < out->running.n; i++)
         if (strcmp(out->running.v[i].id, instance_id) == 0)
             t = i;
@@ -182,10 +226,6 @@ int conflicts_check(grove_ctx *ctx, const char *instance_id, conflicts_report *o
         rc = grove_nomem(err);
         goto done;
     }
-    if (gitops_branch_list(ctx->repo, ctx->branch_prefix, &branches, &nbranches, err) != 0)
-        goto done;
-    if (nbranches > 0)
-        qsort(branches, nbranches, sizeof(*branches), cmp_str);
     for (i = 0; i < out->running.n; i++) {
         grove_err berr = GROVE_ERR_INIT;
 
@@ -225,4 +265,15 @@ done:
     free(heads);
     db_instance_free(&target);
     return rc;
+}
+
+int conflicts_check(grove_ctx *ctx, const char *instance_id, conflicts_report *out, grove_err *err)
+{
+    return check(ctx, instance_id, 0, out, err);
+}
+
+int conflicts_summary(grove_ctx *ctx, const char *instance_id, conflicts_report *out,
+                      grove_err *err)
+{
+    return check(ctx, instance_id, 1, out, err);
 }

@@ -63,6 +63,16 @@ typedef struct conflicts_report {
  */
 int conflicts_check(grove_ctx *ctx, const char *instance_id, conflicts_report *out, grove_err *err);
 
+/*
+ * What get_instance's `conflicts` summary needs of conflicts_check(ctx,
+ * instance_id): the same pairs and base comparison for instance_id, but
+ * `running` holds only instance_id and the running instances whose branch
+ * exists, and `skipped` names instance_id alone, when it is skipped. Its
+ * cost does not grow with running rows whose branches are gone.
+ */
+int conflicts_summary(grove_ctx *ctx, const char *instance_id, conflicts_report *out,
+                      grove_err *err);
+
 /* Frees what *r owns (not r itself) and zeroes it. Safe on a zeroed struct and twice. */
 void conflicts_report_free(conflicts_report *r);
 
