@@ -587,13 +587,74 @@ static char *cursor_encode(const char *created, const char *id)
     return out;
 }
 
+/*
+ * A page's byte budget, applied row by row as rows are read. `bound` and
+ * `exact` give row i's size (a cheap upper bound, the exact one); while
+ * the bounds add up to no more than max, no exact size is asked for. Once
+ * they do not, the exact sizes of the rows before are added up (they fit:
+ * each is at most its bound) and every later row is measured exactly.
+ */
+typedef struct page_budget {
+    size_t max;
+    size_t bytes; /* exact sizes so far (saturated at max); valid once `exact` */
+    size_t bound; /* bounds so far (saturated at max + 1) */
+    int exact;
+} page_budget;
+
+/* Row `i` (the newest, i == n - 1) of `rows`: 1 when it stays on the page, 0 when it starts the
+ * next. */
+static int page_keeps(page_budget *b, size_t n, size_t (*bound)(size_t i, void *arg),
+                      size_t (*exact)(size_t i, void *arg), void *arg)
+{
+    size_t i, size;
+
+    if (!b->exact && bound) {
+        size = bound(n - 1, arg);
+        b->bound = size > b->max - b->bound ? b->max + 1 : b->bound + size;
+        if (b->bound <= b->max)
+            return 1;
+        b->exact = 1;
+        for (i = 0; i + 1 < n; i++) {
+            size = exact(i, arg);
+            b->bytes = size > b->max - b->bytes ? b->max : b->bytes + size;
+        }
+    }
+    b->exact = 1;
+    size = exact(n - 1, arg);
+    /* Over the budget: this row starts the next page (never the first of this one). */
+    if (n > 1 && size > b->max - b->bytes)
+        return 0;
+    b->bytes = size > b->max - b->bytes ? b->max : b->bytes + size;
+    return 1;
+}
+
+typedef struct instance_rows {
+    const db_instance_filter *f;
+    const grove_instance *v;
+} instance_rows;
+
+static size_t instance_bound(size_t i, void *arg)
+{
+    const instance_rows *r = arg;
+
+    return r->f->size_bound(&r->v[i], r->f->size_arg);
+}
+
+static size_t instance_exact(size_t i, void *arg)
+{
+    const instance_rows *r = arg;
+
+    return r->f->size_of(&r->v[i], r->f->size_arg);
+}
+
 int db_instance_list(grove_db *db, const db_instance_filter *f, grove_instance_list *out,
                      grove_err *err)
 {
     sqlite3_stmt *st = NULL;
     char *cursor_text = NULL;
     const char *after_created = NULL, *after_id = NULL, *sql;
-    size_t cap = 0, bytes = 0;
+    size_t cap = 0;
+    page_budget budget = {f->max_bytes, 0, 0, 0};
     int limit = clamp_limit(f->limit), rows = 0, rc, ret = -1;
 
     memset(out, 0, sizeof(*out));
@@ -632,14 +693,13 @@ int db_instance_list(grove_db *db, const db_instance_filter *f, grove_instance_l
             goto done;
         }
         if (f->max_bytes && f->size_of) {
-            size_t size = f->size_of(&out->v[out->n - 1], f->size_arg);
+            instance_rows r = {f, out->v};
 
-            /* Over the budget: this row starts the next page (never the first of this one). */
-            if (out->n > 1 && size > f->max_bytes - bytes) {
+            if (!page_keeps(&budget, out->n, f->size_bound ? instance_bound : NULL, instance_exact,
+                            &r)) {
                 db_instance_free(&out->v[--out->n]);
                 break;
             }
-            bytes = size > f->max_bytes - bytes ? f->max_bytes : bytes + size;
         }
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -1053,12 +1113,32 @@ static int parse_event_id(const char *text, long long *id)
     return errno == 0 && *end == '\0' ? 0 : -1;
 }
 
+typedef struct event_rows {
+    const db_event_filter *f;
+    const grove_event *v;
+} event_rows;
+
+static size_t event_bound(size_t i, void *arg)
+{
+    const event_rows *r = arg;
+
+    return r->f->size_bound(&r->v[i], r->f->size_arg);
+}
+
+static size_t event_exact(size_t i, void *arg)
+{
+    const event_rows *r = arg;
+
+    return r->f->size_of(&r->v[i], r->f->size_arg);
+}
+
 int db_event_list(grove_db *db, const db_event_filter *f, grove_event_list *out, grove_err *err)
 {
     sqlite3_stmt *st = NULL;
     char *since = NULL, *cursor_text = NULL, idbuf[32];
     const char *sql, *after_time = NULL, *after_id = NULL;
-    size_t cap = 0, bytes = 0;
+    size_t cap = 0;
+    page_budget budget = {f->max_bytes, 0, 0, 0};
     long long after = 0;
     int limit = clamp_limit(f->limit), rows = 0, which, rc, ret = -1;
 
@@ -1102,14 +1182,12 @@ int db_event_list(grove_db *db, const db_event_filter *f, grove_event_list *out,
         }
         out->n++;
         if (f->max_bytes && f->size_of) {
-            size_t size = f->size_of(&out->v[out->n - 1], f->size_arg);
+            event_rows r = {f, out->v};
 
-            /* Over the budget: this row starts the next page (never the first of this one). */
-            if (out->n > 1 && size > f->max_bytes - bytes) {
+            if (!page_keeps(&budget, out->n, f->size_bound ? event_bound : NULL, event_exact, &r)) {
                 event_free(&out->v[--out->n]);
                 break;
             }
-            bytes = size > f->max_bytes - bytes ? f->max_bytes : bytes + size;
         }
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {

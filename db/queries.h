@@ -226,6 +226,12 @@ typedef struct db_instance_filter {
      */
     size_t max_bytes;
     size_t (*size_of)(const grove_instance *row, void *size_arg);
+    /*
+     * Optional: a cheap upper bound of size_of(row). While the bounds of a
+     * page's rows add up to no more than max_bytes, size_of is not called;
+     * the page is the same as with size_of alone.
+     */
+    size_t (*size_bound)(const grove_instance *row, void *size_arg);
     void *size_arg;
 } db_instance_filter;
 
@@ -490,6 +496,7 @@ typedef struct db_event_filter {
     /* A byte budget for the page, as in db_instance_filter (0 = none). */
     size_t max_bytes;
     size_t (*size_of)(const grove_event *row, void *size_arg);
+    size_t (*size_bound)(const grove_event *row, void *size_arg);
     void *size_arg;
 } db_event_filter;
 

@@ -19,6 +19,7 @@ int tool_query_events(tool_call *call, const json_t *args, json_t **out, grove_e
     f.cursor = arg_str(args, "cursor");
     f.max_bytes = WIRE_PAGE_ITEMS_BYTES;
     f.size_of = wire_event_size;
+    f.size_bound = wire_event_size_bound;
     if (db_event_list(ctx->db, &f, &list, err) != 0)
         return -1;
     *out = json_pack("{s:o}", "events", wire_events(&list));

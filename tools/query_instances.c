@@ -24,6 +24,7 @@ int tool_query_instances(tool_call *call, const json_t *args, json_t **out, grov
     f.cursor = arg_str(args, "cursor");
     f.max_bytes = WIRE_PAGE_ITEMS_BYTES;
     f.size_of = wire_instance_size;
+    f.size_bound = wire_instance_size_bound;
     if (db_instance_list(ctx->db, &f, &list, err) != 0)
         return -1;
     *out = json_pack("{s:o}", "instances", wire_instances(list.v, list.n));

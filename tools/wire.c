@@ -212,6 +212,59 @@ size_t wire_event_size(const grove_event *e, void *unused)
     return page_size(event_item(e));
 }
 
+/*
+ * Upper bounds of the sizes above, without making any JSON. A string takes
+ * at most 6 bytes a byte ("\u001f") and its quotes; a stored JSON text
+ * re-serialised at most 8 bytes a byte (a real such as 0.1 comes back as
+ * 0.10000000000000001, 6.3 times as long; whitespace and escapes only
+ * shrink); the keys, punctuation, numbers and nulls of an item fit in
+ * WIRE_*_FIXED with room to spare.
+ */
+#define WIRE_INSTANCE_FIXED 1024
+#define WIRE_EVENT_FIXED    512
+
+static size_t str_bound(const char *s)
+{
+    return s ? 6 * strlen(s) + 2 : 0;
+}
+
+size_t wire_instance_size_bound(const grove_instance *inst, void *unused)
+{
+    const char *const s[] = {inst->id,
+                             inst->type,
+                             inst->status,
+                             inst->worktree_path,
+                             inst->branch_name,
+                             inst->base_branch,
+                             inst->base_commit,
+                             inst->beads_id,
+                             inst->parent_id,
+                             inst->session_name,
+                             inst->pr_url,
+                             inst->prompt,
+                             inst->created_at,
+                             inst->terminated_at,
+                             inst->landed_commit,
+                             inst->landed_at,
+                             inst->agent_profile,
+                             inst->agent_state,
+                             inst->agent_state_since};
+    size_t i, n = WIRE_INSTANCE_FIXED;
+
+    (void)unused;
+    for (i = 0; i < sizeof(s) / sizeof(*s); i++)
+        n += str_bound(s[i]);
+    return n;
+}
+
+size_t wire_event_size_bound(const grove_event *e, void *unused)
+{
+    (void)unused;
+    return WIRE_EVENT_FIXED + str_bound(e->instance_id) + str_bound(e->tool_name) +
+           str_bound(e->error_message) + str_bound(e->timestamp) +
+           (e->metadata_json ? 8 * strlen(e->metadata_json) : 0);
+}
+
 json_t *wire_setup(const instance_setup *setup)
 {
     if (!setup->ran)

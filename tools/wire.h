@@ -58,6 +58,9 @@ json_t *wire_events(const grove_event_list *list);
  */
 size_t wire_instance_size(const grove_instance *inst, void *unused);
 size_t wire_event_size(const grove_event *e, void *unused);
+/* Upper bounds of the two above, made without JSON (db_instance_filter.size_bound). */
+size_t wire_instance_size_bound(const grove_instance *inst, void *unused);
+size_t wire_event_size_bound(const grove_event *e, void *unused);
 #define WIRE_PAGE_ITEMS_BYTES (LIMIT_PAGE_BYTES - 4096)
 
 /* A setup report {status, exit_code (or null), log[, error]}; NULL-safe: null when none ran. */

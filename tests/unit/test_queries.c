@@ -1077,6 +1077,154 @@ static void collect_ids(const json_t *arr, char *seen, size_t cap)
     }
 }
 
+/* size_of through a counter (size_arg: the number of calls) */
+static size_t counted_instance_size(const grove_instance *row, void *calls)
+{
+    ++*(int *)calls;
+    return wire_instance_size(row, NULL);
+}
+
+static size_t counted_event_size(const grove_event *row, void *calls)
+{
+    ++*(int *)calls;
+    return wire_event_size(row, NULL);
+}
+
+/* The ids of every page of instances under `budget`, pages separated by "|". */
+static void instance_pages(grove_db *db, size_t budget, int bounded, int *calls, char *out,
+                           size_t cap)
+{
+    db_instance_filter fi;
+    char *cursor = NULL;
+
+    memset(&fi, 0, sizeof(fi));
+    fi.limit = 500;
+    fi.max_bytes = budget;
+    fi.size_of = counted_instance_size;
+    fi.size_bound = bounded ? wire_instance_size_bound : NULL;
+    fi.size_arg = calls;
+    out[0] = '\0';
+    do {
+        char *prev = cursor;
+        json_t *arr;
+
+        fi.cursor = prev;
+        arr = page(db, &fi, &cursor);
+        free(prev);
+        collect_ids(arr, out, cap);
+        assert_true(strlen(out) + 2 < cap);
+        strcat(out, "|");
+        json_decref(arr);
+    } while (cursor);
+}
+
+/* The same for events. */
+static void event_pages(grove_db *db, size_t budget, int bounded, int *calls, char *out, size_t cap)
+{
+    grove_err err = GROVE_ERR_INIT;
+    db_event_filter fe;
+    char *cursor = NULL;
+
+    memset(&fe, 0, sizeof(fe));
+    fe.success = -1;
+    fe.limit = 500;
+    fe.max_bytes = budget;
+    fe.size_of = counted_event_size;
+    fe.size_bound = bounded ? wire_event_size_bound : NULL;
+    fe.size_arg = calls;
+    out[0] = '\0';
+    do {
+        grove_event_list list;
+        json_t *arr;
+
+        fe.cursor = cursor;
+        if (db_event_list(db, &fe, &list, &err) != 0)
+            fail_msg("events: %s", err.msg);
+        free(cursor);
+        cursor = list.next_cursor;
+        list.next_cursor = NULL;
+        arr = wire_events(&list);
+        db_event_list_free(&list);
+        collect_ids(arr, out, cap);
+        assert_true(strlen(out) + 2 < cap);
+        strcat(out, "|");
+        json_decref(arr);
+    } while (cursor);
+}
+
+/*
+ * size_bound: never below the exact size, even for the rows that grow
+ * most when serialised (control characters, reals that come back longer);
+ * the same pages as size_of alone under every budget, also when the
+ * bounds run out in the middle of a page; and no exact size asked for
+ * while the bounds fit.
+ */
+static void test_page_size_bound(void **state)
+{
+    unit_db *f = *state;
+    sqlite3 *sq = db_sqlite(f->db);
+    grove_instance_list il = {0};
+    grove_event_list el = {0};
+    grove_err err = GROVE_ERR_INIT;
+    db_instance_filter fi;
+    db_event_filter fe;
+    char want[2048], got[2048], id[32];
+    size_t budgets[] = {1, 900, 2500, 5000, 10000, 20000, 60000, 4u << 20}, i, b;
+    int calls;
+
+    for (i = 1; i <= 8; i++) {
+        snprintf(id, sizeof(id), "work-%zu-a1", i);
+        add_instance(f->db, id, "work", (long long)i, NULL, 1, NULL, NULL);
+    }
+    /* prompts of 1..8 hundred bytes, control characters (6 bytes each in JSON) in two */
+    unit_sql(sq, "UPDATE grove_instances SET prompt = substr(replace(hex(zeroblob(400)), '0', 'p'),"
+                 " 1, 100 * CAST(substr(id, 6, 1) AS INTEGER))");
+    unit_sql(sq, "UPDATE grove_instances SET prompt = replace(prompt, 'p', char(1))"
+                 " WHERE id IN ('work-3-a1', 'work-6-a1')");
+    unit_sql(sq, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8)"
+                 " INSERT INTO grove_mcp_events (tool_name, success, error_message, metadata,"
+                 " duration_ms, timestamp) SELECT 'log_checkpoint', 0, char(2, 3, 4),"
+                 " '{\"r\":[' || substr(replace(hex(zeroblob(200)), '00', '0.1,'), 1, 40 * i)"
+                 " || '0.3]}', 1.5, '2026-01-01T00:00:0' || i || '.000Z' FROM n");
+
+    memset(&fi, 0, sizeof(fi));
+    fi.limit = 500;
+    assert_int_equal(db_instance_list(f->db, &fi, &il, &err), 0);
+    assert_int_equal(il.n, 8);
+    for (i = 0; i < il.n; i++)
+        assert_true(wire_instance_size_bound(&il.v[i], NULL) >= wire_instance_size(&il.v[i], NULL));
+    db_instance_list_free(&il);
+    memset(&fe, 0, sizeof(fe));
+    fe.success = -1;
+    fe.limit = 500;
+    assert_int_equal(db_event_list(f->db, &fe, &el, &err), 0);
+    assert_int_equal(el.n, 8);
+    for (i = 0; i < el.n; i++) {
+        /* the metadata grows when serialised again: 0.1 comes back as 0.10000000000000001 */
+        assert_true(wire_event_size(&el.v[i], NULL) > strlen(el.v[i].metadata_json) + 100);
+        assert_true(wire_event_size_bound(&el.v[i], NULL) >= wire_event_size(&el.v[i], NULL));
+    }
+    db_event_list_free(&el);
+
+    for (b = 0; b < sizeof(budgets) / sizeof(*budgets); b++) {
+        calls = 0;
+        instance_pages(f->db, budgets[b], 0, &calls, want, sizeof(want));
+        instance_pages(f->db, budgets[b], 1, &calls, got, sizeof(got));
+        assert_string_equal(got, want);
+        event_pages(f->db, budgets[b], 0, &calls, want, sizeof(want));
+        event_pages(f->db, budgets[b], 1, &calls, got, sizeof(got));
+        assert_string_equal(got, want);
+    }
+    /* the pages above differ by budget: some split, the largest does not */
+    instance_pages(f->db, 5000, 1, &calls, got, sizeof(got));
+    assert_true(strchr(got, '|') != strrchr(got, '|'));
+    calls = 0;
+    instance_pages(f->db, 4u << 20, 1, &calls, got, sizeof(got));
+    event_pages(f->db, 4u << 20, 1, &calls, want, sizeof(want));
+    assert_int_equal(calls, 0);
+    assert_string_equal(strchr(got, '|'), "|");
+}
+
 static void test_pages_within_byte_budget(void **state)
 {
     unit_db *f = *state;
@@ -1274,6 +1422,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkpoints, unit_db_setup, unit_db_teardown),
         cmocka_unit_test_setup_teardown(test_events, unit_db_setup, unit_db_teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, unit_db_setup, unit_db_teardown),
+        cmocka_unit_test_setup_teardown(test_page_size_bound, unit_db_setup, unit_db_teardown),
         cmocka_unit_test_setup_teardown(test_pages_within_byte_budget, unit_db_setup,
                                         unit_db_teardown),
         cmocka_unit_test_setup_teardown(test_config, unit_db_setup, unit_db_teardown),
