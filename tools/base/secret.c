@@ -432,6 +432,29 @@ void secret_redact_json(json_t *v)
     }
 }
 
+int secret_json_found(const json_t *v)
+{
+    const char *key;
+    json_t *child;
+    size_t i;
+
+    /* the same tests as secret_redact_json(), which replaces where this finds */
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, key, child)
+        {
+            if (secret_key_name(key) || holds_token(child) || secret_json_found(child))
+                return 1;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, child)
+        {
+            if (holds_token(child) || secret_json_found(child))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* ---- secrets in text ---------------------------------------------------- */
 
 /* Adds a copy of v (len bytes) unless it is there already; 0 or -1 (out of memory). */
