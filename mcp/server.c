@@ -260,10 +260,11 @@ static char *dump_reusing_text(mcp_server *s, json_t *msg, size_t *len)
         return NULL;
     json_incref(sc);
     head = json_object_del(result, "structuredContent") == 0 ? json_dumps(msg, JSON_COMPACT) : NULL;
-    if (json_object_set_new(result, "structuredContent", sc) != 0 || !head) {
-        free(head);
+    /* put back (if that fails, msg, still read for its id and isError, lacks only what the line
+       carries) */
+    json_object_set_new(result, "structuredContent", sc);
+    if (!head)
         return NULL;
-    }
     /* head is {...,"result":{...}}: the member goes before its last two bytes */
     hlen = strlen(head);
     tlen = json_string_length(text);
