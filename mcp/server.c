@@ -73,6 +73,10 @@ struct mcp_server {
     int change_tried;   /* 1 once making change_fd was attempted */
     int cancel_wait_ms; /* mcp_options.cancel_wait_ms */
     mcp_batch batch;    /* group commit of pipelined calls (batch.h) */
+    /* borrowed, set by tool_ok_result(), taken by the next send_msg(): a result's
+       structuredContent and the text block (a JSON string) holding its compact serialisation */
+    const json_t *ok_structured;
+    const json_t *ok_text;
 };
 
 static const char *const version_names[] = {NULL,         "2024-11-05", "2025-03-26",
@@ -217,24 +221,89 @@ static int write_line(mcp_server *s, const char *line, size_t len)
 
 static int batch_flush(mcp_server *s);
 
+/* 1 when `key` is the last member of object o (jansson keeps the insertion order). */
+static int is_last_key(json_t *o, const char *key)
+{
+    void *it = json_object_iter(o), *next;
+
+    if (!it)
+        return 0;
+    while ((next = json_object_iter_next(o, it)) != NULL)
+        it = next;
+    return strcmp(json_object_iter_key(it), key) == 0;
+}
+
+#define STRUCTURED_MEMBER ",\"structuredContent\":"
+
+/*
+ * The compact line of msg (malloc'd, *len bytes, NUL-terminated) when it is a
+ * tool's success response whose structuredContent tool_ok_result() serialised
+ * already into the text block: msg is serialised by jansson without it, and the
+ * text block's string (that same compact serialisation, jansson's output) goes
+ * in as its value, instead of serialising the result's content a second time.
+ * Output is byte-for-byte what json_dumps(msg, JSON_COMPACT) makes: the member
+ * is the last of "result", itself the last of msg (checked; else NULL and the
+ * caller serialises the whole). NULL also when out of memory.
+ */
+static char *dump_reusing_text(mcp_server *s, json_t *msg, size_t *len)
+{
+    json_t *result = json_object_get(msg, "result");
+    json_t *sc = json_object_get(result, "structuredContent");
+    json_t *text = json_object_get(json_array_get(json_object_get(result, "content"), 0), "text");
+    int noted = sc && sc == s->ok_structured && text == s->ok_text; /* compared, never read */
+    char *head, *line;
+    size_t hlen, tlen, mlen = sizeof(STRUCTURED_MEMBER) - 1;
+
+    s->ok_structured = s->ok_text = NULL;
+    if (!noted || !json_is_string(text) || !is_last_key(msg, "result") ||
+        !is_last_key(result, "structuredContent"))
+        return NULL;
+    json_incref(sc);
+    head = json_object_del(result, "structuredContent") == 0 ? json_dumps(msg, JSON_COMPACT) : NULL;
+    /* put back (if that fails, msg, still read for its id and isError, lacks only what the line
+       carries) */
+    json_object_set_new(result, "structuredContent", sc);
+    if (!head)
+        return NULL;
+    /* head is {...,"result":{...}}: the member goes before its last two bytes */
+    hlen = strlen(head);
+    tlen = json_string_length(text);
+    if (hlen < 4 || strcmp(head + hlen - 2, "}}") != 0 ||
+        !(line = malloc(hlen + mlen + tlen + 1))) {
+        free(head);
+        return NULL;
+    }
+    if (head[hlen - 3] == '{') /* a result with no other member: no comma */
+        mlen--;
+    memcpy(line, head, hlen - 2);
+    memcpy(line + hlen - 2, STRUCTURED_MEMBER + (sizeof(STRUCTURED_MEMBER) - 1 - mlen), mlen);
+    memcpy(line + hlen - 2 + mlen, json_string_value(text), tlen);
+    memcpy(line + hlen - 2 + mlen + tlen, "}}", 3);
+    *len = hlen + mlen + tlen;
+    free(head);
+    return line;
+}
+
 /* Writes one message as a line (held back while a group commit is open). Steals msg. */
 static int send_msg(mcp_server *s, json_t *msg)
 {
-    char *text;
-    size_t len;
+    char *text; /* owned: freed below */
+    size_t len = 0;
     int rc;
 
     if (!msg) {
+        s->ok_structured = s->ok_text = NULL;
         log_error("could not build a response (out of memory?)");
         return 0;
     }
-    text = json_dumps(msg, JSON_COMPACT);
+    text = dump_reusing_text(s, msg, &len);
+    if (!text && (text = json_dumps(msg, JSON_COMPACT)) != NULL)
+        len = strlen(text);
     if (!text) {
         json_decref(msg);
         log_error("could not serialise a response");
         return 0;
     }
-    len = strlen(text);
     text[len] = '\n'; /* the NUL becomes the newline; write len + 1 bytes */
     if (mcp_batch_is_open(&s->batch) && mcp_batch_hold(&s->batch, text, len + 1, msg) != 0)
         batch_flush(s); /* out of memory: commit what is held, then write this one */
@@ -481,7 +550,9 @@ static json_t *tool_error_result(const char *message)
     return json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", buf, "isError", 1);
 }
 
-static json_t *tool_ok_result(const mcp_server *s, json_t *structured)
+/* Also notes, for send_msg() (dump_reusing_text()), that the text block holds structured's
+ * compact serialisation. */
+static json_t *tool_ok_result(mcp_server *s, json_t *structured)
 {
     char *text = json_dumps(structured, JSON_COMPACT);
     json_t *r;
@@ -492,10 +563,15 @@ static json_t *tool_ok_result(const mcp_server *s, json_t *structured)
     }
     r = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text, "isError", 0);
     free(text);
-    if (r && s->version >= MCP_V_2025_06_18)
-        json_object_set_new(r, "structuredContent", structured);
-    else
+    if (r && s->version >= MCP_V_2025_06_18) {
+        /* json_object_set_new() takes structured, also when it fails */
+        if (json_object_set_new(r, "structuredContent", structured) == 0) {
+            s->ok_structured = structured;
+            s->ok_text = json_object_get(json_array_get(json_object_get(r, "content"), 0), "text");
+        }
+    } else {
         json_decref(structured);
+    }
     return r;
 }
 
@@ -1582,6 +1658,7 @@ int mcp_server_handle_line(mcp_server *s, const char *line, size_t len)
         rc = resp ? send_msg(s, resp) : (s->write_failed ? -1 : 0);
     }
     json_decref(v);
+    s->ok_structured = s->ok_text = NULL; /* a result not sent (out of memory) is gone now */
     if (batch_after(s) != 0)
         rc = -1;
     return rc;

@@ -56,12 +56,32 @@ static int summarize_member(json_t *obj, const char *key, const json_t *v)
         json_pack("{s:b, s:I, s:s}", "truncated", 1, "bytes", (json_int_t)h.bytes, "sha256", hex));
 }
 
+/* 1 when a member of object `args` is over LIMIT_EVENT_VALUE_BYTES (summarize_member()). */
+static int member_over_limit(const json_t *args)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach((json_t *)args, key, v)
+    {
+        if ((json_is_string(v) && json_string_length(v) > LIMIT_EVENT_VALUE_BYTES) ||
+            ((json_is_object(v) || json_is_array(v)) &&
+             json_dumpb(v, NULL, 0, JSON_COMPACT) > LIMIT_EVENT_VALUE_BYTES))
+            return 1;
+    }
+    return 0;
+}
+
 json_t *tool_event_metadata(const json_t *args)
 {
-    json_t *meta = args ? json_deep_copy(args) : json_object(), *v;
+    json_t *meta, *v;
     const char *key;
     void *tmp;
 
+    /* Nothing to redact or summarize (the usual case): args itself, no copy (issue 17). */
+    if (json_is_object(args) && !secret_json_found(args) && !member_over_limit(args))
+        return json_incref((json_t *)args);
+    meta = args ? json_deep_copy(args) : json_object();
     if (!meta)
         return NULL;
     /* Redacted first: a summary's hash never covers a credential. */

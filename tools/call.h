@@ -53,7 +53,8 @@ void tool_call_record(tool_call *call, int success, const char *message);
  * the hash are over a string's UTF-8 bytes, and over the compact JSON
  * (JSON_COMPACT, as stored) of an object or array, after redaction. A
  * nested value is never larger than the top-level value holding it, so
- * every stored event is small.
+ * every stored event is small. When nothing is to be redacted or summarized,
+ * args itself with one more reference: never modify what this returns.
  */
 json_t *tool_event_metadata(const json_t *args);
 

@@ -117,6 +117,8 @@ static void test_redact_json(void **state)
     json_t *v = json_pack("{s:s, s:s, s:{s:s, s:[s, s, i]}, s:s}", "api_token", "short", "note",
                           "uses ghp_0123456789abcdefghij here", "nested", "Password", "x", "list",
                           "ok", "ghs_abcdefghijklmnopqrstuvwxyz", 3, "title", "ghp_ alone");
+    json_t *late = json_pack("[s, s, s]", "going gh ggithub_pat_11ABCDEFG0123456789_abcdefghij",
+                             "g", "ends with g");
     char *out;
 
     (void)state;
@@ -129,6 +131,13 @@ static void test_redact_json(void **state)
                         "\"title\":\"ghp_ alone\"}");
     free(out);
     json_decref(v);
+    /* a token after other g's, and strings that end at a 'g' */
+    assert_non_null(late);
+    secret_redact_json(late);
+    out = json_dumps(late, JSON_COMPACT);
+    assert_string_equal(out, "[\"[redacted]\",\"g\",\"ends with g\"]");
+    free(out);
+    json_decref(late);
     assert_true(secret_key_name("GITHUB_TOKEN"));
     assert_true(secret_key_name("x-authorization"));
     assert_true(secret_key_name("tokens_count")); /* a name that suggests one is enough */

@@ -185,6 +185,41 @@ static void test_event_metadata_summarizes_large_values(void **state)
     free(s);
 }
 
+/* Credentials are redacted wherever they are; arguments without any are recorded as they are. */
+static void test_event_metadata_redacts(void **state)
+{
+    json_t *args = json_pack("{s:{s:[s, s]}, s:s}", "a", "b", "ok",
+                             "x ghp_0123456789abcdefghijklmn", "c", "plain");
+    json_t *meta, *plain;
+
+    (void)state;
+    assert_non_null(args);
+    meta = tool_event_metadata(args);
+    assert_non_null(meta);
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(json_object_get(meta, "a"), "b"), 1)),
+        "[redacted]");
+    assert_string_equal(json_string_value(json_object_get(meta, "c")), "plain");
+    /* the arguments themselves are untouched */
+    assert_non_null(strstr(
+        json_string_value(json_array_get(json_object_get(json_object_get(args, "a"), "b"), 1)),
+        "ghp_"));
+    json_decref(meta);
+    json_object_set_new(args, "note_password", json_string("p"));
+    json_array_remove(json_object_get(json_object_get(args, "a"), "b"), 1);
+    meta = tool_event_metadata(args);
+    assert_string_equal(json_string_value(json_object_get(meta, "note_password")), "[redacted]");
+    assert_string_equal(json_string_value(json_object_get(args, "note_password")), "p");
+    json_decref(meta);
+    json_object_del(args, "note_password");
+    plain = json_deep_copy(args);
+    meta = tool_event_metadata(args);
+    assert_true(json_equal(meta, plain));
+    json_decref(meta);
+    json_decref(plain);
+    json_decref(args);
+}
+
 /* Each tool's description and the server's instructions stay under 2 KB (CONTRACT §8). */
 static void test_descriptions_under_2_kb(void **state)
 {
@@ -214,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_every_definition_complete),
         cmocka_unit_test(test_empty_arguments_validate_where_nothing_required),
         cmocka_unit_test(test_event_metadata_summarizes_large_values),
+        cmocka_unit_test(test_event_metadata_redacts),
         cmocka_unit_test(test_descriptions_under_2_kb),
     };
 

