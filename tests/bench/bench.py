@@ -834,6 +834,7 @@ def bench_diff(env, S):
     def run_one(mode, who):
         if who == "git":
             return timed(env, git_cmd[mode], cwd=wt)
+        subprocess.run(["sync"])  # as timed() does before git's run
         a = env.client(["calls", "-e", env.errfile("diff"), reqs[mode], "2", "--",
                         env.args.grove, "serve"], cwd=repo)
         if a["errors"]:
@@ -869,7 +870,10 @@ def bench_land(env, S):
     commit` in the same checkout, on a repository of land_files files. Each run makes two
     instances with the same amount of work (2% of the files edited, in two commits, on
     disjoint files): git squashes one into main, grove lands the other; both update the main
-    checkout and make one commit. The order alternates from run to run."""
+    checkout and make one commit. The order alternates from run to run. Both sides start
+    after a `sync` (the setup's and the other side's writes are on disk before the clock
+    starts); git's time includes starting its processes, grove's is the call in a server
+    that answered one call before (what an agent sees)."""
     repo = os.path.join(env.work, "land-repo")
     info = make_repo(env, repo, S["land_files"], seed=20260503)
     env.run([env.args.grove, "init"], cwd=repo)
@@ -908,6 +912,9 @@ def bench_land(env, S):
                     env, "git merge -q --squash %s && git commit -qm 'squash a%d'"
                     % (a["branch_name"], r), cwd=repo, shell=True))
             else:
+                # As timed() does before git's run: the writes of the setup (and of the other
+                # side's land) reach the disk before, not during, the timed call.
+                subprocess.run(["sync"])
                 res = env.client(["calls", "-e", env.errfile("land"), req, "2", "--",
                                   env.args.grove, "serve"], cwd=repo)
                 if res["errors"]:
