@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "tools/base/fswatch.h"
 #include "tools/base/io.h"
@@ -37,6 +38,18 @@
 #define META_LEVEL              "io.modelcontextprotocol/logLevel"
 #define META_SUB_ID             "io.modelcontextprotocol/subscriptionId"
 #define RPC_UNSUPPORTED_VERSION (-32022)
+
+/*
+ * A tool result's structuredContent and its compact JSON, which tool_ok_result() made for
+ * the text block: send_msg() puts this text in the response in place of serialising the
+ * object a second time (splice_dump()). Both owned: `value` holds a reference, so no other
+ * object can take its address while it is listed.
+ */
+typedef struct {
+    json_t *value;
+    char *text;
+    size_t len;
+} spliced;
 
 struct mcp_server {
     const mcp_tools *tools; /* borrowed */
@@ -73,6 +86,8 @@ struct mcp_server {
     int change_tried;   /* 1 once making change_fd was attempted */
     int cancel_wait_ms; /* mcp_options.cancel_wait_ms */
     mcp_batch batch;    /* group commit of pipelined calls (batch.h) */
+    spliced *spliced;   /* owned: structuredContent serialised already (tool_ok_result()) */
+    size_t nspliced;
 };
 
 static const char *const version_names[] = {NULL,         "2024-11-05", "2025-03-26",
@@ -168,6 +183,19 @@ int mcp_server_new(mcp_server **out, const mcp_options *opts, grove_err *err)
     return 0;
 }
 
+static void spliced_clear(mcp_server *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->nspliced; i++) {
+        json_decref(s->spliced[i].value);
+        free(s->spliced[i].text);
+    }
+    free(s->spliced);
+    s->spliced = NULL;
+    s->nspliced = 0;
+}
+
 static void free_roots(char **roots)
 {
     size_t i;
@@ -202,6 +230,7 @@ void mcp_server_free(mcp_server *s)
     if (s->change_fd >= 0)
         close(s->change_fd);
     mcp_batch_free(&s->batch);
+    spliced_clear(s);
     free(s);
 }
 
@@ -217,6 +246,124 @@ static int write_line(mcp_server *s, const char *line, size_t len)
 
 static int batch_flush(mcp_server *s);
 
+/* The listed serialisation of `v` (see spliced); -1 when it has none. */
+static long spliced_find(const mcp_server *s, const json_t *v)
+{
+    size_t i;
+
+    for (i = 0; v && i < s->nspliced; i++)
+        if (s->spliced[i].value == v)
+            return (long)i;
+    return -1;
+}
+
+/* Up to this many tool results spliced into one message (a batch); the others are dumped. */
+#define SPLICE_MAX 64
+
+/*
+ * json_dumps(msg, JSON_COMPACT), byte for byte, without serialising again the
+ * structuredContent values tool_ok_result() serialised already (msg: one response, or a
+ * batch's array of them). Each such value is swapped for a string holding a random marker
+ * (32 hex digits, then its number), msg is dumped, the values are put back, and each
+ * marker, quotes included, is replaced by the listed text. A compact dump of a value
+ * nested in msg is the same bytes as its own compact dump (no indentation), so the result
+ * is what dumping msg whole would give. The markers are looked for in jansson's output and
+ * must each be found exactly once (a string of a response could hold one only by guessing
+ * 128 random bits); otherwise, or when nothing is listed, msg is simply dumped. The used
+ * entries leave the list. *len: the length; the caller frees the result.
+ */
+static char *splice_dump(mcp_server *s, json_t *msg, size_t *len)
+{
+    json_t *results[SPLICE_MAX]; /* borrowed: the result objects of msg */
+    long which[SPLICE_MAX];      /* their entry in s->spliced */
+    unsigned char nonce[16];
+    char marker[SPLICE_MAX][48], hex[33];
+    const char *at[SPLICE_MAX];
+    size_t n = 0, i, k, count = json_is_array(msg) ? json_array_size(msg) : 1, total, off;
+    char *text = NULL, *out = NULL;
+    int ok = 1;
+
+    for (i = 0; s->nspliced > 0 && i < count && n < SPLICE_MAX; i++) {
+        json_t *m = json_is_array(msg) ? json_array_get(msg, i) : msg;
+        json_t *r = json_object_get(m, "result");
+        long w = spliced_find(s, json_object_get(r, "structuredContent"));
+
+        if (w >= 0) {
+            results[n] = r;
+            which[n++] = w;
+        }
+    }
+    if (n > 0) {
+        randombytes_buf(nonce, sizeof(nonce));
+        sodium_bin2hex(hex, sizeof(hex), nonce, sizeof(nonce));
+    }
+    for (k = 0; k < n; k++) {
+        json_t *mark;
+
+        snprintf(marker[k], sizeof(marker[k]), "\"%s-%zu\"", hex, k);
+        /* In place (jansson keeps the key's position); the list holds the value meanwhile. */
+        mark = json_stringn(marker[k] + 1, strlen(marker[k]) - 2);
+        if (!mark || json_object_set_new(results[k], "structuredContent", mark) != 0)
+            ok = 0;
+    }
+    text = ok ? json_dumps(msg, JSON_COMPACT) : NULL;
+    for (k = 0; k < n; k++) /* back in place (a reference of the list's taken again) */
+        if (json_object_set(results[k], "structuredContent", s->spliced[which[k]].value) != 0)
+            ok = 0; /* cannot happen: the key is there, nothing is allocated */
+    if (!ok) {
+        free(text);
+        text = NULL;
+        n = 0; /* dumped the plain way below */
+    }
+    if (!text && !(text = json_dumps(msg, JSON_COMPACT)))
+        return NULL;
+    *len = strlen(text);
+    if (n == 0)
+        return text;
+    total = *len;
+    for (k = 0; k < n && ok; k++) {
+        size_t mlen = strlen(marker[k]);
+        const char *next;
+
+        at[k] = memmem(text, *len, marker[k], mlen);
+        next = at[k] ? memmem(at[k] + 1, *len - (size_t)(at[k] + 1 - text), marker[k], mlen) : NULL;
+        ok = at[k] && !next && (k == 0 || at[k] > at[k - 1]);
+        total = total - mlen + s->spliced[which[k]].len;
+    }
+    if (!ok || !(out = malloc(total + 1))) { /* the plain way: no markers in it */
+        free(text);
+        return (text = json_dumps(msg, JSON_COMPACT)) ? (*len = strlen(text), text) : NULL;
+    }
+    for (k = 0, i = 0, off = 0; k < n; k++) {
+        const spliced *e = &s->spliced[which[k]];
+
+        memcpy(out + off, text + i, (size_t)(at[k] - (text + i)));
+        off += (size_t)(at[k] - (text + i));
+        memcpy(out + off, e->text, e->len);
+        off += e->len;
+        i = (size_t)(at[k] - text) + strlen(marker[k]);
+    }
+    memcpy(out + off, text + i, *len - i);
+    off += *len - i;
+    out[off] = '\0';
+    free(text);
+    *len = off;
+    /* used: off the list (a message is sent once) */
+    for (k = 0; k < n; k++) {
+        spliced *e = &s->spliced[which[k]];
+
+        json_decref(e->value);
+        free(e->text);
+        e->value = NULL;
+        e->text = NULL;
+    }
+    for (i = 0, k = 0; i < s->nspliced; i++)
+        if (s->spliced[i].value)
+            s->spliced[k++] = s->spliced[i];
+    s->nspliced = k;
+    return out;
+}
+
 /* Writes one message as a line (held back while a group commit is open). Steals msg. */
 static int send_msg(mcp_server *s, json_t *msg)
 {
@@ -228,13 +375,12 @@ static int send_msg(mcp_server *s, json_t *msg)
         log_error("could not build a response (out of memory?)");
         return 0;
     }
-    text = json_dumps(msg, JSON_COMPACT);
+    text = splice_dump(s, msg, &len);
     if (!text) {
         json_decref(msg);
         log_error("could not serialise a response");
         return 0;
     }
-    len = strlen(text);
     text[len] = '\n'; /* the NUL becomes the newline; write len + 1 bytes */
     if (mcp_batch_is_open(&s->batch) && mcp_batch_hold(&s->batch, text, len + 1, msg) != 0)
         batch_flush(s); /* out of memory: commit what is held, then write this one */
@@ -481,21 +627,36 @@ static json_t *tool_error_result(const char *message)
     return json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", buf, "isError", 1);
 }
 
-static json_t *tool_ok_result(const mcp_server *s, json_t *structured)
+/*
+ * The text block is structured's compact JSON; from 2025-06-18 structuredContent is
+ * structured itself, and its JSON is listed (spliced) for send_msg() to reuse.
+ */
+static json_t *tool_ok_result(mcp_server *s, json_t *structured)
 {
-    char *text = json_dumps(structured, JSON_COMPACT);
+    char *text = json_dumps(structured, JSON_COMPACT); /* owned; or the list's, below */
     json_t *r;
+    spliced *v;
 
     if (!text) {
         json_decref(structured);
         return NULL;
     }
     r = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text, "isError", 0);
-    free(text);
-    if (r && s->version >= MCP_V_2025_06_18)
-        json_object_set_new(r, "structuredContent", structured);
-    else
+    if (!r || s->version < MCP_V_2025_06_18 ||
+        json_object_set(r, "structuredContent", structured) != 0) {
+        free(text);
         json_decref(structured);
+        return r;
+    }
+    /* Out of memory: not listed; send_msg() then serialises it again. */
+    if (s->nspliced < SPLICE_MAX &&
+        (v = realloc(s->spliced, (s->nspliced + 1) * sizeof(*v))) != NULL) {
+        s->spliced = v;
+        v[s->nspliced++] = (spliced){structured, text, strlen(text)}; /* takes our reference */
+        return r;
+    }
+    free(text);
+    json_decref(structured);
     return r;
 }
 
@@ -1559,6 +1720,8 @@ int mcp_server_handle_line(mcp_server *s, const char *line, size_t len)
     size_t i;
     int code, rc, salvageable;
 
+    /* What the previous line listed and did not send (none normally) is not reused. */
+    spliced_clear(s);
     for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'); i++)
         ;
     if (i == len)
