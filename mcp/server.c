@@ -293,6 +293,8 @@ static char *splice_dump(mcp_server *s, json_t *msg, size_t *len)
             which[n++] = w;
         }
     }
+    if (n > 0 && sodium_init() < 0) /* once per process; after that, a check */
+        n = 0;
     if (n > 0) {
         randombytes_buf(nonce, sizeof(nonce));
         sodium_bin2hex(hex, sizeof(hex), nonce, sizeof(nonce));
