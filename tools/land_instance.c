@@ -20,6 +20,12 @@ static json_t *strings(char **files, size_t n)
     return a;
 }
 
+/* land_opts.txn: the landed commit and the call's event in one transaction (one fsync). */
+static int land_txn(void *call, db_txn_fn fn, void *arg, grove_err *err)
+{
+    return tool_call_txn(call, fn, arg, err);
+}
+
 int tool_land_instance(tool_call *call, const json_t *args, json_t **out, grove_err *err)
 {
     const char *id = arg_target(call->ctx, args, "instance_id", err);
@@ -35,6 +41,8 @@ int tool_land_instance(tool_call *call, const json_t *args, json_t **out, grove_
     o.into = arg_str(args, "into");
     o.remove_worktree = arg_bool(args, "remove_worktree", 0);
     o.dry_run = arg_bool(args, "dry_run", 0);
+    o.txn = land_txn;
+    o.txn_arg = call;
     if (land_instance(call->ctx, id, &o, &r, call->progress, err) != 0)
         return -1;
     now = json_array();

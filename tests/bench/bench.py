@@ -834,6 +834,7 @@ def bench_diff(env, S):
     def run_one(mode, who):
         if who == "git":
             return timed(env, git_cmd[mode], cwd=wt)
+        subprocess.run(["sync"])  # as timed() does before git's run
         a = env.client(["calls", "-e", env.errfile("diff"), reqs[mode], "2", "--",
                         env.args.grove, "serve"], cwd=repo)
         if a["errors"]:
@@ -866,17 +867,22 @@ def bench_diff(env, S):
 
 def bench_land(env, S):
     """land_instance (squash, into the checked-out main) against `git merge --squash` + `git
-    commit` in the same checkout, on a repository of land_files files. Each run makes two
-    instances with the same amount of work (2% of the files edited, in two commits, on
-    disjoint files): git squashes one into main, grove lands the other; both update the main
-    checkout and make one commit. The order alternates from run to run."""
+    commit` in the same checkout, on a repository of land_files files. Each run makes one
+    instance (2% of the files edited, in two commits), then main moves on (a commit on other
+    files, so that each land is a three-way merge), then git squashes the instance's branch
+    and grove lands the same instance from that same state: main, its index and its files
+    are put back (`git reset --hard`) between the two. The order alternates from run to run.
+    Both sides start after a `sync` (the setup's and the other side's writes are on disk
+    before the clock starts); git's time includes starting its processes, grove's is the call
+    in a server that answered one call before (what an agent sees)."""
     repo = os.path.join(env.work, "land-repo")
     info = make_repo(env, repo, S["land_files"], seed=20260503)
     env.run([env.args.grove, "init"], cwd=repo)
     tracked = sorted(env.git(repo, "ls-files").stdout.decode().split("\n")[:-1])
     rng = random.Random(7)
     per = max(1, len(tracked) // 50)
-    pool = rng.sample(tracked, min(len(tracked), 2 * per * S["land_runs"]))
+    moves = max(1, per // 10)
+    pool = rng.sample(tracked, min(len(tracked), (per + moves) * S["land_runs"]))
     times = {"grove": [], "git": []}
 
     def work(wt, files, tag):
@@ -890,32 +896,43 @@ def bench_land(env, S):
             env.git(wt, "commit", "-qam", "%s %s" % (tag, part))
 
     for r in range(S["land_runs"]):
-        made = env.grove_session(repo, [("spawn_work_instance", {"launch": False}),
-                                        ("spawn_work_instance", {"launch": False})])
-        a, b = made[0]["instance"], made[1]["instance"]
-        files = pool[2 * per * r:2 * per * (r + 1)]
+        a = env.grove_session(repo, [("spawn_work_instance", {"launch": False})])[0]["instance"]
+        files = pool[(per + moves) * r:(per + moves) * (r + 1)]
         work(a["worktree_path"], files[:per], "a%d" % r)
-        work(b["worktree_path"], files[per:], "b%d" % r)
+        for rel in files[per:]:  # main moves on
+            with open(os.path.join(repo, rel), "a") as f:
+                f.write("/* main %d */\n" % r)
+        env.git(repo, "commit", "-qam", "main moves %d" % r)
+        start = env.git(repo, "rev-parse", "HEAD").stdout.decode().strip()
         req = os.path.join(env.work, "land-%d.jsonl" % r)
         # call 1 warms the server up (opens repository and database); call 2 is timed
         write_requests(req, [tool_req("query_instances", {"limit": 1}),
-                             tool_req("land_instance", {"instance_id": b["id"],
-                                                        "message": "land b%d" % r})])
+                             tool_req("land_instance", {"instance_id": a["id"],
+                                                        "message": "land a%d" % r})])
         env.settle()
-        for who in (("git", "grove") if r % 2 == 0 else ("grove", "git")):
+        order = ("git", "grove") if r % 2 == 0 else ("grove", "git")
+        for who in order:
             if who == "git":
                 times["git"].append(timed(
                     env, "git merge -q --squash %s && git commit -qm 'squash a%d'"
                     % (a["branch_name"], r), cwd=repo, shell=True))
             else:
+                # As timed() does before git's run: the writes of the setup (and of the other
+                # side's land) reach the disk before, not during, the timed call.
+                subprocess.run(["sync"])
                 res = env.client(["calls", "-e", env.errfile("land"), req, "2", "--",
                                   env.args.grove, "serve"], cwd=repo)
                 if res["errors"]:
                     raise RuntimeError("land_instance failed: " + res["first_error"])
                 times["grove"].append(res["lat_ms"][1])
-        if env.git(repo, "status", "--porcelain").stdout.strip():
-            raise RuntimeError("the main checkout is not clean after the lands")
+            if env.git(repo, "status", "--porcelain").stdout.strip():
+                raise RuntimeError("the main checkout is not clean after the %s land" % who)
+            if env.git(repo, "rev-parse", "HEAD^").stdout.decode().strip() != start:
+                raise RuntimeError("the %s land did not make one commit on main" % who)
+            if who == order[0]:  # the same starting state for the other side
+                env.git(repo, "reset", "-q", "--hard", start)
     return {"repository": info, "files_per_land": per, "commits_per_land": 2 if per > 1 else 1,
+            "main_moved_files": moves,
             "grove_ms": figure(times["grove"], "ms"), "git_ms": figure(times["git"], "ms"),
             "grove_over_git": figure([g / t for g, t in zip(times["grove"], times["git"])],
                                      "×")}
@@ -1705,10 +1722,12 @@ def table(res, g):
                                    fmt(d[mode]["grove_over_git"])))
     ld = res.get("land")
     if ld:
+        moved = (", main moved on (%d files): both land the same branch from the same state"
+                 % ld["main_moved_files"]) if "main_moved_files" in ld else ""
         rows.append("| `land_instance` squash into the checked-out main, %s files, %d edited in %d "
-                    "commits | %s | `git merge --squash` + `git commit`: %s | %s |" % (
+                    "commits%s | %s | `git merge --squash` + `git commit`: %s | %s |" % (
                         f"{ld['repository']['files']:,}", ld["files_per_land"],
-                        ld["commits_per_land"],
+                        ld["commits_per_land"], moved,
                         fmt(ld["grove_ms"]), fmt(ld["git_ms"]), fmt(ld["grove_over_git"])))
     cf = res.get("conflicts")
     if cf:

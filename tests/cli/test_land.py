@@ -75,9 +75,36 @@ class Land(unittest.TestCase):
                     files[os.path.relpath(p, self.repo)] = f.read()
         return refs, index, files, self.git(self.repo, "status", "--porcelain")
 
+    def root_cache_tree(self):
+        """The root tree id the main checkout's index records in its cache tree (git's TREE
+        extension), or None when it has none or it is invalid. Index versions 2 and 3."""
+        with open(os.path.join(self.repo, ".git", "index"), "rb") as f:
+            data = f.read()
+        self.assertEqual(data[:4], b"DIRC")
+        self.assertIn(int.from_bytes(data[4:8], "big"), (2, 3))
+        off = 12
+        for _ in range(int.from_bytes(data[8:12], "big")):
+            flags = int.from_bytes(data[off + 60:off + 62], "big")
+            fixed = 62 + (2 if flags & 0x4000 else 0)
+            end = data.index(b"\0", off + fixed)
+            off += (end - off + 8) // 8 * 8  # the name and 1 to 8 NULs, to a multiple of 8
+        while off + 8 <= len(data) - 20:
+            sig, size = data[off:off + 4], int.from_bytes(data[off + 4:off + 8], "big")
+            if sig == b"TREE":
+                body = data[off + 8:off + 8 + size]
+                self.assertEqual(body[:1], b"\0")  # the root's path: empty
+                count = int(body[1:body.index(b" ")])
+                nl = body.index(b"\n")
+                return body[nl + 1:nl + 21].hex() if count >= 0 else None
+            off += 8 + size
+        return None
+
     def checkout_matches(self, commit):
-        """The main checkout is clean at `commit`: index and files."""
+        """The main checkout is clean at `commit`: index and files. Its index's cache tree is
+        valid (as `git commit` leaves it): the next land's clean check relies on it."""
         self.assertEqual(self.git(self.repo, "rev-parse", "HEAD"), commit)
+        self.assertEqual(self.root_cache_tree(),
+                         self.git(self.repo, "rev-parse", commit + "^{tree}"))
         self.assertEqual(self.git(self.repo, "status", "--porcelain", "--untracked-files=all"), "")
         self.assertEqual(self.git(self.repo, "write-tree"),
                          self.git(self.repo, "rev-parse", commit + "^{tree}"))

@@ -4,7 +4,7 @@
 grove kills itself where GROVE_TEST_KILL_AT names the moment (instance_kill_point()):
 land_instance:journal-written (before the ref moves), :ref-moved (before the main checkout
 is updated), :checked-out (before the journal is removed), :recorded (after landed_commit is
-written). After each kill:
+written, with the call's event). After each kill:
 - main points at its old commit or at the new one, never anything else;
 - the instance's branch is intact (its head unchanged);
 - after `grove gc`: no landing journal is left, the main checkout's index and files are
@@ -49,6 +49,11 @@ def git(repo, *args, cwd=None):
     return repo.git(*args, cwd=cwd).strip()
 
 
+def lands_recorded(repo):
+    return repo.sql("SELECT count(*) FROM grove_mcp_events WHERE tool_name = 'land_instance' "
+                    "AND success = 1")[0][0]
+
+
 def checkout_consistent(repo, where):
     status = git(repo, "status", "--porcelain", "--untracked-files=all")
     S.check(status == "", "%s: main checkout not clean after gc: %r", where, status)
@@ -74,8 +79,14 @@ def main(grove):
             repo.git("commit", "-qm", "file %d" % k, cwd=wt)
             head = git(repo, "rev-parse", "HEAD", cwd=wt)
             old = git(repo, "rev-parse", "main")
+            events = lands_recorded(repo)
             killed_land(repo, point, inst["id"])
             now = git(repo, "rev-parse", "main")
+            # The call's event is committed with landed_commit (one transaction, one fsync):
+            # there at :recorded, not before.
+            S.check(lands_recorded(repo) == events + (point == "land_instance:recorded"),
+                    "%s: %d successful land_instance events recorded, %d before", point,
+                    lands_recorded(repo), events)
             moved = now != old
             if moved:
                 S.check(git(repo, "rev-parse", now + "^") == old, "%s: main is at %s, neither "

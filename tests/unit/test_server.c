@@ -14,6 +14,7 @@
 
 #include "mcp/jsonrpc.h"
 #include "mcp/server.h"
+#include "tools/core/context.h"
 #include "tools/registry.h"
 
 typedef struct fixture {
@@ -419,6 +420,147 @@ static void test_batches(void **state)
     fx_free(f);
 }
 
+/* ---- tool results: the text block and structuredContent ------------------- */
+
+/* A tool table of one tool, "echo", which answers fake_output() (no repository). */
+static const char *fake_name(size_t i)
+{
+    (void)i;
+    return "echo";
+}
+
+static json_t *fake_spec(size_t i, json_t **shared, grove_err *err)
+{
+    (void)i;
+    (void)shared;
+    (void)err;
+    return json_pack("{s:s, s:s, s:{s:s}}", "name", "echo", "description", "echoes", "inputSchema",
+                     "type", "object");
+}
+
+/*
+ * What escaping and key order can get wrong: quotes, backslashes, control
+ * characters, non-ASCII text, a string shaped like a splice marker, keys out
+ * of alphabetical order, every kind of value, and a long patch-like string.
+ */
+static json_t *fake_output(void)
+{
+    char *patch = malloc(200001);
+    json_t *v;
+    size_t i;
+
+    assert_non_null(patch);
+    for (i = 0; i < 200000; i++)
+        patch[i] = "+\tline \"q\" \\ x\n"[i % 16];
+    patch[200000] = '\0';
+    v = json_pack("{s:s, s:s, s:s, s:s, s:[i, f, b, n, {}], s:{s:s, s:I}, s:s}", "zeta", "last?",
+                  "alpha", "\"\\\"\x01\x1f\x7f/", "unicode", "\xc3\xa9\xe2\x80\xa8\xf0\x9f\x8c\xb3",
+                  "marker", "\"0123456789abcdef0123456789abcdef-0\"", "kinds", 7, 0.1, 1, "nested",
+                  "b", "\n", "a", (json_int_t)-9007199254740993LL, "patch", patch);
+    free(patch);
+    assert_non_null(v);
+    return v;
+}
+
+static int fake_call(struct grove_ctx *ctx, size_t i, const json_t *args, const grove_progress *p,
+                     json_t **out, grove_err *err)
+{
+    (void)ctx;
+    (void)i;
+    (void)args;
+    (void)p;
+    (void)err;
+    *out = fake_output();
+    return 0;
+}
+
+static void fake_rejected(struct grove_ctx *ctx, size_t i, const json_t *args, const char *message)
+{
+    (void)ctx;
+    (void)i;
+    (void)args;
+    (void)message;
+}
+
+static const mcp_tools fake_tools = {1, fake_name, fake_spec, fake_call, fake_rejected, "", {0}};
+
+/*
+ * A tool result's response line is byte for byte what jansson makes of it
+ * (dumping what it parses back to gives the same line: keys in the order the
+ * server put them, the same escaping), structuredContent is the tool's output
+ * and the text block its JSON (from 2025-06-18; before, the text block only).
+ * send_msg() splices structuredContent's JSON, made once for the text block,
+ * into the line: this is what that must keep.
+ */
+static void test_tool_result_bytes(void **state)
+{
+    static const char *const versions[] = {"2024-11-05", "2025-06-18", "2025-11-25", NULL};
+    static const char modern[] =
+        "{\"jsonrpc\":\"2.0\",\"id\":\"m\",\"method\":\"tools/call\",\"params\":{\"name\":"
+        "\"echo\",\"arguments\":{},\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":"
+        "\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{},"
+        "\"io.modelcontextprotocol/clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}}";
+    json_t *want = fake_output(), *got, *res, *text;
+    size_t k, round;
+
+    (void)state;
+    for (k = 0; versions[k] || k == 3; k++) {
+        struct grove_ctx *ctx = calloc(1, sizeof(*ctx)); /* the handler never looks at it */
+        mcp_options o = {0};
+        grove_err err = GROVE_ERR_INIT;
+        fixture f = {0};
+
+        assert_non_null(ctx);
+        f.fd = memfd_create("out", 0);
+        assert_true(f.fd >= 0);
+        o.tools = &fake_tools;
+        o.out_fd = f.fd;
+        o.ctx = ctx;
+        assert_int_equal(mcp_server_new(&f.s, &o, &err), 0);
+        if (versions[k])
+            init(&f, versions[k]);
+        for (round = 0; round < 2; round++) { /* the second: nothing left over from the first */
+            char *line = exchange(&f, versions[k] ? "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+                                                    "\"tools/call\",\"params\":{\"name\":"
+                                                    "\"echo\",\"arguments\":{}}}"
+                                                  : modern);
+            size_t len = strlen(line);
+            char *again;
+
+            assert_true(len > 1 && line[len - 1] == '\n');
+            line[len - 1] = '\0';
+            got = json_loads(line, 0, NULL);
+            assert_non_null(got);
+            again = json_dumps(got, JSON_COMPACT);
+            assert_non_null(again);
+            assert_string_equal(again, line);
+            res = json_object_get(got, "result");
+            assert_true(json_is_false(json_object_get(res, "isError")));
+            text = json_loads(json_string_value(json_object_get(
+                                  json_array_get(json_object_get(res, "content"), 0), "text")),
+                              0, NULL);
+            assert_true(json_equal(text, want));
+            if (k == 0)
+                assert_null(json_object_get(res, "structuredContent"));
+            else
+                assert_true(json_equal(json_object_get(res, "structuredContent"), want));
+            if (!versions[k]) /* keys after structuredContent (2026-07-28), kept after it */
+                assert_true(strstr(line, "\"structuredContent\":") <
+                            strstr(line, "\"resultType\":"));
+            json_decref(text);
+            json_decref(got);
+            free(again);
+            free(line);
+        }
+        mcp_server_free(f.s);
+        close(f.fd);
+        free(ctx);
+        if (!versions[k])
+            break;
+    }
+    json_decref(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -429,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_tools_list_pagination),
         cmocka_unit_test(test_tools_call_errors_by_version),
         cmocka_unit_test(test_batches),
+        cmocka_unit_test(test_tool_result_bytes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

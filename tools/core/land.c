@@ -363,6 +363,19 @@ int land_recover(grove_ctx *ctx, const char *into, size_t *finished, grove_err *
     return 0;
 }
 
+typedef struct landed_arg {
+    const char *id;
+    const char *commit;
+} landed_arg;
+
+/* db_txn body: records the landed commit of the instance. */
+static int set_landed_fn(grove_db *db, void *arg, grove_err *err)
+{
+    const landed_arg *a = arg;
+
+    return db_instance_set_landed(db, a->id, a->commit, err);
+}
+
 int land_instance(grove_ctx *ctx, const char *id, const land_opts *o, land_result *out,
                   const grove_progress *p, grove_err *err)
 {
@@ -508,7 +521,11 @@ int land_instance(grove_ctx *ctx, const char *id, const land_opts *o, land_resul
     if (out->landed) {
         grove_err rerr = GROVE_ERR_INIT;
 
-        if (db_instance_set_landed(ctx->db, id, out->new_into, &rerr) != 0)
+        landed_arg la = {id, out->new_into};
+
+        /* Through o->txn with the call's event; should that fail, on its own. */
+        if ((!o->txn || o->txn(o->txn_arg, set_landed_fn, &la, &rerr) != 0) &&
+            db_txn(ctx->db, set_landed_fn, &la, &rerr) != 0)
             log_warn("landed '%s' into '%s' as %.12s, but could not record it: %s", id, out->into,
                      out->new_into, rerr.msg);
         instance_kill_point("land_instance:recorded");

@@ -16,6 +16,14 @@ typedef struct land_opts {
     const char *into;     /* NULL: the instance's base branch */
     int remove_worktree;  /* after landing, remove the worktree and branch (terminate) */
     int dry_run;          /* compute and report only */
+    /*
+     * When set, the landed commit is recorded through txn(txn_arg, fn, arg, err),
+     * which runs fn(db, arg, err) in a transaction of its own choosing (the
+     * tools layer: tool_call_txn(), the call's event committed with it, one
+     * fsync for both); NULL: in a transaction of its own.
+     */
+    int (*txn)(void *txn_arg, db_txn_fn fn, void *arg, grove_err *err);
+    void *txn_arg;
 } land_opts;
 
 /* A running instance whose branch conflicts with the new target head. */

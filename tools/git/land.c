@@ -880,15 +880,29 @@ static int land_checkout_update_repo(git_repository *wr, const char *path, const
      */
     if (tree_changed_paths(wr, old_tree, new_tree, &changed, err) != 0)
         goto done;
-    co.checkout_strategy = GIT_CHECKOUT_SAFE | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+    /*
+     * The checkout updates `idx` (the repository's index, which it re-reads
+     * only when the file changed) but does not write it: that is done below,
+     * once, with the cache tree made valid again. The checkout invalidates
+     * the cache tree along the paths it writes; left so, the next land's
+     * clean check (worktree_dirty_files) and the check above would compare
+     * HEAD's trees with the index entry by entry. `git commit` leaves it
+     * valid too. The subtrees still valid are reused; the rest are the new
+     * commit's trees, which exist already (nothing new is written to the
+     * object database).
+     */
+    co.checkout_strategy =
+        GIT_CHECKOUT_SAFE | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH | GIT_CHECKOUT_DONT_WRITE_INDEX;
     co.baseline = old_tree;
     co.paths.strings = changed.v;
     co.paths.count = changed.n;
-    git_index_free(idx);
-    idx = NULL;
     git_error_clear();
     if (git_checkout_tree(wr, (const git_object *)newc, &co) != 0) {
         fail_git(err, GROVE_ECONFLICT, "cannot update the files of '%s' to %.12s", path, new_hex);
+        goto done;
+    }
+    if (git_index_write_tree(&idx_tree, idx) != 0 || git_index_write(idx) != 0) {
+        fail_git(err, GROVE_EGIT, "cannot write the index of '%s'", path);
         goto done;
     }
     rc = 0;
