@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -37,6 +38,26 @@ typedef struct stmt_slot {
     int busy;         /* handed out by db_stmt() and not yet released */
 } stmt_slot;
 
+/*
+ * The syncer: a thread that fdatasyncs the WAL file for
+ * db_group_commit_nowait(), through its own descriptor of the file (the
+ * connection's is SQLite's, used by this thread meanwhile). While the
+ * connection is open the WAL file cannot be deleted or replaced (SQLite
+ * deletes it only when the last connection closes), so the descriptor
+ * names the file SQLite writes. One fsync is asked for at a time.
+ */
+typedef struct db_syncer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int fd;     /* owned: the WAL file, read-only (fdatasync needs no more) */
+    int state;  /* under mu: SYNC_IDLE, SYNC_ASKED, SYNC_DONE */
+    int errnum; /* under mu: errno of the fsync that failed; 0 */
+    int quit;   /* under mu: the thread ends */
+} db_syncer;
+
+enum { SYNC_IDLE, SYNC_ASKED, SYNC_DONE };
+
 struct grove_db {
     sqlite3 *sq;      /* owned */
     char *path;       /* owned copy of the path given to db_open() */
@@ -50,6 +71,10 @@ struct grove_db {
     double busy_t0;   /* when the current wait began */
     sqlite3_int64 group_changes0;        /* sqlite3_total_changes64() when the group began */
     sqlite3_int64 group_relaxed_changes; /* of those since, made by db_txn_relaxed() */
+    int nowait;   /* the commit under way is db_group_commit_nowait()'s: the hook does not sync */
+    int unsynced; /* that commit wrote WAL frames that no fsync has covered yet */
+    int synced_once;   /* a commit of this connection was fsynced by SQLite's own xSync */
+    db_syncer *syncer; /* owned: the thread that fsyncs for db_group_commit_nowait(); NULL: none */
     size_t nslots;
     stmt_slot slots[DB_STMT_CACHE];
 };
@@ -414,11 +439,87 @@ static int sync_wal(grove_db *db)
 static int wal_committed(void *arg, sqlite3 *sq, const char *name, int frames)
 {
     grove_db *db = arg;
-    int rc = db->relaxed ? SQLITE_OK : sync_wal(db);
+    int rc = SQLITE_OK;
+
+    if (db->nowait && !db->relaxed)
+        db->unsynced = 1; /* db_group_commit_nowait() hands it to the syncer */
+    else if (!db->relaxed && (rc = sync_wal(db)) == SQLITE_OK)
+        db->synced_once = 1;
 
     if (frames >= DB_WAL_CHECKPOINT)
         sqlite3_wal_checkpoint_v2(sq, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return rc;
+}
+
+static void *syncer_main(void *arg)
+{
+    db_syncer *y = arg;
+
+    pthread_mutex_lock(&y->mu);
+    for (;;) {
+        int rc;
+
+        while (y->state != SYNC_ASKED && !y->quit)
+            pthread_cond_wait(&y->cv, &y->mu);
+        if (y->quit)
+            break;
+        pthread_mutex_unlock(&y->mu);
+        rc = fdatasync(y->fd);
+        pthread_mutex_lock(&y->mu);
+        y->errnum = rc == 0 ? 0 : (errno ? errno : EIO);
+        y->state = SYNC_DONE;
+        pthread_cond_broadcast(&y->cv);
+    }
+    pthread_mutex_unlock(&y->mu);
+    return NULL;
+}
+
+/* Starts db's syncer (once). 0, or -1 when it cannot run: the caller then syncs itself. */
+static int syncer_start(grove_db *db)
+{
+    const char *wal = sqlite3_filename_wal(sqlite3_db_filename(db->sq, "main"));
+    db_syncer *y;
+
+    if (db->syncer)
+        return 0;
+    if (!wal || !(y = calloc(1, sizeof(*y)))) /* owned by db */
+        return -1;
+    if ((y->fd = open(wal, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+        free(y);
+        return -1;
+    }
+    pthread_mutex_init(&y->mu, NULL);
+    pthread_cond_init(&y->cv, NULL);
+    if (pthread_create(&y->thread, NULL, syncer_main, y) != 0) {
+        pthread_cond_destroy(&y->cv);
+        pthread_mutex_destroy(&y->mu);
+        close(y->fd);
+        free(y);
+        return -1;
+    }
+    db->syncer = y;
+    return 0;
+}
+
+/* Ends db's syncer, after the fsync in progress if any. */
+static void syncer_stop(grove_db *db)
+{
+    db_syncer *y = db->syncer;
+
+    if (!y)
+        return;
+    pthread_mutex_lock(&y->mu);
+    while (y->state == SYNC_ASKED)
+        pthread_cond_wait(&y->cv, &y->mu);
+    y->quit = 1;
+    pthread_cond_broadcast(&y->cv);
+    pthread_mutex_unlock(&y->mu);
+    pthread_join(y->thread, NULL);
+    pthread_cond_destroy(&y->cv);
+    pthread_mutex_destroy(&y->mu);
+    close(y->fd);
+    free(y);
+    db->syncer = NULL;
 }
 
 int db_open(grove_db **out, const char *path, db_check_fn check, grove_err *err)
@@ -495,6 +596,7 @@ void db_close(grove_db *db)
 
     if (!db)
         return;
+    syncer_stop(db);
     for (i = 0; i < db->nslots; i++)
         sqlite3_finalize(db->slots[i].st);
     if (db->sq && sqlite3_close_v2(db->sq) != SQLITE_OK)
@@ -648,6 +750,56 @@ int db_group_commit(grove_db *db, grove_err *err)
     db_fail(db, rc, "cannot commit", err);
     rollback(db);
     return -1;
+}
+
+int db_group_commit_nowait(grove_db *db, grove_err *err)
+{
+    db_syncer *y;
+    int rc;
+
+    if (db_group_synced(db, err) != 0) { /* one fsync outstanding at a time */
+        rollback(db);
+        db->group = 0;
+        return -1;
+    }
+    /* The first durable commit goes through SQLite's own sync, which also makes a WAL file it
+       has just made durable in its folder. */
+    if (!db->wal_sync || !db->synced_once || syncer_start(db) != 0)
+        return db_group_commit(db, err);
+    db->nowait = 1;
+    db->unsynced = 0;
+    rc = db_group_commit(db, err);
+    db->nowait = 0;
+    if (rc != 0 || !db->unsynced)
+        return rc;
+    db->unsynced = 0;
+    y = db->syncer;
+    pthread_mutex_lock(&y->mu);
+    y->state = SYNC_ASKED;
+    pthread_cond_broadcast(&y->cv);
+    pthread_mutex_unlock(&y->mu);
+    return 0;
+}
+
+int db_group_synced(grove_db *db, grove_err *err)
+{
+    db_syncer *y = db->syncer;
+    int errnum;
+
+    if (!y)
+        return 0;
+    pthread_mutex_lock(&y->mu);
+    while (y->state == SYNC_ASKED)
+        pthread_cond_wait(&y->cv, &y->mu);
+    errnum = y->state == SYNC_DONE ? y->errnum : 0;
+    y->state = SYNC_IDLE;
+    pthread_mutex_unlock(&y->mu);
+    if (errnum)
+        return grove_fail(err, GROVE_EDB,
+                          "cannot fsync the database's write-ahead log '%s-wal': %s; what these "
+                          "calls wrote may not be on disk",
+                          db->path, strerror(errnum));
+    return 0;
 }
 
 /* BEGIN IMMEDIATE ... COMMIT around fn, retried on BUSY (see db_txn() in db.h). */

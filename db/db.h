@@ -79,6 +79,22 @@ int db_group_begin(grove_db *db, grove_err *err);
 int db_group_commit(grove_db *db, grove_err *err);
 
 /*
+ * db_group_commit() that does not wait for the fsync: the group is
+ * committed and the WAL's fdatasync started on a thread of db's, so that
+ * the caller can run the next calls meanwhile. Nothing of the group may be
+ * acknowledged before db_group_synced() returned 0 (-1: nothing of it is
+ * known to be on disk: report every write as failed). Waits like
+ * db_group_commit() instead when the fsync cannot be handed over: the
+ * connection's first durable commit (SQLite's own sync also makes a WAL
+ * file it has just made durable in its folder), no WAL, no thread.
+ * An fsync still outstanding is waited for first: when it failed, this
+ * group is rolled back and -1 returned with that error.
+ */
+int db_group_commit_nowait(grove_db *db, grove_err *err);
+/* Waits for the fsync db_group_commit_nowait() started: 0 (also when none), or -1 with err. */
+int db_group_synced(grove_db *db, grove_err *err);
+
+/*
  * How long db_txn() keeps retrying while another process holds the
  * database locked (default about 30 s), and SQLite's own wait per attempt
  * at most that: for callers that must never hold anyone up (grove hook).

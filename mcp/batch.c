@@ -100,26 +100,28 @@ int mcp_batch_hold(mcp_batch *b, const char *line, size_t len, json_t *msg)
             : NULL;
     mcp_batch_msg *m;
 
-    if (b->nmsgs == b->capmsgs) {
-        size_t cap = b->capmsgs ? b->capmsgs * 2 : 64;
-        mcp_batch_msg *n = realloc(b->msgs, cap * sizeof(*n));
+    mcp_batch_out *o = &b->cur;
+
+    if (o->nmsgs == o->capmsgs) {
+        size_t cap = o->capmsgs ? o->capmsgs * 2 : 64;
+        mcp_batch_msg *n = realloc(o->msgs, cap * sizeof(*n));
 
         if (!n)
             return -1;
-        b->msgs = n;
-        b->capmsgs = cap;
+        o->msgs = n;
+        o->capmsgs = cap;
     }
-    if (append(&b->buf, &b->len, &b->cap, line, len) != 0)
+    if (append(&o->buf, &o->len, &o->cap, line, len) != 0)
         return -1;
-    m = &b->msgs[b->nmsgs++];
-    m->off = b->len - len;
+    m = &o->msgs[o->nmsgs++];
+    m->off = o->len - len;
     m->len = len;
     m->id = id ? json_incref(id) : NULL;
     return 0;
 }
 
 /* The held-back messages again, with every answer that needed the commit replaced. */
-static void replace_answers(mcp_batch *b, const char *why)
+static void replace_answers(mcp_batch_out *o, const char *why)
 {
     char *nbuf = NULL, text[1100];
     size_t nlen = 0, ncap = 0, i;
@@ -129,8 +131,8 @@ static void replace_answers(mcp_batch *b, const char *why)
              "sent at the same time) could not be committed: %s; try again",
              why);
     grove_utf8_sanitize(text);
-    for (i = 0; i < b->nmsgs; i++) {
-        mcp_batch_msg *m = &b->msgs[i];
+    for (i = 0; i < o->nmsgs; i++) {
+        mcp_batch_msg *m = &o->msgs[i];
         char *line = NULL;
         int rc;
 
@@ -148,7 +150,7 @@ static void replace_answers(mcp_batch *b, const char *why)
             free(line);
         } else {
             /* not an answer that needed the commit (or out of memory: the old text) */
-            rc = append(&nbuf, &nlen, &ncap, b->buf + m->off, m->len);
+            rc = append(&nbuf, &nlen, &ncap, o->buf + m->off, m->len);
         }
         if (rc != 0) {
             log_error("out of memory replacing the answers of a failed group commit");
@@ -156,40 +158,98 @@ static void replace_answers(mcp_batch *b, const char *why)
             return;
         }
     }
-    free(b->buf);
-    b->buf = nbuf;
-    b->len = nlen;
-    b->cap = ncap;
+    free(o->buf);
+    o->buf = nbuf;
+    o->len = nlen;
+    o->cap = ncap;
+}
+
+/* Hands out o's messages (*out, *outlen; borrowed until o is used again) and empties o. */
+static void take(mcp_batch_out *o, const char **out, size_t *outlen)
+{
+    size_t i;
+
+    for (i = 0; i < o->nmsgs; i++)
+        json_decref(o->msgs[i].id);
+    o->nmsgs = 0;
+    *out = o->buf ? o->buf : "";
+    *outlen = o->len;
+    o->len = 0;
 }
 
 void mcp_batch_close(mcp_batch *b, const mcp_group_fns *g, const char **out, size_t *outlen)
 {
-    size_t i;
-
     if (b->ctx) {
         grove_err err = GROVE_ERR_INIT;
 
         if (g->commit(b->ctx, &err) != 0) {
             log_error("group commit of %zu calls failed: %s", b->calls, err.msg);
-            replace_answers(b, err.msg);
+            replace_answers(&b->cur, err.msg);
         }
         b->ctx = NULL;
     }
-    for (i = 0; i < b->nmsgs; i++)
-        json_decref(b->msgs[i].id);
-    b->nmsgs = 0;
-    *out = b->buf ? b->buf : "";
-    *outlen = b->len;
-    b->len = 0;
+    take(&b->cur, out, outlen);
+}
+
+void mcp_batch_close_nowait(mcp_batch *b, const mcp_group_fns *g)
+{
+    mcp_batch_out t;
+    grove_err err = GROVE_ERR_INIT;
+
+    if (!b->ctx || b->has_pending)
+        return;
+    b->pending_ctx = NULL;
+    if (!g->commit_nowait || !g->synced) {
+        if (g->commit(b->ctx, &err) != 0) {
+            log_error("group commit of %zu calls failed: %s", b->calls, err.msg);
+            replace_answers(&b->cur, err.msg);
+        }
+    } else if (g->commit_nowait(b->ctx, &err) != 0) {
+        log_error("group commit of %zu calls failed: %s", b->calls, err.msg);
+        replace_answers(&b->cur, err.msg);
+    } else {
+        b->pending_ctx = b->ctx;
+    }
+    b->ctx = NULL;
+    /* the group's messages become the pending ones; the (empty) pending buffers are reused */
+    t = b->pending;
+    b->pending = b->cur;
+    b->cur = t;
+    b->has_pending = 1;
+}
+
+void mcp_batch_take_pending(mcp_batch *b, const mcp_group_fns *g, const char **out, size_t *outlen)
+{
+    *out = "";
+    *outlen = 0;
+    if (!b->has_pending)
+        return;
+    if (b->pending_ctx) {
+        grove_err err = GROVE_ERR_INIT;
+
+        if (g->synced(b->pending_ctx, &err) != 0) {
+            log_error("the fsync of a group commit failed: %s", err.msg);
+            replace_answers(&b->pending, err.msg);
+        }
+        b->pending_ctx = NULL;
+    }
+    b->has_pending = 0;
+    take(&b->pending, out, outlen);
+}
+
+static void out_free(mcp_batch_out *o)
+{
+    size_t i;
+
+    for (i = 0; i < o->nmsgs; i++)
+        json_decref(o->msgs[i].id);
+    free(o->msgs);
+    free(o->buf);
 }
 
 void mcp_batch_free(mcp_batch *b)
 {
-    size_t i;
-
-    for (i = 0; i < b->nmsgs; i++)
-        json_decref(b->msgs[i].id);
-    free(b->msgs);
-    free(b->buf);
+    out_free(&b->cur);
+    out_free(&b->pending);
     memset(b, 0, sizeof(*b));
 }

@@ -42,6 +42,14 @@ typedef struct mcp_group_fns {
     int (*batchable)(size_t i);
     int (*begin)(struct grove_ctx *ctx, grove_err *err);
     int (*commit)(struct grove_ctx *ctx, grove_err *err);
+    /*
+     * Optional, both or neither: commit_nowait commits like commit but
+     * may leave its fsync running (0, or -1 with err like commit); synced
+     * waits for that fsync (0, or -1 with err: nothing of that group is
+     * known to be on disk).
+     */
+    int (*commit_nowait)(struct grove_ctx *ctx, grove_err *err);
+    int (*synced)(struct grove_ctx *ctx, grove_err *err);
 } mcp_group_fns;
 
 #define MCP_BATCH_MAX_CALLS 256
@@ -53,15 +61,24 @@ typedef struct mcp_batch_msg {
     json_t *id; /* owned: the request id of an answer that needs the commit; else NULL */
 } mcp_batch_msg;
 
+/* Messages held back: lines in buf, one mcp_batch_msg each. */
+typedef struct mcp_batch_out {
+    char *buf; /* owned: the messages, each a line */
+    size_t len, cap;
+    mcp_batch_msg *msgs; /* owned */
+    size_t nmsgs, capmsgs;
+} mcp_batch_out;
+
 typedef struct mcp_batch {
     struct grove_ctx *ctx; /* borrowed: whose database the open group is in; NULL: none open */
     size_t calls;          /* calls run in the open group */
     double t0;             /* grove_now_ms() when it was opened */
     int writes;            /* a call of the group is in progress (its answer needs the commit) */
-    char *buf;             /* owned: the held-back messages, each a line */
-    size_t len, cap;
-    mcp_batch_msg *msgs; /* owned */
-    size_t nmsgs, capmsgs;
+    mcp_batch_out cur;     /* the open group's messages */
+    /* a group committed by mcp_batch_close_nowait(), its messages waiting for its fsync */
+    mcp_batch_out pending;
+    struct grove_ctx *pending_ctx; /* borrowed: whose fsync they wait for; NULL: none */
+    int has_pending;
 } mcp_batch;
 
 /*
@@ -100,6 +117,23 @@ int mcp_batch_hold(mcp_batch *b, const char *line, size_t len, json_t *msg);
  * when it failed. The group is closed afterwards.
  */
 void mcp_batch_close(mcp_batch *b, const mcp_group_fns *g, const char **out, size_t *outlen);
+
+/*
+ * Commits the open group like mcp_batch_close(), but without waiting for
+ * its fsync when g can (commit_nowait): its messages are kept until
+ * mcp_batch_take_pending(), and the caller runs the next calls meanwhile.
+ * Anything pending must have been taken before. Without commit_nowait, or
+ * when the commit failed, the messages are pending and ready at once.
+ */
+void mcp_batch_close_nowait(mcp_batch *b, const mcp_group_fns *g);
+
+/*
+ * The messages of the group mcp_batch_close_nowait() committed, after its
+ * fsync (waited for here), in order, in *out (*outlen bytes, 0 when
+ * nothing is pending; borrowed until the next call): answers that needed
+ * the commit replaced by error results when the fsync failed.
+ */
+void mcp_batch_take_pending(mcp_batch *b, const mcp_group_fns *g, const char **out, size_t *outlen);
 
 /* Frees what b holds (the group must be closed). */
 void mcp_batch_free(mcp_batch *b);

@@ -209,14 +209,35 @@ void mcp_server_free(mcp_server *s)
     free(s);
 }
 
-/* Writes `len` bytes (one message and its newline); -1 once writing to the client failed. */
-static int write_line(mcp_server *s, const char *line, size_t len)
+/* Writes `len` bytes (messages, each with its newline); -1 once writing to the client failed. */
+static int write_raw(mcp_server *s, const char *line, size_t len)
 {
     if (!s->write_failed && io_write_all(s->out_fd, line, len) != 0) {
         s->write_failed = 1;
         log_warn("cannot write to the client: %s", strerror(errno));
     }
     return s->write_failed ? -1 : 0;
+}
+
+/*
+ * Writes the messages of a group committed without waiting for its fsync
+ * (batch_after()), once that fsync is done: before anything else is
+ * written, and before the server waits for input.
+ */
+static int flush_pending(mcp_server *s)
+{
+    const char *out;
+    size_t n;
+
+    mcp_batch_take_pending(&s->batch, &s->tools->group, &out, &n);
+    return n > 0 ? write_raw(s, out, n) : (s->write_failed ? -1 : 0);
+}
+
+/* Writes `len` bytes (one message and its newline) after what is pending. */
+static int write_line(mcp_server *s, const char *line, size_t len)
+{
+    flush_pending(s);
+    return write_raw(s, line, len);
 }
 
 static int batch_flush(mcp_server *s);
@@ -1585,9 +1606,10 @@ static int batch_flush(mcp_server *s)
     size_t n;
 
     s->batch.writes = 0;
+    flush_pending(s); /* the older group's answers first */
     mcp_batch_close(&s->batch, &s->tools->group, &out, &n);
     if (n > 0)
-        write_line(s, out, n);
+        write_raw(s, out, n);
     return s->write_failed ? -1 : 0;
 }
 
@@ -1618,13 +1640,25 @@ static void batch_before(mcp_server *s, json_t *msg)
     s->batch.writes = 1;
 }
 
-/* After a message: the group is committed when no request waits any more, or when it is full. */
+/*
+ * After a message: the group is committed when no request waits any more,
+ * or when it is full. A full group with more requests waiting does not
+ * wait for its fsync: the next group's calls run meanwhile, and its
+ * answers go out (flush_pending()) once the fsync is done, before the
+ * next group's commit or anything else is written.
+ */
 static int batch_after(mcp_server *s)
 {
     s->batch.writes = 0;
-    if (mcp_batch_is_open(&s->batch) &&
-        (mcp_batch_full(&s->batch) || !mcp_batch_more_input(s->reader, s->in_fd)))
+    if (!mcp_batch_is_open(&s->batch))
+        return s->write_failed ? -1 : 0;
+    if (!mcp_batch_more_input(s->reader, s->in_fd))
         return batch_flush(s);
+    if (mcp_batch_full(&s->batch)) {
+        if (flush_pending(s) != 0)
+            return -1;
+        mcp_batch_close_nowait(&s->batch, &s->tools->group);
+    }
     return s->write_failed ? -1 : 0;
 }
 
@@ -1740,6 +1774,11 @@ int mcp_serve(mcp_server *s, int in_fd)
             }
             if (stop_requested(sfd))
                 goto done;
+        }
+        /* every buffered line is handled: what waits for an fsync goes out before the wait */
+        if (flush_pending(s) != 0) {
+            rc = 1;
+            goto done;
         }
         /* changes made by anyone (other grove processes, hooks, git) are looked for every
            MCP_WATCH_MS while something is watched, and MCP_WATCH_SOON_MS after a write to the

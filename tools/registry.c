@@ -251,15 +251,26 @@ static int group_commit(grove_ctx *ctx, grove_err *err)
     return db_group_commit(ctx->db, err);
 }
 
+static int group_commit_nowait(grove_ctx *ctx, grove_err *err)
+{
+    return db_group_commit_nowait(ctx->db, err);
+}
+
+static int group_synced(grove_ctx *ctx, grove_err *err)
+{
+    return db_group_synced(ctx->db, err);
+}
+
 const mcp_tools *tools_table(void)
 {
-    static const mcp_tools table = {GROVE_TOOL_COUNT,
-                                    tool_name,
-                                    tools_spec_cached,
-                                    tools_call,
-                                    tools_record_rejected,
-                                    instructions,
-                                    {tools_batchable, group_begin, group_commit}};
+    static const mcp_tools table = {
+        GROVE_TOOL_COUNT,
+        tool_name,
+        tools_spec_cached,
+        tools_call,
+        tools_record_rejected,
+        instructions,
+        {tools_batchable, group_begin, group_commit, group_commit_nowait, group_synced}};
 
     return &table;
 }

@@ -884,35 +884,56 @@ class Cli(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertEqual(len(out), len(msgs))
             self.assertFalse(any(m["result"].get("isError") for m in out[1:]), out)
-            writes = {1 + i for i, (tool, _) in enumerate(calls) if tool == "log_checkpoint"}
+            # each write's checkpoint has a phase of its own: where its row first reaches the WAL
+            phases = {1 + i: a["phase"] for i, (tool, a) in enumerate(calls)
+                      if tool == "log_checkpoint"}
+            by_phase = {ph[6:10]: rid for rid, ph in phases.items()}
             fsyncs = synced_answers = answers = 0
-            unsynced = False  # bytes written to the WAL since the last fsync
+            first_wal = {}  # request id -> line number of the first WAL write holding its row
+            started = {}  # pid -> line number where its fsync in progress started
+            done = []  # (start, end) line numbers of every finished fsync
             with open(log) as f:
-                for line in f:
-                    if "fsync(" in line or "fdatasync(" in line:
+                for n, line in enumerate(f):
+                    pid = line.split(" ", 1)[0]
+                    if "fsync(" in line or "fdatasync(" in line or "fdatasync resumed>" in line:
+                        if "<unfinished" in line:
+                            started[pid] = n  # an fsync on another thread: it ends later
+                            continue
                         fsyncs += 1
-                        unsynced = False
+                        done.append((started.pop(pid, n), n))
                     elif "pwrite64(" in line and "-wal>" in line:
-                        unsynced = True
+                        for k in re.findall(r"phase-(\d{4})-x", line):
+                            first_wal.setdefault(by_phase.get(k), n)
                     elif "write(1<" in line:
                         for m in re.findall(r'\\"jsonrpc\\":\\"2\.0\\",\\"id\\":(\d+)', line):
-                            if int(m) in writes:
+                            rid = int(m)
+                            if rid in phases:
                                 answers += 1
-                                synced_answers += not unsynced
+                                # an fsync that began after its row was written ended before
+                                w = first_wal.get(rid)
+                                synced_answers += w is not None and any(
+                                    st > w and end < n for st, end in done)
             return fsyncs, synced_answers, answers
 
-        write = ("log_checkpoint", {"instance_id": inst["id"], "phase": "p"})
+        def write(k):
+            return ("log_checkpoint", {"instance_id": inst["id"], "phase": "phase-%04d-x" % k})
+
         base = trace([])[0]  # opening the database
         self.assertLess(trace(reads * 10)[0] - base, 10)  # 40 reads
-        fsyncs, synced, answers = trace([write] * 10)
+        fsyncs, synced, answers = trace([write(k) for k in range(10)])
         self.assertEqual((synced, answers), (10, 10))
         self.assertGreaterEqual(fsyncs - base, 1)
         self.assertLess(fsyncs - base, 10)  # one group commit (or a few), not one fsync each
         # a read's relaxed commit never leaves a write unsynced: each answer to a write that
         # follows a read is fsynced too
-        mixed = [c for i in range(10) for c in (reads[i % len(reads)], write)]
+        mixed = [c for i in range(10) for c in (reads[i % len(reads)], write(100 + i))]
         fsyncs, synced, answers = trace(mixed)
         self.assertEqual((synced, answers), (10, 10))
+        # groups that end full (MCP_BATCH_MAX_CALLS) while more requests wait: each answer
+        # still follows an fsync that began after its row reached the WAL
+        fsyncs, synced, answers = trace([write(1000 + k) for k in range(600)])
+        self.assertEqual((synced, answers), (600, 600))
+        self.assertLess(fsyncs - base, 100)
 
         # a read's event row survives the server being killed right after the answer
         p = subprocess.Popen([GROVE, "serve"], cwd=self.repo, env=self.env, stdin=subprocess.PIPE,

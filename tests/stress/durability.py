@@ -82,7 +82,9 @@ class Writer:
         i = 0
         try:
             while i < self.count:
-                burst = self.rng.choice((1, 1, 2, 3, 8, 16, 64))
+                # 300: a group fills up (MCP_BATCH_MAX_CALLS) and the next one runs while
+                # the full one's fsync is under way (db_group_commit_nowait)
+                burst = self.rng.choice((1, 1, 2, 3, 8, 16, 64, 300))
                 data = "".join(self.request(k) for k in range(i, min(self.count, i + burst)))
                 self.proc.stdin.write(data.encode())
                 self.proc.stdin.flush()

@@ -14,6 +14,7 @@
 
 typedef struct fake_db {
     int begun, committed, fail;
+    int nowait, synced, sync_fail; /* commit_nowait calls, synced calls, synced fails */
 } fake_db;
 
 static int fake_begin(struct grove_ctx *ctx, grove_err *err)
@@ -29,6 +30,22 @@ static int fake_commit(struct grove_ctx *ctx, grove_err *err)
     if (f->fail)
         return grove_fail(err, GROVE_EDB, "disk I/O error");
     f->committed++;
+    return 0;
+}
+
+static int fake_commit_nowait(struct grove_ctx *ctx, grove_err *err)
+{
+    ((fake_db *)ctx)->nowait++;
+    return fake_commit(ctx, err);
+}
+
+static int fake_synced(struct grove_ctx *ctx, grove_err *err)
+{
+    fake_db *f = (fake_db *)ctx;
+
+    f->synced++;
+    if (f->sync_fail)
+        return grove_fail(err, GROVE_EDB, "cannot fsync: Input/output error");
     return 0;
 }
 
@@ -82,7 +99,7 @@ static void hold_three(mcp_batch *b)
 static void test_commit_writes_in_order(void **state)
 {
     fake_db f = {0};
-    mcp_group_fns g = {NULL, fake_begin, fake_commit};
+    mcp_group_fns g = {NULL, fake_begin, fake_commit, NULL, NULL};
     mcp_batch b;
     const char *out;
     size_t n;
@@ -116,8 +133,8 @@ static void test_commit_writes_in_order(void **state)
 
 static void test_failed_commit_replaces_answers(void **state)
 {
-    fake_db f = {0, 0, 1};
-    mcp_group_fns g = {NULL, fake_begin, fake_commit};
+    fake_db f = {0, 0, 1, 0, 0, 0};
+    mcp_group_fns g = {NULL, fake_begin, fake_commit, NULL, NULL};
     mcp_batch b;
     const char *out;
     size_t n;
@@ -191,11 +208,88 @@ static void test_more_input(void **state)
     close(fds[1]);
 }
 
+/*
+ * close_nowait: the group's answers wait for its fsync (synced) while the
+ * next group runs; they come out first, in order, once it is done.
+ */
+static void test_nowait_holds_until_synced(void **state)
+{
+    fake_db f = {0};
+    mcp_group_fns g = {NULL, fake_begin, fake_commit, fake_commit_nowait, fake_synced};
+    mcp_batch b;
+    const char *out;
+    size_t n;
+    json_t *arr;
+
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(mcp_batch_open(&b, &g, (struct grove_ctx *)&f), 0);
+    hold_three(&b);
+    mcp_batch_close_nowait(&b, &g);
+    assert_int_equal(f.nowait, 1);
+    assert_int_equal(f.synced, 0);
+    assert_false(mcp_batch_is_open(&b));
+    /* the next group opens and holds its own answer meanwhile */
+    assert_int_equal(mcp_batch_open(&b, &g, (struct grove_ctx *)&f), 0);
+    b.writes = 1;
+    hold(&b, json_pack("{s:s, s:i, s:{s:[{s:s, s:s}], s:b}}", "jsonrpc", "2.0", "id", 9, "result",
+                       "content", "type", "text", "text", "second", "isError", 0));
+    b.writes = 0;
+    mcp_batch_take_pending(&b, &g, &out, &n);
+    assert_int_equal(f.synced, 1);
+    arr = lines_of(out, n);
+    assert_int_equal(json_array_size(arr), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 0), "id")), 7);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 2), "id")), 8);
+    json_decref(arr);
+    /* nothing pending any more: no second wait */
+    mcp_batch_take_pending(&b, &g, &out, &n);
+    assert_int_equal(n, 0);
+    assert_int_equal(f.synced, 1);
+    /* the second group's answer is its own */
+    mcp_batch_close(&b, &g, &out, &n);
+    arr = lines_of(out, n);
+    assert_int_equal(json_array_size(arr), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 0), "id")), 9);
+    json_decref(arr);
+    mcp_batch_free(&b);
+}
+
+/* A failed fsync turns the pending successful answers into errors; the rest is unchanged. */
+static void test_nowait_failed_sync_replaces_answers(void **state)
+{
+    fake_db f = {0};
+    mcp_group_fns g = {NULL, fake_begin, fake_commit, fake_commit_nowait, fake_synced};
+    mcp_batch b;
+    const char *out, *text;
+    size_t n;
+    json_t *arr, *r0;
+
+    f.sync_fail = 1;
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(mcp_batch_open(&b, &g, (struct grove_ctx *)&f), 0);
+    hold_three(&b);
+    mcp_batch_close_nowait(&b, &g);
+    mcp_batch_take_pending(&b, &g, &out, &n);
+    arr = lines_of(out, n);
+    assert_int_equal(json_array_size(arr), 3);
+    r0 = json_object_get(json_array_get(arr, 0), "result");
+    assert_true(json_is_true(json_object_get(r0, "isError")));
+    text = json_string_value(
+        json_object_get(json_array_get(json_object_get(r0, "content"), 0), "text"));
+    assert_non_null(strstr(text, "cannot fsync"));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 1), "method")),
+                        "notifications/progress");
+    json_decref(arr);
+    mcp_batch_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commit_writes_in_order),
         cmocka_unit_test(test_failed_commit_replaces_answers),
+        cmocka_unit_test(test_nowait_holds_until_synced),
+        cmocka_unit_test(test_nowait_failed_sync_replaces_answers),
         cmocka_unit_test(test_call_name),
         cmocka_unit_test(test_more_input),
     };
