@@ -11,6 +11,14 @@
  * O_EXCL | O_NOFOLLOW. The index is written once at the end, with the stat
  * data of every file, so that `git status` needs to read none of them.
  *
+ * When the main checkout has HEAD at the commit being checked out and no
+ * filter can apply, a file whose copy there is provably the blob (its index
+ * entry has the blob and mode, is not racily clean, and the file still has
+ * the entry's stat data, checked on the opened descriptor before and after)
+ * is cloned from it with FICLONE where the file system can (xfs with
+ * reflink, btrfs): its extents are shared, nothing is inflated or written.
+ * Elsewhere the first refused clone turns cloning off for the job.
+ *
  * A tree with a name that is not plainly harmless on this system (".git" in
  * any spelling, NTFS 8.3 or stream forms, ':' or '\') is left to libgit2's
  * own checkout, which refuses or handles it with its full rules.
