@@ -618,12 +618,13 @@ def bench_worktree(env, S):
     return worktree_race(env, repo, info, "wt", S["wt_workers"], S["wt_runs"], archive=True)
 
 
-def worktree_race(env, repo, info, tag, workers, runs, archive):
+def worktree_race(env, repo, info, tag, workers, runs, archive, out_dir=None):
     """`spawn_work_instance` (launch: false) against `git -c checkout.workers=N worktree add -b`
     for each N in `workers` (and `git archive | tar -x` when `archive`), interleaved, `sync`
-    before each, one warm-up round; ratios against the git worker count with the best median."""
+    before each, one warm-up round; ratios against the git worker count with the best median.
+    The worktrees of both go to `out_dir` (default: the work folder)."""
     env.run([env.args.grove, "init"], cwd=repo)
-    wts = os.path.join(env.work, tag + "-out")
+    wts = os.path.join(out_dir or env.work, tag + "-out")
     os.makedirs(wts)
     grove_env = dict(env.env, GROVE_WORKTREES=os.path.join(wts, "grove"))
     reqs = os.path.join(env.work, tag + ".jsonl")
@@ -735,6 +736,37 @@ def make_real_repo(env, src, path):
             "commit": env.git(path, "rev-parse", "HEAD").stdout.decode().strip()}
 
 
+def xfs_mount(env, tag):
+    """A 4 GiB sparse xfs image with reflink (copy-on-write clones), loop-mounted in the work
+    folder: (mount point, image), or None (said in the log) when not root, without mkfs.xfs
+    (xfsprogs) or when the loop mount fails."""
+    if os.geteuid() != 0 or not shutil.which("mkfs.xfs"):
+        log("bigrepo: no xfs figures (needs root and mkfs.xfs from xfsprogs)")
+        return None
+    img = os.path.join(env.work, tag + ".img")
+    mnt = os.path.join(env.work, tag + "-mnt")
+    os.makedirs(mnt)
+    for argv in (["truncate", "-s", "4G", img], ["mkfs.xfs", "-q", "-m", "reflink=1", img],
+                 ["mount", "-o", "loop", img, mnt]):
+        r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            log("bigrepo: no xfs figures (%s: %s)" % (argv[0], r.stderr.decode(errors="replace")
+                                                      .strip()))
+            os.rmdir(mnt)
+            if os.path.exists(img):
+                os.unlink(img)
+            return None
+    return mnt, img
+
+
+def xfs_unmount(mnt, img):
+    subprocess.run(["sync"])
+    if subprocess.run(["umount", mnt]).returncode != 0:
+        subprocess.run(["umount", "-l", mnt])
+    os.rmdir(mnt)
+    os.unlink(img)
+
+
 def bench_bigrepo(env, S):
     """Worktree creation on big trees: a generated repository of big_files files (make_repo),
     and a real tree from a Debian package when one is at hand (see real_tree_source)."""
@@ -747,6 +779,19 @@ def bench_bigrepo(env, S):
     out["generated"] = worktree_race(env, repo, info, "big", S["big_workers"], S["big_runs"],
                                      archive=False)
     shutil.rmtree(repo, ignore_errors=True)
+    # The same on a file system with copy-on-write clones: grove clones the unchanged files
+    # of the clean main checkout (FICLONE) instead of writing them; git writes them.
+    out["xfs"] = None
+    m = xfs_mount(env, "big-xfs")
+    if m:
+        try:
+            repo = os.path.join(m[0], "big-repo")
+            info = make_repo(env, repo, S["big_files"], seed=20260517)
+            info["fs"] = "xfs (reflink)"
+            out["xfs"] = worktree_race(env, repo, info, "bigxfs", S["big_workers"],
+                                       S["big_runs"], archive=False, out_dir=m[0])
+        finally:
+            xfs_unmount(*m)
     src = real_tree_source(env) if not env.args.quick else None
     if src:
         repo = os.path.join(env.work, "real-repo")
@@ -1565,6 +1610,11 @@ def goals(res):
         r = w["grove_over_best_git"]["median"]
         add("worktree of %d files" % w["repository"]["files"],
             "≤ 0.6× git's best (%s)" % w["best_git"], "%.2f×" % r, r <= 0.6)
+        w = b.get("xfs")
+        if w:
+            r = w["grove_over_best_git"]["median"]
+            add("worktree of %d files on xfs (reflink)" % w["repository"]["files"],
+                "≤ 0.6× git's best (%s)" % w["best_git"], "%.2f×" % r, r <= 0.6)
     a = res.get("agents")
     if a:
         add("8 agents", "zero errors", "%d errors, %.0f calls/s" % (
@@ -1673,15 +1723,16 @@ def table(res, g):
                     "%s / %s |" % (fmt(ms["archive"]), fmt(w["grove_over_git_w1"]),
                                    fmt(w["grove_over_archive"])))
     b = res.get("bigrepo")
-    for key in ("generated", "real") if b else ():
-        w = b[key]
+    for key in ("generated", "xfs", "real") if b else ():
+        w = b.get(key)
         if not w:
             continue
         ms = w["ms"]
         git = ", ".join("%d worker%s %s" % (int(n.split("_w")[1]),
                                               "" if n.endswith("_w1") else "s", fmt(ms[n]))
                         for n in ms if n.startswith("git_w"))
-        what = "%s tree" % w["repository"]["source"] if key == "real" else "worktree"
+        what = ("%s tree" % w["repository"]["source"] if key == "real" else
+                "worktree on xfs (reflink)" if key == "xfs" else "worktree")
         rows.append("| %s of %d files (%.0f MB): `spawn_work_instance` | %s | "
                     "`git worktree add -b`: %s | %s of best git (%s) |" % (
                         what, w["repository"]["files"], w["repository"]["bytes"] / 1e6,

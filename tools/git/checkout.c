@@ -11,6 +11,14 @@
  * O_EXCL | O_NOFOLLOW. The index is written once at the end, with the stat
  * data of every file, so that `git status` needs to read none of them.
  *
+ * When the main checkout has HEAD at the commit being checked out and no
+ * filter can apply, a file whose copy there is provably the blob (its index
+ * entry has the blob and mode, is not racily clean, and the file still has
+ * the entry's stat data, checked on the opened descriptor before and after)
+ * is cloned from it with FICLONE where the file system can (xfs with
+ * reflink, btrfs): its extents are shared, nothing is inflated or written.
+ * Elsewhere the first refused clone turns cloning off for the job.
+ *
  * A tree with a name that is not plainly harmless on this system (".git" in
  * any spelling, NTFS 8.3 or stream forms, ':' or '\') is left to libgit2's
  * own checkout, which refuses or handles it with its full rules.
@@ -25,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +50,8 @@ typedef struct co_file {
     git_filemode_t mode; /* GIT_FILEMODE_COMMIT: a submodule folder, made before the files */
     int done;            /* written ahead of the others (.gitattributes) */
     struct stat st;      /* filled by the writer */
+    int clone;           /* the main checkout's copy may be cloned if its stat is still `src` */
+    git_index_entry src; /* its stat data in the main checkout's index (path not set) */
 } co_file;
 
 typedef struct co_job {
@@ -49,6 +61,8 @@ typedef struct co_job {
     int symlinks;       /* core.symlinks */
     int filters;        /* 0: no filter can apply to any file (see filters_possible()) */
     int has_attributes; /* the tree holds a .gitattributes */
+    int srcfd;          /* the main checkout's folder when files may be cloned from it; else -1 */
+    atomic_int cloning; /* 1 until a clone fails as unsupported (then no file tries again) */
     co_file *files;
     size_t nfiles, cap;
     char **dirs; /* folders in walk order (parents first); owned */
@@ -192,8 +206,77 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
+/* 1 when `st` is still the file whose stat data the main checkout's index recorded in `e`. */
+static int stat_same(const struct stat *st, const git_index_entry *e)
+{
+    return S_ISREG(st->st_mode) && (uint32_t)st->st_dev == e->dev &&
+           (uint32_t)st->st_ino == e->ino && st->st_size >= 0 &&
+           (uint64_t)st->st_size == (uint64_t)e->file_size &&
+           (int64_t)st->st_mtim.tv_sec == (int64_t)e->mtime.seconds &&
+           (uint32_t)st->st_mtim.tv_nsec == e->mtime.nanoseconds &&
+           (int64_t)st->st_ctim.tv_sec == (int64_t)e->ctime.seconds &&
+           (uint32_t)st->st_ctim.tv_nsec == e->ctime.nanoseconds &&
+           !!(st->st_mode & S_IXUSR) == (e->mode == GIT_FILEMODE_BLOB_EXECUTABLE);
+}
+
+/*
+ * Makes f by cloning (FICLONE: shared extents, no data read or written) the
+ * main checkout's copy, which clone_plan() found recorded clean with f's
+ * blob and mode. The copy must still be that file: same device, inode, size,
+ * mtime and ctime as its index entry, looked at on the opened descriptor
+ * before the clone and again after it (a write in between changes mtime and
+ * ctime, as the entry is not racily clean); and the blob must have the size
+ * of the file (no filter changed it when it was written). 0: cloned;
+ * 1: not cloned, nothing left behind, write f the usual way; -1: failed.
+ */
+static int clone_one(co_job *j, git_odb *odb, co_file *f)
+{
+    struct stat st;
+    size_t size;
+    git_object_t type;
+    int src = -1, dst = -1, rc = 1;
+
+    if (!odb || git_odb_read_header(&size, &type, odb, &f->id) < 0 || type != GIT_OBJECT_BLOB ||
+        (uint64_t)size != (uint64_t)f->src.file_size) {
+        git_error_clear();
+        return 1;
+    }
+    /* lstat first: a FIFO or device put there is never opened */
+    if (fstatat(j->srcfd, f->path, &st, AT_SYMLINK_NOFOLLOW) != 0 || !stat_same(&st, &f->src))
+        return 1;
+    src = openat(j->srcfd, f->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (src < 0 || fstat(src, &st) != 0 || !stat_same(&st, &f->src))
+        goto done;
+    dst = openat(j->rootfd, f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                 f->mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0777 : 0666);
+    if (dst < 0) {
+        job_fail(j, GROVE_EIO, "create", f->path, errno);
+        rc = -1;
+        goto done;
+    }
+    if (ioctl(dst, FICLONE, src) != 0) {
+        if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL || errno == ENOTTY ||
+            errno == ENOSYS || errno == EPERM)
+            atomic_store(&j->cloning, 0); /* this file system (or pair) cannot: stop trying */
+    } else if (fstat(src, &st) == 0 && stat_same(&st, &f->src) && fstat(dst, &f->st) == 0) {
+        rc = 0;
+    }
+done:
+    if (src >= 0)
+        close(src);
+    if (dst >= 0 && close(dst) != 0 && rc == 0) {
+        job_fail(j, GROVE_EIO, "write", f->path, errno);
+        rc = -1;
+    }
+    if (dst >= 0 && rc == 1 && unlinkat(j->rootfd, f->path, 0) != 0) {
+        job_fail(j, GROVE_EIO, "remove", f->path, errno);
+        rc = -1;
+    }
+    return rc;
+}
+
 /* Writes one file or link; 0, or -1 with the job failed. */
-static int write_one(co_job *j, git_repository *repo, co_file *f)
+static int write_one(co_job *j, git_repository *repo, git_odb *odb, co_file *f)
 {
     git_blob *blob = NULL;
     git_filter_list *fl = NULL;
@@ -203,6 +286,12 @@ static int write_one(co_job *j, git_repository *repo, co_file *f)
     size_t len;
     int fd = -1, rc = -1;
 
+    if (f->clone && atomic_load(&j->cloning)) {
+        rc = clone_one(j, odb, f);
+        if (rc <= 0)
+            return rc;
+        rc = -1;
+    }
     if (git_blob_lookup(&blob, repo, &f->id) < 0) {
         job_fail(j, GROVE_EGIT, "read", f->path, 0);
         return -1;
@@ -296,7 +385,13 @@ static int chunks_make(co_job *j)
 /* Takes runs of files from the shared counter until none is left or one failed. */
 static void drain(co_job *j, git_repository *repo)
 {
+    git_odb *odb = NULL;
     size_t c, i;
+
+    if (j->srcfd >= 0 && git_repository_odb(&odb, repo) < 0) {
+        git_error_clear();
+        odb = NULL; /* no clones from this thread */
+    }
 
     while (!atomic_load(&j->failed) && (c = atomic_fetch_add(&j->next, 1)) < j->nchunks) {
         for (i = j->chunks[c]; i < j->chunks[c + 1]; i++) {
@@ -304,10 +399,12 @@ static void drain(co_job *j, git_repository *repo)
 
             if (f->done || f->mode == GIT_FILEMODE_COMMIT)
                 continue;
-            if (write_one(j, repo, f) != 0)
-                return;
+            if (write_one(j, repo, odb, f) != 0)
+                goto out;
         }
     }
+out:
+    git_odb_free(odb);
 }
 
 static void *worker_main(void *arg)
@@ -500,6 +597,114 @@ static int filters_possible(co_job *j, git_repository *repo, git_config *cfg)
            in_search_path(GIT_CONFIG_LEVEL_SYSTEM, "gitattributes");
 }
 
+/* 1 when the main checkout holds no .gitattributes at `dir` ("" for the top) but a clean tracked
+ * one. */
+static int attributes_clean(co_job *j, const char *dir)
+{
+    char *path = grove_asprintf("%s%s.gitattributes", dir, *dir ? "/" : "");
+    struct stat st;
+    size_t i;
+    int ok = 0;
+
+    if (!path)
+        return 0;
+    if (fstatat(j->srcfd, path, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        ok = errno == ENOENT;
+    } else {
+        for (i = 0; i < j->nfiles && !ok; i++)
+            ok = strcmp(j->files[i].path, path) == 0 && j->files[i].clone &&
+                 stat_same(&st, &j->files[i].src);
+    }
+    free(path);
+    return ok;
+}
+
+/* 1 when index entry `e` of the main checkout may be cloned for `f` (see clone_plan()). */
+static int entry_clonable(const co_file *f, const git_index_entry *e, const struct timespec *itime)
+{
+    if (!e || e->mode != f->mode || !git_oid_equal(&e->id, &f->id))
+        return 0;
+    if ((e->flags & GIT_INDEX_ENTRY_VALID) ||
+        (e->flags_extended & (GIT_INDEX_ENTRY_SKIP_WORKTREE | GIT_INDEX_ENTRY_INTENT_TO_ADD)))
+        return 0; /* assume-unchanged, not in the checkout, or not staged yet */
+    /*
+     * Racily clean as git reads it (built without USE_NSEC, as Debian's is):
+     * modified in the second the index was written or later, a change made
+     * after the stat data was taken may not show in it.
+     */
+    if ((int64_t)e->mtime.seconds >= (int64_t)itime->tv_sec)
+        return 0;
+    return e->file_size > 0 || e->mtime.seconds != 0; /* a zero entry: git smudged it */
+}
+
+/*
+ * When the main checkout has HEAD at the commit being checked out and no
+ * filter can apply (j->filters is 0: the files are the blobs as they are),
+ * marks each regular file whose entry in the main checkout's index has the
+ * same blob and mode and is not racily clean; clone_one() then clones it if
+ * the file still has that entry's stat data. Sets j->srcfd. Any doubt
+ * (a bare repository, an index being rewritten, an untracked or changed
+ * .gitattributes in the main checkout) means no clone at all.
+ */
+static void clone_plan(co_job *j, git_repository *repo)
+{
+    git_repository *main = NULL;
+    git_index *idx = NULL;
+    git_oid head;
+    char *ipath = NULL;
+    struct stat before, after;
+    size_t i, n = 0;
+
+    if (j->filters || git_repository_open_ext(&main, git_repository_commondir(repo),
+                                              GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+        goto out;
+    if (git_repository_is_bare(main) || !git_repository_workdir(main) ||
+        git_reference_name_to_id(&head, main, "HEAD") < 0 || !git_oid_equal(&head, &j->commit))
+        goto out;
+    ipath = grove_asprintf("%sindex", git_repository_path(main));
+    if (!ipath || stat(ipath, &before) != 0 || git_index_open(&idx, ipath) < 0 ||
+        stat(ipath, &after) != 0 || before.st_ino != after.st_ino ||
+        before.st_size != after.st_size || before.st_mtim.tv_sec != after.st_mtim.tv_sec ||
+        before.st_mtim.tv_nsec != after.st_mtim.tv_nsec)
+        goto out; /* rewritten while read: no clone */
+    for (i = 0; i < j->nfiles; i++) {
+        co_file *f = &j->files[i];
+        const git_index_entry *e;
+
+        if (f->mode != GIT_FILEMODE_BLOB && f->mode != GIT_FILEMODE_BLOB_EXECUTABLE)
+            continue;
+        e = git_index_get_bypath(idx, f->path, 0);
+        if (!entry_clonable(f, e, &after.st_mtim))
+            continue;
+        f->src = *e;
+        f->src.path = NULL;
+        f->clone = 1;
+        n++;
+    }
+    if (n == 0)
+        goto out;
+    j->srcfd = open(git_repository_workdir(main), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (j->srcfd < 0)
+        goto out;
+    /* The files were written with the attributes of the main checkout's folders. */
+    n = attributes_clean(j, "");
+    for (i = 0; i < j->ndirs && n; i++)
+        n = attributes_clean(j, j->dirs[i]);
+    if (!n) {
+        close(j->srcfd);
+        j->srcfd = -1;
+    }
+out:
+    if (j->srcfd < 0)
+        for (i = 0; i < j->nfiles; i++)
+            j->files[i].clone = 0;
+    atomic_store(&j->cloning, j->srcfd >= 0);
+    git_error_clear();
+    free(ipath);
+    git_index_free(idx);
+    git_repository_free(main);
+}
+
 static int index_write(co_job *j, git_repository *repo)
 {
     git_index *idx = NULL;
@@ -551,6 +756,8 @@ static void job_free(co_job *j)
     free(j->chunks);
     if (j->rootfd >= 0)
         close(j->rootfd);
+    if (j->srcfd >= 0)
+        close(j->srcfd);
     pthread_mutex_destroy(&j->mu);
 }
 
@@ -605,6 +812,8 @@ int gitops_checkout_new(const char *root, const char *sha, unsigned *workers_use
     memset(&j, 0, sizeof(j));
     j.root = root;
     j.rootfd = -1;
+    j.srcfd = -1;
+    atomic_init(&j.cloning, 0);
     atomic_init(&j.next, 0);
     atomic_init(&j.failed, 0);
     pthread_mutex_init(&j.mu, NULL);
@@ -646,6 +855,7 @@ int gitops_checkout_new(const char *root, const char *sha, unsigned *workers_use
     if (dirs_make(&j) != 0)
         goto done;
     j.filters = filters_possible(&j, repo, cfg);
+    clone_plan(&j, repo);
     if (chunks_make(&j) != 0) {
         job_fail(&j, GROVE_ENOMEM, "plan", root, ENOMEM);
         goto done;
@@ -653,7 +863,7 @@ int gitops_checkout_new(const char *root, const char *sha, unsigned *workers_use
     /* Attribute files first: the filters of the others may read them from the folder. */
     for (i = 0; i < j.nfiles; i++) {
         if (j.files[i].mode != GIT_FILEMODE_COMMIT && is_attributes(j.files[i].path)) {
-            if (write_one(&j, repo, &j.files[i]) != 0)
+            if (write_one(&j, repo, NULL, &j.files[i]) != 0)
                 goto done;
             j.files[i].done = 1;
         }
