@@ -541,7 +541,15 @@ int db_open(grove_db **out, const char *path, db_check_fn check, grove_err *err)
         grove_nomem(err);
         goto fail;
     }
-    rc = sqlite3_open_v2(path, &db->sq, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    /*
+     * A connection is used by one thread at a time (the syncer has a descriptor of its own):
+     * no mutex around every call of it (SQLITE_OPEN_NOMUTEX), and no global memory
+     * statistics, whose mutex every allocation took (effective only before SQLite is first
+     * initialized, so the first open sets it; later calls are refused, harmlessly).
+     */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    rc = sqlite3_open_v2(path, &db->sq,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         grove_fail(err, GROVE_EDB, "cannot open database '%s': %s", path,
                    db->sq ? sqlite3_errmsg(db->sq) : sqlite3_errstr(rc));

@@ -46,7 +46,9 @@ int tool_log_checkpoint(tool_call *call, const json_t *args, json_t **out, grove
         in.commit_sha = sha;
     if (tool_call_txn(call, insert_fn, &a, err) != 0)
         goto done;
-    *out = json_pack("{s:o}", "checkpoint", wire_checkpoint(&a.cp));
+    /* data: the object just stored, not a parse of what was stored from it */
+    *out = json_pack("{s:o}", "checkpoint",
+                     wire_checkpoint_data(&a.cp, json_object_get(args, "data")));
     rc = *out ? 0 : grove_nomem(err);
 done:
     db_checkpoint_free(&a.cp);

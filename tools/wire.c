@@ -118,6 +118,11 @@ json_t *wire_instances(const grove_instance *v, size_t n)
 
 json_t *wire_checkpoint(const grove_checkpoint *cp)
 {
+    return wire_checkpoint_data(cp, NULL);
+}
+
+json_t *wire_checkpoint_data(const grove_checkpoint *cp, json_t *data)
+{
     json_t *o = json_object();
     int bad = 0;
 
@@ -128,7 +133,7 @@ json_t *wire_checkpoint(const grove_checkpoint *cp)
     bad |= put(o, "phase", wire_str(cp->phase));
     bad |= put(o, "name", wire_str(cp->name));
     bad |= put(o, "status", wire_str(cp->status));
-    bad |= put(o, "data", object_or_null(cp->data_json));
+    bad |= put(o, "data", json_is_object(data) ? json_incref(data) : object_or_null(cp->data_json));
     bad |= put(o, "message", wire_str(cp->message));
     bad |= put(o, "commit_sha", wire_str(cp->commit_sha));
     bad |= put(o, "sequence", json_integer((json_int_t)cp->sequence));

@@ -38,6 +38,12 @@ json_t *wire_instances(const grove_instance *v, size_t n);
  * stored object, or null), message, commit_sha, sequence, created_at.
  */
 json_t *wire_checkpoint(const grove_checkpoint *cp);
+/*
+ * wire_checkpoint() with `data` (borrowed, referenced by the result) as its
+ * data when it is an object: the object that was stored (as its compact
+ * JSON) rather than a parse of the stored text, which is the same object.
+ */
+json_t *wire_checkpoint_data(const grove_checkpoint *cp, json_t *data);
 
 /* An array of {id, parent_instance, child_instance, relationship_type, created_at}. */
 json_t *wire_relationships(const grove_relationship_list *list);
