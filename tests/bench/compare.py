@@ -41,6 +41,10 @@ def figures(node, path=""):
 
 
 def higher_is_better(path, unit):
+    # a rate of work done is better higher; a rate of cost (CPU ms or terminal bytes per second
+    # of `grove watch`) is better lower
+    if unit == "ms/s" or path.endswith(("cpu_ms_per_s", "terminal_bytes_per_s")):
+        return False
     return unit in ("/s", "B/s") or bool(HIGHER_IS_BETTER.search(path))
 
 

@@ -24,7 +24,10 @@ def run_doc(started, sha, ratio, rate, ms, mode="full"):
             "others_busy_at_run_start_pct": fig(0, "%"),
             "results": {"worktree": {"spawn_over_best_git": fig(ratio, "×")},
                         "calls": {"log_checkpoint_pipelined_per_s": fig(rate, "/s"),
-                                  "log_checkpoint_p50_ms": fig(ms, "ms")}},
+                                  "log_checkpoint_p50_ms": fig(ms, "ms")},
+                        # costs per second: lower is better (rate 1000 -> 1500: 30 -> 20 ms/s)
+                        "watch": {"cpu_ms_per_s": fig(30000.0 / rate, "ms/s"),
+                                  "terminal_bytes_per_s": fig(1500000.0 / rate, "B/s")}},
             "goals": [{"goal": "g", "target": "t", "value": str(ratio), "met": ratio < 1}],
             "table": "| benchmark | grove |\n|---|---|\n| made up %s | %s |" % (sha, ratio)}
 
@@ -57,7 +60,10 @@ def main():
         a, b, c = (os.path.join(results, n) for n in ("a.json", "b.json", "c.json"))
         code, out = compare(env, a, b)
         check(code == 1, "a ratio 20 %% worse must fail the comparison (exit %d)" % code)
-        lines = {l.split()[0]: l for l in out.splitlines() if l.startswith(("worktree/", "calls/"))}
+        lines = {l.split()[0]: l for l in out.splitlines()
+                 if l.startswith(("worktree/", "calls/", "watch/"))}
+        for cost in ("watch/cpu_ms_per_s", "watch/terminal_bytes_per_s"):
+            check("worse" not in lines.get(cost, "x").lower(), "a lower cost flagged:\n" + out)
         check("WORSE" in lines.get("worktree/spawn_over_best_git", ""), "ratio not flagged:\n" + out)
         check("worse" not in lines.get("calls/log_checkpoint_pipelined_per_s", "x").lower(),
               "a higher rate flagged:\n" + out)
@@ -66,6 +72,9 @@ def main():
         check("+20%" in lines.get("worktree/spawn_over_best_git", ""), "change not shown:\n" + out)
         code, out = compare(env, b, a)
         check(code == 0, "a better ratio must pass (exit %d):\n%s" % (code, out))
+        back = {l.split()[0]: l for l in out.splitlines() if l.startswith("watch/")}
+        for cost in ("watch/cpu_ms_per_s", "watch/terminal_bytes_per_s"):
+            check("worse" in back.get(cost, "").lower(), "a higher cost not flagged:\n" + out)
         code, out = compare(env, "--latest")
         check(code == 0 and "B c.json" in out and "A b.json" in out,
               "--latest must compare b and c (the quick run is not a full one):\n" + out)
