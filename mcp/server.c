@@ -297,7 +297,7 @@ static char *dump_reusing_text(mcp_server *s, json_t *msg, size_t *len)
     if (head[hlen - 3] == '{') /* a result with no other member: no comma */
         mlen--;
     memcpy(line, head, hlen - 2);
-    memcpy(line + hlen - 2, STRUCTURED_MEMBER + (sizeof(STRUCTURED_MEMBER) - 1 - mlen), mlen);
+    memcpy(line + hlen - 2, &STRUCTURED_MEMBER[sizeof(STRUCTURED_MEMBER) - 1 - mlen], mlen);
     memcpy(line + hlen - 2 + mlen, json_string_value(text), tlen);
     memcpy(line + hlen - 2 + mlen + tlen, "}}", 3);
     *len = hlen + mlen + tlen;
