@@ -115,36 +115,6 @@ static int shared_at(const char *root, const char *rel)
     return shared(path);
 }
 
-/* Same files, modes, link targets and contents (.git aside); same index; both clean. */
-static void expect_same_tree(const char *got, const char *want)
-{
-    char *a, *b, *s;
-
-    assert_int_equal(unit_sh("diff -r --no-dereference -x .git '%s' '%s'", got, want), 0);
-    a = unit_sh_out(
-        "cd '%s' && find . -path ./.git -prune -o -printf '%%y %%m %%s %%p %%l\\n' | sort", got);
-    b = unit_sh_out(
-        "cd '%s' && find . -path ./.git -prune -o -printf '%%y %%m %%s %%p %%l\\n' | sort", want);
-    assert_string_equal(a, b);
-    free(a);
-    free(b);
-    s = unit_sh_out("git -C '%s' status --porcelain 2>&1; git -C '%s' status --porcelain 2>&1", got,
-                    want);
-    assert_string_equal(s, "");
-    free(s);
-    a = unit_sh_out("git -C '%s' ls-files --stage", got);
-    b = unit_sh_out("git -C '%s' ls-files --stage", want);
-    assert_string_equal(a, b);
-    free(a);
-    free(b);
-    s = unit_sh_out("git -C '%s' diff-files 2>&1; git -C '%s' diff-files 2>&1", got, want);
-    assert_string_equal(s, "");
-    free(s);
-    s = unit_sh_out("git -C '%s' update-index --refresh 2>&1; echo rc=$?", got);
-    assert_string_equal(s, "rc=0");
-    free(s);
-}
-
 /* grove's worktree `name` of fx->sha and git's (`name`-git); both paths out. */
 static void checkout_both(fixture *fx, const char *name, char got[PATH_MAX], char want[PATH_MAX])
 {
@@ -159,7 +129,7 @@ static void checkout_both(fixture *fx, const char *name, char got[PATH_MAX], cha
         fail_msg("checkout: %s", err.msg);
     assert_int_equal(
         unit_sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, want, fx->sha), 0);
-    expect_same_tree(got, want);
+    unit_expect_same_tree(got, want);
 }
 
 /* A clean main checkout at the commit: every non-empty regular file is a clone. */

@@ -2242,41 +2242,6 @@ static void rich_commit(fixture *fx, char sha[41])
     rev_parse(fx, NULL, "HEAD", sha);
 }
 
-/* Same files, modes and link targets in both folders (.git aside); the index matches HEAD. */
-static void expect_same_tree(const char *got, const char *want)
-{
-    char *a, *b, *s;
-
-    assert_int_equal(unit_sh("diff -r --no-dereference -x .git '%s' '%s'", got, want), 0);
-    a = unit_sh_out(
-        "cd '%s' && find . -path ./.git -prune -o -printf '%%y %%m %%s %%p %%l\\n' | sort", got);
-    b = unit_sh_out(
-        "cd '%s' && find . -path ./.git -prune -o -printf '%%y %%m %%s %%p %%l\\n' | sort", want);
-    assert_string_equal(a, b);
-    free(a);
-    free(b);
-    s = unit_sh_out("git -C '%s' status --porcelain --ignore-submodules=none 2>&1", got);
-    assert_string_equal(s, "");
-    free(s);
-    s = unit_sh_out("git -C '%s' status --porcelain --ignore-submodules=none 2>&1", want);
-    assert_string_equal(s, "");
-    free(s);
-    /* Same index entries (mode, id, stage, path) and no file differs from its entry. */
-    a = unit_sh_out("git -C '%s' ls-files --stage", got);
-    b = unit_sh_out("git -C '%s' ls-files --stage", want);
-    assert_string_equal(a, b);
-    free(a);
-    free(b);
-    s = unit_sh_out("git -C '%s' diff-files 2>&1; git -C '%s' diff-files 2>&1", got, want);
-    assert_string_equal(s, "");
-    free(s);
-    assert_int_equal(unit_sh("git -C '%s' diff-index --cached --quiet HEAD", got), 0);
-    /* Every entry's stat data is recorded: nothing needs refreshing. */
-    s = unit_sh_out("git -C '%s' update-index --refresh 2>&1; echo rc=$?", got);
-    assert_string_equal(s, "rc=0");
-    free(s);
-}
-
 /* The stat data of `path` in the index of worktree `root` is that of the file itself. */
 static void expect_index_stat(const char *root, const char *path)
 {
@@ -2311,7 +2276,7 @@ static void test_checkout_matches_git(void **state)
     create_ok(fx, "g", path, "grove/g", sha);
     assert_int_equal(unit_sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, sha),
                      0);
-    expect_same_tree(path, ref);
+    unit_expect_same_tree(path, ref);
     /* The filters ran: CRLF where asked (both levels, forced on binary), ident expanded. */
     s = unit_sh_out("od -An -c '%s/sub/deep/t.txt' | tr -d ' '", path);
     assert_string_equal(s, "l1\\r\\nl2\\r\\n");
@@ -2362,7 +2327,7 @@ static void test_checkout_workers(void **state)
     assert_int_equal(workers, sysconf(_SC_NPROCESSORS_ONLN) >= 4
                                   ? 8
                                   : 2 * (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
-    expect_same_tree(path, ref);
+    unit_expect_same_tree(path, ref);
 
     /* git's settings are honoured: 3 workers; then one below the threshold. */
     assert_int_equal(unit_sh("git -C '%s' config checkout.workers 3", fx->repo), 0);
@@ -2370,14 +2335,14 @@ static void test_checkout_workers(void **state)
     if (rc != 0)
         fail_msg("checkout: %s", err.msg);
     assert_int_equal(workers, 3);
-    expect_same_tree(path, ref);
+    unit_expect_same_tree(path, ref);
 
     assert_int_equal(unit_sh("git -C '%s' config checkout.thresholdForParallelism 1000", fx->repo),
                      0);
     checkout_into(fx, "w1", sha, &workers, &err, &rc, path);
     assert_int_equal(rc, 0);
     assert_int_equal(workers, 1);
-    expect_same_tree(path, ref);
+    unit_expect_same_tree(path, ref);
 
     /* core.symlinks=false: links become files holding the target, like git makes them. */
     assert_int_equal(unit_sh("git -C '%s' config core.symlinks false", fx->repo), 0);
@@ -2410,7 +2375,7 @@ static void test_checkout_unusual_names(void **state)
     if (rc != 0)
         fail_msg("checkout: %s", err.msg);
     assert_int_equal(workers, 0);
-    expect_same_tree(path, ref);
+    unit_expect_same_tree(path, ref);
 
     /* A commit with a ".GIT" folder (made with plumbing: git add refuses it) is refused. */
     s = unit_sh_out(
@@ -2604,7 +2569,7 @@ static void test_checkout_filter_sources(void **state)
                      0);
     checkout_into(fx, "crlf", sha, &workers, &err, &rc, path);
     assert_int_equal(rc, 0);
-    expect_same_tree(path, ref);
+    unit_expect_same_tree(path, ref);
     s = unit_sh_out("od -An -c '%s/many/f7.txt' | tr -d ' \\n'", path);
     assert_string_equal(s, "l1\\r\\nl2$Id$\\r\\n");
     free(s);
@@ -2620,7 +2585,7 @@ static void test_checkout_filter_sources(void **state)
                      0);
     checkout_into(fx, "info", sha, &workers, &err, &rc, path);
     assert_int_equal(rc, 0);
-    expect_same_tree(path, ref);
+    unit_expect_same_tree(path, ref);
     assert_int_equal(unit_sh("grep -q 'Id: [0-9a-f]\\{40\\} ' '%s/many/f7.txt'", path), 0);
     assert_int_equal(unit_sh("rm '%s/.git/info/attributes'", fx->repo), 0);
 
@@ -2634,7 +2599,7 @@ static void test_checkout_filter_sources(void **state)
                      0);
     checkout_into(fx, "cfg", sha, &workers, &err, &rc, path);
     assert_int_equal(rc, 0);
-    expect_same_tree(path, ref);
+    unit_expect_same_tree(path, ref);
     s = unit_sh_out("od -An -c '%s/many/f7.txt' | tr -d ' \\n'", path);
     assert_string_equal(s, "l1\\r\\nl2$Id$\\r\\n");
     free(s);
@@ -2692,14 +2657,14 @@ static void test_checkout_packed(void **state)
     create_ok(fx, "old", path, "grove/old", old_sha);
     assert_int_equal(
         unit_sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, old_sha), 0);
-    expect_same_tree(path, ref);
+    unit_expect_same_tree(path, ref);
 
     snprintf(path, sizeof(path), "%s/wts/new", fx->root);
     snprintf(ref, sizeof(ref), "%s/wts/ref-new", fx->root);
     create_ok(fx, "new", path, "grove/new", new_sha);
     assert_int_equal(
         unit_sh("git -C '%s' worktree add -q --detach '%s' %s", fx->repo, ref, new_sha), 0);
-    expect_same_tree(path, ref);
+    unit_expect_same_tree(path, ref);
     s = unit_sh_out("stat -c '%%a %%F' '%s/e/run1.sh' '%s/e/run2.sh' '%s/a/link' '%s/wts/old/mod'",
                     path, path, path, fx->root);
     assert_string_equal(s, "755 regular file\n644 regular file\n777 symbolic link\n755 directory");
@@ -2719,7 +2684,7 @@ static void test_checkout_packed(void **state)
     checkout_into(fx, "crlf", new_sha, &workers, &err, &rc, path);
     if (rc != 0)
         fail_msg("checkout: %s", err.msg);
-    expect_same_tree(path, ref);
+    unit_expect_same_tree(path, ref);
     s = unit_sh_out("od -An -c '%s/f/new.h' | tr -d ' \n'", path);
     assert_string_equal(s, "new\\r\\n");
     free(s);

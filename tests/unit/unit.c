@@ -245,3 +245,38 @@ void unit_repo_work(unit_repo *r, int issue)
     instance_created_free(&c);
     free(head);
 }
+
+/* Same files, modes and link targets in both folders (.git aside); the index matches HEAD. */
+void unit_expect_same_tree(const char *got, const char *want)
+{
+    char *a, *b, *s;
+
+    assert_int_equal(unit_sh("diff -r --no-dereference -x .git '%s' '%s'", got, want), 0);
+    a = unit_sh_out(
+        "cd '%s' && find . -path ./.git -prune -o -printf '%%y %%m %%s %%p %%l\\n' | sort", got);
+    b = unit_sh_out(
+        "cd '%s' && find . -path ./.git -prune -o -printf '%%y %%m %%s %%p %%l\\n' | sort", want);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    s = unit_sh_out("git -C '%s' status --porcelain --ignore-submodules=none 2>&1", got);
+    assert_string_equal(s, "");
+    free(s);
+    s = unit_sh_out("git -C '%s' status --porcelain --ignore-submodules=none 2>&1", want);
+    assert_string_equal(s, "");
+    free(s);
+    /* Same index entries (mode, id, stage, path) and no file differs from its entry. */
+    a = unit_sh_out("git -C '%s' ls-files --stage", got);
+    b = unit_sh_out("git -C '%s' ls-files --stage", want);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    s = unit_sh_out("git -C '%s' diff-files 2>&1; git -C '%s' diff-files 2>&1", got, want);
+    assert_string_equal(s, "");
+    free(s);
+    assert_int_equal(unit_sh("git -C '%s' diff-index --cached --quiet HEAD", got), 0);
+    /* Every entry's stat data is recorded: nothing needs refreshing. */
+    s = unit_sh_out("git -C '%s' update-index --refresh 2>&1; echo rc=$?", got);
+    assert_string_equal(s, "rc=0");
+    free(s);
+}

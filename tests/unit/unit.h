@@ -46,6 +46,14 @@ int unit_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Runs a shell command; its stdout without trailing newlines (malloc'd). */
 char *unit_sh_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Asserts that worktrees `got` and `want` hold the same files, modes, link
+ * targets and contents (.git aside), the same index entries, are both clean
+ * (status, diff-files), and that got's index matches its HEAD with every
+ * entry's stat data recorded (update-index --refresh has nothing to do).
+ */
+void unit_expect_same_tree(const char *got, const char *want);
+
 /* A temporary repository with a grove context on it (the core tests' fixture). */
 typedef struct unit_repo {
     char root[4096]; /* realpath of the temporary folder, removed by unit_repo_free() */
