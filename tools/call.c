@@ -42,7 +42,8 @@ static int summarize_member(json_t *obj, const char *key, const json_t *v)
             return 0;
         crypto_hash_sha256_update(&h.st, (const unsigned char *)json_string_value(v), h.bytes);
     } else if (json_is_object(v) || json_is_array(v)) {
-        if (json_dumpb(v, NULL, 0, JSON_COMPACT) <= LIMIT_EVENT_VALUE_BYTES)
+        if (limits_json_bound(v) <= LIMIT_EVENT_VALUE_BYTES ||
+            json_dumpb(v, NULL, 0, JSON_COMPACT) <= LIMIT_EVENT_VALUE_BYTES)
             return 0;
         if (json_dump_callback(v, hash_chunk, &h, JSON_COMPACT) != 0)
             return -1;
@@ -66,6 +67,7 @@ static int member_over_limit(const json_t *args)
     {
         if ((json_is_string(v) && json_string_length(v) > LIMIT_EVENT_VALUE_BYTES) ||
             ((json_is_object(v) || json_is_array(v)) &&
+             limits_json_bound(v) > LIMIT_EVENT_VALUE_BYTES &&
              json_dumpb(v, NULL, 0, JSON_COMPACT) > LIMIT_EVENT_VALUE_BYTES))
             return 1;
     }

@@ -684,6 +684,76 @@ static void test_limit_feedback(void **state)
     free(text);
 }
 
+/* limits_json_bound() is never below the compact JSON's size, whatever it holds. */
+static void test_json_bound(void **state)
+{
+    const char *texts[] = {"{}",
+                           "[]",
+                           "\"\"",
+                           "null",
+                           "true",
+                           "false",
+                           "-9223372036854775808",
+                           "9223372036854775807",
+                           "-2.2250738585072014e-308",
+                           "1e300",
+                           "0.1",
+                           "-0.0",
+                           "1e16",
+                           "123456789012345678.0",
+                           "[1,[2,[3,{\"a\":[]}]],\"x\"]",
+                           "{\"\\u0001\\u001f\":\"\\u0000\\u0002\\\"\\\\/\"}",
+                           "{\"files\":[\"src/parse.c\"],\"step\":1}",
+                           "\"\\u00e9\\u2028\\ud83d\\ude00\"",
+                           "[0.30000000000000004,-1.5e-7,4.9e-324]"};
+    json_t *v, *inner, *outer;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(texts) / sizeof(*texts); i++) {
+        v = json_loads(texts[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        assert_non_null(v);
+        assert_true(limits_json_bound(v) >= json_dumpb(v, NULL, 0, JSON_COMPACT));
+        json_decref(v);
+    }
+    /* a key with NUL bytes counts whole */
+    v = json_object();
+    json_object_setn_new(v, "a\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16, json_integer(1));
+    assert_int_equal(json_dumpb(v, NULL, 0, JSON_COMPACT), 2 + 2 + 1 + 15 * 6 + 1 + 1);
+    assert_true(limits_json_bound(v) >= json_dumpb(v, NULL, 0, JSON_COMPACT));
+    json_decref(v);
+    assert_int_equal(limits_json_bound(NULL), 0);
+    /* deeper than 2048 levels: no bound */
+    v = json_array();
+    for (i = 0; i < 2100; i++) {
+        outer = json_array();
+        json_array_append_new(outer, v);
+        v = outer;
+    }
+    assert_int_equal(limits_json_bound(v), SIZE_MAX);
+    inner = json_array_get(v, 0);
+    for (i = 0; i < 60; i++)
+        inner = json_array_get(inner, 0);
+    assert_true(limits_json_bound(inner) != SIZE_MAX);
+    json_decref(v);
+}
+
+/* Control characters take 6 bytes each in JSON: data under the limit by its string length but
+ * over it as JSON is refused (the bound may not skip the serialisation there). */
+static void test_limit_checkpoint_escaped(void **state)
+{
+    grove_err err = GROVE_ERR_INIT;
+    char *ctl = filled_text(LIMIT_CHECKPOINT_DATA_BYTES / 6, '\001');
+    json_t *data = json_pack("{s:s}", "k", ctl);
+
+    (void)state;
+    assert_true(strlen(ctl) < LIMIT_CHECKPOINT_DATA_BYTES);
+    assert_int_equal(limits_check_checkpoint(data, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "checkpoint data is 262148 bytes"));
+    json_decref(data);
+    free(ctl);
+}
+
 /* Checkpoint data of exactly 256 KiB as compact JSON passes, one byte more not; message 64 KiB. */
 static void test_limit_checkpoint(void **state)
 {
@@ -735,6 +805,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limit_prompt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limit_feedback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limit_checkpoint, setup, teardown),
+        cmocka_unit_test(test_json_bound),
+        cmocka_unit_test(test_limit_checkpoint_escaped),
     };
 
     return unit_run_git_tests("core", tests, sizeof(tests) / sizeof(tests[0]));

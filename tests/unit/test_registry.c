@@ -182,6 +182,21 @@ static void test_event_metadata_summarizes_large_values(void **state)
     assert_int_equal(json_object_size(meta), 0);
     json_decref(meta);
     json_decref(args);
+
+    /* The only large member is an object of 683 control characters: 683 bytes as a string but
+     * {"k":"\u0001..."} is 8 + 683 * 6 = 4106 bytes as JSON, so it is summarized. */
+    memset(s, '\001', 683);
+    s[683] = '\0';
+    args = json_pack("{s:{s:s}, s:s}", "data", "k", s, "small", "x");
+    meta = tool_event_metadata(args);
+    assert_non_null(meta);
+    dump = json_dumps(json_object_get(args, "data"), JSON_COMPACT);
+    assert_int_equal(strlen(dump), 4106);
+    sha256_hex(dump, strlen(dump), hex);
+    assert_summary(json_object_get(meta, "data"), 4106, hex);
+    free(dump);
+    json_decref(meta);
+    json_decref(args);
     free(s);
 }
 

@@ -30,6 +30,16 @@
  */
 int limits_check_text(const char *what, const char *text, size_t limit, grove_err *err);
 
+/*
+ * An upper bound of json_dumpb(v, NULL, 0, JSON_COMPACT), found without
+ * serialising v: a string takes at most 6 bytes per byte (\u00XX) and its
+ * quotes, a number at most LIMIT_JSON_NUMBER_BYTES. SIZE_MAX when v nests
+ * deeper than 2048 levels (or contains itself): the caller then serialises. Checks that only need
+ * to know that a value is small use it before serialising (issue 17).
+ */
+#define LIMIT_JSON_NUMBER_BYTES 32
+size_t limits_json_bound(const json_t *v);
+
 /* Whether a checkpoint's data (NULL passes) and message (NULL passes) are within their limits. */
 int limits_check_checkpoint(const json_t *data, const char *message, grove_err *err);
 
