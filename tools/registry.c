@@ -167,8 +167,11 @@ int tools_call(grove_ctx *ctx, size_t i, const json_t *args, const grove_progres
     call.args = args;
     call.read_only = registry[i].read_only;
     call.t0 = grove_now_ms();
-    /* A repository moved away while serving: say so, rather than some git or SQLite error. */
-    rc = ctx_check_repo(ctx, err);
+    /* A repository moved away while serving: say so, rather than some git or SQLite error
+     * (once per group commit: its calls are one moment). */
+    rc = ctx && ctx->group_open && ctx->group_repo_ok ? 0 : ctx_check_repo(ctx, err);
+    if (rc == 0 && ctx && ctx->group_open)
+        ctx->group_repo_ok = 1;
     if (rc == 0)
         rc = registry[i].handler(&call, args, out, err);
     if (rc == 0 && !*out)
@@ -243,16 +246,28 @@ int tools_batchable(size_t i)
 
 static int group_begin(grove_ctx *ctx, grove_err *err)
 {
-    return db_group_begin(ctx->db, err);
+    int rc = db_group_begin(ctx->db, err);
+
+    ctx->group_open = rc == 0;
+    ctx->group_repo_ok = 0;
+    return rc;
+}
+
+static void group_end(grove_ctx *ctx)
+{
+    ctx->group_open = 0;
+    ctx->group_repo_ok = 0;
 }
 
 static int group_commit(grove_ctx *ctx, grove_err *err)
 {
+    group_end(ctx);
     return db_group_commit(ctx->db, err);
 }
 
 static int group_commit_nowait(grove_ctx *ctx, grove_err *err)
 {
+    group_end(ctx);
     return db_group_commit_nowait(ctx->db, err);
 }
 

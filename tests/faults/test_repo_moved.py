@@ -57,6 +57,37 @@ class RepoMoved(faultlib.FaultCase):
         s.close()
         self.assert_outside_unchanged(before)
 
+    def test_moved_after_pipelined_calls(self):
+        """Pipelined calls share a group commit, in which the repository is checked once; the
+        next call after the group checks again, and so does the first call of a group."""
+        s = self.serve()
+        inst = s.ok("spawn_work_instance", issue=33, prompt="work")["instance"]
+
+        def pipelined(n, phase):
+            data = b""
+            rids = []
+            for i in range(n):
+                rid, line = s.request_bytes("tools/call", {"name": "log_checkpoint", "arguments": {
+                    "instance_id": inst["id"], "phase": phase}})
+                rids.append(rid)
+                data += line
+            s.write(data)
+            return [s.response(rid)["result"] for rid in rids]
+
+        self.assertTrue(all(not r.get("isError") for r in pipelined(40, "before")))
+        moved = self.repo + "-moved"
+        os.rename(self.repo, moved)
+        self.assert_mentions(s.error("log_checkpoint", instance_id=inst["id"], phase="single"),
+                             "repository is gone", self.repo)
+        results = pipelined(40, "moved")
+        self.assertTrue(results[0].get("isError"))
+        self.assert_mentions(results[0]["content"][0]["text"], "repository is gone", self.repo)
+        os.rename(moved, self.repo)
+        self.assertTrue(all(not r.get("isError") for r in pipelined(40, "back")))
+        cps = s.ok("get_checkpoint", instance_id=inst["id"])["checkpoint"]
+        self.assertEqual(cps["phase"], "back")
+        s.close()
+
 
 if __name__ == "__main__":
     faultlib.run_main()

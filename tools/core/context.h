@@ -51,6 +51,13 @@ typedef struct grove_ctx {
      */
     char db_untrusted[512];
     const ctx_sink *sink; /* borrowed; NULL: events go to stderr's log only */
+    /*
+     * A group commit of pipelined calls is open (tools/registry.c), and the
+     * repository was found by ctx_check_repo() in it: the calls of one group
+     * are one moment, and the check runs once per group rather than per call.
+     */
+    int group_open;
+    int group_repo_ok;
 } grove_ctx;
 
 /* How to open: each NULL means "use the environment, then the default" (§1 of the contract). */
