@@ -685,6 +685,7 @@ static void test_head_cached(void **state)
     fixture *fx = *state;
     grove_err err = GROVE_ERR_INIT;
     char path[PATH_MAX], other[PATH_MAX], sha[41], want[41];
+    size_t hits, misses, h0, m0;
 
     snprintf(path, sizeof(path), "%s/wts/hc", fx->root);
     snprintf(other, sizeof(other), "%s/wts/hc2", fx->root);
@@ -697,6 +698,43 @@ static void test_head_cached(void **state)
         unit_sh("cd '%s' && echo x > hc.txt && git add hc.txt && git commit -qm hc", path), 0);
     assert_int_equal(gitops_worktree_head(path, want, &err), 0);
     assert_string_not_equal(want, fx->c1);
+    assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
+    assert_string_equal(sha, want);
+    /* Nothing changed: answered without reading HEAD. */
+    gitops_worktree_head_counts(fx->r, &h0, &m0);
+    assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
+    assert_string_equal(sha, want);
+    gitops_worktree_head_counts(fx->r, &hits, &misses);
+    assert_int_equal(hits, h0 + 1);
+    assert_int_equal(misses, m0);
+    /* Each way HEAD's commit can change is seen at the next call: */
+    /* the branch file rewritten in place (same size) */
+    assert_int_equal(
+        unit_sh("printf '%%s\\n' %s > '%s/.git/refs/heads/grove/hc'", fx->c2, fx->repo), 0);
+    assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
+    assert_string_equal(sha, fx->c2);
+    /* HEAD names another branch */
+    assert_int_equal(unit_sh("cd '%s' && git checkout -q -b hc-other %s", path, fx->c1), 0);
+    assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
+    assert_string_equal(sha, fx->c1);
+    /* the branch only in packed-refs, then packed-refs rewritten */
+    assert_int_equal(unit_sh("cd '%s' && git pack-refs --all", fx->repo), 0);
+    assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
+    assert_string_equal(sha, fx->c1);
+    assert_int_equal(unit_sh("sed -i 's/^%s refs\\/heads\\/hc-other$/%s refs\\/heads\\/hc-other/' "
+                             "'%s/.git/packed-refs'",
+                             fx->c1, fx->c2, fx->repo),
+                     0);
+    rev_parse(fx, path, "HEAD", want);
+    assert_string_equal(want, fx->c2);
+    assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
+    assert_string_equal(sha, fx->c2);
+    /* a detached HEAD */
+    assert_int_equal(unit_sh("cd '%s' && git checkout -q --detach %s", path, fx->c1), 0);
+    assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
+    assert_string_equal(sha, fx->c1);
+    assert_int_equal(unit_sh("cd '%s' && git checkout -q grove/hc", path), 0);
+    rev_parse(fx, path, "HEAD", want);
     assert_int_equal(gitops_worktree_head_cached(fx->r, path, sha, &err), 0);
     assert_string_equal(sha, want);
     /* Another worktree, and back. */

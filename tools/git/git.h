@@ -234,7 +234,9 @@ int gitops_worktree_head(const char *path, char sha[41], grove_err *err);
 /*
  * gitops_worktree_head() that keeps the last worktree's repository open in
  * `r` (reopened when the path or its .git file changes), for a server that
- * reads the same worktree's HEAD call after call. Same results.
+ * reads the same worktree's HEAD call after call, and keeps the answer while
+ * inotify reports no change of the worktree's HEAD file, the branch file it
+ * names or packed-refs (as gitops_worktree_state_cached() below). Same results.
  */
 int gitops_worktree_head_cached(gitops_repo *r, const char *path, char sha[41], grove_err *err);
 
@@ -276,6 +278,8 @@ int gitops_worktree_state_cached(gitops_repo *r, const char *path, const char *b
 
 /* How many gitops_worktree_state_cached() calls of `r` were answered from the cache, and not. */
 void gitops_worktree_state_counts(const gitops_repo *r, size_t *hits, size_t *misses);
+/* ... and gitops_worktree_head_cached() calls answered without reading HEAD, and not. */
+void gitops_worktree_head_counts(const gitops_repo *r, size_t *hits, size_t *misses);
 
 /* Lines changed between two commits: `git diff --shortstat from to`. */
 typedef struct gitops_diff_stat {

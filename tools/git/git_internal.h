@@ -61,6 +61,19 @@ struct gitops_repo {
 gitops_statcache *statcache_new(void);
 /* Frees c, its answers and its watches. NULL: nothing. */
 void statcache_free(gitops_statcache *c);
+/*
+ * HEAD's commit of the worktree at `path`, whose repository handle is `wt`:
+ * kept while inotify reports no change of its HEAD, branch file or
+ * packed-refs (read again when `reopened`: wt is a new handle). 0 and sha,
+ * or -1 with err (worktree_head_oid()'s).
+ */
+int statcache_head(gitops_repo *r, git_repository *wt, const char *path, int reopened, char sha[41],
+                   grove_err *err);
+
+/* ---- state.c ------------------------------------------------------------ */
+
+/* HEAD's commit of the repository `repo` opened at `path` (named in errors). 0 or -1. */
+int worktree_head_oid(git_repository *repo, const char *path, git_oid *oid, grove_err *err);
 
 /* ---- repo.c: errors ---------------------------------------------------- */
 

@@ -19,6 +19,10 @@
  * watched before the status is taken, so a change during the status leaves an
  * event that drops the new answer at the next call.
  *
+ * HEAD's commit alone (statcache_head(), for log_checkpoint) is kept the same
+ * way in entries of its own, which watch only the worktree's HEAD, the file of
+ * the branch it names and packed-refs: a file edited in the worktree leaves it.
+ *
  * Falls back to the full status every call when inotify is unavailable, and for
  * a worktree with more than SC_MAX_DIRS folders or whose watches the kernel
  * refuses (max_user_watches); the queue overflowing drops every answer. At
@@ -39,6 +43,7 @@
 #include <unistd.h>
 
 #define SC_ENTRIES  4    /* worktrees watched at once */
+#define SC_HEADS    4    /* worktrees whose HEAD alone is watched at once (after those) */
 #define SC_MAX_DIRS 8192 /* folders watched per worktree; more: no cache for it */
 #define SC_BACKOFF  64   /* calls before watching a refused worktree again */
 
@@ -59,16 +64,17 @@ typedef struct sc_entry {
     int valid;          /* state is the current answer */
     int refused;        /* watches failed: calls until the next try */
     unsigned long used; /* last use, for LRU */
-    gitops_state state; /* owned */
+    gitops_state state; /* owned; a HEAD entry has only state.head */
 } sc_entry;
 
 struct gitops_statcache {
-    int fd; /* the inotify descriptor; -1: caching off */
-    sc_entry e[SC_ENTRIES];
-    sc_watch *w; /* owned; sorted by wd after each rebuild */
+    int fd;                            /* the inotify descriptor; -1: caching off */
+    sc_entry e[SC_ENTRIES + SC_HEADS]; /* statuses, then HEADs */
+    sc_watch *w;                       /* owned; sorted by wd after each rebuild */
     size_t nw, cap;
     unsigned long tick;
-    size_t hits, misses; /* for tests and the curious */
+    size_t hits, misses;           /* for tests and the curious */
+    size_t head_hits, head_misses; /* ... of statcache_head() */
 };
 
 static int cmp_wd(const void *a, const void *b)
@@ -137,7 +143,7 @@ void statcache_free(gitops_statcache *c)
     for (i = 0; i < c->nw; i++)
         free(c->w[i].name);
     free(c->w);
-    for (i = 0; i < SC_ENTRIES; i++)
+    for (i = 0; i < SC_ENTRIES + SC_HEADS; i++)
         entry_clear(&c->e[i]);
     if (c->fd >= 0)
         close(c->fd);
@@ -312,26 +318,64 @@ static int watch_user_files(gitops_statcache *c, int k, git_repository *repo)
 }
 
 /* The repository files the status and HEAD read: see the top of this file. */
-static int watch_git_files(gitops_statcache *c, int k, git_repository *repo)
+/*
+ * Watches what HEAD's commit depends on for entry k: the worktree's git folder
+ * (for `gitdir_name`, any name when NULL), packed-refs and the file of the
+ * branch HEAD names. *cn is the length of the common folder's path without its
+ * trailing slash. 0, or an errno.
+ */
+static int watch_head(gitops_statcache *c, int k, git_repository *repo, const char *gitdir_name,
+                      int *cn)
 {
     const char *gitdir = git_repository_path(repo), *common = git_repository_commondir(repo);
-    const char *common_names[] = {"packed-refs", "config", "config.worktree", "info"};
     git_reference *head = NULL;
     char *f = NULL; /* owned, each path in turn */
-    size_t i;
-    int gn, cn, rc;
+    int gn, rc;
 
     if (!gitdir || !common)
         return EINVAL;
     /* libgit2 gives both with a trailing slash */
     gn = (int)strlen(gitdir);
     gn -= gn > 1 && gitdir[gn - 1] == '/';
-    cn = (int)strlen(common);
-    cn -= cn > 1 && common[cn - 1] == '/';
+    *cn = (int)strlen(common);
+    *cn -= *cn > 1 && common[*cn - 1] == '/';
     if (!(f = grove_asprintf("%.*s", gn, gitdir)))
         return ENOMEM;
-    rc = watch_add(c, k, f, NULL); /* HEAD, index, config.worktree of a linked worktree */
+    rc = watch_add(c, k, f, gitdir_name);
     free(f);
+    if (rc == 0 && (f = grove_asprintf("%.*s/packed-refs", *cn, common)) == NULL)
+        rc = ENOMEM;
+    if (rc == 0) {
+        rc = watch_file(c, k, f);
+        free(f);
+    }
+    git_error_clear();
+    if (rc == 0 && git_reference_lookup(&head, repo, "HEAD") == 0 &&
+        git_reference_type(head) == GIT_REFERENCE_SYMBOLIC) {
+        const char *target = git_reference_symbolic_target(head); /* refs/heads/... */
+
+        if (target && (f = grove_asprintf("%.*s/%s", *cn, common, target))) {
+            rc = watch_file(c, k, f);
+            free(f);
+        } else {
+            rc = ENOMEM;
+        }
+    }
+    git_reference_free(head);
+    git_error_clear();
+    return rc;
+}
+
+static int watch_git_files(gitops_statcache *c, int k, git_repository *repo)
+{
+    const char *common = git_repository_commondir(repo);
+    const char *common_names[] = {"config", "config.worktree", "info"};
+    char *f = NULL; /* owned, each path in turn */
+    size_t i;
+    int cn = 0, rc;
+
+    /* HEAD, index, config.worktree of a linked worktree: any name in its git folder */
+    rc = watch_head(c, k, repo, NULL, &cn);
     for (i = 0; rc == 0 && i < sizeof(common_names) / sizeof(*common_names); i++) {
         if (!(f = grove_asprintf("%.*s/%s", cn, common, common_names[i])))
             return ENOMEM;
@@ -343,20 +387,6 @@ static int watch_git_files(gitops_statcache *c, int k, git_repository *repo)
         }
         free(f);
     }
-    git_error_clear();
-    if (rc == 0 && git_reference_lookup(&head, repo, "HEAD") == 0 &&
-        git_reference_type(head) == GIT_REFERENCE_SYMBOLIC) {
-        const char *target = git_reference_symbolic_target(head); /* refs/heads/... */
-
-        if (target && (f = grove_asprintf("%.*s/%s", cn, common, target))) {
-            rc = watch_file(c, k, f);
-            free(f);
-        } else {
-            rc = ENOMEM;
-        }
-    }
-    git_reference_free(head);
-    git_error_clear();
     return rc;
 }
 
@@ -415,7 +445,7 @@ static void drop_all(gitops_statcache *c)
 {
     size_t i;
 
-    for (i = 0; i < SC_ENTRIES; i++)
+    for (i = 0; i < SC_ENTRIES + SC_HEADS; i++)
         c->e[i].valid = 0;
 }
 
@@ -484,15 +514,16 @@ static int same_str(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-/* The slot for `path`: its own, a free one or the least recently used (emptied). */
-static int entry_for(gitops_statcache *c, const char *path)
+/* The slot for `path` among entries [from, to): its own, a free one or the least recently used
+ * (emptied). */
+static int entry_for(gitops_statcache *c, const char *path, int from, int to)
 {
-    int i, lru = 0;
+    int i, lru = from;
 
-    for (i = 0; i < SC_ENTRIES; i++)
+    for (i = from; i < to; i++)
         if (c->e[i].path && strcmp(c->e[i].path, path) == 0)
             return i;
-    for (i = 0; i < SC_ENTRIES; i++) {
+    for (i = from; i < to; i++) {
         if (!c->e[i].path)
             return i;
         if (c->e[i].used < c->e[lru].used)
@@ -517,7 +548,7 @@ int gitops_worktree_state_cached(gitops_repo *r, const char *path, const char *b
     if (!c || c->fd < 0 || !path || !*path)
         return gitops_worktree_state(path, base_commit, out, err);
     drain(c);
-    k = entry_for(c, path);
+    k = entry_for(c, path, 0, SC_ENTRIES);
     e = &c->e[k];
     e->used = ++c->tick;
     if (e->valid && same_str(e->base, base_commit)) {
@@ -560,6 +591,65 @@ int gitops_worktree_state_cached(gitops_repo *r, const char *path, const char *b
         e->valid = 1;
     }
     return 0;
+}
+
+int statcache_head(gitops_repo *r, git_repository *wt, const char *path, int reopened, char sha[41],
+                   grove_err *err)
+{
+    gitops_statcache *c;
+    sc_entry *e;
+    git_oid oid;
+    int k, cn, wrc;
+
+    if (r && !r->statcache)
+        r->statcache = statcache_new(); /* owned by r; NULL (no memory): no cache */
+    c = r ? r->statcache : NULL;
+    if (!c || c->fd < 0) {
+        if (worktree_head_oid(wt, path, &oid, err) != 0)
+            return -1;
+        git_oid_tostr(sha, 41, &oid);
+        return 0;
+    }
+    drain(c);
+    k = entry_for(c, path, SC_ENTRIES, SC_ENTRIES + SC_HEADS);
+    e = &c->e[k];
+    e->used = ++c->tick;
+    if (e->valid && !reopened) {
+        c->head_hits++;
+        memcpy(sha, e->state.head, 41);
+        return 0;
+    }
+    c->head_misses++;
+    e->valid = 0;
+    if (!e->path && !(e->path = strdup(path)))
+        return grove_nomem(err);
+    /* Watch first, then read: a change during the reading leaves an event. */
+    watches_drop(c, k);
+    wrc = watch_head(c, k, wt, "HEAD", &cn);
+    if (c->nw > 1)
+        qsort(c->w, c->nw, sizeof(*c->w), cmp_wd);
+    if (worktree_head_oid(wt, path, &oid, err) != 0) {
+        watches_drop(c, k);
+        entry_clear(e);
+        return -1;
+    }
+    git_oid_tostr(sha, 41, &oid);
+    if (wrc == 0) {
+        memcpy(e->state.head, sha, 41);
+        e->valid = 1;
+    } else {
+        log_debug("worktree '%s': HEAD not cached: %s", path, strerror(wrc));
+        watches_drop(c, k);
+    }
+    return 0;
+}
+
+void gitops_worktree_head_counts(const gitops_repo *r, size_t *hits, size_t *misses)
+{
+    const gitops_statcache *c = r ? r->statcache : NULL;
+
+    *hits = c ? c->head_hits : 0;
+    *misses = c ? c->head_misses : 0;
 }
 
 void gitops_worktree_state_counts(const gitops_repo *r, size_t *hits, size_t *misses)

@@ -36,7 +36,7 @@ int open_worktree_path(git_repository **out, const char *path, grove_err *err)
     return 0;
 }
 
-static int head_oid(git_repository *repo, const char *path, git_oid *oid, grove_err *err)
+int worktree_head_oid(git_repository *repo, const char *path, git_oid *oid, grove_err *err)
 {
     int rc;
 
@@ -58,7 +58,7 @@ int gitops_worktree_head(const char *path, char sha[41], grove_err *err)
     sha[0] = '\0';
     if (open_worktree_path(&repo, path, err) != 0)
         return -1;
-    rc = head_oid(repo, path, &oid, err);
+    rc = worktree_head_oid(repo, path, &oid, err);
     if (rc == 0)
         git_oid_tostr(sha, 41, &oid);
     git_repository_free(repo);
@@ -78,7 +78,6 @@ int gitops_worktree_head_cached(gitops_repo *r, const char *path, char sha[41], 
     git_repository *repo = NULL;
     struct stat st;
     char *dotgit = path && *path ? grove_asprintf("%s/.git", path) : NULL;
-    git_oid oid;
     int same;
 
     sha[0] = '\0';
@@ -103,12 +102,12 @@ int gitops_worktree_head_cached(gitops_repo *r, const char *path, char sha[41], 
         r->wt_repo = repo;
         r->wt_dotgit = st;
     }
-    /* HEAD and its ref are read from disk on every lookup; nothing stale comes from the handle. */
-    if (head_oid(r->wt_repo, path, &oid, err) != 0) {
+    /* HEAD and its ref are read from disk unless inotify saw no change of them since the last
+     * reading (statcache.c); nothing stale comes from the handle. */
+    if (statcache_head(r, r->wt_repo, path, !same, sha, err) != 0) {
         wt_cache_drop(r);
         return same ? gitops_worktree_head(path, sha, err) : -1;
     }
-    git_oid_tostr(sha, 41, &oid);
     return 0;
 }
 
@@ -261,7 +260,7 @@ int gitops_worktree_state(const char *path, const char *base_commit, gitops_stat
     memset(out, 0, sizeof(*out));
     if (open_worktree_path(&repo, path, err) != 0)
         return -1;
-    if (head_oid(repo, path, &head, err) != 0)
+    if (worktree_head_oid(repo, path, &head, err) != 0)
         goto done;
     git_oid_tostr(out->head, sizeof(out->head), &head);
 
