@@ -876,7 +876,7 @@ class Cli(unittest.TestCase):
             # LeakSanitizer (ASan builds) cannot run under ptrace: leaks are checked elsewhere
             env = dict(self.env, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
             with open(req, "rb") as stdin:
-                p = subprocess.run(["strace", "-f", "-qq", "-y", "-s", "100000", "-e",
+                p = subprocess.run(["strace", "-f", "-qq", "-y", "-s", "16000000", "-e",
                                     "trace=fsync,fdatasync,pwrite64,write", "-o", log, GROVE,
                                     "serve"], cwd=self.repo, env=env, stdin=stdin,
                                    capture_output=True, timeout=120)
