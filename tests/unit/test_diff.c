@@ -315,6 +315,73 @@ static void test_worktree_matches_git(void **state)
     free(after);
 }
 
+/*
+ * Renames around git's 50% similarity, as git pairs them: files that keep
+ * 40 to 60 of their 100 lines, files grown or shrunk around half or double
+ * their size, and two deleted files that both look like one added file.
+ * grove skips counting pairs that cannot reach the threshold: the pairs that
+ * just make it must still be renames, the others a deletion and an addition.
+ * Staged in the worktree first (file signatures from the worktree's files),
+ * then committed (from blobs).
+ */
+static void test_renames_near_threshold_match_git(void **state)
+{
+    fixture *fx = *state;
+    gitops_diff d;
+    gitops_diff_opts o = {NULL, NULL, fx->wt, NULL, 0, 3, 1 << 20};
+    char base[41], head[41], cmd[512];
+
+    assert_int_equal(
+        unit_sh("set -e; cd '%s';"
+                "for k in 40 45 48 49 50 51 52 55 60; do"
+                "  seq 1 100 | sed \"s/^/row $k of a file that keeps some lines /\" > s-$k.txt;"
+                "done;"
+                "for n in 90 99 100 101 110; do"
+                "  seq 1 100 | sed \"s/^/grown $n, one line of the file /\" > g-$n.txt;"
+                "done;"
+                "for n in 49 50 51; do"
+                "  seq 1 100 | sed \"s/^/shrunk $n, a line here /\" > h-$n.txt;"
+                "done;"
+                "seq 1 60 | sed 's/^/twin line /' > twin-a.txt;"
+                "seq 1 60 | sed 's/^/twin line /;s/^twin line 3.$/other/' > twin-b.txt;"
+                "git add -A; git commit -qm sources;"
+                "for k in 40 45 48 49 50 51 52 55 60; do"
+                "  head -n $k s-$k.txt > d-$k.txt;"
+                "  seq 1 $((100 - k)) | sed \"s/^/fresh row $k, not in the source /\" >> d-$k.txt;"
+                "  git rm -q s-$k.txt;"
+                "done;"
+                "for n in 90 99 100 101 110; do"
+                "  cp g-$n.txt g2-$n.txt;"
+                "  seq 1 $n | sed \"s/^/added $n, a new line of the file /\" >> g2-$n.txt;"
+                "  git rm -q g-$n.txt;"
+                "done;"
+                "for n in 49 50 51; do head -n $n h-$n.txt > h2-$n.txt; git rm -q h-$n.txt; done;"
+                "seq 1 60 | sed 's/^/twin line /;s/^twin line 5.$/changed/' > twin.txt;"
+                "git rm -q twin-a.txt twin-b.txt; git add -A",
+                fx->wt),
+        0);
+    rev_parse(fx->wt, "HEAD", base);
+    o.against = base;
+    snprintf(cmd, sizeof(cmd), "git diff %s", base);
+    compare(fx, &o, fx->wt, cmd, &d);
+    /* both sides of the threshold are there */
+    assert_string_equal(status_of(&d, "d-51.txt"), "renamed");
+    assert_string_equal(status_of(&d, "d-50.txt"), "added");
+    assert_string_equal(status_of(&d, "g2-90.txt"), "renamed");
+    assert_string_equal(status_of(&d, "g2-99.txt"), "added");
+    assert_string_equal(status_of(&d, "h2-51.txt"), "renamed");
+    assert_string_equal(status_of(&d, "h2-50.txt"), "added");
+    assert_string_equal(status_of(&d, "twin.txt"), "renamed");
+    gitops_diff_free(&d);
+    assert_int_equal(unit_sh("cd '%s' && git commit -qm renames", fx->wt), 0);
+    rev_parse(fx->wt, "HEAD", head);
+    o.worktree = NULL;
+    o.to = head;
+    snprintf(cmd, sizeof(cmd), "git diff %s %s", base, head);
+    compare(fx, &o, fx->repo, cmd, &d);
+    gitops_diff_free(&d);
+}
+
 /* -U0 and -U20, and a paths filter (a file, a folder, a glob), as git does them. */
 static void test_options_match_git(void **state)
 {
@@ -477,6 +544,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_committed_matches_git, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worktree_matches_git, setup, teardown),
         cmocka_unit_test_setup_teardown(test_options_match_git, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_renames_near_threshold_match_git, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test(test_trim),

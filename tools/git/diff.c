@@ -241,24 +241,49 @@ static int sim_file(void **out, const git_diff_file *file, const char *path, voi
     return rc;
 }
 
+/*
+ * The score of the pair: git's estimate. Only scores of RENAME_THRESHOLD and
+ * more can make a rename (libgit2 keeps the best pairs, then drops those under
+ * the threshold; a lower score never displaces a higher one), so a pair that
+ * cannot reach it scores 0 without being counted through: when the smaller
+ * size is under the threshold's share of the larger (copied bytes never
+ * exceed either size), or once the bytes still to compare cannot lift the
+ * count to it.
+ */
+#define RENAME_THRESHOLD 50
+
 static int sim_score(int *score, void *siga, void *sigb, void *payload)
 {
     const sim_sig *src = siga, *dst = sigb;
-    size_t i = 0, j = 0, most = src->size > dst->size ? src->size : dst->size;
-    unsigned long long copied = 0;
+    const sim_span *s = src->spans, *d = dst->spans;
+    size_t i = 0, j = 0, ns = src->nspans, nd = dst->nspans;
+    unsigned long long most = src->size > dst->size ? src->size : dst->size;
+    unsigned long long least = src->size < dst->size ? src->size : dst->size;
+    unsigned long long copied = 0, need = (most * RENAME_THRESHOLD + 99) / 100;
+    unsigned long long left; /* src bytes not compared yet: at least what is left to count */
 
     (void)payload;
-    while (i < src->nspans) {
-        unsigned long long have = 0;
+    *score = 0;
+    if (dst->size == 0 || most == 0 || least < need)
+        return 0;
+    left = src->size;
+    while (i < ns && j < nd) {
+        size_t stop = i + 64 < ns ? i + 64 : ns;
 
-        while (j < dst->nspans && dst->spans[j].hash < src->spans[i].hash)
-            j++;
-        if (j < dst->nspans && dst->spans[j].hash == src->spans[i].hash)
-            have = dst->spans[j++].bytes;
-        copied += have < src->spans[i].bytes ? have : src->spans[i].bytes;
-        i++;
+        /* Both lists are sorted with one entry per hash: a merge without branches to mispredict. */
+        while (i < stop && j < nd) {
+            unsigned a = s[i].hash, b = d[j].hash;
+            unsigned long long x = s[i].bytes, y = d[j].bytes, m = x < y ? x : y;
+
+            copied += a == b ? m : 0;
+            left -= a <= b ? x : 0;
+            i += a <= b;
+            j += b <= a;
+        }
+        if (copied + left < need)
+            return 0;
     }
-    *score = dst->size == 0 || most == 0 ? 0 : (int)(copied * 100 / most);
+    *score = (int)(copied * 100 / most);
     return 0;
 }
 
@@ -288,7 +313,7 @@ static int diff_make(git_diff **out, git_repository *repo, git_tree *base, git_t
         return fail_git(err, GROVE_EGIT, "cannot compute the diff");
     /* git diff's default: renames at 50% similarity, no copies, whatever diff.renames says. */
     find.flags = GIT_DIFF_FIND_RENAMES | GIT_DIFF_FIND_FOR_UNTRACKED;
-    find.rename_threshold = 50;
+    find.rename_threshold = RENAME_THRESHOLD;
     find.metric = &metric;
     git_error_clear();
     if (git_diff_find_similar(*out, &find) < 0) {
