@@ -309,10 +309,26 @@ json_t *wire_git_state(const gitops_state *st)
     return obj;
 }
 
+/* 1 when the n bytes of s are all ASCII (below 0x80), 8 at a time. */
+static int all_ascii(const char *s, size_t n)
+{
+    uint64_t w, any = 0;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, sizeof(w));
+        any |= w;
+    }
+    for (; i < n; i++)
+        any |= (unsigned char)s[i];
+    return (any & 0x8080808080808080u) == 0;
+}
+
 /* n bytes of s (NUL bytes allowed) as a JSON string; bytes that are not UTF-8 become '?'. */
 static json_t *wire_strn(const char *s, size_t n)
 {
-    json_t *j = json_stringn(s, n);
+    /* ASCII is UTF-8: jansson's own check (a patch is most of a get_diff result) is left out */
+    json_t *j = all_ascii(s, n) ? json_stringn_nocheck(s, n) : json_stringn(s, n);
     char *copy;
     size_t at;
 
