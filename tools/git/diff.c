@@ -142,11 +142,31 @@ typedef struct sim_sig {
     size_t nspans;
 } sim_sig;
 
-static int span_cmp(const void *a, const void *b)
-{
-    unsigned x = ((const sim_span *)a)->hash, y = ((const sim_span *)b)->hash;
+/*
+ * Sorts the n spans of a by hash (below SIM_HASHBASE, under 2^18): two passes
+ * of a counting sort on 9 bits each, through tmp (n spans). The order of
+ * equal hashes does not matter: their bytes are added up next.
+ */
+_Static_assert(SIM_HASHBASE <= (1u << 18), "two passes of 9 bits sort the hashes");
 
-    return x < y ? -1 : x > y;
+static void spans_sort(sim_span *a, sim_span *tmp, size_t n)
+{
+    size_t count[512], i;
+    sim_span *from = a, *to = tmp, *t;
+    unsigned shift;
+
+    for (shift = 0; shift < 18; shift += 9) {
+        memset(count, 0, sizeof(count));
+        for (i = 0; i < n; i++)
+            count[(from[i].hash >> shift) & 511]++;
+        for (i = 1; i < 512; i++)
+            count[i] += count[i - 1];
+        for (i = n; i-- > 0;)
+            to[--count[(from[i].hash >> shift) & 511]] = from[i];
+        t = from;
+        from = to;
+        to = t;
+    }
 }
 
 static void sim_free(void *sig, void *payload)
@@ -163,6 +183,7 @@ static void sim_free(void *sig, void *payload)
 static int sim_of_buffer(void **out, const unsigned char *p, size_t n)
 {
     sim_sig *s = calloc(1, sizeof(*s)); /* owned by libgit2 until sim_free() */
+    sim_span *tmp = NULL;
     int text = memchr(p, '\0', n < SIM_BINARY_PROBE ? n : SIM_BINARY_PROBE) == NULL;
     unsigned a1 = 0, a2 = 0;
     size_t i, k, len = 0, most = n / SIM_CHUNK + 1;
@@ -172,7 +193,11 @@ static int sim_of_buffer(void **out, const unsigned char *p, size_t n)
     /* A chunk ends at a newline or after SIM_CHUNK bytes: at most this many. */
     for (nl = p; n > 0 && (nl = memchr(nl, '\n', (size_t)(p + n - nl))) != NULL; nl++)
         most++;
-    if (!s || !(s->spans = calloc(most, sizeof(*s->spans)))) {
+    /* spans: owned by s; tmp: owned here, the sort's other half */
+    if (!s || !(s->spans = malloc(most * sizeof(*s->spans))) ||
+        !(tmp = malloc(most * sizeof(*tmp)))) {
+        if (s)
+            free(s->spans);
         free(s);
         return -1;
     }
@@ -192,7 +217,8 @@ static int sim_of_buffer(void **out, const unsigned char *p, size_t n)
         len = 0;
         a1 = a2 = 0;
     }
-    qsort(s->spans, s->nspans, sizeof(*s->spans), span_cmp);
+    spans_sort(s->spans, tmp, s->nspans);
+    free(tmp);
     for (i = k = 0; i < s->nspans; i++) { /* one entry per hash */
         if (k > 0 && s->spans[k - 1].hash == s->spans[i].hash)
             s->spans[k - 1].bytes += s->spans[i].bytes;
