@@ -195,6 +195,33 @@ static void test_clone_not_changed(void **state)
     assert_int_equal(shared_at(got, "c/other.txt"), 1);
 }
 
+/*
+ * A FIFO and a folder where the main checkout had files: the copy is opened
+ * without a look first (O_NONBLOCK), so the FIFO must not block the
+ * checkout (the test would hang), and neither is cloned: both get the blob.
+ */
+static void test_clone_not_a_file(void **state)
+{
+    fixture *fx = *state;
+    char got[PATH_MAX], want[PATH_MAX], *s;
+    static const char *const written[] = {"c/other.txt", "c/same.txt"};
+    size_t i;
+
+    assert_int_equal(unit_sh("set -e; cd '%s'; rm c/other.txt c/same.txt; mkfifo c/other.txt;"
+                             "mkdir c/same.txt",
+                             fx->repo),
+                     0);
+    checkout_both(fx, "w", got, want);
+    for (i = 0; i < sizeof(written) / sizeof(written[0]); i++) {
+        assert_int_equal(shared_at(got, written[i]), 0);
+        s = unit_sh_out("git -C '%s' cat-file -p %s:%s | cmp - '%s/%s' && echo same", fx->repo,
+                        fx->sha, written[i], got, written[i]);
+        assert_string_equal(s, "same");
+        free(s);
+    }
+    assert_int_equal(shared_at(got, "c/size.txt"), 1);
+}
+
 /* The main checkout at another commit: nothing is cloned, even files the two share. */
 static void test_clone_other_commit(void **state)
 {
@@ -270,6 +297,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_clone_clean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clone_not_changed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clone_not_a_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clone_other_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clone_untracked_attributes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clone_filtered_before, setup, teardown),

@@ -8,8 +8,11 @@
  * take files in index order from a shared counter, read and filter each
  * blob (attributes of the commit being checked out, so the result does not
  * depend on which .gitattributes was written first) and write it with
- * O_EXCL | O_NOFOLLOW. The index is written once at the end, with the stat
- * data of every file, so that `git status` needs to read none of them.
+ * O_EXCL | O_NOFOLLOW, each run of files of one folder through that
+ * folder's descriptor. The index gets the stat data of every file, so that
+ * `git status` needs to read none of them; the calling thread adds each run
+ * to it, in order, as soon as the run is written, between runs of its own,
+ * and writes it once at the end.
  *
  * When the main checkout has HEAD at the commit being checked out and no
  * filter can apply, a file whose copy there is provably the blob (its index
@@ -70,7 +73,10 @@ typedef struct co_job {
     int unusual;    /* a name we leave to libgit2 */
     size_t *chunks; /* start of each run of files in one folder; chunks[nchunks] == nfiles */
     size_t nchunks;
-    atomic_size_t next; /* the next chunk to take */
+    atomic_size_t next;              /* the next chunk to take */
+    _Atomic(unsigned char) *written; /* per run: 1 once its files have their stat data; owned */
+    git_index *idx;                  /* the worktree's index, filled by the calling thread; owned */
+    size_t indexed;                  /* runs in idx so far (calling thread only) */
     atomic_int failed;
     pthread_mutex_t mu;
     grove_err err; /* the first failure, under mu */
@@ -226,28 +232,30 @@ static int stat_same(const struct stat *st, const git_index_entry *e)
  * mtime and ctime as its index entry, looked at on the opened descriptor
  * before the clone and again after it (a write in between changes mtime and
  * ctime, as the entry is not racily clean); and the blob must have the size
- * of the file (no filter changed it when it was written). 0: cloned;
- * 1: not cloned, nothing left behind, write f the usual way; -1: failed.
+ * of the file (no filter changed it when it was written). The copy is opened
+ * without a look first: O_NONBLOCK, so that a FIFO or device put there
+ * cannot block us, O_NOFOLLOW, and nothing is done with it unless fstat
+ * shows it is a regular file with the entry's stat data. `ddir` and `sdir`
+ * are f's folder in the new worktree and in the main checkout, `name` its
+ * name there. 0: cloned; 1: not cloned, nothing left behind, write f the
+ * usual way; -1: failed.
  */
-static int clone_one(co_job *j, git_odb *odb, co_file *f)
+static int clone_one(co_job *j, git_odb *odb, int ddir, int sdir, const char *name, co_file *f)
 {
     struct stat st;
     size_t size;
     git_object_t type;
     int src = -1, dst = -1, rc = 1;
 
-    if (!odb || git_odb_read_header(&size, &type, odb, &f->id) < 0 || type != GIT_OBJECT_BLOB ||
-        (uint64_t)size != (uint64_t)f->src.file_size) {
+    if (!odb || sdir < 0 || git_odb_read_header(&size, &type, odb, &f->id) < 0 ||
+        type != GIT_OBJECT_BLOB || (uint64_t)size != (uint64_t)f->src.file_size) {
         git_error_clear();
         return 1;
     }
-    /* lstat first: a FIFO or device put there is never opened */
-    if (fstatat(j->srcfd, f->path, &st, AT_SYMLINK_NOFOLLOW) != 0 || !stat_same(&st, &f->src))
-        return 1;
-    src = openat(j->srcfd, f->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    src = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (src < 0 || fstat(src, &st) != 0 || !stat_same(&st, &f->src))
         goto done;
-    dst = openat(j->rootfd, f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+    dst = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                  f->mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0777 : 0666);
     if (dst < 0) {
         job_fail(j, GROVE_EIO, "create", f->path, errno);
@@ -268,15 +276,20 @@ done:
         job_fail(j, GROVE_EIO, "write", f->path, errno);
         rc = -1;
     }
-    if (dst >= 0 && rc == 1 && unlinkat(j->rootfd, f->path, 0) != 0) {
+    if (dst >= 0 && rc == 1 && unlinkat(ddir, name, 0) != 0) {
         job_fail(j, GROVE_EIO, "remove", f->path, errno);
         rc = -1;
     }
     return rc;
 }
 
-/* Writes one file or link; 0, or -1 with the job failed. */
-static int write_one(co_job *j, git_repository *repo, git_odb *odb, co_file *f)
+/*
+ * Writes one file or link, named `name` in folder `ddir` of the worktree
+ * (`sdir`: that folder in the main checkout, or -1); 0, or -1 with the job
+ * failed.
+ */
+static int write_one(co_job *j, git_repository *repo, git_odb *odb, int ddir, int sdir,
+                     const char *name, co_file *f)
 {
     git_blob *blob = NULL;
     git_filter_list *fl = NULL;
@@ -287,7 +300,7 @@ static int write_one(co_job *j, git_repository *repo, git_odb *odb, co_file *f)
     int fd = -1, rc = -1;
 
     if (f->clone && atomic_load(&j->cloning)) {
-        rc = clone_one(j, odb, f);
+        rc = clone_one(j, odb, ddir, sdir, name, f);
         if (rc <= 0)
             return rc;
         rc = -1;
@@ -305,8 +318,8 @@ static int write_one(co_job *j, git_repository *repo, git_odb *odb, co_file *f)
             job_fail(j, GROVE_ENOMEM, "link", f->path, ENOMEM);
             goto done;
         }
-        if (symlinkat(target, j->rootfd, f->path) != 0 ||
-            fstatat(j->rootfd, f->path, &f->st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (symlinkat(target, ddir, name) != 0 ||
+            fstatat(ddir, name, &f->st, AT_SYMLINK_NOFOLLOW) != 0) {
             job_fail(j, GROVE_EIO, "create link", f->path, errno);
             free(target);
             goto done;
@@ -333,7 +346,7 @@ static int write_one(co_job *j, git_repository *repo, git_odb *odb, co_file *f)
             len = buf.size;
         }
     }
-    fd = openat(j->rootfd, f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+    fd = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                 f->mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0777 : 0666);
     if (fd < 0) {
         job_fail(j, GROVE_EIO, "create", f->path, errno);
@@ -379,11 +392,112 @@ static int chunks_make(co_job *j)
     }
     j->chunks[n] = j->nfiles;
     j->nchunks = n;
+    j->written = malloc((n ? n : 1) * sizeof(*j->written));
+    if (!j->written)
+        return -1;
+    for (i = 0; i < n; i++)
+        atomic_init(&j->written[i], 0);
     return 0;
 }
 
-/* Takes runs of files from the shared counter until none is left or one failed. */
-static void drain(co_job *j, git_repository *repo)
+/*
+ * Adds to j->idx, in order, the runs whose files are all written, up to the
+ * first that is not. The calling thread does this between its own runs, so
+ * that the index is mostly built while the other threads still write files.
+ * 0, or -1 with the job failed.
+ */
+static int index_runs(co_job *j)
+{
+    while (j->indexed < j->nchunks &&
+           atomic_load_explicit(&j->written[j->indexed], memory_order_acquire)) {
+        size_t i;
+
+        for (i = j->chunks[j->indexed]; i < j->chunks[j->indexed + 1]; i++) {
+            const co_file *f = &j->files[i];
+            git_index_entry e;
+
+            memset(&e, 0, sizeof(e));
+            e.ctime.seconds = (int32_t)f->st.st_ctim.tv_sec;
+            e.ctime.nanoseconds = (uint32_t)f->st.st_ctim.tv_nsec;
+            e.mtime.seconds = (int32_t)f->st.st_mtim.tv_sec;
+            e.mtime.nanoseconds = (uint32_t)f->st.st_mtim.tv_nsec;
+            e.dev = (uint32_t)f->st.st_dev;
+            e.ino = (uint32_t)f->st.st_ino;
+            e.mode = f->mode;
+            e.uid = (uint32_t)f->st.st_uid;
+            e.gid = (uint32_t)f->st.st_gid;
+            e.file_size = (uint32_t)f->st.st_size;
+            git_oid_cpy(&e.id, &f->id);
+            e.path = f->path; /* a submodule keeps a zero stat: git records none */
+            if (git_index_add(j->idx, &e) < 0) {
+                job_fail(j, GROVE_EGIT, "write the index of", j->root, 0);
+                return -1;
+            }
+        }
+        j->indexed++;
+    }
+    return 0;
+}
+
+/* Adds the runs not added yet (all are written now) and writes the index. */
+static int index_write(co_job *j)
+{
+    if (index_runs(j) != 0)
+        return -1;
+    if (j->indexed != j->nchunks || git_index_write(j->idx) < 0) {
+        job_fail(j, GROVE_EGIT, "write the index of", j->root, 0);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Opens the folder of the run of files starting at `first` in the worktree
+ * (*ddir) and, when one of them may be cloned, in the main checkout (*sdir,
+ * else -1): the files are then opened by their name alone, without walking
+ * their path again for each. A top-level run uses the job's descriptors
+ * (*owned 0). 0, or -1 with the job failed.
+ */
+static int run_dirs(co_job *j, const co_file *first, size_t n, int *ddir, int *sdir, int *owned)
+{
+    const char *slash = strrchr(first->path, '/');
+    char *dir;
+    size_t i;
+    int clone = 0;
+
+    for (i = 0; i < n && !clone; i++)
+        clone = first[i].clone && !first[i].done;
+    clone = clone && atomic_load(&j->cloning);
+    *owned = slash != NULL;
+    if (!slash) {
+        *ddir = j->rootfd;
+        *sdir = clone ? j->srcfd : -1;
+        return 0;
+    }
+    dir = strndup(first->path, (size_t)(slash - first->path)); /* owned here */
+    if (!dir) {
+        job_fail(j, GROVE_ENOMEM, "open folder", first->path, ENOMEM);
+        return -1;
+    }
+    *ddir = openat(j->rootfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    *sdir = -1;
+    if (*ddir < 0) {
+        job_fail(j, GROVE_EIO, "open folder", dir, errno);
+        free(dir);
+        return -1;
+    }
+    if (clone) /* not there or not a folder now: no clone from it */
+        *sdir = openat(j->srcfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    free(dir);
+    return 0;
+}
+
+/*
+ * Takes runs of files from the shared counter until none is left or one
+ * failed. The calling thread (`indexer`) adds the written runs to the index
+ * as it goes.
+ */
+static void drain(co_job *j, git_repository *repo, int indexer)
 {
     git_odb *odb = NULL;
     size_t c, i;
@@ -394,16 +508,30 @@ static void drain(co_job *j, git_repository *repo)
     }
 
     while (!atomic_load(&j->failed) && (c = atomic_fetch_add(&j->next, 1)) < j->nchunks) {
-        for (i = j->chunks[c]; i < j->chunks[c + 1]; i++) {
+        int ddir, sdir, owned, rc = 0;
+
+        if (run_dirs(j, &j->files[j->chunks[c]], j->chunks[c + 1] - j->chunks[c], &ddir, &sdir,
+                     &owned) != 0)
+            break;
+        for (i = j->chunks[c]; i < j->chunks[c + 1] && rc == 0; i++) {
             co_file *f = &j->files[i];
+            const char *slash = strrchr(f->path, '/');
 
             if (f->done || f->mode == GIT_FILEMODE_COMMIT)
                 continue;
-            if (write_one(j, repo, odb, f) != 0)
-                goto out;
+            rc = write_one(j, repo, odb, ddir, sdir, slash ? slash + 1 : f->path, f);
         }
+        if (owned) {
+            close(ddir);
+            if (sdir >= 0)
+                close(sdir);
+        }
+        if (rc != 0)
+            break;
+        atomic_store_explicit(&j->written[c], 1, memory_order_release);
+        if (indexer && index_runs(j) != 0)
+            break;
     }
-out:
     git_odb_free(odb);
 }
 
@@ -416,7 +544,7 @@ static void *worker_main(void *arg)
         job_fail(j, GROVE_EGIT, "open the repository of", j->root, 0);
         return NULL;
     }
-    drain(j, repo);
+    drain(j, repo, 0);
     git_repository_free(repo);
     return NULL;
 }
@@ -638,43 +766,71 @@ static int entry_clonable(const co_file *f, const git_index_entry *e, const stru
 }
 
 /*
- * When the main checkout has HEAD at the commit being checked out and no
- * filter can apply (j->filters is 0: the files are the blobs as they are),
- * marks each regular file whose entry in the main checkout's index has the
- * same blob and mode and is not racily clean; clone_one() then clones it if
- * the file still has that entry's stat data. Sets j->srcfd. Any doubt
- * (a bare repository, an index being rewritten, an untracked or changed
- * .gitattributes in the main checkout) means no clone at all.
+ * The main checkout's index, read on a thread of its own while the calling
+ * thread walks the tree and makes the folders (reading 50,000 entries takes
+ * some 40 ms). Filled only when the main checkout has a work tree and HEAD
+ * at the commit being checked out, and the index was not rewritten while it
+ * was read.
  */
-static void clone_plan(co_job *j, git_repository *repo)
+typedef struct main_index {
+    char *commondir; /* the repository's common folder; owned */
+    git_oid commit;
+    git_repository *main; /* the main checkout; owned, NULL when not usable */
+    git_index *idx;       /* its index; owned, NULL when not usable */
+    struct stat at;       /* the index file's stat data when read */
+} main_index;
+
+static void *main_index_read(void *arg)
 {
-    git_repository *main = NULL;
-    git_index *idx = NULL;
+    main_index *m = arg;
     git_oid head;
     char *ipath = NULL;
-    struct stat before, after;
+    struct stat before;
+
+    if (!m->commondir ||
+        git_repository_open_ext(&m->main, m->commondir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+        goto out;
+    if (git_repository_is_bare(m->main) || !git_repository_workdir(m->main) ||
+        git_reference_name_to_id(&head, m->main, "HEAD") < 0 || !git_oid_equal(&head, &m->commit))
+        goto out;
+    ipath = grove_asprintf("%sindex", git_repository_path(m->main));
+    if (!ipath || stat(ipath, &before) != 0 || git_index_open(&m->idx, ipath) < 0 ||
+        stat(ipath, &m->at) != 0 || before.st_ino != m->at.st_ino ||
+        before.st_size != m->at.st_size || before.st_mtim.tv_sec != m->at.st_mtim.tv_sec ||
+        before.st_mtim.tv_nsec != m->at.st_mtim.tv_nsec) {
+        git_index_free(m->idx); /* rewritten while read: no clone */
+        m->idx = NULL;
+    }
+out:
+    git_error_clear();
+    free(ipath);
+    return NULL;
+}
+
+/*
+ * When the main checkout has HEAD at the commit being checked out and no
+ * filter can apply (j->filters is 0: the files are the blobs as they are),
+ * marks each regular file whose entry in the main checkout's index (`m`,
+ * see main_index_read()) has the same blob and mode and is not racily
+ * clean; clone_one() then clones it if the file still has that entry's stat
+ * data. Sets j->srcfd. Any doubt (a bare repository, an index being
+ * rewritten, an untracked or changed .gitattributes in the main checkout)
+ * means no clone at all.
+ */
+static void clone_plan(co_job *j, const main_index *m)
+{
     size_t i, n = 0;
 
-    if (j->filters || git_repository_open_ext(&main, git_repository_commondir(repo),
-                                              GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+    if (j->filters || !m->idx)
         goto out;
-    if (git_repository_is_bare(main) || !git_repository_workdir(main) ||
-        git_reference_name_to_id(&head, main, "HEAD") < 0 || !git_oid_equal(&head, &j->commit))
-        goto out;
-    ipath = grove_asprintf("%sindex", git_repository_path(main));
-    if (!ipath || stat(ipath, &before) != 0 || git_index_open(&idx, ipath) < 0 ||
-        stat(ipath, &after) != 0 || before.st_ino != after.st_ino ||
-        before.st_size != after.st_size || before.st_mtim.tv_sec != after.st_mtim.tv_sec ||
-        before.st_mtim.tv_nsec != after.st_mtim.tv_nsec)
-        goto out; /* rewritten while read: no clone */
     for (i = 0; i < j->nfiles; i++) {
         co_file *f = &j->files[i];
         const git_index_entry *e;
 
         if (f->mode != GIT_FILEMODE_BLOB && f->mode != GIT_FILEMODE_BLOB_EXECUTABLE)
             continue;
-        e = git_index_get_bypath(idx, f->path, 0);
-        if (!entry_clonable(f, e, &after.st_mtim))
+        e = git_index_get_bypath(m->idx, f->path, 0);
+        if (!entry_clonable(f, e, &m->at.st_mtim))
             continue;
         f->src = *e;
         f->src.path = NULL;
@@ -683,7 +839,7 @@ static void clone_plan(co_job *j, git_repository *repo)
     }
     if (n == 0)
         goto out;
-    j->srcfd = open(git_repository_workdir(main), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    j->srcfd = open(git_repository_workdir(m->main), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (j->srcfd < 0)
         goto out;
     /* The files were written with the attributes of the main checkout's folders. */
@@ -700,47 +856,6 @@ out:
             j->files[i].clone = 0;
     atomic_store(&j->cloning, j->srcfd >= 0);
     git_error_clear();
-    free(ipath);
-    git_index_free(idx);
-    git_repository_free(main);
-}
-
-static int index_write(co_job *j, git_repository *repo)
-{
-    git_index *idx = NULL;
-    size_t i;
-    int rc = -1;
-
-    if (git_repository_index(&idx, repo) < 0 || git_index_clear(idx) < 0)
-        goto fail;
-    for (i = 0; i < j->nfiles; i++) {
-        const co_file *f = &j->files[i];
-        git_index_entry e;
-
-        memset(&e, 0, sizeof(e));
-        e.ctime.seconds = (int32_t)f->st.st_ctim.tv_sec;
-        e.ctime.nanoseconds = (uint32_t)f->st.st_ctim.tv_nsec;
-        e.mtime.seconds = (int32_t)f->st.st_mtim.tv_sec;
-        e.mtime.nanoseconds = (uint32_t)f->st.st_mtim.tv_nsec;
-        e.dev = (uint32_t)f->st.st_dev;
-        e.ino = (uint32_t)f->st.st_ino;
-        e.mode = f->mode;
-        e.uid = (uint32_t)f->st.st_uid;
-        e.gid = (uint32_t)f->st.st_gid;
-        e.file_size = (uint32_t)f->st.st_size;
-        git_oid_cpy(&e.id, &f->id);
-        e.path = f->path; /* a submodule keeps a zero stat: git records none */
-        if (git_index_add(idx, &e) < 0)
-            goto fail;
-    }
-    if (git_index_write(idx) < 0)
-        goto fail;
-    rc = 0;
-fail:
-    if (rc != 0)
-        job_fail(j, GROVE_EGIT, "write the index of", j->root, 0);
-    git_index_free(idx);
-    return rc;
 }
 
 static void job_free(co_job *j)
@@ -754,6 +869,8 @@ static void job_free(co_job *j)
     free(j->files);
     free(j->dirs);
     free(j->chunks);
+    free(j->written);
+    git_index_free(j->idx);
     if (j->rootfd >= 0)
         close(j->rootfd);
     if (j->srcfd >= 0)
@@ -804,12 +921,14 @@ int gitops_checkout_new(const char *root, const char *sha, unsigned *workers_use
     git_commit *commit = NULL;
     git_tree *tree = NULL;
     git_config *cfg = NULL;
-    pthread_t tids[MAX_WORKERS];
+    pthread_t tids[MAX_WORKERS], reader;
+    main_index m;
     unsigned nthreads = 0, workers, t;
     size_t i;
-    int rc = -1, sym = 1;
+    int rc = -1, sym = 1, reading = 0;
 
     memset(&j, 0, sizeof(j));
+    memset(&m, 0, sizeof(m));
     j.root = root;
     j.rootfd = -1;
     j.srcfd = -1;
@@ -830,6 +949,10 @@ int gitops_checkout_new(const char *root, const char *sha, unsigned *workers_use
         job_fail(&j, GROVE_EGIT, "read commit", sha, 0);
         goto done;
     }
+    /* The main checkout's index is read meanwhile (see clone_plan()). */
+    m.commondir = grove_strdup(git_repository_commondir(repo));
+    git_oid_cpy(&m.commit, &j.commit);
+    reading = pthread_create(&reader, NULL, main_index_read, &m) == 0;
     if (git_repository_config_snapshot(&cfg, repo) < 0) {
         job_fail(&j, GROVE_EGIT, "read the config of", root, 0);
         goto done;
@@ -855,7 +978,12 @@ int gitops_checkout_new(const char *root, const char *sha, unsigned *workers_use
     if (dirs_make(&j) != 0)
         goto done;
     j.filters = filters_possible(&j, repo, cfg);
-    clone_plan(&j, repo);
+    if (reading)
+        pthread_join(reader, NULL);
+    else
+        main_index_read(&m);
+    reading = 0;
+    clone_plan(&j, &m);
     if (chunks_make(&j) != 0) {
         job_fail(&j, GROVE_ENOMEM, "plan", root, ENOMEM);
         goto done;
@@ -863,10 +991,14 @@ int gitops_checkout_new(const char *root, const char *sha, unsigned *workers_use
     /* Attribute files first: the filters of the others may read them from the folder. */
     for (i = 0; i < j.nfiles; i++) {
         if (j.files[i].mode != GIT_FILEMODE_COMMIT && is_attributes(j.files[i].path)) {
-            if (write_one(&j, repo, NULL, &j.files[i]) != 0)
+            if (write_one(&j, repo, NULL, j.rootfd, -1, j.files[i].path, &j.files[i]) != 0)
                 goto done;
             j.files[i].done = 1;
         }
+    }
+    if (git_repository_index(&j.idx, repo) < 0 || git_index_clear(j.idx) < 0) {
+        job_fail(&j, GROVE_EGIT, "write the index of", root, 0);
+        goto done;
     }
     workers = workers_for(cfg, j.nfiles);
     for (t = 1; t < workers; t++) {
@@ -876,18 +1008,25 @@ int gitops_checkout_new(const char *root, const char *sha, unsigned *workers_use
     }
     if (workers_used)
         *workers_used = nthreads + 1;
-    drain(&j, repo);
+    drain(&j, repo, 1);
     for (t = 0; t < nthreads; t++)
         pthread_join(tids[t], NULL);
     if (atomic_load(&j.failed))
         goto done;
-    if (index_write(&j, repo) != 0)
+    if (index_write(&j) != 0)
         goto done;
     rc = 0;
 done:
     if (rc != 0 && err)
         *err = j.err;
 out:
+    if (reading)
+        pthread_join(reader, NULL);
+    git_index_free(m.idx);
+    git_repository_free(m.main);
+    free(m.commondir);
+    git_index_free(j.idx); /* before its repository */
+    j.idx = NULL;
     git_config_free(cfg);
     git_tree_free(tree);
     git_commit_free(commit);

@@ -320,6 +320,7 @@ static int worktree_add_retry(gitops_repo *r, const char *name, const char *path
                               git_reference *branch_ref, int *add_rc, grove_err *err)
 {
     git_worktree_add_options opts;
+    char none[] = ".git/grove-no-such-path", *no_path[] = {none};
     int attempt;
 
     *add_rc = 0;
@@ -332,8 +333,15 @@ static int worktree_add_retry(gitops_repo *r, const char *name, const char *path
      * Only the admin dir, .git file and HEAD: gitops_checkout_new() writes
      * the files from several threads. Without an index on disk its libgit2
      * fallback is a first checkout, like the one git_worktree_add makes.
+     * git_worktree_add runs a checkout even with GIT_CHECKOUT_NONE: a dry
+     * run that still reads every tree of the commit (47 ms on a 50,000-file
+     * tree). Limited to one exact path that no tree can hold (a name inside
+     * ".git"), it reads none.
      */
-    opts.checkout_options.checkout_strategy = GIT_CHECKOUT_NONE | GIT_CHECKOUT_DONT_WRITE_INDEX;
+    opts.checkout_options.checkout_strategy =
+        GIT_CHECKOUT_NONE | GIT_CHECKOUT_DONT_WRITE_INDEX | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+    opts.checkout_options.paths.strings = no_path;
+    opts.checkout_options.paths.count = 1;
 
     for (attempt = 1;; attempt++) {
         git_worktree *wt = NULL;
