@@ -27,7 +27,7 @@ WORSE = 0.10
 # Figures where more is better: rates, and ratios that say how many times faster grove is than
 # something else (or what fraction of a floor it reaches). Everything else (times, memory, CPU
 # shares, ratios of grove over a reference) is better when smaller.
-HIGHER_IS_BETTER = re.compile(r"(_per_s|_over_grove|_over_floor|_of_floor|speedup|throughput)$")
+HIGHER_IS_BETTER = re.compile(r"(_per_s|_over_grove|_over_floor|_over_nondurable_floor|_of_floor|speedup|throughput)$")
 
 
 def figures(node, path=""):

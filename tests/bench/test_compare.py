@@ -24,7 +24,11 @@ def run_doc(started, sha, ratio, rate, ms, mode="full"):
             "others_busy_at_run_start_pct": fig(0, "%"),
             "results": {"worktree": {"spawn_over_best_git": fig(ratio, "×")},
                         "calls": {"log_checkpoint_pipelined_per_s": fig(rate, "/s"),
-                                  "log_checkpoint_p50_ms": fig(ms, "ms")},
+                                  "log_checkpoint_p50_ms": fig(ms, "ms"),
+                                  # grove's rate over the floor's: higher is better (a -> b
+                                  # falls 0.6 -> 0.5, b -> a rises)
+                                  "pipelined_over_floor": fig(0.3 / ratio, "×"),
+                                  "pipelined_over_nondurable_floor": fig(0.25 / ratio, "×")},
                         # costs per second: lower is better (rate 1000 -> 1500: 30 -> 20 ms/s)
                         "watch": {"cpu_ms_per_s": fig(30000.0 / rate, "ms/s"),
                                   "terminal_bytes_per_s": fig(1500000.0 / rate, "B/s")}},
@@ -69,12 +73,18 @@ def main():
               "a higher rate flagged:\n" + out)
         check("worse" not in lines.get("calls/log_checkpoint_p50_ms", "x").lower(),
               "a time 5 % worse flagged:\n" + out)
+        for down in ("calls/pipelined_over_floor", "calls/pipelined_over_nondurable_floor"):
+            check("WORSE" in lines.get(down, ""), "a lower share of the floor not flagged:\n" + out)
         check("+20%" in lines.get("worktree/spawn_over_best_git", ""), "change not shown:\n" + out)
         code, out = compare(env, b, a)
         check(code == 0, "a better ratio must pass (exit %d):\n%s" % (code, out))
         back = {l.split()[0]: l for l in out.splitlines() if l.startswith("watch/")}
         for cost in ("watch/cpu_ms_per_s", "watch/terminal_bytes_per_s"):
             check("worse" in back.get(cost, "").lower(), "a higher cost not flagged:\n" + out)
+        back = {l.split()[0]: l for l in out.splitlines() if l.startswith("calls/")}
+        for up in ("calls/pipelined_over_floor", "calls/pipelined_over_nondurable_floor"):
+            check("worse" not in back.get(up, "x").lower(), "a higher share of the floor "
+                  "flagged:\n" + out)
         code, out = compare(env, "--latest")
         check(code == 0 and "B c.json" in out and "A b.json" in out,
               "--latest must compare b and c (the quick run is not a full one):\n" + out)
